@@ -1,0 +1,44 @@
+/* config.h: every setting of the server, its default, and the command-line parser.
+ *
+ * The parser is plain C (no getopt, which Windows lacks) and table-driven: one table lists
+ * each flag, its argument, its limits and its help text, so --help and the parser agree.
+ */
+#ifndef UVCHAT_CONFIG_H
+#define UVCHAT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct uvc_config {
+  const char* host;         /* NULL: all interfaces, IPv6 and IPv4 */
+  int port;                 /* text listener; 0 picks a free port */
+  uint64_t max_line;        /* longest accepted line, in bytes */
+  uint64_t sendq;           /* bytes queued for one client before it is dropped */
+  uint64_t shutdown_ms;     /* how long queued output may drain at shutdown */
+  int log_level;            /* uvc_log_level_t */
+  const char* default_room; /* the room everyone starts in */
+} uvc_config_t;
+
+typedef enum {
+  UVC_CONFIG_OK = 0,
+  UVC_CONFIG_HELP,    /* --help: print usage, exit 0 */
+  UVC_CONFIG_VERSION, /* --version: print version, exit 0 */
+  UVC_CONFIG_ERROR    /* err holds a message: print it, exit 2 */
+} uvc_config_result_t;
+
+void uvc_config_defaults(uvc_config_t* cfg);
+
+/* Parses argv[1..argc) into cfg (which holds the defaults). Strings in cfg point into argv. */
+uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, char* err,
+                                     size_t errlen);
+
+/* Writes the usage text, every flag with its default. */
+void uvc_config_usage(FILE* out, const char* prog);
+
+/* Parses "1048576", "64K", "1M", "2G" (powers of 1024). Returns 0 or -1. */
+int uvc_parse_size(const char* s, uint64_t* out);
+/* Parses seconds ("5", "0.25") into milliseconds. Returns 0 or -1. */
+int uvc_parse_seconds(const char* s, uint64_t* out_ms);
+
+#endif

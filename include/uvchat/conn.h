@@ -1,0 +1,85 @@
+/* conn.h: one client connection: its socket, line framing, output queue and closing.
+ *
+ * Lifecycle: OPEN (reading, in the chat) -> PENDING (closing scheduled: the leave is
+ * announced at the end of the phase) -> DRAINING (left the chat; queued output still
+ * goes out) -> SHUTDOWN (uv_shutdown sent) -> CLOSING (uv_close called; the client is off
+ * the server's list and is freed in its close callback). A hard close skips DRAINING.
+ */
+#ifndef UVCHAT_CONN_H
+#define UVCHAT_CONN_H
+
+#include <uv.h>
+
+#include "uvchat/core.h"
+#include "uvchat/framer.h"
+#include "uvchat/list.h"
+#include "uvchat/outq.h"
+
+typedef struct uvc_server uvc_server_t;
+
+typedef enum {
+  UVC_CONN_OPEN = 0,
+  UVC_CONN_PENDING,
+  UVC_CONN_DRAINING,
+  UVC_CONN_SHUTDOWN,
+  UVC_CONN_CLOSING
+} uvc_conn_state_t;
+
+enum {
+  UVC_CONN_DIRTY = 1,     /* on the server's flush list */
+  UVC_CONN_GRACEFUL = 2,  /* the scheduled close lets output drain first */
+  UVC_CONN_IN_PENDING = 4 /* on the server's leave list */
+};
+
+typedef union uvc_sockaddr {
+  struct sockaddr sa;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+} uvc_sockaddr_t;
+
+typedef struct uvc_client {
+  uv_tcp_t tcp;
+  uvc_list_t node; /* in srv->clients until closing */
+  uvc_server_t* srv;
+  uvc_session_t sess;
+  uvc_framer_t framer;
+  uvc_outq_t outq;
+  uv_write_t* wreq;   /* the write in flight, or NULL */
+  size_t inflight;    /* bytes that write carries */
+  uint64_t deadline;  /* loop time by which a draining client is closed regardless */
+  char* leave_text;   /* the quit reason, until the leave is announced */
+  int err;            /* the libuv error that ended the connection, for the log */
+  uint16_t leave_len;
+  uint8_t state;
+  uint8_t flags;
+  uint8_t leave_why;  /* uvc_leave_t */
+  uint8_t telnet;     /* telnet filter state */
+  uvc_sockaddr_t peer;
+} uvc_client_t;
+
+/* Accepts a connection from listener into a new client and greets it. */
+void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter);
+
+/* Queues m (taking a reference) for c; drops c when its send queue passes the limit. */
+void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m);
+
+/* Schedules the end of c: the leave is announced at the end of the phase; a graceful close
+ * then lets queued output drain. Safe to call any number of times, from anywhere. */
+void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len,
+                    int graceful);
+
+/* Carries out a scheduled close (called by the server at the end of a phase). */
+void uvc_conn_finish_leave(uvc_client_t* c);
+
+/* Writes what is queued: uv_try_write first, uv_write for what the socket did not take. */
+void uvc_conn_flush(uvc_client_t* c);
+
+/* Closes the handle now; queued output is discarded. */
+void uvc_conn_hard_close(uvc_client_t* c);
+
+/* The client that carries session s. */
+static inline uvc_client_t* uvc_conn_of(uvc_session_t* s) {
+  return UVC_CONTAINER_OF(s, uvc_client_t, sess);
+}
+
+#endif

@@ -1,0 +1,42 @@
+/* outq.h: a client's send queue: references to shared messages waiting to be written.
+ *
+ * A ring of message pointers plus the offset already written into the first one. It owns
+ * one reference per queued message and releases it when the message is fully written or
+ * the queue is cleared. The ring's storage is released by uvc_outq_trim() when empty, so an
+ * idle client holds none.
+ */
+#ifndef UVCHAT_OUTQ_H
+#define UVCHAT_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "uvchat/msg.h"
+
+typedef struct uvc_outq {
+  uvc_msg_t** ring;
+  uint32_t cap; /* a power of two, or 0 */
+  uint32_t head;
+  uint32_t count;
+  uint32_t head_off; /* bytes of the first message already written */
+  size_t bytes;      /* bytes queued and not yet written */
+} uvc_outq_t;
+
+/* Appends m, taking a reference. Returns 0, or -1 when out of memory. */
+int uvc_outq_push(uvc_outq_t* q, uvc_msg_t* m);
+
+/* Describes up to max queued buffers, from the head, in iov; returns how many, and their
+ * total size in *bytes. */
+size_t uvc_outq_fill(const uvc_outq_t* q, uv_buf_t* iov, size_t max, size_t* bytes);
+
+/* Marks n bytes from the head as written, releasing messages that are done. */
+void uvc_outq_consume(uvc_outq_t* q, size_t n);
+
+/* Releases every queued message. */
+void uvc_outq_clear(uvc_outq_t* q);
+
+/* Frees the ring when the queue is empty. */
+void uvc_outq_trim(uvc_outq_t* q);
+
+#endif

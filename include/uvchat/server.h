@@ -1,0 +1,100 @@
+/* server.h: the loop's owner of listeners, connected clients, timers, signals and shutdown.
+ *
+ * One uvc_server_t per loop. It holds the only read buffer, the client list, the list of
+ * clients with output to flush and the list of clients whose closing is scheduled. Output
+ * is flushed and closings are carried out at the end of each loop phase that can produce
+ * them (a uv_prepare and a uv_check handle), never from inside a fan-out.
+ */
+#ifndef UVCHAT_SERVER_H
+#define UVCHAT_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "uvchat/config.h"
+#include "uvchat/core.h"
+#include "uvchat/list.h"
+
+#define UVC_MAX_LISTENERS 8
+#define UVC_READ_BUF (64 * 1024)
+#define UVC_MAX_IOV 1024
+
+typedef struct uvc_server uvc_server_t;
+typedef struct uvc_client uvc_client_t;
+
+typedef struct uvc_listener {
+  uv_tcp_t tcp;
+  uvc_server_t* srv;
+  const uvc_adapter_t* adapter;
+  char addr[64]; /* "[::]:8080" */
+} uvc_listener_t;
+
+struct uvc_server {
+  uv_loop_t* loop;
+  uvc_config_t cfg;
+  uvc_core_t core;
+  uvc_listener_t* listeners[UVC_MAX_LISTENERS];
+  int n_listeners;
+
+  uvc_list_t clients; /* every connection not yet being closed */
+  uint32_t n_clients; /* connections whose memory is not yet freed */
+
+  uvc_client_t** dirty; /* clients with output to flush at the end of this phase */
+  uint32_t n_dirty, cap_dirty;
+  uvc_client_t** pending; /* clients whose leaving is to be carried out */
+  uint32_t n_pending, cap_pending;
+
+  uv_prepare_t prepare; /* the end-of-phase work, before the loop blocks for I/O */
+  uv_check_t check;     /* ... and right after the I/O callbacks */
+  uv_timer_t sweep;     /* once a second: deadlines, idle memory */
+  uv_timer_t stop_timer;
+  uv_signal_t sig_int;
+  uv_signal_t sig_term;
+#ifdef SIGBREAK
+  uv_signal_t sig_break;
+#endif
+
+  uv_write_t* write_pool; /* spare write requests, linked through their data pointer */
+  uint32_t n_write_pool;
+
+  int stopping;
+  int finished;
+  int exit_code;
+  int rbuf_busy;
+  char rbuf[UVC_READ_BUF];
+  uv_buf_t iov[UVC_MAX_IOV];
+};
+
+/* Sets up the server's state and handles on loop. cfg is copied. */
+int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg);
+
+/* Opens a listener for adapter on host:port (host NULL: dual-stack "::", or "0.0.0.0"
+ * where IPv6 is missing). On success writes the bound address to bound; on failure returns
+ * a libuv error and writes a message to err. */
+int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
+                      char* bound, size_t boundlen, char* err, size_t errlen);
+
+/* Starts signals (SIGINT, SIGTERM, Ctrl+C) and timers. */
+int uvc_server_start(uvc_server_t* srv);
+
+/* Stops accepting, tells everyone, lets output drain (up to cfg.shutdown_ms), closes all
+ * handles so that uv_run returns. A second call closes everything at once. */
+void uvc_server_stop(uvc_server_t* srv);
+
+/* Frees what the server allocated; call after uv_run has returned. */
+void uvc_server_free(uvc_server_t* srv);
+
+/* For conn.c: queue c for an end-of-phase flush / leave. */
+void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c);
+void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: a client's memory was freed. */
+void uvc_server_client_freed(uvc_server_t* srv);
+/* For conn.c: write requests from the pool. */
+uv_write_t* uvc_server_get_write(uvc_server_t* srv);
+void uvc_server_put_write(uvc_server_t* srv, uv_write_t* req);
+
+/* Formats a socket address as "1.2.3.4:5" or "[::1]:5" (IPv4-mapped IPv6 as IPv4). */
+void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen);
+
+#endif

@@ -1,0 +1,27 @@
+/* text.h: the plain-text wire format that nc, telnet, socat and PuTTY users speak.
+ *
+ * Input: one line per message; a line starting with '/' is a command, "//" sends a line
+ * that starts with '/'. Output: CRLF-terminated lines; chat lines are "<nick> text", actions
+ * "* nick text", private messages "[private] <nick> text", server notices start with "*** "
+ * and errors with "! ". The server writes every prefix, so nobody can forge another's line.
+ */
+#ifndef UVCHAT_TEXT_H
+#define UVCHAT_TEXT_H
+
+#include <stddef.h>
+
+#include "uvchat/core.h"
+
+extern const uvc_adapter_t uvc_text_adapter;
+
+typedef struct uvc_slice {
+  const char* p;
+  size_t n;
+} uvc_slice_t;
+
+/* Splits s[0..len) into at most max space-separated words. With rest set, the max-th word
+ * takes the rest of the line (leading blanks removed). Returns the number of words, or
+ * max + 1 when there are more words than max and rest is not set. */
+int uvc_split_words(const char* s, size_t len, int max, int rest, uvc_slice_t* out);
+
+#endif

@@ -1,0 +1,342 @@
+/* conn.c: one client connection: reading and framing its lines, queueing and writing its
+ * output, and closing it in order.
+ *
+ * Ownership rules kept here:
+ *  - the client is unlinked from the server's list when uv_close is called, and freed only
+ *    in on_closed;
+ *  - each queued message holds one reference, released when written, or in on_write when
+ *    the write fails or is cancelled, or in on_closed for what never went out;
+ *  - closing is scheduled, never done from inside a fan-out: uvc_conn_close() only marks
+ *    the client, and the server finishes the job at the end of the loop phase.
+ */
+#include "uvchat/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvchat/log.h"
+#include "uvchat/server.h"
+#include "uvchat/telnet.h"
+
+#define LEAVE_TEXT_MAX 300
+
+static void on_closed(uv_handle_t* h);
+static void on_write(uv_write_t* req, int status);
+
+static const char* peer_str(const uvc_client_t* c, char* buf, size_t len) {
+  uvc_format_addr(&c->peer.sa, buf, len);
+  return buf;
+}
+
+static const char* who(const uvc_client_t* c) { return c->sess.nick_len ? c->sess.nick : "-"; }
+
+/* ------------------------------------------------------------------------------------------
+ * Reading
+ * ---------------------------------------------------------------------------------------- */
+
+/* The loop's single read buffer, unless a read is somehow still holding it. */
+static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+  uvc_client_t* c = h->data;
+  uvc_server_t* srv = c->srv;
+  if (!srv->rbuf_busy) {
+    srv->rbuf_busy = 1;
+    *buf = uv_buf_init(srv->rbuf, sizeof(srv->rbuf));
+  } else {
+    char* p = malloc(suggested);
+    *buf = uv_buf_init(p, p != NULL ? (unsigned)suggested : 0);
+  }
+}
+
+static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
+  if (buf->base == srv->rbuf)
+    srv->rbuf_busy = 0;
+  else
+    free(buf->base);
+}
+
+/* Cuts the bytes into lines and hands each to the adapter, while the client is open. */
+static void handle_input(uvc_client_t* c, char* data, size_t n) {
+  uvc_core_t* core = &c->srv->core;
+  const uvc_adapter_t* a = c->sess.adapter;
+  const char* line;
+  size_t len;
+  if (a->telnet && (c->telnet != 0 || memchr(data, 0xFF, n) != NULL))
+    n = uvc_telnet_filter(&c->telnet, data, n);
+  uvc_framer_feed(&c->framer, data, n);
+  while (c->state == UVC_CONN_OPEN) {
+    uvc_frame_t r = uvc_framer_next(&c->framer, &line, &len);
+    if (r == UVC_FRAME_NONE) break;
+    if (r == UVC_FRAME_LINE)
+      a->on_line(core, &c->sess, line, len);
+    else
+      a->on_toolong(core, &c->sess);
+  }
+  uvc_framer_feed(&c->framer, NULL, 0); /* nothing may keep pointing into the read buffer */
+}
+
+static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  uvc_client_t* c = stream->data;
+  if (nread > 0) {
+    handle_input(c, buf->base, (size_t)nread);
+  } else if (nread == UV_EOF) {
+    const char* line;
+    size_t len;
+    if (c->state == UVC_CONN_OPEN && uvc_framer_finish(&c->framer, &line, &len) == UVC_FRAME_LINE)
+      c->sess.adapter->on_line(&c->srv->core, &c->sess, line, len);
+    uvc_conn_close(c, UVC_LEAVE_CLOSED, NULL, 0, 1);
+  } else if (nread < 0) {
+    c->err = (int)nread;
+    uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
+  }
+  if (buf->base != NULL) release_read_buffer(c->srv, buf);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Accepting
+ * ---------------------------------------------------------------------------------------- */
+
+static void free_handle(uv_handle_t* h) { free(h); }
+
+void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
+  uvc_listener_t* l = listener->data;
+  uvc_server_t* srv = l->srv;
+  uvc_client_t* c = calloc(1, sizeof(*c));
+  char addr[64];
+  int len = sizeof(c->peer), r;
+  if (c == NULL) {
+    /* Accept into a bare handle and close it, so the listener does not stall. */
+    uv_tcp_t* t = malloc(sizeof(*t));
+    UVC_ERROR("out of memory: refusing a connection");
+    if (t == NULL) return;
+    uv_tcp_init(srv->loop, t);
+    uv_accept(listener, (uv_stream_t*)t);
+    uv_close((uv_handle_t*)t, free_handle);
+    return;
+  }
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  c->srv = srv;
+  srv->n_clients++;
+  if ((r = uv_accept(listener, (uv_stream_t*)&c->tcp)) != 0) {
+    UVC_WARN("accept failed: %s", uv_strerror(r));
+    c->state = UVC_CONN_CLOSING;
+    uv_close((uv_handle_t*)&c->tcp, on_closed);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_keepalive(&c->tcp, 1, 60);
+  if (uv_tcp_getpeername(&c->tcp, &c->peer.sa, &len) != 0) memset(&c->peer, 0, sizeof(c->peer));
+  uvc_framer_init(&c->framer, (uint32_t)srv->cfg.max_line);
+  uvc_session_init(&c->sess, adapter);
+  uvc_list_insert_tail(&srv->clients, &c->node);
+  c->state = UVC_CONN_OPEN;
+  if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
+    c->err = r;
+    uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
+    return;
+  }
+  adapter->on_open(&srv->core, &c->sess);
+  UVC_INFO("connect %s from %s (%s)", who(c), peer_str(c, addr, sizeof(addr)), adapter->name);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Writing
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m) {
+  if (c->state != UVC_CONN_OPEN) return;
+  if (uvc_outq_push(&c->outq, m) != 0 || c->outq.bytes > c->srv->cfg.sendq) {
+    uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
+    return;
+  }
+  uvc_server_mark_dirty(c->srv, c);
+}
+
+static void begin_shutdown(uvc_client_t* c);
+
+static void write_failed(uvc_client_t* c, int err) {
+  c->err = err;
+  uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
+}
+
+/* Whether queued output should still go out in c's state. */
+static int may_write(const uvc_client_t* c) {
+  switch (c->state) {
+    case UVC_CONN_OPEN:
+    case UVC_CONN_DRAINING:
+      return 1;
+    case UVC_CONN_PENDING:
+      return (c->flags & UVC_CONN_GRACEFUL) != 0;
+    default:
+      return 0;
+  }
+}
+
+void uvc_conn_flush(uvc_client_t* c) {
+  uvc_server_t* srv = c->srv;
+  uv_stream_t* stream = (uv_stream_t*)&c->tcp;
+  size_t n, bytes;
+  uv_write_t* req;
+  int r;
+  if (c->wreq != NULL || !may_write(c)) return;
+  while (c->outq.count > 0) {
+    n = uvc_outq_fill(&c->outq, srv->iov, UVC_MAX_IOV, &bytes);
+    r = uv_try_write(stream, srv->iov, (unsigned)n);
+    if (r == UV_EAGAIN || r == UV_ENOSYS) break;
+    if (r < 0) {
+      write_failed(c, r);
+      return;
+    }
+    uvc_outq_consume(&c->outq, (size_t)r);
+    if ((size_t)r < bytes) break; /* the socket is full: queue the rest */
+  }
+  if (c->outq.count == 0) {
+    if (c->state == UVC_CONN_DRAINING) begin_shutdown(c);
+    return;
+  }
+  n = uvc_outq_fill(&c->outq, srv->iov, UVC_MAX_IOV, &bytes);
+  req = uvc_server_get_write(srv);
+  if (req == NULL) {
+    write_failed(c, UV_ENOMEM);
+    return;
+  }
+  req->data = c;
+  if ((r = uv_write(req, stream, srv->iov, (unsigned)n, on_write)) != 0) {
+    uvc_server_put_write(srv, req);
+    write_failed(c, r);
+    return;
+  }
+  c->wreq = req;
+  c->inflight = bytes;
+}
+
+static void on_write(uv_write_t* req, int status) {
+  uvc_client_t* c = req->data;
+  uvc_server_put_write(c->srv, req);
+  c->wreq = NULL;
+  uvc_outq_consume(&c->outq, c->inflight); /* written, failed or cancelled: released once */
+  c->inflight = 0;
+  if (c->state == UVC_CONN_CLOSING) return; /* runs inside the close: touch nothing else */
+  if (status < 0) {
+    write_failed(c, status);
+    return;
+  }
+  if (c->outq.count > 0)
+    uvc_server_mark_dirty(c->srv, c);
+  else if (c->state == UVC_CONN_DRAINING)
+    begin_shutdown(c);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Closing
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len,
+                    int graceful) {
+  if (c->state != UVC_CONN_OPEN) {
+    /* Already on its way out; a hard close may still overtake a graceful one. */
+    if (!graceful && c->state == UVC_CONN_PENDING) c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
+    return;
+  }
+  c->state = UVC_CONN_PENDING;
+  c->leave_why = (uint8_t)why;
+  if (graceful) c->flags |= UVC_CONN_GRACEFUL;
+  if (text != NULL && len > 0) {
+    if (len > LEAVE_TEXT_MAX) len = LEAVE_TEXT_MAX;
+    c->leave_text = malloc(len);
+    if (c->leave_text != NULL) {
+      memcpy(c->leave_text, text, len);
+      c->leave_len = (uint16_t)len;
+    }
+  }
+  uv_read_stop((uv_stream_t*)&c->tcp);
+  uvc_server_schedule_leave(c->srv, c);
+}
+
+static const char* leave_word(uvc_leave_t why) {
+  switch (why) {
+    case UVC_LEAVE_QUIT:
+      return "quit";
+    case UVC_LEAVE_CLOSED:
+      return "closed by client";
+    case UVC_LEAVE_LOST:
+      return "connection lost";
+    case UVC_LEAVE_SENDQ:
+      return "send queue over its limit (not reading)";
+    case UVC_LEAVE_INPUT:
+      return "too much input";
+    case UVC_LEAVE_IDLE:
+      return "idle timeout";
+    case UVC_LEAVE_SHUTDOWN:
+      return "server shutdown";
+  }
+  return "closed";
+}
+
+void uvc_conn_finish_leave(uvc_client_t* c) {
+  uvc_server_t* srv = c->srv;
+  char addr[64];
+  int level;
+  c->flags &= (uint8_t)~UVC_CONN_IN_PENDING;
+  if (c->state != UVC_CONN_PENDING) return;
+  level = (c->leave_why == UVC_LEAVE_SENDQ || c->leave_why == UVC_LEAVE_INPUT) ? UVC_LOG_WARN
+                                                                              : UVC_LOG_INFO;
+  uvc_log(level, "disconnect %s from %s: %s%s%s%s%s%.*s", who(c), peer_str(c, addr, sizeof(addr)),
+          leave_word((uvc_leave_t)c->leave_why), c->err ? " (" : "",
+          c->err ? uv_strerror(c->err) : "", c->err ? ")" : "", c->leave_len ? " " : "",
+          (int)c->leave_len, c->leave_text ? c->leave_text : "");
+  uvc_core_leave(&srv->core, &c->sess, (uvc_leave_t)c->leave_why, c->leave_text, c->leave_len);
+  free(c->leave_text);
+  c->leave_text = NULL;
+  c->leave_len = 0;
+  if (c->flags & UVC_CONN_GRACEFUL) {
+    c->state = UVC_CONN_DRAINING;
+    c->deadline = uv_now(srv->loop) + srv->cfg.shutdown_ms;
+    if (c->wreq == NULL) {
+      if (c->outq.count == 0)
+        begin_shutdown(c);
+      else
+        uvc_server_mark_dirty(srv, c);
+    }
+  } else {
+    uvc_conn_hard_close(c);
+  }
+}
+
+static void on_shutdown(uv_shutdown_t* req, int status) {
+  uvc_client_t* c = req->handle->data;
+  (void)status;
+  free(req);
+  uvc_conn_hard_close(c);
+}
+
+/* All output went out: send FIN, then close. */
+static void begin_shutdown(uvc_client_t* c) {
+  uv_shutdown_t* req = malloc(sizeof(*req));
+  c->state = UVC_CONN_SHUTDOWN;
+  if (req == NULL || uv_shutdown(req, (uv_stream_t*)&c->tcp, on_shutdown) != 0) {
+    free(req);
+    uvc_conn_hard_close(c);
+  }
+}
+
+void uvc_conn_hard_close(uvc_client_t* c) {
+  if (c->state == UVC_CONN_CLOSING) return;
+  if (c->sess.present) uvc_core_leave(&c->srv->core, &c->sess, UVC_LEAVE_LOST, NULL, 0);
+  c->state = UVC_CONN_CLOSING;
+  if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
+  uv_close((uv_handle_t*)&c->tcp, on_closed);
+}
+
+static void on_closed(uv_handle_t* h) {
+  uvc_client_t* c = h->data;
+  uvc_server_t* srv = c->srv;
+  assert((c->flags & (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING)) == 0);
+  assert(c->wreq == NULL);
+  uvc_outq_clear(&c->outq);
+  uvc_framer_free(&c->framer);
+  free(c->sess.rooms);
+  free(c->leave_text);
+  free(c);
+  uvc_server_client_freed(srv);
+}

@@ -1,0 +1,191 @@
+/* framer.c: cuts a byte stream into lines without copying complete lines.
+ *
+ * Where a line lies entirely inside the bytes of one read it is handed out in place; only a
+ * line that straddles reads is assembled in the framer's buffer, and that buffer is freed as
+ * soon as it holds nothing, so a connection that is between lines owns no memory here.
+ */
+#include "uvchat/framer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void uvc_framer_init(uvc_framer_t* f, uint32_t max_line) {
+  memset(f, 0, sizeof(*f));
+  f->max = max_line;
+}
+
+void uvc_framer_free(uvc_framer_t* f) {
+  free(f->buf);
+  f->buf = NULL;
+  f->len = f->pos = f->cap = 0;
+  f->ext = NULL;
+  f->ext_len = 0;
+  f->skipping = 0;
+}
+
+void uvc_framer_feed(uvc_framer_t* f, const char* data, size_t len) {
+  f->ext = data;
+  f->ext_len = len;
+}
+
+/* Moves the unconsumed bytes of buf to its start. */
+static void compact(uvc_framer_t* f) {
+  if (f->pos == 0) return;
+  if (f->len > f->pos) memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+  f->len -= f->pos;
+  f->pos = 0;
+}
+
+/* Appends n bytes to buf, growing it; returns -1 when out of memory. */
+static int append(uvc_framer_t* f, const char* p, size_t n) {
+  size_t need;
+  compact(f);
+  need = (size_t)f->len + n;
+  if (need > UINT32_MAX) return -1;
+  if (need > f->cap) {
+    size_t cap = f->cap ? f->cap : 64;
+    char* nb;
+    while (cap < need) cap *= 2;
+    nb = realloc(f->buf, cap);
+    if (nb == NULL) return -1;
+    f->buf = nb;
+    f->cap = (uint32_t)cap;
+  }
+  memcpy(f->buf + f->len, p, n);
+  f->len += (uint32_t)n;
+  return 0;
+}
+
+/* Releases buf once everything in it has been handed out. */
+static void drop_if_empty(uvc_framer_t* f) {
+  if (f->pos < f->len) return;
+  free(f->buf);
+  f->buf = NULL;
+  f->len = f->pos = f->cap = 0;
+}
+
+/* Length of a line's content: without its LF and one CR before it. */
+static size_t content_len(const char* line, size_t n_before_lf) {
+  return (n_before_lf > 0 && line[n_before_lf - 1] == '\r') ? n_before_lf - 1 : n_before_lf;
+}
+
+uvc_frame_t uvc_framer_next(uvc_framer_t* f, const char** line, size_t* len) {
+  for (;;) {
+    /* 1. Bytes held in the framer's own buffer come first. */
+    if (f->pos < f->len) {
+      char* start = f->buf + f->pos;
+      size_t have = f->len - f->pos;
+      char* lf = memchr(start, '\n', have);
+      if (lf != NULL) {
+        size_t n = content_len(start, (size_t)(lf - start));
+        f->pos += (uint32_t)(lf - start) + 1;
+        if (f->skipping) {
+          f->skipping = 0;
+          continue;
+        }
+        if (n > f->max) return UVC_FRAME_TOOLONG;
+        *line = start;
+        *len = n;
+        return UVC_FRAME_LINE;
+      }
+      /* A partial line: complete it from the borrowed bytes. */
+      if (f->ext_len == 0) return UVC_FRAME_NONE;
+      if (f->skipping) {
+        f->pos = f->len;
+        drop_if_empty(f);
+        continue;
+      }
+      lf = memchr(f->ext, '\n', f->ext_len);
+      if (lf != NULL) {
+        size_t k = (size_t)(lf - f->ext);
+        size_t n;
+        if (have + k > (size_t)f->max + 1) {
+          f->pos = f->len;
+          f->ext += k + 1;
+          f->ext_len -= k + 1;
+          drop_if_empty(f);
+          return UVC_FRAME_TOOLONG;
+        }
+        if (append(f, f->ext, k) != 0) return UVC_FRAME_TOOLONG;
+        f->ext += k + 1;
+        f->ext_len -= k + 1;
+        n = content_len(f->buf + f->pos, f->len - f->pos);
+        if (n > f->max) {
+          f->pos = f->len;
+          return UVC_FRAME_TOOLONG;
+        }
+        *line = f->buf + f->pos;
+        *len = n;
+        f->pos = f->len; /* handed out; buf is reused or freed on the next call */
+        return UVC_FRAME_LINE;
+      }
+      if (have + f->ext_len > (size_t)f->max + 1) {
+        f->pos = f->len;
+        f->skipping = 1;
+        f->ext_len = 0;
+        drop_if_empty(f);
+        return UVC_FRAME_TOOLONG;
+      }
+      if (append(f, f->ext, f->ext_len) != 0) {
+        f->pos = f->len;
+        f->skipping = 1;
+        f->ext_len = 0;
+        drop_if_empty(f);
+        return UVC_FRAME_TOOLONG;
+      }
+      f->ext_len = 0;
+      return UVC_FRAME_NONE;
+    }
+
+    /* 2. Nothing held: cut straight from the borrowed bytes. */
+    drop_if_empty(f);
+    if (f->ext_len == 0) return UVC_FRAME_NONE;
+    {
+      const char* start = f->ext;
+      const char* lf = memchr(start, '\n', f->ext_len);
+      if (f->skipping) {
+        if (lf == NULL) {
+          f->ext_len = 0;
+          return UVC_FRAME_NONE;
+        }
+        f->ext_len -= (size_t)(lf - start) + 1;
+        f->ext = lf + 1;
+        f->skipping = 0;
+        continue;
+      }
+      if (lf != NULL) {
+        size_t n = content_len(start, (size_t)(lf - start));
+        f->ext_len -= (size_t)(lf - start) + 1;
+        f->ext = lf + 1;
+        if (n > f->max) return UVC_FRAME_TOOLONG;
+        *line = start;
+        *len = n;
+        return UVC_FRAME_LINE;
+      }
+      if (f->ext_len > (size_t)f->max + 1 || append(f, start, f->ext_len) != 0) {
+        f->skipping = 1;
+        f->ext_len = 0;
+        return UVC_FRAME_TOOLONG;
+      }
+      f->ext_len = 0;
+      return UVC_FRAME_NONE;
+    }
+  }
+}
+
+uvc_frame_t uvc_framer_finish(uvc_framer_t* f, const char** line, size_t* len) {
+  size_t n;
+  if (f->skipping || f->pos >= f->len) return UVC_FRAME_NONE;
+  n = content_len(f->buf + f->pos, f->len - f->pos);
+  *line = f->buf + f->pos;
+  *len = n;
+  f->pos = f->len;
+  return n > 0 ? UVC_FRAME_LINE : UVC_FRAME_NONE;
+}
+
+int uvc_framer_stash(uvc_framer_t* f) {
+  if (f->ext_len == 0) return 0;
+  if (append(f, f->ext, f->ext_len) != 0) return -1;
+  f->ext_len = 0;
+  return 0;
+}

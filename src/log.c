@@ -1,0 +1,52 @@
+/* log.c: timestamped, levelled log lines on stderr. */
+#include "uvchat/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+static int g_level = UVC_LOG_INFO;
+static const char* const kNames[] = {"debug", "info", "warn", "error", "off"};
+
+void uvc_log_set_level(int level) { g_level = level; }
+int uvc_log_get_level(void) { return g_level; }
+
+int uvc_log_level_parse(const char* s) {
+  int i;
+  for (i = 0; i <= UVC_LOG_OFF; i++)
+    if (strcmp(s, kNames[i]) == 0) return i;
+  if (strcmp(s, "warning") == 0) return UVC_LOG_WARN;
+  return -1;
+}
+
+void uvc_log(int level, const char* fmt, ...) {
+  char line[1024];
+  uv_timeval64_t tv;
+  time_t secs;
+  struct tm* tm;
+  size_t n = 0;
+  va_list ap;
+  int k;
+  if (level < g_level || level >= UVC_LOG_OFF) return;
+  if (uv_gettimeofday(&tv) == 0) {
+    secs = (time_t)tv.tv_sec;
+    tm = gmtime(&secs); /* the loop thread is the only one that logs */
+    if (tm != NULL) {
+      n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", tm);
+      k = snprintf(line + n, sizeof(line) - n, ".%03dZ ", (int)(tv.tv_usec / 1000));
+      if (k > 0) n += (size_t)k;
+    }
+  }
+  k = snprintf(line + n, sizeof(line) - n, "%-5s ", kNames[level]);
+  if (k > 0) n += (size_t)k;
+  va_start(ap, fmt);
+  k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+  va_end(ap);
+  if (k > 0) n += (size_t)k;
+  if (n > sizeof(line) - 2) n = sizeof(line) - 2;
+  line[n++] = '\n';
+  fwrite(line, 1, n, stderr);
+  fflush(stderr);
+}

@@ -1,0 +1,388 @@
+/* server.c: listeners, the client list, end-of-phase work, timers, signals and shutdown.
+ *
+ * End-of-phase work: a fan-out only queues references and marks clients dirty; a client
+ * that must go is only marked for leaving. A uv_prepare handle (before the loop blocks) and
+ * a uv_check handle (right after I/O callbacks) then announce the leavings and flush every
+ * dirty client once, so messages from many senders in one loop iteration reach each
+ * recipient in one system call, and no list is changed while it is being walked.
+ */
+#include "uvchat/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvchat/conn.h"
+#include "uvchat/log.h"
+
+#define SWEEP_MS 1000
+#define WRITE_POOL_MAX 1024
+
+/* ------------------------------------------------------------------------------------------
+ * Small helpers
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen) {
+  char ip[64];
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (memcmp(&a->sin6_addr, kMapped, sizeof(kMapped)) == 0) {
+      const unsigned char* b = (const unsigned char*)&a->sin6_addr;
+      snprintf(out, outlen, "%u.%u.%u.%u:%u", b[12], b[13], b[14], b[15],
+               (unsigned)ntohs(a->sin6_port));
+      return;
+    }
+    if (uv_ip6_name(a, ip, sizeof(ip)) != 0) snprintf(ip, sizeof(ip), "?");
+    snprintf(out, outlen, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+  } else if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in* a = (const struct sockaddr_in*)sa;
+    if (uv_ip4_name(a, ip, sizeof(ip)) != 0) snprintf(ip, sizeof(ip), "?");
+    snprintf(out, outlen, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+  } else {
+    snprintf(out, outlen, "(unknown)");
+  }
+}
+
+/* Appends c to a growable array of clients; returns -1 when out of memory. */
+static int push_client(uvc_client_t*** v, uint32_t* n, uint32_t* cap, uvc_client_t* c) {
+  if (*n == *cap) {
+    uint32_t ncap = *cap ? *cap * 2 : 64;
+    uvc_client_t** nv = realloc(*v, ncap * sizeof(*nv));
+    if (nv == NULL) return -1;
+    *v = nv;
+    *cap = ncap;
+  }
+  (*v)[(*n)++] = c;
+  return 0;
+}
+
+uv_write_t* uvc_server_get_write(uvc_server_t* srv) {
+  uv_write_t* req = srv->write_pool;
+  if (req != NULL) {
+    srv->write_pool = req->data;
+    srv->n_write_pool--;
+    return req;
+  }
+  return malloc(sizeof(*req));
+}
+
+void uvc_server_put_write(uvc_server_t* srv, uv_write_t* req) {
+  if (srv->n_write_pool >= WRITE_POOL_MAX) {
+    free(req);
+    return;
+  }
+  req->data = srv->write_pool;
+  srv->write_pool = req;
+  srv->n_write_pool++;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * End-of-phase work
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c) {
+  if (c->flags & UVC_CONN_DIRTY) return;
+  if (push_client(&srv->dirty, &srv->n_dirty, &srv->cap_dirty, c) != 0) {
+    uvc_conn_flush(c); /* no room to defer: write now */
+    return;
+  }
+  c->flags |= UVC_CONN_DIRTY;
+}
+
+void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c) {
+  if (c->flags & UVC_CONN_IN_PENDING) return;
+  if (push_client(&srv->pending, &srv->n_pending, &srv->cap_pending, c) != 0) {
+    /* Out of memory: drop the client without ceremony rather than lose track of it. */
+    c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
+    uvc_conn_finish_leave(c);
+    return;
+  }
+  c->flags |= UVC_CONN_IN_PENDING;
+}
+
+/* Announces scheduled leavings, then flushes every dirty client, until neither is left. */
+static void end_of_phase(uvc_server_t* srv) {
+  while (srv->n_pending > 0 || srv->n_dirty > 0) {
+    uint32_t i;
+    for (i = 0; i < srv->n_pending; i++) uvc_conn_finish_leave(srv->pending[i]);
+    srv->n_pending = 0;
+    for (i = 0; i < srv->n_dirty; i++) {
+      uvc_client_t* c = srv->dirty[i];
+      c->flags &= (uint8_t)~UVC_CONN_DIRTY;
+      uvc_conn_flush(c);
+    }
+    srv->n_dirty = 0;
+  }
+}
+
+static void on_prepare(uv_prepare_t* h) { end_of_phase(h->data); }
+static void on_check(uv_check_t* h) { end_of_phase(h->data); }
+
+/* ------------------------------------------------------------------------------------------
+ * Core hooks
+ * ---------------------------------------------------------------------------------------- */
+
+static void hook_deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
+  (void)ud;
+  uvc_conn_send(uvc_conn_of(s), m);
+}
+
+static void hook_request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text,
+                               size_t len) {
+  (void)ud;
+  uvc_conn_close(uvc_conn_of(s), why, text, len, 1);
+}
+
+static void hook_observe(void* ud, const uvc_event_t* ev) {
+  (void)ud;
+  if (ev->type == UVC_EV_NICK)
+    UVC_INFO("nick %.*s is now %s", (int)ev->old_len, ev->old_nick, ev->from->nick);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Setup and listening
+ * ---------------------------------------------------------------------------------------- */
+
+int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg) {
+  uvc_core_config_t cc;
+  uvc_core_hooks_t hooks;
+  int r;
+  memset(srv, 0, sizeof(*srv));
+  srv->loop = loop;
+  srv->cfg = *cfg;
+  uvc_list_init(&srv->clients);
+  memset(&cc, 0, sizeof(cc));
+  cc.default_room = cfg->default_room;
+  cc.max_line = (uint32_t)cfg->max_line;
+  memset(&hooks, 0, sizeof(hooks));
+  hooks.deliver = hook_deliver;
+  hooks.request_close = hook_request_close;
+  hooks.observe = hook_observe;
+  if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
+  uv_prepare_init(loop, &srv->prepare);
+  uv_check_init(loop, &srv->check);
+  uv_timer_init(loop, &srv->sweep);
+  uv_timer_init(loop, &srv->stop_timer);
+  uv_signal_init(loop, &srv->sig_int);
+  uv_signal_init(loop, &srv->sig_term);
+  srv->prepare.data = srv->check.data = srv->sweep.data = srv->stop_timer.data = srv;
+  srv->sig_int.data = srv->sig_term.data = srv;
+#ifdef SIGBREAK
+  uv_signal_init(loop, &srv->sig_break);
+  srv->sig_break.data = srv;
+#endif
+  /* End-of-phase work runs while anything else keeps the loop alive, never alone. */
+  uv_prepare_start(&srv->prepare, on_prepare);
+  uv_check_start(&srv->check, on_check);
+  uv_unref((uv_handle_t*)&srv->prepare);
+  uv_unref((uv_handle_t*)&srv->check);
+  return 0;
+}
+
+static void on_connection(uv_stream_t* server, int status) {
+  uvc_listener_t* l = server->data;
+  if (status < 0) {
+    UVC_WARN("cannot accept on %s: %s", l->addr, uv_strerror(status));
+    return;
+  }
+  uvc_conn_accept(server, l->adapter);
+}
+
+static void on_listener_closed(uv_handle_t* h) { free(h->data); }
+
+static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_adapter_t* adapter,
+                     char* bound, size_t boundlen) {
+  uvc_listener_t* l;
+  uvc_sockaddr_t name;
+  int len = sizeof(name), r;
+  if (srv->n_listeners == UVC_MAX_LISTENERS) return UV_EMFILE;
+  l = calloc(1, sizeof(*l));
+  if (l == NULL) return UV_ENOMEM;
+  l->srv = srv;
+  l->adapter = adapter;
+  uv_tcp_init(srv->loop, &l->tcp);
+  l->tcp.data = l;
+  r = uv_tcp_bind(&l->tcp, sa, 0);
+  if (r == 0) r = uv_listen((uv_stream_t*)&l->tcp, 4096, on_connection);
+  if (r == 0) r = uv_tcp_getsockname(&l->tcp, &name.sa, &len);
+  if (r != 0) {
+    uv_close((uv_handle_t*)&l->tcp, on_listener_closed);
+    return r;
+  }
+  uvc_format_addr(&name.sa, l->addr, sizeof(l->addr));
+  snprintf(bound, boundlen, "%s", l->addr);
+  srv->listeners[srv->n_listeners++] = l;
+  return 0;
+}
+
+int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
+                      char* bound, size_t boundlen, char* err, size_t errlen) {
+  uvc_sockaddr_t sa;
+  int r;
+  if (host == NULL) {
+    uv_ip6_addr("::", port, &sa.in6);
+    r = listen_on(srv, &sa.sa, adapter, bound, boundlen);
+    if (r == UV_EAFNOSUPPORT || r == UV_EADDRNOTAVAIL || r == UV_EINVAL) {
+      uv_ip4_addr("0.0.0.0", port, &sa.in4);
+      r = listen_on(srv, &sa.sa, adapter, bound, boundlen);
+    }
+    host = "*";
+  } else if (uv_ip6_addr(host, port, &sa.in6) == 0 || uv_ip4_addr(host, port, &sa.in4) == 0) {
+    r = listen_on(srv, &sa.sa, adapter, bound, boundlen);
+  } else {
+    /* A host name: resolve it synchronously (startup only) and take the first address. */
+    uv_getaddrinfo_t req;
+    struct addrinfo hints;
+    char service[16];
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(service, sizeof(service), "%d", port);
+    r = uv_getaddrinfo(srv->loop, &req, NULL, host, service, &hints);
+    if (r == 0) {
+      r = listen_on(srv, req.addrinfo->ai_addr, adapter, bound, boundlen);
+      uv_freeaddrinfo(req.addrinfo);
+    } else {
+      snprintf(err, errlen, "cannot resolve host '%s': %s", host, uv_strerror(r));
+      return r;
+    }
+  }
+  if (r != 0) {
+    if (r == UV_EADDRINUSE)
+      snprintf(err, errlen, "cannot listen on %s port %d: the port is already in use", host,
+               port);
+    else if (r == UV_EACCES)
+      snprintf(err, errlen, "cannot listen on %s port %d: permission denied", host, port);
+    else
+      snprintf(err, errlen, "cannot listen on %s port %d: %s", host, port, uv_strerror(r));
+  }
+  return r;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Timers, signals, shutdown
+ * ---------------------------------------------------------------------------------------- */
+
+/* Once a second: close clients whose draining took too long; give back idle queue memory. */
+static void on_sweep(uv_timer_t* t) {
+  uvc_server_t* srv = t->data;
+  uint64_t now = uv_now(srv->loop);
+  uvc_list_t* n = srv->clients.next;
+  while (n != &srv->clients) {
+    uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
+    n = n->next; /* c may leave the list below */
+    if ((c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN) && now >= c->deadline)
+      uvc_conn_hard_close(c);
+    else if (c->outq.count == 0 && c->outq.ring != NULL)
+      uvc_outq_trim(&c->outq);
+  }
+}
+
+/* Once every client is gone during shutdown: close the server's own handles. */
+static void maybe_finish(uvc_server_t* srv) {
+  if (!srv->stopping || srv->finished || srv->n_clients > 0) return;
+  srv->finished = 1;
+  uv_close((uv_handle_t*)&srv->prepare, NULL);
+  uv_close((uv_handle_t*)&srv->check, NULL);
+  uv_close((uv_handle_t*)&srv->sweep, NULL);
+  uv_close((uv_handle_t*)&srv->stop_timer, NULL);
+  uv_close((uv_handle_t*)&srv->sig_int, NULL);
+  uv_close((uv_handle_t*)&srv->sig_term, NULL);
+#ifdef SIGBREAK
+  uv_close((uv_handle_t*)&srv->sig_break, NULL);
+#endif
+}
+
+void uvc_server_client_freed(uvc_server_t* srv) {
+  srv->n_clients--;
+  maybe_finish(srv);
+}
+
+/* The drain deadline passed, or a second signal came: close every client now. */
+static void force_close_all(uvc_server_t* srv) {
+  uvc_list_t* n = srv->clients.next;
+  while (n != &srv->clients) {
+    uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
+    n = n->next;
+    if (c->state == UVC_CONN_OPEN || c->state == UVC_CONN_PENDING)
+      uvc_conn_close(c, UVC_LEAVE_SHUTDOWN, NULL, 0, 0); /* finished at the end of the phase */
+    else
+      uvc_conn_hard_close(c);
+  }
+}
+
+static void on_stop_timer(uv_timer_t* t) {
+  uvc_server_t* srv = t->data;
+  UVC_WARN("shutdown: output still queued after %.1f s; closing the remaining connections",
+           (double)srv->cfg.shutdown_ms / 1000.0);
+  force_close_all(srv);
+}
+
+void uvc_server_stop(uvc_server_t* srv) {
+  static const char kBye[] = "The server is shutting down. Goodbye!";
+  uvc_list_t* n;
+  int i;
+  if (srv->stopping) {
+    if (!srv->finished) {
+      UVC_WARN("second stop request: closing every connection now");
+      srv->exit_code = 1;
+      force_close_all(srv);
+    }
+    return;
+  }
+  srv->stopping = 1;
+  UVC_INFO("shutting down: %u connection%s", (unsigned)srv->n_clients,
+           srv->n_clients == 1 ? "" : "s");
+  for (i = 0; i < srv->n_listeners; i++)
+    uv_close((uv_handle_t*)&srv->listeners[i]->tcp, on_listener_closed);
+  srv->n_listeners = 0;
+  uvc_core_announce(&srv->core, kBye, sizeof(kBye) - 1);
+  srv->core.stopping = 1;
+  for (n = srv->clients.next; n != &srv->clients;) {
+    uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
+    n = n->next;
+    uvc_conn_close(c, UVC_LEAVE_SHUTDOWN, NULL, 0, 1);
+  }
+  uv_timer_start(&srv->stop_timer, on_stop_timer, srv->cfg.shutdown_ms, 0);
+  uv_unref((uv_handle_t*)&srv->stop_timer);
+  /* From now on only the clients keep the loop alive; a second signal still forces. */
+  uv_unref((uv_handle_t*)&srv->sig_int);
+  uv_unref((uv_handle_t*)&srv->sig_term);
+#ifdef SIGBREAK
+  uv_unref((uv_handle_t*)&srv->sig_break);
+#endif
+  uv_unref((uv_handle_t*)&srv->sweep);
+  maybe_finish(srv);
+}
+
+static void on_signal(uv_signal_t* h, int signum) {
+  uvc_server_t* srv = h->data;
+  UVC_INFO("received signal %d", signum);
+  uvc_server_stop(srv);
+}
+
+int uvc_server_start(uvc_server_t* srv) {
+  int r;
+  if ((r = uv_signal_start(&srv->sig_int, on_signal, SIGINT)) != 0) return r;
+  /* Windows has no SIGTERM delivery; Ctrl+C arrives as SIGINT and Ctrl+Break as SIGBREAK. */
+  (void)uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+#ifdef SIGBREAK
+  (void)uv_signal_start(&srv->sig_break, on_signal, SIGBREAK);
+#endif
+  uv_timer_start(&srv->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+  return 0;
+}
+
+void uvc_server_free(uvc_server_t* srv) {
+  while (srv->write_pool != NULL) {
+    uv_write_t* req = srv->write_pool;
+    srv->write_pool = req->data;
+    free(req);
+  }
+  free(srv->dirty);
+  free(srv->pending);
+  srv->dirty = srv->pending = NULL;
+  uvc_core_free(&srv->core);
+}
