@@ -26,9 +26,11 @@ static int is_irc_format(unsigned char c) {
 /* Skips the parameter, intermediate and final bytes of a CSI sequence starting at in[i];
  * returns the index after it. A byte that cannot belong to the sequence ends it unconsumed. */
 static size_t skip_csi(const unsigned char* in, size_t len, size_t i) {
-  while (i < len && in[i] >= 0x30 && in[i] <= 0x3F) i++; /* parameters */
-  while (i < len && in[i] >= 0x20 && in[i] <= 0x2F) i++; /* intermediates */
-  if (i < len && in[i] >= 0x40 && in[i] <= 0x7E) i++;    /* final */
+  while (i < len && in[i] >= 0x30 && in[i] <= 0x3F)
+    i++; /* parameters */
+  while (i < len && in[i] >= 0x20 && in[i] <= 0x2F)
+    i++;                                              /* intermediates */
+  if (i < len && in[i] >= 0x40 && in[i] <= 0x7E) i++; /* final */
   return i;
 }
 
@@ -53,7 +55,8 @@ static size_t skip_escape(const unsigned char* in, size_t len, size_t i) {
   if (c == '[') return skip_csi(in, len, i + 1);
   if (c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_') return skip_string(in, len, i + 1);
   if (c >= 0x20 && c <= 0x2F) { /* ESC ( B and friends: intermediates, then a final byte */
-    while (i < len && in[i] >= 0x20 && in[i] <= 0x2F) i++;
+    while (i < len && in[i] >= 0x20 && in[i] <= 0x2F)
+      i++;
     if (i < len && in[i] >= 0x30 && in[i] <= 0x7E) i++;
     return i;
   }
@@ -117,14 +120,16 @@ size_t uvc_clean_text(const char* text, size_t len, char* out, unsigned flags) {
       if (c >= 0x20 && c != 0x7F) {
         /* Fast path: a run of printable ASCII. */
         size_t j = i + 1;
-        while (j < len && in[j] >= 0x20 && in[j] < 0x7F) j++;
+        while (j < len && in[j] >= 0x20 && in[j] < 0x7F)
+          j++;
         memcpy(out + o, in + i, j - i);
         o += j - i;
         i = j;
       } else if (c == 0x1B) {
         i = skip_escape(in, len, i);
       } else {
-        if (c == '\t' || ((flags & UVC_CLEAN_KEEP_IRC_FORMAT) && is_irc_format(c))) out[o++] = (char)c;
+        if (c == '\t' || ((flags & UVC_CLEAN_KEEP_IRC_FORMAT) && is_irc_format(c)))
+          out[o++] = (char)c;
         i++;
       }
       continue;
@@ -167,6 +172,7 @@ size_t uvc_utf8_cut(const char* s, size_t len, size_t max) {
   size_t k;
   if (len <= max) return len;
   k = max;
-  while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+  while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+    k--;
   return k;
 }

@@ -17,6 +17,7 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->port = 8080;
   cfg->max_line = 4096;
   cfg->sendq = 1024 * 1024;
+  cfg->stall_ms = 5000;
   cfg->shutdown_ms = 5000;
   cfg->log_level = UVC_LOG_INFO;
   cfg->default_room = "#lobby";
@@ -73,7 +74,15 @@ int uvc_parse_seconds(const char* s, uint64_t* out_ms) {
  * The option table
  * ---------------------------------------------------------------------------------------- */
 
-typedef enum { OPT_STRING, OPT_PORT, OPT_SIZE, OPT_SECONDS, OPT_LEVEL, OPT_QUIET, OPT_ROOM } opt_kind_t;
+typedef enum {
+  OPT_STRING,
+  OPT_PORT,
+  OPT_SIZE,
+  OPT_SECONDS,
+  OPT_LEVEL,
+  OPT_QUIET,
+  OPT_ROOM
+} opt_kind_t;
 
 typedef struct opt {
   const char* name; /* without the leading "--" */
@@ -88,16 +97,16 @@ typedef struct opt {
 #define F(field) offsetof(uvc_config_t, field)
 static const opt_t kOptions[] = {
     {"host", OPT_STRING, F(host), 0, 0, "ADDR", "address to listen on", "all, IPv6 and IPv4"},
-    {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one",
-     "8080"},
+    {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one", "8080"},
     {"max-line", OPT_SIZE, F(max_line), MAX_LINE_MIN, MAX_LINE_MAX, "BYTES",
      "longest line a client may send", "4096"},
     {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 40, "BYTES",
      "output queued for one client before it is dropped (K, M, G suffixes)", "1M"},
+    {"stall-timeout", OPT_SECONDS, F(stall_ms), 0, UINT64_C(86400000), "SECONDS",
+     "a client with over half its send queue waiting that takes nothing this long is dropped", "5"},
     {"shutdown-timeout", OPT_SECONDS, F(shutdown_ms), 0, UINT64_C(86400000), "SECONDS",
      "how long queued output may drain when stopping", "5"},
-    {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in",
-     "#lobby"},
+    {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in", "#lobby"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
     {"quiet", OPT_QUIET, F(log_level), 0, 0, NULL, "log errors only (same as --log-level error)",

@@ -22,13 +22,16 @@
 
 static void on_closed(uv_handle_t* h);
 static void on_write(uv_write_t* req, int status);
+static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
 static const char* peer_str(const uvc_client_t* c, char* buf, size_t len) {
   uvc_format_addr(&c->peer.sa, buf, len);
   return buf;
 }
 
-static const char* who(const uvc_client_t* c) { return c->sess.nick_len ? c->sess.nick : "-"; }
+static const char* who(const uvc_client_t* c) {
+  return c->sess.nick_len ? c->sess.nick : "-";
+}
 
 /* ------------------------------------------------------------------------------------------
  * Reading
@@ -54,24 +57,58 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
     free(buf->base);
 }
 
-/* Cuts the bytes into lines and hands each to the adapter, while the client is open. */
-static void handle_input(uvc_client_t* c, char* data, size_t n) {
-  uvc_core_t* core = &c->srv->core;
+/* Hands complete lines to the adapter while the client is open and its input is not
+ * paused. When it gets paused, the lines not handled yet are copied into its framer: they
+ * are handled when it resumes, and the rest of its input waits in its socket. */
+static void handle_lines(uvc_client_t* c) {
+  uvc_server_t* srv = c->srv;
+  uvc_core_t* core = &srv->core;
   const uvc_adapter_t* a = c->sess.adapter;
+  uvc_client_t* outer = srv->current;
   const char* line;
   size_t len;
-  if (a->telnet && (c->telnet != 0 || memchr(data, 0xFF, n) != NULL))
-    n = uvc_telnet_filter(&c->telnet, data, n);
-  uvc_framer_feed(&c->framer, data, n);
+  srv->current = c;
   while (c->state == UVC_CONN_OPEN) {
-    uvc_frame_t r = uvc_framer_next(&c->framer, &line, &len);
+    uvc_frame_t r;
+    if (c->pause != 0) {
+      if (uvc_framer_stash(&c->framer) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
+      break;
+    }
+    r = uvc_framer_next(&c->framer, &line, &len);
     if (r == UVC_FRAME_NONE) break;
     if (r == UVC_FRAME_LINE)
       a->on_line(core, &c->sess, line, len);
     else
       a->on_toolong(core, &c->sess);
   }
+  srv->current = outer;
   uvc_framer_feed(&c->framer, NULL, 0); /* nothing may keep pointing into the read buffer */
+}
+
+static void handle_input(uvc_client_t* c, char* data, size_t n) {
+  if (c->sess.adapter->telnet && (c->telnet != 0 || memchr(data, 0xFF, n) != NULL))
+    n = uvc_telnet_filter(&c->telnet, data, n);
+  uvc_framer_feed(&c->framer, data, n);
+  handle_lines(c);
+}
+
+void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
+  if (c->state != UVC_CONN_OPEN || (c->pause & reason) != 0) return;
+  if (reason == UVC_PAUSE_BACKPRESSURE) uvc_server_hold(c->srv, c);
+  c->pause |= (uint8_t)reason;
+  uv_read_stop((uv_stream_t*)&c->tcp);
+}
+
+void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
+  int r;
+  c->pause &= (uint8_t)~reason;
+  if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
+  handle_lines(c);
+  if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
+  if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
+    c->err = r;
+    uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
+  }
 }
 
 static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -95,7 +132,9 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
  * Accepting
  * ---------------------------------------------------------------------------------------- */
 
-static void free_handle(uv_handle_t* h) { free(h); }
+static void free_handle(uv_handle_t* h) {
+  free(h);
+}
 
 void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   uvc_listener_t* l = listener->data;
@@ -143,13 +182,35 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
  * Writing
  * ---------------------------------------------------------------------------------------- */
 
+/* The hot path of every fan-out: one reference queued, two limits checked. */
 void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m) {
+  uvc_server_t* srv = c->srv;
   if (c->state != UVC_CONN_OPEN) return;
-  if (uvc_outq_push(&c->outq, m) != 0 || c->outq.bytes > c->srv->cfg.sendq) {
+  if (uvc_outq_push(&c->outq, m) != 0 || c->outq.bytes > srv->cfg.sendq) {
     uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
     return;
   }
-  uvc_server_mark_dirty(c->srv, c);
+  if ((c->flags & UVC_CONN_CONGESTED) || c->outq.bytes > srv->cfg.sendq / 2) {
+    /* Backpressure: whoever is sending now waits until c catches up (or is dropped). */
+    if (!(c->flags & UVC_CONN_CONGESTED)) uvc_server_congested(srv, c);
+    if (srv->current != NULL) uvc_conn_pause(srv->current, UVC_PAUSE_BACKPRESSURE);
+  }
+  uvc_server_mark_dirty(srv, c);
+}
+
+int uvc_conn_made_progress(uvc_client_t* c) {
+  size_t waiting = uv_stream_get_write_queue_size((uv_stream_t*)&c->tcp);
+  uint32_t mark =
+      c->outq.sent + (uint32_t)(c->inflight - (waiting < c->inflight ? waiting : c->inflight));
+  if (mark == c->progress) return 0;
+  c->progress = mark;
+  return 1;
+}
+
+/* Bytes left: a congested client that fell under a quarter of its queue holds nobody back. */
+static void written(uvc_client_t* c) {
+  if ((c->flags & UVC_CONN_CONGESTED) && c->outq.bytes <= c->srv->cfg.sendq / 4)
+    uvc_server_uncongested(c->srv, c);
 }
 
 static void begin_shutdown(uvc_client_t* c);
@@ -188,6 +249,7 @@ void uvc_conn_flush(uvc_client_t* c) {
       return;
     }
     uvc_outq_consume(&c->outq, (size_t)r);
+    written(c);
     if ((size_t)r < bytes) break; /* the socket is full: queue the rest */
   }
   if (c->outq.count == 0) {
@@ -221,6 +283,7 @@ static void on_write(uv_write_t* req, int status) {
     write_failed(c, status);
     return;
   }
+  written(c);
   if (c->outq.count > 0)
     uvc_server_mark_dirty(c->srv, c);
   else if (c->state == UVC_CONN_DRAINING)
@@ -231,8 +294,7 @@ static void on_write(uv_write_t* req, int status) {
  * Closing
  * ---------------------------------------------------------------------------------------- */
 
-void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len,
-                    int graceful) {
+void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len, int graceful) {
   if (c->state != UVC_CONN_OPEN) {
     /* Already on its way out; a hard close may still overtake a graceful one. */
     if (!graceful && c->state == UVC_CONN_PENDING) c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
@@ -250,6 +312,7 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
     }
   }
   uv_read_stop((uv_stream_t*)&c->tcp);
+  uvc_server_uncongested(c->srv, c); /* it receives nothing more: it holds nobody back */
   uvc_server_schedule_leave(c->srv, c);
 }
 
@@ -280,7 +343,7 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
   c->flags &= (uint8_t)~UVC_CONN_IN_PENDING;
   if (c->state != UVC_CONN_PENDING) return;
   level = (c->leave_why == UVC_LEAVE_SENDQ || c->leave_why == UVC_LEAVE_INPUT) ? UVC_LOG_WARN
-                                                                              : UVC_LOG_INFO;
+                                                                               : UVC_LOG_INFO;
   uvc_log(level, "disconnect %s from %s: %s%s%s%s%s%.*s", who(c), peer_str(c, addr, sizeof(addr)),
           leave_word((uvc_leave_t)c->leave_why), c->err ? " (" : "",
           c->err ? uv_strerror(c->err) : "", c->err ? ")" : "", c->leave_len ? " " : "",
@@ -324,6 +387,8 @@ void uvc_conn_hard_close(uvc_client_t* c) {
   if (c->state == UVC_CONN_CLOSING) return;
   if (c->sess.present) uvc_core_leave(&c->srv->core, &c->sess, UVC_LEAVE_LOST, NULL, 0);
   c->state = UVC_CONN_CLOSING;
+  uvc_server_uncongested(c->srv, c);
+  if (c->pause & UVC_PAUSE_BACKPRESSURE) uvc_server_unhold(c->srv, c);
   if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
   uv_close((uv_handle_t*)&c->tcp, on_closed);
 }
@@ -331,7 +396,7 @@ void uvc_conn_hard_close(uvc_client_t* c) {
 static void on_closed(uv_handle_t* h) {
   uvc_client_t* c = h->data;
   uvc_server_t* srv = c->srv;
-  assert((c->flags & (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING)) == 0);
+  assert((c->flags & (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING | UVC_CONN_CONGESTED)) == 0);
   assert(c->wreq == NULL);
   uvc_outq_clear(&c->outq);
   uvc_framer_free(&c->framer);

@@ -48,8 +48,7 @@ typedef struct {
 } render_cache_t;
 
 /* Hands ev, rendered in s's format (rendering it on first use), to s. */
-static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev,
-                    uvc_session_t* s) {
+static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev, uvc_session_t* s) {
   const uvc_adapter_t* a = s->adapter;
   unsigned f = a->format;
   if (!rc->done[f]) {
@@ -81,15 +80,16 @@ static void fanout_room(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* e
 static uint32_t next_epoch(uvc_core_t* core) {
   if (++core->epoch == 0) {
     uvc_session_t *s, *tmp;
-    HASH_ITER(hh, core->nicks, s, tmp) { s->mark = 0; }
+    HASH_ITER(hh, core->nicks, s, tmp) {
+      s->mark = 0;
+    }
     core->epoch = 1;
   }
   return core->epoch;
 }
 
 /* Everyone who shares a room with s, each once; s itself too when with_self. */
-static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* ev,
-                         int with_self) {
+static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* ev, int with_self) {
   render_cache_t rc;
   uint32_t epoch = next_epoch(core);
   uint16_t r;
@@ -204,7 +204,9 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 void uvc_core_free(uvc_core_t* core) {
   uvc_room_t *room, *tmp;
   assert(core->nicks == NULL);
-  HASH_ITER(hh, core->rooms, room, tmp) { room_destroy(core, room); }
+  HASH_ITER(hh, core->rooms, room, tmp) {
+    room_destroy(core, room);
+  }
   free(core->scratch);
   core->scratch = NULL;
 }
@@ -267,7 +269,8 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
     ev.len = len;
     fanout_peers(core, s, &ev, 0);
   }
-  while (s->n_rooms > 0) room_remove_at(core, s, s->n_rooms - 1);
+  while (s->n_rooms > 0)
+    room_remove_at(core, s, s->n_rooms - 1);
   free(s->rooms);
   s->rooms = NULL;
   s->cap_rooms = 0;
@@ -276,8 +279,8 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   core->n_present--;
 }
 
-static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
-                      const char* text, size_t len) {
+static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type, const char* text,
+                      size_t len) {
   uvc_event_t ev;
   uvc_room_t* room = uvc_session_room(s);
   if (room == NULL) return UVC_ENO_ROOM;
@@ -353,7 +356,9 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   ev.text = text;
   ev.len = len;
   memset(&rc, 0, sizeof(rc));
-  HASH_ITER(hh, core->nicks, s, tmp) { deliver(core, &rc, &ev, s); }
+  HASH_ITER(hh, core->nicks, s, tmp) {
+    deliver(core, &rc, &ev, s);
+  }
   render_cache_free(&rc);
 }
 
@@ -361,7 +366,7 @@ void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {
   if (m != NULL) core->hooks.deliver(core->ud, s, m);
 }
 
-void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why,
-                            const char* text, size_t len) {
+void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,
+                            size_t len) {
   core->hooks.request_close(core->ud, s, why, text, len);
 }

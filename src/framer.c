@@ -45,7 +45,8 @@ static int append(uvc_framer_t* f, const char* p, size_t n) {
   if (need > f->cap) {
     size_t cap = f->cap ? f->cap : 64;
     char* nb;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+      cap *= 2;
     nb = realloc(f->buf, cap);
     if (nb == NULL) return -1;
     f->buf = nb;

@@ -10,8 +10,12 @@
 static int g_level = UVC_LOG_INFO;
 static const char* const kNames[] = {"debug", "info", "warn", "error", "off"};
 
-void uvc_log_set_level(int level) { g_level = level; }
-int uvc_log_get_level(void) { return g_level; }
+void uvc_log_set_level(int level) {
+  g_level = level;
+}
+int uvc_log_get_level(void) {
+  return g_level;
+}
 
 int uvc_log_level_parse(const char* s) {
   int i;

@@ -51,20 +51,20 @@ int main(int argc, char** argv) {
     fprintf(stderr, "uvchat: out of memory\n");
     return 1;
   }
-  r = uvc_server_listen(srv, cfg.host, cfg.port, &uvc_text_adapter, bound, sizeof(bound), err,
-                        sizeof(err));
-  if (r != 0) {
+  /* Signals are watched before the port is announced: a script that reads the port and
+   * stops the server at once must get a clean stop. */
+  if ((r = uvc_server_start(srv)) != 0) {
+    fprintf(stderr, "uvchat: cannot watch for signals: %s\n", uv_strerror(r));
+    srv->exit_code = 1;
+    uvc_server_stop(srv);
+  } else if ((r = uvc_server_listen(srv, cfg.host, cfg.port, &uvc_text_adapter, bound,
+                                    sizeof(bound), err, sizeof(err))) != 0) {
     fprintf(stderr, "uvchat: %s\n", err);
     srv->exit_code = 1;
     uvc_server_stop(srv);
   } else {
     printf("listening on %s (text)\n", bound);
     fflush(stdout);
-    if ((r = uvc_server_start(srv)) != 0) {
-      fprintf(stderr, "uvchat: cannot watch for signals: %s\n", uv_strerror(r));
-      srv->exit_code = 1;
-      uvc_server_stop(srv);
-    }
   }
 
   uv_run(&loop, UV_RUN_DEFAULT);

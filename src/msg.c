@@ -24,7 +24,8 @@ uvc_msg_t* uvc_msg_concat(const uvc_part_t* parts, size_t n) {
   size_t total = 0, i;
   uvc_msg_t* m;
   char* p;
-  for (i = 0; i < n; i++) total += parts[i].n;
+  for (i = 0; i < n; i++)
+    total += parts[i].n;
   m = uvc_msg_new(total);
   if (m == NULL) return NULL;
   p = m->data;

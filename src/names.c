@@ -1,8 +1,12 @@
 /* names.c: nickname rules and case-insensitive comparison. */
 #include "uvchat/names.h"
 
-static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static int is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 static int is_special(char c) {
   switch (c) {
     case '[':
@@ -46,7 +50,9 @@ const char* uvc_room_problem(const char* s, size_t len) {
   return 0;
 }
 
-int uvc_nick_valid(const char* s, size_t len) { return uvc_nick_problem(s, len) == 0; }
+int uvc_nick_valid(const char* s, size_t len) {
+  return uvc_nick_problem(s, len) == 0;
+}
 
 int uvc_name_eq(const char* a, size_t alen, const char* b, size_t blen) {
   size_t i;

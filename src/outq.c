@@ -47,6 +47,7 @@ size_t uvc_outq_fill(const uvc_outq_t* q, uv_buf_t* iov, size_t max, size_t* byt
 void uvc_outq_consume(uvc_outq_t* q, size_t n) {
   assert(n <= q->bytes);
   q->bytes -= n;
+  q->sent += (uint32_t)n;
   while (n > 0) {
     uvc_msg_t* m = q->ring[q->head];
     size_t left = m->len - q->head_off;

@@ -15,7 +15,7 @@
 #include "uvchat/conn.h"
 #include "uvchat/log.h"
 
-#define SWEEP_MS 1000
+#define SWEEP_MS       1000
 #define WRITE_POOL_MAX 1024
 
 /* ------------------------------------------------------------------------------------------
@@ -101,11 +101,64 @@ void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c) {
   c->flags |= UVC_CONN_IN_PENDING;
 }
 
-/* Announces scheduled leavings, then flushes every dirty client, until neither is left. */
+/* Removes c from an array of clients (order is not kept); 1 if it was there. */
+static int remove_client(uvc_client_t** v, uint32_t* n, uvc_client_t* c) {
+  uint32_t i;
+  for (i = *n; i-- > 0;) {
+    if (v[i] == c) {
+      v[i] = v[--*n];
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c) {
+  if (c->flags & UVC_CONN_CONGESTED) return;
+  if (push_client(&srv->congested, &srv->n_congested, &srv->cap_congested, c) != 0) return;
+  c->flags |= UVC_CONN_CONGESTED;
+  c->stall_since = uv_now(srv->loop);
+  (void)uvc_conn_made_progress(c);
+}
+
+void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c) {
+  if (!(c->flags & UVC_CONN_CONGESTED)) return;
+  remove_client(srv->congested, &srv->n_congested, c);
+  c->flags &= (uint8_t)~UVC_CONN_CONGESTED;
+}
+
+void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c) {
+  if (push_client(&srv->paused, &srv->n_paused, &srv->cap_paused, c) != 0) return;
+}
+
+void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c) {
+  remove_client(srv->paused, &srv->n_paused, c);
+}
+
+/* Nobody is congested any more: every held-back sender may go on, in the order they were
+ * held. Their waiting lines may congest someone again and hold them back anew. */
+static void release_held(uvc_server_t* srv) {
+  uvc_client_t** held = srv->paused;
+  uint32_t i, n = srv->n_paused, cap = srv->cap_paused;
+  srv->paused = NULL;
+  srv->n_paused = srv->cap_paused = 0;
+  for (i = 0; i < n; i++)
+    uvc_conn_resume(held[i], UVC_PAUSE_BACKPRESSURE);
+  if (srv->paused == NULL) {
+    srv->paused = held; /* keep the storage */
+    srv->cap_paused = cap;
+  } else {
+    free(held);
+  }
+}
+
+/* Announces scheduled leavings, flushes every dirty client, and lets held-back senders go
+ * on once nobody is congested, until none of these is left to do. */
 static void end_of_phase(uvc_server_t* srv) {
-  while (srv->n_pending > 0 || srv->n_dirty > 0) {
+  for (;;) {
     uint32_t i;
-    for (i = 0; i < srv->n_pending; i++) uvc_conn_finish_leave(srv->pending[i]);
+    for (i = 0; i < srv->n_pending; i++)
+      uvc_conn_finish_leave(srv->pending[i]);
     srv->n_pending = 0;
     for (i = 0; i < srv->n_dirty; i++) {
       uvc_client_t* c = srv->dirty[i];
@@ -113,11 +166,20 @@ static void end_of_phase(uvc_server_t* srv) {
       uvc_conn_flush(c);
     }
     srv->n_dirty = 0;
+    if (srv->n_congested == 0 && srv->n_paused > 0) {
+      release_held(srv);
+      continue;
+    }
+    if (srv->n_pending == 0 && srv->n_dirty == 0) break;
   }
 }
 
-static void on_prepare(uv_prepare_t* h) { end_of_phase(h->data); }
-static void on_check(uv_check_t* h) { end_of_phase(h->data); }
+static void on_prepare(uv_prepare_t* h) {
+  end_of_phase(h->data);
+}
+static void on_check(uv_check_t* h) {
+  end_of_phase(h->data);
+}
 
 /* ------------------------------------------------------------------------------------------
  * Core hooks
@@ -189,7 +251,9 @@ static void on_connection(uv_stream_t* server, int status) {
   uvc_conn_accept(server, l->adapter);
 }
 
-static void on_listener_closed(uv_handle_t* h) { free(h->data); }
+static void on_listener_closed(uv_handle_t* h) {
+  free(h->data);
+}
 
 static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_adapter_t* adapter,
                      char* bound, size_t boundlen) {
@@ -251,8 +315,7 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
   }
   if (r != 0) {
     if (r == UV_EADDRINUSE)
-      snprintf(err, errlen, "cannot listen on %s port %d: the port is already in use", host,
-               port);
+      snprintf(err, errlen, "cannot listen on %s port %d: the port is already in use", host, port);
     else if (r == UV_EACCES)
       snprintf(err, errlen, "cannot listen on %s port %d: permission denied", host, port);
     else
@@ -265,11 +328,20 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
  * Timers, signals, shutdown
  * ---------------------------------------------------------------------------------------- */
 
-/* Once a second: close clients whose draining took too long; give back idle queue memory. */
+/* Once a second: drop congested clients that take nothing, close clients whose draining
+ * took too long, give back idle queue memory. */
 static void on_sweep(uv_timer_t* t) {
   uvc_server_t* srv = t->data;
   uint64_t now = uv_now(srv->loop);
   uvc_list_t* n = srv->clients.next;
+  uint32_t i;
+  for (i = srv->n_congested; i-- > 0;) { /* backwards: a drop removes entry i */
+    uvc_client_t* c = srv->congested[i];
+    if (uvc_conn_made_progress(c))
+      c->stall_since = now;
+    else if (now - c->stall_since >= srv->cfg.stall_ms)
+      uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
+  }
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
@@ -383,6 +455,8 @@ void uvc_server_free(uvc_server_t* srv) {
   }
   free(srv->dirty);
   free(srv->pending);
-  srv->dirty = srv->pending = NULL;
+  free(srv->congested);
+  free(srv->paused);
+  srv->dirty = srv->pending = srv->congested = srv->paused = NULL;
   uvc_core_free(&srv->core);
 }

@@ -19,25 +19,30 @@
  * Words and replies
  * ---------------------------------------------------------------------------------------- */
 
-static int is_blank(char c) { return c == ' ' || c == '\t'; }
+static int is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 int uvc_split_words(const char* s, size_t len, int max, int rest, uvc_slice_t* out) {
   size_t i = 0;
   int n = 0;
   for (;;) {
     size_t start;
-    while (i < len && is_blank(s[i])) i++;
+    while (i < len && is_blank(s[i]))
+      i++;
     if (i == len) return n;
     if (n == max) return max + 1;
     if (rest && n == max - 1) {
       size_t end = len;
-      while (end > i && is_blank(s[end - 1])) end--;
+      while (end > i && is_blank(s[end - 1]))
+        end--;
       out[n].p = s + i;
       out[n].n = end - i;
       return n + 1;
     }
     start = i;
-    while (i < len && !is_blank(s[i])) i++;
+    while (i < len && !is_blank(s[i]))
+      i++;
     out[n].p = s + start;
     out[n].n = i - start;
     n++;
@@ -48,7 +53,8 @@ int uvc_split_words(const char* s, size_t len, int max, int rest, uvc_slice_t* o
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void reply(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
+static void
+reply(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
   char buf[1024];
   va_list ap;
   int n;
@@ -180,7 +186,7 @@ static int cmp_nick(const void* a, const void* b) {
 
 /* Lists the members of a room, sorted, as many lines as they need. */
 #define WHO_MAX_NAMES 500
-#define WHO_LINE 400
+#define WHO_LINE      400
 static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* room = uvc_session_room(s);
   uvc_session_t** v;
@@ -231,7 +237,8 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     return;
   }
   reply(core, s, "*** Commands:");
-  for (c = kCommands; c->name != NULL; c++) reply(core, s, "***   %-18s %s", c->usage, c->help);
+  for (c = kCommands; c->name != NULL; c++)
+    reply(core, s, "***   %-18s %s", c->usage, c->help);
   reply(core, s, "***   %-18s %s", "//TEXT", "send a line that starts with /");
   reply(core, s, "*** Anything else you type goes to everyone in your room.");
 }
@@ -246,11 +253,11 @@ static void run_command(uvc_core_t* core, uvc_session_t* s, const char* line, si
   size_t i = 1;
   const text_cmd_t* c;
   int n;
-  while (i < len && !is_blank(line[i])) i++;
+  while (i < len && !is_blank(line[i]))
+    i++;
   c = find_command(line + 1, i - 1);
   if (c == NULL) {
-    reply(core, s, "! unknown command %.*s; type /help for the list", (int)(i > 40 ? 40 : i),
-          line);
+    reply(core, s, "! unknown command %.*s; type /help for the list", (int)(i > 40 ? 40 : i), line);
     return;
   }
   n = uvc_split_words(line + i, len - i, c->max, c->rest, args);
@@ -274,8 +281,11 @@ static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
   }
   room = uvc_session_room(s);
   reply(core, s, "*** Welcome to uvchat, %s! Type /help for commands.", s->nick);
-  reply(core, s, "*** You are in %s with %u other%s. Pick a name with /nick NAME.", room->name,
-        (unsigned)(room->n_members - 1), room->n_members == 2 ? "" : "s");
+  if (room->n_members == 1)
+    reply(core, s, "*** You are the first one in %s. Pick a name with /nick NAME.", room->name);
+  else
+    reply(core, s, "*** You are in %s with %u other%s. Pick a name with /nick NAME.", room->name,
+          (unsigned)(room->n_members - 1), room->n_members == 2 ? "" : "s");
 }
 
 static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
@@ -370,8 +380,8 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
     case UVC_EV_LEAVE:
       return render_leave(ev);
     case UVC_EV_NICK:
-      n = snprintf(buf, sizeof(buf), "*** %.*s is now known as %s", (int)ev->old_len,
-                   ev->old_nick, from->nick);
+      n = snprintf(buf, sizeof(buf), "*** %.*s is now known as %s", (int)ev->old_len, ev->old_nick,
+                   from->nick);
       return render3(buf, (size_t)n, NULL, 0, NULL, 0);
     case UVC_EV_ANNOUNCE:
       return render3("*** ", 4, ev->text, ev->len, NULL, 0);

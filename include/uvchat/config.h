@@ -15,6 +15,7 @@ typedef struct uvc_config {
   int port;                 /* text listener; 0 picks a free port */
   uint64_t max_line;        /* longest accepted line, in bytes */
   uint64_t sendq;           /* bytes queued for one client before it is dropped */
+  uint64_t stall_ms;        /* a congested client that takes nothing this long is dropped */
   uint64_t shutdown_ms;     /* how long queued output may drain at shutdown */
   int log_level;            /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */

@@ -26,9 +26,15 @@ typedef enum {
 } uvc_conn_state_t;
 
 enum {
-  UVC_CONN_DIRTY = 1,     /* on the server's flush list */
-  UVC_CONN_GRACEFUL = 2,  /* the scheduled close lets output drain first */
-  UVC_CONN_IN_PENDING = 4 /* on the server's leave list */
+  UVC_CONN_DIRTY = 1,      /* on the server's flush list */
+  UVC_CONN_GRACEFUL = 2,   /* the scheduled close lets output drain first */
+  UVC_CONN_IN_PENDING = 4, /* on the server's leave list */
+  UVC_CONN_CONGESTED = 8   /* over half its send queue: it holds back whoever sends to it */
+};
+
+/* Why a client's input is paused (a bitmask: reading resumes when none is left). */
+enum {
+  UVC_PAUSE_BACKPRESSURE = 1 /* what it sent is waiting for a congested reader */
 };
 
 typedef union uvc_sockaddr {
@@ -44,16 +50,19 @@ typedef struct uvc_client {
   uvc_session_t sess;
   uvc_framer_t framer;
   uvc_outq_t outq;
-  uv_write_t* wreq;   /* the write in flight, or NULL */
-  size_t inflight;    /* bytes that write carries */
-  uint64_t deadline;  /* loop time by which a draining client is closed regardless */
-  char* leave_text;   /* the quit reason, until the leave is announced */
-  int err;            /* the libuv error that ended the connection, for the log */
+  uv_write_t* wreq;  /* the write in flight, or NULL */
+  size_t inflight;   /* bytes that write carries */
+  uint64_t deadline; /* loop time by which a draining client is closed regardless */
+  char* leave_text;  /* the quit reason, until the leave is announced */
+  int err;           /* the libuv error that ended the connection, for the log */
   uint16_t leave_len;
   uint8_t state;
   uint8_t flags;
-  uint8_t leave_why;  /* uvc_leave_t */
-  uint8_t telnet;     /* telnet filter state */
+  uint8_t leave_why;    /* uvc_leave_t */
+  uint8_t telnet;       /* telnet filter state */
+  uint8_t pause;        /* UVC_PAUSE_* reasons its input is not being read */
+  uint32_t progress;    /* bytes-sent mark when congested, to tell slow from stuck */
+  uint64_t stall_since; /* loop time of the last progress while congested */
   uvc_sockaddr_t peer;
 } uvc_client_t;
 
@@ -65,8 +74,16 @@ void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m);
 
 /* Schedules the end of c: the leave is announced at the end of the phase; a graceful close
  * then lets queued output drain. Safe to call any number of times, from anywhere. */
-void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len,
-                    int graceful);
+void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len, int graceful);
+
+/* Stops reading c's input for reason; lines already read wait in its framer. */
+void uvc_conn_pause(uvc_client_t* c, unsigned reason);
+/* Lifts reason; once no reason is left, handles the waiting lines and reads again. Must not
+ * be called from inside a fan-out (it runs the client's commands). */
+void uvc_conn_resume(uvc_client_t* c, unsigned reason);
+
+/* Whether a congested client has taken bytes since the last call (updates its mark). */
+int uvc_conn_made_progress(uvc_client_t* c);
 
 /* Carries out a scheduled close (called by the server at the end of a phase). */
 void uvc_conn_finish_leave(uvc_client_t* c);

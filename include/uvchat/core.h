@@ -19,16 +19,15 @@
 #include "uvchat/msg.h"
 #include "uvchat/names.h"
 
-
 #define UVC_ROOM_MAX UVC_ROOM_NAME_MAX
-#define UVC_FORMATS 4   /* wire formats a broadcast may be rendered in */
+#define UVC_FORMATS  4 /* wire formats a broadcast may be rendered in */
 
 /* Core error codes: 0 is success, every error is negative. */
-#define UVC_ERRNO_MAP(X)                           \
-  X(NOMEM, -1, "out of memory")                    \
-  X(NICK_INVALID, -2, "that is not a valid nick")  \
-  X(NICK_TAKEN, -3, "that nick is already taken")  \
-  X(NICK_SAME, -4, "that is already your nick")    \
+#define UVC_ERRNO_MAP(X)                              \
+  X(NOMEM, -1, "out of memory")                       \
+  X(NICK_INVALID, -2, "that is not a valid nick")     \
+  X(NICK_TAKEN, -3, "that nick is already taken")     \
+  X(NICK_SAME, -4, "that is already your nick")       \
   X(NO_SUCH_NICK, -5, "there is nobody by that name") \
   X(NO_ROOM, -6, "you are not in a room")
 
@@ -53,13 +52,13 @@ typedef enum {
 } uvc_leave_t;
 
 typedef enum {
-  UVC_EV_SAY,      /* from says text to room */
-  UVC_EV_ACTION,   /* from acts (/me) in room */
-  UVC_EV_PRIVATE,  /* from says text to `to` alone */
-  UVC_EV_ARRIVE,   /* from joined room */
-  UVC_EV_LEAVE,    /* from left the chat (reason, text) */
-  UVC_EV_NICK,     /* from, formerly old_nick, changed name */
-  UVC_EV_ANNOUNCE  /* the server says text to everyone */
+  UVC_EV_SAY,     /* from says text to room */
+  UVC_EV_ACTION,  /* from acts (/me) in room */
+  UVC_EV_PRIVATE, /* from says text to `to` alone */
+  UVC_EV_ARRIVE,  /* from joined room */
+  UVC_EV_LEAVE,   /* from left the chat (reason, text) */
+  UVC_EV_NICK,    /* from, formerly old_nick, changed name */
+  UVC_EV_ANNOUNCE /* the server says text to everyone */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -101,12 +100,12 @@ typedef struct uvc_membership {
 
 struct uvc_session {
   const uvc_adapter_t* adapter;
-  UT_hash_handle hh;        /* in core->nicks while present */
-  uvc_membership_t* rooms;  /* the rooms this session is in */
+  UT_hash_handle hh;       /* in core->nicks while present */
+  uvc_membership_t* rooms; /* the rooms this session is in */
   uint16_t n_rooms;
   uint16_t cap_rooms;
-  uint32_t mark;            /* de-duplicates recipients of a multi-room event */
-  uint8_t present;          /* has a nick and is visible to others */
+  uint32_t mark;   /* de-duplicates recipients of a multi-room event */
+  uint8_t present; /* has a nick and is visible to others */
   uint8_t nick_len;
   char nick[UVC_NICK_MAX + 1];
 };
@@ -126,8 +125,7 @@ typedef struct uvc_core_hooks {
   void (*deliver)(void* ud, uvc_session_t* s, uvc_msg_t* m);
   /* The session's adapter asks to end the session (for example /quit): the owner of the
    * connection should call uvc_core_leave() soon (not from inside this call) and close. */
-  void (*request_close)(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text,
-                        size_t len);
+  void (*request_close)(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text, size_t len);
   /* Optional: told of every name change after it happened (for the log). */
   void (*observe)(void* ud, const uvc_event_t* ev);
 } uvc_core_hooks_t;
@@ -146,8 +144,8 @@ struct uvc_core {
   uint32_t epoch;
   uint32_t guest_seq;
   uint32_t n_present;
-  uint8_t stopping;     /* shutting down: nobody announces leaving */
-  char* scratch;        /* adapters clean and format lines here */
+  uint8_t stopping; /* shutting down: nobody announces leaving */
+  char* scratch;    /* adapters clean and format lines here */
   size_t scratch_cap;
   uint32_t max_line;
 };
@@ -187,8 +185,8 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
 /* Hands m to hooks.deliver for s (a reply from an adapter). Does not consume m. */
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m);
 /* Asks the owner to end the session (see hooks.request_close). */
-void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why,
-                            const char* text, size_t len);
+void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,
+                            size_t len);
 
 /* The room a text session talks in: its first room, or NULL. */
 static inline uvc_room_t* uvc_session_room(const uvc_session_t* s) {

@@ -51,6 +51,8 @@ uvc_frame_t uvc_framer_finish(uvc_framer_t* f, const char** line, size_t* len);
 int uvc_framer_stash(uvc_framer_t* f);
 
 /* Bytes held by the framer (partial line and stashed input). */
-static inline size_t uvc_framer_pending(const uvc_framer_t* f) { return f->len - f->pos; }
+static inline size_t uvc_framer_pending(const uvc_framer_t* f) {
+  return f->len - f->pos;
+}
 
 #endif

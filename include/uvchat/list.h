@@ -17,9 +17,15 @@ typedef struct uvc_list {
 
 #define UVC_CONTAINER_OF(ptr, type, member) ((type*)((char*)(ptr)-offsetof(type, member)))
 
-static inline void uvc_list_init(uvc_list_t* head) { head->prev = head->next = head; }
-static inline int uvc_list_empty(const uvc_list_t* head) { return head->next == head; }
-static inline int uvc_list_is_linked(const uvc_list_t* node) { return node->next != NULL; }
+static inline void uvc_list_init(uvc_list_t* head) {
+  head->prev = head->next = head;
+}
+static inline int uvc_list_empty(const uvc_list_t* head) {
+  return head->next == head;
+}
+static inline int uvc_list_is_linked(const uvc_list_t* node) {
+  return node->next != NULL;
+}
 
 /* Links node at the tail of the list whose head is `head`. The node must not be linked. */
 static inline void uvc_list_insert_tail(uvc_list_t* head, uvc_list_t* node) {

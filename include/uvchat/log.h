@@ -21,8 +21,8 @@ __attribute__((format(printf, 2, 3)))
 void uvc_log(int level, const char* fmt, ...);
 
 #define UVC_DEBUG(...) uvc_log(UVC_LOG_DEBUG, __VA_ARGS__)
-#define UVC_INFO(...) uvc_log(UVC_LOG_INFO, __VA_ARGS__)
-#define UVC_WARN(...) uvc_log(UVC_LOG_WARN, __VA_ARGS__)
+#define UVC_INFO(...)  uvc_log(UVC_LOG_INFO, __VA_ARGS__)
+#define UVC_WARN(...)  uvc_log(UVC_LOG_WARN, __VA_ARGS__)
 #define UVC_ERROR(...) uvc_log(UVC_LOG_ERROR, __VA_ARGS__)
 
 #endif

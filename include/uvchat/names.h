@@ -31,6 +31,8 @@ int uvc_name_eq(const char* a, size_t alen, const char* b, size_t blen);
 /* Case-insensitive hash (FNV-1a over lower-cased bytes). */
 uint32_t uvc_name_hash(const char* s, size_t len);
 
-static inline char uvc_ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+static inline char uvc_ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 
 #endif

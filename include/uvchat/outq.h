@@ -21,6 +21,7 @@ typedef struct uvc_outq {
   uint32_t count;
   uint32_t head_off; /* bytes of the first message already written */
   size_t bytes;      /* bytes queued and not yet written */
+  uint32_t sent;     /* bytes written so far, wrapping: progress is any change */
 } uvc_outq_t;
 
 /* Appends m, taking a reference. Returns 0, or -1 when out of memory. */

@@ -17,8 +17,8 @@
 #include "uvchat/list.h"
 
 #define UVC_MAX_LISTENERS 8
-#define UVC_READ_BUF (64 * 1024)
-#define UVC_MAX_IOV 1024
+#define UVC_READ_BUF      (64 * 1024)
+#define UVC_MAX_IOV       1024
 
 typedef struct uvc_server uvc_server_t;
 typedef struct uvc_client uvc_client_t;
@@ -44,6 +44,11 @@ struct uvc_server {
   uint32_t n_dirty, cap_dirty;
   uvc_client_t** pending; /* clients whose leaving is to be carried out */
   uint32_t n_pending, cap_pending;
+  uvc_client_t** congested; /* clients over half their send queue */
+  uint32_t n_congested, cap_congested;
+  uvc_client_t** paused; /* senders held back while anyone is congested */
+  uint32_t n_paused, cap_paused;
+  uvc_client_t* current; /* the client whose input is being handled, if any */
 
   uv_prepare_t prepare; /* the end-of-phase work, before the loop blocks for I/O */
   uv_check_t check;     /* ... and right after the I/O callbacks */
@@ -88,6 +93,12 @@ void uvc_server_free(uvc_server_t* srv);
 /* For conn.c: queue c for an end-of-phase flush / leave. */
 void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: c passed half its send queue / fell back under a quarter of it or left. */
+void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c);
+void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: c's input is held back until nobody is congested. */
+void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c);
+void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: a client's memory was freed. */
 void uvc_server_client_freed(uvc_server_t* srv);
 /* For conn.c: write requests from the pool. */

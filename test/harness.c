@@ -1,0 +1,462 @@
+/* harness.c: the integration-test driver: the real server process and real sockets on one
+ * libuv loop, every wait bounded by a deadline. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "unit.h"
+
+#ifndef UVCHAT_BIN
+#error "UVCHAT_BIN must name the server binary"
+#endif
+
+static uv_loop_t* g_loop;
+
+uv_loop_t* th_loop(void) {
+  if (g_loop == NULL) {
+    g_loop = uv_default_loop();
+  }
+  return g_loop;
+}
+
+uint64_t th_ms(uint64_t ms) {
+  const char* slow = getenv("UVCHAT_TEST_SLOW");
+  double f = slow ? atof(slow) : 1.0;
+  if (f < 1.0) f = 1.0;
+  return (uint64_t)((double)ms * f);
+}
+
+static void buf_append(th_buf_t* b, const char* p, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    b->p = realloc(b->p, cap);
+    assert_non_null(b->p);
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void buf_free(th_buf_t* b) {
+  free(b->p);
+  memset(b, 0, sizeof(*b));
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Waiting
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct deadline {
+  uv_timer_t t;
+  int expired;
+  int closed;
+} deadline_t;
+
+static void on_deadline(uv_timer_t* t) {
+  ((deadline_t*)t->data)->expired = 1;
+}
+static void on_deadline_closed(uv_handle_t* h) {
+  ((deadline_t*)h->data)->closed = 1;
+}
+
+int th_run_until(int (*cond)(void*), void* arg, uint64_t ms) {
+  deadline_t d;
+  int ok;
+  memset(&d, 0, sizeof(d));
+  uv_timer_init(th_loop(), &d.t);
+  d.t.data = &d;
+  uv_timer_start(&d.t, on_deadline, th_ms(ms), 0);
+  while (!(ok = cond(arg)) && !d.expired)
+    uv_run(th_loop(), UV_RUN_ONCE);
+  uv_close((uv_handle_t*)&d.t, on_deadline_closed);
+  while (!d.closed)
+    uv_run(th_loop(), UV_RUN_ONCE);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The server process
+ * ---------------------------------------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+  (void)h;
+  buf->base = malloc(suggested);
+  buf->len = (unsigned)suggested;
+}
+
+static void on_handle_closed(uv_handle_t* h) {
+  th_server_t* s = h->data;
+  s->handles--;
+}
+
+static void on_out(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+  th_server_t* s = st->data;
+  if (n > 0) {
+    buf_append(st == (uv_stream_t*)&s->out ? &s->out_buf : &s->err_buf, buf->base, (size_t)n);
+    if (st == (uv_stream_t*)&s->err && getenv("UVCHAT_TEST_VERBOSE"))
+      fwrite(buf->base, 1, (size_t)n, stderr);
+  } else if (n < 0) {
+    uv_close((uv_handle_t*)st, on_handle_closed);
+  }
+  free(buf->base);
+}
+
+static void on_exit_cb(uv_process_t* p, int64_t status, int term_signal) {
+  th_server_t* s = p->data;
+  s->running = 0;
+  s->status = status;
+  s->term_signal = term_signal;
+  uv_close((uv_handle_t*)p, on_handle_closed);
+}
+
+void th_server_spawn(th_server_t* s, const char* const* args) {
+  uv_process_options_t opt;
+  uv_stdio_container_t stdio[3];
+  char* argv[64];
+  char* wrapper = NULL;
+  int argc = 0, r, i;
+  const char* w = getenv("UVCHAT_TEST_WRAPPER");
+  memset(s, 0, sizeof(*s));
+  if (w != NULL && *w != '\0') {
+    char* tok;
+    wrapper = malloc(strlen(w) + 1);
+    strcpy(wrapper, w);
+    for (tok = strtok(wrapper, " "); tok != NULL && argc < 32; tok = strtok(NULL, " "))
+      argv[argc++] = tok;
+  }
+  argv[argc++] = (char*)UVCHAT_BIN;
+  for (i = 0; args != NULL && args[i] != NULL && argc < 63; i++)
+    argv[argc++] = (char*)args[i];
+  argv[argc] = NULL;
+  uv_pipe_init(th_loop(), &s->out, 0);
+  uv_pipe_init(th_loop(), &s->err, 0);
+  s->out.data = s->err.data = s->proc.data = s;
+  memset(&opt, 0, sizeof(opt));
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t*)&s->out;
+  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[2].data.stream = (uv_stream_t*)&s->err;
+  opt.file = argv[0];
+  opt.args = argv;
+  opt.exit_cb = on_exit_cb;
+  opt.stdio = stdio;
+  opt.stdio_count = 3;
+  r = uv_spawn(th_loop(), &s->proc, &opt);
+  free(wrapper);
+  if (r != 0) fail_msg("cannot start %s: %s", UVCHAT_BIN, uv_strerror(r));
+  s->running = 1;
+  s->handles = 3;
+  uv_read_start((uv_stream_t*)&s->out, alloc_cb, on_out);
+  uv_read_start((uv_stream_t*)&s->err, alloc_cb, on_out);
+}
+
+static int has_port(void* arg) {
+  th_server_t* s = arg;
+  const char* p = s->out_buf.p ? strstr(s->out_buf.p, "listening on ") : NULL;
+  const char* colon;
+  if (p == NULL || strchr(p, '\n') == NULL) return !s->running;
+  colon = strstr(p, "]:");
+  colon = colon ? colon + 1 : strchr(p + 13, ':');
+  if (colon == NULL) return 1;
+  s->port = atoi(colon + 1);
+  return 1;
+}
+
+void th_server_start(th_server_t* s, const char* const* args) {
+  const char* all[48];
+  int n = 0, i;
+  for (i = 0; args != NULL && args[i] != NULL && n < 40; i++)
+    all[n++] = args[i];
+  all[n++] = "--port";
+  all[n++] = "0";
+  all[n++] = "--log-level";
+  all[n++] = "debug";
+  all[n] = NULL;
+  th_server_spawn(s, all);
+  if (!th_run_until(has_port, s, 20000) || s->port == 0) {
+    fail_msg("the server did not say where it listens; stdout: %s stderr: %s",
+             s->out_buf.p ? s->out_buf.p : "", s->err_buf.p ? s->err_buf.p : "");
+  }
+}
+
+void th_server_kill(th_server_t* s, int signum) {
+  if (s->running) uv_process_kill(&s->proc, signum);
+}
+
+static int not_running(void* arg) {
+  return !((th_server_t*)arg)->running;
+}
+
+int th_server_wait(th_server_t* s, uint64_t ms) {
+  if (!th_run_until(not_running, s, ms)) {
+    uv_process_kill(&s->proc, SIGKILL);
+    th_run_until(not_running, s, 5000);
+    return -1;
+  }
+  return s->term_signal ? 128 + s->term_signal : (int)s->status;
+}
+
+void th_server_stop(th_server_t* s) {
+  int status;
+  if (!s->running) return;
+#ifdef _WIN32
+  th_server_free(s);
+#else
+  uv_process_kill(&s->proc, SIGTERM);
+  status = th_server_wait(s, 30000);
+  if (status != 0 || !th_server_logged(s, "stopped cleanly")) {
+    const char* log = s->err_buf.p ? s->err_buf.p : "";
+    size_t len = strlen(log);
+    fail_msg("the server did not stop cleanly (status %d); the end of its log:\n%s", status,
+             len > 3000 ? log + len - 3000 : log);
+  }
+#endif
+}
+
+static int no_handles(void* arg) {
+  return ((th_server_t*)arg)->handles == 0;
+}
+
+void th_server_free(th_server_t* s) {
+  if (s->running) {
+    uv_process_kill(&s->proc, SIGKILL);
+    th_run_until(not_running, s, 5000);
+  }
+  th_run_until(no_handles, s, 5000);
+  buf_free(&s->out_buf);
+  buf_free(&s->err_buf);
+}
+
+int th_server_logged(th_server_t* s, const char* text) {
+  return s->err_buf.p != NULL && strstr(s->err_buf.p, text) != NULL;
+}
+
+typedef struct log_wait {
+  th_server_t* s;
+  const char* text;
+} log_wait_t;
+
+static int logged(void* arg) {
+  log_wait_t* w = arg;
+  return th_server_logged(w->s, w->text);
+}
+
+int th_server_wait_log(th_server_t* s, const char* text, uint64_t ms) {
+  log_wait_t w;
+  w.s = s;
+  w.text = text;
+  return th_run_until(logged, &w, ms);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Clients
+ * ---------------------------------------------------------------------------------------- */
+
+static char g_rbuf[65536];
+
+static void client_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init(g_rbuf, sizeof(g_rbuf));
+}
+
+static void on_client_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+  th_client_t* c = st->data;
+  if (n > 0) {
+    buf_append(&c->in, buf->base, (size_t)n);
+  } else if (n == UV_EOF) {
+    c->eof = 1;
+    uv_read_stop(st);
+  } else if (n < 0) {
+    c->eof = 1;
+    c->read_err = (int)n;
+    uv_read_stop(st);
+  }
+}
+
+static void on_connect(uv_connect_t* req, int status) {
+  th_client_t* c = req->data;
+  c->connected = status == 0 ? 1 : (status < 0 ? status : -1);
+  free(req);
+}
+
+static int connected(void* arg) {
+  return ((th_client_t*)arg)->connected != 0;
+}
+
+th_client_t* th_connect(int port, int rcvbuf, int read) {
+  th_client_t* c = calloc(1, sizeof(*c));
+  struct sockaddr_in addr;
+  uv_connect_t* req = malloc(sizeof(*req));
+  int r;
+  assert_non_null(c);
+  uv_tcp_init_ex(th_loop(), &c->tcp, AF_INET);
+  c->tcp.data = c;
+  if (rcvbuf > 0) {
+    int v = rcvbuf;
+    uv_recv_buffer_size((uv_handle_t*)&c->tcp, &v);
+  }
+  uv_ip4_addr("127.0.0.1", port, &addr);
+  req->data = c;
+  r = uv_tcp_connect(req, &c->tcp, (const struct sockaddr*)&addr, on_connect);
+  assert_int_equal(r, 0);
+  if (!th_run_until(connected, c, TH_WAIT_MS) || c->connected != 1)
+    fail_msg("cannot connect to port %d: %s", port,
+             c->connected < 0 ? uv_strerror(c->connected) : "timeout");
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (read) th_start_reading(c);
+  return c;
+}
+
+void th_start_reading(th_client_t* c) {
+  if (c->reading || c->eof) return;
+  c->reading = 1;
+  uv_read_start((uv_stream_t*)&c->tcp, client_alloc, on_client_read);
+}
+
+static void on_write_done(uv_write_t* req, int status) {
+  th_client_t* c = req->data;
+  (void)status;
+  c->writes--;
+  free(req);
+}
+
+void th_send(th_client_t* c, const char* data, size_t len) {
+  uv_write_t* req = malloc(sizeof(*req) + len);
+  char* copy = (char*)(req + 1);
+  uv_buf_t b;
+  memcpy(copy, data, len);
+  b = uv_buf_init(copy, (unsigned)len);
+  req->data = c;
+  c->writes++;
+  if (uv_write(req, (uv_stream_t*)&c->tcp, &b, 1, on_write_done) != 0) {
+    c->writes--;
+    free(req);
+  }
+}
+
+void th_sendf(th_client_t* c, const char* s) {
+  th_send(c, s, strlen(s));
+}
+
+static int drained(void* arg) {
+  return ((th_client_t*)arg)->writes == 0;
+}
+
+void th_drain(th_client_t* c) {
+  if (!th_run_until(drained, c, 30000)) fail_msg("writes did not go out in time");
+}
+
+/* Cuts the next complete line out of c->in into c->line; 1 if there was one. */
+static int take_line(th_client_t* c) {
+  char* start;
+  char* lf;
+  size_t n;
+  if (c->in.p == NULL || c->in.pos >= c->in.len) return 0;
+  start = c->in.p + c->in.pos;
+  lf = memchr(start, '\n', c->in.len - c->in.pos);
+  if (lf == NULL) return 0;
+  n = (size_t)(lf - start);
+  if (n > 0 && start[n - 1] == '\r') n--;
+  if (n >= sizeof(c->line)) n = sizeof(c->line) - 1;
+  memcpy(c->line, start, n);
+  c->line[n] = '\0';
+  c->in.pos += (size_t)(lf - start) + 1;
+  if (c->in.pos == c->in.len) c->in.pos = c->in.len = 0;
+  return 1;
+}
+
+static int line_or_end(void* arg) {
+  th_client_t* c = arg;
+  return (c->in.p && memchr(c->in.p + c->in.pos, '\n', c->in.len - c->in.pos) != NULL) || c->eof;
+}
+
+const char* th_line(th_client_t* c, uint64_t ms) {
+  if (take_line(c)) return c->line;
+  th_start_reading(c);
+  th_run_until(line_or_end, c, ms);
+  return take_line(c) ? c->line : NULL;
+}
+
+void th_expect(th_client_t* c, const char* expected) {
+  const char* got = th_line(c, TH_WAIT_MS);
+  if (got == NULL)
+    fail_msg("expected \"%s\" but got %s", expected, c->eof ? "end of stream" : "nothing");
+  if (strcmp(got, expected) != 0) fail_msg("expected \"%s\"\n       got \"%s\"", expected, got);
+}
+
+const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms) {
+  uint64_t end = uv_now(th_loop()) + th_ms(ms);
+  for (;;) {
+    uint64_t now;
+    const char* l;
+    uv_update_time(th_loop());
+    now = uv_now(th_loop());
+    if (now >= end) return NULL;
+    l = th_line(c, end - now);
+    if (l == NULL) return NULL;
+    if (strncmp(l, prefix, strlen(prefix)) == 0) return l;
+  }
+}
+
+void th_expect_eventually(th_client_t* c, const char* expected) {
+  const char* l = th_skip_to(c, expected, TH_WAIT_MS);
+  if (l == NULL || strcmp(l, expected) != 0) fail_msg("\"%s\" never came", expected);
+}
+
+static int ended(void* arg) {
+  return ((th_client_t*)arg)->eof;
+}
+
+int th_wait_closed(th_client_t* c, uint64_t ms) {
+  th_start_reading(c);
+  return th_run_until(ended, c, ms);
+}
+
+void th_expect_silence(th_client_t* c, uint64_t ms) {
+  const char* l;
+  th_start_reading(c);
+  l = th_line(c, ms);
+  if (l != NULL) fail_msg("expected nothing, got \"%s\"", l);
+}
+
+static void on_shutdown_done(uv_shutdown_t* req, int status) {
+  (void)status;
+  free(req);
+}
+
+void th_shutdown(th_client_t* c) {
+  uv_shutdown_t* req = malloc(sizeof(*req));
+  if (uv_shutdown(req, (uv_stream_t*)&c->tcp, on_shutdown_done) != 0) free(req);
+}
+
+static void on_client_closed(uv_handle_t* h) {
+  th_client_t* c = h->data;
+  buf_free(&c->in);
+  free(c);
+}
+
+void th_close(th_client_t* c) {
+  if (c == NULL) return;
+  uv_close((uv_handle_t*)&c->tcp, on_client_closed);
+  uv_run(th_loop(), UV_RUN_NOWAIT);
+}
+
+const char* th_welcome(th_client_t* c) {
+  static char nick[64];
+  const char* l = th_line(c, TH_WAIT_MS);
+  const char* p;
+  if (l == NULL || strncmp(l, "*** Welcome to uvchat, ", 23) != 0)
+    fail_msg("expected the welcome line, got \"%s\"", l ? l : "(nothing)");
+  p = l + 23;
+  snprintf(nick, sizeof(nick), "%.*s", (int)strcspn(p, "!"), p);
+  l = th_line(c, TH_WAIT_MS); /* "*** You are in #lobby ..." */
+  if (l == NULL || strncmp(l, "*** You are ", 12) != 0)
+    fail_msg("expected the room line, got \"%s\"", l ? l : "(nothing)");
+  return nick;
+}

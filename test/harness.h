@@ -1,0 +1,102 @@
+/* harness.h: drives the real uvchat binary and real client sockets from cmocka tests.
+ *
+ * Everything runs on one libuv loop owned by the harness; each wait runs the loop until its
+ * condition holds or its deadline passes, so no test sleeps or hangs. The server starts on
+ * port 0 and the harness reads the port it prints. Set UVCHAT_TEST_WRAPPER (for example
+ * "valgrind --leak-check=full --error-exitcode=99") to run the server under a tool, and
+ * UVCHAT_TEST_SLOW to a factor that stretches every deadline.
+ */
+#ifndef UVCHAT_HARNESS_H
+#define UVCHAT_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define TH_WAIT_MS 10000 /* the default deadline of one wait */
+
+typedef struct th_buf {
+  char* p;
+  size_t len, pos, cap;
+} th_buf_t;
+
+typedef struct th_server {
+  uv_process_t proc;
+  uv_pipe_t out, err;
+  th_buf_t out_buf, err_buf;
+  int running;
+  int64_t status; /* exit status, once !running */
+  int term_signal;
+  int port;
+  int handles; /* open handles to wait for when freeing */
+} th_server_t;
+
+typedef struct th_client {
+  uv_tcp_t tcp;
+  th_buf_t in;
+  int connected; /* 1 connected, <0 error */
+  int eof;       /* the server closed its side (or reset: see read_err) */
+  int read_err;  /* a libuv error other than EOF */
+  int writes;    /* writes in flight */
+  int reading;
+  int closed;
+  char line[70000];
+} th_client_t;
+
+uv_loop_t* th_loop(void);
+/* Milliseconds, scaled by UVCHAT_TEST_SLOW. */
+uint64_t th_ms(uint64_t ms);
+/* Runs the loop until cond(arg) holds or ms pass; returns cond(arg). */
+int th_run_until(int (*cond)(void*), void* arg, uint64_t ms);
+
+/* Starts the server with extra arguments (NULL-terminated, may be NULL) plus
+ * "--port 0 --log-level debug"; waits for its "listening on" line. Fails the test if it
+ * does not come. */
+void th_server_start(th_server_t* s, const char* const* args);
+/* Spawns the server with exactly these arguments (for usage-error tests). */
+void th_server_spawn(th_server_t* s, const char* const* args);
+/* Sends a signal. */
+void th_server_kill(th_server_t* s, int signum);
+/* Waits for the server to exit; returns its status, or -1 (after SIGKILL) on timeout. */
+int th_server_wait(th_server_t* s, uint64_t ms);
+/* Stops the server as an operator would (SIGTERM; on Windows, where a signal cannot be sent
+ * to another process, it is killed) and fails the test unless it exits 0 with a clean log:
+ * under sanitizers or valgrind that also means no leak and no memory error. */
+void th_server_stop(th_server_t* s);
+/* Kills the server if running and frees its handles. */
+void th_server_free(th_server_t* s);
+/* 1 when the server's stderr (log) contains text. */
+int th_server_logged(th_server_t* s, const char* text);
+/* Waits until the server's log contains text. */
+int th_server_wait_log(th_server_t* s, const char* text, uint64_t ms);
+
+/* Connects to 127.0.0.1:port. rcvbuf > 0 shrinks the receive buffer first; read = 0 leaves
+ * the socket unread (a client that never reads). */
+th_client_t* th_connect(int port, int rcvbuf, int read);
+/* Queues bytes for the server. */
+void th_send(th_client_t* c, const char* data, size_t len);
+void th_sendf(th_client_t* c, const char* s); /* a C string */
+/* Runs the loop until every queued write went out. */
+void th_drain(th_client_t* c);
+/* Starts reading (for a client connected with read = 0). */
+void th_start_reading(th_client_t* c);
+/* The next line without its CRLF, or NULL on timeout or end of stream. */
+const char* th_line(th_client_t* c, uint64_t ms);
+/* Asserts that the next line equals expected (the line is printed on mismatch). */
+void th_expect(th_client_t* c, const char* expected);
+/* Skips lines until one equals expected; asserts that it comes. */
+void th_expect_eventually(th_client_t* c, const char* expected);
+/* Reads (and discards) lines until one starts with prefix; returns it or NULL. */
+const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms);
+/* Waits until the server ended the connection (EOF or error); returns 1 if it did. */
+int th_wait_closed(th_client_t* c, uint64_t ms);
+/* Asserts that no complete line arrives within ms. */
+void th_expect_silence(th_client_t* c, uint64_t ms);
+/* Half-closes (sends FIN). */
+void th_shutdown(th_client_t* c);
+void th_close(th_client_t* c);
+
+/* Reads the welcome lines of a fresh text client; returns its assigned nick (static). */
+const char* th_welcome(th_client_t* c);
+
+#endif

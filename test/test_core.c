@@ -1,0 +1,239 @@
+/* test_core.c: the core and the text adapter together, without sockets: what each user
+ * would see on their terminal after each thing someone types. */
+#include <stdio.h>
+#include <string.h>
+#include "unit.h"
+
+#include "uvchat/core.h"
+#include "uvchat/list.h"
+#include "uvchat/text.h"
+
+typedef struct user {
+  uvc_session_t s;
+  char inbox[16384];
+  size_t len;
+  uvc_msg_t* last;
+  int close_why; /* -1 while not asked to close */
+  char close_text[64];
+} user_t;
+
+static uvc_core_t core;
+static user_t users[4];
+
+static void deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
+  user_t* u = UVC_CONTAINER_OF(s, user_t, s);
+  (void)ud;
+  assert_true(u->len + m->len < sizeof(u->inbox));
+  memcpy(u->inbox + u->len, m->data, m->len);
+  u->len += m->len;
+  u->inbox[u->len] = '\0';
+  u->last = m;
+}
+
+static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text,
+                          size_t len) {
+  user_t* u = UVC_CONTAINER_OF(s, user_t, s);
+  (void)ud;
+  u->close_why = (int)why;
+  snprintf(u->close_text, sizeof u->close_text, "%.*s", (int)len, text ? text : "");
+}
+
+/* Connects n text users; they become guest1..guestn. */
+static int setup(void** state) {
+  uvc_core_config_t cfg = {"#lobby", 64};
+  uvc_core_hooks_t hooks = {deliver, request_close, NULL};
+  int i;
+  (void)state;
+  assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
+  for (i = 0; i < 3; i++) {
+    memset(&users[i], 0, sizeof users[i]);
+    users[i].close_why = -1;
+    uvc_session_init(&users[i].s, &uvc_text_adapter);
+    uvc_text_adapter.on_open(&core, &users[i].s);
+  }
+  for (i = 0; i < 3; i++)
+    users[i].len = 0, users[i].inbox[0] = '\0';
+  return 0;
+}
+
+static int teardown(void** state) {
+  int i;
+  (void)state;
+  for (i = 0; i < 3; i++)
+    uvc_core_leave(&core, &users[i].s, UVC_LEAVE_CLOSED, NULL, 0);
+  uvc_core_free(&core);
+  return 0;
+}
+
+static void type(int who, const char* line) {
+  uvc_text_adapter.on_line(&core, &users[who].s, line, strlen(line));
+}
+
+static void clear(void) {
+  int i;
+  for (i = 0; i < 3; i++)
+    users[i].len = 0, users[i].inbox[0] = '\0';
+}
+
+static void arrival_is_announced_and_welcomed(void** state) {
+  user_t late;
+  (void)state;
+  memset(&late, 0, sizeof late);
+  uvc_session_init(&late.s, &uvc_text_adapter);
+  uvc_text_adapter.on_open(&core, &late.s);
+  assert_string_equal(late.s.nick, "guest4");
+  assert_non_null(strstr(late.inbox, "*** Welcome to uvchat, guest4!"));
+  assert_string_equal(users[0].inbox, "*** guest4 joined #lobby\r\n");
+  uvc_core_leave(&core, &late.s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_string_equal(users[1].inbox,
+                      "*** guest4 joined #lobby\r\n*** guest4 left (connection closed)\r\n");
+}
+
+static void a_line_reaches_everyone_else_once_shared(void** state) {
+  (void)state;
+  type(0, "hello there");
+  assert_string_equal(users[0].inbox, ""); /* no echo */
+  assert_string_equal(users[1].inbox, "<guest1> hello there\r\n");
+  assert_string_equal(users[2].inbox, "<guest1> hello there\r\n");
+  assert_ptr_equal(users[1].last, users[2].last); /* rendered once, shared */
+}
+
+static void control_characters_never_reach_others(void** state) {
+  (void)state;
+  type(0, "\x1B[2Jgotcha\x07\x1B]0;title\x07!");
+  assert_string_equal(users[1].inbox, "<guest1> gotcha!\r\n");
+  clear();
+  type(0, "   ");
+  type(0, "\x1B[0m");
+  assert_string_equal(users[1].inbox, ""); /* blank after cleaning: ignored */
+}
+
+static void double_slash_sends_a_slash_line(void** state) {
+  (void)state;
+  type(1, "//usr/bin is a path");
+  assert_string_equal(users[0].inbox, "<guest2> /usr/bin is a path\r\n");
+}
+
+static void nick_change_is_announced_to_all_including_self(void** state) {
+  (void)state;
+  type(0, "/nick Alice");
+  assert_string_equal(users[0].inbox, "*** guest1 is now known as Alice\r\n");
+  assert_string_equal(users[2].inbox, "*** guest1 is now known as Alice\r\n");
+  clear();
+  type(1, "/nick alice");
+  assert_string_equal(users[1].inbox, "! the nick alice is already taken\r\n");
+  assert_string_equal(users[0].inbox, "");
+  clear();
+  type(0, "/nick ALICE"); /* a new spelling of one's own name is fine */
+  assert_string_equal(users[0].inbox, "*** Alice is now known as ALICE\r\n");
+  clear();
+  type(0, "/nick ALICE");
+  assert_string_equal(users[0].inbox, "! you are already ALICE\r\n");
+  clear();
+  type(1, "/nick 9lives");
+  assert_string_equal(users[1].inbox,
+                      "! cannot use \"9lives\" as a nick: a nick cannot start with a digit or "
+                      "'-'\r\n");
+  clear();
+  type(1, "/nick a b");
+  assert_string_equal(users[1].inbox, "! usage: /nick NAME\r\n");
+  assert_ptr_equal(uvc_core_find(&core, "alice", 5), &users[0].s);
+}
+
+static void private_messages(void** state) {
+  (void)state;
+  type(0, "/nick alice");
+  type(1, "/nick bob");
+  clear();
+  type(0, "/msg BOB  see you at  noon ");
+  assert_string_equal(users[1].inbox, "[private] <alice> see you at  noon\r\n");
+  assert_string_equal(users[0].inbox, "[private to bob] see you at  noon\r\n");
+  assert_string_equal(users[2].inbox, "");
+  clear();
+  type(0, "/msg nobody hi");
+  assert_string_equal(users[0].inbox, "! there is nobody called nobody online\r\n");
+  clear();
+  type(0, "/msg bob");
+  assert_string_equal(users[0].inbox, "! usage: /msg NICK TEXT\r\n");
+}
+
+static void action_and_who(void** state) {
+  (void)state;
+  type(2, "/me waves");
+  assert_string_equal(users[0].inbox, "* guest3 waves\r\n");
+  assert_string_equal(users[2].inbox, "");
+  clear();
+  type(2, "/nick zed");
+  clear();
+  type(2, "/WHO");
+  assert_string_equal(users[2].inbox, "*** 3 people in #lobby:\r\n***   guest1 guest2 zed\r\n");
+}
+
+static void unknown_command_names_help(void** state) {
+  (void)state;
+  type(0, "/frobnicate now");
+  assert_string_equal(users[0].inbox, "! unknown command /frobnicate; type /help for the list\r\n");
+  clear();
+  type(0, "/help");
+  assert_non_null(strstr(users[0].inbox, "/msg NICK TEXT"));
+  assert_non_null(strstr(users[0].inbox, "/quit [REASON]"));
+  clear();
+  type(0, "/help nick");
+  assert_string_equal(users[0].inbox, "*** /nick NAME: change your name\r\n");
+}
+
+static void quit_with_reason(void** state) {
+  (void)state;
+  type(1, "/quit  off to lunch ");
+  assert_string_equal(users[1].inbox, "*** Bye, guest2!\r\n");
+  assert_int_equal(users[1].close_why, UVC_LEAVE_QUIT);
+  assert_string_equal(users[1].close_text, "off to lunch");
+  /* the connection layer then ends the session: */
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_QUIT, "off to lunch", 12);
+  assert_string_equal(users[0].inbox, "*** guest2 left (quit: off to lunch)\r\n");
+  assert_null(uvc_core_find(&core, "guest2", 6));
+}
+
+static void dropped_reader_is_explained(void** state) {
+  (void)state;
+  uvc_core_leave(&core, &users[2].s, UVC_LEAVE_SENDQ, NULL, 0);
+  assert_string_equal(users[0].inbox, "*** guest3 was disconnected (not reading fast enough)\r\n");
+}
+
+static void announce_reaches_everyone(void** state) {
+  (void)state;
+  uvc_core_announce(&core, "going down", 10);
+  assert_string_equal(users[0].inbox, "*** going down\r\n");
+  assert_string_equal(users[1].inbox, "*** going down\r\n");
+  assert_ptr_equal(users[0].last, users[2].last);
+}
+
+static void split_words(void** state) {
+  uvc_slice_t w[3];
+  (void)state;
+  assert_int_equal(uvc_split_words("  a  b c ", 9, 2, 1, w), 2);
+  assert_int_equal(w[0].n, 1);
+  assert_memory_equal(w[1].p, "b c", 3);
+  assert_int_equal(w[1].n, 3);
+  assert_int_equal(uvc_split_words("a b", 3, 1, 0, w), 2); /* too many */
+  assert_int_equal(uvc_split_words("   ", 3, 2, 1, w), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(arrival_is_announced_and_welcomed, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_line_reaches_everyone_else_once_shared, setup, teardown),
+      cmocka_unit_test_setup_teardown(control_characters_never_reach_others, setup, teardown),
+      cmocka_unit_test_setup_teardown(double_slash_sends_a_slash_line, setup, teardown),
+      cmocka_unit_test_setup_teardown(nick_change_is_announced_to_all_including_self, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(private_messages, setup, teardown),
+      cmocka_unit_test_setup_teardown(action_and_who, setup, teardown),
+      cmocka_unit_test_setup_teardown(unknown_command_names_help, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_with_reason, setup, teardown),
+      cmocka_unit_test_setup_teardown(dropped_reader_is_explained, setup, teardown),
+      cmocka_unit_test_setup_teardown(announce_reaches_everyone, setup, teardown),
+      cmocka_unit_test(split_words),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,61 @@
+/* test_names.c: nick and room name rules, case-insensitive comparison. */
+#include <string.h>
+#include "unit.h"
+
+#include "uvchat/names.h"
+
+static int valid(const char* s) {
+  return uvc_nick_valid(s, strlen(s));
+}
+
+static void good_nicks(void** state) {
+  (void)state;
+  assert_true(valid("alice"));
+  assert_true(valid("Bob_2"));
+  assert_true(valid("[away]"));
+  assert_true(valid("a-b|c^d`e{f}g\\h"));
+  assert_true(valid("x"));
+  assert_true(valid("abcdefghijabcdefghijabcdefghij12")); /* 32 */
+}
+
+static void bad_nicks_say_why(void** state) {
+  (void)state;
+  assert_false(valid(""));
+  assert_false(valid("abcdefghijabcdefghijabcdefghij123")); /* 33 */
+  assert_false(valid("1abc"));
+  assert_false(valid("-abc"));
+  assert_false(valid("a b"));
+  assert_false(valid("a*b"));
+  assert_false(valid("caf\xC3\xA9"));
+  assert_string_equal(uvc_nick_problem("1x", 2), "a nick cannot start with a digit or '-'");
+  assert_null(uvc_nick_problem("ok", 2));
+}
+
+static void case_insensitive(void** state) {
+  (void)state;
+  assert_true(uvc_name_eq("Alice", 5, "aLICE", 5));
+  assert_false(uvc_name_eq("alice", 5, "alicf", 5));
+  assert_false(uvc_name_eq("alice", 5, "alic", 4));
+  assert_int_equal(uvc_name_hash("Alice", 5), uvc_name_hash("ALICE", 5));
+}
+
+static void room_names(void** state) {
+  (void)state;
+  assert_null(uvc_room_problem("#lobby", 6));
+  assert_null(uvc_room_problem("#a", 2));
+  assert_non_null(uvc_room_problem("lobby", 5));
+  assert_non_null(uvc_room_problem("#", 1));
+  assert_non_null(uvc_room_problem("#a b", 4));
+  assert_non_null(uvc_room_problem("#a,b", 4));
+  assert_non_null(uvc_room_problem("#abcdefghijabcdefghijabcdefghijab", 33));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(good_nicks),
+      cmocka_unit_test(bad_nicks_say_why),
+      cmocka_unit_test(case_insensitive),
+      cmocka_unit_test(room_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
