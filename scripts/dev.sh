@@ -1,0 +1,72 @@
+#!/bin/sh
+# dev.sh: one command to set up a fresh Debian/Ubuntu (or macOS with Homebrew) machine,
+# build uvchat, and either run the server or run the whole test suite.
+#
+#   sh scripts/dev.sh run [SERVER FLAGS...]   install what is missing, build, start on :8080
+#   sh scripts/dev.sh test                    install what is missing, build, run every test
+#
+# "test" builds twice, warnings as errors: a normal build and an AddressSanitizer +
+# UndefinedBehaviorSanitizer build, and runs the suite in both; then it runs the
+# integration tests once more with the server under valgrind (Linux), which must report no
+# error and no leak.
+set -eu
+
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+[ $# -gt 0 ] && shift
+
+DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev valgrind"
+BREW_PACKAGES="cmake pkg-config libuv cmocka uthash"
+
+install_deps() {
+  if command -v apt-get >/dev/null 2>&1; then
+    missing=""
+    for p in $DEB_PACKAGES; do
+      dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "dev.sh: installing$missing"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+  elif command -v brew >/dev/null 2>&1; then
+    brew install $BREW_PACKAGES
+  else
+    echo "dev.sh: no apt-get or brew here; install by hand: cmake, a C compiler, libuv, cmocka, uthash" >&2
+    exit 1
+  fi
+}
+
+jobs() { (nproc || sysctl -n hw.ncpu || echo 2) 2>/dev/null | head -n 1; }
+
+case "$mode" in
+  run)
+    install_deps
+    cmake --preset release >/dev/null
+    cmake --build --preset release -j "$(jobs)" --target uvchat
+    exec ./build/release/uvchat "$@"
+    ;;
+  test)
+    install_deps
+    echo "== build (warnings are errors) and test =="
+    cmake --preset dev >/dev/null
+    cmake --build --preset dev -j "$(jobs)"
+    ctest --preset dev -j 2
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and test =="
+    cmake --preset sanitize >/dev/null
+    cmake --build --preset sanitize -j "$(jobs)"
+    ctest --preset sanitize -j 2
+    if command -v valgrind >/dev/null 2>&1 && [ "$(uname -s)" = Linux ]; then
+      echo "== integration tests with the server under valgrind memcheck =="
+      UVCHAT_TEST_SLOW=4 \
+      UVCHAT_TEST_WRAPPER="valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99" \
+        ctest --preset dev -L integration
+    fi
+    echo "dev.sh: all tests passed"
+    ;;
+  *)
+    echo "usage: sh scripts/dev.sh run [SERVER FLAGS...] | sh scripts/dev.sh test" >&2
+    exit 2
+    ;;
+esac
