@@ -64,6 +64,24 @@ static void render_cache_free(render_cache_t* rc) {
     if (rc->m[f] != NULL) uvc_msg_release(rc->m[f]);
 }
 
+/* An event of type from `from`, with optional text; every other field empty. */
+static void event_init(uvc_event_t* ev, uvc_event_type_t type, const uvc_session_t* from,
+                       const char* text, size_t len) {
+  memset(ev, 0, sizeof(*ev));
+  ev->type = type;
+  ev->from = from;
+  ev->text = text;
+  ev->len = len;
+}
+
+/* One event to one recipient. */
+static void deliver_one(uvc_core_t* core, const uvc_event_t* ev, uvc_session_t* s) {
+  render_cache_t rc;
+  memset(&rc, 0, sizeof(rc));
+  deliver(core, &rc, ev, s);
+  render_cache_free(&rc);
+}
+
 /* Everyone in room but skip. */
 static void fanout_room(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* ev,
                         const uvc_session_t* skip) {
@@ -248,9 +266,7 @@ int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s) {
   }
   s->present = 1;
   core->n_present++;
-  memset(&ev, 0, sizeof(ev));
-  ev.type = UVC_EV_ARRIVE;
-  ev.from = s;
+  event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
   ev.room = core->lobby;
   fanout_room(core, core->lobby, &ev, s);
   return 0;
@@ -261,12 +277,8 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   if (!s->present) return;
   if (!core->stopping) {
     uvc_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = UVC_EV_LEAVE;
-    ev.from = s;
+    event_init(&ev, UVC_EV_LEAVE, s, text, len);
     ev.reason = why;
-    ev.text = text;
-    ev.len = len;
     fanout_peers(core, s, &ev, 0);
   }
   while (s->n_rooms > 0)
@@ -284,12 +296,8 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
   uvc_event_t ev;
   uvc_room_t* room = uvc_session_room(s);
   if (room == NULL) return UVC_ENO_ROOM;
-  memset(&ev, 0, sizeof(ev));
-  ev.type = type;
-  ev.from = s;
+  event_init(&ev, type, s, text, len);
   ev.room = room;
-  ev.text = text;
-  ev.len = len;
   fanout_room(core, room, &ev, s);
   return 0;
 }
@@ -304,20 +312,13 @@ int uvc_core_act(uvc_core_t* core, uvc_session_t* s, const char* text, size_t le
 
 int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
                      const char* text, size_t len, uvc_session_t** to) {
-  render_cache_t rc;
   uvc_event_t ev;
   uvc_session_t* t = uvc_core_find(core, target, tlen);
   if (to != NULL) *to = t;
   if (t == NULL) return UVC_ENO_SUCH_NICK;
-  memset(&ev, 0, sizeof(ev));
-  ev.type = UVC_EV_PRIVATE;
-  ev.from = s;
+  event_init(&ev, UVC_EV_PRIVATE, s, text, len);
   ev.to = t;
-  ev.text = text;
-  ev.len = len;
-  memset(&rc, 0, sizeof(rc));
-  deliver(core, &rc, &ev, t);
-  render_cache_free(&rc);
+  deliver_one(core, &ev, t);
   return 0;
 }
 
@@ -337,9 +338,7 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
     (void)nick_add(core, s, old, old_len); /* the old key fits: its bucket slot was freed */
     return err;
   }
-  memset(&ev, 0, sizeof(ev));
-  ev.type = UVC_EV_NICK;
-  ev.from = s;
+  event_init(&ev, UVC_EV_NICK, s, NULL, 0);
   ev.old_nick = old;
   ev.old_len = old_len;
   fanout_peers(core, s, &ev, 1);
@@ -351,10 +350,7 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   render_cache_t rc;
   uvc_event_t ev;
   uvc_session_t *s, *tmp;
-  memset(&ev, 0, sizeof(ev));
-  ev.type = UVC_EV_ANNOUNCE;
-  ev.text = text;
-  ev.len = len;
+  event_init(&ev, UVC_EV_ANNOUNCE, NULL, text, len);
   memset(&rc, 0, sizeof(rc));
   HASH_ITER(hh, core->nicks, s, tmp) {
     deliver(core, &rc, &ev, s);

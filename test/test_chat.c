@@ -22,14 +22,19 @@ static int stop_server(void** state) {
   return 0;
 }
 
+/* Two fresh users, guest1 and guest2, past their greetings. */
+static void two_users(th_client_t** a, th_client_t** b) {
+  *a = th_connect(srv.port, 0, 1);
+  assert_string_equal(th_welcome(*a), "guest1");
+  *b = th_connect(srv.port, 0, 1);
+  assert_string_equal(th_welcome(*b), "guest2");
+  th_expect(*a, "*** guest2 joined #lobby");
+}
+
 static void three_clients_broadcast_without_echo(void** state) {
   th_client_t *a, *b, *c;
   (void)state;
-  a = th_connect(srv.port, 0, 1);
-  assert_string_equal(th_welcome(a), "guest1");
-  b = th_connect(srv.port, 0, 1);
-  assert_string_equal(th_welcome(b), "guest2");
-  th_expect(a, "*** guest2 joined #lobby");
+  two_users(&a, &b);
   c = th_connect(srv.port, 0, 1);
   assert_string_equal(th_welcome(c), "guest3");
   th_expect(a, "*** guest3 joined #lobby");
@@ -57,11 +62,7 @@ static void byte_by_byte_and_many_lines_per_packet(void** state) {
   const char* word = "slowly typed\r\n";
   size_t i;
   (void)state;
-  a = th_connect(srv.port, 0, 1);
-  th_welcome(a);
-  b = th_connect(srv.port, 0, 1);
-  th_welcome(b);
-  th_expect(a, "*** guest2 joined #lobby");
+  two_users(&a, &b);
   for (i = 0; i < strlen(word); i++) {
     th_send(b, word + i, 1);
     th_drain(b);
@@ -79,11 +80,7 @@ static void byte_by_byte_and_many_lines_per_packet(void** state) {
 static void clean_text_and_telnet_negotiation(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = th_connect(srv.port, 0, 1);
-  th_welcome(a);
-  b = th_connect(srv.port, 0, 1);
-  th_welcome(b);
-  th_expect(a, "*** guest2 joined #lobby");
+  two_users(&a, &b);
   /* telnet's opening negotiation, then colours, a title change, a bell and bad UTF-8 */
   th_send(b, "\xFF\xFD\x03\xFF\xFB\x18", 6);
   th_sendf(b, "\x1B[1;31mred\x1B[0m \x1B]0;pwned\x07text\x07 caf\xC3\xA9 \xC0\xAF!\r\n");
@@ -107,11 +104,7 @@ static void overlong_line_is_refused_and_connection_stays(void** state) {
     const char* args[] = {"--max-line", "100", NULL};
     th_server_start(&srv, args);
   }
-  a = th_connect(srv.port, 0, 1);
-  th_welcome(a);
-  b = th_connect(srv.port, 0, 1);
-  th_welcome(b);
-  th_expect(a, "*** guest2 joined #lobby");
+  two_users(&a, &b);
   memset(big, 'x', sizeof big);
   th_send(b, big, sizeof big);
   th_send(b, big, sizeof big);
@@ -125,11 +118,7 @@ static void overlong_line_is_refused_and_connection_stays(void** state) {
 static void names_and_private_messages(void** state) {
   th_client_t *a, *b, *c;
   (void)state;
-  a = th_connect(srv.port, 0, 1);
-  th_welcome(a);
-  b = th_connect(srv.port, 0, 1);
-  th_welcome(b);
-  th_expect(a, "*** guest2 joined #lobby");
+  two_users(&a, &b);
   c = th_connect(srv.port, 0, 1);
   th_welcome(c);
   th_expect(a, "*** guest3 joined #lobby");
@@ -180,11 +169,7 @@ static void names_and_private_messages(void** state) {
 static void final_line_without_newline_is_delivered(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = th_connect(srv.port, 0, 1);
-  th_welcome(a);
-  b = th_connect(srv.port, 0, 1);
-  th_welcome(b);
-  th_expect(a, "*** guest2 joined #lobby");
+  two_users(&a, &b);
   th_sendf(b, "last words");
   th_shutdown(b);
   th_expect(a, "<guest2> last words");
