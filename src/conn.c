@@ -60,8 +60,9 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
 /* Hands complete lines to the adapter while the client is open and its input is not
  * paused. When it gets paused, the lines not handled yet are copied into its framer: they
  * are handled when it resumes, and the rest of its input waits in its socket. */
-static void handle_lines(uvc_client_t* c) {
+static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   uvc_server_t* srv = c->srv;
+  uint32_t max = (uint32_t)srv->cfg.max_line;
   uvc_core_t* core = &srv->core;
   const uvc_adapter_t* a = c->sess.adapter;
   uvc_client_t* outer = srv->current;
@@ -71,10 +72,10 @@ static void handle_lines(uvc_client_t* c) {
   while (c->state == UVC_CONN_OPEN) {
     uvc_frame_t r;
     if (c->pause != 0) {
-      if (uvc_framer_stash(&c->framer) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
+      if (uvc_framer_stash(&c->framer, src) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
       break;
     }
-    r = uvc_framer_next(&c->framer, &line, &len);
+    r = uvc_framer_next(&c->framer, src, max, &line, &len);
     if (r == UVC_FRAME_NONE) break;
     if (r == UVC_FRAME_LINE)
       a->on_line(core, &c->sess, line, len);
@@ -82,14 +83,15 @@ static void handle_lines(uvc_client_t* c) {
       a->on_toolong(core, &c->sess);
   }
   srv->current = outer;
-  uvc_framer_feed(&c->framer, NULL, 0); /* nothing may keep pointing into the read buffer */
 }
 
 static void handle_input(uvc_client_t* c, char* data, size_t n) {
+  uvc_framer_src_t src;
   if (c->sess.adapter->telnet && (c->telnet != 0 || memchr(data, 0xFF, n) != NULL))
     n = uvc_telnet_filter(&c->telnet, data, n);
-  uvc_framer_feed(&c->framer, data, n);
-  handle_lines(c);
+  src.p = data;
+  src.len = n;
+  handle_lines(c, &src); /* what it leaves unread is dropped: the client is closing */
 }
 
 void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
@@ -100,10 +102,11 @@ void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
 }
 
 void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
+  uvc_framer_src_t none = {NULL, 0};
   int r;
   c->pause &= (uint8_t)~reason;
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
-  handle_lines(c);
+  handle_lines(c, &none);
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
     c->err = r;
@@ -165,7 +168,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 60);
   if (uv_tcp_getpeername(&c->tcp, &c->peer.sa, &len) != 0) memset(&c->peer, 0, sizeof(c->peer));
-  uvc_framer_init(&c->framer, (uint32_t)srv->cfg.max_line);
+  uvc_framer_init(&c->framer);
   uvc_session_init(&c->sess, adapter);
   uvc_list_insert_tail(&srv->clients, &c->node);
   c->state = UVC_CONN_OPEN;
@@ -400,7 +403,7 @@ static void on_closed(uv_handle_t* h) {
   assert(c->wreq == NULL);
   uvc_outq_clear(&c->outq);
   uvc_framer_free(&c->framer);
-  free(c->sess.rooms);
+  if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
   free(c->leave_text);
   free(c);
   uvc_server_client_freed(srv);

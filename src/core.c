@@ -17,6 +17,8 @@ static int g_hash_oom;
 #include <stdlib.h>
 #include <string.h>
 
+#include "uvchat/clean.h"
+
 /* Nicks and room names compare ignoring ASCII case. */
 #undef HASH_FUNCTION
 #define HASH_FUNCTION(keyptr, keylen, hashv) \
@@ -110,12 +112,12 @@ static uint32_t next_epoch(uvc_core_t* core) {
 static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* ev, int with_self) {
   render_cache_t rc;
   uint32_t epoch = next_epoch(core);
-  uint16_t r;
+  unsigned r;
   memset(&rc, 0, sizeof(rc));
   s->mark = epoch;
   if (with_self) deliver(core, &rc, ev, s);
   for (r = 0; r < s->n_rooms; r++) {
-    uvc_room_t* room = s->rooms[r].room;
+    uvc_room_t* room = uvc_session_membership(s, r)->room;
     uint32_t i;
     for (i = 0; i < room->n_members; i++) {
       uvc_session_t* m = room->members[i];
@@ -131,6 +133,10 @@ static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* 
  * Rooms and membership
  * ---------------------------------------------------------------------------------------- */
 
+int64_t uvc_core_now(uvc_core_t* core) {
+  return core->hooks.wallclock != NULL ? core->hooks.wallclock(core->ud) : 0;
+}
+
 static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
   uvc_room_t* room;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
@@ -138,6 +144,7 @@ static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
   if (room == NULL) return NULL;
   memcpy(room->name, name, len);
   room->name_len = (uint8_t)len;
+  room->created = uvc_core_now(core);
   g_hash_oom = 0;
   HASH_ADD_KEYPTR(hh, core->rooms, room->name, room->name_len, room);
   if (g_hash_oom) {
@@ -150,10 +157,20 @@ static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
 static void room_destroy(uvc_core_t* core, uvc_room_t* room) {
   HASH_DEL(core->rooms, room);
   free(room->members);
+  free(room->topic);
   free(room);
 }
 
-static int room_add(uvc_room_t* room, uvc_session_t* s) {
+uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len) {
+  uvc_room_t* room = NULL;
+  if (len == 0 || len > UVC_ROOM_MAX) return NULL;
+  HASH_FIND(hh, core->rooms, name, len, room);
+  return room;
+}
+
+/* Adds s to room's members and room to s's memberships. */
+static int room_add(uvc_room_t* room, uvc_session_t* s, uint32_t flags) {
+  uvc_membership_t* m;
   if (room->n_members == room->cap_members) {
     uint32_t cap = room->cap_members ? room->cap_members * 2 : 8;
     uvc_session_t** v = realloc(room->members, cap * sizeof(*v));
@@ -161,43 +178,55 @@ static int room_add(uvc_room_t* room, uvc_session_t* s) {
     room->members = v;
     room->cap_members = cap;
   }
-  if (s->n_rooms == s->cap_rooms) {
-    uint16_t cap = s->cap_rooms ? (uint16_t)(s->cap_rooms * 2) : 1;
-    uvc_membership_t* v = realloc(s->rooms, cap * sizeof(*v));
+  if (s->n_rooms > 0 && s->n_rooms - 1u == s->cap_more) {
+    uint16_t cap = s->cap_more ? (uint16_t)(s->cap_more * 2) : 2;
+    uvc_membership_t* v = realloc(s->more, cap * sizeof(*v));
     if (v == NULL) return UVC_ENOMEM;
-    s->rooms = v;
-    s->cap_rooms = cap;
+    s->more = v;
+    s->cap_more = cap;
   }
-  s->rooms[s->n_rooms].room = room;
-  s->rooms[s->n_rooms].idx = room->n_members;
-  s->n_rooms++;
+  m = uvc_session_membership(s, s->n_rooms++);
+  m->room = room;
+  m->idx = room->n_members;
+  m->flags = flags;
   room->members[room->n_members++] = s;
   return 0;
 }
 
-/* The index in s->rooms of its membership of room, or -1. */
-static int membership_of(const uvc_session_t* s, const uvc_room_t* room) {
-  int r;
+/* The index of s's membership of room, or -1. */
+static int membership_index(const uvc_session_t* s, const uvc_room_t* room) {
+  unsigned r;
   for (r = 0; r < s->n_rooms; r++)
-    if (s->rooms[r].room == room) return r;
+    if (uvc_session_membership_c(s, r)->room == room) return (int)r;
   return -1;
 }
 
+const uvc_membership_t* uvc_session_in(const uvc_session_t* s, const uvc_room_t* room) {
+  int r = membership_index(s, room);
+  return r < 0 ? NULL : uvc_session_membership_c(s, (unsigned)r);
+}
+
+int uvc_session_is_op(const uvc_session_t* s, const uvc_room_t* room) {
+  const uvc_membership_t* m = uvc_session_in(s, room);
+  return m != NULL && (m->flags & UVC_MEMBER_OP) != 0;
+}
+
 /* Removes s's r-th membership; destroys the room when it empties (unless permanent). */
-static void room_remove_at(uvc_core_t* core, uvc_session_t* s, int r) {
-  uvc_room_t* room = s->rooms[r].room;
-  uint32_t idx = s->rooms[r].idx;
+static void room_remove_at(uvc_core_t* core, uvc_session_t* s, unsigned r) {
+  uvc_membership_t* m = uvc_session_membership(s, r);
+  uvc_room_t* room = m->room;
+  uint32_t idx = m->idx;
   uvc_session_t* last = room->members[room->n_members - 1];
   room->members[idx] = last;
-  if (last != s) last->rooms[membership_of(last, room)].idx = idx;
+  if (last != s) uvc_session_membership(last, (unsigned)membership_index(last, room))->idx = idx;
   room->n_members--;
-  s->rooms[r] = s->rooms[s->n_rooms - 1];
+  if (r != s->n_rooms - 1u) *m = *uvc_session_membership(s, s->n_rooms - 1u);
   s->n_rooms--;
   if (room->n_members == 0 && !room->permanent) room_destroy(core, room);
 }
 
 /* ------------------------------------------------------------------------------------------
- * Sessions
+ * Presence
  * ---------------------------------------------------------------------------------------- */
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -207,6 +236,8 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->hooks = *hooks;
   core->ud = ud;
   core->max_line = cfg->max_line;
+  core->server_name = cfg->server_name ? cfg->server_name : "uvchat";
+  core->started = uvc_core_now(core);
   core->scratch_cap = (size_t)cfg->max_line * 3 + 1024; /* a cleaned line and its prefix */
   core->scratch = malloc(core->scratch_cap);
   if (core->scratch == NULL) return UVC_ENOMEM;
@@ -216,6 +247,7 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
     return UVC_ENOMEM;
   }
   core->lobby->permanent = 1;
+  core->lobby->modes = UVC_ROOM_MEMBERS_ONLY; /* nobody owns it: anyone may set its topic */
   return 0;
 }
 
@@ -251,25 +283,34 @@ static int nick_add(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   return g_hash_oom ? UVC_ENOMEM : 0;
 }
 
-int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s) {
-  char nick[UVC_NICK_MAX + 1];
-  int n, err;
-  uvc_event_t ev;
+int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
+  char guest[UVC_NICK_MAX + 1];
+  int err;
   assert(!s->present);
-  do {
-    n = snprintf(nick, sizeof(nick), "guest%u", (unsigned)++core->guest_seq);
-  } while (uvc_core_find(core, nick, (size_t)n) != NULL);
-  if ((err = nick_add(core, s, nick, (size_t)n)) != 0) return err;
-  if ((err = room_add(core->lobby, s)) != 0) {
-    HASH_DEL(core->nicks, s);
-    return err;
+  if (nick == NULL) {
+    int n;
+    do {
+      n = snprintf(guest, sizeof(guest), "guest%u", (unsigned)++core->guest_seq);
+    } while (uvc_core_find(core, guest, (size_t)n) != NULL);
+    nick = guest;
+    len = (size_t)n;
+  } else if (!uvc_nick_valid(nick, len)) {
+    return UVC_ENICK_INVALID;
+  } else if (uvc_core_find(core, nick, len) != NULL) {
+    return UVC_ENICK_TAKEN;
   }
+  if ((err = nick_add(core, s, nick, len)) != 0) return err;
   s->present = 1;
   core->n_present++;
-  event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
-  ev.room = core->lobby;
-  fanout_room(core, core->lobby, &ev, s);
   return 0;
+}
+
+int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s) {
+  int err = uvc_core_enter(core, s, NULL, 0);
+  if (err != 0) return err;
+  err = uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 0, NULL);
+  if (err != 0) uvc_core_leave(core, s, UVC_LEAVE_LOST, NULL, 0);
+  return err;
 }
 
 void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,
@@ -282,44 +323,15 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
     fanout_peers(core, s, &ev, 0);
   }
   while (s->n_rooms > 0)
-    room_remove_at(core, s, s->n_rooms - 1);
-  free(s->rooms);
-  s->rooms = NULL;
-  s->cap_rooms = 0;
+    room_remove_at(core, s, s->n_rooms - 1u);
+  free(s->more);
+  s->more = NULL;
+  s->cap_more = 0;
+  free(s->away);
+  s->away = NULL;
   HASH_DEL(core->nicks, s);
   s->present = 0;
   core->n_present--;
-}
-
-static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type, const char* text,
-                      size_t len) {
-  uvc_event_t ev;
-  uvc_room_t* room = uvc_session_room(s);
-  if (room == NULL) return UVC_ENO_ROOM;
-  event_init(&ev, type, s, text, len);
-  ev.room = room;
-  fanout_room(core, room, &ev, s);
-  return 0;
-}
-
-int uvc_core_say(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
-  return room_event(core, s, UVC_EV_SAY, text, len);
-}
-
-int uvc_core_act(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
-  return room_event(core, s, UVC_EV_ACTION, text, len);
-}
-
-int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
-                     const char* text, size_t len, uvc_session_t** to) {
-  uvc_event_t ev;
-  uvc_session_t* t = uvc_core_find(core, target, tlen);
-  if (to != NULL) *to = t;
-  if (t == NULL) return UVC_ENO_SUCH_NICK;
-  event_init(&ev, UVC_EV_PRIVATE, s, text, len);
-  ev.to = t;
-  deliver_one(core, &ev, t);
-  return 0;
 }
 
 int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
@@ -328,6 +340,7 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   uvc_session_t* other;
   uvc_event_t ev;
   int err;
+  if (!s->present) return UVC_ENOT_PRESENT;
   if (!uvc_nick_valid(nick, len)) return UVC_ENICK_INVALID;
   if (len == s->nick_len && memcmp(nick, s->nick, len) == 0) return UVC_ENICK_SAME;
   other = uvc_core_find(core, nick, len);
@@ -343,6 +356,196 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   ev.old_len = old_len;
   fanout_peers(core, s, &ev, 1);
   if (core->hooks.observe != NULL) core->hooks.observe(core->ud, &ev);
+  return 0;
+}
+
+/* A heap copy of text[0..len), cut to max bytes at a character boundary, NUL-terminated. */
+static char* dup_cut(const char* text, size_t len, size_t max) {
+  char* p;
+  len = uvc_utf8_cut(text, len, max);
+  p = malloc(len + 1);
+  if (p == NULL) return NULL;
+  memcpy(p, text, len);
+  p[len] = '\0';
+  return p;
+}
+
+int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
+  char* away = NULL;
+  (void)core;
+  if (len > 0 && (away = dup_cut(text, len, UVC_AWAY_MAX)) == NULL) return UVC_ENOMEM;
+  free(s->away);
+  s->away = away;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Room operations
+ * ---------------------------------------------------------------------------------------- */
+
+int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len, int tell_self,
+                  uvc_room_t** out) {
+  uvc_room_t* room;
+  uvc_event_t ev;
+  int created = 0, err;
+  if (out != NULL) *out = NULL;
+  if (!s->present) return UVC_ENOT_PRESENT;
+  if (uvc_room_problem(name, len) != NULL) return UVC_EROOM_INVALID;
+  room = uvc_core_room(core, name, len);
+  if (room != NULL && membership_index(s, room) >= 0) {
+    if (out != NULL) *out = room;
+    return UVC_EALREADY_IN_ROOM;
+  }
+  if (s->n_rooms >= UVC_ROOMS_PER_USER) return UVC_ETOO_MANY_ROOMS;
+  if (room == NULL) {
+    if ((room = room_create(core, name, len)) == NULL) return UVC_ENOMEM;
+    room->modes = UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED;
+    created = 1;
+  }
+  if ((err = room_add(room, s, created ? UVC_MEMBER_OP : 0)) != 0) {
+    if (created) room_destroy(core, room);
+    return err;
+  }
+  if (out != NULL) *out = room;
+  event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
+  ev.room = room;
+  fanout_room(core, room, &ev, tell_self ? NULL : s);
+  return 0;
+}
+
+int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
+                  size_t len) {
+  uvc_event_t ev;
+  int r = membership_index(s, room);
+  if (r < 0) return UVC_ENOT_IN_ROOM;
+  event_init(&ev, UVC_EV_PART, s, text, len);
+  ev.room = room;
+  fanout_room(core, room, &ev, NULL);
+  room_remove_at(core, s, (unsigned)r);
+  return 0;
+}
+
+int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
+                       size_t len) {
+  const uvc_membership_t* m = uvc_session_in(s, room);
+  uvc_event_t ev;
+  char* topic = NULL;
+  if (m == NULL) return UVC_ENOT_IN_ROOM;
+  if ((room->modes & UVC_ROOM_TOPIC_LOCKED) && !(m->flags & UVC_MEMBER_OP))
+    return UVC_ENOT_OPERATOR;
+  if (len > 0 && (topic = dup_cut(text, len, UVC_TOPIC_MAX)) == NULL) return UVC_ENOMEM;
+  free(room->topic);
+  room->topic = topic;
+  memcpy(room->topic_by, s->nick, (size_t)s->nick_len + 1);
+  room->topic_at = uvc_core_now(core);
+  event_init(&ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
+  ev.room = room;
+  fanout_room(core, room, &ev, NULL);
+  return 0;
+}
+
+/* The operator check shared by kick and mode changes. */
+static int check_op(const uvc_session_t* s, const uvc_room_t* room) {
+  const uvc_membership_t* m = uvc_session_in(s, room);
+  if (m == NULL) return UVC_ENOT_IN_ROOM;
+  return (m->flags & UVC_MEMBER_OP) ? 0 : UVC_ENOT_OPERATOR;
+}
+
+int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                  const char* text, size_t len) {
+  uvc_event_t ev;
+  int err = check_op(s, room), r;
+  if (err != 0) return err;
+  if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
+  event_init(&ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
+  ev.room = room;
+  ev.to = target;
+  fanout_room(core, room, &ev, NULL);
+  room_remove_at(core, target, (unsigned)r);
+  if (target->adapter->single_room && target->n_rooms == 0 && room != core->lobby)
+    (void)uvc_core_join(core, target, core->lobby->name, core->lobby->name_len, 1, NULL);
+  return 0;
+}
+
+int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, unsigned on,
+                       unsigned off) {
+  uvc_event_t ev;
+  int err = check_op(s, room);
+  unsigned set, clear;
+  if (err != 0) return err;
+  set = on & ~(unsigned)room->modes;
+  clear = off & room->modes & ~set;
+  if (set == 0 && clear == 0) return 0;
+  room->modes = (uint8_t)((room->modes | set) & ~clear);
+  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  ev.room = room;
+  ev.mode_on = (uint8_t)set;
+  ev.mode_off = (uint8_t)clear;
+  fanout_room(core, room, &ev, NULL);
+  return 0;
+}
+
+int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                    int on) {
+  uvc_event_t ev;
+  uvc_membership_t* m;
+  int err = check_op(s, room), r;
+  if (err != 0) return err;
+  if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
+  m = uvc_session_membership(target, (unsigned)r);
+  if (((m->flags & UVC_MEMBER_OP) != 0) == (on != 0)) return 0;
+  m->flags = on ? (m->flags | UVC_MEMBER_OP) : (m->flags & ~(uint32_t)UVC_MEMBER_OP);
+  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  ev.room = room;
+  ev.to = target;
+  if (on)
+    ev.mode_on = UVC_MEMBER_OP;
+  else
+    ev.mode_off = UVC_MEMBER_OP;
+  fanout_room(core, room, &ev, NULL);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Messages
+ * ---------------------------------------------------------------------------------------- */
+
+/* A message or action to a room, from a member (or anyone, where the room allows it). */
+static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_event_type_t type,
+                      const char* text, size_t len, int notice) {
+  uvc_event_t ev;
+  if (room == NULL) {
+    if ((room = uvc_session_room(s)) == NULL) return UVC_ENO_ROOM;
+  } else if ((room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0) {
+    return UVC_ECANNOT_SEND;
+  }
+  event_init(&ev, type, s, text, len);
+  ev.room = room;
+  ev.notice = (uint8_t)(notice != 0);
+  fanout_room(core, room, &ev, s);
+  return 0;
+}
+
+int uvc_core_say(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text, size_t len,
+                 int notice) {
+  return room_event(core, s, room, UVC_EV_SAY, text, len, notice);
+}
+
+int uvc_core_act(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
+                 size_t len) {
+  return room_event(core, s, room, UVC_EV_ACTION, text, len, 0);
+}
+
+int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
+                     const char* text, size_t len, int notice, uvc_session_t** to) {
+  uvc_event_t ev;
+  uvc_session_t* t = uvc_core_find(core, target, tlen);
+  if (to != NULL) *to = t;
+  if (t == NULL) return UVC_ENO_SUCH_NICK;
+  event_init(&ev, UVC_EV_PRIVATE, s, text, len);
+  ev.to = t;
+  ev.notice = (uint8_t)(notice != 0);
+  deliver_one(core, &ev, t);
   return 0;
 }
 

@@ -9,23 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void uvc_framer_init(uvc_framer_t* f, uint32_t max_line) {
+void uvc_framer_init(uvc_framer_t* f) {
   memset(f, 0, sizeof(*f));
-  f->max = max_line;
 }
 
 void uvc_framer_free(uvc_framer_t* f) {
   free(f->buf);
-  f->buf = NULL;
-  f->len = f->pos = f->cap = 0;
-  f->ext = NULL;
-  f->ext_len = 0;
-  f->skipping = 0;
-}
-
-void uvc_framer_feed(uvc_framer_t* f, const char* data, size_t len) {
-  f->ext = data;
-  f->ext_len = len;
+  memset(f, 0, sizeof(*f));
 }
 
 /* Moves the unconsumed bytes of buf to its start. */
@@ -41,7 +31,7 @@ static int append(uvc_framer_t* f, const char* p, size_t n) {
   size_t need;
   compact(f);
   need = (size_t)f->len + n;
-  if (need > UINT32_MAX) return -1;
+  if (need > 0x7FFFFFFF) return -1;
   if (need > f->cap) {
     size_t cap = f->cap ? f->cap : 64;
     char* nb;
@@ -50,7 +40,7 @@ static int append(uvc_framer_t* f, const char* p, size_t n) {
     nb = realloc(f->buf, cap);
     if (nb == NULL) return -1;
     f->buf = nb;
-    f->cap = (uint32_t)cap;
+    f->cap = (uint32_t)cap & 0x7FFFFFFF;
   }
   memcpy(f->buf + f->len, p, n);
   f->len += (uint32_t)n;
@@ -70,7 +60,8 @@ static size_t content_len(const char* line, size_t n_before_lf) {
   return (n_before_lf > 0 && line[n_before_lf - 1] == '\r') ? n_before_lf - 1 : n_before_lf;
 }
 
-uvc_frame_t uvc_framer_next(uvc_framer_t* f, const char** line, size_t* len) {
+uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max, const char** line,
+                            size_t* len) {
   for (;;) {
     /* 1. Bytes held in the framer's own buffer come first. */
     if (f->pos < f->len) {
@@ -84,34 +75,34 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, const char** line, size_t* len) {
           f->skipping = 0;
           continue;
         }
-        if (n > f->max) return UVC_FRAME_TOOLONG;
+        if (n > max) return UVC_FRAME_TOOLONG;
         *line = start;
         *len = n;
         return UVC_FRAME_LINE;
       }
       /* A partial line: complete it from the borrowed bytes. */
-      if (f->ext_len == 0) return UVC_FRAME_NONE;
+      if (src->len == 0) return UVC_FRAME_NONE;
       if (f->skipping) {
         f->pos = f->len;
         drop_if_empty(f);
         continue;
       }
-      lf = memchr(f->ext, '\n', f->ext_len);
+      lf = memchr(src->p, '\n', src->len);
       if (lf != NULL) {
-        size_t k = (size_t)(lf - f->ext);
+        size_t k = (size_t)(lf - src->p);
         size_t n;
-        if (have + k > (size_t)f->max + 1) {
+        if (have + k > (size_t)max + 1) {
           f->pos = f->len;
-          f->ext += k + 1;
-          f->ext_len -= k + 1;
+          src->p += k + 1;
+          src->len -= k + 1;
           drop_if_empty(f);
           return UVC_FRAME_TOOLONG;
         }
-        if (append(f, f->ext, k) != 0) return UVC_FRAME_TOOLONG;
-        f->ext += k + 1;
-        f->ext_len -= k + 1;
+        if (append(f, src->p, k) != 0) return UVC_FRAME_TOOLONG;
+        src->p += k + 1;
+        src->len -= k + 1;
         n = content_len(f->buf + f->pos, f->len - f->pos);
-        if (n > f->max) {
+        if (n > max) {
           f->pos = f->len;
           return UVC_FRAME_TOOLONG;
         }
@@ -120,55 +111,55 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, const char** line, size_t* len) {
         f->pos = f->len; /* handed out; buf is reused or freed on the next call */
         return UVC_FRAME_LINE;
       }
-      if (have + f->ext_len > (size_t)f->max + 1) {
+      if (have + src->len > (size_t)max + 1) {
         f->pos = f->len;
         f->skipping = 1;
-        f->ext_len = 0;
+        src->len = 0;
         drop_if_empty(f);
         return UVC_FRAME_TOOLONG;
       }
-      if (append(f, f->ext, f->ext_len) != 0) {
+      if (append(f, src->p, src->len) != 0) {
         f->pos = f->len;
         f->skipping = 1;
-        f->ext_len = 0;
+        src->len = 0;
         drop_if_empty(f);
         return UVC_FRAME_TOOLONG;
       }
-      f->ext_len = 0;
+      src->len = 0;
       return UVC_FRAME_NONE;
     }
 
     /* 2. Nothing held: cut straight from the borrowed bytes. */
     drop_if_empty(f);
-    if (f->ext_len == 0) return UVC_FRAME_NONE;
+    if (src->len == 0) return UVC_FRAME_NONE;
     {
-      const char* start = f->ext;
-      const char* lf = memchr(start, '\n', f->ext_len);
+      const char* start = src->p;
+      const char* lf = memchr(start, '\n', src->len);
       if (f->skipping) {
         if (lf == NULL) {
-          f->ext_len = 0;
+          src->len = 0;
           return UVC_FRAME_NONE;
         }
-        f->ext_len -= (size_t)(lf - start) + 1;
-        f->ext = lf + 1;
+        src->len -= (size_t)(lf - start) + 1;
+        src->p = lf + 1;
         f->skipping = 0;
         continue;
       }
       if (lf != NULL) {
         size_t n = content_len(start, (size_t)(lf - start));
-        f->ext_len -= (size_t)(lf - start) + 1;
-        f->ext = lf + 1;
-        if (n > f->max) return UVC_FRAME_TOOLONG;
+        src->len -= (size_t)(lf - start) + 1;
+        src->p = lf + 1;
+        if (n > max) return UVC_FRAME_TOOLONG;
         *line = start;
         *len = n;
         return UVC_FRAME_LINE;
       }
-      if (f->ext_len > (size_t)f->max + 1 || append(f, start, f->ext_len) != 0) {
+      if (src->len > (size_t)max + 1 || append(f, start, src->len) != 0) {
         f->skipping = 1;
-        f->ext_len = 0;
+        src->len = 0;
         return UVC_FRAME_TOOLONG;
       }
-      f->ext_len = 0;
+      src->len = 0;
       return UVC_FRAME_NONE;
     }
   }
@@ -184,9 +175,9 @@ uvc_frame_t uvc_framer_finish(uvc_framer_t* f, const char** line, size_t* len) {
   return n > 0 ? UVC_FRAME_LINE : UVC_FRAME_NONE;
 }
 
-int uvc_framer_stash(uvc_framer_t* f) {
-  if (f->ext_len == 0) return 0;
-  if (append(f, f->ext, f->ext_len) != 0) return -1;
-  f->ext_len = 0;
+int uvc_framer_stash(uvc_framer_t* f, uvc_framer_src_t* src) {
+  if (src->len == 0) return 0;
+  if (append(f, src->p, src->len) != 0) return -1;
+  src->len = 0;
   return 0;
 }

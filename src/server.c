@@ -196,6 +196,12 @@ static void hook_request_close(void* ud, uvc_session_t* s, uvc_leave_t why, cons
   uvc_conn_close(uvc_conn_of(s), why, text, len, 1);
 }
 
+static int64_t hook_wallclock(void* ud) {
+  uv_timeval64_t tv;
+  (void)ud;
+  return uv_gettimeofday(&tv) == 0 ? (int64_t)tv.tv_sec : 0;
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -221,6 +227,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.deliver = hook_deliver;
   hooks.request_close = hook_request_close;
   hooks.observe = hook_observe;
+  hooks.wallclock = hook_wallclock;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   uv_prepare_init(loop, &srv->prepare);
   uv_check_init(loop, &srv->check);

@@ -1,8 +1,9 @@
 /* text.c: the adapter for plain-text clients (nc, telnet, socat, PuTTY raw).
  *
  * It cleans each incoming line, dispatches commands through one table, calls the core, and
- * renders the core's events as CRLF-terminated lines. Replies to the sender (errors, /who,
- * /help) are rendered here and sent to that session alone.
+ * renders the core's events as CRLF-terminated lines in plain words. Replies to the sender
+ * (errors, /who, /help) are rendered here and sent to that session alone. A text user is in
+ * exactly one room at a time.
  */
 #include "uvchat/text.h"
 
@@ -71,18 +72,37 @@ reply(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
   uvc_msg_release(m);
 }
 
+/* Builds prefix + text + suffix + CRLF. The text (from another user, maybe an IRC user) is
+ * cleaned once more without IRC formatting: text users see no formatting codes. */
+static uvc_msg_t* line3(const char* prefix, size_t plen, const char* text, size_t tlen,
+                        const char* suffix, size_t slen) {
+  uvc_msg_t* m = uvc_msg_new(plen + tlen + slen + 2);
+  char* p;
+  size_t i;
+  if (m == NULL) return NULL;
+  p = m->data;
+  memcpy(p, prefix, plen);
+  p += plen;
+  for (i = 0; i < tlen; i++)
+    if ((unsigned char)text[i] < 0x20 && text[i] != '\t') break;
+  if (i == tlen) {
+    if (tlen > 0) memcpy(p, text, tlen);
+    p += tlen;
+  } else {
+    /* Cleaning only removes bytes here: the input is valid UTF-8 already. */
+    p += uvc_clean_text(text, tlen, p, 0);
+  }
+  if (slen > 0) memcpy(p, suffix, slen);
+  p += slen;
+  memcpy(p, CRLF, 2);
+  m->len = (uint32_t)(p + 2 - m->data);
+  return m;
+}
+
 /* Sends prefix + text + CRLF to s alone (text may be long: it is not formatted). */
 static void reply_text(uvc_core_t* core, uvc_session_t* s, const char* prefix, const char* text,
                        size_t len) {
-  uvc_part_t parts[3];
-  uvc_msg_t* m;
-  parts[0].p = prefix;
-  parts[0].n = strlen(prefix);
-  parts[1].p = text;
-  parts[1].n = len;
-  parts[2].p = CRLF;
-  parts[2].n = 2;
-  m = uvc_msg_concat(parts, 3);
+  uvc_msg_t* m = line3(prefix, strlen(prefix), text, len, NULL, 0);
   if (m == NULL) return;
   uvc_core_send(core, s, m);
   uvc_msg_release(m);
@@ -107,16 +127,26 @@ typedef struct text_cmd {
 static void cmd_nick(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_msg(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_me(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_part(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_rooms(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_topic(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_quit(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 
 static const text_cmd_t kCommands[] = {
-    /* name   handler   min max rest usage              help */
+    /* name   handler    min max rest usage               help */
     {"nick", cmd_nick, 1, 1, 0, "/nick NAME", "change your name"},
     {"msg", cmd_msg, 2, 2, 1, "/msg NICK TEXT", "send TEXT to NICK alone"},
     {"me", cmd_me, 1, 1, 1, "/me ACTION", "tell the room what you do"},
-    {"who", cmd_who, 0, 0, 0, "/who", "list who is here"},
+    {"join", cmd_join, 1, 1, 0, "/join #ROOM", "move to another room (made if new)"},
+    {"part", cmd_part, 0, 1, 1, "/part [REASON]", "leave this room for the lobby"},
+    {"rooms", cmd_rooms, 0, 0, 0, "/rooms", "list the rooms"},
+    {"topic", cmd_topic, 0, 1, 1, "/topic [TEXT]", "show or set this room's topic"},
+    {"who", cmd_who, 0, 0, 0, "/who", "list who is in this room"},
+    {"away", cmd_away, 0, 1, 1, "/away [TEXT]", "mark yourself away, or back"},
     {"help", cmd_help, 0, 1, 0, "/help [COMMAND]", "show the commands"},
     {"quit", cmd_quit, 0, 1, 1, "/quit [REASON]", "leave the chat"},
     {NULL, NULL, 0, 0, 0, NULL, NULL}};
@@ -152,7 +182,7 @@ static void cmd_nick(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
 
 static void cmd_msg(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_session_t* to = NULL;
-  int err = uvc_core_whisper(core, s, a[0].p, a[0].n, a[1].p, a[1].n, &to);
+  int err = uvc_core_whisper(core, s, a[0].p, a[0].n, a[1].p, a[1].n, 0, &to);
   char prefix[UVC_NICK_MAX + 32];
   (void)n;
   if (err == UVC_ENO_SUCH_NICK) {
@@ -165,12 +195,116 @@ static void cmd_msg(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   }
   snprintf(prefix, sizeof(prefix), "[private to %s] ", to->nick);
   reply_text(core, s, prefix, a[1].p, a[1].n);
+  if (to->away != NULL) reply(core, s, "*** %s is away: %s", to->nick, to->away);
 }
 
 static void cmd_me(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
-  int err = uvc_core_act(core, s, a[0].p, a[0].n);
+  int err = uvc_core_act(core, s, NULL, a[0].p, a[0].n);
   (void)n;
   if (err != 0) reply(core, s, "! not sent: %s", uvc_strerror(err));
+}
+
+/* Tells s about the room it just entered: its topic and how many are there. */
+static void describe_room(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room) {
+  if (room->topic != NULL)
+    reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
+  reply(core, s, "*** %u %s in %s. /who lists them.", (unsigned)room->n_members,
+        room->n_members == 1 ? "person is" : "people are", room->name);
+}
+
+static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* cur = uvc_session_room(s);
+  uvc_room_t* room;
+  const char* problem = uvc_room_problem(a[0].p, a[0].n);
+  int err;
+  (void)n;
+  if (problem != NULL) {
+    reply(core, s, "! cannot join \"%.*s\": %s", (int)a[0].n, a[0].p, problem);
+    return;
+  }
+  room = uvc_core_room(core, a[0].p, a[0].n);
+  if (room != NULL && room == cur) {
+    reply(core, s, "! you are already in %s", room->name);
+    return;
+  }
+  if (cur != NULL) uvc_core_part(core, s, cur, NULL, 0);
+  err = uvc_core_join(core, s, a[0].p, a[0].n, 1, &room);
+  if (err != 0) {
+    reply(core, s, "! cannot join %.*s: %s", (int)a[0].n, a[0].p, uvc_strerror(err));
+    if (uvc_session_room(s) == NULL)
+      uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 1, &room);
+    return;
+  }
+  describe_room(core, s, room);
+}
+
+static void cmd_part(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* cur = uvc_session_room(s);
+  uvc_room_t* lobby = core->lobby;
+  if (cur == NULL || cur == lobby) {
+    reply(core, s, "! you are in %s, where everyone starts; /join another room, or /quit",
+          lobby->name);
+    return;
+  }
+  uvc_core_part(core, s, cur, n > 0 ? a[0].p : NULL, n > 0 ? a[0].n : 0);
+  if (uvc_core_join(core, s, lobby->name, lobby->name_len, 1, NULL) == 0)
+    describe_room(core, s, lobby);
+}
+
+static int cmp_room(const void* a, const void* b) {
+  const uvc_room_t* x = *(const uvc_room_t* const*)a;
+  const uvc_room_t* y = *(const uvc_room_t* const*)b;
+  size_t i;
+  for (i = 0; i < x->name_len && i < y->name_len; i++) {
+    char cx = uvc_ascii_lower(x->name[i]), cy = uvc_ascii_lower(y->name[i]);
+    if (cx != cy) return cx < cy ? -1 : 1;
+  }
+  return (int)x->name_len - (int)y->name_len;
+}
+
+#define ROOMS_MAX_LISTED 200
+static void cmd_rooms(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  unsigned count = HASH_COUNT(core->rooms), i = 0, shown;
+  uvc_room_t **v, *room, *tmp;
+  (void)a;
+  (void)n;
+  v = malloc(count * sizeof(*v));
+  if (v == NULL) return;
+  HASH_ITER(hh, core->rooms, room, tmp) {
+    v[i++] = room;
+  }
+  qsort(v, count, sizeof(*v), cmp_room);
+  reply(core, s, "*** %u room%s:", count, count == 1 ? "" : "s");
+  shown = count < ROOMS_MAX_LISTED ? count : ROOMS_MAX_LISTED;
+  for (i = 0; i < shown; i++) {
+    room = v[i];
+    reply(core, s, "***   %-20s %4u %s%s%s", room->name, (unsigned)room->n_members,
+          room->n_members == 1 ? "person" : "people", room->topic ? "  " : "",
+          room->topic ? room->topic : "");
+  }
+  if (shown < count) reply(core, s, "***   ... and %u more", count - shown);
+  free(v);
+}
+
+static void cmd_topic(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = uvc_session_room(s);
+  int err;
+  if (room == NULL) {
+    reply(core, s, "! you are not in a room");
+    return;
+  }
+  if (n == 0) {
+    if (room->topic == NULL)
+      reply(core, s, "*** %s has no topic; set one with /topic TEXT", room->name);
+    else
+      reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
+    return;
+  }
+  err = uvc_core_set_topic(core, s, room, a[0].p, a[0].n);
+  if (err == UVC_ENOT_OPERATOR)
+    reply(core, s, "! only operators of %s may set its topic", room->name);
+  else if (err != 0)
+    reply(core, s, "! cannot set the topic: %s", uvc_strerror(err));
 }
 
 static int cmp_nick(const void* a, const void* b) {
@@ -184,7 +318,7 @@ static int cmp_nick(const void* a, const void* b) {
   return (int)x->nick_len - (int)y->nick_len;
 }
 
-/* Lists the members of a room, sorted, as many lines as they need. */
+/* Lists the members of the room, sorted, operators marked with @, as many lines as needed. */
 #define WHO_MAX_NAMES 500
 #define WHO_LINE      400
 static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -208,18 +342,32 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   shown = room->n_members < WHO_MAX_NAMES ? room->n_members : WHO_MAX_NAMES;
   used = 0;
   for (i = 0; i < shown; i++) {
-    if (used > 0 && used + 1 + v[i]->nick_len > WHO_LINE) {
+    int op = uvc_session_is_op(v[i], room), away = v[i]->away != NULL;
+    if (used > 0 && used + 3 + v[i]->nick_len > WHO_LINE) {
       reply_text(core, s, "***  ", line, used);
       used = 0;
     }
     line[used++] = ' ';
+    if (op) line[used++] = '@';
     memcpy(line + used, v[i]->nick, v[i]->nick_len);
     used += v[i]->nick_len;
+    if (away) line[used++] = '~';
   }
   if (used > 0) reply_text(core, s, "***  ", line, used);
   if (shown < room->n_members)
     reply(core, s, "***   ... and %u more", (unsigned)(room->n_members - shown));
   free(v);
+}
+
+static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  if (uvc_core_set_away(core, s, n > 0 ? a[0].p : NULL, n > 0 ? a[0].n : 0) != 0) {
+    reply(core, s, "! cannot set your away message: %s", uvc_strerror(UVC_ENOMEM));
+    return;
+  }
+  if (s->away != NULL)
+    reply(core, s, "*** You are away: %s", s->away);
+  else
+    reply(core, s, "*** You are back");
 }
 
 static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -274,6 +422,7 @@ static void run_command(uvc_core_t* core, uvc_session_t* s, const char* line, si
 
 static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
   uvc_room_t* room;
+  memcpy(s->user, "text", 5);
   if (uvc_core_arrive(core, s) != 0) {
     reply(core, s, "! the server is out of memory; try again later");
     uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
@@ -286,6 +435,8 @@ static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
   else
     reply(core, s, "*** You are in %s with %u other%s. Pick a name with /nick NAME.", room->name,
           (unsigned)(room->n_members - 1), room->n_members == 2 ? "" : "s");
+  if (room->topic != NULL)
+    reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
 }
 
 static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
@@ -298,7 +449,7 @@ static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, s
     return;
   }
   if (text[0] == '/') text++, n--; /* "//x" says "/x" */
-  err = uvc_core_say(core, s, text, n);
+  err = uvc_core_say(core, s, NULL, text, n, 0);
   if (err != 0) reply(core, s, "! not sent: %s", uvc_strerror(err));
 }
 
@@ -311,84 +462,102 @@ static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
  * Rendering
  * ---------------------------------------------------------------------------------------- */
 
-static uvc_msg_t* render3(const char* a, size_t an, const char* b, size_t bn, const char* c,
-                          size_t cn) {
-  uvc_part_t p[4];
-  p[0].p = a;
-  p[0].n = an;
-  p[1].p = b;
-  p[1].n = bn;
-  p[2].p = c;
-  p[2].n = cn;
-  p[3].p = CRLF;
-  p[3].n = 2;
-  return uvc_msg_concat(p, 4);
+/* A line made of a formatted head, then (optionally) text and a tail. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static uvc_msg_t*
+render_line(const char* text, size_t len, const char* tail, const char* fmt, ...) {
+  char head[2 * UVC_NICK_MAX + 2 * UVC_ROOM_MAX + 96];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(head, sizeof(head), fmt, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  if ((size_t)n >= sizeof(head)) n = (int)sizeof(head) - 1;
+  return line3(head, (size_t)n, text, len, tail, tail ? strlen(tail) : 0);
 }
 
 static uvc_msg_t* render_leave(const uvc_event_t* ev) {
-  char buf[UVC_NICK_MAX + 96];
   const char* nick = ev->from->nick;
-  int n;
   switch (ev->reason) {
     case UVC_LEAVE_QUIT:
-      if (ev->len > 0) {
-        n = snprintf(buf, sizeof(buf), "*** %s left (quit: ", nick);
-        return render3(buf, (size_t)n, ev->text, ev->len, ")", 1);
-      }
-      n = snprintf(buf, sizeof(buf), "*** %s left (quit)", nick);
-      break;
+      if (ev->len > 0) return render_line(ev->text, ev->len, ")", "*** %s left (quit: ", nick);
+      return render_line(NULL, 0, NULL, "*** %s left (quit)", nick);
     case UVC_LEAVE_CLOSED:
-      n = snprintf(buf, sizeof(buf), "*** %s left (connection closed)", nick);
-      break;
+      return render_line(NULL, 0, NULL, "*** %s left (connection closed)", nick);
     case UVC_LEAVE_LOST:
-      n = snprintf(buf, sizeof(buf), "*** %s left (connection lost)", nick);
-      break;
+      return render_line(NULL, 0, NULL, "*** %s left (connection lost)", nick);
     case UVC_LEAVE_SENDQ:
-      n = snprintf(buf, sizeof(buf), "*** %s was disconnected (not reading fast enough)", nick);
-      break;
+      return render_line(NULL, 0, NULL, "*** %s was disconnected (not reading fast enough)", nick);
     case UVC_LEAVE_INPUT:
-      n = snprintf(buf, sizeof(buf), "*** %s was disconnected (sending too much)", nick);
-      break;
+      return render_line(NULL, 0, NULL, "*** %s was disconnected (sending too much)", nick);
     case UVC_LEAVE_IDLE:
-      n = snprintf(buf, sizeof(buf), "*** %s was disconnected (idle too long)", nick);
-      break;
+      return render_line(NULL, 0, NULL, "*** %s was disconnected (idle too long)", nick);
     case UVC_LEAVE_SHUTDOWN:
     default:
-      n = snprintf(buf, sizeof(buf), "*** %s left", nick);
-      break;
+      return render_line(NULL, 0, NULL, "*** %s left", nick);
   }
-  return render3(buf, (size_t)n, NULL, 0, NULL, 0);
+}
+
+/* Room and operator changes in words. */
+static uvc_msg_t* render_mode(const uvc_event_t* ev) {
+  const char* who = ev->from->nick;
+  const char* room = ev->room->name;
+  if (ev->to != NULL)
+    return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s made %s an operator of %s", who,
+                                     ev->to->nick, room)
+                       : render_line(NULL, 0, NULL, "*** %s took operator status in %s from %s",
+                                     who, room, ev->to->nick);
+  return render_line(NULL, 0, NULL, "*** %s changed %s:%s%s%s%s", who, room,
+                     (ev->mode_on & UVC_ROOM_MEMBERS_ONLY) ? " only members may talk" : "",
+                     (ev->mode_off & UVC_ROOM_MEMBERS_ONLY) ? " anyone may talk" : "",
+                     (ev->mode_on & UVC_ROOM_TOPIC_LOCKED) ? " only operators set the topic" : "",
+                     (ev->mode_off & UVC_ROOM_TOPIC_LOCKED) ? " anyone may set the topic" : "");
 }
 
 static uvc_msg_t* text_render(const uvc_event_t* ev) {
   const uvc_session_t* from = ev->from;
-  char buf[2 * UVC_NICK_MAX + UVC_ROOM_MAX + 64];
-  int n;
   switch (ev->type) {
     case UVC_EV_SAY:
-      n = snprintf(buf, sizeof(buf), "<%s> ", from->nick);
-      return render3(buf, (size_t)n, ev->text, ev->len, NULL, 0);
+      return render_line(ev->text, ev->len, NULL, ev->notice ? "-%s- " : "<%s> ", from->nick);
     case UVC_EV_ACTION:
-      n = snprintf(buf, sizeof(buf), "* %s ", from->nick);
-      return render3(buf, (size_t)n, ev->text, ev->len, NULL, 0);
+      return render_line(ev->text, ev->len, NULL, "* %s ", from->nick);
     case UVC_EV_PRIVATE:
-      n = snprintf(buf, sizeof(buf), "[private] <%s> ", from->nick);
-      return render3(buf, (size_t)n, ev->text, ev->len, NULL, 0);
+      return render_line(ev->text, ev->len, NULL,
+                         ev->notice ? "[private notice] -%s- " : "[private] <%s> ", from->nick);
     case UVC_EV_ARRIVE:
-      n = snprintf(buf, sizeof(buf), "*** %s joined %s", from->nick, ev->room->name);
-      return render3(buf, (size_t)n, NULL, 0, NULL, 0);
+      return render_line(NULL, 0, NULL, "*** %s joined %s", from->nick, ev->room->name);
+    case UVC_EV_PART:
+      if (ev->len > 0)
+        return render_line(ev->text, ev->len, ")", "*** %s left %s (", from->nick, ev->room->name);
+      return render_line(NULL, 0, NULL, "*** %s left %s", from->nick, ev->room->name);
     case UVC_EV_LEAVE:
       return render_leave(ev);
     case UVC_EV_NICK:
-      n = snprintf(buf, sizeof(buf), "*** %.*s is now known as %s", (int)ev->old_len, ev->old_nick,
-                   from->nick);
-      return render3(buf, (size_t)n, NULL, 0, NULL, 0);
+      return render_line(NULL, 0, NULL, "*** %.*s is now known as %s", (int)ev->old_len,
+                         ev->old_nick, from->nick);
+    case UVC_EV_TOPIC:
+      if (ev->len == 0)
+        return render_line(NULL, 0, NULL, "*** %s cleared the topic of %s", from->nick,
+                           ev->room->name);
+      return render_line(ev->text, ev->len, NULL, "*** %s set the topic of %s: ", from->nick,
+                         ev->room->name);
+    case UVC_EV_KICK:
+      if (ev->len > 0)
+        return render_line(ev->text, ev->len, ")", "*** %s removed %s from %s (", from->nick,
+                           ev->to->nick, ev->room->name);
+      return render_line(NULL, 0, NULL, "*** %s removed %s from %s", from->nick, ev->to->nick,
+                         ev->room->name);
+    case UVC_EV_MODE:
+      return render_mode(ev);
     case UVC_EV_ANNOUNCE:
-      return render3("*** ", 4, ev->text, ev->len, NULL, 0);
+      return render_line(ev->text, ev->len, NULL, "*** ");
   }
   return NULL;
 }
 
 const uvc_adapter_t uvc_text_adapter = {
-    "text", 0, 1, text_render, text_on_open, text_on_line, text_on_toolong,
+    "text", 0, 1, 1, text_render, text_on_open, text_on_line, text_on_toolong, NULL, NULL,
 };

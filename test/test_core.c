@@ -40,8 +40,8 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
 
 /* Connects n text users; they become guest1..guestn. */
 static int setup(void** state) {
-  uvc_core_config_t cfg = {"#lobby", 64};
-  uvc_core_hooks_t hooks = {deliver, request_close, NULL};
+  uvc_core_config_t cfg = {"#lobby", 64, "uvchat"};
+  uvc_core_hooks_t hooks = {deliver, request_close, NULL, NULL};
   int i;
   (void)state;
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
@@ -208,6 +208,108 @@ static void announce_reaches_everyone(void** state) {
   assert_ptr_equal(users[0].last, users[2].last);
 }
 
+static void rooms_move_and_talk_separately(void** state) {
+  (void)state;
+  type(0, "/join #Dev");
+  assert_string_equal(users[0].inbox,
+                      "*** guest1 left #lobby\r\n*** guest1 joined #Dev\r\n"
+                      "*** 1 person is in #Dev. /who lists them.\r\n");
+  assert_string_equal(users[1].inbox, "*** guest1 left #lobby\r\n");
+  clear();
+  type(1, "/join #dev"); /* rooms compare ignoring case */
+  assert_string_equal(users[0].inbox, "*** guest2 joined #Dev\r\n");
+  clear();
+  type(0, "only for dev");
+  assert_string_equal(users[1].inbox, "<guest1> only for dev\r\n");
+  assert_string_equal(users[2].inbox, "");
+  type(2, "only for the lobby");
+  assert_string_equal(users[1].inbox, "<guest1> only for dev\r\n");
+  clear();
+  type(1, "/join #dev");
+  assert_string_equal(users[1].inbox, "! you are already in #Dev\r\n");
+  clear();
+  type(1, "/join lobby");
+  assert_string_equal(users[1].inbox, "! cannot join \"lobby\": a room name starts with '#'\r\n");
+  clear();
+  type(1, "/rooms");
+  assert_string_equal(users[1].inbox,
+                      "*** 2 rooms:\r\n***   #Dev                    2 people\r\n"
+                      "***   #lobby                  1 person\r\n");
+  clear();
+  type(1, "/part bye dev");
+  assert_string_equal(users[0].inbox, "*** guest2 left #Dev (bye dev)\r\n");
+  assert_string_equal(users[2].inbox, "*** guest2 joined #lobby\r\n");
+  clear();
+  type(1, "/part");
+  assert_string_equal(users[1].inbox,
+                      "! you are in #lobby, where everyone starts; /join another room, or "
+                      "/quit\r\n");
+  type(0, "/join #lobby");
+  clear();
+  type(0, "/rooms"); /* #Dev emptied and is gone; the lobby stays */
+  assert_string_equal(users[0].inbox, "*** 1 room:\r\n***   #lobby                  3 people\r\n");
+}
+
+static void topic_operators_and_kick(void** state) {
+  uvc_room_t* dev;
+  (void)state;
+  type(0, "/join #dev"); /* the creator is its operator */
+  type(1, "/join #dev");
+  clear();
+  type(1, "/topic hacking");
+  assert_string_equal(users[1].inbox, "! only operators of #dev may set its topic\r\n");
+  type(0, "/topic  shipping \x1B[5mv1\x1B[0m ");
+  assert_string_equal(users[1].inbox,
+                      "! only operators of #dev may set its topic\r\n"
+                      "*** guest1 set the topic of #dev: shipping v1\r\n");
+  clear();
+  type(1, "/topic");
+  assert_string_equal(users[1].inbox, "*** Topic of #dev: shipping v1 (set by guest1)\r\n");
+  clear();
+  type(1, "/who");
+  assert_string_equal(users[1].inbox, "*** 2 people in #dev:\r\n***   @guest1 guest2\r\n");
+  dev = uvc_core_room(&core, "#dev", 4);
+  assert_non_null(dev);
+  assert_int_equal(uvc_core_set_op(&core, &users[1].s, dev, &users[0].s, 0), UVC_ENOT_OPERATOR);
+  clear();
+  assert_int_equal(uvc_core_kick(&core, &users[0].s, dev, &users[1].s, "spam", 4), 0);
+  /* a text user who is kicked goes back to the lobby */
+  assert_string_equal(users[1].inbox,
+                      "*** guest1 removed guest2 from #dev (spam)\r\n*** guest2 joined #lobby\r\n");
+  assert_ptr_equal(uvc_session_room(&users[1].s), core.lobby);
+  assert_int_equal(uvc_core_kick(&core, &users[0].s, dev, &users[1].s, NULL, 0),
+                   UVC_ETARGET_NOT_IN_ROOM);
+  clear();
+  assert_int_equal(uvc_core_set_modes(&core, &users[0].s, dev, 0, UVC_ROOM_TOPIC_LOCKED), 0);
+  assert_string_equal(users[0].inbox, "*** guest1 changed #dev: anyone may set the topic\r\n");
+}
+
+static void away_is_told_to_senders(void** state) {
+  (void)state;
+  type(1, "/away at lunch");
+  assert_string_equal(users[1].inbox, "*** You are away: at lunch\r\n");
+  type(0, "/msg guest2 ping");
+  assert_string_equal(users[0].inbox,
+                      "[private to guest2] ping\r\n*** guest2 is away: at lunch\r\n");
+  clear();
+  type(0, "/who");
+  assert_string_equal(users[0].inbox, "*** 3 people in #lobby:\r\n***   guest1 guest2~ guest3\r\n");
+  clear();
+  type(1, "/away");
+  assert_string_equal(users[1].inbox, "*** You are back\r\n");
+}
+
+static void irc_formatting_never_reaches_text_users(void** state) {
+  (void)state;
+  /* An IRC user's line keeps its colour codes in the core; text users see plain text. */
+  uvc_core_say(&core, &users[0].s, NULL,
+               "\x02"
+               "bold\x02 and \x03"
+               "4red",
+               16, 0);
+  assert_string_equal(users[1].inbox, "<guest1> bold and 4red\r\n");
+}
+
 static void split_words(void** state) {
   uvc_slice_t w[3];
   (void)state;
@@ -233,6 +335,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(quit_with_reason, setup, teardown),
       cmocka_unit_test_setup_teardown(dropped_reader_is_explained, setup, teardown),
       cmocka_unit_test_setup_teardown(announce_reaches_everyone, setup, teardown),
+      cmocka_unit_test_setup_teardown(rooms_move_and_talk_separately, setup, teardown),
+      cmocka_unit_test_setup_teardown(topic_operators_and_kick, setup, teardown),
+      cmocka_unit_test_setup_teardown(away_is_told_to_senders, setup, teardown),
+      cmocka_unit_test_setup_teardown(irc_formatting_never_reaches_text_users, setup, teardown),
       cmocka_unit_test(split_words),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,11 +4,29 @@
 
 #include "uvchat/framer.h"
 
+/* The bytes of the current "read", as the connection layer would hold them. */
+static uvc_framer_src_t g_src;
+static uint32_t g_max;
+
+static void feed_n(uvc_framer_t* f, const char* s, size_t n) {
+  (void)f;
+  g_src.p = s;
+  g_src.len = n;
+}
+static void feed(uvc_framer_t* f, const char* s) { feed_n(f, s, strlen(s)); }
+
+static void init(uvc_framer_t* f, uint32_t max) {
+  uvc_framer_init(f);
+  g_max = max;
+  g_src.p = NULL;
+  g_src.len = 0;
+}
+
 /* The next line as a NUL-terminated copy in buf, "<TOOLONG>" or NULL when none. */
 static const char* next(uvc_framer_t* f, char* buf, size_t cap) {
   const char* line;
   size_t len;
-  uvc_frame_t r = uvc_framer_next(f, &line, &len);
+  uvc_frame_t r = uvc_framer_next(f, &g_src, g_max, &line, &len);
   if (r == UVC_FRAME_NONE) return NULL;
   if (r == UVC_FRAME_TOOLONG) return "<TOOLONG>";
   assert_true(len < cap);
@@ -17,15 +35,11 @@ static const char* next(uvc_framer_t* f, char* buf, size_t cap) {
   return buf;
 }
 
-static void feed(uvc_framer_t* f, const char* s) {
-  uvc_framer_feed(f, s, strlen(s));
-}
-
 static void partial_line_waits_for_its_newline(void** state) {
   uvc_framer_t f;
   char b[64];
   (void)state;
-  uvc_framer_init(&f, 512);
+  init(&f, 512);
   feed(&f, "hi\r\nbo");
   assert_string_equal(next(&f, b, sizeof b), "hi");
   assert_null(next(&f, b, sizeof b));
@@ -40,7 +54,7 @@ static void several_lines_in_one_read(void** state) {
   uvc_framer_t f;
   char b[64];
   (void)state;
-  uvc_framer_init(&f, 512);
+  init(&f, 512);
   feed(&f, "one\ntwo\r\nthree\n");
   assert_string_equal(next(&f, b, sizeof b), "one");
   assert_string_equal(next(&f, b, sizeof b), "two");
@@ -57,10 +71,10 @@ static void byte_by_byte(void** state) {
   size_t i;
   int lines = 0;
   (void)state;
-  uvc_framer_init(&f, 512);
+  init(&f, 512);
   for (i = 0; i < strlen(in); i++) {
     const char* l;
-    uvc_framer_feed(&f, in + i, 1);
+    feed_n(&f, in + i, 1);
     while ((l = next(&f, b, sizeof b)) != NULL) {
       assert_string_equal(l, lines == 0 ? "hello world" : "x");
       lines++;
@@ -74,7 +88,7 @@ static void cr_only_before_lf_is_dropped(void** state) {
   uvc_framer_t f;
   char b[64];
   (void)state;
-  uvc_framer_init(&f, 512);
+  init(&f, 512);
   feed(&f, "a\rb\r\r\n\n");
   assert_string_equal(next(&f, b, sizeof b), "a\rb\r");
   assert_string_equal(next(&f, b, sizeof b), "");
@@ -87,13 +101,13 @@ static void overlong_line_is_reported_once_and_skipped(void** state) {
   char big[40];
   (void)state;
   memset(big, 'x', sizeof big);
-  uvc_framer_init(&f, 16);
+  init(&f, 16);
   feed(&f, "ok\n");
   assert_string_equal(next(&f, b, sizeof b), "ok");
-  uvc_framer_feed(&f, big, 20); /* a partial that is already too long */
+  feed_n(&f, big, 20); /* a partial that is already too long */
   assert_string_equal(next(&f, b, sizeof b), "<TOOLONG>");
   assert_null(next(&f, b, sizeof b));
-  uvc_framer_feed(&f, big, 20); /* more of the same line: discarded silently */
+  feed_n(&f, big, 20); /* more of the same line: discarded silently */
   assert_null(next(&f, b, sizeof b));
   feed(&f, "tail\nafter\n");
   assert_string_equal(next(&f, b, sizeof b), "after");
@@ -105,7 +119,7 @@ static void overlong_complete_line_in_one_read(void** state) {
   uvc_framer_t f;
   char b[64];
   (void)state;
-  uvc_framer_init(&f, 4);
+  init(&f, 4);
   feed(&f, "12345\nabcd\r\nabcde\r\n");
   assert_string_equal(next(&f, b, sizeof b), "<TOOLONG>");
   assert_string_equal(next(&f, b, sizeof b), "abcd"); /* exactly the maximum, with CRLF */
@@ -118,7 +132,7 @@ static void overlong_line_assembled_across_reads(void** state) {
   uvc_framer_t f;
   char b[64];
   (void)state;
-  uvc_framer_init(&f, 4);
+  init(&f, 4);
   feed(&f, "abc");
   assert_null(next(&f, b, sizeof b));
   feed(&f, "de\nok\n");
@@ -137,7 +151,7 @@ static void final_line_without_newline(void** state) {
   const char* line;
   size_t len;
   (void)state;
-  uvc_framer_init(&f, 512);
+  init(&f, 512);
   feed(&f, "first\nlast words");
   assert_string_equal(next(&f, b, sizeof b), "first");
   assert_null(next(&f, b, sizeof b));
@@ -153,10 +167,10 @@ static void stash_keeps_unread_lines(void** state) {
   char b[64];
   char input[] = "a\nb\nc";
   (void)state;
-  uvc_framer_init(&f, 512);
-  uvc_framer_feed(&f, input, strlen(input));
+  init(&f, 512);
+  feed(&f, input);
   assert_string_equal(next(&f, b, sizeof b), "a");
-  assert_int_equal(uvc_framer_stash(&f), 0);
+  assert_int_equal(uvc_framer_stash(&f, &g_src), 0);
   memset(input, '#', sizeof input - 1); /* the caller's buffer is gone */
   assert_int_equal(uvc_framer_pending(&f), 3);
   assert_string_equal(next(&f, b, sizeof b), "b");

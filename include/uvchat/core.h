@@ -13,23 +13,36 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
 #include <uthash.h>
 
 #include "uvchat/msg.h"
 #include "uvchat/names.h"
 
-#define UVC_ROOM_MAX UVC_ROOM_NAME_MAX
-#define UVC_FORMATS  4 /* wire formats a broadcast may be rendered in */
+#define UVC_ROOM_MAX       UVC_ROOM_NAME_MAX
+#define UVC_USER_MAX       10  /* the user part of nick!user@host */
+#define UVC_TOPIC_MAX      390 /* bytes of a room topic */
+#define UVC_AWAY_MAX       200 /* bytes of an away message */
+#define UVC_REASON_MAX     300 /* bytes of a quit, part or kick reason */
+#define UVC_ROOMS_PER_USER 20
+#define UVC_FORMATS        4 /* wire formats a broadcast may be rendered in */
 
 /* Core error codes: 0 is success, every error is negative. */
-#define UVC_ERRNO_MAP(X)                              \
-  X(NOMEM, -1, "out of memory")                       \
-  X(NICK_INVALID, -2, "that is not a valid nick")     \
-  X(NICK_TAKEN, -3, "that nick is already taken")     \
-  X(NICK_SAME, -4, "that is already your nick")       \
-  X(NO_SUCH_NICK, -5, "there is nobody by that name") \
-  X(NO_ROOM, -6, "you are not in a room")
+#define UVC_ERRNO_MAP(X)                                            \
+  X(NOMEM, -1, "out of memory")                                     \
+  X(NICK_INVALID, -2, "that is not a valid nick")                   \
+  X(NICK_TAKEN, -3, "that nick is already taken")                   \
+  X(NICK_SAME, -4, "that is already your nick")                     \
+  X(NO_SUCH_NICK, -5, "there is nobody by that name")               \
+  X(NO_ROOM, -6, "you are not in a room")                           \
+  X(ROOM_INVALID, -7, "that is not a valid room name")              \
+  X(NO_SUCH_ROOM, -8, "there is no such room")                      \
+  X(NOT_IN_ROOM, -9, "you are not in that room")                    \
+  X(ALREADY_IN_ROOM, -10, "you are already in that room")           \
+  X(TOO_MANY_ROOMS, -11, "you are in too many rooms")               \
+  X(NOT_OPERATOR, -12, "you are not an operator of that room")      \
+  X(CANNOT_SEND, -13, "that room only takes messages from members") \
+  X(TARGET_NOT_IN_ROOM, -14, "they are not in that room")           \
+  X(NOT_PRESENT, -15, "you have not registered yet")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -51,13 +64,26 @@ typedef enum {
   UVC_LEAVE_SHUTDOWN  /* the server is stopping */
 } uvc_leave_t;
 
+/* Room modes (a concept, not IRC letters: the IRC adapter maps them to n and t). */
+enum {
+  UVC_ROOM_MEMBERS_ONLY = 1, /* only members may talk to the room (IRC +n) */
+  UVC_ROOM_TOPIC_LOCKED = 2  /* only operators may set the topic (IRC +t) */
+};
+
+/* Membership flags. */
+enum { UVC_MEMBER_OP = 1 };
+
 typedef enum {
-  UVC_EV_SAY,     /* from says text to room */
+  UVC_EV_SAY,     /* from says text to room (notice: as a notice) */
   UVC_EV_ACTION,  /* from acts (/me) in room */
-  UVC_EV_PRIVATE, /* from says text to `to` alone */
+  UVC_EV_PRIVATE, /* from says text to `to` alone (notice: as a notice) */
   UVC_EV_ARRIVE,  /* from joined room */
+  UVC_EV_PART,    /* from left room (text: the reason) */
   UVC_EV_LEAVE,   /* from left the chat (reason, text) */
   UVC_EV_NICK,    /* from, formerly old_nick, changed name */
+  UVC_EV_TOPIC,   /* from set the topic of room to text (empty: cleared) */
+  UVC_EV_KICK,    /* from removed `to` from room (text: the reason) */
+  UVC_EV_MODE,    /* from changed room's modes (mode_on, mode_off) or `to`'s operator status */
   UVC_EV_ANNOUNCE /* the server says text to everyone */
 } uvc_event_type_t;
 
@@ -69,11 +95,14 @@ typedef struct uvc_event {
   const uvc_session_t* from;
   const uvc_session_t* to;
   const uvc_room_t* room;
-  const char* text; /* cleaned UTF-8, not NUL-terminated */
+  const char* text; /* cleaned UTF-8, not NUL-terminated; may hold IRC formatting codes */
   size_t len;
   const char* old_nick;
   size_t old_len;
   uvc_leave_t reason;
+  uint8_t notice;   /* SAY/PRIVATE: a notice, which nobody answers automatically */
+  uint8_t mode_on;  /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
+  uint8_t mode_off; /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
 } uvc_event_t;
 
 /* What the core needs from a wire format. The same struct carries the adapter's entry
@@ -81,8 +110,10 @@ typedef struct uvc_event {
 typedef struct uvc_core uvc_core_t;
 typedef struct uvc_adapter {
   const char* name;
-  unsigned format; /* slot for the once-per-format render cache, < UVC_FORMATS */
-  unsigned telnet; /* strip telnet negotiation from this format's input */
+  unsigned format;      /* slot for the once-per-format render cache, < UVC_FORMATS */
+  unsigned telnet;      /* strip telnet negotiation from this format's input */
+  unsigned single_room; /* its users are in exactly one room: a kick returns them to the
+                           default room */
   /* Renders an event for one of this adapter's sessions: a new message with one
    * reference, or NULL when this format shows nothing for the event. The result must not
    * depend on the recipient: it is shared by every recipient with this adapter. */
@@ -91,23 +122,32 @@ typedef struct uvc_adapter {
   void (*on_open)(uvc_core_t* core, uvc_session_t* s);
   void (*on_line)(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len);
   void (*on_toolong)(uvc_core_t* core, uvc_session_t* s);
+  /* The connection has been quiet for a while (optional; IRC sends a PING). */
+  void (*on_idle)(uvc_core_t* core, uvc_session_t* s);
+  /* Frees the adapter's per-session state (optional), after the session left. */
+  void (*on_free)(uvc_session_t* s);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
   uvc_room_t* room;
-  uint32_t idx; /* position in room->members */
+  uint32_t idx;   /* position in room->members */
+  uint32_t flags; /* UVC_MEMBER_* */
 } uvc_membership_t;
 
 struct uvc_session {
   const uvc_adapter_t* adapter;
-  UT_hash_handle hh;       /* in core->nicks while present */
-  uvc_membership_t* rooms; /* the rooms this session is in */
+  void* proto;            /* the adapter's own state for this session, or NULL */
+  UT_hash_handle hh;      /* in core->nicks while present */
+  uvc_membership_t room0; /* the first room, inline: a text user is in one room */
+  uvc_membership_t* more; /* rooms after the first */
   uint16_t n_rooms;
-  uint16_t cap_rooms;
+  uint16_t cap_more;
   uint32_t mark;   /* de-duplicates recipients of a multi-room event */
+  char* away;      /* the away message (NUL-terminated), or NULL */
   uint8_t present; /* has a nick and is visible to others */
   uint8_t nick_len;
   char nick[UVC_NICK_MAX + 1];
+  char user[UVC_USER_MAX + 1]; /* shown as nick!user@host */
 };
 
 struct uvc_room {
@@ -115,9 +155,14 @@ struct uvc_room {
   uvc_session_t** members;
   uint32_t n_members;
   uint32_t cap_members;
+  int64_t created;  /* wall-clock seconds */
+  int64_t topic_at; /* when the topic was set */
+  char* topic;      /* NUL-terminated, or NULL */
   uint8_t name_len;
   uint8_t permanent; /* the default room stays when empty */
+  uint8_t modes;     /* UVC_ROOM_* */
   char name[UVC_ROOM_MAX + 1];
+  char topic_by[UVC_NICK_MAX + 1];
 };
 
 typedef struct uvc_core_hooks {
@@ -128,11 +173,14 @@ typedef struct uvc_core_hooks {
   void (*request_close)(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text, size_t len);
   /* Optional: told of every name change after it happened (for the log). */
   void (*observe)(void* ud, const uvc_event_t* ev);
+  /* Optional: the wall clock in seconds since 1970 (0 when missing). */
+  int64_t (*wallclock)(void* ud);
 } uvc_core_hooks_t;
 
 typedef struct uvc_core_config {
   const char* default_room; /* "#lobby" */
   uint32_t max_line;        /* the longest line an adapter hands to the core */
+  const char* server_name;  /* how the server calls itself ("uvchat") */
 } uvc_core_config_t;
 
 struct uvc_core {
@@ -148,37 +196,75 @@ struct uvc_core {
   char* scratch;    /* adapters clean and format lines here */
   size_t scratch_cap;
   uint32_t max_line;
+  int64_t started; /* wall-clock seconds at init */
+  const char* server_name;
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
                   void* ud);
 /* Frees the core's rooms and tables. Every session must have left. */
 void uvc_core_free(uvc_core_t* core);
+/* The wall clock through the hook. */
+int64_t uvc_core_now(uvc_core_t* core);
 
 /* Prepares a session (not yet present) for an adapter. */
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter);
 
-/* Makes a session present under a fresh guest nick (guest1, guest2 ...) in the default
- * room, announcing the arrival to the room. */
-int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s);
+/* ---- Presence ---------------------------------------------------------------------- */
 
+/* Makes a session present under nick (NULL: a fresh guest nick, guest1, guest2 ...),
+ * in no room yet. */
+int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
+/* Makes a session present under a fresh guest nick in the default room, announcing the
+ * arrival to the room (but not to s). */
+int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s);
 /* Ends a session's presence: tells everyone who shares a room with it why it left (unless
  * the server is stopping), and removes it from rooms and the nick table. Safe to call on a
  * session that is not present. */
 void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,
                     size_t len);
-
-/* Says text (clean UTF-8) to everyone else in the session's room. */
-int uvc_core_say(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
-/* An action (/me) to everyone else in the session's room. */
-int uvc_core_act(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
-/* A private message to the session whose nick is target. Sets *to to the recipient. */
-int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
-                     const char* text, size_t len, uvc_session_t** to);
 /* Renames a session; tells it and everyone who shares a room with it. */
 int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
 /* The present session with that nick (any case), or NULL. */
 uvc_session_t* uvc_core_find(uvc_core_t* core, const char* nick, size_t len);
+/* Sets (text) or clears (len 0) the session's away message. */
+int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
+
+/* ---- Rooms ------------------------------------------------------------------------- */
+
+/* The room with that name (any case), or NULL. */
+uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len);
+/* Joins (creating it, with s as its operator, when new) the room named name; tells the
+ * members, s included when tell_self. *out gets the room. */
+int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len, int tell_self,
+                  uvc_room_t** out);
+/* Leaves room with an optional reason; tells the members and s. */
+int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
+                  size_t len);
+/* Sets (or, with len 0, clears) the topic of room; tells the members. */
+int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
+                       size_t len);
+/* Removes target from room (s must be an operator); tells the members, target included. */
+int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                  const char* text, size_t len);
+/* Changes room modes (s must be an operator); tells the members. */
+int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, unsigned on,
+                       unsigned off);
+/* Gives (on) or takes operator status of room to/from target; tells the members. */
+int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                    int on);
+
+/* ---- Messages ---------------------------------------------------------------------- */
+
+/* Says text (clean UTF-8) to everyone else in room (NULL: the session's first room). */
+int uvc_core_say(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text, size_t len,
+                 int notice);
+/* An action (/me) to everyone else in room (NULL: the session's first room). */
+int uvc_core_act(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
+                 size_t len);
+/* A private message to the session whose nick is target. Sets *to to the recipient. */
+int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
+                     const char* text, size_t len, int notice, uvc_session_t** to);
 /* Sends text as a server announcement to every present session. */
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
 
@@ -188,9 +274,22 @@ void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m);
 void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,
                             size_t len);
 
+/* ---- Queries ----------------------------------------------------------------------- */
+
+/* The i-th membership of s (0 <= i < s->n_rooms). */
+static inline uvc_membership_t* uvc_session_membership(uvc_session_t* s, unsigned i) {
+  return i == 0 ? &s->room0 : &s->more[i - 1];
+}
+static inline const uvc_membership_t* uvc_session_membership_c(const uvc_session_t* s, unsigned i) {
+  return i == 0 ? &s->room0 : &s->more[i - 1];
+}
 /* The room a text session talks in: its first room, or NULL. */
 static inline uvc_room_t* uvc_session_room(const uvc_session_t* s) {
-  return s->n_rooms > 0 ? s->rooms[0].room : NULL;
+  return s->n_rooms > 0 ? s->room0.room : NULL;
 }
+/* s's membership of room, or NULL when s is not in it. */
+const uvc_membership_t* uvc_session_in(const uvc_session_t* s, const uvc_room_t* room);
+/* Whether s is an operator of room. */
+int uvc_session_is_op(const uvc_session_t* s, const uvc_room_t* room);
 
 #endif
