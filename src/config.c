@@ -15,6 +15,11 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->host = NULL;
   cfg->port = 8080;
+  cfg->irc_port = 6667;
+  cfg->register_ms = 60000;
+  cfg->line_ms = 60000;
+  cfg->ping_ms = 120000;
+  cfg->idle_ms = 0;
   cfg->max_line = 4096;
   cfg->sendq = 1024 * 1024;
   cfg->stall_ms = 5000;
@@ -77,6 +82,7 @@ int uvc_parse_seconds(const char* s, uint64_t* out_ms) {
 typedef enum {
   OPT_STRING,
   OPT_PORT,
+  OPT_PORT_OFF, /* a port, or "off" (-1) */
   OPT_SIZE,
   OPT_SECONDS,
   OPT_LEVEL,
@@ -98,6 +104,8 @@ typedef struct opt {
 static const opt_t kOptions[] = {
     {"host", OPT_STRING, F(host), 0, 0, "ADDR", "address to listen on", "all, IPv6 and IPv4"},
     {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one", "8080"},
+    {"irc-port", OPT_PORT_OFF, F(irc_port), 0, 65535, "N|off",
+     "IRC port; 0 picks a free one, off turns IRC off", "6667"},
     {"max-line", OPT_SIZE, F(max_line), MAX_LINE_MIN, MAX_LINE_MAX, "BYTES",
      "longest line a client may send", "4096"},
     {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 40, "BYTES",
@@ -106,6 +114,16 @@ static const opt_t kOptions[] = {
      "a client with over half its send queue waiting that takes nothing this long is dropped", "5"},
     {"shutdown-timeout", OPT_SECONDS, F(shutdown_ms), 0, UINT64_C(86400000), "SECONDS",
      "how long queued output may drain when stopping", "5"},
+    {"register-timeout", OPT_SECONDS, F(register_ms), 0, UINT64_C(86400000), "SECONDS",
+     "an IRC client must finish NICK/USER within this (0: no limit)", "60"},
+    {"line-timeout", OPT_SECONDS, F(line_ms), 0, UINT64_C(86400000), "SECONDS",
+     "a client that starts a line must finish it within this (0: no limit)", "60"},
+    {"ping-interval", OPT_SECONDS, F(ping_ms), 0, UINT64_C(86400000), "SECONDS",
+     "an IRC client silent this long is pinged; twice this long, dropped (0: never)", "120"},
+    {"idle-timeout", OPT_SECONDS, F(idle_ms), 0, UINT64_C(86400000), "SECONDS",
+     "any client that sends nothing this long is dropped (0: never)", "0"},
+    {"motd", OPT_STRING, F(motd_file), 0, 0, "FILE", "message of the day shown to IRC clients",
+     "none"},
     {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in", "#lobby"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
@@ -153,12 +171,20 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, char* 
       *(const char**)field = val;
       return 0;
     }
+    case OPT_PORT_OFF:
+      if (strcmp(val, "off") == 0) {
+        *(int*)field = -1;
+        return 0;
+      }
+      /* fall through */
     case OPT_PORT:
     case OPT_SIZE:
       if (uvc_parse_size(val, &v) != 0 ||
-          (o->kind == OPT_PORT && strspn(val, "0123456789") != strlen(val))) {
+          (o->kind != OPT_SIZE && strspn(val, "0123456789") != strlen(val))) {
         snprintf(err, errlen, "--%s: '%s' is not a %s", o->name, val,
-                 o->kind == OPT_PORT ? "port number" : "size in bytes");
+                 o->kind == OPT_PORT       ? "port number"
+                 : o->kind == OPT_PORT_OFF ? "port number (or off)"
+                                           : "size in bytes");
         return -1;
       }
       if (v < o->min || v > o->max) {
@@ -166,7 +192,7 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, char* 
                  (unsigned long long)o->min, (unsigned long long)o->max);
         return -1;
       }
-      if (o->kind == OPT_PORT)
+      if (o->kind != OPT_SIZE)
         *(int*)field = (int)v;
       else
         *(uint64_t*)field = v;

@@ -11,6 +11,7 @@
  */
 #include "uvchat/conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +63,9 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
  * are handled when it resumes, and the rest of its input waits in its socket. */
 static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   uvc_server_t* srv = c->srv;
-  uint32_t max = (uint32_t)srv->cfg.max_line;
   uvc_core_t* core = &srv->core;
   const uvc_adapter_t* a = c->sess.adapter;
+  uint32_t max = a->max_line ? a->max_line : (uint32_t)srv->cfg.max_line;
   uvc_client_t* outer = srv->current;
   const char* line;
   size_t len;
@@ -77,12 +78,19 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
     }
     r = uvc_framer_next(&c->framer, src, max, &line, &len);
     if (r == UVC_FRAME_NONE) break;
+    c->last_line = (uint32_t)uv_now(srv->loop);
+    c->flags &= (uint8_t)~UVC_CONN_PINGED;
     if (r == UVC_FRAME_LINE)
       a->on_line(core, &c->sess, line, len);
     else
       a->on_toolong(core, &c->sess);
   }
   srv->current = outer;
+  /* A line that is started and not finished is on the clock (--line-timeout). */
+  if (uvc_framer_pending(&c->framer) == 0 || c->pause != 0)
+    c->partial_since = 0;
+  else if (c->partial_since == 0)
+    c->partial_since = (uint32_t)uv_now(srv->loop) | 1u;
 }
 
 static void handle_input(uvc_client_t* c, char* data, size_t n) {
@@ -172,6 +180,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   uvc_session_init(&c->sess, adapter);
   uvc_list_insert_tail(&srv->clients, &c->node);
   c->state = UVC_CONN_OPEN;
+  c->since = c->last_line = (uint32_t)uv_now(srv->loop);
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
     c->err = r;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
@@ -302,6 +311,12 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
     /* Already on its way out; a hard close may still overtake a graceful one. */
     if (!graceful && c->state == UVC_CONN_PENDING) c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
     return;
+  }
+  if (graceful && (why == UVC_LEAVE_IDLE || why == UVC_LEAVE_INPUT) &&
+      c->sess.adapter->on_farewell != NULL) {
+    char reason[LEAVE_TEXT_MAX + 1];
+    snprintf(reason, sizeof(reason), "%.*s", (int)len, text ? text : "");
+    c->sess.adapter->on_farewell(&c->srv->core, &c->sess, why, reason);
   }
   c->state = UVC_CONN_PENDING;
   c->leave_why = (uint8_t)why;

@@ -237,8 +237,12 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->ud = ud;
   core->max_line = cfg->max_line;
   core->server_name = cfg->server_name ? cfg->server_name : "uvchat";
+  core->motd = cfg->motd;
+  core->password = cfg->password;
   core->started = uvc_core_now(core);
-  core->scratch_cap = (size_t)cfg->max_line * 3 + 1024; /* a cleaned line and its prefix */
+  /* A cleaned line (each byte may become 3) and room for a prefix. */
+  core->scratch_cap =
+      (size_t)(cfg->max_line > UVC_LINE_FLOOR ? cfg->max_line : UVC_LINE_FLOOR) * 3 + 1024;
   core->scratch = malloc(core->scratch_cap);
   if (core->scratch == NULL) return UVC_ENOMEM;
   core->lobby = room_create(core, room, strlen(room));

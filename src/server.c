@@ -335,8 +335,39 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
  * Timers, signals, shutdown
  * ---------------------------------------------------------------------------------------- */
 
-/* Once a second: drop congested clients that take nothing, close clients whose draining
- * took too long, give back idle queue memory. */
+/* The timeouts of one open client: registration, an unfinished line, silence (IRC clients
+ * are pinged first). Returns 1 when it closed the client. */
+static int check_timeouts(uvc_server_t* srv, uvc_client_t* c, uint32_t now) {
+  const uvc_config_t* cfg = &srv->cfg;
+  uint32_t silent = now - c->last_line;
+  char why[64];
+  if (!c->sess.present && cfg->register_ms > 0 && now - c->since >= cfg->register_ms) {
+    snprintf(why, sizeof(why), "registration timed out after %u seconds",
+             (unsigned)(cfg->register_ms / 1000));
+  } else if (c->partial_since != 0 && cfg->line_ms > 0 && now - c->partial_since >= cfg->line_ms) {
+    snprintf(why, sizeof(why), "a line was left unfinished for %u seconds",
+             (unsigned)(cfg->line_ms / 1000));
+  } else if (cfg->idle_ms > 0 && silent >= cfg->idle_ms) {
+    snprintf(why, sizeof(why), "idle for %u seconds", (unsigned)(cfg->idle_ms / 1000));
+  } else if (c->sess.adapter->on_idle != NULL && cfg->ping_ms > 0 && silent >= cfg->ping_ms) {
+    if (silent >= 2 * cfg->ping_ms) {
+      snprintf(why, sizeof(why), "ping timeout: %u seconds", (unsigned)(silent / 1000));
+    } else {
+      if (!(c->flags & UVC_CONN_PINGED)) {
+        c->flags |= UVC_CONN_PINGED;
+        c->sess.adapter->on_idle(&srv->core, &c->sess);
+      }
+      return 0;
+    }
+  } else {
+    return 0;
+  }
+  uvc_conn_close(c, UVC_LEAVE_IDLE, why, strlen(why), 1);
+  return 1;
+}
+
+/* Once a second: timeouts, congested clients that take nothing, clients whose draining
+ * took too long, and idle queue memory given back. */
 static void on_sweep(uv_timer_t* t) {
   uvc_server_t* srv = t->data;
   uint64_t now = uv_now(srv->loop);
@@ -352,10 +383,13 @@ static void on_sweep(uv_timer_t* t) {
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
-    if ((c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN) && now >= c->deadline)
+    if (c->state == UVC_CONN_OPEN) {
+      if (check_timeouts(srv, c, (uint32_t)now)) continue;
+      if (c->outq.count == 0 && c->outq.ring != NULL) uvc_outq_trim(&c->outq);
+    } else if ((c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN) &&
+               now >= c->deadline) {
       uvc_conn_hard_close(c);
-    else if (c->outq.count == 0 && c->outq.ring != NULL)
-      uvc_outq_trim(&c->outq);
+    }
   }
 }
 

@@ -453,6 +453,12 @@ static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, s
   if (err != 0) reply(core, s, "! not sent: %s", uvc_strerror(err));
 }
 
+static void text_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why,
+                             const char* text) {
+  (void)why;
+  reply(core, s, "*** Disconnected: %s", text);
+}
+
 static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   reply(core, s, "! line too long (the limit is %u bytes); it was not sent",
         (unsigned)core->max_line);
@@ -492,9 +498,11 @@ static uvc_msg_t* render_leave(const uvc_event_t* ev) {
     case UVC_LEAVE_SENDQ:
       return render_line(NULL, 0, NULL, "*** %s was disconnected (not reading fast enough)", nick);
     case UVC_LEAVE_INPUT:
-      return render_line(NULL, 0, NULL, "*** %s was disconnected (sending too much)", nick);
     case UVC_LEAVE_IDLE:
-      return render_line(NULL, 0, NULL, "*** %s was disconnected (idle too long)", nick);
+      if (ev->len > 0)
+        return render_line(ev->text, ev->len, ")", "*** %s was disconnected (", nick);
+      return render_line(NULL, 0, NULL, "*** %s was disconnected (%s)", nick,
+                         ev->reason == UVC_LEAVE_IDLE ? "idle too long" : "sending too much");
     case UVC_LEAVE_SHUTDOWN:
     default:
       return render_line(NULL, 0, NULL, "*** %s left", nick);
@@ -559,5 +567,16 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
 }
 
 const uvc_adapter_t uvc_text_adapter = {
-    "text", 0, 1, 1, text_render, text_on_open, text_on_line, text_on_toolong, NULL, NULL,
+    "text", /* name */
+    0,      /* format */
+    1,      /* telnet */
+    1,      /* single_room */
+    0,      /* max_line: the server's --max-line */
+    text_render,
+    text_on_open,
+    text_on_line,
+    text_on_toolong,
+    NULL, /* on_idle: nc users cannot answer a ping */
+    text_on_farewell,
+    NULL,
 };

@@ -155,30 +155,57 @@ void th_server_spawn(th_server_t* s, const char* const* args) {
   uv_read_start((uv_stream_t*)&s->err, alloc_cb, on_out);
 }
 
+/* The port of the complete "listening on ADDR:PORT (kind)" line for kind, or 0. */
+static int port_of(const char* out, const char* kind) {
+  const char* p = out;
+  char tag[32];
+  snprintf(tag, sizeof(tag), " (%s)\n", kind);
+  while (p != NULL && (p = strstr(p, "listening on ")) != NULL) {
+    const char* nl = strchr(p, '\n');
+    const char* t = strstr(p, tag);
+    if (nl == NULL) return 0;
+    if (t != NULL && t + strlen(tag) - 1 == nl) {
+      const char* colon = nl;
+      while (colon > p && *colon != ':')
+        colon--;
+      return atoi(colon + 1);
+    }
+    p = nl;
+  }
+  return 0;
+}
+
 static int has_port(void* arg) {
   th_server_t* s = arg;
-  const char* p = s->out_buf.p ? strstr(s->out_buf.p, "listening on ") : NULL;
-  const char* colon;
-  if (p == NULL || strchr(p, '\n') == NULL) return !s->running;
-  colon = strstr(p, "]:");
-  colon = colon ? colon + 1 : strchr(p + 13, ':');
-  if (colon == NULL) return 1;
-  s->port = atoi(colon + 1);
-  return 1;
+  if (s->out_buf.p != NULL) {
+    if (s->port == 0) s->port = port_of(s->out_buf.p, "text");
+    if (s->irc_port == 0 && s->want_irc) s->irc_port = port_of(s->out_buf.p, "irc");
+  }
+  return !s->running || (s->port != 0 && (!s->want_irc || s->irc_port != 0));
 }
 
 void th_server_start(th_server_t* s, const char* const* args) {
   const char* all[48];
-  int n = 0, i;
-  for (i = 0; args != NULL && args[i] != NULL && n < 40; i++)
+  int n = 0, i, irc = 0, want_irc = 0;
+  for (i = 0; args != NULL && args[i] != NULL && n < 40; i++) {
+    if (strcmp(args[i], "--irc-port") == 0 && args[i + 1] != NULL) {
+      irc = 1;
+      want_irc = strcmp(args[i + 1], "off") != 0;
+    }
     all[n++] = args[i];
+  }
   all[n++] = "--port";
   all[n++] = "0";
+  if (!irc) {
+    all[n++] = "--irc-port";
+    all[n++] = "off";
+  }
   all[n++] = "--log-level";
   all[n++] = "debug";
   all[n] = NULL;
   th_server_spawn(s, all);
-  if (!th_run_until(has_port, s, 20000) || s->port == 0) {
+  s->want_irc = want_irc;
+  if (!th_run_until(has_port, s, 20000) || s->port == 0 || (want_irc && s->irc_port == 0)) {
     fail_msg("the server did not say where it listens; stdout: %s stderr: %s",
              s->out_buf.p ? s->out_buf.p : "", s->err_buf.p ? s->err_buf.p : "");
   }

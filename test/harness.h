@@ -27,8 +27,10 @@ typedef struct th_server {
   int running;
   int64_t status; /* exit status, once !running */
   int term_signal;
-  int port;
-  int handles; /* open handles to wait for when freeing */
+  int port;     /* the text listener's port */
+  int irc_port; /* the IRC listener's port, when the test asked for one */
+  int want_irc; /* wait for the IRC listener too */
+  int handles;  /* open handles to wait for when freeing */
 } th_server_t;
 
 typedef struct th_client {
@@ -50,8 +52,8 @@ uint64_t th_ms(uint64_t ms);
 int th_run_until(int (*cond)(void*), void* arg, uint64_t ms);
 
 /* Starts the server with extra arguments (NULL-terminated, may be NULL) plus
- * "--port 0 --log-level debug"; waits for its "listening on" line. Fails the test if it
- * does not come. */
+ * "--port 0 --log-level debug", and "--irc-port off" unless the arguments name an IRC
+ * port; waits for its "listening on" lines. Fails the test if they do not come. */
 void th_server_start(th_server_t* s, const char* const* args);
 /* Spawns the server with exactly these arguments (for usage-error tests). */
 void th_server_spawn(th_server_t* s, const char* const* args);

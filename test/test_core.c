@@ -40,7 +40,7 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
 
 /* Connects n text users; they become guest1..guestn. */
 static int setup(void** state) {
-  uvc_core_config_t cfg = {"#lobby", 64, "uvchat"};
+  uvc_core_config_t cfg = {"#lobby", 64, "uvchat", NULL, NULL};
   uvc_core_hooks_t hooks = {deliver, request_close, NULL, NULL};
   int i;
   (void)state;

@@ -13,7 +13,9 @@ static void feed_n(uvc_framer_t* f, const char* s, size_t n) {
   g_src.p = s;
   g_src.len = n;
 }
-static void feed(uvc_framer_t* f, const char* s) { feed_n(f, s, strlen(s)); }
+static void feed(uvc_framer_t* f, const char* s) {
+  feed_n(f, s, strlen(s));
+}
 
 static void init(uvc_framer_t* f, uint32_t max) {
   uvc_framer_init(f);

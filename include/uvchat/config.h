@@ -13,10 +13,16 @@
 typedef struct uvc_config {
   const char* host;         /* NULL: all interfaces, IPv6 and IPv4 */
   int port;                 /* text listener; 0 picks a free port */
+  int irc_port;             /* IRC listener; 0 picks a free port; -1: none */
   uint64_t max_line;        /* longest accepted line, in bytes */
   uint64_t sendq;           /* bytes queued for one client before it is dropped */
   uint64_t stall_ms;        /* a congested client that takes nothing this long is dropped */
   uint64_t shutdown_ms;     /* how long queued output may drain at shutdown */
+  uint64_t register_ms;     /* an IRC client must register within this (0: no limit) */
+  uint64_t line_ms;         /* a started line must be finished within this (0: no limit) */
+  uint64_t ping_ms;         /* an IRC client silent this long is pinged, twice this dropped */
+  uint64_t idle_ms;         /* any client silent this long is dropped (0: never) */
+  const char* motd_file;    /* message of the day for IRC clients, or NULL */
   int log_level;            /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */
 } uvc_config_t;

@@ -29,7 +29,8 @@ enum {
   UVC_CONN_DIRTY = 1,      /* on the server's flush list */
   UVC_CONN_GRACEFUL = 2,   /* the scheduled close lets output drain first */
   UVC_CONN_IN_PENDING = 4, /* on the server's leave list */
-  UVC_CONN_CONGESTED = 8   /* over half its send queue: it holds back whoever sends to it */
+  UVC_CONN_CONGESTED = 8,  /* over half its send queue: it holds back whoever sends to it */
+  UVC_CONN_PINGED = 16     /* its adapter was told it is idle (IRC sent a PING) */
 };
 
 /* Why a client's input is paused (a bitmask: reading resumes when none is left). */
@@ -58,11 +59,14 @@ typedef struct uvc_client {
   uint16_t leave_len;
   uint8_t state;
   uint8_t flags;
-  uint8_t leave_why;    /* uvc_leave_t */
-  uint8_t telnet;       /* telnet filter state */
-  uint8_t pause;        /* UVC_PAUSE_* reasons its input is not being read */
-  uint32_t progress;    /* bytes-sent mark when congested, to tell slow from stuck */
-  uint64_t stall_since; /* loop time of the last progress while congested */
+  uint8_t leave_why;      /* uvc_leave_t */
+  uint8_t telnet;         /* telnet filter state */
+  uint8_t pause;          /* UVC_PAUSE_* reasons its input is not being read */
+  uint32_t progress;      /* bytes-sent mark when congested, to tell slow from stuck */
+  uint32_t since;         /* loop time (ms, wrapping) of the connect */
+  uint32_t last_line;     /* loop time of the last complete line */
+  uint32_t partial_since; /* loop time a still unfinished line was started; 0: none */
+  uint64_t stall_since;   /* loop time of the last progress while congested */
   uvc_sockaddr_t peer;
 } uvc_client_t;
 

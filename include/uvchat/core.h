@@ -25,6 +25,9 @@
 #define UVC_REASON_MAX     300 /* bytes of a quit, part or kick reason */
 #define UVC_ROOMS_PER_USER 20
 #define UVC_FORMATS        4 /* wire formats a broadcast may be rendered in */
+/* The scratch buffer holds a cleaned line of at least this many bytes, whatever the text
+ * line limit: an IRC line may carry 8191 bytes of tags before its 512 bytes. */
+#define UVC_LINE_FLOOR 8704
 
 /* Core error codes: 0 is success, every error is negative. */
 #define UVC_ERRNO_MAP(X)                                            \
@@ -114,6 +117,7 @@ typedef struct uvc_adapter {
   unsigned telnet;      /* strip telnet negotiation from this format's input */
   unsigned single_room; /* its users are in exactly one room: a kick returns them to the
                            default room */
+  uint32_t max_line;    /* the longest line its clients may send (0: the server setting) */
   /* Renders an event for one of this adapter's sessions: a new message with one
    * reference, or NULL when this format shows nothing for the event. The result must not
    * depend on the recipient: it is shared by every recipient with this adapter. */
@@ -124,6 +128,9 @@ typedef struct uvc_adapter {
   void (*on_toolong)(uvc_core_t* core, uvc_session_t* s);
   /* The connection has been quiet for a while (optional; IRC sends a PING). */
   void (*on_idle)(uvc_core_t* core, uvc_session_t* s);
+  /* The server is about to close the connection for why (a timeout, too much input):
+   * tell the client (optional). text is a short explanation. */
+  void (*on_farewell)(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
   /* Frees the adapter's per-session state (optional), after the session left. */
   void (*on_free)(uvc_session_t* s);
 } uvc_adapter_t;
@@ -181,6 +188,8 @@ typedef struct uvc_core_config {
   const char* default_room; /* "#lobby" */
   uint32_t max_line;        /* the longest line an adapter hands to the core */
   const char* server_name;  /* how the server calls itself ("uvchat") */
+  const char* motd;         /* message of the day (NUL-terminated, lines split on LF), or NULL */
+  const char* password;     /* the server password clients must give, or NULL */
 } uvc_core_config_t;
 
 struct uvc_core {
@@ -198,6 +207,8 @@ struct uvc_core {
   uint32_t max_line;
   int64_t started; /* wall-clock seconds at init */
   const char* server_name;
+  const char* motd;
+  const char* password;
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
