@@ -20,6 +20,11 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->line_ms = 60000;
   cfg->ping_ms = 120000;
   cfg->idle_ms = 0;
+  cfg->flood_burst = 10;
+  cfg->flood_rate = 5;
+  cfg->max_input = 16 * 1024;
+  cfg->max_clients = 10000;
+  cfg->max_per_addr = 16;
   cfg->max_line = 4096;
   cfg->sendq = 1024 * 1024;
   cfg->stall_ms = 5000;
@@ -114,6 +119,18 @@ static const opt_t kOptions[] = {
      "a client with over half its send queue waiting that takes nothing this long is dropped", "5"},
     {"shutdown-timeout", OPT_SECONDS, F(shutdown_ms), 0, UINT64_C(86400000), "SECONDS",
      "how long queued output may drain when stopping", "5"},
+    {"flood-burst", OPT_SIZE, F(flood_burst), 1, 100000, "LINES",
+     "lines a client may send at once before it is slowed", "10"},
+    {"flood-rate", OPT_SIZE, F(flood_rate), 0, 1000000, "LINES",
+     "lines per second a client may send after its burst (0: no flood control)", "5"},
+    {"max-input", OPT_SIZE, F(max_input), 1024, UINT64_C(1) << 30, "BYTES",
+     "input a client may leave unprocessed (or a line without newline may run) before it is "
+     "dropped",
+     "16K"},
+    {"max-clients", OPT_SIZE, F(max_clients), 0, 10000000, "N", "connections in all (0: no limit)",
+     "10000"},
+    {"max-per-addr", OPT_SIZE, F(max_per_addr), 0, 10000000, "N",
+     "connections from one IPv4 address or IPv6 /64 (0: no limit)", "16"},
     {"register-timeout", OPT_SECONDS, F(register_ms), 0, UINT64_C(86400000), "SECONDS",
      "an IRC client must finish NICK/USER within this (0: no limit)", "60"},
     {"line-timeout", OPT_SECONDS, F(line_ms), 0, UINT64_C(86400000), "SECONDS",

@@ -58,6 +58,39 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
     free(buf->base);
 }
 
+/* Flood control: adds the tokens earned since the last refill (--flood-rate lines a
+ * second, up to --flood-burst) and says whether a line may be handled now. */
+static int has_token(uvc_client_t* c, uint32_t now) {
+  const uvc_config_t* cfg = &c->srv->cfg;
+  uint64_t cap = cfg->flood_burst * 1000u;
+  uint64_t t = c->tokens + (uint64_t)(uint32_t)(now - c->refill_at) * cfg->flood_rate;
+  c->refill_at = now;
+  c->tokens = (uint32_t)(t > cap ? cap : t);
+  return c->tokens >= 1000;
+}
+
+uint32_t uvc_conn_token_wait(uvc_client_t* c, uint32_t now) {
+  uint64_t rate = c->srv->cfg.flood_rate;
+  if (rate == 0 || has_token(c, now)) return 0;
+  return (uint32_t)((1000 - c->tokens + rate - 1) / rate);
+}
+
+/* Drops a client that leaves more input with the server than --max-input: what it sent
+ * while slowed, or one endless line. */
+static void check_input_limit(uvc_client_t* c) {
+  uint64_t max = c->srv->cfg.max_input;
+  char why[128];
+  if (c->state != UVC_CONN_OPEN) return;
+  if ((c->pause & UVC_PAUSE_FLOOD) && uvc_framer_pending(&c->framer) > max)
+    snprintf(why, sizeof(why), "too much input at once: %u bytes waiting, the limit is %u",
+             (unsigned)uvc_framer_pending(&c->framer), (unsigned)max);
+  else if (c->framer.skipping && c->framer.skipped > max)
+    snprintf(why, sizeof(why), "a line longer than %u bytes", (unsigned)max);
+  else
+    return;
+  uvc_conn_close(c, UVC_LEAVE_INPUT, why, strlen(why), 1);
+}
+
 /* Hands complete lines to the adapter while the client is open and its input is not
  * paused. When it gets paused, the lines not handled yet are copied into its framer: they
  * are handled when it resumes, and the rest of its input waits in its socket. */
@@ -66,6 +99,7 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   uvc_core_t* core = &srv->core;
   const uvc_adapter_t* a = c->sess.adapter;
   uint32_t max = a->max_line ? a->max_line : (uint32_t)srv->cfg.max_line;
+  int flood = srv->cfg.flood_rate > 0;
   uvc_client_t* outer = srv->current;
   const char* line;
   size_t len;
@@ -76,8 +110,13 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
       if (uvc_framer_stash(&c->framer, src) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
       break;
     }
+    if (flood && !has_token(c, (uint32_t)uv_now(srv->loop))) {
+      uvc_conn_pause(c, UVC_PAUSE_FLOOD); /* the rest waits, here and in its socket */
+      continue;
+    }
     r = uvc_framer_next(&c->framer, src, max, &line, &len);
     if (r == UVC_FRAME_NONE) break;
+    if (flood) c->tokens -= 1000;
     c->last_line = (uint32_t)uv_now(srv->loop);
     c->flags &= (uint8_t)~UVC_CONN_PINGED;
     if (r == UVC_FRAME_LINE)
@@ -91,6 +130,7 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
     c->partial_since = 0;
   else if (c->partial_since == 0)
     c->partial_since = (uint32_t)uv_now(srv->loop) | 1u;
+  check_input_limit(c);
 }
 
 static void handle_input(uvc_client_t* c, char* data, size_t n) {
@@ -105,6 +145,7 @@ static void handle_input(uvc_client_t* c, char* data, size_t n) {
 void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
   if (c->state != UVC_CONN_OPEN || (c->pause & reason) != 0) return;
   if (reason == UVC_PAUSE_BACKPRESSURE) uvc_server_hold(c->srv, c);
+  if (reason == UVC_PAUSE_FLOOD) uvc_server_flooded(c->srv, c);
   c->pause |= (uint8_t)reason;
   uv_read_stop((uv_stream_t*)&c->tcp);
 }
@@ -151,7 +192,8 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   uvc_listener_t* l = listener->data;
   uvc_server_t* srv = l->srv;
   uvc_client_t* c = calloc(1, sizeof(*c));
-  char addr[64];
+  char addr[64], why[160];
+  const char* refusal;
   int len = sizeof(c->peer), r;
   if (c == NULL) {
     /* Accept into a bare handle and close it, so the listener does not stall. */
@@ -180,7 +222,15 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   uvc_session_init(&c->sess, adapter);
   uvc_list_insert_tail(&srv->clients, &c->node);
   c->state = UVC_CONN_OPEN;
-  c->since = c->last_line = (uint32_t)uv_now(srv->loop);
+  c->since = c->last_line = c->refill_at = (uint32_t)uv_now(srv->loop);
+  c->tokens = (uint32_t)(srv->cfg.flood_burst * 1000u);
+  if ((refusal = uvc_server_admit(srv, c, why, sizeof(why))) != NULL) {
+    /* One clear line, then the door closes; nothing it sends is read. */
+    if (adapter->on_farewell != NULL)
+      adapter->on_farewell(&srv->core, &c->sess, UVC_LEAVE_REFUSED, refusal);
+    uvc_conn_close(c, UVC_LEAVE_REFUSED, NULL, 0, 1);
+    return;
+  }
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
     c->err = r;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
@@ -227,9 +277,14 @@ static void written(uvc_client_t* c) {
 
 static void begin_shutdown(uvc_client_t* c);
 
+/* The peer is gone: an open client leaves at the end of the phase; one already on its way
+ * out is closed now (nothing else would: it may not even be reading). */
 static void write_failed(uvc_client_t* c, int err) {
   c->err = err;
-  uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
+  if (c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN)
+    uvc_conn_hard_close(c);
+  else
+    uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
 }
 
 /* Whether queued output should still go out in c's state. */
@@ -350,6 +405,8 @@ static const char* leave_word(uvc_leave_t why) {
       return "idle timeout";
     case UVC_LEAVE_SHUTDOWN:
       return "server shutdown";
+    case UVC_LEAVE_REFUSED:
+      return "refused";
   }
   return "closed";
 }
@@ -360,12 +417,22 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
   int level;
   c->flags &= (uint8_t)~UVC_CONN_IN_PENDING;
   if (c->state != UVC_CONN_PENDING) return;
+  if (c->leave_why == UVC_LEAVE_REFUSED) {
+    c->state = UVC_CONN_DRAINING;
+    c->deadline = uv_now(srv->loop) + 2000;
+    if (c->wreq == NULL && c->outq.count == 0) begin_shutdown(c);
+    return;
+  }
   level = (c->leave_why == UVC_LEAVE_SENDQ || c->leave_why == UVC_LEAVE_INPUT) ? UVC_LOG_WARN
                                                                                : UVC_LOG_INFO;
-  uvc_log(level, "disconnect %s from %s: %s%s%s%s%s%.*s", who(c), peer_str(c, addr, sizeof(addr)),
-          leave_word((uvc_leave_t)c->leave_why), c->err ? " (" : "",
-          c->err ? uv_strerror(c->err) : "", c->err ? ")" : "", c->leave_len ? " " : "",
-          (int)c->leave_len, c->leave_text ? c->leave_text : "");
+  if (c->leave_why == UVC_LEAVE_QUIT || c->leave_text == NULL)
+    uvc_log(level, "disconnect %s from %s: %s%s%s%s%s%.*s", who(c), peer_str(c, addr, sizeof(addr)),
+            leave_word((uvc_leave_t)c->leave_why), c->err ? " (" : "",
+            c->err ? uv_strerror(c->err) : "", c->err ? ")" : "", c->leave_len ? ": " : "",
+            (int)c->leave_len, c->leave_text ? c->leave_text : "");
+  else
+    uvc_log(level, "disconnect %s from %s: %.*s", who(c), peer_str(c, addr, sizeof(addr)),
+            (int)c->leave_len, c->leave_text);
   uvc_core_leave(&srv->core, &c->sess, (uvc_leave_t)c->leave_why, c->leave_text, c->leave_len);
   free(c->leave_text);
   c->leave_text = NULL;
@@ -407,6 +474,7 @@ void uvc_conn_hard_close(uvc_client_t* c) {
   c->state = UVC_CONN_CLOSING;
   uvc_server_uncongested(c->srv, c);
   if (c->pause & UVC_PAUSE_BACKPRESSURE) uvc_server_unhold(c->srv, c);
+  if (c->pause & UVC_PAUSE_FLOOD) uvc_server_unflood(c->srv, c);
   if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
   uv_close((uv_handle_t*)&c->tcp, on_closed);
 }
@@ -420,6 +488,7 @@ static void on_closed(uv_handle_t* h) {
   uvc_framer_free(&c->framer);
   if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
   free(c->leave_text);
+  if (c->flags & UVC_CONN_COUNTED) uvc_server_discharge(srv, c);
   free(c);
   uvc_server_client_freed(srv);
 }

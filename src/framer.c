@@ -55,6 +55,11 @@ static void drop_if_empty(uvc_framer_t* f) {
   f->len = f->pos = f->cap = 0;
 }
 
+/* Counts n more bytes of an overlong line thrown away (saturating). */
+static void skip(uvc_framer_t* f, size_t n) {
+  f->skipped = (n >= UINT32_MAX - f->skipped) ? UINT32_MAX : f->skipped + (uint32_t)n;
+}
+
 /* Length of a line's content: without its LF and one CR before it. */
 static size_t content_len(const char* line, size_t n_before_lf) {
   return (n_before_lf > 0 && line[n_before_lf - 1] == '\r') ? n_before_lf - 1 : n_before_lf;
@@ -73,6 +78,7 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
         f->pos += (uint32_t)(lf - start) + 1;
         if (f->skipping) {
           f->skipping = 0;
+          f->skipped = 0;
           continue;
         }
         if (n > max) return UVC_FRAME_TOOLONG;
@@ -83,6 +89,7 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
       /* A partial line: complete it from the borrowed bytes. */
       if (src->len == 0) return UVC_FRAME_NONE;
       if (f->skipping) {
+        skip(f, have);
         f->pos = f->len;
         drop_if_empty(f);
         continue;
@@ -114,6 +121,7 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
       if (have + src->len > (size_t)max + 1) {
         f->pos = f->len;
         f->skipping = 1;
+        skip(f, have + src->len);
         src->len = 0;
         drop_if_empty(f);
         return UVC_FRAME_TOOLONG;
@@ -121,6 +129,7 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
       if (append(f, src->p, src->len) != 0) {
         f->pos = f->len;
         f->skipping = 1;
+        skip(f, have + src->len);
         src->len = 0;
         drop_if_empty(f);
         return UVC_FRAME_TOOLONG;
@@ -137,12 +146,14 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
       const char* lf = memchr(start, '\n', src->len);
       if (f->skipping) {
         if (lf == NULL) {
+          skip(f, src->len);
           src->len = 0;
           return UVC_FRAME_NONE;
         }
         src->len -= (size_t)(lf - start) + 1;
         src->p = lf + 1;
         f->skipping = 0;
+        f->skipped = 0;
         continue;
       }
       if (lf != NULL) {
@@ -156,6 +167,7 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
       }
       if (src->len > (size_t)max + 1 || append(f, start, src->len) != 0) {
         f->skipping = 1;
+        skip(f, src->len);
         src->len = 0;
         return UVC_FRAME_TOOLONG;
       }

@@ -15,8 +15,23 @@
 #include "uvchat/conn.h"
 #include "uvchat/log.h"
 
-#define SWEEP_MS       1000
-#define WRITE_POOL_MAX 1024
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
+
+#define SWEEP_MS          1000
+#define WRITE_POOL_MAX    1024
+#define REFUSAL_LOG_MS    60000 /* a refused address is logged at most once a minute */
+#define ACCEPT_ERR_LOG_MS 10000
+
+/* Connections from one IPv4 address or IPv6 /64, and refusals not yet logged. */
+typedef struct uvc_addr_entry {
+  uint8_t key[16];
+  uint32_t n;
+  uint32_t refused;
+  uint64_t logged_at;
+  UT_hash_handle hh;
+} uvc_addr_entry_t;
 
 /* ------------------------------------------------------------------------------------------
  * Small helpers
@@ -78,11 +93,135 @@ void uvc_server_put_write(uvc_server_t* srv, uv_write_t* req) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Admission: --max-clients and --max-per-addr
+ * ---------------------------------------------------------------------------------------- */
+
+/* The address a connection is counted under: IPv4 (also IPv4-mapped) whole, IPv6 by /64. */
+static void addr_key(const uvc_sockaddr_t* a, uint8_t key[16]) {
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  memset(key, 0, 16);
+  if (a->sa.sa_family == AF_INET) {
+    memcpy(key, kMapped, 12);
+    memcpy(key + 12, &a->in4.sin_addr, 4);
+  } else if (a->sa.sa_family == AF_INET6) {
+    const uint8_t* b = (const uint8_t*)&a->in6.sin6_addr;
+    memcpy(key, b, memcmp(b, kMapped, 12) == 0 ? 16 : 8);
+  }
+}
+
+static uvc_addr_entry_t* addr_find(uvc_server_t* srv, const uint8_t key[16]) {
+  uvc_addr_entry_t* e = NULL;
+  HASH_FIND(hh, srv->addrs, key, 16, e);
+  return e;
+}
+
+/* Logs a refusal, at most once per interval per address (or for "server full"). */
+static void log_refusal(uvc_server_t* srv, uvc_client_t* c, uvc_addr_entry_t* e, const char* why) {
+  uint64_t now = uv_now(srv->loop);
+  uint64_t* at = e ? &e->logged_at : &srv->full_logged_at;
+  uint32_t* n = e ? &e->refused : &srv->full_refused;
+  char addr[64];
+  (*n)++;
+  if (*at != 0 && now - *at < REFUSAL_LOG_MS) return;
+  uvc_format_addr(&c->peer.sa, addr, sizeof(addr));
+  UVC_WARN("refused %u connection%s (latest from %s): %s", (unsigned)*n, *n == 1 ? "" : "s", addr,
+           why);
+  *at = now;
+  *n = 0;
+}
+
+/* How many clients the process's open-file limit leaves room for, after raising the soft
+ * limit as far as --max-clients needs and the hard limit allows (POSIX; Windows sockets
+ * have no such limit). FD_RESERVE descriptors stay free for listeners, the loop's own
+ * handles and files. Returns 0 for "no limit". */
+#define FD_RESERVE 32
+static uint64_t client_fd_budget(const uvc_config_t* cfg) {
+#ifdef _WIN32
+  (void)cfg;
+  return 0;
+#else
+  struct rlimit rl;
+  rlim_t want;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  want = cfg->max_clients > 0 ? (rlim_t)(cfg->max_clients + FD_RESERVE) : rl.rlim_max;
+  if (want > rl.rlim_cur) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur > FD_RESERVE ? (uint64_t)(rl.rlim_cur - FD_RESERVE) : 1;
+#endif
+}
+
+const char* uvc_server_admit(uvc_server_t* srv, uvc_client_t* c, char* why, size_t whylen) {
+  const uvc_config_t* cfg = &srv->cfg;
+  uvc_addr_entry_t* e = NULL;
+  uint8_t key[16];
+  if (srv->fd_budget > 0 && srv->n_clients > srv->fd_budget) {
+    snprintf(why, whylen, "the server is at its open-file limit (%u connections); try again later",
+             (unsigned)srv->fd_budget);
+    log_refusal(srv, c, NULL, why);
+    return why;
+  }
+  if (cfg->max_clients > 0 && srv->n_clients > cfg->max_clients) {
+    snprintf(why, whylen, "the server is full (%u connections); try again later",
+             (unsigned)cfg->max_clients);
+    log_refusal(srv, c, NULL, why);
+    return why;
+  }
+  if (cfg->max_per_addr == 0) return NULL;
+  addr_key(&c->peer, key);
+  if ((e = addr_find(srv, key)) == NULL) {
+    if ((e = calloc(1, sizeof(*e))) == NULL) return NULL; /* out of memory: do not count */
+    memcpy(e->key, key, 16);
+    HASH_ADD(hh, srv->addrs, key, 16, e);
+  }
+  if (e->n >= cfg->max_per_addr) {
+    snprintf(why, whylen, "too many connections from your address (the limit is %u)",
+             (unsigned)cfg->max_per_addr);
+    log_refusal(srv, c, e, why);
+    return why;
+  }
+  e->n++;
+  c->flags |= UVC_CONN_COUNTED;
+  return NULL;
+}
+
+void uvc_server_discharge(uvc_server_t* srv, uvc_client_t* c) {
+  uint8_t key[16];
+  uvc_addr_entry_t* e;
+  addr_key(&c->peer, key);
+  if ((e = addr_find(srv, key)) != NULL && e->n > 0) e->n--;
+  c->flags &= (uint8_t)~UVC_CONN_COUNTED;
+}
+
+/* Forgets addresses with no connection and nothing left to log. */
+static void prune_addrs(uvc_server_t* srv, uint64_t now) {
+  uvc_addr_entry_t *e, *tmp;
+  HASH_ITER(hh, srv->addrs, e, tmp) {
+    if (e->n == 0 && (e->refused == 0 || now - e->logged_at >= REFUSAL_LOG_MS)) {
+      HASH_DEL(srv->addrs, e);
+      free(e);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------
  * End-of-phase work
  * ---------------------------------------------------------------------------------------- */
 
+/* Scheduled work keeps the loop alive until the end of the phase carries it out: a client
+ * whose input is paused has no active I/O of its own, and prepare/check are unreferenced. */
+static void hold_loop(uvc_server_t* srv) {
+  if (srv->work_ref) return;
+  srv->work_ref = 1;
+  uv_ref((uv_handle_t*)&srv->prepare);
+}
+
 void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c) {
   if (c->flags & UVC_CONN_DIRTY) return;
+  hold_loop(srv);
   if (push_client(&srv->dirty, &srv->n_dirty, &srv->cap_dirty, c) != 0) {
     uvc_conn_flush(c); /* no room to defer: write now */
     return;
@@ -92,6 +231,7 @@ void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c) {
 
 void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c) {
   if (c->flags & UVC_CONN_IN_PENDING) return;
+  hold_loop(srv);
   if (push_client(&srv->pending, &srv->n_pending, &srv->cap_pending, c) != 0) {
     /* Out of memory: drop the client without ceremony rather than lose track of it. */
     c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
@@ -125,6 +265,52 @@ void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c) {
   if (!(c->flags & UVC_CONN_CONGESTED)) return;
   remove_client(srv->congested, &srv->n_congested, c);
   c->flags &= (uint8_t)~UVC_CONN_CONGESTED;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Flood control: clients waiting for tokens
+ * ---------------------------------------------------------------------------------------- */
+
+static void on_flood_timer(uv_timer_t* t);
+
+/* Arms the flood timer for the soonest of the waiting clients. */
+static void arm_flood_timer(uvc_server_t* srv) {
+  uint32_t i, soonest = UINT32_MAX, now = (uint32_t)uv_now(srv->loop);
+  if (srv->n_flooded == 0) {
+    uv_timer_stop(&srv->flood_timer);
+    return;
+  }
+  for (i = 0; i < srv->n_flooded; i++) {
+    uint32_t w = uvc_conn_token_wait(srv->flooded[i], now);
+    if (w < soonest) soonest = w;
+  }
+  uv_timer_start(&srv->flood_timer, on_flood_timer, soonest > 0 ? soonest : 1, 0);
+}
+
+void uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c) {
+  if (push_client(&srv->flooded, &srv->n_flooded, &srv->cap_flooded, c) != 0) {
+    /* Cannot keep track of it: let it go on rather than stall it for ever. */
+    c->pause &= (uint8_t)~UVC_PAUSE_FLOOD;
+    return;
+  }
+  arm_flood_timer(srv);
+}
+
+void uvc_server_unflood(uvc_server_t* srv, uvc_client_t* c) {
+  remove_client(srv->flooded, &srv->n_flooded, c);
+}
+
+/* Resumes every waiting client that has a token again. */
+static void on_flood_timer(uv_timer_t* t) {
+  uvc_server_t* srv = t->data;
+  uint32_t i;
+  for (i = srv->n_flooded; i-- > 0;) {
+    uvc_client_t* c = srv->flooded[i];
+    if (uvc_conn_token_wait(c, (uint32_t)uv_now(srv->loop)) > 0) continue;
+    srv->flooded[i] = srv->flooded[--srv->n_flooded];
+    uvc_conn_resume(c, UVC_PAUSE_FLOOD); /* may pause it again */
+  }
+  arm_flood_timer(srv);
 }
 
 void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c) {
@@ -171,6 +357,10 @@ static void end_of_phase(uvc_server_t* srv) {
       continue;
     }
     if (srv->n_pending == 0 && srv->n_dirty == 0) break;
+  }
+  if (srv->work_ref) {
+    srv->work_ref = 0;
+    uv_unref((uv_handle_t*)&srv->prepare);
   }
 }
 
@@ -229,10 +419,18 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.observe = hook_observe;
   hooks.wallclock = hook_wallclock;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
+  srv->fd_budget = client_fd_budget(cfg);
+  if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
+    UVC_WARN(
+        "the open-file limit leaves room for %u clients (--max-clients is %u); raise it "
+        "with ulimit -n",
+        (unsigned)srv->fd_budget, (unsigned)cfg->max_clients);
   uv_prepare_init(loop, &srv->prepare);
   uv_check_init(loop, &srv->check);
   uv_timer_init(loop, &srv->sweep);
   uv_timer_init(loop, &srv->stop_timer);
+  uv_timer_init(loop, &srv->flood_timer);
+  srv->flood_timer.data = srv;
   uv_signal_init(loop, &srv->sig_int);
   uv_signal_init(loop, &srv->sig_term);
   srv->prepare.data = srv->check.data = srv->sweep.data = srv->stop_timer.data = srv;
@@ -251,8 +449,21 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
 
 static void on_connection(uv_stream_t* server, int status) {
   uvc_listener_t* l = server->data;
+  uvc_server_t* srv = l->srv;
   if (status < 0) {
-    UVC_WARN("cannot accept on %s: %s", l->addr, uv_strerror(status));
+    /* Out of descriptors (EMFILE) and the like: libuv has already turned the caller away
+     * without spinning; say so now and then, not once per attempt. */
+    uint64_t now = uv_now(srv->loop);
+    srv->accept_errs++;
+    if (srv->accept_err_at == 0 || now - srv->accept_err_at >= ACCEPT_ERR_LOG_MS) {
+      UVC_WARN(
+          "cannot accept on %s: %s (%u time%s); refusing new connections until it "
+          "clears",
+          l->addr, uv_strerror(status), (unsigned)srv->accept_errs,
+          srv->accept_errs == 1 ? "" : "s");
+      srv->accept_err_at = now;
+      srv->accept_errs = 0;
+    }
     return;
   }
   uvc_conn_accept(server, l->adapter);
@@ -373,6 +584,7 @@ static void on_sweep(uv_timer_t* t) {
   uint64_t now = uv_now(srv->loop);
   uvc_list_t* n = srv->clients.next;
   uint32_t i;
+  prune_addrs(srv, now);
   for (i = srv->n_congested; i-- > 0;) { /* backwards: a drop removes entry i */
     uvc_client_t* c = srv->congested[i];
     if (uvc_conn_made_progress(c))
@@ -401,6 +613,7 @@ static void maybe_finish(uvc_server_t* srv) {
   uv_close((uv_handle_t*)&srv->check, NULL);
   uv_close((uv_handle_t*)&srv->sweep, NULL);
   uv_close((uv_handle_t*)&srv->stop_timer, NULL);
+  uv_close((uv_handle_t*)&srv->flood_timer, NULL);
   uv_close((uv_handle_t*)&srv->sig_int, NULL);
   uv_close((uv_handle_t*)&srv->sig_term, NULL);
 #ifdef SIGBREAK
@@ -498,6 +711,15 @@ void uvc_server_free(uvc_server_t* srv) {
   free(srv->pending);
   free(srv->congested);
   free(srv->paused);
+  free(srv->flooded);
+  srv->flooded = NULL;
+  {
+    uvc_addr_entry_t *e, *tmp;
+    HASH_ITER(hh, srv->addrs, e, tmp) {
+      HASH_DEL(srv->addrs, e);
+      free(e);
+    }
+  }
   srv->dirty = srv->pending = srv->congested = srv->paused = NULL;
   uvc_core_free(&srv->core);
 }

@@ -2,6 +2,7 @@
  * libuv loop, every wait bounded by a deadline. */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@ static uv_loop_t* g_loop;
 
 uv_loop_t* th_loop(void) {
   if (g_loop == NULL) {
+#ifdef SIGPIPE
+    signal(SIGPIPE, SIG_IGN); /* a server that closed on us is an error code, not a crash */
+#endif
     g_loop = uv_default_loop();
   }
   return g_loop;
@@ -316,7 +320,7 @@ static int connected(void* arg) {
   return ((th_client_t*)arg)->connected != 0;
 }
 
-th_client_t* th_connect(int port, int rcvbuf, int read) {
+static th_client_t* connect_impl(int port, const struct sockaddr* from, int rcvbuf, int read) {
   th_client_t* c = calloc(1, sizeof(*c));
   struct sockaddr_in addr;
   uv_connect_t* req = malloc(sizeof(*req));
@@ -328,6 +332,8 @@ th_client_t* th_connect(int port, int rcvbuf, int read) {
     int v = rcvbuf;
     uv_recv_buffer_size((uv_handle_t*)&c->tcp, &v);
   }
+  if (from != NULL && (r = uv_tcp_bind(&c->tcp, from, 0)) != 0)
+    fail_msg("cannot bind the client to its source address: %s", uv_strerror(r));
   uv_ip4_addr("127.0.0.1", port, &addr);
   req->data = c;
   r = uv_tcp_connect(req, &c->tcp, (const struct sockaddr*)&addr, on_connect);
@@ -338,6 +344,14 @@ th_client_t* th_connect(int port, int rcvbuf, int read) {
   uv_tcp_nodelay(&c->tcp, 1);
   if (read) th_start_reading(c);
   return c;
+}
+
+th_client_t* th_connect(int port, int rcvbuf, int read) {
+  return connect_impl(port, NULL, rcvbuf, read);
+}
+
+th_client_t* th_connect_from(int port, const struct sockaddr* from) {
+  return connect_impl(port, from, 0, 1);
 }
 
 void th_start_reading(th_client_t* c) {

@@ -75,6 +75,8 @@ int th_server_wait_log(th_server_t* s, const char* text, uint64_t ms);
 /* Connects to 127.0.0.1:port. rcvbuf > 0 shrinks the receive buffer first; read = 0 leaves
  * the socket unread (a client that never reads). */
 th_client_t* th_connect(int port, int rcvbuf, int read);
+/* Connects from a given source address (a reading client with default buffers). */
+th_client_t* th_connect_from(int port, const struct sockaddr* from);
 /* Queues bytes for the server. */
 void th_send(th_client_t* c, const char* data, size_t len);
 void th_sendf(th_client_t* c, const char* s); /* a C string */

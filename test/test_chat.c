@@ -189,7 +189,7 @@ static void never_reading_client_is_dropped_others_lose_nothing(void** state) {
   th_server_stop(&srv);
   th_server_free(&srv);
   {
-    const char* args[] = {"--sendq", "64K", "--stall-timeout", "1", NULL};
+    const char* args[] = {"--sendq", "64K", "--stall-timeout", "1", "--flood-rate", "0", NULL};
     th_server_start(&srv, args);
   }
   reader = th_connect(srv.port, 0, 1);
@@ -229,6 +229,12 @@ static void sigterm_delivers_queued_output_and_exits_zero(void** state) {
   char line[256];
   int i;
   (void)state;
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--flood-rate", "0", NULL};
+    th_server_start(&srv, args);
+  }
   slow = th_connect(srv.port, 4096, 0);
   sender = th_connect(srv.port, 0, 1);
   th_welcome(sender);

@@ -22,6 +22,11 @@ typedef struct uvc_config {
   uint64_t line_ms;         /* a started line must be finished within this (0: no limit) */
   uint64_t ping_ms;         /* an IRC client silent this long is pinged, twice this dropped */
   uint64_t idle_ms;         /* any client silent this long is dropped (0: never) */
+  uint64_t flood_burst;     /* lines a client may send at once */
+  uint64_t flood_rate;      /* lines per second after the burst (0: no flood control) */
+  uint64_t max_input;       /* unprocessed input a client may leave with the server */
+  uint64_t max_clients;     /* connections in all (0: no limit) */
+  uint64_t max_per_addr;    /* connections per IPv4 address or IPv6 /64 (0: no limit) */
   const char* motd_file;    /* message of the day for IRC clients, or NULL */
   int log_level;            /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */

@@ -30,12 +30,14 @@ enum {
   UVC_CONN_GRACEFUL = 2,   /* the scheduled close lets output drain first */
   UVC_CONN_IN_PENDING = 4, /* on the server's leave list */
   UVC_CONN_CONGESTED = 8,  /* over half its send queue: it holds back whoever sends to it */
-  UVC_CONN_PINGED = 16     /* its adapter was told it is idle (IRC sent a PING) */
+  UVC_CONN_PINGED = 16,    /* its adapter was told it is idle (IRC sent a PING) */
+  UVC_CONN_COUNTED = 32    /* counted in the server's per-address table */
 };
 
 /* Why a client's input is paused (a bitmask: reading resumes when none is left). */
 enum {
-  UVC_PAUSE_BACKPRESSURE = 1 /* what it sent is waiting for a congested reader */
+  UVC_PAUSE_BACKPRESSURE = 1, /* what it sent is waiting for a congested reader */
+  UVC_PAUSE_FLOOD = 2         /* it sent lines faster than --flood-rate allows */
 };
 
 typedef union uvc_sockaddr {
@@ -66,6 +68,8 @@ typedef struct uvc_client {
   uint32_t since;         /* loop time (ms, wrapping) of the connect */
   uint32_t last_line;     /* loop time of the last complete line */
   uint32_t partial_since; /* loop time a still unfinished line was started; 0: none */
+  uint32_t tokens;        /* flood control: lines it may send now, in thousandths */
+  uint32_t refill_at;     /* loop time tokens were last added */
   uint64_t stall_since;   /* loop time of the last progress while congested */
   uvc_sockaddr_t peer;
 } uvc_client_t;
@@ -85,6 +89,10 @@ void uvc_conn_pause(uvc_client_t* c, unsigned reason);
 /* Lifts reason; once no reason is left, handles the waiting lines and reads again. Must not
  * be called from inside a fan-out (it runs the client's commands). */
 void uvc_conn_resume(uvc_client_t* c, unsigned reason);
+
+/* Milliseconds (from loop time now) until a flood-controlled client may send a line again
+ * (0: now); adds the tokens it earned. */
+uint32_t uvc_conn_token_wait(uvc_client_t* c, uint32_t now);
 
 /* Whether a congested client has taken bytes since the last call (updates its mark). */
 int uvc_conn_made_progress(uvc_client_t* c);

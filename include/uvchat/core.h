@@ -64,7 +64,8 @@ typedef enum {
   UVC_LEAVE_SENDQ,    /* dropped: they did not read what was sent to them */
   UVC_LEAVE_INPUT,    /* dropped: too much unprocessed input */
   UVC_LEAVE_IDLE,     /* dropped: idle or registration timeout */
-  UVC_LEAVE_SHUTDOWN  /* the server is stopping */
+  UVC_LEAVE_SHUTDOWN, /* the server is stopping */
+  UVC_LEAVE_REFUSED   /* turned away at the door (limits); never present */
 } uvc_leave_t;
 
 /* Room modes (a concept, not IRC letters: the IRC adapter maps them to n and t). */

@@ -27,6 +27,7 @@ typedef struct uvc_framer {
   uint32_t pos;          /* bytes of buf already handed out */
   uint32_t cap : 31;     /* allocated size of buf */
   uint32_t skipping : 1; /* discarding the rest of an overlong line */
+  uint32_t skipped;      /* bytes of the overlong line thrown away so far */
 } uvc_framer_t;
 
 /* Bytes of one read, not yet cut. */

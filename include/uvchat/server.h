@@ -48,7 +48,16 @@ struct uvc_server {
   uint32_t n_congested, cap_congested;
   uvc_client_t** paused; /* senders held back while anyone is congested */
   uint32_t n_paused, cap_paused;
-  uvc_client_t* current; /* the client whose input is being handled, if any */
+  uvc_client_t** flooded; /* clients waiting for flood-control tokens */
+  uint32_t n_flooded, cap_flooded;
+  uv_timer_t flood_timer;       /* fires when the next flooded client has a token again */
+  struct uvc_addr_entry* addrs; /* uthash: connections per address, for --max-per-addr */
+  uint64_t fd_budget;           /* clients the open-file limit leaves room for (0: no limit) */
+  uint64_t full_logged_at;      /* when "server full" was last logged */
+  uint32_t full_refused;        /* refusals since then */
+  uint64_t accept_err_at;       /* when an accept error was last logged */
+  uint32_t accept_errs;         /* accept errors since then */
+  uvc_client_t* current;        /* the client whose input is being handled, if any */
 
   uv_prepare_t prepare; /* the end-of-phase work, before the loop blocks for I/O */
   uv_check_t check;     /* ... and right after the I/O callbacks */
@@ -63,6 +72,7 @@ struct uvc_server {
   uv_write_t* write_pool; /* spare write requests, linked through their data pointer */
   uint32_t n_write_pool;
 
+  int work_ref; /* the prepare handle is referenced: end-of-phase work is waiting */
   int stopping;
   int finished;
   int exit_code;
@@ -99,6 +109,14 @@ void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: c's input is held back until nobody is congested. */
 void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: c stopped reading for flood control / was closed while waiting. */
+void uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c);
+void uvc_server_unflood(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: counts a new connection against the limits. Returns NULL when it may stay,
+ * or why it is refused (and then it is not counted). */
+const char* uvc_server_admit(uvc_server_t* srv, uvc_client_t* c, char* why, size_t whylen);
+/* For conn.c: the connection is gone: uncount it. */
+void uvc_server_discharge(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: a client's memory was freed. */
 void uvc_server_client_freed(uvc_server_t* srv);
 /* For conn.c: write requests from the pool. */
