@@ -8,14 +8,15 @@
 # "test" builds twice, warnings as errors: a normal build and an AddressSanitizer +
 # UndefinedBehaviorSanitizer build, and runs the suite in both; then it runs the
 # integration tests once more with the server under valgrind (Linux), which must report no
-# error and no leak.
+# error and no leak; then each libFuzzer target for FUZZ_SECONDS (default 20) from its seed
+# corpus (a crash fails the run and leaves its input in fuzz/corpus/TARGET/).
 set -eu
 
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
 [ $# -gt 0 ] && shift
 
-DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev valgrind"
+DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev valgrind clang libclang-rt-dev"
 BREW_PACKAGES="cmake pkg-config libuv cmocka uthash"
 
 install_deps() {
@@ -62,6 +63,23 @@ case "$mode" in
       UVCHAT_TEST_SLOW=4 \
       UVCHAT_TEST_WRAPPER="valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99" \
         ctest --preset dev -L integration
+    fi
+    if command -v clang >/dev/null 2>&1; then
+      echo "== fuzzers (libFuzzer), ${FUZZ_SECONDS:-20} s each, from the seed corpus =="
+      CC=clang cmake -S . -B build/fuzz -DUVCHAT_FUZZ=ON -DUVCHAT_BUILD_TESTS=OFF \
+        -DUVCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+      cmake --build build/fuzz -j "$(jobs)"
+      for t in $(ls fuzz/corpus); do
+        work=$(mktemp -d)
+        if ! ./build/fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-20}" \
+          -artifact_prefix="fuzz/corpus/$t/crash-" "$work" "fuzz/corpus/$t" >"$work.log" 2>&1; then
+          tail -n 40 "$work.log"
+          echo "dev.sh: fuzz_$t found a fault; its input is in fuzz/corpus/$t/" >&2
+          exit 1
+        fi
+        grep DONE "$work.log" | sed "s/^/fuzz_$t: /"
+        rm -rf "$work" "$work.log"
+      done
     fi
     echo "dev.sh: all tests passed"
     ;;

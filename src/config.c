@@ -31,6 +31,7 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->shutdown_ms = 5000;
   cfg->log_level = UVC_LOG_INFO;
   cfg->default_room = "#lobby";
+  cfg->announce_limit = 1000;
 }
 
 int uvc_parse_size(const char* s, uint64_t* out) {
@@ -113,7 +114,7 @@ static const opt_t kOptions[] = {
      "IRC port; 0 picks a free one, off turns IRC off", "6667"},
     {"max-line", OPT_SIZE, F(max_line), MAX_LINE_MIN, MAX_LINE_MAX, "BYTES",
      "longest line a client may send", "4096"},
-    {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 40, "BYTES",
+    {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 30, "BYTES",
      "output queued for one client before it is dropped (K, M, G suffixes)", "1M"},
     {"stall-timeout", OPT_SECONDS, F(stall_ms), 0, UINT64_C(86400000), "SECONDS",
      "a client with over half its send queue waiting that takes nothing this long is dropped", "5"},
@@ -141,6 +142,10 @@ static const opt_t kOptions[] = {
      "any client that sends nothing this long is dropped (0: never)", "0"},
     {"motd", OPT_STRING, F(motd_file), 0, 0, "FILE", "message of the day shown to IRC clients",
      "none"},
+    {"announce-limit", OPT_SIZE, F(announce_limit), 0, 100000000, "N",
+     "rooms with more people than this do not announce arrivals, departures and name "
+     "changes (0: always)",
+     "1000"},
     {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in", "#lobby"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},

@@ -26,7 +26,7 @@ static void on_write(uv_write_t* req, int status);
 static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
 static const char* peer_str(const uvc_client_t* c, char* buf, size_t len) {
-  uvc_format_addr(&c->peer.sa, buf, len);
+  uvc_format_peer(&c->peer, buf, len);
   return buf;
 }
 
@@ -41,7 +41,7 @@ static const char* who(const uvc_client_t* c) {
 /* The loop's single read buffer, unless a read is somehow still holding it. */
 static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
   uvc_client_t* c = h->data;
-  uvc_server_t* srv = c->srv;
+  uvc_server_t* srv = UVC_CONN_SRV(c);
   if (!srv->rbuf_busy) {
     srv->rbuf_busy = 1;
     *buf = uv_buf_init(srv->rbuf, sizeof(srv->rbuf));
@@ -61,7 +61,7 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
 /* Flood control: adds the tokens earned since the last refill (--flood-rate lines a
  * second, up to --flood-burst) and says whether a line may be handled now. */
 static int has_token(uvc_client_t* c, uint32_t now) {
-  const uvc_config_t* cfg = &c->srv->cfg;
+  const uvc_config_t* cfg = &UVC_CONN_SRV(c)->cfg;
   uint64_t cap = cfg->flood_burst * 1000u;
   uint64_t t = c->tokens + (uint64_t)(uint32_t)(now - c->refill_at) * cfg->flood_rate;
   c->refill_at = now;
@@ -70,51 +70,74 @@ static int has_token(uvc_client_t* c, uint32_t now) {
 }
 
 uint32_t uvc_conn_token_wait(uvc_client_t* c, uint32_t now) {
-  uint64_t rate = c->srv->cfg.flood_rate;
+  uint64_t rate = UVC_CONN_SRV(c)->cfg.flood_rate;
   if (rate == 0 || has_token(c, now)) return 0;
   return (uint32_t)((1000 - c->tokens + rate - 1) / rate);
 }
 
 /* Drops a client that leaves more input with the server than --max-input: what it sent
  * while slowed, or one endless line. */
-static void check_input_limit(uvc_client_t* c) {
-  uint64_t max = c->srv->cfg.max_input;
+static void check_input_limit(uvc_client_t* c, const uvc_framer_t* f) {
+  uint64_t max = UVC_CONN_SRV(c)->cfg.max_input;
   char why[128];
   if (c->state != UVC_CONN_OPEN) return;
-  if ((c->pause & UVC_PAUSE_FLOOD) && uvc_framer_pending(&c->framer) > max)
+  if ((c->pause & UVC_PAUSE_FLOOD) && uvc_framer_pending(f) > max)
     snprintf(why, sizeof(why), "too much input at once: %u bytes waiting, the limit is %u",
-             (unsigned)uvc_framer_pending(&c->framer), (unsigned)max);
-  else if (c->framer.skipping && c->framer.skipped > max)
+             (unsigned)uvc_framer_pending(f), (unsigned)max);
+  else if (f->skipping && f->skipped > max)
     snprintf(why, sizeof(why), "a line longer than %u bytes", (unsigned)max);
   else
     return;
   uvc_conn_close(c, UVC_LEAVE_INPUT, why, strlen(why), 1);
 }
 
+/* A client has a framer of its own only while it holds bytes (a partial line, stashed
+ * input, an overlong line being skipped): between lines it costs nothing. f is the framer
+ * that was used (c->framer, or one on the caller's stack); this keeps or drops it. */
+static void keep_framer(uvc_client_t* c, uvc_framer_t* f) {
+  if (f->buf == NULL && !f->skipping) {
+    free(c->framer);
+    c->framer = NULL;
+  } else if (f != c->framer) {
+    if ((c->framer = malloc(sizeof(*f))) == NULL) {
+      uvc_framer_free(f);
+      uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0); /* out of memory */
+      return;
+    }
+    *c->framer = *f;
+  }
+}
+
 /* Hands complete lines to the adapter while the client is open and its input is not
  * paused. When it gets paused, the lines not handled yet are copied into its framer: they
  * are handled when it resumes, and the rest of its input waits in its socket. */
 static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
-  uvc_server_t* srv = c->srv;
+  uvc_server_t* srv = UVC_CONN_SRV(c);
   uvc_core_t* core = &srv->core;
   const uvc_adapter_t* a = c->sess.adapter;
   uint32_t max = a->max_line ? a->max_line : (uint32_t)srv->cfg.max_line;
   int flood = srv->cfg.flood_rate > 0;
   uvc_client_t* outer = srv->current;
+  uvc_framer_t local;
+  uvc_framer_t* f = c->framer;
   const char* line;
   size_t len;
+  if (f == NULL) {
+    uvc_framer_init(&local);
+    f = &local;
+  }
   srv->current = c;
   while (c->state == UVC_CONN_OPEN) {
     uvc_frame_t r;
     if (c->pause != 0) {
-      if (uvc_framer_stash(&c->framer, src) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
+      if (uvc_framer_stash(f, src) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
       break;
     }
     if (flood && !has_token(c, (uint32_t)uv_now(srv->loop))) {
       uvc_conn_pause(c, UVC_PAUSE_FLOOD); /* the rest waits, here and in its socket */
       continue;
     }
-    r = uvc_framer_next(&c->framer, src, max, &line, &len);
+    r = uvc_framer_next(f, src, max, &line, &len);
     if (r == UVC_FRAME_NONE) break;
     if (flood) c->tokens -= 1000;
     c->last_line = (uint32_t)uv_now(srv->loop);
@@ -126,11 +149,12 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   }
   srv->current = outer;
   /* A line that is started and not finished is on the clock (--line-timeout). */
-  if (uvc_framer_pending(&c->framer) == 0 || c->pause != 0)
+  if (uvc_framer_pending(f) == 0 || c->pause != 0)
     c->partial_since = 0;
   else if (c->partial_since == 0)
     c->partial_since = (uint32_t)uv_now(srv->loop) | 1u;
-  check_input_limit(c);
+  check_input_limit(c, f);
+  keep_framer(c, f);
 }
 
 static void handle_input(uvc_client_t* c, char* data, size_t n) {
@@ -144,8 +168,8 @@ static void handle_input(uvc_client_t* c, char* data, size_t n) {
 
 void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
   if (c->state != UVC_CONN_OPEN || (c->pause & reason) != 0) return;
-  if (reason == UVC_PAUSE_BACKPRESSURE) uvc_server_hold(c->srv, c);
-  if (reason == UVC_PAUSE_FLOOD) uvc_server_flooded(c->srv, c);
+  if (reason == UVC_PAUSE_BACKPRESSURE) uvc_server_hold(UVC_CONN_SRV(c), c);
+  if (reason == UVC_PAUSE_FLOOD) uvc_server_flooded(UVC_CONN_SRV(c), c);
   c->pause |= (uint8_t)reason;
   uv_read_stop((uv_stream_t*)&c->tcp);
 }
@@ -168,16 +192,23 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
     handle_input(c, buf->base, (size_t)nread);
   } else if (nread == UV_EOF) {
+    const uvc_adapter_t* a = c->sess.adapter;
+    uint32_t max = a->max_line ? a->max_line : (uint32_t)UVC_CONN_SRV(c)->cfg.max_line;
     const char* line;
     size_t len;
-    if (c->state == UVC_CONN_OPEN && uvc_framer_finish(&c->framer, &line, &len) == UVC_FRAME_LINE)
-      c->sess.adapter->on_line(&c->srv->core, &c->sess, line, len);
+    if (c->state == UVC_CONN_OPEN && c->framer != NULL) {
+      uvc_frame_t r = uvc_framer_finish(c->framer, max, &line, &len);
+      if (r == UVC_FRAME_LINE)
+        a->on_line(&UVC_CONN_SRV(c)->core, &c->sess, line, len);
+      else if (r == UVC_FRAME_TOOLONG)
+        a->on_toolong(&UVC_CONN_SRV(c)->core, &c->sess);
+    }
     uvc_conn_close(c, UVC_LEAVE_CLOSED, NULL, 0, 1);
   } else if (nread < 0) {
     c->err = (int)nread;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
   }
-  if (buf->base != NULL) release_read_buffer(c->srv, buf);
+  if (buf->base != NULL) release_read_buffer(UVC_CONN_SRV(c), buf);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -194,7 +225,8 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   uvc_client_t* c = calloc(1, sizeof(*c));
   char addr[64], why[160];
   const char* refusal;
-  int len = sizeof(c->peer), r;
+  uvc_sockaddr_t peer;
+  int len = sizeof(peer), r;
   if (c == NULL) {
     /* Accept into a bare handle and close it, so the listener does not stall. */
     uv_tcp_t* t = malloc(sizeof(*t));
@@ -207,7 +239,6 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   }
   uv_tcp_init(srv->loop, &c->tcp);
   c->tcp.data = c;
-  c->srv = srv;
   srv->n_clients++;
   if ((r = uv_accept(listener, (uv_stream_t*)&c->tcp)) != 0) {
     UVC_WARN("accept failed: %s", uv_strerror(r));
@@ -217,8 +248,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 60);
-  if (uv_tcp_getpeername(&c->tcp, &c->peer.sa, &len) != 0) memset(&c->peer, 0, sizeof(c->peer));
-  uvc_framer_init(&c->framer);
+  if (uv_tcp_getpeername(&c->tcp, &peer.sa, &len) == 0) uvc_peer_from(&c->peer, &peer.sa);
   uvc_session_init(&c->sess, adapter);
   uvc_list_insert_tail(&srv->clients, &c->node);
   c->state = UVC_CONN_OPEN;
@@ -246,16 +276,18 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
 
 /* The hot path of every fan-out: one reference queued, two limits checked. */
 void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m) {
-  uvc_server_t* srv = c->srv;
+  uvc_server_t* srv = UVC_CONN_SRV(c);
   if (c->state != UVC_CONN_OPEN) return;
   if (uvc_outq_push(&c->outq, m) != 0 || c->outq.bytes > srv->cfg.sendq) {
     uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
     return;
   }
   if ((c->flags & UVC_CONN_CONGESTED) || c->outq.bytes > srv->cfg.sendq / 2) {
-    /* Backpressure: whoever is sending now waits until c catches up (or is dropped). */
+    /* Backpressure: whoever is sending now waits until c catches up, unless c has stopped
+     * taking anything (then it fills up to --sendq and is dropped). */
     if (!(c->flags & UVC_CONN_CONGESTED)) uvc_server_congested(srv, c);
-    if (srv->current != NULL) uvc_conn_pause(srv->current, UVC_PAUSE_BACKPRESSURE);
+    if (!(c->flags & UVC_CONN_STALLED) && srv->current != NULL)
+      uvc_conn_pause(srv->current, UVC_PAUSE_BACKPRESSURE);
   }
   uvc_server_mark_dirty(srv, c);
 }
@@ -269,10 +301,14 @@ int uvc_conn_made_progress(uvc_client_t* c) {
   return 1;
 }
 
-/* Bytes left: a congested client that fell under a quarter of its queue holds nobody back. */
+/* Bytes left: a congested client that fell under a quarter of its queue holds nobody back;
+ * one that is still over it is slow, not stuck. */
 static void written(uvc_client_t* c) {
-  if ((c->flags & UVC_CONN_CONGESTED) && c->outq.bytes <= c->srv->cfg.sendq / 4)
-    uvc_server_uncongested(c->srv, c);
+  if (!(c->flags & UVC_CONN_CONGESTED)) return;
+  if (c->outq.bytes <= UVC_CONN_SRV(c)->cfg.sendq / 4)
+    uvc_server_uncongested(UVC_CONN_SRV(c), c);
+  else
+    uvc_server_progress(UVC_CONN_SRV(c), c);
 }
 
 static void begin_shutdown(uvc_client_t* c);
@@ -301,7 +337,7 @@ static int may_write(const uvc_client_t* c) {
 }
 
 void uvc_conn_flush(uvc_client_t* c) {
-  uvc_server_t* srv = c->srv;
+  uvc_server_t* srv = UVC_CONN_SRV(c);
   uv_stream_t* stream = (uv_stream_t*)&c->tcp;
   size_t n, bytes;
   uv_write_t* req;
@@ -320,6 +356,7 @@ void uvc_conn_flush(uvc_client_t* c) {
     if ((size_t)r < bytes) break; /* the socket is full: queue the rest */
   }
   if (c->outq.count == 0) {
+    uvc_outq_trim(&c->outq); /* a burst's heap ring goes back at once: the heap stays dense */
     if (c->state == UVC_CONN_DRAINING) begin_shutdown(c);
     return;
   }
@@ -341,7 +378,7 @@ void uvc_conn_flush(uvc_client_t* c) {
 
 static void on_write(uv_write_t* req, int status) {
   uvc_client_t* c = req->data;
-  uvc_server_put_write(c->srv, req);
+  uvc_server_put_write(UVC_CONN_SRV(c), req);
   c->wreq = NULL;
   uvc_outq_consume(&c->outq, c->inflight); /* written, failed or cancelled: released once */
   c->inflight = 0;
@@ -351,10 +388,12 @@ static void on_write(uv_write_t* req, int status) {
     return;
   }
   written(c);
-  if (c->outq.count > 0)
-    uvc_server_mark_dirty(c->srv, c);
-  else if (c->state == UVC_CONN_DRAINING)
-    begin_shutdown(c);
+  if (c->outq.count > 0) {
+    uvc_server_mark_dirty(UVC_CONN_SRV(c), c);
+  } else {
+    uvc_outq_trim(&c->outq);
+    if (c->state == UVC_CONN_DRAINING) begin_shutdown(c);
+  }
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -371,7 +410,7 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
       c->sess.adapter->on_farewell != NULL) {
     char reason[LEAVE_TEXT_MAX + 1];
     snprintf(reason, sizeof(reason), "%.*s", (int)len, text ? text : "");
-    c->sess.adapter->on_farewell(&c->srv->core, &c->sess, why, reason);
+    c->sess.adapter->on_farewell(&UVC_CONN_SRV(c)->core, &c->sess, why, reason);
   }
   c->state = UVC_CONN_PENDING;
   c->leave_why = (uint8_t)why;
@@ -385,8 +424,8 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
     }
   }
   uv_read_stop((uv_stream_t*)&c->tcp);
-  uvc_server_uncongested(c->srv, c); /* it receives nothing more: it holds nobody back */
-  uvc_server_schedule_leave(c->srv, c);
+  uvc_server_uncongested(UVC_CONN_SRV(c), c); /* it receives nothing more: it holds nobody back */
+  uvc_server_schedule_leave(UVC_CONN_SRV(c), c);
 }
 
 static const char* leave_word(uvc_leave_t why) {
@@ -412,14 +451,14 @@ static const char* leave_word(uvc_leave_t why) {
 }
 
 void uvc_conn_finish_leave(uvc_client_t* c) {
-  uvc_server_t* srv = c->srv;
+  uvc_server_t* srv = UVC_CONN_SRV(c);
   char addr[64];
   int level;
   c->flags &= (uint8_t)~UVC_CONN_IN_PENDING;
   if (c->state != UVC_CONN_PENDING) return;
   if (c->leave_why == UVC_LEAVE_REFUSED) {
     c->state = UVC_CONN_DRAINING;
-    c->deadline = uv_now(srv->loop) + 2000;
+    c->t.deadline = uv_now(srv->loop) + 2000;
     if (c->wreq == NULL && c->outq.count == 0) begin_shutdown(c);
     return;
   }
@@ -439,7 +478,7 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
   c->leave_len = 0;
   if (c->flags & UVC_CONN_GRACEFUL) {
     c->state = UVC_CONN_DRAINING;
-    c->deadline = uv_now(srv->loop) + srv->cfg.shutdown_ms;
+    c->t.deadline = uv_now(srv->loop) + srv->cfg.shutdown_ms;
     if (c->wreq == NULL) {
       if (c->outq.count == 0)
         begin_shutdown(c);
@@ -470,22 +509,26 @@ static void begin_shutdown(uvc_client_t* c) {
 
 void uvc_conn_hard_close(uvc_client_t* c) {
   if (c->state == UVC_CONN_CLOSING) return;
-  if (c->sess.present) uvc_core_leave(&c->srv->core, &c->sess, UVC_LEAVE_LOST, NULL, 0);
+  if (c->sess.present) uvc_core_leave(&UVC_CONN_SRV(c)->core, &c->sess, UVC_LEAVE_LOST, NULL, 0);
   c->state = UVC_CONN_CLOSING;
-  uvc_server_uncongested(c->srv, c);
-  if (c->pause & UVC_PAUSE_BACKPRESSURE) uvc_server_unhold(c->srv, c);
-  if (c->pause & UVC_PAUSE_FLOOD) uvc_server_unflood(c->srv, c);
+  uvc_server_uncongested(UVC_CONN_SRV(c), c);
+  if (c->pause & UVC_PAUSE_BACKPRESSURE) uvc_server_unhold(UVC_CONN_SRV(c), c);
+  if (c->pause & UVC_PAUSE_FLOOD) uvc_server_unflood(UVC_CONN_SRV(c), c);
   if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
   uv_close((uv_handle_t*)&c->tcp, on_closed);
 }
 
 static void on_closed(uv_handle_t* h) {
   uvc_client_t* c = h->data;
-  uvc_server_t* srv = c->srv;
-  assert((c->flags & (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING | UVC_CONN_CONGESTED)) == 0);
+  uvc_server_t* srv = UVC_CONN_SRV(c);
+  assert((c->flags &
+          (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING | UVC_CONN_CONGESTED | UVC_CONN_STALLED)) == 0);
   assert(c->wreq == NULL);
   uvc_outq_clear(&c->outq);
-  uvc_framer_free(&c->framer);
+  if (c->framer != NULL) {
+    uvc_framer_free(c->framer);
+    free(c->framer);
+  }
   if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
   free(c->leave_text);
   if (c->flags & UVC_CONN_COUNTED) uvc_server_discharge(srv, c);

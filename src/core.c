@@ -108,7 +108,23 @@ static uint32_t next_epoch(uvc_core_t* core) {
   return core->epoch;
 }
 
-/* Everyone who shares a room with s, each once; s itself too when with_self. */
+/* Whether comings and goings in room are announced (rooms past --announce-limit are too
+ * big for that: 10,000 arrivals would be 50 million notices). */
+static int announces(const uvc_core_t* core, const uvc_room_t* room) {
+  return core->announce_limit == 0 || room->n_members <= core->announce_limit;
+}
+
+/* A presence event (arrival, departure) for room: to everyone but skip where the room
+ * announces such things, else only to the one concerned (when it is not skip). */
+static void fanout_presence(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* ev,
+                            uvc_session_t* self, const uvc_session_t* skip) {
+  if (announces(core, room))
+    fanout_room(core, room, ev, skip);
+  else if (self != skip)
+    deliver_one(core, ev, self);
+}
+
+/* Everyone who shares an announcing room with s, each once; s itself too when with_self. */
 static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* ev, int with_self) {
   render_cache_t rc;
   uint32_t epoch = next_epoch(core);
@@ -119,6 +135,7 @@ static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* 
   for (r = 0; r < s->n_rooms; r++) {
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uint32_t i;
+    if (!announces(core, room)) continue;
     for (i = 0; i < room->n_members; i++) {
       uvc_session_t* m = room->members[i];
       if (m->mark == epoch) continue;
@@ -238,6 +255,7 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->max_line = cfg->max_line;
   core->server_name = cfg->server_name ? cfg->server_name : "uvchat";
   core->motd = cfg->motd;
+  core->announce_limit = cfg->announce_limit;
   core->password = cfg->password;
   core->started = uvc_core_now(core);
   /* A cleaned line (each byte may become 3) and room for a prefix. */
@@ -413,7 +431,7 @@ int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t l
   if (out != NULL) *out = room;
   event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
   ev.room = room;
-  fanout_room(core, room, &ev, tell_self ? NULL : s);
+  fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
   return 0;
 }
 
@@ -424,7 +442,7 @@ int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const ch
   if (r < 0) return UVC_ENOT_IN_ROOM;
   event_init(&ev, UVC_EV_PART, s, text, len);
   ev.room = room;
-  fanout_room(core, room, &ev, NULL);
+  fanout_presence(core, room, &ev, s, NULL);
   room_remove_at(core, s, (unsigned)r);
   return 0;
 }

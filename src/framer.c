@@ -177,10 +177,14 @@ uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max
   }
 }
 
-uvc_frame_t uvc_framer_finish(uvc_framer_t* f, const char** line, size_t* len) {
+uvc_frame_t uvc_framer_finish(uvc_framer_t* f, uint32_t max, const char** line, size_t* len) {
   size_t n;
   if (f->skipping || f->pos >= f->len) return UVC_FRAME_NONE;
   n = content_len(f->buf + f->pos, f->len - f->pos);
+  if (n > max) { /* input stashed while paused is not held to the limit until it is cut */
+    f->pos = f->len;
+    return UVC_FRAME_TOOLONG;
+  }
   *line = f->buf + f->pos;
   *len = n;
   f->pos = f->len;

@@ -7,20 +7,24 @@
 
 int uvc_outq_push(uvc_outq_t* q, uvc_msg_t* m) {
   if (m->len == 0) return 0; /* nothing to write; an empty entry could never be consumed */
+  if (q->ring == NULL) {
+    q->ring = q->small;
+    q->cap = UVC_OUTQ_INLINE;
+    q->head = 0;
+  }
   if (q->count == q->cap) {
-    uint32_t cap = q->cap ? q->cap * 2 : 8;
+    uint32_t cap = q->cap < 16 ? 16 : q->cap * 2;
     uvc_msg_t** ring;
-    if (cap == 0 || cap > (UINT32_MAX >> 1)) return -1;
+    uint32_t first;
+    if (cap > (UINT32_MAX >> 1)) return -1;
     ring = malloc(cap * sizeof(*ring));
     if (ring == NULL) return -1;
-    if (q->count > 0) {
-      /* Unroll the old ring so that the head sits at index 0. */
-      uint32_t first = q->cap - q->head;
-      if (first > q->count) first = q->count;
-      memcpy(ring, q->ring + q->head, first * sizeof(*ring));
-      memcpy(ring + first, q->ring, (q->count - first) * sizeof(*ring));
-    }
-    free(q->ring);
+    /* Unroll the old ring so that the head sits at index 0. */
+    first = q->cap - q->head;
+    if (first > q->count) first = q->count;
+    memcpy(ring, q->ring + q->head, first * sizeof(*ring));
+    memcpy(ring + first, q->ring, (q->count - first) * sizeof(*ring));
+    if (q->ring != q->small) free(q->ring);
     q->ring = ring;
     q->cap = cap;
     q->head = 0;
@@ -46,7 +50,7 @@ size_t uvc_outq_fill(const uvc_outq_t* q, uv_buf_t* iov, size_t max, size_t* byt
 
 void uvc_outq_consume(uvc_outq_t* q, size_t n) {
   assert(n <= q->bytes);
-  q->bytes -= n;
+  q->bytes -= (uint32_t)n;
   q->sent += (uint32_t)n;
   while (n > 0) {
     uvc_msg_t* m = q->ring[q->head];
@@ -75,8 +79,8 @@ void uvc_outq_clear(uvc_outq_t* q) {
 }
 
 void uvc_outq_trim(uvc_outq_t* q) {
-  if (q->count > 0) return;
-  free(q->ring);
+  if (q->count > 0 || q->ring == NULL) return;
+  if (q->ring != q->small) free(q->ring);
   q->ring = NULL;
   q->cap = q->head = q->head_off = 0;
 }

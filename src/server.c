@@ -38,11 +38,11 @@ typedef struct uvc_addr_entry {
  * ---------------------------------------------------------------------------------------- */
 
 void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen) {
-  char ip[64];
+  char ip[48]; /* INET6_ADDRSTRLEN is 46 */
   if (sa->sa_family == AF_INET6) {
     const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
-    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    if (memcmp(&a->sin6_addr, kMapped, sizeof(kMapped)) == 0) {
+    static const unsigned char kV4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (memcmp(&a->sin6_addr, kV4, sizeof(kV4)) == 0) {
       const unsigned char* b = (const unsigned char*)&a->sin6_addr;
       snprintf(out, outlen, "%u.%u.%u.%u:%u", b[12], b[13], b[14], b[15],
                (unsigned)ntohs(a->sin6_port));
@@ -96,17 +96,35 @@ void uvc_server_put_write(uvc_server_t* srv, uv_write_t* req) {
  * Admission: --max-clients and --max-per-addr
  * ---------------------------------------------------------------------------------------- */
 
-/* The address a connection is counted under: IPv4 (also IPv4-mapped) whole, IPv6 by /64. */
-static void addr_key(const uvc_sockaddr_t* a, uint8_t key[16]) {
-  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-  memset(key, 0, 16);
-  if (a->sa.sa_family == AF_INET) {
-    memcpy(key, kMapped, 12);
-    memcpy(key + 12, &a->in4.sin_addr, 4);
-  } else if (a->sa.sa_family == AF_INET6) {
-    const uint8_t* b = (const uint8_t*)&a->in6.sin6_addr;
-    memcpy(key, b, memcmp(b, kMapped, 12) == 0 ? 16 : 8);
+static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+
+void uvc_peer_from(uvc_peer_t* p, const struct sockaddr* sa) {
+  memset(p, 0, sizeof(*p));
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in* a = (const struct sockaddr_in*)sa;
+    memcpy(p->ip, kMapped, 12);
+    memcpy(p->ip + 12, &a->sin_addr, 4);
+    p->port = ntohs(a->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
+    memcpy(p->ip, &a->sin6_addr, 16);
+    p->port = ntohs(a->sin6_port);
   }
+}
+
+void uvc_format_peer(const uvc_peer_t* p, char* out, size_t outlen) {
+  struct sockaddr_in6 a;
+  memset(&a, 0, sizeof(a));
+  a.sin6_family = AF_INET6;
+  memcpy(&a.sin6_addr, p->ip, 16);
+  a.sin6_port = htons(p->port);
+  uvc_format_addr((const struct sockaddr*)&a, out, outlen);
+}
+
+/* The address a connection is counted under: IPv4 (also IPv4-mapped) whole, IPv6 by /64. */
+static void addr_key(const uvc_peer_t* p, uint8_t key[16]) {
+  memset(key, 0, 16);
+  memcpy(key, p->ip, memcmp(p->ip, kMapped, 12) == 0 ? 16 : 8);
 }
 
 static uvc_addr_entry_t* addr_find(uvc_server_t* srv, const uint8_t key[16]) {
@@ -123,7 +141,7 @@ static void log_refusal(uvc_server_t* srv, uvc_client_t* c, uvc_addr_entry_t* e,
   char addr[64];
   (*n)++;
   if (*at != 0 && now - *at < REFUSAL_LOG_MS) return;
-  uvc_format_addr(&c->peer.sa, addr, sizeof(addr));
+  uvc_format_peer(&c->peer, addr, sizeof(addr));
   UVC_WARN("refused %u connection%s (latest from %s): %s", (unsigned)*n, *n == 1 ? "" : "s", addr,
            why);
   *at = now;
@@ -253,18 +271,60 @@ static int remove_client(uvc_client_t** v, uint32_t* n, uvc_client_t* c) {
   return 0;
 }
 
+/* Backpressure, in short: a client over half its send queue is congested and holds back
+ * whoever sends to it. Four times a second the congestion timer looks at each congested
+ * client: one that took no byte for STALL_GRACE_MS is stalled and holds nobody back (so it
+ * fills to --sendq and is dropped there); one that took nothing for --stall-timeout is
+ * dropped anyway; any byte taken makes it merely slow again. */
+#define CONGESTION_TICK_MS 250
+#define STALL_GRACE_MS     500
+
+static void on_congestion_timer(uv_timer_t* t);
+
 void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c) {
   if (c->flags & UVC_CONN_CONGESTED) return;
   if (push_client(&srv->congested, &srv->n_congested, &srv->cap_congested, c) != 0) return;
   c->flags |= UVC_CONN_CONGESTED;
-  c->stall_since = uv_now(srv->loop);
+  srv->n_holding++;
+  c->t.stall_since = uv_now(srv->loop);
   (void)uvc_conn_made_progress(c);
+  if (srv->n_congested == 1)
+    uv_timer_start(&srv->congestion_timer, on_congestion_timer, CONGESTION_TICK_MS,
+                   CONGESTION_TICK_MS);
 }
 
 void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c) {
   if (!(c->flags & UVC_CONN_CONGESTED)) return;
   remove_client(srv->congested, &srv->n_congested, c);
-  c->flags &= (uint8_t)~UVC_CONN_CONGESTED;
+  if (!(c->flags & UVC_CONN_STALLED)) srv->n_holding--;
+  c->flags &= (uint8_t) ~(UVC_CONN_CONGESTED | UVC_CONN_STALLED);
+  if (srv->n_congested == 0) uv_timer_stop(&srv->congestion_timer);
+}
+
+void uvc_server_progress(uvc_server_t* srv, uvc_client_t* c) {
+  c->t.stall_since = uv_now(srv->loop);
+  if (c->flags & UVC_CONN_STALLED) {
+    c->flags &= (uint8_t)~UVC_CONN_STALLED;
+    srv->n_holding++;
+  }
+}
+
+static void on_congestion_timer(uv_timer_t* t) {
+  uvc_server_t* srv = t->data;
+  uint64_t now = uv_now(srv->loop);
+  uint32_t i;
+  for (i = srv->n_congested; i-- > 0;) { /* backwards: a drop removes entry i */
+    uvc_client_t* c = srv->congested[i];
+    if (uvc_conn_made_progress(c)) {
+      uvc_server_progress(srv, c);
+    } else if (now - c->t.stall_since >= srv->cfg.stall_ms) {
+      uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
+    } else if (!(c->flags & UVC_CONN_STALLED) && now - c->t.stall_since >= STALL_GRACE_MS) {
+      c->flags |= UVC_CONN_STALLED;
+      srv->n_holding--;
+      hold_loop(srv); /* held-back senders go on at the end of this phase */
+    }
+  }
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -352,7 +412,7 @@ static void end_of_phase(uvc_server_t* srv) {
       uvc_conn_flush(c);
     }
     srv->n_dirty = 0;
-    if (srv->n_congested == 0 && srv->n_paused > 0) {
+    if (srv->n_holding == 0 && srv->n_paused > 0) {
       release_held(srv);
       continue;
     }
@@ -408,11 +468,13 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   int r;
   memset(srv, 0, sizeof(*srv));
   srv->loop = loop;
+  loop->data = srv; /* how a client finds its server (UVC_CONN_SRV) */
   srv->cfg = *cfg;
   uvc_list_init(&srv->clients);
   memset(&cc, 0, sizeof(cc));
   cc.default_room = cfg->default_room;
   cc.max_line = (uint32_t)cfg->max_line;
+  cc.announce_limit = (uint32_t)cfg->announce_limit;
   memset(&hooks, 0, sizeof(hooks));
   hooks.deliver = hook_deliver;
   hooks.request_close = hook_request_close;
@@ -431,6 +493,9 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   uv_timer_init(loop, &srv->stop_timer);
   uv_timer_init(loop, &srv->flood_timer);
   srv->flood_timer.data = srv;
+  uv_timer_init(loop, &srv->congestion_timer);
+  srv->congestion_timer.data = srv;
+  uv_unref((uv_handle_t*)&srv->congestion_timer);
   uv_signal_init(loop, &srv->sig_int);
   uv_signal_init(loop, &srv->sig_term);
   srv->prepare.data = srv->check.data = srv->sweep.data = srv->stop_timer.data = srv;
@@ -577,29 +642,19 @@ static int check_timeouts(uvc_server_t* srv, uvc_client_t* c, uint32_t now) {
   return 1;
 }
 
-/* Once a second: timeouts, congested clients that take nothing, clients whose draining
- * took too long, and idle queue memory given back. */
+/* Once a second: timeouts, and clients whose draining took too long. */
 static void on_sweep(uv_timer_t* t) {
   uvc_server_t* srv = t->data;
   uint64_t now = uv_now(srv->loop);
   uvc_list_t* n = srv->clients.next;
-  uint32_t i;
   prune_addrs(srv, now);
-  for (i = srv->n_congested; i-- > 0;) { /* backwards: a drop removes entry i */
-    uvc_client_t* c = srv->congested[i];
-    if (uvc_conn_made_progress(c))
-      c->stall_since = now;
-    else if (now - c->stall_since >= srv->cfg.stall_ms)
-      uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
-  }
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
     if (c->state == UVC_CONN_OPEN) {
-      if (check_timeouts(srv, c, (uint32_t)now)) continue;
-      if (c->outq.count == 0 && c->outq.ring != NULL) uvc_outq_trim(&c->outq);
+      check_timeouts(srv, c, (uint32_t)now);
     } else if ((c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN) &&
-               now >= c->deadline) {
+               now >= c->t.deadline) {
       uvc_conn_hard_close(c);
     }
   }
@@ -614,6 +669,7 @@ static void maybe_finish(uvc_server_t* srv) {
   uv_close((uv_handle_t*)&srv->sweep, NULL);
   uv_close((uv_handle_t*)&srv->stop_timer, NULL);
   uv_close((uv_handle_t*)&srv->flood_timer, NULL);
+  uv_close((uv_handle_t*)&srv->congestion_timer, NULL);
   uv_close((uv_handle_t*)&srv->sig_int, NULL);
   uv_close((uv_handle_t*)&srv->sig_term, NULL);
 #ifdef SIGBREAK

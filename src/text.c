@@ -64,7 +64,8 @@ reply(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
   n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
   va_end(ap);
   if (n < 0) return;
-  if ((size_t)n > sizeof(buf) - 3) n = (int)(sizeof(buf) - 3);
+  if ((size_t)n > sizeof(buf) - 3) /* truncated: never in the middle of a character */
+    n = (int)uvc_utf8_cut(buf, sizeof(buf) - 3, sizeof(buf) - 3);
   memcpy(buf + n, CRLF, 2);
   m = uvc_msg_from(buf, (size_t)n + 2);
   if (m == NULL) return;
@@ -405,7 +406,8 @@ static void run_command(uvc_core_t* core, uvc_session_t* s, const char* line, si
     i++;
   c = find_command(line + 1, i - 1);
   if (c == NULL) {
-    reply(core, s, "! unknown command %.*s; type /help for the list", (int)(i > 40 ? 40 : i), line);
+    reply(core, s, "! unknown command %.*s; type /help for the list",
+          (int)uvc_utf8_cut(line, i, 40), line);
     return;
   }
   n = uvc_split_words(line + i, len - i, c->max, c->rest, args);

@@ -40,7 +40,7 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
 
 /* Connects n text users; they become guest1..guestn. */
 static int setup(void** state) {
-  uvc_core_config_t cfg = {"#lobby", 64, "uvchat", NULL, NULL};
+  uvc_core_config_t cfg = {"#lobby", 64, "uvchat", NULL, NULL, 0};
   uvc_core_hooks_t hooks = {deliver, request_close, NULL, NULL};
   int i;
   (void)state;
@@ -310,6 +310,43 @@ static void irc_formatting_never_reaches_text_users(void** state) {
   assert_string_equal(users[1].inbox, "<guest1> bold and 4red\r\n");
 }
 
+/* Found by fuzz_commands: error replies that quote a long command must not cut a UTF-8
+ * character in two. */
+static void error_replies_stay_valid_utf8(void** state) {
+  (void)state;
+  type(0, "/t\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF");
+  /* 13 replacement characters fit in 40 bytes, not 13 and a third */
+  assert_string_equal(users[0].inbox,
+                      "! unknown command /t\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                      "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                      "\xEF\xBF\xBD\xEF\xBF\xBD; type /help for the list\r\n");
+}
+
+/* Past --announce-limit members a room stops announcing comings and goings (but the one
+ * who joins still sees its own arrival). */
+static void big_rooms_do_not_announce_presence(void** state) {
+  user_t late;
+  (void)state;
+  core.announce_limit = 3;
+  memset(&late, 0, sizeof late);
+  uvc_session_init(&late.s, &uvc_text_adapter);
+  uvc_text_adapter.on_open(&core, &late.s); /* the 4th member */
+  assert_string_equal(users[0].inbox, "");
+  type(3 - 3, "/nick ann"); /* with 4 members, a rename is not announced to the room */
+  assert_string_equal(users[0].inbox, "*** guest1 is now known as ann\r\n");
+  assert_string_equal(users[1].inbox, "");
+  type(1, "hello big room"); /* messages still reach everyone */
+  assert_string_equal(late.inbox + strlen(late.inbox) - 25, "<guest2> hello big room\r\n");
+  uvc_core_leave(&core, &late.s, UVC_LEAVE_QUIT, NULL, 0);
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  type(2, "/join #small"); /* 3 members again: announced */
+  assert_string_equal(users[2].inbox,
+                      "*** guest3 left #lobby\r\n*** guest3 joined #small\r\n"
+                      "*** 1 person is in #small. /who lists them.\r\n");
+  core.announce_limit = 0;
+}
+
 static void split_words(void** state) {
   uvc_slice_t w[3];
   (void)state;
@@ -339,6 +376,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(topic_operators_and_kick, setup, teardown),
       cmocka_unit_test_setup_teardown(away_is_told_to_senders, setup, teardown),
       cmocka_unit_test_setup_teardown(irc_formatting_never_reaches_text_users, setup, teardown),
+      cmocka_unit_test_setup_teardown(error_replies_stay_valid_utf8, setup, teardown),
+      cmocka_unit_test_setup_teardown(big_rooms_do_not_announce_presence, setup, teardown),
       cmocka_unit_test(split_words),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

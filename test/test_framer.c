@@ -157,10 +157,10 @@ static void final_line_without_newline(void** state) {
   feed(&f, "first\nlast words");
   assert_string_equal(next(&f, b, sizeof b), "first");
   assert_null(next(&f, b, sizeof b));
-  assert_int_equal(uvc_framer_finish(&f, &line, &len), UVC_FRAME_LINE);
+  assert_int_equal(uvc_framer_finish(&f, 512, &line, &len), UVC_FRAME_LINE);
   assert_int_equal(len, 10);
   assert_memory_equal(line, "last words", 10);
-  assert_int_equal(uvc_framer_finish(&f, &line, &len), UVC_FRAME_NONE);
+  assert_int_equal(uvc_framer_finish(&f, 512, &line, &len), UVC_FRAME_NONE);
   uvc_framer_free(&f);
 }
 
@@ -182,6 +182,24 @@ static void stash_keeps_unread_lines(void** state) {
   uvc_framer_free(&f);
 }
 
+/* Found by fuzz_framer: input stashed while paused, then end of stream, must still be held
+ * to the maximum line length (adapters size their buffers by it). */
+static void stashed_final_line_is_held_to_the_limit(void** state) {
+  uvc_framer_t f;
+  const char* line;
+  size_t len;
+  char input[] = "ok\nthis final line is far too long";
+  char b[64];
+  (void)state;
+  init(&f, 8);
+  feed(&f, input);
+  assert_string_equal(next(&f, b, sizeof b), "ok");
+  assert_int_equal(uvc_framer_stash(&f, &g_src), 0); /* paused */
+  assert_null(next(&f, b, sizeof b));
+  assert_int_equal(uvc_framer_finish(&f, 8, &line, &len), UVC_FRAME_TOOLONG);
+  uvc_framer_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(partial_line_waits_for_its_newline),
@@ -193,6 +211,7 @@ int main(void) {
       cmocka_unit_test(overlong_line_assembled_across_reads),
       cmocka_unit_test(final_line_without_newline),
       cmocka_unit_test(stash_keeps_unread_lines),
+      cmocka_unit_test(stashed_final_line_is_held_to_the_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@ typedef struct uvc_config {
   const char* motd_file;    /* message of the day for IRC clients, or NULL */
   int log_level;            /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */
+  uint64_t announce_limit;  /* rooms bigger than this do not announce comings and goings */
 } uvc_config_t;
 
 typedef enum {

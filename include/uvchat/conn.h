@@ -31,7 +31,8 @@ enum {
   UVC_CONN_IN_PENDING = 4, /* on the server's leave list */
   UVC_CONN_CONGESTED = 8,  /* over half its send queue: it holds back whoever sends to it */
   UVC_CONN_PINGED = 16,    /* its adapter was told it is idle (IRC sent a PING) */
-  UVC_CONN_COUNTED = 32    /* counted in the server's per-address table */
+  UVC_CONN_COUNTED = 32,   /* counted in the server's per-address table */
+  UVC_CONN_STALLED = 64    /* congested and taking nothing: it holds nobody back any more */
 };
 
 /* Why a client's input is paused (a bitmask: reading resumes when none is left). */
@@ -46,32 +47,40 @@ typedef union uvc_sockaddr {
   struct sockaddr_in6 in6;
 } uvc_sockaddr_t;
 
+/* A peer's address, compact: IPv6, or IPv4 as ::ffff:a.b.c.d, and the port. */
+typedef struct uvc_peer {
+  uint8_t ip[16];
+  uint16_t port;
+} uvc_peer_t;
+
 typedef struct uvc_client {
+  /* Ordered by size, without padding holes: 10,000 idle clients are mostly this struct. */
   uv_tcp_t tcp;
-  uvc_list_t node; /* in srv->clients until closing */
-  uvc_server_t* srv;
+  uvc_list_t node; /* in the server's client list until closing */
   uvc_session_t sess;
-  uvc_framer_t framer;
   uvc_outq_t outq;
-  uv_write_t* wreq;  /* the write in flight, or NULL */
-  size_t inflight;   /* bytes that write carries */
-  uint64_t deadline; /* loop time by which a draining client is closed regardless */
-  char* leave_text;  /* the quit reason, until the leave is announced */
-  int err;           /* the libuv error that ended the connection, for the log */
-  uint16_t leave_len;
-  uint8_t state;
-  uint8_t flags;
-  uint8_t leave_why;      /* uvc_leave_t */
-  uint8_t telnet;         /* telnet filter state */
-  uint8_t pause;          /* UVC_PAUSE_* reasons its input is not being read */
+  uvc_framer_t* framer; /* only while it holds input between reads (see keep_framer) */
+  uv_write_t* wreq;     /* the write in flight, or NULL */
+  char* leave_text;     /* the quit reason, until the leave is announced */
+  union {
+    uint64_t deadline;    /* draining: loop time by which it is closed regardless */
+    uint64_t stall_since; /* open and congested: loop time of its last progress */
+  } t;
+  uint32_t inflight;      /* bytes that write carries */
+  int err;                /* the libuv error that ended the connection, for the log */
   uint32_t progress;      /* bytes-sent mark when congested, to tell slow from stuck */
   uint32_t since;         /* loop time (ms, wrapping) of the connect */
   uint32_t last_line;     /* loop time of the last complete line */
   uint32_t partial_since; /* loop time a still unfinished line was started; 0: none */
   uint32_t tokens;        /* flood control: lines it may send now, in thousandths */
   uint32_t refill_at;     /* loop time tokens were last added */
-  uint64_t stall_since;   /* loop time of the last progress while congested */
-  uvc_sockaddr_t peer;
+  uvc_peer_t peer;
+  uint16_t leave_len;
+  uint8_t state;
+  uint8_t flags;
+  uint8_t leave_why; /* uvc_leave_t */
+  uint8_t telnet;    /* telnet filter state */
+  uint8_t pause;     /* UVC_PAUSE_* reasons its input is not being read */
 } uvc_client_t;
 
 /* Accepts a connection from listener into a new client and greets it. */
@@ -105,6 +114,9 @@ void uvc_conn_flush(uvc_client_t* c);
 
 /* Closes the handle now; queued output is discarded. */
 void uvc_conn_hard_close(uvc_client_t* c);
+
+/* The server a client belongs to: the loop's data pointer. */
+#define UVC_CONN_SRV(c) ((uvc_server_t*)(c)->tcp.loop->data)
 
 /* The client that carries session s. */
 static inline uvc_client_t* uvc_conn_of(uvc_session_t* s) {

@@ -191,6 +191,8 @@ typedef struct uvc_core_config {
   const char* server_name;  /* how the server calls itself ("uvchat") */
   const char* motd;         /* message of the day (NUL-terminated, lines split on LF), or NULL */
   const char* password;     /* the server password clients must give, or NULL */
+  uint32_t announce_limit;  /* rooms with more members than this do not announce arrivals,
+                               departures and name changes (0: always announce) */
 } uvc_core_config_t;
 
 struct uvc_core {
@@ -210,6 +212,7 @@ struct uvc_core {
   const char* server_name;
   const char* motd;
   const char* password;
+  uint32_t announce_limit;
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,

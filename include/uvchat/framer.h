@@ -45,8 +45,9 @@ void uvc_framer_free(uvc_framer_t* f);
 uvc_frame_t uvc_framer_next(uvc_framer_t* f, uvc_framer_src_t* src, uint32_t max, const char** line,
                             size_t* len);
 
-/* At end of stream: the final line that had no newline, if any (UVC_FRAME_LINE). */
-uvc_frame_t uvc_framer_finish(uvc_framer_t* f, const char** line, size_t* len);
+/* At end of stream: the final line that had no newline, if any (UVC_FRAME_LINE), or
+ * UVC_FRAME_TOOLONG when it is longer than max. */
+uvc_frame_t uvc_framer_finish(uvc_framer_t* f, uint32_t max, const char** line, size_t* len);
 
 /* Copies what is left of src into the framer's own buffer, so that cutting can resume later
  * without it (used when input is paused). Returns 0, or -1 when out of memory. */

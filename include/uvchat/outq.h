@@ -2,8 +2,9 @@
  *
  * A ring of message pointers plus the offset already written into the first one. It owns
  * one reference per queued message and releases it when the message is fully written or
- * the queue is cleared. The ring's storage is released by uvc_outq_trim() when empty, so an
- * idle client holds none.
+ * the queue is cleared. The first two slots live inside the queue itself, so a client that
+ * gets a line now and then never allocates; a burst moves the ring to the heap, and
+ * uvc_outq_trim() gives that back once the queue is empty.
  */
 #ifndef UVCHAT_OUTQ_H
 #define UVCHAT_OUTQ_H
@@ -14,14 +15,17 @@
 
 #include "uvchat/msg.h"
 
+#define UVC_OUTQ_INLINE 2
+
 typedef struct uvc_outq {
-  uvc_msg_t** ring;
-  uint32_t cap; /* a power of two, or 0 */
+  uvc_msg_t** ring; /* small, or a heap array; NULL while never used */
+  uint32_t cap;     /* a power of two, or 0 */
   uint32_t head;
   uint32_t count;
   uint32_t head_off; /* bytes of the first message already written */
-  size_t bytes;      /* bytes queued and not yet written */
+  uint32_t bytes;    /* bytes queued and not yet written (--sendq is at most 1 GiB) */
   uint32_t sent;     /* bytes written so far, wrapping: progress is any change */
+  uvc_msg_t* small[UVC_OUTQ_INLINE];
 } uvc_outq_t;
 
 /* Appends m, taking a reference. Returns 0, or -1 when out of memory. */

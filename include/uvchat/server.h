@@ -46,7 +46,9 @@ struct uvc_server {
   uint32_t n_pending, cap_pending;
   uvc_client_t** congested; /* clients over half their send queue */
   uint32_t n_congested, cap_congested;
-  uvc_client_t** paused; /* senders held back while anyone is congested */
+  uint32_t n_holding;          /* congested clients that are not stalled: senders wait for them */
+  uv_timer_t congestion_timer; /* while anyone is congested: tells slow readers from stuck */
+  uvc_client_t** paused;       /* senders held back while anyone is congested */
   uint32_t n_paused, cap_paused;
   uvc_client_t** flooded; /* clients waiting for flood-control tokens */
   uint32_t n_flooded, cap_flooded;
@@ -106,6 +108,8 @@ void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: c passed half its send queue / fell back under a quarter of it or left. */
 void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: a congested client took bytes: it is slow, not stuck. */
+void uvc_server_progress(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: c's input is held back until nobody is congested. */
 void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c);
@@ -125,5 +129,9 @@ void uvc_server_put_write(uvc_server_t* srv, uv_write_t* req);
 
 /* Formats a socket address as "1.2.3.4:5" or "[::1]:5" (IPv4-mapped IPv6 as IPv4). */
 void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen);
+/* A client's compact address, from a socket address / formatted like uvc_format_addr. */
+struct uvc_peer;
+void uvc_peer_from(struct uvc_peer* p, const struct sockaddr* sa);
+void uvc_format_peer(const struct uvc_peer* p, char* out, size_t outlen);
 
 #endif
