@@ -356,7 +356,7 @@ void uvc_conn_flush(uvc_client_t* c) {
     if ((size_t)r < bytes) break; /* the socket is full: queue the rest */
   }
   if (c->outq.count == 0) {
-    uvc_outq_trim(&c->outq); /* a burst's heap ring goes back at once: the heap stays dense */
+    uvc_outq_trim_small(&c->outq); /* the heap stays dense; busy readers keep their ring */
     if (c->state == UVC_CONN_DRAINING) begin_shutdown(c);
     return;
   }
@@ -391,7 +391,7 @@ static void on_write(uv_write_t* req, int status) {
   if (c->outq.count > 0) {
     uvc_server_mark_dirty(UVC_CONN_SRV(c), c);
   } else {
-    uvc_outq_trim(&c->outq);
+    uvc_outq_trim_small(&c->outq);
     if (c->state == UVC_CONN_DRAINING) begin_shutdown(c);
   }
 }

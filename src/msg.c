@@ -36,7 +36,6 @@ uvc_msg_t* uvc_msg_concat(const uvc_part_t* parts, size_t n) {
   return m;
 }
 
-void uvc_msg_release(uvc_msg_t* m) {
-  assert(m->refs > 0);
-  if (--m->refs == 0) free(m);
+void uvc_msg_free_(uvc_msg_t* m) {
+  free(m);
 }

@@ -5,33 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-int uvc_outq_push(uvc_outq_t* q, uvc_msg_t* m) {
-  if (m->len == 0) return 0; /* nothing to write; an empty entry could never be consumed */
-  if (q->ring == NULL) {
+int uvc_outq_grow_(uvc_outq_t* q) {
+  uint32_t cap, first;
+  uvc_msg_t** ring;
+  if (q->ring == NULL) { /* first use: the inline slots */
     q->ring = q->small;
     q->cap = UVC_OUTQ_INLINE;
     q->head = 0;
+    return 0;
   }
-  if (q->count == q->cap) {
-    uint32_t cap = q->cap < 16 ? 16 : q->cap * 2;
-    uvc_msg_t** ring;
-    uint32_t first;
-    if (cap > (UINT32_MAX >> 1)) return -1;
-    ring = malloc(cap * sizeof(*ring));
-    if (ring == NULL) return -1;
-    /* Unroll the old ring so that the head sits at index 0. */
-    first = q->cap - q->head;
-    if (first > q->count) first = q->count;
-    memcpy(ring, q->ring + q->head, first * sizeof(*ring));
-    memcpy(ring + first, q->ring, (q->count - first) * sizeof(*ring));
-    if (q->ring != q->small) free(q->ring);
-    q->ring = ring;
-    q->cap = cap;
-    q->head = 0;
-  }
-  q->ring[(q->head + q->count) & (q->cap - 1)] = uvc_msg_retain(m);
-  q->count++;
-  q->bytes += m->len;
+  cap = q->cap < 16 ? 16 : q->cap * 2;
+  if (cap > (UINT32_MAX >> 1)) return -1;
+  ring = malloc(cap * sizeof(*ring));
+  if (ring == NULL) return -1;
+  /* Unroll the old ring so that the head sits at index 0. */
+  first = q->cap - q->head;
+  if (first > q->count) first = q->count;
+  memcpy(ring, q->ring + q->head, first * sizeof(*ring));
+  memcpy(ring + first, q->ring, (q->count - first) * sizeof(*ring));
+  if (q->ring != q->small) free(q->ring);
+  q->ring = ring;
+  q->cap = cap;
+  q->head = 0;
   return 0;
 }
 
@@ -41,7 +36,8 @@ size_t uvc_outq_fill(const uvc_outq_t* q, uv_buf_t* iov, size_t max, size_t* byt
   for (i = 0; i < n; i++) {
     uvc_msg_t* m = q->ring[(q->head + i) & mask];
     uint32_t off = (i == 0) ? q->head_off : 0;
-    iov[i] = uv_buf_init(m->data + off, m->len - off);
+    iov[i].base = m->data + off; /* uv_buf_init is a call into libuv: too dear per message */
+    iov[i].len = m->len - off;
     total += m->len - off;
   }
   *bytes = total;

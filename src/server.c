@@ -642,7 +642,8 @@ static int check_timeouts(uvc_server_t* srv, uvc_client_t* c, uint32_t now) {
   return 1;
 }
 
-/* Once a second: timeouts, and clients whose draining took too long. */
+/* Once a second: timeouts, clients whose draining took too long, and the send-queue rings
+ * of readers that went quiet. */
 static void on_sweep(uv_timer_t* t) {
   uvc_server_t* srv = t->data;
   uint64_t now = uv_now(srv->loop);
@@ -652,7 +653,8 @@ static void on_sweep(uv_timer_t* t) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
     if (c->state == UVC_CONN_OPEN) {
-      check_timeouts(srv, c, (uint32_t)now);
+      if (check_timeouts(srv, c, (uint32_t)now)) continue;
+      if (c->outq.count == 0) uvc_outq_trim(&c->outq); /* a reader gone quiet */
     } else if ((c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN) &&
                now >= c->t.deadline) {
       uvc_conn_hard_close(c);

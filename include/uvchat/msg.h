@@ -38,7 +38,13 @@ static inline uvc_msg_t* uvc_msg_retain(uvc_msg_t* m) {
   return m;
 }
 
+/* Frees a message whose last reference was dropped. */
+void uvc_msg_free_(uvc_msg_t* m);
+
 /* Drops one reference; frees the message when it was the last. */
-void uvc_msg_release(uvc_msg_t* m);
+static inline void uvc_msg_release(uvc_msg_t* m) {
+  assert(m->refs > 0);
+  if (--m->refs == 0) uvc_msg_free_(m);
+}
 
 #endif

@@ -28,8 +28,19 @@ typedef struct uvc_outq {
   uvc_msg_t* small[UVC_OUTQ_INLINE];
 } uvc_outq_t;
 
-/* Appends m, taking a reference. Returns 0, or -1 when out of memory. */
-int uvc_outq_push(uvc_outq_t* q, uvc_msg_t* m);
+/* Makes room for one more entry (the slow path of uvc_outq_push). Returns 0 or -1. */
+int uvc_outq_grow_(uvc_outq_t* q);
+
+/* Appends m, taking a reference. Returns 0, or -1 when out of memory. Inline: it runs once
+ * per recipient of every broadcast. */
+static inline int uvc_outq_push(uvc_outq_t* q, uvc_msg_t* m) {
+  if (m->len == 0) return 0; /* nothing to write; an empty entry could never be consumed */
+  if (q->count == q->cap && uvc_outq_grow_(q) != 0) return -1;
+  q->ring[(q->head + q->count) & (q->cap - 1)] = uvc_msg_retain(m);
+  q->count++;
+  q->bytes += m->len;
+  return 0;
+}
 
 /* Describes up to max queued buffers, from the head, in iov; returns how many, and their
  * total size in *bytes. */
@@ -43,5 +54,11 @@ void uvc_outq_clear(uvc_outq_t* q);
 
 /* Frees the ring when the queue is empty. */
 void uvc_outq_trim(uvc_outq_t* q);
+
+/* Frees the ring when the queue is empty and the ring is small (it costs little to grow
+ * again); a big ring, the mark of a busy reader, is kept for the next burst. */
+static inline void uvc_outq_trim_small(uvc_outq_t* q) {
+  if (q->count == 0 && q->ring != q->small && q->cap <= 16) uvc_outq_trim(q);
+}
 
 #endif
