@@ -18,6 +18,9 @@
 #ifndef _WIN32
 #include <sys/resource.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #define SWEEP_MS          1000
 #define WRITE_POOL_MAX    1024
@@ -648,18 +651,29 @@ static void on_sweep(uv_timer_t* t) {
   uvc_server_t* srv = t->data;
   uint64_t now = uv_now(srv->loop);
   uvc_list_t* n = srv->clients.next;
+  size_t given_back = 0;
   prune_addrs(srv, now);
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
     if (c->state == UVC_CONN_OPEN) {
       if (check_timeouts(srv, c, (uint32_t)now)) continue;
-      if (c->outq.count == 0) uvc_outq_trim(&c->outq); /* a reader gone quiet */
+      if (c->outq.count == 0 && c->outq.ring != NULL && c->outq.ring != c->outq.small) {
+        given_back += c->outq.cap * sizeof(uvc_msg_t*);
+        uvc_outq_trim(&c->outq); /* a reader gone quiet */
+      }
     } else if ((c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN) &&
                now >= c->t.deadline) {
       uvc_conn_hard_close(c);
     }
   }
+#ifdef __GLIBC__
+  /* After a burst (thousands of arrivals, a flood) the freed rings lie between live clients;
+   * hand the whole free pages back to the system instead of keeping them in the heap. */
+  if (given_back >= 256 * 1024) malloc_trim(0);
+#else
+  (void)given_back;
+#endif
 }
 
 /* Once every client is gone during shutdown: close the server's own handles. */

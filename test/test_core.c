@@ -347,6 +347,43 @@ static void big_rooms_do_not_announce_presence(void** state) {
   core.announce_limit = 0;
 }
 
+/* The nick table under churn: thousands of people come, rename and go, in any case. */
+static void nick_table_survives_churn(void** state) {
+  enum { N = 3000 };
+  static user_t many[N];
+  char nick[32];
+  unsigned i;
+  (void)state;
+  for (i = 0; i < N; i++) {
+    int n = snprintf(nick, sizeof nick, "User%u", i);
+    uvc_session_init(&many[i].s, &uvc_text_adapter);
+    assert_int_equal(uvc_core_enter(&core, &many[i].s, nick, (size_t)n), 0);
+  }
+  for (i = 0; i < N; i++) { /* the even ones leave, in a scrambled order (7919 is prime) */
+    unsigned k = (i * 7919u) % N;
+    if (k % 2 == 0) uvc_core_leave(&core, &many[k].s, UVC_LEAVE_CLOSED, NULL, 0);
+  }
+  for (i = 1; i < N; i += 2) { /* the rest rename */
+    int n = snprintf(nick, sizeof nick, "renamed%u", i);
+    assert_int_equal(uvc_core_rename(&core, &many[i].s, nick, (size_t)n), 0);
+  }
+  for (i = 0; i < N; i++) {
+    int n = snprintf(nick, sizeof nick, "USER%u", i);
+    int m;
+    char again[32];
+    assert_null(uvc_core_find(&core, nick, (size_t)n) == NULL ? NULL : "old nick still there");
+    m = snprintf(again, sizeof again, "RENAMED%u", i);
+    if (i % 2 == 1)
+      assert_ptr_equal(uvc_core_find(&core, again, (size_t)m), &many[i].s);
+    else
+      assert_null(uvc_core_find(&core, again, (size_t)m));
+  }
+  assert_ptr_equal(uvc_core_find(&core, "guest1", 6), &users[0].s);
+  for (i = 0; i < N; i++)
+    uvc_core_leave(&core, &many[i].s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_int_equal(core.n_present, 3);
+}
+
 static void split_words(void** state) {
   uvc_slice_t w[3];
   (void)state;
@@ -378,6 +415,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(irc_formatting_never_reaches_text_users, setup, teardown),
       cmocka_unit_test_setup_teardown(error_replies_stay_valid_utf8, setup, teardown),
       cmocka_unit_test_setup_teardown(big_rooms_do_not_announce_presence, setup, teardown),
+      cmocka_unit_test_setup_teardown(nick_table_survives_churn, setup, teardown),
       cmocka_unit_test(split_words),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

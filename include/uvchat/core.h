@@ -145,7 +145,7 @@ typedef struct uvc_membership {
 struct uvc_session {
   const uvc_adapter_t* adapter;
   void* proto;            /* the adapter's own state for this session, or NULL */
-  UT_hash_handle hh;      /* in core->nicks while present */
+  uint32_t nick_hash;     /* uvc_name_hash of the nick, while present (the nick table) */
   uvc_membership_t room0; /* the first room, inline: a text user is in one room */
   uvc_membership_t* more; /* rooms after the first */
   uint16_t n_rooms;
@@ -198,8 +198,9 @@ typedef struct uvc_core_config {
 struct uvc_core {
   uvc_core_hooks_t hooks;
   void* ud;
-  uvc_session_t* nicks; /* uthash head: present sessions by nick, case-insensitive */
-  uvc_room_t* rooms;    /* uthash head: rooms by name, case-insensitive */
+  uvc_session_t** nicks; /* present sessions by nick, case-insensitive: open addressing */
+  uint32_t nick_cap;     /* slots in nicks: a power of two, or 0 */
+  uvc_room_t* rooms;     /* uthash head: rooms by name, case-insensitive */
   uvc_room_t* lobby;
   uint32_t epoch;
   uint32_t guest_seq;
@@ -242,6 +243,8 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
 int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
 /* The present session with that nick (any case), or NULL. */
 uvc_session_t* uvc_core_find(uvc_core_t* core, const char* nick, size_t len);
+/* Calls fn for every present session (fn must not make anyone enter or leave). */
+void uvc_core_each(uvc_core_t* core, void (*fn)(uvc_session_t* s, void* arg), void* arg);
 /* Sets (text) or clears (len 0) the session's away message. */
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
 
