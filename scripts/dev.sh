@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 mode="${1:-run}"
 [ $# -gt 0 ] && shift
 
-DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev valgrind clang libclang-rt-dev"
-BREW_PACKAGES="cmake pkg-config libuv cmocka uthash"
+DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libsqlite3-dev libsodium-dev libssl-dev openssl valgrind clang libclang-rt-dev"
+BREW_PACKAGES="cmake pkg-config libuv cmocka uthash sqlite libsodium openssl@3"
 
 install_deps() {
   if command -v apt-get >/dev/null 2>&1; then

@@ -1,14 +1,50 @@
 /* main.c: uvchat's entry point: reads the command line, starts the server, runs the loop,
  * and turns the outcome into an exit status (0 clean stop, 1 runtime error, 2 usage). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "uvchat/config.h"
+#include "uvchat/irc.h"
 #include "uvchat/log.h"
 #include "uvchat/server.h"
 #include "uvchat/text.h"
 #include "uvchat/version.h"
+
+#define MOTD_MAX (64 * 1024)
+
+/* Reads the MOTD file into a heap string (NUL-terminated). On failure returns NULL and
+ * writes why to err. */
+static char* read_motd(const char* path, char* err, size_t errlen) {
+  FILE* f = fopen(path, "rb");
+  char* text;
+  size_t n;
+  if (f == NULL) {
+    snprintf(err, errlen, "cannot read the MOTD file '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  text = malloc(MOTD_MAX + 1);
+  if (text == NULL) {
+    fclose(f);
+    snprintf(err, errlen, "out of memory reading the MOTD file '%s'", path);
+    return NULL;
+  }
+  n = fread(text, 1, MOTD_MAX + 1, f);
+  if (ferror(f) || n > MOTD_MAX) {
+    if (ferror(f))
+      snprintf(err, errlen, "cannot read the MOTD file '%s': %s", path, strerror(errno));
+    else
+      snprintf(err, errlen, "the MOTD file '%s' is larger than %d KiB", path, MOTD_MAX / 1024);
+    fclose(f);
+    free(text);
+    return NULL;
+  }
+  fclose(f);
+  text[n] = '\0';
+  return text;
+}
 
 static void print_open_handle(uv_handle_t* h, void* arg) {
   (void)arg;
@@ -21,6 +57,7 @@ int main(int argc, char** argv) {
   char bound[64];
   uv_loop_t loop;
   uvc_server_t* srv;
+  char* motd = NULL;
   int r, status;
 
   uvc_config_defaults(&cfg);
@@ -41,6 +78,10 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN); /* a peer that vanished is an EPIPE, not a dead server */
 #endif
   uvc_log_set_level(cfg.log_level);
+  if (cfg.motd_file != NULL && (motd = read_motd(cfg.motd_file, err, sizeof(err))) == NULL) {
+    fprintf(stderr, "uvchat: %s\n", err);
+    return 2;
+  }
 
   if ((r = uv_loop_init(&loop)) != 0) {
     fprintf(stderr, "uvchat: cannot start the event loop: %s\n", uv_strerror(r));
@@ -49,8 +90,10 @@ int main(int argc, char** argv) {
   srv = malloc(sizeof(*srv));
   if (srv == NULL || uvc_server_init(srv, &loop, &cfg) != 0) {
     fprintf(stderr, "uvchat: out of memory\n");
+    free(motd);
     return 1;
   }
+  srv->core.motd = motd; /* uvc_server_init leaves it unset; freed at exit */
   /* Signals are watched before the port is announced: a script that reads the port and
    * stops the server at once must get a clean stop. */
   if ((r = uvc_server_start(srv)) != 0) {
@@ -64,6 +107,16 @@ int main(int argc, char** argv) {
     uvc_server_stop(srv);
   } else {
     printf("listening on %s (text)\n", bound);
+    if (cfg.irc_port >= 0) {
+      if ((r = uvc_server_listen(srv, cfg.host, cfg.irc_port, &uvc_irc_adapter, bound,
+                                 sizeof(bound), err, sizeof(err))) != 0) {
+        fprintf(stderr, "uvchat: %s\n", err);
+        srv->exit_code = 1;
+        uvc_server_stop(srv);
+      } else {
+        printf("listening on %s (irc)\n", bound);
+      }
+    }
     fflush(stdout);
   }
 
@@ -72,6 +125,7 @@ int main(int argc, char** argv) {
   status = srv->exit_code;
   uvc_server_free(srv);
   free(srv);
+  free(motd);
   if ((r = uv_loop_close(&loop)) != 0) {
     uv_walk(&loop, print_open_handle, NULL);
     UVC_ERROR("the event loop did not close cleanly: %s", uv_strerror(r));

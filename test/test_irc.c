@@ -1,0 +1,1182 @@
+/* test_irc.c: the IRC adapter without sockets: its line parser, and the exact lines IRC and
+ * text users get from the core after each command someone sends. */
+#include <stdio.h>
+#include <string.h>
+#include "unit.h"
+
+#include "uvchat/core.h"
+#include "uvchat/irc.h"
+#include "uvchat/list.h"
+#include "uvchat/text.h"
+#include "uvchat/version.h"
+
+#define N_USERS 6
+#define VER     "uvchat-" UVCHAT_VERSION
+
+typedef struct user {
+  uvc_session_t s;
+  char inbox[65536];
+  size_t len;
+  uvc_msg_t* last;
+  int open;
+  int close_why; /* -1 while not asked to close */
+  char close_text[400];
+} user_t;
+
+static uvc_core_t core;
+static user_t users[N_USERS];
+static const char* g_motd;
+static const char* g_password;
+static uint32_t g_announce_limit;
+
+/* Every line an IRC user receives ends with CRLF and fits in 512 bytes. */
+static void check_irc_lines(const uvc_msg_t* m) {
+  size_t i = 0;
+  while (i < m->len) {
+    const char* lf = memchr(m->data + i, '\n', m->len - i);
+    size_t n;
+    assert_non_null(lf);
+    n = (size_t)(lf - (m->data + i)) + 1;
+    if (n > 512) fail_msg("a line of %u bytes: %.*s", (unsigned)n, (int)n, m->data + i);
+    assert_true(n >= 2 && m->data[i + n - 2] == '\r');
+    i += n;
+  }
+}
+
+/* The core hands a message to a user: append it to their inbox. */
+static void deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
+  user_t* u = UVC_CONTAINER_OF(s, user_t, s);
+  (void)ud;
+  if (s->adapter == &uvc_irc_adapter) check_irc_lines(m);
+  assert_true(u->len + m->len < sizeof(u->inbox));
+  memcpy(u->inbox + u->len, m->data, m->len);
+  u->len += m->len;
+  u->inbox[u->len] = '\0';
+  u->last = m;
+}
+
+/* An adapter asks to end a session: remember why. */
+static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text,
+                          size_t len) {
+  user_t* u = UVC_CONTAINER_OF(s, user_t, s);
+  (void)ud;
+  u->close_why = (int)why;
+  snprintf(u->close_text, sizeof u->close_text, "%.*s", (int)len, text ? text : "");
+}
+
+/* A fixed clock, so creation and topic times are known. */
+static int64_t wallclock(void* ud) {
+  (void)ud;
+  return 1700000000; /* Tue Nov 14 2023 at 22:13:20 UTC */
+}
+
+/* A fresh core (with the MOTD and password the test asked for), nobody in it. */
+static int setup(void** state) {
+  uvc_core_config_t cfg;
+  uvc_core_hooks_t hooks = {deliver, request_close, NULL, wallclock};
+  (void)state;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.default_room = "#lobby";
+  cfg.max_line = 4096;
+  cfg.server_name = "uvchat";
+  cfg.motd = g_motd;
+  cfg.password = g_password;
+  cfg.announce_limit = g_announce_limit;
+  memset(users, 0, sizeof users);
+  assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
+  return 0;
+}
+
+/* Everyone leaves and is freed, then the core. */
+static int teardown(void** state) {
+  int i;
+  (void)state;
+  for (i = 0; i < N_USERS; i++) {
+    if (!users[i].open) continue;
+    uvc_core_leave(&core, &users[i].s, UVC_LEAVE_CLOSED, NULL, 0);
+    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
+  }
+  uvc_core_free(&core);
+  g_motd = g_password = NULL;
+  g_announce_limit = 0;
+  return 0;
+}
+
+/* Empties every inbox. */
+static void clear(void) {
+  int i;
+  for (i = 0; i < N_USERS; i++)
+    users[i].len = 0, users[i].inbox[0] = '\0';
+}
+
+/* Sends one line (without its line ending) from user i. */
+static void send_line(int i, const char* line) {
+  users[i].s.adapter->on_line(&core, &users[i].s, line, strlen(line));
+}
+
+/* Opens user i as an IRC connection, not yet registered. */
+static void irc_open(int i) {
+  user_t* u = &users[i];
+  memset(u, 0, sizeof *u);
+  u->close_why = -1;
+  u->open = 1;
+  uvc_session_init(&u->s, &uvc_irc_adapter);
+  uvc_irc_adapter.on_open(&core, &u->s);
+}
+
+/* Opens user i as IRC and registers it as nick (user name = nick); clears every inbox. */
+static void irc_user(int i, const char* nick) {
+  char line[128];
+  irc_open(i);
+  snprintf(line, sizeof line, "NICK %s", nick);
+  send_line(i, line);
+  snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
+  send_line(i, line);
+  assert_true(users[i].s.present);
+  clear();
+}
+
+/* Opens user i as a text user (a guest nick); clears every inbox. */
+static void text_user(int i) {
+  user_t* u = &users[i];
+  memset(u, 0, sizeof *u);
+  u->close_why = -1;
+  u->open = 1;
+  uvc_session_init(&u->s, &uvc_text_adapter);
+  uvc_text_adapter.on_open(&core, &u->s);
+  clear();
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The parser
+ * ---------------------------------------------------------------------------------------- */
+
+static void expect_param(const uvc_irc_msg_t* m, int i, const char* want) {
+  assert_true(i < m->n);
+  if (m->params[i].n != strlen(want) || memcmp(m->params[i].p, want, m->params[i].n) != 0)
+    fail_msg("param %d: \"%.*s\", wanted \"%s\"", i, (int)m->params[i].n, m->params[i].p, want);
+}
+
+/* Parses a C string. */
+static uvc_irc_parse_t parse(const char* line, uvc_irc_msg_t* m) {
+  return uvc_irc_parse(line, strlen(line), m);
+}
+
+/* Commands, prefixes, middle and trailing parameters. */
+static void parser_basics(void** state) {
+  uvc_irc_msg_t m;
+  (void)state;
+  assert_int_equal(parse("PRIVMSG #lobby :hello there : you", &m), UVC_IRC_OK);
+  assert_true(uvc_irc_is(&m.cmd, "PRIVMSG"));
+  assert_int_equal(m.n, 2);
+  expect_param(&m, 0, "#lobby");
+  expect_param(&m, 1, "hello there : you");
+  assert_int_equal(m.prefix.n, 0);
+
+  assert_int_equal(parse(":nick!u@h   privmsg   bob   a:b  ", &m), UVC_IRC_OK);
+  assert_memory_equal(m.prefix.p, "nick!u@h", 8);
+  assert_true(uvc_irc_is(&m.cmd, "PRIVMSG")); /* commands compare in any case */
+  assert_int_equal(m.n, 2);
+  expect_param(&m, 0, "bob");
+  expect_param(&m, 1, "a:b"); /* a colon inside a word is not a trailing marker */
+
+  assert_int_equal(parse("TOPIC #a :", &m), UVC_IRC_OK); /* an empty trailing parameter */
+  assert_int_equal(m.n, 2);
+  expect_param(&m, 1, "");
+  assert_int_equal(parse("QUIT", &m), UVC_IRC_OK);
+  assert_int_equal(m.n, 0);
+}
+
+/* IRCv3 tags are skipped, and their own limit is enforced. */
+static void parser_skips_tags_safely(void** state) {
+  uvc_irc_msg_t m;
+  char line[9000];
+  (void)state;
+  assert_int_equal(parse("@time=2024-01-01T00:00:00Z;+draft/x=a\\sb :me PING :tok", &m),
+                   UVC_IRC_OK);
+  assert_true(uvc_irc_is(&m.cmd, "PING"));
+  expect_param(&m, 0, "tok");
+  assert_int_equal(parse("@a=b", &m), UVC_IRC_EMPTY);
+  assert_int_equal(parse("@a=b   ", &m), UVC_IRC_EMPTY);
+  /* 8191 bytes of tags (with '@' and the space) are allowed, 8192 are not */
+  memset(line, 'x', sizeof line);
+  line[0] = '@';
+  memcpy(line + 8190, " PING :a", 9);
+  assert_int_equal(parse(line, &m), UVC_IRC_OK);
+  expect_param(&m, 0, "a");
+  memset(line, 'x', sizeof line);
+  line[0] = '@';
+  memcpy(line + 8191, " PING :a", 9);
+  assert_int_equal(parse(line, &m), UVC_IRC_TOOLONG);
+}
+
+/* Empty lines, garbage, the 15-parameter rule and the 512-byte limit. */
+static void parser_limits_and_garbage(void** state) {
+  uvc_irc_msg_t m;
+  char line[600];
+  (void)state;
+  assert_int_equal(parse("", &m), UVC_IRC_EMPTY);
+  assert_int_equal(parse("     ", &m), UVC_IRC_EMPTY);
+  assert_int_equal(parse(":prefix.only", &m), UVC_IRC_EMPTY);
+  assert_int_equal(parse(":prefix ", &m), UVC_IRC_EMPTY);
+  assert_int_equal(parse("\x01\x02\xFF garbage\x7F", &m), UVC_IRC_OK); /* a command we lack */
+  assert_int_equal(m.n, 1);
+  /* 15 parameters at most: after 14 ordinary ones, the rest of the line is the 15th */
+  assert_int_equal(parse("CMD 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 :17", &m), UVC_IRC_OK);
+  assert_int_equal(m.n, 15);
+  expect_param(&m, 13, "14");
+  expect_param(&m, 14, "15 16 :17");
+  assert_int_equal(parse("CMD 1 2 3 4 5 6 7 8 9 10 11 12 13 14 :last word", &m), UVC_IRC_OK);
+  assert_int_equal(m.n, 15);
+  expect_param(&m, 14, "last word");
+  /* 510 bytes before the CRLF are allowed, 511 are not */
+  memset(line, 'a', sizeof line);
+  memcpy(line, "PRIVMSG #a :", 12);
+  line[510] = '\0';
+  assert_int_equal(parse(line, &m), UVC_IRC_OK);
+  line[510] = 'a';
+  line[511] = '\0';
+  assert_int_equal(parse(line, &m), UVC_IRC_TOOLONG);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Registration
+ * ---------------------------------------------------------------------------------------- */
+
+#define ISUPPORT1                                                                           \
+  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt CHANNELLEN=32 CHANTYPES=# " \
+  "KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(o)@ TOPICLEN=390 USERLEN=10 "      \
+  ":are supported by this server"
+#define ISUPPORT2                                                                       \
+  "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1 :are supported " \
+  "by this server"
+
+/* NICK + USER: the whole greeting, the lobby's JOIN and names; text users see the arrival. */
+static void registration_greets_and_joins_the_lobby(void** state) {
+  (void)state;
+  text_user(0); /* guest1, in the lobby */
+  irc_open(1);
+  send_line(1, "NICK alice");
+  assert_string_equal(users[1].inbox, "");
+  send_line(1, "USER al-ice!@x 0 * :Alice \x1B[31mLiddell\x1B[0m");
+  assert_string_equal(
+      users[1].inbox,
+      ":uvchat 001 alice :Welcome to the uvchat Network, alice\r\n"
+      ":uvchat 002 alice :Your host is uvchat, running version " VER
+      "\r\n"
+      ":uvchat 003 alice :This server was created Tue Nov 14 2023 at 22:13:20 UTC\r\n"
+      ":uvchat 004 alice uvchat " VER
+      " i not o\r\n"
+      ":uvchat 005 alice " ISUPPORT1
+      "\r\n"
+      ":uvchat 005 alice " ISUPPORT2
+      "\r\n"
+      ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers\r\n"
+      ":uvchat 254 alice 1 :channels formed\r\n"
+      ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
+      ":uvchat 422 alice :MOTD File is missing\r\n"
+      ":alice!~al-icex@uvchat JOIN #lobby\r\n"
+      ":uvchat 353 alice = #lobby :guest1 alice\r\n"
+      ":uvchat 366 alice #lobby :End of /NAMES list\r\n");
+  assert_string_equal(users[0].inbox, "*** alice joined #lobby\r\n");
+  assert_string_equal(users[1].s.user, "~al-icex");
+  clear();
+  send_line(1, "WHOIS alice");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 311 alice alice ~al-icex uvchat * :Alice Liddell\r\n"
+                      ":uvchat 319 alice alice :#lobby\r\n"
+                      ":uvchat 312 alice alice uvchat :uvchat chat server\r\n"
+                      ":uvchat 318 alice alice :End of /WHOIS list\r\n");
+}
+
+/* Before registration: 451 for most commands; PING, NICK errors and QUIT work. */
+static void only_a_few_commands_before_registration(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "JOIN #lobby");
+  send_line(0, "PRIVMSG #lobby :hi");
+  send_line(0, "FROB");
+  send_line(0, "PING :12345");
+  send_line(0, "PONG :x");
+  send_line(0, "NICK");
+  send_line(0, "NICK 9lives");
+  send_line(0, "USER x 0 *");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 451 * :You have not registered\r\n"
+                      ":uvchat 451 * :You have not registered\r\n"
+                      ":uvchat 451 * :You have not registered\r\n"
+                      ":uvchat PONG uvchat :12345\r\n"
+                      ":uvchat 431 * :No nickname given\r\n"
+                      ":uvchat 432 * 9lives :Erroneous nickname\r\n"
+                      ":uvchat 461 * USER :Not enough parameters\r\n");
+  assert_false(users[0].s.present);
+  clear();
+  send_line(0, "QUIT :never mind");
+  assert_string_equal(users[0].inbox, "ERROR :Closing Link: * (Quit: never mind)\r\n");
+  assert_int_equal(users[0].close_why, UVC_LEAVE_QUIT);
+}
+
+/* USER and PASS after registration: 462. */
+static void registered_users_cannot_register_again(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  send_line(0, "USER a 0 * :again");
+  send_line(0, "PASS secret");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 462 alice :You may not reregister\r\n"
+                      ":uvchat 462 alice :You may not reregister\r\n");
+}
+
+/* CAP LS/REQ hold the registration until CAP END; unknown capabilities are NAKed. */
+static void cap_negotiation_holds_registration(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "CAP LS 302");
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :A");
+  assert_false(users[0].s.present); /* waiting for CAP END */
+  send_line(0, "CAP REQ :multi-prefix sasl");
+  send_line(0, "CAP REQ :multi-prefix userhost-in-names");
+  send_line(0, "CAP LIST");
+  send_line(0, "CAP FROB");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat CAP * LS :multi-prefix userhost-in-names\r\n"
+                      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
+                      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
+                      ":uvchat CAP * LIST :multi-prefix userhost-in-names\r\n"
+                      ":uvchat 410 * FROB :Invalid CAP command\r\n");
+  clear();
+  send_line(0, "CAP END");
+  assert_true(users[0].s.present);
+  assert_non_null(strstr(users[0].inbox, ":uvchat 001 alice :Welcome"));
+  /* userhost-in-names: full masks in NAMES */
+  assert_non_null(strstr(users[0].inbox, ":uvchat 353 alice = #lobby :alice!~alice@uvchat\r\n"));
+  clear();
+  send_line(0, "CAP REQ :-userhost-in-names");
+  send_line(0, "CAP LIST");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat CAP alice ACK :-userhost-in-names\r\n"
+                      ":uvchat CAP alice LIST :multi-prefix\r\n");
+}
+
+/* With a server password: a wrong or missing PASS gets 464 and ERROR. */
+static void wrong_password_is_refused(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "PASS wrong");
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :A");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 464 * :Password incorrect\r\n"
+                      "ERROR :Closing Link: * (Password incorrect)\r\n");
+  assert_false(users[0].s.present);
+  assert_int_equal(users[0].close_why, UVC_LEAVE_QUIT);
+  irc_open(1);
+  send_line(1, "NICK bob"); /* no PASS at all */
+  send_line(1, "USER bob 0 * :B");
+  assert_false(users[1].s.present);
+  assert_int_equal(users[1].close_why, UVC_LEAVE_QUIT);
+  irc_open(2);
+  send_line(2, "PASS s3cret");
+  send_line(2, "NICK carol");
+  send_line(2, "USER carol 0 * :C");
+  assert_true(users[2].s.present);
+}
+
+/* A core with a server password. */
+static int setup_with_password(void** state) {
+  g_password = "s3cret";
+  return setup(state);
+}
+
+/* The MOTD: one 372 per line, CRs and escape sequences removed. */
+static void motd_lines(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :A");
+  assert_non_null(strstr(users[0].inbox,
+                         ":uvchat 375 alice :- uvchat Message of the day - \r\n"
+                         ":uvchat 372 alice :- Welcome!\r\n"
+                         ":uvchat 372 alice :- \r\n"
+                         ":uvchat 372 alice :- Be \x02nice\x02.\r\n"
+                         ":uvchat 376 alice :End of /MOTD command.\r\n"
+                         ":alice!~alice@uvchat JOIN #lobby\r\n"));
+  clear();
+  send_line(0, "MOTD");
+  assert_non_null(strstr(users[0].inbox, ":uvchat 372 alice :- Welcome!\r\n"));
+}
+
+/* A core with a message of the day. */
+static int setup_with_motd(void** state) {
+  g_motd = "Welcome!\r\n\nBe \x02nice\x02.\x1B[2J\n";
+  return setup(state);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Nicks
+ * ---------------------------------------------------------------------------------------- */
+
+static void nick_collisions_and_changes(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  text_user(1); /* guest1 */
+  irc_open(2);
+  send_line(2, "NICK ALICE");
+  send_line(2, "NICK guest1"); /* a text user's nick is taken too */
+  send_line(2, "NICK b@d");
+  assert_string_equal(users[2].inbox,
+                      ":uvchat 433 * ALICE :Nickname is already in use\r\n"
+                      ":uvchat 433 * guest1 :Nickname is already in use\r\n"
+                      ":uvchat 432 * b@d :Erroneous nickname\r\n");
+  clear();
+  /* a nick that was free at NICK but taken by the time USER completes registration */
+  send_line(2, "NICK bob");
+  send_line(1, "/nick bob");
+  send_line(2, "USER bob 0 * :B");
+  assert_string_equal(users[2].inbox, ":uvchat 433 * bob :Nickname is already in use\r\n");
+  assert_false(users[2].s.present);
+  send_line(2, "NICK bobby");
+  assert_true(users[2].s.present);
+  clear();
+  send_line(0, "NICK Bob");
+  send_line(0, "NICK");
+  send_line(0, "NICK alice"); /* the same nick: nothing happens */
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 433 alice Bob :Nickname is already in use\r\n"
+                      ":uvchat 431 alice :No nickname given\r\n");
+  clear();
+  send_line(0, "NICK Alison");
+  assert_string_equal(users[0].inbox, ":alice!~alice@uvchat NICK :Alison\r\n");
+  assert_string_equal(users[2].inbox, ":alice!~alice@uvchat NICK :Alison\r\n");
+  assert_string_equal(users[1].inbox, "*** alice is now known as Alison\r\n");
+  clear();
+  send_line(1, "/nick carl");
+  assert_string_equal(users[0].inbox, ":bob!text@uvchat NICK :carl\r\n");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Channels
+ * ---------------------------------------------------------------------------------------- */
+
+static void join_part_and_quit(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2); /* guest1 */
+  send_line(0, "JOIN #dev");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat JOIN #dev\r\n"
+                      ":uvchat 353 alice = #dev :@alice\r\n"
+                      ":uvchat 366 alice #dev :End of /NAMES list\r\n");
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  send_line(1, "JOIN #Dev,#dev"); /* the second is a room bob is in already: ignored */
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat JOIN #dev\r\n");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat JOIN #dev\r\n"
+                      ":uvchat 353 bob = #dev :@alice bob\r\n"
+                      ":uvchat 366 bob #dev :End of /NAMES list\r\n");
+  clear();
+  send_line(1, "JOIN dev,#,#waaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay");
+  send_line(1, "JOIN :");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 403 bob dev :No such channel\r\n"
+                      ":uvchat 476 bob # :Bad Channel Mask\r\n"
+                      ":uvchat 476 bob #waaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay :Bad Channel "
+                      "Mask\r\n"
+                      ":uvchat 461 bob JOIN :Not enough parameters\r\n");
+  clear();
+  send_line(1, "PART #dev,#nowhere,#lobby :see you");
+  assert_string_equal(users[0].inbox,
+                      ":bob!~bob@uvchat PART #dev :see you\r\n"
+                      ":bob!~bob@uvchat PART #lobby :see you\r\n");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat PART #dev :see you\r\n"
+                      ":uvchat 403 bob #nowhere :No such channel\r\n"
+                      ":bob!~bob@uvchat PART #lobby :see you\r\n");
+  assert_string_equal(users[2].inbox, "*** bob left #lobby (see you)\r\n");
+  clear();
+  send_line(1, "PART #dev");
+  assert_string_equal(users[1].inbox, ":uvchat 442 bob #dev :You're not on that channel\r\n");
+  clear();
+  send_line(0, "JOIN 0");
+  assert_int_equal(users[0].s.n_rooms, 0);
+  assert_string_equal(users[2].inbox, "*** alice left #lobby\r\n");
+  send_line(0, "JOIN #lobby");
+  send_line(2, "/join #dev");
+  clear();
+  send_line(0, "QUIT :off to  lunch \x1B[5m");
+  assert_string_equal(users[0].inbox, "ERROR :Closing Link: alice (Quit: off to  lunch )\r\n");
+  assert_int_equal(users[0].close_why, UVC_LEAVE_QUIT);
+  assert_string_equal(users[0].close_text, "off to  lunch ");
+  /* the connection layer then ends the session */
+  uvc_core_leave(&core, &users[0].s, UVC_LEAVE_QUIT, "off to  lunch ", 14);
+  assert_string_equal(users[2].inbox, "");
+  send_line(2, "/join #lobby");
+  send_line(1, "JOIN #lobby");
+  clear();
+  uvc_core_leave(&core, &users[2].s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_string_equal(users[1].inbox, ":guest1!text@uvchat QUIT :Connection closed\r\n");
+}
+
+/* The 21st room: 405. */
+static void too_many_channels(void** state) {
+  char line[32];
+  int i;
+  (void)state;
+  irc_user(0, "alice");
+  for (i = 1; i < UVC_ROOMS_PER_USER; i++) {
+    snprintf(line, sizeof line, "JOIN #r%d", i);
+    send_line(0, line);
+  }
+  clear();
+  send_line(0, "JOIN #one-too-many");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 405 alice #one-too-many :You have joined too many channels\r\n");
+}
+
+/* TOPIC queries, changes, 482 and 442, and the topic on JOIN. */
+static void topics(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2);
+  send_line(0, "TOPIC #lobby");
+  send_line(0, "TOPIC #nowhere");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 331 alice #lobby :No topic is set\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n");
+  clear();
+  send_line(1,
+            "TOPIC #lobby :\x03"
+            "4red\x03 news");
+  assert_string_equal(users[0].inbox,
+                      ":bob!~bob@uvchat TOPIC #lobby :\x03"
+                      "4red\x03 news\r\n");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat TOPIC #lobby :\x03"
+                      "4red\x03 news\r\n");
+  assert_string_equal(users[2].inbox, "*** bob set the topic of #lobby: 4red news\r\n");
+  clear();
+  send_line(0, "TOPIC #lobby");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 332 alice #lobby :\x03"
+                      "4red\x03 news\r\n"
+                      ":uvchat 333 alice #lobby bob 1700000000\r\n");
+  clear();
+  send_line(0, "JOIN #dev");
+  send_line(1, "JOIN #dev");
+  send_line(0, "TOPIC #dev :ship it");
+  clear();
+  send_line(1, "TOPIC #dev :no");
+  send_line(2, "/join #dev");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 482 bob #dev :You're not channel operator\r\n"
+                      ":guest1!text@uvchat PART #lobby\r\n"
+                      ":guest1!text@uvchat JOIN #dev\r\n");
+  clear();
+  send_line(1, "PART #dev");
+  send_line(1, "TOPIC #dev :no");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat PART #dev\r\n"
+                      ":uvchat 442 bob #dev :You're not on that channel\r\n");
+  clear();
+  send_line(1, "JOIN #dev");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat JOIN #dev\r\n"
+                      ":uvchat 332 bob #dev :ship it\r\n"
+                      ":uvchat 333 bob #dev alice 1700000000\r\n"
+                      ":uvchat 353 bob = #dev :@alice guest1 bob\r\n"
+                      ":uvchat 366 bob #dev :End of /NAMES list\r\n");
+  clear();
+  send_line(0, "TOPIC #dev :");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat TOPIC #dev :\r\n");
+}
+
+/* NAMES, WHO, WHOIS (IRC and text users, away) and LIST. */
+static void names_who_whois_list(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2); /* guest1 */
+  send_line(1, "JOIN #dev");
+  send_line(1, "TOPIC #dev :the dev room");
+  send_line(1, "AWAY :at lunch");
+  send_line(2, "/away gone fishing");
+  clear();
+  send_line(0, "NAMES #lobby,#dev"); /* one room at a time (TARGMAX NAMES:1) */
+  send_line(0, "NAMES #dev");
+  send_line(0, "NAMES #none");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 353 alice = #lobby :alice bob guest1\r\n"
+                      ":uvchat 366 alice #lobby :End of /NAMES list\r\n"
+                      ":uvchat 353 alice = #dev :@bob\r\n"
+                      ":uvchat 366 alice #dev :End of /NAMES list\r\n"
+                      ":uvchat 366 alice #none :End of /NAMES list\r\n");
+  clear();
+  send_line(0, "NAMES");
+  assert_string_equal(users[0].inbox, ":uvchat 366 alice * :End of /NAMES list\r\n");
+  clear();
+  send_line(0, "WHO #dev");
+  send_line(0, "WHO #lobby");
+  send_line(0, "WHO guest1");
+  send_line(0, "WHO nobody");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 352 alice #dev ~bob uvchat uvchat bob G@ :0 Real bob\r\n"
+                      ":uvchat 315 alice #dev :End of WHO list\r\n"
+                      ":uvchat 352 alice #lobby ~alice uvchat uvchat alice H :0 Real alice\r\n"
+                      ":uvchat 352 alice #lobby ~bob uvchat uvchat bob G :0 Real bob\r\n"
+                      ":uvchat 352 alice #lobby text uvchat uvchat guest1 G :0 text user\r\n"
+                      ":uvchat 315 alice #lobby :End of WHO list\r\n"
+                      ":uvchat 352 alice #lobby text uvchat uvchat guest1 G :0 text user\r\n"
+                      ":uvchat 315 alice guest1 :End of WHO list\r\n"
+                      ":uvchat 315 alice nobody :End of WHO list\r\n");
+  clear();
+  send_line(0, "WHOIS BOB");
+  send_line(0, "WHOIS uvchat guest1");
+  send_line(0, "WHOIS nobody");
+  send_line(0, "WHOIS");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 311 alice bob ~bob uvchat * :Real bob\r\n"
+                      ":uvchat 319 alice bob :#lobby @#dev\r\n"
+                      ":uvchat 312 alice bob uvchat :uvchat chat server\r\n"
+                      ":uvchat 301 alice bob :at lunch\r\n"
+                      ":uvchat 318 alice BOB :End of /WHOIS list\r\n"
+                      ":uvchat 311 alice guest1 text uvchat * :text user\r\n"
+                      ":uvchat 319 alice guest1 :#lobby\r\n"
+                      ":uvchat 312 alice guest1 uvchat :uvchat chat server\r\n"
+                      ":uvchat 301 alice guest1 :gone fishing\r\n"
+                      ":uvchat 320 alice guest1 :is using a plain-text client (nc or telnet)\r\n"
+                      ":uvchat 318 alice guest1 :End of /WHOIS list\r\n"
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":uvchat 318 alice nobody :End of /WHOIS list\r\n"
+                      ":uvchat 431 alice :No nickname given\r\n");
+  clear();
+  send_line(0, "LIST #dev");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 321 alice Channel :Users  Name\r\n"
+                      ":uvchat 322 alice #dev 1 :the dev room\r\n"
+                      ":uvchat 323 alice :End of /LIST\r\n");
+  clear();
+  send_line(0, "LIST");
+  assert_non_null(strstr(users[0].inbox, ":uvchat 322 alice #lobby 3 :\r\n"));
+  assert_non_null(strstr(users[0].inbox, ":uvchat 322 alice #dev 1 :the dev room\r\n"));
+  assert_non_null(strstr(users[0].inbox, ":uvchat 323 alice :End of /LIST\r\n"));
+}
+
+/* User modes: 221, +i, 501, 502; +i hides from NAMES and WHO of strangers. */
+static void invisible_users(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  send_line(1, "MODE bob");
+  send_line(1, "MODE bob +i");
+  send_line(1, "MODE bob");
+  send_line(1, "MODE bob +x");
+  send_line(1, "MODE alice");
+  send_line(1, "MODE nobody +i");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 221 bob +\r\n"
+                      ":bob!~bob@uvchat MODE bob :+i\r\n"
+                      ":uvchat 221 bob +i\r\n"
+                      ":uvchat 501 bob :Unknown MODE flag\r\n"
+                      ":uvchat 502 bob :Can't change mode for other users\r\n"
+                      ":uvchat 401 bob nobody :No such nick/channel\r\n");
+  send_line(1, "JOIN #dev");
+  send_line(1, "PART #lobby");
+  clear();
+  send_line(0, "LUSERS");
+  send_line(0, "NAMES #dev");
+  send_line(0, "WHO #dev");
+  send_line(0, "WHO bob");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 251 alice :There are 1 users and 1 invisible on 1 servers\r\n"
+                      ":uvchat 254 alice 2 :channels formed\r\n"
+                      ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
+                      ":uvchat 366 alice #dev :End of /NAMES list\r\n"
+                      ":uvchat 315 alice #dev :End of WHO list\r\n"
+                      ":uvchat 315 alice bob :End of WHO list\r\n");
+  send_line(0, "JOIN #dev");
+  clear();
+  send_line(0, "WHO bob");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 352 alice #dev ~bob uvchat uvchat bob H@ :0 Real bob\r\n"
+                      ":uvchat 315 alice bob :End of WHO list\r\n");
+}
+
+/* MODE queries, +n/+t/+o changes, 472, 368, 482, 441, 442. */
+static void channel_modes_and_operators(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2); /* guest1 */
+  send_line(0, "JOIN #dev");
+  send_line(1, "JOIN #dev");
+  send_line(2, "/join #dev");
+  clear();
+  send_line(1, "MODE #dev");
+  send_line(1, "MODE #dev b");
+  send_line(1, "MODE #dev -t");
+  send_line(1, "MODE #lobby +t");
+  send_line(1, "MODE #nowhere");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 324 bob #dev +nt\r\n"
+                      ":uvchat 329 bob #dev 1700000000\r\n"
+                      ":uvchat 368 bob #dev :End of channel ban list\r\n"
+                      ":uvchat 482 bob #dev :You're not channel operator\r\n"
+                      ":uvchat 482 bob #lobby :You're not channel operator\r\n"
+                      ":uvchat 403 bob #nowhere :No such channel\r\n");
+  clear();
+  send_line(0, "MODE #dev -t+klkkk key 10");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 472 alice k :is unknown mode char to me\r\n"
+                      ":uvchat 472 alice l :is unknown mode char to me\r\n"
+                      ":alice!~alice@uvchat MODE #dev -t\r\n");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev -t\r\n");
+  assert_string_equal(users[2].inbox, "*** alice changed #dev: anyone may set the topic\r\n");
+  clear();
+  send_line(0, "MODE #dev +o-n+t bob");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +t-n\r\n"
+                      ":alice!~alice@uvchat MODE #dev +o bob\r\n");
+  assert_string_equal(users[2].inbox,
+                      "*** alice changed #dev: anyone may talk only operators set the topic\r\n"
+                      "*** alice made bob an operator of #dev\r\n");
+  clear();
+  send_line(1, "MODE #dev -o alice");
+  send_line(1, "MODE #dev +o nobody");
+  send_line(1, "MODE #lobby +o alice");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat MODE #dev -o alice\r\n"
+                      ":uvchat 401 bob nobody :No such nick/channel\r\n"
+                      ":uvchat 482 bob #lobby :You're not channel operator\r\n");
+  clear();
+  send_line(0, "PART #dev");
+  send_line(1, "MODE #dev +o alice");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat PART #dev\r\n"
+                      ":uvchat 441 bob alice #dev :They aren't on that channel\r\n");
+  clear();
+  send_line(0, "MODE #dev +t");
+  assert_string_equal(users[0].inbox, ":uvchat 442 alice #dev :You're not on that channel\r\n");
+}
+
+/* KICK: 482, 403, 461, 441, 442, 401, and what everyone sees. */
+static void kicks(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2); /* guest1 */
+  send_line(0, "JOIN #dev");
+  send_line(1, "JOIN #dev");
+  send_line(2, "/join #dev");
+  clear();
+  send_line(1, "KICK #dev alice :mutiny");
+  send_line(1, "KICK #nowhere alice");
+  send_line(1, "KICK #dev");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 482 bob #dev :You're not channel operator\r\n"
+                      ":uvchat 403 bob #nowhere :No such channel\r\n"
+                      ":uvchat 461 bob KICK :Not enough parameters\r\n");
+  clear();
+  send_line(0, "KICK #dev guest1,nobody :be \x02nice\x02");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat KICK #dev guest1 :be \x02nice\x02\r\n"
+                      ":guest1!text@uvchat JOIN #lobby\r\n");
+  assert_string_equal(users[2].inbox,
+                      "*** alice removed guest1 from #dev (be nice)\r\n"
+                      "*** guest1 joined #lobby\r\n");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat KICK #dev guest1 :be \x02nice\x02\r\n"
+                      ":guest1!text@uvchat JOIN #lobby\r\n"
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n");
+  clear();
+  send_line(0, "KICK #dev guest1");
+  send_line(0, "KICK #dev bob");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 441 alice guest1 #dev :They aren't on that channel\r\n"
+                      ":alice!~alice@uvchat KICK #dev bob :alice\r\n");
+  assert_null(uvc_session_in(&users[1].s, uvc_core_room(&core, "#dev", 4)));
+  assert_non_null(uvc_session_in(&users[1].s, core.lobby)); /* IRC users stay in other rooms */
+  clear();
+  send_line(1, "KICK #dev alice");
+  assert_string_equal(users[1].inbox, ":uvchat 442 bob #dev :You're not on that channel\r\n");
+}
+
+/* Past the announce limit: nobody is told of arrivals, and joining does not list the room. */
+static void big_rooms_are_not_listed_on_joining(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  irc_user(2, "carol"); /* the lobby now has 3 members, one more than the limit */
+  send_line(2, "PART #lobby");
+  clear();
+  send_line(2, "JOIN #lobby");
+  assert_string_equal(users[2].inbox,
+                      ":carol!~carol@uvchat JOIN #lobby\r\n"
+                      ":uvchat NOTICE carol :#lobby has 3 members, too many to list on joining or "
+                      "to announce who comes and goes; NAMES #lobby lists them\r\n"
+                      ":uvchat 353 carol = #lobby :carol\r\n"
+                      ":uvchat 366 carol #lobby :End of /NAMES list\r\n");
+  assert_string_equal(users[0].inbox, "");
+  clear();
+  send_line(2, "NAMES #lobby");
+  assert_string_equal(users[2].inbox,
+                      ":uvchat 353 carol = #lobby :alice bob carol\r\n"
+                      ":uvchat 366 carol #lobby :End of /NAMES list\r\n");
+}
+
+static int setup_with_announce_limit(void** state) {
+  g_announce_limit = 2;
+  return setup(state);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Messages
+ * ---------------------------------------------------------------------------------------- */
+
+static void privmsg_to_channels_and_nicks(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2); /* guest1 */
+  send_line(0,
+            "PRIVMSG #lobby :hello \x02"
+            "all\x02\x1B[2J");
+  assert_string_equal(users[0].inbox, ""); /* no echo */
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat PRIVMSG #lobby :hello \x02"
+                      "all\x02\r\n");
+  assert_string_equal(users[2].inbox, "<alice> hello all\r\n");
+  clear();
+  send_line(2, "hi irc");
+  assert_string_equal(users[0].inbox, ":guest1!text@uvchat PRIVMSG #lobby :hi irc\r\n");
+  assert_ptr_equal(users[0].last, users[1].last); /* rendered once for both */
+  clear();
+  send_line(0, "PRIVMSG Bob,GUEST1 :psst");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG bob :psst\r\n");
+  assert_string_equal(users[2].inbox, "[private] <alice> psst\r\n");
+  assert_string_equal(users[0].inbox, "");
+  clear();
+  send_line(2, "/msg alice back at you");
+  assert_string_equal(users[0].inbox, ":guest1!text@uvchat PRIVMSG alice :back at you\r\n");
+  clear();
+  send_line(0, "NOTICE #lobby :fyi");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat NOTICE #lobby :fyi\r\n");
+  assert_string_equal(users[2].inbox, "-alice- fyi\r\n");
+  clear();
+  send_line(0, "PRIVMSG nobody,#nowhere :x");
+  send_line(0, "PRIVMSG");
+  send_line(0, "PRIVMSG bob");
+  send_line(0, "PRIVMSG bob :");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n"
+                      ":uvchat 411 alice :No recipient given (PRIVMSG)\r\n"
+                      ":uvchat 412 alice :No text to send\r\n"
+                      ":uvchat 412 alice :No text to send\r\n");
+  clear();
+  send_line(0, "NOTICE nobody,#nowhere :x"); /* a NOTICE is never answered with an error */
+  send_line(0, "NOTICE");
+  send_line(0, "NOTICE bob");
+  assert_string_equal(users[0].inbox, "");
+  clear();
+  send_line(1, "JOIN #dev"); /* +n: members only */
+  send_line(0, "PRIVMSG #dev :let me in");
+  assert_string_equal(users[0].inbox, ":uvchat 404 alice #dev :Cannot send to channel\r\n");
+  clear();
+  send_line(0, "PRIVMSG bob,bob,bob,bob,bob :spam");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 407 alice bob :Too many targets; the message went to the first 4 "
+                      "only\r\n");
+  clear();
+  send_line(1, "AWAY :at lunch");
+  send_line(2, "/away afk");
+  assert_string_equal(users[1].inbox, ":uvchat 306 bob :You have been marked as being away\r\n");
+  send_line(0, "PRIVMSG bob,guest1 :hi");
+  send_line(0, "NOTICE bob :hi");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 301 alice bob :at lunch\r\n"
+                      ":uvchat 301 alice guest1 :afk\r\n");
+  clear();
+  send_line(1, "AWAY");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 305 bob :You are no longer marked as being away\r\n");
+}
+
+/* CTCP: ACTION everywhere, other CTCP passed between IRC users, answered for text users. */
+static void ctcp(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  text_user(2); /* guest1 */
+  send_line(0,
+            "PRIVMSG #lobby :\x01"
+            "ACTION waves \x03"
+            "4hi\x01");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat PRIVMSG #lobby :\x01"
+                      "ACTION waves \x03"
+                      "4hi\x01\r\n");
+  assert_string_equal(users[2].inbox, "* alice waves 4hi\r\n");
+  clear();
+  send_line(2, "/me nods");
+  assert_string_equal(users[0].inbox,
+                      ":guest1!text@uvchat PRIVMSG #lobby :\x01"
+                      "ACTION nods\x01\r\n");
+  clear();
+  send_line(0, "PRIVMSG bob :\x01VERSION\x01");
+  send_line(1, "NOTICE alice :\x01VERSION irssi v1.4\x01");
+  send_line(0,
+            "PRIVMSG bob :\x01"
+            "ACTION smiles");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat PRIVMSG bob :\x01VERSION\x01\r\n"
+                      ":alice!~alice@uvchat PRIVMSG bob :\x01"
+                      "ACTION smiles\x01\r\n");
+  assert_string_equal(users[0].inbox,
+                      ":bob!~bob@uvchat NOTICE alice :\x01VERSION irssi v1.4\x01\r\n");
+  clear();
+  /* a text user cannot answer: the server does, for a few requests */
+  send_line(0, "PRIVMSG guest1 :\x01VERSION\x01");
+  send_line(0, "PRIVMSG guest1 :\x01PING 12345\x01");
+  send_line(0,
+            "PRIVMSG guest1 :\x01"
+            "DCC SEND x 1 2 3\x01");
+  send_line(0,
+            "PRIVMSG guest1 :\x01"
+            "ACTION hugs you\x01");
+  assert_string_equal(users[0].inbox, ":guest1!text@uvchat NOTICE alice :\x01VERSION " VER
+                                      " (a plain-text user; nc or telnet)\x01\r\n"
+                                      ":guest1!text@uvchat NOTICE alice :\x01PING 12345\x01\r\n");
+  assert_string_equal(users[2].inbox, "[private] <alice> * alice hugs you\r\n");
+  clear();
+  send_line(0, "PRIVMSG #lobby :\x01VERSION\x01"); /* other CTCP to rooms is dropped */
+  send_line(0, "PRIVMSG #lobby :\x01\x01");
+  assert_string_equal(users[1].inbox, "");
+  assert_string_equal(users[2].inbox, "");
+  assert_string_equal(users[0].inbox, "");
+}
+
+/* A long line from a text user reaches IRC users whole, split after words, never mid-character. */
+static void long_text_is_split_for_irc_users(void** state) {
+  char text[2000];
+  const char* p;
+  size_t total = 0;
+  int lines = 0, i;
+  (void)state;
+  irc_user(0, "alice");
+  text_user(1);
+  for (i = 0; i < (int)sizeof text - 1; i++)
+    text[i] = (i % 10 == 9) ? ' ' : (char)('a' + i % 10);
+  text[sizeof text - 1] = '\0';
+  assert_int_equal(uvc_core_say(&core, &users[1].s, NULL, text, strlen(text), 0), 0);
+  /* every line is short enough (checked on delivery) and the words come through whole */
+  for (p = users[0].inbox; *p != '\0'; lines++) {
+    const char* body = strstr(p, " :") + 2;
+    const char* end = strstr(p, "\r\n");
+    assert_memory_equal(p, ":guest1!text@uvchat PRIVMSG #lobby :", 36);
+    assert_true(end > body);
+    assert_true(end[-1] == 'i'); /* broken after a word */
+    total += (size_t)(end - body) + 1;
+    p = end + 2;
+  }
+  assert_true(lines >= 4 && lines <= 6);
+  assert_int_equal(total, strlen(text) + 1);
+  /* multi-byte characters are never cut in two */
+  clear();
+  memset(text, 0, sizeof text);
+  for (i = 0; i + 2 < 1500; i += 2)
+    memcpy(text + i, "\xC3\xA9", 2);
+  assert_int_equal(uvc_core_say(&core, &users[1].s, NULL, text, strlen(text), 0), 0);
+  for (p = users[0].inbox; *p != '\0';) {
+    const char* end = strstr(p, "\r\n");
+    assert_true((unsigned char)end[-1] == 0xA9);
+    p = end + 2;
+  }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Small commands, errors, and the connection hooks
+ * ---------------------------------------------------------------------------------------- */
+
+static void errors_and_small_commands(void** state) {
+  char line[700];
+  (void)state;
+  irc_user(0, "alice");
+  text_user(1);
+  send_line(0, "FROBNICATE now");
+  send_line(0, "JOIN");
+  send_line(0, "TOPIC");
+  send_line(0, "PING");
+  send_line(0, "PING :abc\x1B[2J");
+  send_line(0, "PONG :uvchat");
+  send_line(0, "ISON nobody guest1 ALICE");
+  send_line(0, "ISON :guest1 alice");
+  send_line(0, "USERHOST alice guest1 nobody");
+  send_line(0, ":alice!x@y @time=x");
+  send_line(0, "@a=b :alice VERSION");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 421 alice FROBNICATE :Unknown command\r\n"
+                      ":uvchat 461 alice JOIN :Not enough parameters\r\n"
+                      ":uvchat 461 alice TOPIC :Not enough parameters\r\n"
+                      ":uvchat 461 alice PING :Not enough parameters\r\n"
+                      ":uvchat PONG uvchat :abc\r\n"
+                      ":uvchat 303 alice :guest1 alice\r\n"
+                      ":uvchat 303 alice :guest1 alice\r\n"
+                      ":uvchat 302 alice :alice=+~alice@uvchat guest1=+text@uvchat\r\n"
+                      ":uvchat 421 alice @time=x :Unknown command\r\n"
+                      ":uvchat 351 alice " VER
+                      " uvchat :a chat server for IRC and plain-text "
+                      "clients\r\n"
+                      ":uvchat 005 alice " ISUPPORT1
+                      "\r\n"
+                      ":uvchat 005 alice " ISUPPORT2 "\r\n");
+  clear();
+  memset(line, 'a', sizeof line);
+  memcpy(line, "PRIVMSG #lobby :", 16);
+  line[sizeof line - 1] = '\0';
+  send_line(0, line);
+  uvc_irc_adapter.on_toolong(&core, &users[0].s);
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 417 alice :Input line was too long\r\n"
+                      ":uvchat 417 alice :Input line was too long\r\n");
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  uvc_irc_adapter.on_idle(&core, &users[0].s);
+  uvc_irc_adapter.on_farewell(&core, &users[0].s, UVC_LEAVE_IDLE, "ping timeout: 240 seconds");
+  assert_string_equal(users[0].inbox,
+                      "PING :uvchat\r\n"
+                      "ERROR :Closing Link: alice (ping timeout: 240 seconds)\r\n");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Rendering
+ * ---------------------------------------------------------------------------------------- */
+
+static void expect_render(const uvc_event_t* ev, const char* want) {
+  uvc_msg_t* m = uvc_irc_adapter.render(ev);
+  assert_non_null(m);
+  check_irc_lines(m);
+  if (m->len != strlen(want) || memcmp(m->data, want, m->len) != 0)
+    fail_msg("rendered \"%.*s\"\n  wanted \"%s\"", (int)m->len, m->data, want);
+  uvc_msg_release(m);
+}
+
+/* Every event type and every leave reason, rendered. */
+static void every_event_rendered(void** state) {
+  uvc_event_t ev;
+  char topic[UVC_TOPIC_MAX + 1];
+  char want[600];
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  memset(&ev, 0, sizeof ev);
+  ev.from = &users[0].s;
+  ev.room = core.lobby;
+  ev.to = &users[1].s;
+  ev.type = UVC_EV_SAY;
+  ev.text = "hi";
+  ev.len = 2;
+  expect_render(&ev, ":alice!~alice@uvchat PRIVMSG #lobby :hi\r\n");
+  ev.notice = 1;
+  expect_render(&ev, ":alice!~alice@uvchat NOTICE #lobby :hi\r\n");
+  ev.type = UVC_EV_PRIVATE;
+  expect_render(&ev, ":alice!~alice@uvchat NOTICE bob :hi\r\n");
+  ev.notice = 0;
+  expect_render(&ev, ":alice!~alice@uvchat PRIVMSG bob :hi\r\n");
+  ev.type = UVC_EV_ACTION;
+  expect_render(&ev,
+                ":alice!~alice@uvchat PRIVMSG #lobby :\x01"
+                "ACTION hi\x01\r\n");
+  ev.type = UVC_EV_ARRIVE;
+  expect_render(&ev, ":alice!~alice@uvchat JOIN #lobby\r\n");
+  ev.type = UVC_EV_PART;
+  expect_render(&ev, ":alice!~alice@uvchat PART #lobby :hi\r\n");
+  ev.type = UVC_EV_KICK;
+  expect_render(&ev, ":alice!~alice@uvchat KICK #lobby bob :hi\r\n");
+  ev.len = 0;
+  expect_render(&ev, ":alice!~alice@uvchat KICK #lobby bob :alice\r\n");
+  ev.type = UVC_EV_PART;
+  expect_render(&ev, ":alice!~alice@uvchat PART #lobby\r\n");
+  ev.type = UVC_EV_TOPIC;
+  expect_render(&ev, ":alice!~alice@uvchat TOPIC #lobby :\r\n");
+  memset(topic, 'x', sizeof topic - 1);
+  ev.text = topic;
+  ev.len = sizeof topic - 1;
+  snprintf(want, sizeof want, ":alice!~alice@uvchat TOPIC #lobby :%.*s\r\n", (int)ev.len, topic);
+  expect_render(&ev, want);
+  ev.type = UVC_EV_MODE;
+  ev.mode_on = UVC_MEMBER_OP;
+  expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +o bob\r\n");
+  ev.mode_on = 0;
+  ev.mode_off = UVC_MEMBER_OP;
+  expect_render(&ev, ":alice!~alice@uvchat MODE #lobby -o bob\r\n");
+  ev.to = NULL;
+  ev.mode_on = UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED;
+  ev.mode_off = 0;
+  expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +nt\r\n");
+  ev.mode_on = UVC_ROOM_TOPIC_LOCKED;
+  ev.mode_off = UVC_ROOM_MEMBERS_ONLY;
+  expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +t-n\r\n");
+  ev.type = UVC_EV_NICK;
+  ev.old_nick = "al";
+  ev.old_len = 2;
+  expect_render(&ev, ":al!~alice@uvchat NICK :alice\r\n");
+  ev.type = UVC_EV_LEAVE;
+  ev.text = "bye";
+  ev.len = 3;
+  ev.reason = UVC_LEAVE_QUIT;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Quit: bye\r\n");
+  ev.reason = UVC_LEAVE_IDLE;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :bye\r\n");
+  ev.len = 0;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Ping timeout\r\n");
+  ev.reason = UVC_LEAVE_QUIT;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Client Quit\r\n");
+  ev.reason = UVC_LEAVE_CLOSED;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Connection closed\r\n");
+  ev.reason = UVC_LEAVE_LOST;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Connection lost\r\n");
+  ev.reason = UVC_LEAVE_SENDQ;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :SendQ exceeded\r\n");
+  ev.reason = UVC_LEAVE_INPUT;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Excess input\r\n");
+  ev.reason = UVC_LEAVE_SHUTDOWN;
+  expect_render(&ev, ":alice!~alice@uvchat QUIT :Server shutting down\r\n");
+  uvc_core_announce(&core, "going down", 10);
+  assert_string_equal(users[0].inbox, ":uvchat NOTICE * :going down\r\n");
+  assert_ptr_equal(users[0].last, users[1].last);
+}
+
+/* The parser tests, then the adapter tests, each with a fresh core. */
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(parser_basics),
+      cmocka_unit_test(parser_skips_tags_safely),
+      cmocka_unit_test(parser_limits_and_garbage),
+      cmocka_unit_test_setup_teardown(registration_greets_and_joins_the_lobby, setup, teardown),
+      cmocka_unit_test_setup_teardown(only_a_few_commands_before_registration, setup, teardown),
+      cmocka_unit_test_setup_teardown(registered_users_cannot_register_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(cap_negotiation_holds_registration, setup, teardown),
+      cmocka_unit_test_setup_teardown(wrong_password_is_refused, setup_with_password, teardown),
+      cmocka_unit_test_setup_teardown(motd_lines, setup_with_motd, teardown),
+      cmocka_unit_test_setup_teardown(nick_collisions_and_changes, setup, teardown),
+      cmocka_unit_test_setup_teardown(join_part_and_quit, setup, teardown),
+      cmocka_unit_test_setup_teardown(too_many_channels, setup, teardown),
+      cmocka_unit_test_setup_teardown(topics, setup, teardown),
+      cmocka_unit_test_setup_teardown(names_who_whois_list, setup, teardown),
+      cmocka_unit_test_setup_teardown(invisible_users, setup, teardown),
+      cmocka_unit_test_setup_teardown(channel_modes_and_operators, setup, teardown),
+      cmocka_unit_test_setup_teardown(kicks, setup, teardown),
+      cmocka_unit_test_setup_teardown(big_rooms_are_not_listed_on_joining,
+                                      setup_with_announce_limit, teardown),
+      cmocka_unit_test_setup_teardown(privmsg_to_channels_and_nicks, setup, teardown),
+      cmocka_unit_test_setup_teardown(ctcp, setup, teardown),
+      cmocka_unit_test_setup_teardown(long_text_is_split_for_irc_users, setup, teardown),
+      cmocka_unit_test_setup_teardown(errors_and_small_commands, setup, teardown),
+      cmocka_unit_test_setup_teardown(every_event_rendered, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

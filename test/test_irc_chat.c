@@ -1,0 +1,433 @@
+/* test_irc_chat.c: the real uvchat binary over real sockets, as IRC clients see it, and IRC
+ * users meeting text (nc) users in the same rooms. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "unit.h"
+
+#include "harness.h"
+
+static th_server_t srv;
+
+/* A server with an IRC listener on a free port. */
+static int start_irc(void** state) {
+  const char* args[] = {"--irc-port", "0", NULL};
+  (void)state;
+  th_server_start(&srv, args);
+  return 0;
+}
+
+/* SIGTERM, a clean exit required. */
+static int stop_server(void** state) {
+  (void)state;
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  return 0;
+}
+
+/* Asserts that the next line starts with prefix. */
+static void expect_prefix(th_client_t* c, const char* prefix) {
+  const char* got = th_line(c, TH_WAIT_MS);
+  if (got == NULL) fail_msg("expected \"%s...\" but got %s", prefix, c->eof ? "EOF" : "nothing");
+  if (strncmp(got, prefix, strlen(prefix)) != 0)
+    fail_msg("expected \"%s...\"\n       got \"%s\"", prefix, got);
+}
+
+/* Sends NICK and USER for nick on c. */
+static void send_registration(th_client_t* c, const char* nick) {
+  char line[128];
+  snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :Real %s\r\n", nick, nick, nick);
+  th_sendf(c, line);
+}
+
+/* Connects an IRC client and registers it as nick; returns once the lobby's names came. */
+static th_client_t* irc_connect(const char* nick) {
+  th_client_t* c = th_connect(srv.irc_port, 0, 1);
+  char want[128];
+  send_registration(c, nick);
+  snprintf(want, sizeof want, ":uvchat 366 %s #lobby :End of /NAMES list", nick);
+  th_expect_eventually(c, want);
+  return c;
+}
+
+/* Connects a text client; returns its guest nick (static). */
+static const char* text_connect(th_client_t** c) {
+  *c = th_connect(srv.port, 0, 1);
+  return th_welcome(*c);
+}
+
+/* The greeting numerics, and nicks taken by IRC and text users alike. */
+static void registration_numerics_and_nick_collision(void** state) {
+  th_client_t *a, *b, *t;
+  (void)state;
+  text_connect(&t); /* guest1 */
+  a = th_connect(srv.irc_port, 0, 1);
+  th_sendf(a, "CAP LS 302\r\nNICK alice\r\nUSER al 0 * :Alice L\r\n");
+  th_expect(a, ":uvchat CAP * LS :multi-prefix userhost-in-names");
+  th_sendf(a, "CAP END\r\n");
+  th_expect(a, ":uvchat 001 alice :Welcome to the uvchat Network, alice");
+  expect_prefix(a, ":uvchat 002 alice :Your host is uvchat, running version uvchat-");
+  expect_prefix(a, ":uvchat 003 alice :This server was created ");
+  expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
+  expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
+  expect_prefix(a, ":uvchat 005 alice TARGMAX=");
+  th_expect(a, ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers");
+  th_expect(a, ":uvchat 254 alice 1 :channels formed");
+  th_expect(a, ":uvchat 255 alice :I have 2 clients and 0 servers");
+  th_expect(a, ":uvchat 422 alice :MOTD File is missing");
+  th_expect(a, ":alice!~al@uvchat JOIN #lobby");
+  th_expect(a, ":uvchat 353 alice = #lobby :guest1 alice");
+  th_expect(a, ":uvchat 366 alice #lobby :End of /NAMES list");
+  th_expect(t, "*** alice joined #lobby");
+
+  /* the same nick in another case, and a text user's nick, are taken */
+  b = th_connect(srv.irc_port, 0, 1);
+  th_sendf(b, "NICK ALICE\r\nNICK guest1\r\nNICK bob\r\n");
+  th_expect(b, ":uvchat 433 * ALICE :Nickname is already in use");
+  th_expect(b, ":uvchat 433 * guest1 :Nickname is already in use");
+  th_sendf(t, "/nick bob\n"); /* bob is taken before b completes its registration */
+  th_expect(t, "*** guest1 is now known as bob");
+  th_sendf(b, "USER b 0 * :B\r\n");
+  th_expect(b, ":uvchat 433 * bob :Nickname is already in use");
+  th_sendf(b, "NICK bobby\r\n");
+  th_expect(b, ":uvchat 001 bobby :Welcome to the uvchat Network, bobby");
+  th_expect_eventually(b, ":uvchat 353 bobby = #lobby :bob alice bobby");
+  th_expect(a, ":guest1!text@uvchat NICK :bob");
+  th_expect(a, ":bobby!~b@uvchat JOIN #lobby");
+  /* and text users cannot take an IRC user's nick either */
+  th_expect(t, "*** bobby joined #lobby");
+  th_sendf(t, "/nick Alice\n");
+  th_expect(t, "! the nick Alice is already taken");
+  th_close(a);
+  th_close(b);
+  th_close(t);
+}
+
+/* Two IRC users: rooms, messages to rooms and nicks, actions, PART, 404 and QUIT. */
+static void join_part_privmsg_quit(void** state) {
+  th_client_t *a, *b;
+  (void)state;
+  a = irc_connect("alice");
+  b = irc_connect("bob");
+  th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
+  th_sendf(a, "JOIN #dev\r\n");
+  th_expect(a, ":alice!~alice@uvchat JOIN #dev");
+  th_expect(a, ":uvchat 353 alice = #dev :@alice");
+  th_expect(a, ":uvchat 366 alice #dev :End of /NAMES list");
+  th_sendf(b, "JOIN #dev\r\n");
+  th_expect(a, ":bob!~bob@uvchat JOIN #dev");
+  th_expect(b, ":bob!~bob@uvchat JOIN #dev");
+  th_expect(b, ":uvchat 353 bob = #dev :@alice bob");
+  th_expect(b, ":uvchat 366 bob #dev :End of /NAMES list");
+
+  th_sendf(a, "PRIVMSG #dev :hello dev\r\nPRIVMSG bob :just you\r\n");
+  th_expect(b, ":alice!~alice@uvchat PRIVMSG #dev :hello dev");
+  th_expect(b, ":alice!~alice@uvchat PRIVMSG bob :just you");
+  th_sendf(b,
+           "PRIVMSG #dev :\x01"
+           "ACTION waves\x01\r\n");
+  th_expect(a,
+            ":bob!~bob@uvchat PRIVMSG #dev :\x01"
+            "ACTION waves\x01");
+
+  th_sendf(b, "PART #dev :later\r\n");
+  th_expect(a, ":bob!~bob@uvchat PART #dev :later");
+  th_expect(b, ":bob!~bob@uvchat PART #dev :later");
+  th_sendf(b, "PRIVMSG #dev :knock knock\r\n");
+  th_expect(b, ":uvchat 404 bob #dev :Cannot send to channel");
+
+  th_sendf(b, "QUIT :bye now\r\n");
+  th_expect(b, "ERROR :Closing Link: bob (Quit: bye now)");
+  assert_true(th_wait_closed(b, TH_WAIT_MS));
+  th_expect(a, ":bob!~bob@uvchat QUIT :Quit: bye now");
+  th_close(a);
+  th_close(b);
+}
+
+/* TOPIC, NAMES, WHO, WHOIS, LIST, MODE and KICK over real sockets. */
+static void topic_names_who_whois_list(void** state) {
+  th_client_t *a, *b;
+  (void)state;
+  a = irc_connect("alice");
+  b = irc_connect("bob");
+  th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
+  th_sendf(a, "JOIN #dev\r\n");
+  th_expect_eventually(a, ":uvchat 366 alice #dev :End of /NAMES list");
+  th_sendf(a,
+           "TOPIC #dev\r\nTOPIC #dev :all about \x02"
+           "dev\x02\r\n");
+  th_expect(a, ":uvchat 331 alice #dev :No topic is set");
+  th_expect(a,
+            ":alice!~alice@uvchat TOPIC #dev :all about \x02"
+            "dev\x02");
+  th_sendf(b, "JOIN #dev\r\n");
+  th_expect(a, ":bob!~bob@uvchat JOIN #dev");
+  th_expect(b, ":bob!~bob@uvchat JOIN #dev");
+  th_expect(b,
+            ":uvchat 332 bob #dev :all about \x02"
+            "dev\x02");
+  expect_prefix(b, ":uvchat 333 bob #dev alice ");
+  th_expect(b, ":uvchat 353 bob = #dev :@alice bob");
+  th_expect(b, ":uvchat 366 bob #dev :End of /NAMES list");
+  th_sendf(b, "TOPIC #dev :mine now\r\n");
+  th_expect(b, ":uvchat 482 bob #dev :You're not channel operator");
+
+  th_sendf(b, "NAMES #dev\r\n");
+  th_expect(b, ":uvchat 353 bob = #dev :@alice bob");
+  th_expect(b, ":uvchat 366 bob #dev :End of /NAMES list");
+  th_sendf(b, "WHO #dev\r\n");
+  th_expect(b, ":uvchat 352 bob #dev ~alice uvchat uvchat alice H@ :0 Real alice");
+  th_expect(b, ":uvchat 352 bob #dev ~bob uvchat uvchat bob H :0 Real bob");
+  th_expect(b, ":uvchat 315 bob #dev :End of WHO list");
+  th_sendf(b, "WHOIS alice\r\nWHOIS nobody\r\n");
+  th_expect(b, ":uvchat 311 bob alice ~alice uvchat * :Real alice");
+  th_expect(b, ":uvchat 319 bob alice :#lobby @#dev");
+  th_expect(b, ":uvchat 312 bob alice uvchat :uvchat chat server");
+  th_expect(b, ":uvchat 318 bob alice :End of /WHOIS list");
+  th_expect(b, ":uvchat 401 bob nobody :No such nick/channel");
+  th_expect(b, ":uvchat 318 bob nobody :End of /WHOIS list");
+  th_sendf(b, "LIST #dev,#lobby\r\n");
+  th_expect(b, ":uvchat 321 bob Channel :Users  Name");
+  th_expect(b,
+            ":uvchat 322 bob #dev 2 :all about \x02"
+            "dev\x02");
+  th_expect(b, ":uvchat 322 bob #lobby 2 :");
+  th_expect(b, ":uvchat 323 bob :End of /LIST");
+  th_sendf(a, "MODE #dev\r\nMODE #dev -t+o bob\r\n");
+  th_expect(a, ":uvchat 324 alice #dev +nt");
+  expect_prefix(a, ":uvchat 329 alice #dev ");
+  th_expect(a, ":alice!~alice@uvchat MODE #dev -t");
+  th_expect(a, ":alice!~alice@uvchat MODE #dev +o bob");
+  th_expect(b, ":alice!~alice@uvchat MODE #dev -t");
+  th_expect(b, ":alice!~alice@uvchat MODE #dev +o bob");
+  th_sendf(b, "KICK #dev alice :my room now\r\n");
+  th_expect(a, ":bob!~bob@uvchat KICK #dev alice :my room now");
+  th_expect(b, ":bob!~bob@uvchat KICK #dev alice :my room now");
+  th_close(a);
+  th_close(b);
+}
+
+/* 451 before registration, then 421, 461, 411, 412, 431, 462, 401, 403 and 417. */
+static void errors_for_unknown_commands_and_missing_parameters(void** state) {
+  th_client_t* a;
+  char big[700];
+  (void)state;
+  a = th_connect(srv.irc_port, 0, 1);
+  th_sendf(a, "JOIN #lobby\r\nPING :early\r\n");
+  th_expect(a, ":uvchat 451 * :You have not registered");
+  th_expect(a, ":uvchat PONG uvchat :early");
+  send_registration(a, "alice");
+  th_expect_eventually(a, ":uvchat 366 alice #lobby :End of /NAMES list");
+  th_sendf(a, "FROBNICATE\r\nJOIN\r\nPRIVMSG\r\nPRIVMSG alice\r\nNICK\r\nUSER a b c :d\r\n");
+  th_expect(a, ":uvchat 421 alice FROBNICATE :Unknown command");
+  th_expect(a, ":uvchat 461 alice JOIN :Not enough parameters");
+  th_expect(a, ":uvchat 411 alice :No recipient given (PRIVMSG)");
+  th_expect(a, ":uvchat 412 alice :No text to send");
+  th_expect(a, ":uvchat 431 alice :No nickname given");
+  th_expect(a, ":uvchat 462 alice :You may not reregister");
+  th_sendf(a, "PRIVMSG nobody :x\r\nPRIVMSG #nowhere :x\r\nPART #nowhere\r\nJOIN nochan\r\n");
+  th_expect(a, ":uvchat 401 alice nobody :No such nick/channel");
+  th_expect(a, ":uvchat 403 alice #nowhere :No such channel");
+  th_expect(a, ":uvchat 403 alice #nowhere :No such channel");
+  th_expect(a, ":uvchat 403 alice nochan :No such channel");
+  /* a line over 512 bytes is refused; the connection stays */
+  memset(big, 'x', sizeof big);
+  memcpy(big, "PRIVMSG #lobby :", 16);
+  th_send(a, big, sizeof big);
+  th_sendf(a, "\r\nPING :still here\r\n");
+  th_expect(a, ":uvchat 417 alice :Input line was too long");
+  th_expect(a, ":uvchat PONG uvchat :still here");
+  th_close(a);
+}
+
+/* An IRC user and a text user in #lobby see each other, each in their own format. */
+static void irc_and_text_users_meet(void** state) {
+  th_client_t *a, *t;
+  (void)state;
+  text_connect(&t); /* guest1 */
+  a = irc_connect("alice");
+  th_expect(t, "*** alice joined #lobby");
+
+  th_sendf(t, "hello from nc\n");
+  th_expect(a, ":guest1!text@uvchat PRIVMSG #lobby :hello from nc");
+  th_sendf(a,
+           "PRIVMSG #lobby :hello from \x03"
+           "4irc\x03\r\n");
+  th_expect(t, "<alice> hello from 4irc");
+  th_sendf(t, "/me waves\n");
+  th_expect(a,
+            ":guest1!text@uvchat PRIVMSG #lobby :\x01"
+            "ACTION waves\x01");
+  th_sendf(a,
+           "PRIVMSG #lobby :\x01"
+           "ACTION waves back\x01\r\n");
+  th_expect(t, "* alice waves back");
+
+  th_sendf(t, "/msg alice psst\n");
+  th_expect(t, "[private to alice] psst");
+  th_expect(a, ":guest1!text@uvchat PRIVMSG alice :psst");
+  th_sendf(a, "PRIVMSG guest1 :got it\r\n");
+  th_expect(t, "[private] <alice> got it");
+
+  th_sendf(t, "/nick tom\n");
+  th_expect(t, "*** guest1 is now known as tom");
+  th_expect(a, ":guest1!text@uvchat NICK :tom");
+  th_sendf(a, "NICK Alice2\r\n");
+  th_expect(a, ":alice!~alice@uvchat NICK :Alice2");
+  th_expect(t, "*** alice is now known as Alice2");
+
+  th_sendf(a, "JOIN #dev\r\n");
+  th_expect_eventually(a, ":uvchat 366 Alice2 #dev :End of /NAMES list");
+  th_sendf(t, "/join #dev\n");
+  th_expect(a, ":tom!text@uvchat PART #lobby");
+  th_expect(a, ":tom!text@uvchat JOIN #dev");
+  th_expect_eventually(t, "*** 2 people are in #dev. /who lists them.");
+  th_sendf(a, "PART #dev :gone\r\n");
+  th_expect(t, "*** Alice2 left #dev (gone)");
+  th_expect(a, ":Alice2!~alice@uvchat PART #dev :gone");
+  th_sendf(t, "/part\n");
+  th_expect(a, ":tom!text@uvchat JOIN #lobby");
+  th_expect(t, "*** tom left #dev");
+  th_expect(t, "*** tom joined #lobby");
+
+  th_sendf(a, "QUIT :see you\r\n");
+  th_expect_eventually(t, "*** Alice2 left (quit: see you)");
+  th_close(a);
+  a = irc_connect("alice");
+  th_expect(t, "*** alice joined #lobby");
+  th_sendf(t, "/quit bye all\n");
+  th_expect(a, ":tom!text@uvchat QUIT :Quit: bye all");
+  th_close(a);
+  th_close(t);
+}
+
+/* WHOIS of a text user who is away, and a CTCP VERSION the server answers for them. */
+static void whois_and_ctcp_to_a_text_user(void** state) {
+  th_client_t *a, *t;
+  (void)state;
+  text_connect(&t); /* guest1 */
+  a = irc_connect("alice");
+  th_expect(t, "*** alice joined #lobby");
+  th_sendf(t, "/away lunch\n");
+  th_expect(t, "*** You are away: lunch");
+  th_sendf(a, "WHOIS guest1\r\nPRIVMSG guest1 :\x01VERSION\x01\r\nPRIVMSG guest1 :hi\r\n");
+  th_expect(a, ":uvchat 311 alice guest1 text uvchat * :text user");
+  th_expect(a, ":uvchat 319 alice guest1 :#lobby");
+  th_expect(a, ":uvchat 312 alice guest1 uvchat :uvchat chat server");
+  th_expect(a, ":uvchat 301 alice guest1 :lunch");
+  th_expect(a, ":uvchat 320 alice guest1 :is using a plain-text client (nc or telnet)");
+  th_expect(a, ":uvchat 318 alice guest1 :End of /WHOIS list");
+  expect_prefix(a, ":guest1!text@uvchat NOTICE alice :\x01VERSION uvchat-");
+  th_expect(a, ":uvchat 301 alice guest1 :lunch");
+  th_expect(t, "[private] <alice> hi");
+  th_close(a);
+  th_close(t);
+}
+
+/* With --ping-interval 2: a silent IRC client is pinged, may answer, and is dropped with an
+ * ERROR when it stays silent; one that never registers is told so. (Not 1: the server checks
+ * once a second, and a check that runs late under load could skip a one-second window
+ * between "ping it" and "drop it".) */
+static void ping_pong_and_timeouts(void** state) {
+  th_client_t *a, *t, *late;
+  const char* line;
+  (void)state;
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--irc-port", "0", "--ping-interval", "2", "--register-timeout",
+                          "1",          NULL};
+    th_server_start(&srv, args);
+  }
+  text_connect(&t); /* text users are never pinged */
+  a = irc_connect("alice");
+  th_expect(t, "*** alice joined #lobby");
+  line = th_skip_to(a, "PING ", 8000);
+  assert_non_null(line);
+  assert_string_equal(line, "PING :uvchat");
+  th_sendf(a, "PONG :uvchat\r\n");
+  line = th_skip_to(a, "ERROR ", 15000);
+  assert_non_null(line);
+  if (strncmp(line, "ERROR :Closing Link: alice (ping timeout: ", 42) != 0)
+    fail_msg("unexpected %s", line);
+  assert_true(th_wait_closed(a, TH_WAIT_MS));
+  line = th_skip_to(t, "*** alice was disconnected (ping timeout: ", TH_WAIT_MS);
+  assert_non_null(line);
+
+  late = th_connect(srv.irc_port, 0, 1);
+  th_sendf(late, "NICK late\r\n");
+  line = th_skip_to(late, "ERROR ", 10000);
+  assert_non_null(line);
+  assert_string_equal(line, "ERROR :Closing Link: * (registration timed out after 1 seconds)");
+  assert_true(th_wait_closed(late, TH_WAIT_MS));
+  th_close(a);
+  th_close(t);
+  th_close(late);
+}
+
+/* --motd FILE: shown line by line; a missing file is a usage error (exit 2). */
+static void motd_file(void** state) {
+  th_server_t bad;
+  th_client_t* a;
+  const char* path = "test_irc_chat.motd";
+  FILE* f = fopen(path, "wb");
+  (void)state;
+  assert_non_null(f);
+  fputs("Welcome to the test server.\r\n\nBe kind.\n", f);
+  fclose(f);
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--irc-port", "0", "--motd", path, NULL};
+    th_server_start(&srv, args);
+  }
+  a = th_connect(srv.irc_port, 0, 1);
+  send_registration(a, "alice");
+  th_expect_eventually(a, ":uvchat 375 alice :- uvchat Message of the day - ");
+  th_expect(a, ":uvchat 372 alice :- Welcome to the test server.");
+  th_expect(a, ":uvchat 372 alice :- ");
+  th_expect(a, ":uvchat 372 alice :- Be kind.");
+  th_expect(a, ":uvchat 376 alice :End of /MOTD command.");
+  th_close(a);
+  remove(path);
+  {
+    const char* args[] = {"--port", "0", "--irc-port", "0", "--motd", "/nonexistent/motd", NULL};
+    th_server_spawn(&bad, args);
+  }
+  assert_int_equal(th_server_wait(&bad, TH_WAIT_MS), 2);
+  assert_true(th_server_logged(&bad, "cannot read the MOTD file '/nonexistent/motd'"));
+  th_server_free(&bad);
+}
+
+/* A second server on the same IRC port exits 1. */
+static void irc_port_in_use(void** state) {
+  th_server_t second;
+  char port[16];
+  (void)state;
+  snprintf(port, sizeof port, "%d", srv.irc_port);
+  {
+    const char* args[] = {"--port", "0", "--irc-port", port, NULL};
+    th_server_spawn(&second, args);
+  }
+  assert_int_equal(th_server_wait(&second, TH_WAIT_MS), 1);
+  assert_true(th_server_logged(&second, "the port is already in use"));
+  th_server_free(&second);
+}
+
+/* Each test gets its own server. */
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(registration_numerics_and_nick_collision, start_irc,
+                                      stop_server),
+      cmocka_unit_test_setup_teardown(join_part_privmsg_quit, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(topic_names_who_whois_list, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(errors_for_unknown_commands_and_missing_parameters, start_irc,
+                                      stop_server),
+      cmocka_unit_test_setup_teardown(irc_and_text_users_meet, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(whois_and_ctcp_to_a_text_user, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(ping_pong_and_timeouts, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(motd_file, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(irc_port_in_use, start_irc, stop_server),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

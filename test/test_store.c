@@ -1,0 +1,523 @@
+/* test_store.c: the account database: migrations, the four operations, names in any case,
+ * durability across a reopen and across kill -9, callbacks on the loop thread, shutdown. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "unit.h"
+
+#ifndef _WIN32
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+#include "uvchat/store.h"
+
+static uv_loop_t g_loop;
+static uv_thread_t g_loop_thread;
+static char g_tmp[1024]; /* a fresh temporary directory per test */
+
+typedef struct result {
+  int calls;
+  int status;
+  int off_thread; /* a callback ran on another thread than the loop's */
+  char hash[UVC_STORE_HASH_MAX + 1];
+} result_t;
+
+static void note_thread(result_t* r) {
+  uv_thread_t self = uv_thread_self();
+  if (!uv_thread_equal(&self, &g_loop_thread)) r->off_thread++;
+}
+
+static void on_done(void* data, int status) {
+  result_t* r = data;
+  note_thread(r);
+  r->calls++;
+  r->status = status;
+}
+
+static void on_get(void* data, int status, const char* hash) {
+  result_t* r = data;
+  note_thread(r);
+  r->calls++;
+  r->status = status;
+  r->hash[0] = '\0';
+  if (status == 0) {
+    assert_non_null(hash);
+    snprintf(r->hash, sizeof r->hash, "%s", hash);
+  } else {
+    assert_null(hash);
+  }
+}
+
+/* Runs the loop until every request has called back; checks that each called back once,
+ * on the loop thread, and returns the status. */
+static int finish(uvc_store_t* s, result_t* r) {
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uvc_store_pending(s), 0);
+  assert_int_equal(r->calls, 1);
+  assert_int_equal(r->off_thread, 0);
+  return r->status;
+}
+
+static int do_create(uvc_store_t* s, const char* name, const char* hash) {
+  result_t r = {0};
+  assert_int_equal(uvc_store_create(s, &g_loop, name, hash, on_done, &r), 0);
+  assert_int_equal(uvc_store_pending(s), 1);
+  return finish(s, &r);
+}
+static int do_set(uvc_store_t* s, const char* name, const char* hash) {
+  result_t r = {0};
+  assert_int_equal(uvc_store_set_hash(s, &g_loop, name, hash, on_done, &r), 0);
+  return finish(s, &r);
+}
+static int do_delete(uvc_store_t* s, const char* name) {
+  result_t r = {0};
+  assert_int_equal(uvc_store_delete(s, &g_loop, name, on_done, &r), 0);
+  return finish(s, &r);
+}
+/* The account's hash into out (or "" when there is none); returns the status. */
+static int do_get(uvc_store_t* s, const char* name, char* out, size_t cap) {
+  result_t r = {0};
+  int st;
+  assert_int_equal(uvc_store_get(s, &g_loop, name, on_get, &r), 0);
+  st = finish(s, &r);
+  snprintf(out, cap, "%s", r.hash);
+  return st;
+}
+
+static uvc_store_t* open_store(const char* dir) {
+  uvc_store_t* s = NULL;
+  char err[512];
+  int r = uvc_store_open(&s, dir, err, sizeof err);
+  if (r != 0) fail_msg("uvc_store_open(%s): %d %s", dir, r, err);
+  return s;
+}
+
+/* Removes a directory tree (the test's own temporary files). */
+static void rm_rf(const char* path) {
+  uv_fs_t req;
+  uv_dirent_t ent;
+  char child[2048];
+  if (uv_fs_scandir(NULL, &req, path, 0, NULL) >= 0) {
+    while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+      snprintf(child, sizeof child, "%s/%s", path, ent.name);
+      if (ent.type == UV_DIRENT_DIR) {
+        rm_rf(child);
+      } else {
+        uv_fs_t u;
+        uv_fs_unlink(NULL, &u, child, NULL);
+        uv_fs_req_cleanup(&u);
+      }
+    }
+  }
+  uv_fs_req_cleanup(&req);
+  uv_fs_rmdir(NULL, &req, path, NULL);
+  uv_fs_req_cleanup(&req);
+}
+
+static int setup(void** state) {
+  char tmpl[1024];
+  size_t n = sizeof tmpl;
+  uv_fs_t req;
+  (void)state;
+  assert_int_equal(uv_loop_init(&g_loop), 0);
+  g_loop_thread = uv_thread_self();
+  assert_int_equal(uv_os_tmpdir(tmpl, &n), 0);
+  assert_true(n + 32 < sizeof tmpl);
+  strcat(tmpl, "/uvchat-store-XXXXXX");
+  assert_int_equal(uv_fs_mkdtemp(NULL, &req, tmpl, NULL), 0);
+  snprintf(g_tmp, sizeof g_tmp, "%s", req.path);
+  uv_fs_req_cleanup(&req);
+  return 0;
+}
+
+static int teardown(void** state) {
+  (void)state;
+  rm_rf(g_tmp);
+  assert_int_equal(uv_loop_close(&g_loop), 0);
+  return 0;
+}
+
+/* g_tmp/sub */
+static const char* sub(const char* name) {
+  static char path[2048];
+  snprintf(path, sizeof path, "%s/%s", g_tmp, name);
+  return path;
+}
+
+/* One integer from an SQL query on the database in dir, through a connection of our own. */
+static long long peek(const char* dir, const char* sql) {
+  char path[2048];
+  sqlite3* db;
+  sqlite3_stmt* st;
+  long long v = -1;
+  snprintf(path, sizeof path, "%s/%s", dir, UVC_STORE_FILE);
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+static void migrations_from_an_empty_dir(void** state) {
+  const char* dir;
+  uvc_store_t* s;
+  (void)state;
+  dir = sub("state/uvchat"); /* neither exists yet */
+  s = open_store(dir);
+  assert_int_equal(uvc_store_schema_version(s), UVC_STORE_SCHEMA);
+  assert_non_null(strstr(uvc_store_path(s), "uvchat.db"));
+  uvc_store_close(s);
+  assert_int_equal(peek(dir, "SELECT version FROM schema_version"), 1);
+  assert_int_equal(peek(dir, "SELECT count(*) FROM schema_version"), 1);
+  assert_int_equal(peek(dir, "SELECT count(*) FROM accounts"), 0);
+#ifndef _WIN32
+  {
+    struct stat st;
+    char path[2100];
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/%s", dir, UVC_STORE_FILE);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0); /* hashes: the owner's alone */
+  }
+#endif
+  /* reopening an up-to-date database changes nothing */
+  s = open_store(dir);
+  assert_int_equal(uvc_store_schema_version(s), 1);
+  uvc_store_close(s);
+  assert_int_equal(peek(dir, "SELECT count(*) FROM schema_version"), 1);
+}
+
+static void wal_mode_persists(void** state) {
+  uvc_store_t* s;
+  char path[2048];
+  sqlite3* db;
+  sqlite3_stmt* st;
+  (void)state;
+  s = open_store(g_tmp);
+  uvc_store_close(s);
+  snprintf(path, sizeof path, "%s/%s", g_tmp, UVC_STORE_FILE);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char*)sqlite3_column_text(st, 0), "wal"); /* persistent */
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+static void newer_schema_is_refused(void** state) {
+  uvc_store_t* s;
+  char err[512];
+  (void)state;
+  s = open_store(g_tmp);
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "UPDATE schema_version SET version = 99"), -1);
+  s = (uvc_store_t*)1;
+  assert_int_equal(uvc_store_open(&s, g_tmp, err, sizeof err), UVC_STORE_NEWER);
+  assert_null(s);
+  assert_non_null(strstr(err, "schema version 99 is newer"));
+  assert_string_equal(uvc_store_strerror(UVC_STORE_NEWER),
+                      "the account database was written by a newer uvchat");
+}
+
+static void unusable_dir_is_a_clear_error(void** state) {
+  uvc_store_t* s = NULL;
+  char err[512];
+  FILE* f;
+  (void)state;
+  f = fopen(sub("plainfile"), "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_true(uvc_store_open(&s, sub("plainfile"), err, sizeof err) < 0);
+  assert_null(s);
+  assert_non_null(strstr(err, "plainfile"));
+}
+
+static void create_get_set_delete(void** state) {
+  uvc_store_t* s;
+  char hash[UVC_STORE_HASH_MAX + 1];
+  (void)state;
+  s = open_store(g_tmp);
+  assert_int_equal(do_get(s, "alice", hash, sizeof hash), UVC_STORE_NOT_FOUND);
+  assert_int_equal(do_create(s, "alice", "$argon2id$one"), 0);
+  assert_int_equal(do_get(s, "alice", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$one");
+  assert_int_equal(do_get(s, "ALICE", hash, sizeof hash), 0); /* any case */
+  assert_string_equal(hash, "$argon2id$one");
+  assert_int_equal(do_set(s, "Alice", "$argon2id$two"), 0);
+  assert_int_equal(do_get(s, "alice", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$two");
+  assert_int_equal(do_set(s, "bob", "$argon2id$x"), UVC_STORE_NOT_FOUND);
+  assert_int_equal(do_delete(s, "bob"), UVC_STORE_NOT_FOUND);
+  assert_int_equal(do_delete(s, "aLiCe"), 0);
+  assert_int_equal(do_get(s, "alice", hash, sizeof hash), UVC_STORE_NOT_FOUND);
+  assert_int_equal(do_delete(s, "alice"), UVC_STORE_NOT_FOUND);
+  uvc_store_close(s);
+}
+
+static void duplicate_name_in_another_case_is_refused(void** state) {
+  uvc_store_t* s;
+  char hash[UVC_STORE_HASH_MAX + 1];
+  (void)state;
+  s = open_store(g_tmp);
+  assert_int_equal(do_create(s, "Carol", "$argon2id$first"), 0);
+  assert_int_equal(do_create(s, "carol", "$argon2id$second"), UVC_STORE_EXISTS);
+  assert_int_equal(do_create(s, "CAROL", "$argon2id$third"), UVC_STORE_EXISTS);
+  assert_int_equal(do_get(s, "carol", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$first");
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM accounts"), 1);
+}
+
+static void bad_arguments_fail_at_once(void** state) {
+  uvc_store_t* s;
+  result_t r = {0};
+  char big[UVC_STORE_NAME_MAX + 2];
+  (void)state;
+  memset(big, 'n', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  s = open_store(g_tmp);
+  assert_int_equal(uvc_store_create(s, &g_loop, "", "h", on_done, &r), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_create(s, &g_loop, "x", "", on_done, &r), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_create(s, &g_loop, "x", NULL, on_done, &r), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_create(s, &g_loop, big, "h", on_done, &r), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_get(s, &g_loop, NULL, on_get, &r), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_delete(s, NULL, "x", on_done, &r), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_pending(s), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(r.calls, 0);
+  uvc_store_close(s);
+}
+
+static void durable_across_close_and_reopen(void** state) {
+  uvc_store_t* s;
+  char hash[UVC_STORE_HASH_MAX + 1];
+  (void)state;
+  s = open_store(g_tmp);
+  assert_int_equal(do_create(s, "dave", "$argon2id$dave"), 0);
+  assert_int_equal(do_create(s, "erin", "$argon2id$erin"), 0);
+  assert_int_equal(do_delete(s, "erin"), 0);
+  uvc_store_close(s);
+  s = open_store(g_tmp);
+  assert_int_equal(do_get(s, "DAVE", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$dave");
+  assert_int_equal(do_get(s, "erin", hash, sizeof hash), UVC_STORE_NOT_FOUND);
+  uvc_store_close(s);
+}
+
+/* Many requests in flight at once, on several pool threads and connections. */
+#define MANY 64
+static result_t g_many[MANY];
+static void many_requests_in_flight(void** state) {
+  uvc_store_t* s;
+  char name[32], hash[64];
+  int i;
+  (void)state;
+  memset(g_many, 0, sizeof g_many);
+  s = open_store(g_tmp);
+  for (i = 0; i < MANY; i++) {
+    snprintf(name, sizeof name, "user%d", i);
+    snprintf(hash, sizeof hash, "$argon2id$%d", i);
+    assert_int_equal(uvc_store_create(s, &g_loop, name, hash, on_done, &g_many[i]), 0);
+  }
+  assert_int_equal(uvc_store_pending(s), MANY);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uvc_store_pending(s), 0);
+  for (i = 0; i < MANY; i++) {
+    assert_int_equal(g_many[i].calls, 1);
+    assert_int_equal(g_many[i].status, 0);
+    assert_int_equal(g_many[i].off_thread, 0);
+  }
+  memset(g_many, 0, sizeof g_many);
+  for (i = 0; i < MANY; i++) { /* reads and writes mixed */
+    snprintf(name, sizeof name, "USER%d", i);
+    if (i % 2 == 0)
+      assert_int_equal(uvc_store_get(s, &g_loop, name, on_get, &g_many[i]), 0);
+    else
+      assert_int_equal(uvc_store_set_hash(s, &g_loop, name, "$argon2id$new", on_done, &g_many[i]),
+                       0);
+  }
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  for (i = 0; i < MANY; i++) {
+    assert_int_equal(g_many[i].calls, 1);
+    assert_int_equal(g_many[i].status, 0);
+    assert_int_equal(g_many[i].off_thread, 0);
+    if (i % 2 == 0) {
+      snprintf(hash, sizeof hash, "$argon2id$%d", i);
+      assert_string_equal(g_many[i].hash, hash);
+    }
+  }
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM accounts WHERE hash = '$argon2id$new'"),
+                   MANY / 2);
+}
+
+/* Closing with requests in flight: they complete, new ones are refused, then it closes. */
+static void close_while_requests_are_in_flight(void** state) {
+  uvc_store_t* s;
+  result_t r[4];
+  int i;
+  (void)state;
+  memset(r, 0, sizeof r);
+  s = open_store(g_tmp);
+  assert_int_equal(uvc_store_create(s, &g_loop, "g1", "$h1", on_done, &r[0]), 0);
+  assert_int_equal(uvc_store_create(s, &g_loop, "g2", "$h2", on_done, &r[1]), 0);
+  assert_int_equal(uvc_store_get(s, &g_loop, "nobody", on_get, &r[2]), 0);
+  uvc_store_close(s); /* deferred: three requests are in flight */
+  assert_int_equal(uvc_store_pending(s), 3);
+  assert_int_equal(uvc_store_create(s, &g_loop, "g3", "$h3", on_done, &r[3]), UVC_STORE_CLOSING);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  for (i = 0; i < 3; i++) {
+    assert_int_equal(r[i].calls, 1);
+    assert_int_equal(r[i].off_thread, 0);
+  }
+  assert_int_equal(r[0].status, 0);
+  assert_int_equal(r[1].status, 0);
+  assert_int_equal(r[2].status, UVC_STORE_NOT_FOUND);
+  assert_int_equal(r[3].calls, 0);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM accounts"), 2);
+}
+
+/* A callback may close the store, even with another request still pending. */
+static uvc_store_t* g_closing;
+static int g_callbacks;
+static void close_from_inside(void* data, int status) {
+  (void)data;
+  assert_int_equal(status, 0);
+  if (g_callbacks++ == 0) uvc_store_close(g_closing);
+}
+static void close_from_a_callback(void** state) {
+  (void)state;
+  g_callbacks = 0;
+  g_closing = open_store(g_tmp);
+  assert_int_equal(uvc_store_create(g_closing, &g_loop, "f1", "$h", close_from_inside, NULL), 0);
+  assert_int_equal(uvc_store_create(g_closing, &g_loop, "f2", "$h", close_from_inside, NULL), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_callbacks, 2);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM accounts"), 2);
+}
+
+#ifndef _WIN32
+/* In the child: confirms a create to the parent through the pipe, then waits to die. */
+static int g_pipe_w = -1;
+static void child_created(void* data, int status) {
+  char c = status == 0 ? 'Y' : 'N';
+  (void)data;
+  if (write(g_pipe_w, &c, 1) != 1) _exit(2);
+  for (;;)
+    pause(); /* SIGKILL comes now: no close, no checkpoint, no atexit */
+}
+
+static void confirmed_create_survives_kill_9(void** state) {
+  int fds[2];
+  pid_t pid;
+  char c = 0;
+  int wstatus = 0;
+  uvc_store_t* s;
+  char hash[UVC_STORE_HASH_MAX + 1];
+  (void)state;
+  assert_int_equal(pipe(fds), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    uv_loop_t loop;
+    uvc_store_t* cs = NULL;
+    char err[256];
+    close(fds[0]);
+    g_pipe_w = fds[1];
+    if (uv_loop_init(&loop) != 0 || uvc_store_open(&cs, g_tmp, err, sizeof err) != 0) _exit(3);
+    if (uvc_store_create(cs, &loop, "survivor", "$argon2id$kept", child_created, NULL) != 0)
+      _exit(4);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(5);
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], &c, 1), 1);
+  assert_int_equal(kill(pid, SIGKILL), 0); /* right after the confirmation */
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  close(fds[0]);
+  assert_int_equal(c, 'Y');
+  assert_true(WIFSIGNALED(wstatus));
+  assert_int_equal(WTERMSIG(wstatus), SIGKILL);
+  s = open_store(g_tmp); /* recovers from the WAL the child left behind */
+  assert_int_equal(do_get(s, "Survivor", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$kept");
+  uvc_store_close(s);
+}
+#endif
+
+static void default_dir(void** state) {
+  char out[1024], saved_xdg[1024], saved_home[1024];
+  size_t n;
+  int had_xdg, had_home;
+  (void)state;
+#ifdef _WIN32
+  {
+    char lad[1024];
+    n = sizeof lad;
+    if (uv_os_getenv("LOCALAPPDATA", lad, &n) != 0) skip();
+    assert_int_equal(uvc_store_default_dir(out, sizeof out), 0);
+    assert_non_null(strstr(out, "\\uvchat"));
+  }
+  (void)saved_xdg;
+  (void)saved_home;
+  (void)had_xdg;
+  (void)had_home;
+#else
+  n = sizeof saved_xdg;
+  had_xdg = uv_os_getenv("XDG_STATE_HOME", saved_xdg, &n) == 0;
+  n = sizeof saved_home;
+  had_home = uv_os_getenv("HOME", saved_home, &n) == 0;
+
+  assert_int_equal(uv_os_setenv("XDG_STATE_HOME", "/var/tmp/xdg/"), 0);
+  assert_int_equal(uvc_store_default_dir(out, sizeof out), 0);
+  assert_string_equal(out, "/var/tmp/xdg/uvchat");
+  assert_int_equal(uvc_store_default_dir(out, 10), UV_ENOBUFS);
+
+  assert_int_equal(uv_os_setenv("XDG_STATE_HOME", "relative/ignored"), 0);
+  assert_int_equal(uv_os_setenv("HOME", "/home/tester"), 0);
+  assert_int_equal(uvc_store_default_dir(out, sizeof out), 0);
+  assert_string_equal(out, "/home/tester/.local/state/uvchat");
+
+  assert_int_equal(uv_os_unsetenv("XDG_STATE_HOME"), 0);
+  assert_int_equal(uvc_store_default_dir(out, sizeof out), 0);
+  assert_string_equal(out, "/home/tester/.local/state/uvchat");
+
+  if (had_xdg)
+    uv_os_setenv("XDG_STATE_HOME", saved_xdg);
+  else
+    uv_os_unsetenv("XDG_STATE_HOME");
+  if (had_home)
+    uv_os_setenv("HOME", saved_home);
+  else
+    uv_os_unsetenv("HOME");
+#endif
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#ifndef _WIN32
+      /* first, while this process has no SQLite connection and no pool threads busy */
+      cmocka_unit_test_setup_teardown(confirmed_create_survives_kill_9, setup, teardown),
+#endif
+      cmocka_unit_test_setup_teardown(migrations_from_an_empty_dir, setup, teardown),
+      cmocka_unit_test_setup_teardown(wal_mode_persists, setup, teardown),
+      cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(unusable_dir_is_a_clear_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(create_get_set_delete, setup, teardown),
+      cmocka_unit_test_setup_teardown(duplicate_name_in_another_case_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(bad_arguments_fail_at_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(durable_across_close_and_reopen, setup, teardown),
+      cmocka_unit_test_setup_teardown(many_requests_in_flight, setup, teardown),
+      cmocka_unit_test_setup_teardown(close_while_requests_are_in_flight, setup, teardown),
+      cmocka_unit_test_setup_teardown(close_from_a_callback, setup, teardown),
+      cmocka_unit_test(default_dir),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
