@@ -289,7 +289,30 @@ static int irc_fatal_numeric(unsigned num) {
   }
 }
 
-/* IRC: registration (001, then JOIN), admission (own JOIN echo and 366), PING, PRIVMSG. */
+/* Whether the k-th parameter (0-based) of an IRC line's parameters in [rest, end) is the
+ * channel name (ignoring ASCII case; a leading ':' is allowed). Servers may join clients to
+ * other channels on their own (uvchat puts everyone in #lobby): admission must be counted
+ * for the bench's channel only. */
+static int irc_param_is(const char* rest, const char* end, unsigned k, const char* channel) {
+  size_t clen = strlen(channel), i;
+  while (k-- > 0) {
+    const char* sp = memchr(rest, ' ', (size_t)(end - rest));
+    if (sp == NULL) return 0;
+    rest = sp + 1;
+  }
+  if (rest < end && *rest == ':') rest++;
+  if ((size_t)(end - rest) < clen) return 0;
+  for (i = 0; i < clen; i++) {
+    char a = rest[i], b = channel[i];
+    if (a >= 'A' && a <= 'Z') a = (char)(a + 32);
+    if (b >= 'A' && b <= 'Z') b = (char)(b + 32);
+    if (a != b) return 0;
+  }
+  return rest + clen == end || rest[clen] == ' ';
+}
+
+/* IRC: registration (001, then JOIN), admission (own JOIN echo and 366 for the bench's
+ * channel), PING, PRIVMSG. */
 static void irc_line(bench_t* b, bench_client_t* c, const char* line, size_t len) {
   const char *p = line, *end, *prefix = NULL, *cmd, *rest, *sp;
   size_t plen = 0, clen;
@@ -321,7 +344,7 @@ static void irc_line(bench_t* b, bench_client_t* c, const char* line, size_t len
       int n = snprintf(buf, sizeof(buf), "JOIN %s\r\n", b->o.channel);
       c->flags |= BF_WELCOME;
       bench_write_str(b, c, buf, (size_t)n);
-    } else if (num == 366) {
+    } else if (num == 366 && irc_param_is(rest, end, 1, b->o.channel)) {
       c->flags |= BF_NAMES;
     } else if (irc_fatal_numeric(num)) {
       note_error_line(b, c, line, len);
@@ -341,7 +364,8 @@ static void irc_line(bench_t* b, bench_client_t* c, const char* line, size_t len
   } else if (clen == 4 && memcmp(cmd, "JOIN", 4) == 0 && prefix != NULL) {
     char nick[24];
     size_t nlen = irc_nick(c, nick);
-    if (plen > nlen && memcmp(prefix, nick, nlen) == 0 && prefix[nlen] == '!')
+    if (plen > nlen && memcmp(prefix, nick, nlen) == 0 && prefix[nlen] == '!' &&
+        irc_param_is(rest, end, 0, b->o.channel))
       c->flags |= BF_JOINED;
   } else if (clen == 5 && memcmp(cmd, "ERROR", 5) == 0) {
     note_error_line(b, c, line, len);

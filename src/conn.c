@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uvchat/clean.h"
 #include "uvchat/log.h"
 #include "uvchat/server.h"
 #include "uvchat/telnet.h"
@@ -406,7 +407,7 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
     if (!graceful && c->state == UVC_CONN_PENDING) c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
     return;
   }
-  if (graceful && (why == UVC_LEAVE_IDLE || why == UVC_LEAVE_INPUT) &&
+  if (graceful && (why == UVC_LEAVE_IDLE || why == UVC_LEAVE_INPUT || why == UVC_LEAVE_SHUTDOWN) &&
       c->sess.adapter->on_farewell != NULL) {
     char reason[LEAVE_TEXT_MAX + 1];
     snprintf(reason, sizeof(reason), "%.*s", (int)len, text ? text : "");
@@ -416,7 +417,7 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
   c->leave_why = (uint8_t)why;
   if (graceful) c->flags |= UVC_CONN_GRACEFUL;
   if (text != NULL && len > 0) {
-    if (len > LEAVE_TEXT_MAX) len = LEAVE_TEXT_MAX;
+    len = uvc_utf8_cut(text, len, LEAVE_TEXT_MAX); /* never half a character */
     c->leave_text = malloc(len);
     if (c->leave_text != NULL) {
       memcpy(c->leave_text, text, len);

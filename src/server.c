@@ -629,15 +629,16 @@ static int check_timeouts(uvc_server_t* srv, uvc_client_t* c, uint32_t now) {
   } else if (cfg->idle_ms > 0 && silent >= cfg->idle_ms) {
     snprintf(why, sizeof(why), "idle for %u seconds", (unsigned)(cfg->idle_ms / 1000));
   } else if (c->sess.adapter->on_idle != NULL && cfg->ping_ms > 0 && silent >= cfg->ping_ms) {
-    if (silent >= 2 * cfg->ping_ms) {
-      snprintf(why, sizeof(why), "ping timeout: %u seconds", (unsigned)(silent / 1000));
-    } else {
-      if (!(c->flags & UVC_CONN_PINGED)) {
-        c->flags |= UVC_CONN_PINGED;
-        c->sess.adapter->on_idle(&srv->core, &c->sess);
-      }
+    /* Pinged once; dropped only when the ping, however late it went out, got no answer
+     * within another interval. */
+    if (!(c->flags & UVC_CONN_PINGED)) {
+      c->flags |= UVC_CONN_PINGED;
+      c->since = now; /* a registered client's "since" is when it was pinged */
+      c->sess.adapter->on_idle(&srv->core, &c->sess);
       return 0;
     }
+    if (now - c->since < cfg->ping_ms) return 0;
+    snprintf(why, sizeof(why), "ping timeout: %u seconds", (unsigned)(silent / 1000));
   } else {
     return 0;
   }
@@ -741,7 +742,7 @@ void uvc_server_stop(uvc_server_t* srv) {
   for (n = srv->clients.next; n != &srv->clients;) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next;
-    uvc_conn_close(c, UVC_LEAVE_SHUTDOWN, NULL, 0, 1);
+    uvc_conn_close(c, UVC_LEAVE_SHUTDOWN, "server shutting down", 20, 1);
   }
   uv_timer_start(&srv->stop_timer, on_stop_timer, srv->cfg.shutdown_ms, 0);
   uv_unref((uv_handle_t*)&srv->stop_timer);

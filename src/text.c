@@ -457,7 +457,7 @@ static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, s
 
 static void text_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why,
                              const char* text) {
-  (void)why;
+  if (why == UVC_LEAVE_SHUTDOWN) return; /* the shutdown announcement said it already */
   reply(core, s, "*** Disconnected: %s", text);
 }
 

@@ -1,5 +1,6 @@
 /* test_irc_chat.c: the real uvchat binary over real sockets, as IRC clients see it, and IRC
  * users meeting text (nc) users in the same rooms. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,21 @@ static void irc_port_in_use(void** state) {
 }
 
 /* Each test gets its own server. */
+#ifndef _WIN32
+/* On SIGTERM an IRC client hears the shutdown notice and an ERROR line, as IRC clients
+ * expect, then the server closes the connection and exits 0. */
+static void shutdown_says_error_to_irc_clients(void** state) {
+  th_client_t* a = irc_connect("alice");
+  (void)state;
+  th_server_kill(&srv, SIGTERM);
+  th_expect_eventually(a, ":uvchat NOTICE * :The server is shutting down. Goodbye!");
+  th_expect(a, "ERROR :Closing Link: alice (server shutting down)");
+  assert_true(th_wait_closed(a, TH_WAIT_MS));
+  assert_int_equal(th_server_wait(&srv, 20000), 0);
+  th_close(a);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registration_numerics_and_nick_collision, start_irc,
@@ -428,6 +444,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(ping_pong_and_timeouts, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(motd_file, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(irc_port_in_use, start_irc, stop_server),
+#ifndef _WIN32
+      cmocka_unit_test_setup_teardown(shutdown_says_error_to_irc_clients, start_irc, stop_server),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,8 @@ typedef struct uvc_client {
   uint32_t inflight;      /* bytes that write carries */
   int err;                /* the libuv error that ended the connection, for the log */
   uint32_t progress;      /* bytes-sent mark when congested, to tell slow from stuck */
-  uint32_t since;         /* loop time (ms, wrapping) of the connect */
+  uint32_t since;         /* loop time (ms, wrapping) of the connect; once registered and
+                             pinged, of the ping */
   uint32_t last_line;     /* loop time of the last complete line */
   uint32_t partial_since; /* loop time a still unfinished line was started; 0: none */
   uint32_t tokens;        /* flood control: lines it may send now, in thousandths */
