@@ -34,8 +34,8 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
 
 /* Input: lines separated by LF; the first byte of each line picks who types it. */
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  uvc_core_config_t cfg = {"#lobby", 512, "uvchat", NULL, NULL, 0};
-  uvc_core_hooks_t hooks = {deliver, request_close, NULL, NULL};
+  uvc_core_config_t cfg = {.default_room = "#lobby", .max_line = 512, .server_name = "uvchat"};
+  uvc_core_hooks_t hooks = {.deliver = deliver, .request_close = request_close};
   uvc_core_t core;
   user_t users[3];
   size_t i = 0;

@@ -16,6 +16,8 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->host = NULL;
   cfg->port = 8080;
   cfg->irc_port = 6667;
+  cfg->tls_port = 8443;
+  cfg->irc_tls_port = 6697;
   cfg->register_ms = 60000;
   cfg->line_ms = 60000;
   cfg->ping_ms = 120000;
@@ -112,6 +114,18 @@ static const opt_t kOptions[] = {
     {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one", "8080"},
     {"irc-port", OPT_PORT_OFF, F(irc_port), 0, 65535, "N|off",
      "IRC port; 0 picks a free one, off turns IRC off", "6667"},
+    {"tls-port", OPT_PORT_OFF, F(tls_port), 0, 65535, "N|off",
+     "text over TLS (needs --tls-cert and --tls-key)", "8443"},
+    {"irc-tls-port", OPT_PORT_OFF, F(irc_tls_port), 0, 65535, "N|off",
+     "IRC over TLS (needs --tls-cert and --tls-key)", "6697"},
+    {"tls-cert", OPT_STRING, F(tls_cert), 0, 0, "FILE",
+     "PEM certificate (chain) for the TLS ports; SIGHUP reloads it", "none: no TLS"},
+    {"tls-key", OPT_STRING, F(tls_key), 0, 0, "FILE", "PEM private key for --tls-cert", "none"},
+    {"data-dir", OPT_STRING, F(data_dir), 0, 0, "DIR",
+     "where registered accounts are kept (created if missing)",
+     "$XDG_STATE_HOME/uvchat or ~/.local/state/uvchat"},
+    {"password", OPT_STRING, F(password), 0, 0, "PASSWORD",
+     "a password every client must give (IRC: PASS; text: /pass)", "none"},
     {"max-line", OPT_SIZE, F(max_line), MAX_LINE_MIN, MAX_LINE_MAX, "BYTES",
      "longest line a client may send", "4096"},
     {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 30, "BYTES",
@@ -281,6 +295,10 @@ uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, c
       val = argv[++i];
     }
     if (set_option(cfg, o, val, err, errlen) != 0) return UVC_CONFIG_ERROR;
+  }
+  if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+    snprintf(err, errlen, "--tls-cert and --tls-key go together: give both, or neither");
+    return UVC_CONFIG_ERROR;
   }
   return UVC_CONFIG_OK;
 }

@@ -19,12 +19,166 @@
 #include "uvchat/log.h"
 #include "uvchat/server.h"
 #include "uvchat/telnet.h"
+#ifdef UVCHAT_WITH_TLS
+#include "uvchat/tls.h"
+#endif
 
 #define LEAVE_TEXT_MAX 300
 
 static void on_closed(uv_handle_t* h);
 static void on_write(uv_write_t* req, int status);
 static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+static void open_session(uvc_client_t* c);
+static void write_failed(uvc_client_t* c, int err);
+static void begin_shutdown(uvc_client_t* c);
+static void handle_input(uvc_client_t* c, char* data, size_t n);
+
+/* A TLS handshake record starts 0x16 0x03: what a TLS client sends to a plaintext port. */
+static int looks_like_tls(const char* p, size_t n) {
+  return n >= 2 && (unsigned char)p[0] == 0x16 && (unsigned char)p[1] == 0x03;
+}
+
+#ifdef UVCHAT_WITH_TLS
+/* ------------------------------------------------------------------------------------------
+ * TLS: a client whose bytes go through a TLS engine. It is a larger struct that starts with
+ * the plain client (flag UVC_CONN_TLS), so plaintext clients pay nothing for it. Shared
+ * broadcast messages are encrypted per client as they leave its queue; at most
+ * TLS_INFLIGHT_MAX bytes of ciphertext are in flight, the rest waits in the queue where the
+ * send-queue limits see it.
+ * ---------------------------------------------------------------------------------------- */
+
+#define TLS_INFLIGHT_MAX (64 * 1024)
+
+typedef struct uvc_tls_client {
+  uvc_client_t c;
+  uvc_tls_t* tls;
+  uint32_t cipher_inflight; /* ciphertext bytes handed to uv_write and not yet written */
+  uint8_t opened;           /* the handshake is done and the adapter greeted it */
+} uvc_tls_client_t;
+
+typedef struct tls_write {
+  uv_write_t req;
+  uvc_client_t* c;
+  uint32_t n;
+  char data[];
+} tls_write_t;
+
+static uvc_tls_client_t* tls_of(uvc_client_t* c) {
+  return (uvc_tls_client_t*)c;
+}
+
+static void on_tls_write(uv_write_t* req, int status) {
+  tls_write_t* w = (tls_write_t*)req;
+  uvc_client_t* c = w->c;
+  tls_of(c)->cipher_inflight -= w->n;
+  free(w);
+  if (c->state == UVC_CONN_CLOSING) return; /* runs inside the close */
+  if (status < 0) {
+    write_failed(c, status);
+    return;
+  }
+  if (c->outq.count > 0)
+    uvc_server_mark_dirty(UVC_CONN_SRV(c), c);
+  else if (c->state == UVC_CONN_DRAINING && tls_of(c)->cipher_inflight == 0)
+    begin_shutdown(c);
+}
+
+/* Sends the ciphertext the engine has ready (handshake messages, alerts, records). */
+static void tls_send(uvc_client_t* c) {
+  uvc_tls_client_t* tc = tls_of(c);
+  size_t n = uvc_tls_pending_out(tc->tls);
+  tls_write_t* w;
+  uv_buf_t b;
+  int r;
+  if (n == 0 || c->state == UVC_CONN_CLOSING) return;
+  if ((w = malloc(sizeof(*w) + n)) == NULL) {
+    write_failed(c, UV_ENOMEM);
+    return;
+  }
+  w->c = c;
+  w->n = (uint32_t)uvc_tls_take_out(tc->tls, w->data, n);
+  b = uv_buf_init(w->data, w->n);
+  if ((r = uv_write(&w->req, (uv_stream_t*)&c->tcp, &b, 1, on_tls_write)) != 0) {
+    free(w);
+    write_failed(c, r);
+    return;
+  }
+  tc->cipher_inflight += w->n;
+}
+
+/* Moves queued messages into the engine while little ciphertext is in flight, then sends. */
+static void tls_flush(uvc_client_t* c) {
+  uvc_tls_client_t* tc = tls_of(c);
+  while (c->outq.count > 0 &&
+         tc->cipher_inflight + uvc_tls_pending_out(tc->tls) < TLS_INFLIGHT_MAX) {
+    uvc_msg_t* m = c->outq.ring[c->outq.head];
+    uint32_t off = c->outq.head_off;
+    int r = uvc_tls_write(tc->tls, m->data + off, m->len - off);
+    if (r == UVC_TLS_FULL) break; /* held until the handshake is done */
+    if (r < 0) {
+      UVC_DEBUG("TLS: %s", uvc_tls_last_error(tc->tls));
+      write_failed(c, UV_EPROTO);
+      return;
+    }
+    uvc_outq_consume(&c->outq, m->len - off);
+  }
+  tls_send(c);
+  if (c->outq.count == 0) {
+    uvc_outq_trim_small(&c->outq);
+    if (c->state == UVC_CONN_DRAINING && tc->cipher_inflight == 0) begin_shutdown(c);
+  }
+}
+
+/* Decrypts what the engine holds and hands it to the line framer while the client is open
+ * and not paused; greets the client once its handshake is done. */
+static void tls_pump(uvc_client_t* c) {
+  uvc_server_t* srv = UVC_CONN_SRV(c);
+  uvc_tls_client_t* tc = tls_of(c);
+  while (c->state == UVC_CONN_OPEN && c->pause == 0) {
+    int k = uvc_tls_read(tc->tls, srv->tbuf, UVC_READ_BUF);
+    if (!tc->opened && uvc_tls_handshake_done(tc->tls)) {
+      tc->opened = 1;
+      open_session(c);
+      if (c->state != UVC_CONN_OPEN) break;
+    }
+    if (k > 0) {
+      handle_input(c, srv->tbuf, (size_t)k);
+    } else if (k == 0) {
+      break;
+    } else if (k == UVC_TLS_CLOSED) {
+      uvc_conn_close(c, UVC_LEAVE_CLOSED, NULL, 0, 1);
+      break;
+    } else {
+      const char* e = uvc_tls_last_error(tc->tls);
+      uvc_conn_close(c, UVC_LEAVE_LOST, e, strlen(e), 0);
+      break;
+    }
+  }
+  tls_send(c); /* handshake replies, alerts, and what the lines above produced */
+}
+
+/* Ciphertext from the socket. A client that speaks plaintext to the TLS port gets one plain
+ * line saying so, and is closed. */
+static void tls_input(uvc_client_t* c, char* data, size_t n) {
+  uvc_tls_client_t* tc = tls_of(c);
+  int r = uvc_tls_feed(tc->tls, data, n);
+  if (r == UVC_TLS_NOT_TLS) {
+    static char kPlain[] =
+        "This port speaks TLS: connect with a TLS client (openssl s_client, an IRC client "
+        "with TLS on), or use the plaintext port.\r\n";
+    uv_buf_t b = uv_buf_init(kPlain, sizeof(kPlain) - 1);
+    (void)uv_try_write((uv_stream_t*)&c->tcp, &b, 1);
+    uvc_conn_close(c, UVC_LEAVE_LOST, "plaintext on the TLS port", 25, 0);
+    return;
+  }
+  if (r < 0) {
+    const char* e = uvc_tls_last_error(tc->tls);
+    uvc_conn_close(c, UVC_LEAVE_LOST, e, strlen(e), 0);
+    return;
+  }
+  tls_pump(c);
+}
+#endif
 
 static const char* peer_str(const uvc_client_t* c, char* buf, size_t len) {
   uvc_format_peer(&c->peer, buf, len);
@@ -181,6 +335,9 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
   c->pause &= (uint8_t)~reason;
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
   handle_lines(c, &none);
+#ifdef UVCHAT_WITH_TLS
+  if (c->flags & UVC_CONN_TLS) tls_pump(c); /* records the engine decrypted but we held */
+#endif
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
     c->err = r;
@@ -191,7 +348,17 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
 static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   uvc_client_t* c = stream->data;
   if (nread > 0) {
-    handle_input(c, buf->base, (size_t)nread);
+#ifdef UVCHAT_WITH_TLS
+    if (c->flags & UVC_CONN_TLS)
+      tls_input(c, buf->base, (size_t)nread);
+    else
+#endif
+        if (c->last_line == c->since && c->framer == NULL &&
+            looks_like_tls(buf->base, (size_t)nread))
+      /* A TLS client on a plaintext port cannot read a plaintext line: just close. */
+      uvc_conn_close(c, UVC_LEAVE_LOST, "a TLS handshake on a plaintext port", 35, 0);
+    else
+      handle_input(c, buf->base, (size_t)nread);
   } else if (nread == UV_EOF) {
     const uvc_adapter_t* a = c->sess.adapter;
     uint32_t max = a->max_line ? a->max_line : (uint32_t)UVC_CONN_SRV(c)->cfg.max_line;
@@ -220,11 +387,25 @@ static void free_handle(uv_handle_t* h) {
   free(h);
 }
 
-void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
+/* Greets a client (at accept, or for TLS once the handshake is done) and logs it. */
+static void open_session(uvc_client_t* c) {
+  uvc_server_t* srv = UVC_CONN_SRV(c);
+  char addr[64];
+  c->since = (uint32_t)uv_now(srv->loop); /* the registration clock starts now */
+  c->sess.adapter->on_open(&srv->core, &c->sess);
+  UVC_INFO("connect %s from %s (%s%s)", who(c), peer_str(c, addr, sizeof(addr)),
+           c->sess.adapter->name, (c->flags & UVC_CONN_TLS) ? ", TLS" : "");
+}
+
+void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tls) {
   uvc_listener_t* l = listener->data;
   uvc_server_t* srv = l->srv;
-  uvc_client_t* c = calloc(1, sizeof(*c));
-  char addr[64], why[160];
+#ifdef UVCHAT_WITH_TLS
+  uvc_client_t* c = calloc(1, tls ? sizeof(uvc_tls_client_t) : sizeof(uvc_client_t));
+#else
+  uvc_client_t* c = calloc(1, sizeof(uvc_client_t));
+#endif
+  char why[160];
   const char* refusal;
   uvc_sockaddr_t peer;
   int len = sizeof(peer), r;
@@ -255,11 +436,23 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
   c->state = UVC_CONN_OPEN;
   c->since = c->last_line = c->refill_at = (uint32_t)uv_now(srv->loop);
   c->tokens = (uint32_t)(srv->cfg.flood_burst * 1000u);
+#ifdef UVCHAT_WITH_TLS
+  if (tls) {
+    c->flags |= UVC_CONN_TLS;
+    if ((tls_of(c)->tls = uvc_tls_new(srv->tls)) == NULL) {
+      uvc_conn_close(c, UVC_LEAVE_LOST, "out of memory for TLS", 21, 0);
+      return;
+    }
+  }
+#else
+  (void)tls;
+#endif
   if ((refusal = uvc_server_admit(srv, c, why, sizeof(why))) != NULL) {
-    /* One clear line, then the door closes; nothing it sends is read. */
-    if (adapter->on_farewell != NULL)
+    /* One clear line, then the door closes; nothing it sends is read. (A TLS client cannot
+     * read a plain line before its handshake: it is just closed.) */
+    if (adapter->on_farewell != NULL && !(c->flags & UVC_CONN_TLS))
       adapter->on_farewell(&srv->core, &c->sess, UVC_LEAVE_REFUSED, refusal);
-    uvc_conn_close(c, UVC_LEAVE_REFUSED, NULL, 0, 1);
+    uvc_conn_close(c, UVC_LEAVE_REFUSED, NULL, 0, !(c->flags & UVC_CONN_TLS));
     return;
   }
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
@@ -267,8 +460,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter) {
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
     return;
   }
-  adapter->on_open(&srv->core, &c->sess);
-  UVC_INFO("connect %s from %s (%s)", who(c), peer_str(c, addr, sizeof(addr)), adapter->name);
+  if (!(c->flags & UVC_CONN_TLS)) open_session(c); /* TLS: once the handshake is done */
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -312,8 +504,6 @@ static void written(uvc_client_t* c) {
     uvc_server_progress(UVC_CONN_SRV(c), c);
 }
 
-static void begin_shutdown(uvc_client_t* c);
-
 /* The peer is gone: an open client leaves at the end of the phase; one already on its way
  * out is closed now (nothing else would: it may not even be reading). */
 static void write_failed(uvc_client_t* c, int err) {
@@ -344,6 +534,12 @@ void uvc_conn_flush(uvc_client_t* c) {
   uv_write_t* req;
   int r;
   if (c->wreq != NULL || !may_write(c)) return;
+#ifdef UVCHAT_WITH_TLS
+  if (c->flags & UVC_CONN_TLS) {
+    tls_flush(c);
+    return;
+  }
+#endif
   while (c->outq.count > 0) {
     n = uvc_outq_fill(&c->outq, srv->iov, UVC_MAX_IOV, &bytes);
     r = uv_try_write(stream, srv->iov, (unsigned)n);
@@ -501,6 +697,12 @@ static void on_shutdown(uv_shutdown_t* req, int status) {
 /* All output went out: send FIN, then close. */
 static void begin_shutdown(uvc_client_t* c) {
   uv_shutdown_t* req = malloc(sizeof(*req));
+#ifdef UVCHAT_WITH_TLS
+  if (c->flags & UVC_CONN_TLS) { /* a polite TLS end before the TCP one */
+    uvc_tls_close_notify(tls_of(c)->tls);
+    tls_send(c);
+  }
+#endif
   c->state = UVC_CONN_SHUTDOWN;
   if (req == NULL || uv_shutdown(req, (uv_stream_t*)&c->tcp, on_shutdown) != 0) {
     free(req);
@@ -530,8 +732,12 @@ static void on_closed(uv_handle_t* h) {
     uvc_framer_free(c->framer);
     free(c->framer);
   }
+  uvc_core_forget(&srv->core, &c->sess);
   if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
   free(c->leave_text);
+#ifdef UVCHAT_WITH_TLS
+  if (c->flags & UVC_CONN_TLS) uvc_tls_free(tls_of(c)->tls);
+#endif
   if (c->flags & UVC_CONN_COUNTED) uvc_server_discharge(srv, c);
   free(c);
   uvc_server_client_freed(srv);

@@ -640,6 +640,10 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   render_cache_free(&rc);
 }
 
+void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
+  if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
+}
+
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {
   if (m != NULL) core->hooks.deliver(core->ud, s, m);
 }

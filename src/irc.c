@@ -1495,4 +1495,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_idle,
     irc_on_farewell,
     irc_on_free,
+    NULL, /* on_auth: no account operations yet */
 };

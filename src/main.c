@@ -51,13 +51,73 @@ static void print_open_handle(uv_handle_t* h, void* arg) {
   UVC_ERROR("handle still open at exit: %s", uv_handle_type_name(uv_handle_get_type(h)));
 }
 
+#ifdef UVCHAT_WITH_ACCOUNTS
+static const char kAccounts[] = "compiled in";
+#else
+static const char kAccounts[] = "not compiled in";
+#endif
+#ifdef UVCHAT_WITH_TLS
+static const char kTls[] = "compiled in";
+#else
+static const char kTls[] = "not compiled in";
+#endif
+
+/* The listeners: a wire format on a port, in plaintext or over TLS. */
+typedef struct listen_spec {
+  int port; /* -1: not opened */
+  const uvc_adapter_t* adapter;
+  int tls;
+  const char* label; /* printed as "listening on ADDR (label)" for scripts and tests */
+} listen_spec_t;
+
+/* Opens the accounts, the TLS context and every listener, printing where each listens.
+ * Returns 0, or 1 after printing why it cannot run. */
+static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts) {
+  char err[256], bound[64];
+  listen_spec_t specs[4];
+  int i, r;
+  specs[0].port = cfg->port, specs[0].adapter = &uvc_text_adapter, specs[0].tls = 0;
+  specs[0].label = "text";
+  specs[1].port = cfg->irc_port, specs[1].adapter = &uvc_irc_adapter, specs[1].tls = 0;
+  specs[1].label = "irc";
+  specs[2].port = cfg->tls_port, specs[2].adapter = &uvc_text_adapter, specs[2].tls = 1;
+  specs[2].label = "text-tls";
+  specs[3].port = cfg->irc_tls_port, specs[3].adapter = &uvc_irc_adapter, specs[3].tls = 1;
+  specs[3].label = "irc-tls";
+  (void)accounts;
+  if (cfg->data_dir != NULL)
+    UVC_WARN("--data-dir: accounts are not wired into the server yet");
+  if (cfg->tls_cert != NULL && (r = uvc_server_tls_init(srv, err, sizeof(err))) != 0) {
+    fprintf(stderr, "uvchat: %s\n", err);
+    return 1;
+  }
+  /* Signals are watched before a port is announced: a script that reads the port and
+   * stops the server at once must get a clean stop. */
+  if ((r = uvc_server_start(srv)) != 0) {
+    fprintf(stderr, "uvchat: cannot watch for signals: %s\n", uv_strerror(r));
+    return 1;
+  }
+  for (i = 0; i < 4; i++) {
+    const listen_spec_t* l = &specs[i];
+    if (l->port < 0 || (l->tls && cfg->tls_cert == NULL)) continue;
+    if (uvc_server_listen(srv, cfg->host, l->port, l->adapter, l->tls, bound, sizeof(bound), err,
+                          sizeof(err)) != 0) {
+      fprintf(stderr, "uvchat: %s\n", err);
+      return 1;
+    }
+    printf("listening on %s (%s)\n", bound, l->label);
+  }
+  fflush(stdout);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   uvc_config_t cfg;
   char err[256];
-  char bound[64];
   uv_loop_t loop;
   uvc_server_t* srv;
   char* motd = NULL;
+  void* accounts = NULL;
   int r, status;
 
   uvc_config_defaults(&cfg);
@@ -82,9 +142,19 @@ int main(int argc, char** argv) {
     fprintf(stderr, "uvchat: %s\n", err);
     return 2;
   }
+#ifndef UVCHAT_WITH_TLS
+  if (cfg.tls_cert != NULL) {
+    fprintf(stderr,
+            "uvchat: --tls-cert: TLS is not compiled into this build (it needs "
+            "OpenSSL 3)\n");
+    free(motd);
+    return 2;
+  }
+#endif
 
   if ((r = uv_loop_init(&loop)) != 0) {
     fprintf(stderr, "uvchat: cannot start the event loop: %s\n", uv_strerror(r));
+    free(motd);
     return 1;
   }
   srv = malloc(sizeof(*srv));
@@ -94,30 +164,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   srv->core.motd = motd; /* uvc_server_init leaves it unset; freed at exit */
-  /* Signals are watched before the port is announced: a script that reads the port and
-   * stops the server at once must get a clean stop. */
-  if ((r = uvc_server_start(srv)) != 0) {
-    fprintf(stderr, "uvchat: cannot watch for signals: %s\n", uv_strerror(r));
+  srv->core.password = cfg.password;
+  UVC_INFO("uvchat %s: accounts %s, TLS %s", UVCHAT_VERSION, kAccounts, kTls);
+
+  if (start(srv, &cfg, &accounts) != 0) {
     srv->exit_code = 1;
     uvc_server_stop(srv);
-  } else if ((r = uvc_server_listen(srv, cfg.host, cfg.port, &uvc_text_adapter, bound,
-                                    sizeof(bound), err, sizeof(err))) != 0) {
-    fprintf(stderr, "uvchat: %s\n", err);
-    srv->exit_code = 1;
-    uvc_server_stop(srv);
-  } else {
-    printf("listening on %s (text)\n", bound);
-    if (cfg.irc_port >= 0) {
-      if ((r = uvc_server_listen(srv, cfg.host, cfg.irc_port, &uvc_irc_adapter, bound,
-                                 sizeof(bound), err, sizeof(err))) != 0) {
-        fprintf(stderr, "uvchat: %s\n", err);
-        srv->exit_code = 1;
-        uvc_server_stop(srv);
-      } else {
-        printf("listening on %s (irc)\n", bound);
-      }
-    }
-    fflush(stdout);
   }
 
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -21,6 +21,9 @@
 #ifdef __GLIBC__
 #include <malloc.h> /* malloc_trim */
 #endif
+#ifdef UVCHAT_WITH_TLS
+#include "uvchat/tls.h"
+#endif
 
 #define SWEEP_MS          1000
 #define WRITE_POOL_MAX    1024
@@ -455,6 +458,18 @@ static int64_t hook_wallclock(void* ud) {
   return uv_gettimeofday(&tv) == 0 ? (int64_t)tv.tv_sec : 0;
 }
 
+static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t outlen) {
+  const uvc_client_t* c = UVC_CONTAINER_OF(s, uvc_client_t, sess);
+  uint8_t key[16];
+  (void)ud;
+  addr_key(&c->peer, key);
+  if (memcmp(key, kMapped, 12) == 0)
+    snprintf(out, outlen, "%u.%u.%u.%u", key[12], key[13], key[14], key[15]);
+  else
+    snprintf(out, outlen, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", key[0], key[1], key[2],
+             key[3], key[4], key[5], key[6], key[7]);
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -483,6 +498,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.request_close = hook_request_close;
   hooks.observe = hook_observe;
   hooks.wallclock = hook_wallclock;
+  hooks.peer_key = hook_peer_key;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   srv->fd_budget = client_fd_budget(cfg);
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
@@ -501,6 +517,8 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   uv_unref((uv_handle_t*)&srv->congestion_timer);
   uv_signal_init(loop, &srv->sig_int);
   uv_signal_init(loop, &srv->sig_term);
+  uv_signal_init(loop, &srv->sig_hup);
+  srv->sig_hup.data = srv;
   srv->prepare.data = srv->check.data = srv->sweep.data = srv->stop_timer.data = srv;
   srv->sig_int.data = srv->sig_term.data = srv;
 #ifdef SIGBREAK
@@ -534,7 +552,7 @@ static void on_connection(uv_stream_t* server, int status) {
     }
     return;
   }
-  uvc_conn_accept(server, l->adapter);
+  uvc_conn_accept(server, l->adapter, l->tls);
 }
 
 static void on_listener_closed(uv_handle_t* h) {
@@ -542,7 +560,7 @@ static void on_listener_closed(uv_handle_t* h) {
 }
 
 static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_adapter_t* adapter,
-                     char* bound, size_t boundlen) {
+                     int tls, char* bound, size_t boundlen) {
   uvc_listener_t* l;
   uvc_sockaddr_t name;
   int len = sizeof(name), r;
@@ -551,6 +569,7 @@ static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_ada
   if (l == NULL) return UV_ENOMEM;
   l->srv = srv;
   l->adapter = adapter;
+  l->tls = tls;
   uv_tcp_init(srv->loop, &l->tcp);
   l->tcp.data = l;
   r = uv_tcp_bind(&l->tcp, sa, 0);
@@ -567,19 +586,19 @@ static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_ada
 }
 
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
-                      char* bound, size_t boundlen, char* err, size_t errlen) {
+                      int tls, char* bound, size_t boundlen, char* err, size_t errlen) {
   uvc_sockaddr_t sa;
   int r;
   if (host == NULL) {
     uv_ip6_addr("::", port, &sa.in6);
-    r = listen_on(srv, &sa.sa, adapter, bound, boundlen);
+    r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
     if (r == UV_EAFNOSUPPORT || r == UV_EADDRNOTAVAIL || r == UV_EINVAL) {
       uv_ip4_addr("0.0.0.0", port, &sa.in4);
-      r = listen_on(srv, &sa.sa, adapter, bound, boundlen);
+      r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
     }
     host = "*";
   } else if (uv_ip6_addr(host, port, &sa.in6) == 0 || uv_ip4_addr(host, port, &sa.in4) == 0) {
-    r = listen_on(srv, &sa.sa, adapter, bound, boundlen);
+    r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
   } else {
     /* A host name: resolve it synchronously (startup only) and take the first address. */
     uv_getaddrinfo_t req;
@@ -592,7 +611,7 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
     snprintf(service, sizeof(service), "%d", port);
     r = uv_getaddrinfo(srv->loop, &req, NULL, host, service, &hints);
     if (r == 0) {
-      r = listen_on(srv, req.addrinfo->ai_addr, adapter, bound, boundlen);
+      r = listen_on(srv, req.addrinfo->ai_addr, adapter, tls, bound, boundlen);
       uv_freeaddrinfo(req.addrinfo);
     } else {
       snprintf(err, errlen, "cannot resolve host '%s': %s", host, uv_strerror(r));
@@ -689,6 +708,7 @@ static void maybe_finish(uvc_server_t* srv) {
   uv_close((uv_handle_t*)&srv->congestion_timer, NULL);
   uv_close((uv_handle_t*)&srv->sig_int, NULL);
   uv_close((uv_handle_t*)&srv->sig_term, NULL);
+  uv_close((uv_handle_t*)&srv->sig_hup, NULL);
 #ifdef SIGBREAK
   uv_close((uv_handle_t*)&srv->sig_break, NULL);
 #endif
@@ -749,6 +769,7 @@ void uvc_server_stop(uvc_server_t* srv) {
   /* From now on only the clients keep the loop alive; a second signal still forces. */
   uv_unref((uv_handle_t*)&srv->sig_int);
   uv_unref((uv_handle_t*)&srv->sig_term);
+  uv_unref((uv_handle_t*)&srv->sig_hup);
 #ifdef SIGBREAK
   uv_unref((uv_handle_t*)&srv->sig_break);
 #endif
@@ -760,6 +781,36 @@ static void on_signal(uv_signal_t* h, int signum) {
   uvc_server_t* srv = h->data;
   UVC_INFO("received signal %d", signum);
   uvc_server_stop(srv);
+}
+
+#ifdef UVCHAT_WITH_TLS
+/* SIGHUP: load the certificate and key again. New connections use the new ones; open ones
+ * keep theirs. A bad file leaves the old certificate in place. */
+static void on_hup(uv_signal_t* h, int signum) {
+  uvc_server_t* srv = h->data;
+  char err[256];
+  (void)signum;
+  if (uvc_tls_ctx_reload(srv->tls, srv->cfg.tls_cert, srv->cfg.tls_key, err, sizeof(err)) == 0)
+    UVC_INFO("SIGHUP: reloaded the TLS certificate %s", srv->cfg.tls_cert);
+  else
+    UVC_ERROR("SIGHUP: cannot reload the TLS certificate (the old one stays): %s", err);
+}
+#endif
+
+int uvc_server_tls_init(uvc_server_t* srv, char* err, size_t errlen) {
+#ifdef UVCHAT_WITH_TLS
+  srv->tls = uvc_tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, err, errlen);
+  if (srv->tls == NULL) return -1;
+  if ((srv->tbuf = malloc(UVC_READ_BUF)) == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  (void)uv_signal_start(&srv->sig_hup, on_hup, SIGHUP); /* Windows: the console closing */
+  return 0;
+#else
+  snprintf(err, errlen, "TLS is not compiled into this build (it needs OpenSSL 3)");
+  return -1;
+#endif
 }
 
 int uvc_server_start(uvc_server_t* srv) {
@@ -786,6 +837,12 @@ void uvc_server_free(uvc_server_t* srv) {
   free(srv->paused);
   free(srv->flooded);
   srv->flooded = NULL;
+#ifdef UVCHAT_WITH_TLS
+  uvc_tls_ctx_free(srv->tls);
+  srv->tls = NULL;
+#endif
+  free(srv->tbuf);
+  srv->tbuf = NULL;
   {
     uvc_addr_entry_t *e, *tmp;
     HASH_ITER(hh, srv->addrs, e, tmp) {

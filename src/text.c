@@ -580,5 +580,6 @@ const uvc_adapter_t uvc_text_adapter = {
     text_on_toolong,
     NULL, /* on_idle: nc users cannot answer a ping */
     text_on_farewell,
-    NULL,
+    NULL, /* on_free: no state of its own */
+    NULL, /* on_auth: no account operations yet */
 };

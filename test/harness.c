@@ -184,32 +184,43 @@ static int has_port(void* arg) {
   if (s->out_buf.p != NULL) {
     if (s->port == 0) s->port = port_of(s->out_buf.p, "text");
     if (s->irc_port == 0 && s->want_irc) s->irc_port = port_of(s->out_buf.p, "irc");
+    if (s->tls_port == 0 && s->want_tls) s->tls_port = port_of(s->out_buf.p, "text-tls");
+    if (s->irc_tls_port == 0 && s->want_irc_tls) s->irc_tls_port = port_of(s->out_buf.p, "irc-tls");
   }
-  return !s->running || (s->port != 0 && (!s->want_irc || s->irc_port != 0));
+  return !s->running ||
+         (s->port != 0 && (!s->want_irc || s->irc_port != 0) &&
+          (!s->want_tls || s->tls_port != 0) && (!s->want_irc_tls || s->irc_tls_port != 0));
 }
 
 void th_server_start(th_server_t* s, const char* const* args) {
+  static const char* const kPorts[3] = {"--irc-port", "--tls-port", "--irc-tls-port"};
   const char* all[48];
-  int n = 0, i, irc = 0, want_irc = 0;
+  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0};
   for (i = 0; args != NULL && args[i] != NULL && n < 40; i++) {
-    if (strcmp(args[i], "--irc-port") == 0 && args[i + 1] != NULL) {
-      irc = 1;
-      want_irc = strcmp(args[i + 1], "off") != 0;
+    for (k = 0; k < 3; k++) {
+      if (strcmp(args[i], kPorts[k]) == 0 && args[i + 1] != NULL) {
+        named[k] = 1;
+        want[k] = strcmp(args[i + 1], "off") != 0;
+      }
     }
     all[n++] = args[i];
   }
   all[n++] = "--port";
   all[n++] = "0";
-  if (!irc) {
-    all[n++] = "--irc-port";
-    all[n++] = "off";
+  for (k = 0; k < 3; k++) {
+    if (!named[k]) {
+      all[n++] = kPorts[k];
+      all[n++] = "off";
+    }
   }
   all[n++] = "--log-level";
   all[n++] = "debug";
   all[n] = NULL;
   th_server_spawn(s, all);
-  s->want_irc = want_irc;
-  if (!th_run_until(has_port, s, 20000) || s->port == 0 || (want_irc && s->irc_port == 0)) {
+  s->want_irc = want[0];
+  s->want_tls = want[1];
+  s->want_irc_tls = want[2];
+  if (!th_run_until(has_port, s, 20000) || !has_port(s) || s->port == 0) {
     fail_msg("the server did not say where it listens; stdout: %s stderr: %s",
              s->out_buf.p ? s->out_buf.p : "", s->err_buf.p ? s->err_buf.p : "");
   }
@@ -328,6 +339,7 @@ static th_client_t* connect_impl(int port, const struct sockaddr* from, int rcvb
   assert_non_null(c);
   uv_tcp_init_ex(th_loop(), &c->tcp, AF_INET);
   c->tcp.data = c;
+  c->rd = c->wr = (uv_stream_t*)&c->tcp;
   if (rcvbuf > 0) {
     int v = rcvbuf;
     uv_recv_buffer_size((uv_handle_t*)&c->tcp, &v);
@@ -357,7 +369,7 @@ th_client_t* th_connect_from(int port, const struct sockaddr* from) {
 void th_start_reading(th_client_t* c) {
   if (c->reading || c->eof) return;
   c->reading = 1;
-  uv_read_start((uv_stream_t*)&c->tcp, client_alloc, on_client_read);
+  uv_read_start(c->rd, client_alloc, on_client_read);
 }
 
 static void on_write_done(uv_write_t* req, int status) {
@@ -375,7 +387,7 @@ void th_send(th_client_t* c, const char* data, size_t len) {
   b = uv_buf_init(copy, (unsigned)len);
   req->data = c;
   c->writes++;
-  if (uv_write(req, (uv_stream_t*)&c->tcp, &b, 1, on_write_done) != 0) {
+  if (uv_write(req, c->wr, &b, 1, on_write_done) != 0) {
     c->writes--;
     free(req);
   }
@@ -473,18 +485,93 @@ static void on_shutdown_done(uv_shutdown_t* req, int status) {
 
 void th_shutdown(th_client_t* c) {
   uv_shutdown_t* req = malloc(sizeof(*req));
-  if (uv_shutdown(req, (uv_stream_t*)&c->tcp, on_shutdown_done) != 0) free(req);
+  if (uv_shutdown(req, c->wr, on_shutdown_done) != 0) free(req);
 }
+
+/* A program client: its process and the pipes to its stdin and stdout. */
+typedef struct th_proc {
+  uv_process_t p;
+  uv_pipe_t in, out;
+  int running;
+  int64_t status;
+  int handles; /* still open */
+} th_proc_t;
 
 static void on_client_closed(uv_handle_t* h) {
   th_client_t* c = h->data;
+  if (c->proc != NULL && --c->proc->handles > 0) return;
+  free(c->proc);
   buf_free(&c->in);
   free(c);
 }
 
+static void on_client_exit(uv_process_t* p, int64_t status, int term_signal) {
+  th_client_t* c = p->data;
+  c->proc->running = 0;
+  c->proc->status = term_signal ? 128 + term_signal : status;
+}
+
+th_client_t* th_spawn_client(const char* const* argv) {
+  th_client_t* c = calloc(1, sizeof(*c));
+  th_proc_t* pr = calloc(1, sizeof(*pr));
+  uv_process_options_t opt;
+  uv_stdio_container_t stdio[3];
+  int r;
+  assert_non_null(c);
+  assert_non_null(pr);
+  c->proc = pr;
+  uv_pipe_init(th_loop(), &pr->in, 0);
+  uv_pipe_init(th_loop(), &pr->out, 0);
+  pr->in.data = pr->out.data = pr->p.data = c;
+  memset(&opt, 0, sizeof(opt));
+  stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+  stdio[0].data.stream = (uv_stream_t*)&pr->in;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t*)&pr->out;
+  stdio[2].flags = UV_IGNORE;
+  opt.file = argv[0];
+  opt.args = (char**)argv;
+  opt.exit_cb = on_client_exit;
+  opt.stdio = stdio;
+  opt.stdio_count = 3;
+  if ((r = uv_spawn(th_loop(), &pr->p, &opt)) != 0)
+    fail_msg("cannot run %s: %s", argv[0], uv_strerror(r));
+  pr->running = 1;
+  pr->handles = 3;
+  c->connected = 1;
+  c->rd = (uv_stream_t*)&pr->out;
+  c->wr = (uv_stream_t*)&pr->in;
+  th_start_reading(c);
+  return c;
+}
+
+static int client_exited(void* arg) {
+  return !((th_client_t*)arg)->proc->running;
+}
+
+int th_client_wait_exit(th_client_t* c, uint64_t ms) {
+  if (!th_run_until(client_exited, c, ms)) return -1;
+  return (int)c->proc->status;
+}
+
+int th_run_program(const char* const* argv, uint64_t ms) {
+  th_client_t* c = th_spawn_client(argv);
+  int status = th_client_wait_exit(c, ms);
+  th_close(c);
+  return status;
+}
+
 void th_close(th_client_t* c) {
   if (c == NULL) return;
-  uv_close((uv_handle_t*)&c->tcp, on_client_closed);
+  if (c->proc != NULL) {
+    if (c->proc->running) uv_process_kill(&c->proc->p, SIGKILL);
+    th_run_until(client_exited, c, 5000);
+    uv_close((uv_handle_t*)&c->proc->in, on_client_closed);
+    uv_close((uv_handle_t*)&c->proc->out, on_client_closed);
+    uv_close((uv_handle_t*)&c->proc->p, on_client_closed);
+  } else {
+    uv_close((uv_handle_t*)&c->tcp, on_client_closed);
+  }
   uv_run(th_loop(), UV_RUN_NOWAIT);
 }
 

@@ -27,14 +27,25 @@ typedef struct th_server {
   int running;
   int64_t status; /* exit status, once !running */
   int term_signal;
-  int port;     /* the text listener's port */
-  int irc_port; /* the IRC listener's port, when the test asked for one */
-  int want_irc; /* wait for the IRC listener too */
-  int handles;  /* open handles to wait for when freeing */
+  int port;         /* the text listener's port */
+  int irc_port;     /* the IRC listener's port, when the test asked for one */
+  int tls_port;     /* text over TLS, when the test asked for it */
+  int irc_tls_port; /* IRC over TLS, when the test asked for it */
+  int want_irc;     /* wait for the IRC listener too */
+  int want_tls;     /* wait for the text TLS listener too */
+  int want_irc_tls; /* wait for the IRC TLS listener too */
+  int handles;      /* open handles to wait for when freeing */
 } th_server_t;
 
+struct th_proc;
+
+/* A client: a socket, or a program (openssl s_client, say) whose stdin and stdout stand
+ * for the connection. */
 typedef struct th_client {
   uv_tcp_t tcp;
+  uv_stream_t* rd;      /* what the client receives from */
+  uv_stream_t* wr;      /* what it sends to */
+  struct th_proc* proc; /* for a program, its process and pipes */
   th_buf_t in;
   int connected; /* 1 connected, <0 error */
   int eof;       /* the server closed its side (or reset: see read_err) */
@@ -52,8 +63,9 @@ uint64_t th_ms(uint64_t ms);
 int th_run_until(int (*cond)(void*), void* arg, uint64_t ms);
 
 /* Starts the server with extra arguments (NULL-terminated, may be NULL) plus
- * "--port 0 --log-level debug", and "--irc-port off" unless the arguments name an IRC
- * port; waits for its "listening on" lines. Fails the test if they do not come. */
+ * "--port 0 --log-level debug", and "--irc-port off" (likewise "--tls-port off",
+ * "--irc-tls-port off") unless the arguments name that port; waits for the "listening on"
+ * line of every listener asked for. Fails the test if they do not come. */
 void th_server_start(th_server_t* s, const char* const* args);
 /* Spawns the server with exactly these arguments (for usage-error tests). */
 void th_server_spawn(th_server_t* s, const char* const* args);
@@ -77,6 +89,13 @@ int th_server_wait_log(th_server_t* s, const char* text, uint64_t ms);
 th_client_t* th_connect(int port, int rcvbuf, int read);
 /* Connects from a given source address (a reading client with default buffers). */
 th_client_t* th_connect_from(int port, const struct sockaddr* from);
+/* Runs argv[0] with argv as a client: lines sent go to its stdin, lines read come from its
+ * stdout. th_close kills it if it still runs. */
+th_client_t* th_spawn_client(const char* const* argv);
+/* Waits for a program client to exit; returns its exit status, or -1 on timeout. */
+int th_client_wait_exit(th_client_t* c, uint64_t ms);
+/* Runs a program to completion (with a deadline) and returns its exit status, or -1. */
+int th_run_program(const char* const* argv, uint64_t ms);
 /* Queues bytes for the server. */
 void th_send(th_client_t* c, const char* data, size_t len);
 void th_sendf(th_client_t* c, const char* s); /* a C string */

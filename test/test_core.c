@@ -40,8 +40,8 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
 
 /* Connects n text users; they become guest1..guestn. */
 static int setup(void** state) {
-  uvc_core_config_t cfg = {"#lobby", 64, "uvchat", NULL, NULL, 0};
-  uvc_core_hooks_t hooks = {deliver, request_close, NULL, NULL};
+  uvc_core_config_t cfg = {.default_room = "#lobby", .max_line = 64, .server_name = "uvchat"};
+  uvc_core_hooks_t hooks = {.deliver = deliver, .request_close = request_close};
   int i;
   (void)state;
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);

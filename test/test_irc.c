@@ -73,7 +73,8 @@ static int64_t wallclock(void* ud) {
 /* A fresh core (with the MOTD and password the test asked for), nobody in it. */
 static int setup(void** state) {
   uvc_core_config_t cfg;
-  uvc_core_hooks_t hooks = {deliver, request_close, NULL, wallclock};
+  uvc_core_hooks_t hooks = {
+      .deliver = deliver, .request_close = request_close, .wallclock = wallclock};
   (void)state;
   memset(&cfg, 0, sizeof cfg);
   cfg.default_room = "#lobby";

@@ -28,6 +28,12 @@ typedef struct uvc_config {
   uint64_t max_clients;     /* connections in all (0: no limit) */
   uint64_t max_per_addr;    /* connections per IPv4 address or IPv6 /64 (0: no limit) */
   const char* motd_file;    /* message of the day for IRC clients, or NULL */
+  int tls_port;             /* text over TLS; -1: none (opened only with a certificate) */
+  int irc_tls_port;         /* IRC over TLS; -1: none (opened only with a certificate) */
+  const char* tls_cert;     /* PEM certificate (chain) file, or NULL: no TLS listeners */
+  const char* tls_key;      /* PEM private key file */
+  const char* data_dir;     /* where accounts live (NULL: the platform's state directory) */
+  const char* password;     /* the server password every client must give, or NULL */
   int log_level;            /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */
   uint64_t announce_limit;  /* rooms bigger than this do not announce comings and goings */

@@ -32,7 +32,8 @@ enum {
   UVC_CONN_CONGESTED = 8,  /* over half its send queue: it holds back whoever sends to it */
   UVC_CONN_PINGED = 16,    /* its adapter was told it is idle (IRC sent a PING) */
   UVC_CONN_COUNTED = 32,   /* counted in the server's per-address table */
-  UVC_CONN_STALLED = 64    /* congested and taking nothing: it holds nobody back any more */
+  UVC_CONN_STALLED = 64,   /* congested and taking nothing: it holds nobody back any more */
+  UVC_CONN_TLS = 128       /* a uvc_tls_client_t: speaks TLS */
 };
 
 /* Why a client's input is paused (a bitmask: reading resumes when none is left). */
@@ -84,8 +85,9 @@ typedef struct uvc_client {
   uint8_t pause;     /* UVC_PAUSE_* reasons its input is not being read */
 } uvc_client_t;
 
-/* Accepts a connection from listener into a new client and greets it. */
-void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter);
+/* Accepts a connection from listener into a new client and greets it (a TLS client once
+ * its handshake is done). */
+void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tls);
 
 /* Queues m (taking a reference) for c; drops c when its send queue passes the limit. */
 void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m);

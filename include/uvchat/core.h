@@ -94,6 +94,26 @@ typedef enum {
 typedef struct uvc_session uvc_session_t;
 typedef struct uvc_room uvc_room_t;
 
+/* Account operations an adapter can ask for. The slow parts (Argon2id, SQLite) run off the
+ * loop; the answer comes back later through the adapter's on_auth entry point. */
+typedef enum {
+  UVC_AUTH_REGISTER,  /* register the session's nick with password a */
+  UVC_AUTH_LOGIN,     /* log in as account `name` with password a */
+  UVC_AUTH_LOGOUT,    /* log out */
+  UVC_AUTH_PASSWD,    /* change the password from a to b */
+  UVC_AUTH_UNREGISTER /* delete the account the session is logged in to (password a) */
+} uvc_auth_op_t;
+
+typedef struct uvc_auth_ops {
+  /* Starts op for s. Returns 0 when started (the answer comes through
+   * s->adapter->on_auth), or a negative code when it could not start (the adapter says so
+   * at once). */
+  int (*start)(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* name, size_t nlen,
+               const char* a, size_t alen, const char* b, size_t blen);
+  /* s is about to be freed: forget every request it has in flight. */
+  void (*forget)(void* ud, uvc_session_t* s);
+} uvc_auth_ops_t;
+
 typedef struct uvc_event {
   uvc_event_type_t type;
   const uvc_session_t* from;
@@ -134,6 +154,10 @@ typedef struct uvc_adapter {
   void (*on_farewell)(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
   /* Frees the adapter's per-session state (optional), after the session left. */
   void (*on_free)(uvc_session_t* s);
+  /* The answer to an account operation it started (status 0 or a negative code; detail:
+   * a short human explanation, or NULL). Optional where no operation is ever started. */
+  void (*on_auth)(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
+                  const char* detail);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -183,6 +207,9 @@ typedef struct uvc_core_hooks {
   void (*observe)(void* ud, const uvc_event_t* ev);
   /* Optional: the wall clock in seconds since 1970 (0 when missing). */
   int64_t (*wallclock)(void* ud);
+  /* Optional: a key for the address s connects from (IPv4 address, IPv6 /64), for
+   * per-address limits such as login throttling. Writes a NUL-terminated string. */
+  void (*peer_key)(void* ud, const uvc_session_t* s, char* out, size_t outlen);
 } uvc_core_hooks_t;
 
 typedef struct uvc_core_config {
@@ -214,6 +241,8 @@ struct uvc_core {
   const char* motd;
   const char* password;
   uint32_t announce_limit;
+  const uvc_auth_ops_t* auth; /* accounts, when compiled in and open; else NULL */
+  void* auth_ud;
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -285,6 +314,10 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
                      const char* text, size_t len, int notice, uvc_session_t** to);
 /* Sends text as a server announcement to every present session. */
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
+
+/* s's memory is about to be freed (after uvc_core_leave): drops every reference to it
+ * that outlives a loop turn (account requests in flight). */
+void uvc_core_forget(uvc_core_t* core, uvc_session_t* s);
 
 /* Hands m to hooks.deliver for s (a reply from an adapter). Does not consume m. */
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m);

@@ -27,8 +27,11 @@ typedef struct uvc_listener {
   uv_tcp_t tcp;
   uvc_server_t* srv;
   const uvc_adapter_t* adapter;
+  int tls;       /* clients speak TLS (srv->tls) */
   char addr[64]; /* "[::]:8080" */
 } uvc_listener_t;
+
+struct uvc_tls_ctx;
 
 struct uvc_server {
   uv_loop_t* loop;
@@ -67,6 +70,9 @@ struct uvc_server {
   uv_timer_t stop_timer;
   uv_signal_t sig_int;
   uv_signal_t sig_term;
+  uv_signal_t sig_hup;     /* reloads the TLS certificate */
+  struct uvc_tls_ctx* tls; /* for the TLS listeners, or NULL */
+  char* tbuf;              /* plaintext decrypted from one TLS read (TLS only) */
 #ifdef SIGBREAK
   uv_signal_t sig_break;
 #endif
@@ -87,10 +93,15 @@ struct uvc_server {
 int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg);
 
 /* Opens a listener for adapter on host:port (host NULL: dual-stack "::", or "0.0.0.0"
- * where IPv6 is missing). On success writes the bound address to bound; on failure returns
- * a libuv error and writes a message to err. */
+ * where IPv6 is missing), in plaintext or over TLS (srv->tls must be set up). On success
+ * writes the bound address to bound; on failure returns a libuv error and writes a message
+ * to err. */
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
-                      char* bound, size_t boundlen, char* err, size_t errlen);
+                      int tls, char* bound, size_t boundlen, char* err, size_t errlen);
+
+/* Loads cfg.tls_cert and cfg.tls_key for the TLS listeners; SIGHUP reloads them. Returns 0,
+ * or -1 with a message in err (also when TLS is not compiled in). */
+int uvc_server_tls_init(uvc_server_t* srv, char* err, size_t errlen);
 
 /* Starts signals (SIGINT, SIGTERM, Ctrl+C) and timers. */
 int uvc_server_start(uvc_server_t* srv);
