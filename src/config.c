@@ -147,11 +147,15 @@ static const opt_t kOptions[] = {
     {"max-per-addr", OPT_SIZE, F(max_per_addr), 0, 10000000, "N",
      "connections from one IPv4 address or IPv6 /64 (0: no limit)", "16"},
     {"register-timeout", OPT_SECONDS, F(register_ms), 0, UINT64_C(86400000), "SECONDS",
-     "an IRC client must finish NICK/USER within this (0: no limit)", "60"},
+     "an IRC client must finish NICK/USER (a TLS client its handshake) within this (0: no "
+     "limit)",
+     "60"},
     {"line-timeout", OPT_SECONDS, F(line_ms), 0, UINT64_C(86400000), "SECONDS",
      "a client that starts a line must finish it within this (0: no limit)", "60"},
     {"ping-interval", OPT_SECONDS, F(ping_ms), 0, UINT64_C(86400000), "SECONDS",
-     "an IRC client silent this long is pinged; twice this long, dropped (0: never)", "120"},
+     "an IRC client silent this long is pinged, and dropped if it does not answer within "
+     "as long again (0: never)",
+     "120"},
     {"idle-timeout", OPT_SECONDS, F(idle_ms), 0, UINT64_C(86400000), "SECONDS",
      "any client that sends nothing this long is dropped (0: never)", "0"},
     {"motd", OPT_STRING, F(motd_file), 0, 0, "FILE", "message of the day shown to IRC clients",

@@ -26,7 +26,7 @@ static void make_cert(const char* cn) {
 
 static int setup(void** state) {
   uv_fs_t req;
-  const char* tmp = getenv("TMPDIR");
+  const char* tmp = getenv("TMPDIR") ? getenv("TMPDIR") : getenv("TEMP"); /* Windows: TEMP */
   (void)state;
   snprintf(g_dir, sizeof g_dir, "%s/uvchat-tls-XXXXXX", tmp ? tmp : "/tmp");
   if (uv_fs_mkdtemp(NULL, &req, g_dir, NULL) < 0) fail_msg("cannot make a temporary directory");
