@@ -18,6 +18,11 @@ static int g_hash_oom;
 #include <string.h>
 
 #include "uvchat/clean.h"
+#ifdef UVCHAT_WITH_ACCOUNTS
+#include <sodium.h>
+
+#include "uvchat/password.h"
+#endif
 
 /* Nicks and room names compare ignoring ASCII case. */
 #undef HASH_FUNCTION
@@ -245,6 +250,81 @@ static void room_remove_at(uvc_core_t* core, uvc_session_t* s, unsigned r) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Registered names: a set, ignoring ASCII case
+ * ---------------------------------------------------------------------------------------- */
+
+struct uvc_registered {
+  UT_hash_handle hh;
+  uint8_t len;
+  char name[]; /* NUL-terminated */
+};
+
+/* The entry for name, or NULL. */
+static uvc_registered_t* registered_find(const uvc_core_t* core, const char* name, size_t len) {
+  uvc_registered_t* e = NULL;
+  if (len == 0 || len > UVC_NICK_MAX) return NULL;
+  HASH_FIND(hh, core->registered, name, len, e);
+  return e;
+}
+
+/* Frees every registered name. */
+static void registered_clear(uvc_core_t* core) {
+  uvc_registered_t *e, *tmp;
+  HASH_ITER(hh, core->registered, e, tmp) {
+    HASH_DEL(core->registered, e);
+    free(e);
+  }
+  core->n_registered = 0;
+}
+
+int uvc_core_add_registered(uvc_core_t* core, const char* name, size_t len) {
+  uvc_registered_t* e;
+  if (len == 0 || len > UVC_NICK_MAX) return UVC_ENICK_INVALID;
+  if (registered_find(core, name, len) != NULL) return 0;
+  e = malloc(sizeof(*e) + len + 1);
+  if (e == NULL) return UVC_ENOMEM;
+  memcpy(e->name, name, len);
+  e->name[len] = '\0';
+  e->len = (uint8_t)len;
+  g_hash_oom = 0;
+  HASH_ADD_KEYPTR(hh, core->registered, e->name, e->len, e);
+  if (g_hash_oom) {
+    free(e);
+    return UVC_ENOMEM;
+  }
+  core->n_registered++;
+  return 0;
+}
+
+void uvc_core_remove_registered(uvc_core_t* core, const char* name, size_t len) {
+  uvc_registered_t* e = registered_find(core, name, len);
+  if (e == NULL) return;
+  HASH_DEL(core->registered, e);
+  free(e);
+  core->n_registered--;
+}
+
+const char* uvc_core_registered(const uvc_core_t* core, const char* name, size_t len) {
+  const uvc_registered_t* e = registered_find(core, name, len);
+  return e != NULL ? e->name : NULL;
+}
+
+int uvc_core_reserved(const char* nick, size_t len) {
+  return uvc_name_eq(nick, len, "NickServ", 8);
+}
+
+int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t len) {
+  return s->account != NULL && uvc_name_eq(s->account, strlen(s->account), name, len);
+}
+
+int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char* nick, size_t len) {
+  if (uvc_core_reserved(nick, len)) return UVC_ENICK_RESERVED;
+  if (registered_find(core, nick, len) != NULL && !uvc_session_logged_in_as(s, nick, len))
+    return UVC_ENICK_REGISTERED;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Presence
  * ---------------------------------------------------------------------------------------- */
 
@@ -285,6 +365,7 @@ void uvc_core_free(uvc_core_t* core) {
   }
   free(core->scratch);
   core->scratch = NULL;
+  registered_clear(core);
 }
 
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter) {
@@ -363,19 +444,32 @@ static void nick_del(uvc_core_t* core, uvc_session_t* s) {
   }
 }
 
+/* Writes a fresh guest nick (guestN, neither taken nor registered) into out; returns its
+ * length. */
+static size_t guest_nick(uvc_core_t* core, char out[UVC_NICK_MAX + 1]) {
+  int n;
+  do {
+    n = snprintf(out, UVC_NICK_MAX + 1, "guest%u", (unsigned)++core->guest_seq);
+  } while (uvc_core_find(core, out, (size_t)n) != NULL ||
+           registered_find(core, out, (size_t)n) != NULL);
+  return (size_t)n;
+}
+
 int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
   char guest[UVC_NICK_MAX + 1];
   int err;
   assert(!s->present);
+  if (s->account != NULL && registered_find(core, s->account, strlen(s->account)) == NULL) {
+    free(s->account); /* logged in before entering, and the account was deleted since */
+    s->account = NULL;
+  }
   if (nick == NULL) {
-    int n;
-    do {
-      n = snprintf(guest, sizeof(guest), "guest%u", (unsigned)++core->guest_seq);
-    } while (uvc_core_find(core, guest, (size_t)n) != NULL);
+    len = guest_nick(core, guest);
     nick = guest;
-    len = (size_t)n;
   } else if (!uvc_nick_valid(nick, len)) {
     return UVC_ENICK_INVALID;
+  } else if ((err = uvc_core_may_use(core, s, nick, len)) != 0) {
+    return err;
   } else if (uvc_core_find(core, nick, len) != NULL) {
     return UVC_ENICK_TAKEN;
   }
@@ -409,6 +503,8 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   s->cap_more = 0;
   free(s->away);
   s->away = NULL;
+  free(s->account);
+  s->account = NULL;
   nick_del(core, s);
   s->present = 0;
   core->n_present--;
@@ -423,6 +519,7 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   if (!s->present) return UVC_ENOT_PRESENT;
   if (!uvc_nick_valid(nick, len)) return UVC_ENICK_INVALID;
   if (len == s->nick_len && memcmp(nick, s->nick, len) == 0) return UVC_ENICK_SAME;
+  if ((err = uvc_core_may_use(core, s, nick, len)) != 0) return err;
   other = uvc_core_find(core, nick, len);
   if (other != NULL && other != s) return UVC_ENICK_TAKEN;
   memcpy(old, s->nick, old_len + 1);
@@ -640,8 +737,122 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   render_cache_free(&rc);
 }
 
+void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
+  uvc_event_t ev;
+  event_init(&ev, UVC_EV_ANNOUNCE, NULL, text, len);
+  deliver_one(core, &ev, s);
+}
+
 void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
   if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
+  free(s->account);
+  s->account = NULL;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Accounts and passwords
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_core_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, const char* name,
+                   size_t nlen, const char* a, size_t alen, const char* b, size_t blen) {
+  if (core->auth != NULL) {
+    core->auth->start(core->auth_ud, s, op, name, nlen, a, alen, b, blen);
+    return;
+  }
+  if (s->adapter->on_auth != NULL)
+    s->adapter->on_auth(core, s, op, UVC_EAUTH_UNAVAILABLE, NULL,
+                        uvc_strerror(UVC_EAUTH_UNAVAILABLE));
+}
+
+int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s) {
+  char guest[UVC_NICK_MAX + 1];
+  size_t len = guest_nick(core, guest);
+  return uvc_core_rename(core, s, guest, len);
+}
+
+int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
+  uvc_session_t* holder = uvc_core_find(core, nick, len);
+  char note[2 * UVC_NICK_MAX + 96];
+  int err, n;
+  if (!uvc_session_logged_in_as(s, nick, len)) return UVC_ENICK_REGISTERED;
+  if (holder == NULL || holder == s) return 0;
+  if ((err = uvc_core_rename_guest(core, holder)) != 0) return err;
+  if (uvc_session_logged_in_as(holder, nick, len))
+    n = snprintf(note, sizeof(note),
+                 "you logged in to %s from another connection, which took the nick: this one "
+                 "is now %s",
+                 s->account, holder->nick);
+  else
+    n = snprintf(note, sizeof(note),
+                 "%s is a registered nick and its owner logged in: you are now %s", s->account,
+                 holder->nick);
+  if (n > 0)
+    uvc_core_notify(core, holder, note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
+  return 0;
+}
+
+int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
+  const char* canon = uvc_core_registered(core, name, len);
+  char* account;
+  int err;
+  if (canon != NULL) name = canon; /* the spelling it was registered with */
+  if (len == 0 || len > UVC_NICK_MAX || (account = malloc(len + 1)) == NULL) return UVC_ENOMEM;
+  memcpy(account, name, len);
+  account[len] = '\0';
+  free(s->account);
+  s->account = account;
+  if (!s->present || uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
+  if ((err = uvc_core_reclaim(core, s, name, len)) != 0) return err;
+  return uvc_core_rename(core, s, name, len);
+}
+
+void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
+  free(s->account);
+  s->account = NULL;
+  if (s->present && registered_find(core, s->nick, s->nick_len) != NULL)
+    (void)uvc_core_rename_guest(core, s);
+}
+
+int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len) {
+  const char* want = core->password;
+  size_t n;
+  if (want == NULL || pw == NULL) return 0;
+  n = strlen(want);
+#ifdef UVCHAT_WITH_ACCOUNTS
+  { /* BLAKE2b of both, compared in constant time: the lengths leak nothing either */
+    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
+    int same;
+    if (uvc_password_init() != 0) return 0;
+    crypto_generichash(a, sizeof(a), (const unsigned char*)want, n, NULL, 0);
+    crypto_generichash(b, sizeof(b), (const unsigned char*)pw, len, NULL, 0);
+    same = sodium_memcmp(a, b, sizeof(a)) == 0;
+    sodium_memzero(b, sizeof(b));
+    return n > 0 && same;
+  }
+#else
+  { /* every byte of what was given is compared, with no early exit */
+    unsigned diff = (unsigned)(n ^ len);
+    size_t i;
+    for (i = 0; i < len; i++)
+      diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
+    return n > 0 && diff == 0;
+  }
+#endif
+}
+
+uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int failed) {
+  if (core->auth == NULL || core->auth->address_wait == NULL) return 0;
+  return core->auth->address_wait(core->auth_ud, s, failed);
+}
+
+void uvc_wipe(void* p, size_t n) {
+#ifdef UVCHAT_WITH_ACCOUNTS
+  sodium_memzero(p, n);
+#else
+  volatile unsigned char* v = p;
+  while (n-- > 0)
+    *v++ = 0;
+#endif
 }
 
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {

@@ -17,7 +17,11 @@
 #include <time.h>
 
 #include "uvchat/clean.h"
+#include "uvchat/text.h"
 #include "uvchat/version.h"
+#ifdef UVCHAT_WITH_ACCOUNTS
+#include <sodium.h>
+#endif
 
 #define CRLF          "\r\n"
 #define OUT_MAX       (UVC_IRC_LINE - 2) /* bytes of a line before its CRLF */
@@ -30,30 +34,41 @@
 #define CTCP_CMD_MAX  32                 /* longest CTCP command passed on */
 #define VERSION_TEXT  "uvchat-" UVCHAT_VERSION
 #define TEXT_REALNAME "text user"
+#define SASL_CHUNK    400 /* AUTHENTICATE payloads come in pieces of this size */
+#define NICKSERV      "NickServ"
 
-/* Registration and user-mode flags. */
+/* Registration, user-mode and account flags. */
 enum {
-  IRC_GOT_USER = 1,  /* USER was given */
-  IRC_PASS_OK = 2,   /* PASS matched the server password */
-  IRC_CAP_OPEN = 4,  /* CAP LS/REQ before registration: wait for CAP END */
-  IRC_INVISIBLE = 8, /* user mode +i */
+  IRC_GOT_USER = 1,   /* USER was given */
+  IRC_PASS_OK = 2,    /* PASS matched the server password */
+  IRC_CAP_OPEN = 4,   /* CAP LS/REQ before registration: wait for CAP END */
+  IRC_INVISIBLE = 8,  /* user mode +i */
+  IRC_CAP_302 = 16,   /* CAP LS 302 or later: capabilities are listed with their values */
+  IRC_SASL_WAIT = 32, /* AUTHENTICATE PLAIN was accepted: the credentials come next */
+  IRC_AUTH_BUSY = 64, /* an account operation is under way (registration waits for it) */
+  IRC_AUTH_NS = 128   /* ... started through NickServ (else through SASL) */
 };
 
 /* Capabilities. Only those whose whole behaviour is implemented are offered: with a
  * single membership prefix (@), multi-prefix changes nothing, and userhost-in-names only
- * touches the NAMES reply, which is rendered for its asker alone. */
-enum { CAP_MULTI_PREFIX = 1, CAP_USERHOST_IN_NAMES = 2 };
+ * touches the NAMES reply, which is rendered for its asker alone. sasl is offered where
+ * accounts are available. */
+enum { CAP_MULTI_PREFIX = 1, CAP_USERHOST_IN_NAMES = 2, CAP_SASL = 4 };
 
 typedef struct irc_cap {
   const char* name;
+  const char* value; /* shown to CAP LS 302 clients as name=value, or NULL */
   uint8_t bit;
+  uint8_t accounts; /* offered only where accounts are available */
 } irc_cap_t;
 
-static const irc_cap_t kCaps[] = {
-    {"multi-prefix", CAP_MULTI_PREFIX}, {"userhost-in-names", CAP_USERHOST_IN_NAMES}, {NULL, 0}};
+static const irc_cap_t kCaps[] = {{"multi-prefix", NULL, CAP_MULTI_PREFIX, 0},
+                                  {"sasl", "PLAIN", CAP_SASL, 1},
+                                  {"userhost-in-names", NULL, CAP_USERHOST_IN_NAMES, 0},
+                                  {NULL, NULL, 0, 0}};
 
 typedef struct irc_state {
-  uint8_t flags;
+  uint16_t flags;
   uint8_t caps;
   char realname[]; /* NUL-terminated; grows when USER arrives */
 } irc_state_t;
@@ -105,6 +120,20 @@ static const char* echo(const char* p, size_t n, char out[ECHO_MAX + 1]) {
   if (n == 0) out[n++] = '*';
   out[n] = '\0';
   return out;
+}
+
+/* Whether a target is NickServ. */
+static int is_nickserv(const uvc_irc_str_t* target) {
+  return uvc_name_eq(target->p, target->n, NICKSERV, sizeof(NICKSERV) - 1);
+}
+
+/* The decimal number at the start of a parameter (0 when none; capped at 99999). */
+static int atoi_n(const uvc_irc_str_t* x) {
+  int v = 0;
+  size_t i;
+  for (i = 0; i < x->n && x->p[i] >= '0' && x->p[i] <= '9' && v < 10000; i++)
+    v = v * 10 + (x->p[i] - '0');
+  return v;
 }
 
 /* Cleans text (keeping IRC formatting) into the core's scratch buffer, cut to max bytes. */
@@ -337,24 +366,47 @@ static void try_register(uvc_core_t* core, uvc_session_t* s) {
   struct tm* tm;
   uvc_room_t* room;
   int err;
-  if (s->present || len == 0 || !(st->flags & IRC_GOT_USER) || (st->flags & IRC_CAP_OPEN)) return;
-  if (core->password != NULL && !(st->flags & IRC_PASS_OK)) {
-    static const char kBad[] = "Password incorrect";
-    num(core, s, 464, ":%s", kBad);
-    closing_link(core, s, kBad, sizeof(kBad) - 1);
-    uvc_core_request_close(core, s, UVC_LEAVE_QUIT, kBad, sizeof(kBad) - 1);
+  if (s->present || len == 0 || !(st->flags & IRC_GOT_USER) ||
+      (st->flags & (IRC_CAP_OPEN | IRC_AUTH_BUSY)))
     return;
+  if (core->password != NULL) {
+    static const char kBad[] = "Password incorrect";
+    static const char kWait[] = "Too many wrong passwords";
+    uint64_t wait = uvc_core_address_wait(core, s, 0);
+    if (wait != 0) { /* the address is throttled: not even the right password counts now */
+      num(core, s, 464, ":Too many wrong passwords from your address; try again in %u seconds",
+          (unsigned)((wait + 999) / 1000));
+      closing_link(core, s, kWait, sizeof(kWait) - 1);
+      uvc_core_request_close(core, s, UVC_LEAVE_QUIT, kWait, sizeof(kWait) - 1);
+      return;
+    }
+    if (!(st->flags & IRC_PASS_OK)) {
+      (void)uvc_core_address_wait(core, s, 1);
+      num(core, s, 464, ":%s", kBad);
+      closing_link(core, s, kBad, sizeof(kBad) - 1);
+      uvc_core_request_close(core, s, UVC_LEAVE_QUIT, kBad, sizeof(kBad) - 1);
+      return;
+    }
   }
   memcpy(nick, s->nick, len);
   nick[len] = '\0';
   s->nick_len = 0; /* from now on s->nick is the core's */
   s->nick[0] = '\0';
+  if (uvc_session_logged_in_as(s, nick, len)) /* SASL: its own nick, even from a ghost */
+    (void)uvc_core_reclaim(core, s, nick, len);
   err = uvc_core_enter(core, s, nick, len);
   if (err == UVC_ENICK_TAKEN) {
     num(core, s, 433, "%s :Nickname is already in use", nick);
     return;
   }
-  if (err == UVC_ENICK_INVALID) {
+  if (err == UVC_ENICK_REGISTERED) {
+    num(core, s, 433,
+        "%s :Nickname is registered; log in with SASL, or pick another nick and "
+        "/msg NickServ IDENTIFY %s PASSWORD",
+        nick, nick);
+    return;
+  }
+  if (err == UVC_ENICK_INVALID || err == UVC_ENICK_RESERVED) {
     num(core, s, 432, "%s :Erroneous nickname", nick);
     return;
   }
@@ -429,6 +481,8 @@ static void cmd_motd(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
 static void cmd_lusers(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 static void cmd_version(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
                         const uvc_irc_msg_t* m);
+static void cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
+                             const uvc_irc_msg_t* m);
 
 static const irc_cmd_t kCommands[] = {
     /* name      handler       when    min max quiet none few */
@@ -456,6 +510,7 @@ static const irc_cmd_t kCommands[] = {
     {"MOTD", cmd_motd, AFTER, 0, 1, 0, 0, 0},
     {"LUSERS", cmd_lusers, AFTER, 0, 2, 0, 0, 0},
     {"VERSION", cmd_version, AFTER, 0, 1, 0, 0, 0},
+    {"AUTHENTICATE", cmd_authenticate, ANY, 1, 1, 0, 0, 0},
     {NULL, NULL, 0, 0, 0, 0, 0, 0}};
 
 /* --- Connection registration ------------------------------------------------------------ */
@@ -471,10 +526,14 @@ static void cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
   if (str_eq(sub, "LS") || str_eq(sub, "LIST")) {
     int ls = str_eq(sub, "LS");
     if (ls && !s->present) st->flags |= IRC_CAP_OPEN;
+    if (ls && m->n >= 2 && atoi_n(&m->params[1]) >= 302) st->flags |= IRC_CAP_302;
     list[0] = '\0';
     for (c = kCaps; c->name != NULL; c++) {
       if (!ls && !(st->caps & c->bit)) continue;
-      n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? " " : "", c->name);
+      if (c->accounts && core->auth == NULL) continue;
+      n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s%s%s", n ? " " : "", c->name,
+                            ls && c->value && (st->flags & IRC_CAP_302) ? "=" : "",
+                            ls && c->value && (st->flags & IRC_CAP_302) ? c->value : "");
     }
     sendf(core, s, ":%s CAP %s %s :%s", name, client(s), ls ? "LS" : "LIST", list);
   } else if (str_eq(sub, "REQ")) {
@@ -497,7 +556,7 @@ static void cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
       for (c = kCaps; c->name != NULL; c++)
         if (strlen(c->name) == end - start && memcmp(c->name, req->p + start, end - start) == 0)
           break;
-      if (c->name == NULL) {
+      if (c->name == NULL || (c->accounts && core->auth == NULL)) {
         ok = 0;
       } else if (neg) {
         off |= c->bit;
@@ -515,7 +574,7 @@ static void cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
     sendf(core, s, ":%s CAP %s %s :%.*s", name, client(s), ok ? "ACK" : "NAK", (int)n, list);
   } else if (str_eq(sub, "END")) {
     if (!s->present) {
-      st->flags &= (uint8_t)~IRC_CAP_OPEN;
+      st->flags &= (uint16_t)~IRC_CAP_OPEN;
       try_register(core, s);
     }
   } else {
@@ -523,22 +582,251 @@ static void cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
   }
 }
 
-/* Constant-time comparison of a given password with the server's. */
-static int password_matches(const char* want, const uvc_irc_str_t* got) {
-  size_t n = strlen(want), i;
-  unsigned diff = (unsigned)(n ^ got->n);
-  for (i = 0; i < got->n; i++)
-    diff |= (unsigned char)got->p[i] ^ (unsigned char)want[i < n ? i : 0];
-  return n > 0 && diff == 0;
-}
-
-/* PASS: remembered as matching or not; checked when registration completes. */
+/* PASS: remembered as matching or not (compared in constant time); checked when
+ * registration completes. */
 static void cmd_pass(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   (void)s;
-  if (core->password != NULL && password_matches(core->password, &m->params[0]))
+  if (uvc_core_check_password(core, m->params[0].p, m->params[0].n))
     st->flags |= IRC_PASS_OK;
   else
-    st->flags &= (uint8_t)~IRC_PASS_OK;
+    st->flags &= (uint16_t)~IRC_PASS_OK;
+}
+
+/* --- Accounts: SASL and NickServ --------------------------------------------------------- */
+
+/* The client's nick!user@host for 900 and 901 ("*" for a nick not yet asked for). */
+static void mask_of(const uvc_session_t* s, char* out, size_t cap) {
+  snprintf(out, cap, "%s!%s@%s", s->nick_len > 0 || s->present ? s->nick : "*",
+           s->user[0] != '\0' ? s->user : "*", g_server);
+}
+
+/* 900 RPL_LOGGEDIN for account. */
+static void logged_in(uvc_core_t* core, uvc_session_t* s, const char* account) {
+  char mask[UVC_NICK_MAX + UVC_USER_MAX + 64];
+  mask_of(s, mask, sizeof(mask));
+  num(core, s, 900, "%s %s :You are now logged in as %s", mask, account, account);
+}
+
+/* 901 RPL_LOGGEDOUT. */
+static void logged_out(uvc_core_t* core, uvc_session_t* s) {
+  char mask[UVC_NICK_MAX + UVC_USER_MAX + 64];
+  mask_of(s, mask, sizeof(mask));
+  num(core, s, 901, "%s :You are now logged out", mask);
+}
+
+/* A NOTICE from NickServ to s. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+ns_notice(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
+  char buf[BUF_SIZE];
+  va_list ap;
+  int head =
+      snprintf(buf, sizeof(buf), ":" NICKSERV "!service@%s NOTICE %s :", g_server, client(s));
+  size_t n;
+  if (head < 0 || head >= (int)sizeof(buf)) return;
+  va_start(ap, fmt);
+  n = vformat(buf, (size_t)head, fmt, ap);
+  va_end(ap);
+  send_buf(core, s, buf, n);
+}
+
+/* Starts an account operation for s on behalf of SASL (ns 0) or NickServ (ns 1); the
+ * answer comes in irc_on_auth. */
+static void auth_start(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, int ns,
+                       uvc_auth_op_t op, const char* name, size_t nlen, const char* a, size_t alen,
+                       const char* b, size_t blen) {
+  st->flags |= IRC_AUTH_BUSY;
+  if (ns)
+    st->flags |= IRC_AUTH_NS;
+  else
+    st->flags &= (uint16_t)~IRC_AUTH_NS;
+  uvc_core_auth(core, s, op, name, nlen, a, alen, b, blen);
+}
+
+/* AUTHENTICATE (SASL, IRCv3): PLAIN only. "AUTHENTICATE PLAIN" is answered "AUTHENTICATE +";
+ * then one base64 payload of authzid NUL authcid NUL password (an authzid must be empty or
+ * equal the authcid). 903 or 904 follow once the password is checked; 905 for a payload
+ * too long for any account, 906 for "AUTHENTICATE *", 907 once logged in, 908 and 904 for
+ * another mechanism. */
+static void cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
+                             const uvc_irc_msg_t* m) {
+  const uvc_irc_str_t* p = &m->params[0];
+  if (p->n == 1 && p->p[0] == '*') {
+    st->flags &= (uint16_t)~IRC_SASL_WAIT;
+    num(core, s, 906, ":SASL authentication aborted");
+    return;
+  }
+  if (st->flags & IRC_AUTH_BUSY) {
+    num(core, s, 904, ":SASL authentication failed: an account operation is already under way");
+    return;
+  }
+  if (!(st->flags & IRC_SASL_WAIT)) { /* the mechanism */
+    if (s->account != NULL) {
+      num(core, s, 907, ":You have already authenticated using SASL");
+    } else if (core->auth == NULL) {
+      num(core, s, 904, ":SASL authentication failed: %s", uvc_strerror(UVC_EAUTH_UNAVAILABLE));
+    } else if (!str_eq(p, "PLAIN")) {
+      num(core, s, 908, "PLAIN :are available SASL mechanisms");
+      num(core, s, 904, ":SASL authentication failed");
+    } else {
+      st->flags |= IRC_SASL_WAIT;
+      sendf(core, s, "AUTHENTICATE +");
+    }
+    return;
+  }
+  st->flags &= (uint16_t)~IRC_SASL_WAIT;
+  if (p->n >= SASL_CHUNK) { /* would go on in another piece: longer than any credentials */
+    num(core, s, 905, ":SASL message too long");
+    return;
+  }
+#ifdef UVCHAT_WITH_ACCOUNTS
+  {
+    /* authzid (<= a nick) NUL authcid (a nick) NUL password: it fits or it is wrong */
+    unsigned char raw[SASL_CHUNK * 3 / 4];
+    size_t len = 0, i, j;
+    if (p->n == 1 && p->p[0] == '+') p = NULL; /* empty */
+    if (p == NULL || sodium_base642bin(raw, sizeof(raw), m->params[0].p, m->params[0].n, NULL, &len,
+                                       NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+      num(core, s, 904, ":SASL authentication failed: malformed PLAIN credentials");
+      sodium_memzero(raw, sizeof(raw));
+      return;
+    }
+    for (i = 0; i < len && raw[i] != '\0'; i++) {
+    }
+    for (j = i + 1; j < len && raw[j] != '\0'; j++) {
+    }
+    if (j >= len ||
+        (i > 0 && !uvc_name_eq((const char*)raw, i, (const char*)raw + i + 1, j - i - 1))) {
+      num(core, s, 904, ":SASL authentication failed: malformed PLAIN credentials");
+    } else {
+      auth_start(core, s, st, 0, UVC_AUTH_LOGIN, (const char*)raw + i + 1, j - i - 1,
+                 (const char*)raw + j + 1, len - j - 1, NULL, 0);
+    }
+    sodium_memzero(raw, sizeof(raw));
+  }
+#else
+  num(core, s, 904, ":SASL authentication failed: %s", uvc_strerror(UVC_EAUTH_UNAVAILABLE));
+#endif
+}
+
+/* NickServ's help. */
+static void ns_help(uvc_core_t* core, uvc_session_t* s) {
+  ns_notice(core, s, "NickServ keeps registered nicks. Commands:");
+  ns_notice(core, s,
+            "  REGISTER password          register your current nick; you are then logged in");
+  ns_notice(core, s,
+            "  IDENTIFY [account] password  log in (to your current nick's account by default)");
+  ns_notice(core, s,
+            "  LOGOUT                     log out; a registered nick you hold is given up");
+  ns_notice(core, s, "  SET PASSWORD old new       change your account's password");
+  ns_notice(core, s, "  DROP password              delete your account");
+  ns_notice(core, s, "Clients can also log in at connection time with SASL PLAIN.");
+}
+
+/* Whether word w is the keyword k (any case). */
+static int is_word(const uvc_slice_t* w, const char* k) {
+  return uvc_name_eq(w->p, w->n, k, strlen(k));
+}
+
+/* PRIVMSG NickServ :COMMAND args: the account service of IRC users (words separated by
+ * spaces: a password with spaces works with SASL, not here). The text, with its password,
+ * is cleaned into the core's scratch buffer, and wiped there once handled. */
+static void nickserv(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_str_t* t) {
+  char* text = core->scratch;
+  size_t len = uvc_clean_text(t->p, t->n, text, 0);
+  uvc_slice_t w[4];
+  int n = uvc_split_words(text, len, 4, 0, w);
+  char word[ECHO_MAX + 1];
+  if (n == 0 || is_word(&w[0], "HELP")) {
+    ns_help(core, s);
+  } else if (core->auth == NULL) {
+    ns_notice(core, s, "%s", uvc_strerror(UVC_EAUTH_UNAVAILABLE));
+  } else if (st->flags & IRC_AUTH_BUSY) {
+    ns_notice(core, s, "%s; wait for its answer", uvc_strerror(UVC_EAUTH_BUSY));
+  } else if (is_word(&w[0], "REGISTER")) { /* REGISTER password [email] */
+    if (n < 2 || n > 3)
+      ns_notice(core, s, "Syntax: REGISTER password");
+    else
+      auth_start(core, s, st, 1, UVC_AUTH_REGISTER, NULL, 0, w[1].p, w[1].n, NULL, 0);
+  } else if (is_word(&w[0], "IDENTIFY")) {
+    if (n == 2)
+      auth_start(core, s, st, 1, UVC_AUTH_LOGIN, s->nick, s->nick_len, w[1].p, w[1].n, NULL, 0);
+    else if (n == 3)
+      auth_start(core, s, st, 1, UVC_AUTH_LOGIN, w[1].p, w[1].n, w[2].p, w[2].n, NULL, 0);
+    else
+      ns_notice(core, s, "Syntax: IDENTIFY [account] password");
+  } else if (is_word(&w[0], "LOGOUT")) {
+    auth_start(core, s, st, 1, UVC_AUTH_LOGOUT, NULL, 0, NULL, 0, NULL, 0);
+  } else if (is_word(&w[0], "SET")) {
+    if (n != 4 || !is_word(&w[1], "PASSWORD"))
+      ns_notice(core, s, "Syntax: SET PASSWORD old new");
+    else
+      auth_start(core, s, st, 1, UVC_AUTH_PASSWD, NULL, 0, w[2].p, w[2].n, w[3].p, w[3].n);
+  } else if (is_word(&w[0], "DROP")) {
+    if (n != 2)
+      ns_notice(core, s, "Syntax: DROP password");
+    else
+      auth_start(core, s, st, 1, UVC_AUTH_UNREGISTER, NULL, 0, w[1].p, w[1].n, NULL, 0);
+  } else {
+    ns_notice(core, s, "Unknown command %s; /msg NickServ HELP lists them",
+              echo(w[0].p, w[0].n, word));
+  }
+  uvc_wipe(text, len);
+}
+
+/* The answer to an account operation: SASL numerics for a SASL login, NickServ notices
+ * (and 900/901) for the rest, including being logged out because someone deleted the
+ * account. A registration that waited for the answer goes on. */
+static void irc_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
+                        const char* account, const char* detail) {
+  irc_state_t* st = s->proto;
+  int sasl;
+  if (st == NULL) return;
+  sasl = (st->flags & IRC_AUTH_BUSY) && !(st->flags & IRC_AUTH_NS);
+  st->flags &= (uint16_t) ~(IRC_AUTH_BUSY | IRC_AUTH_NS);
+  if (account == NULL) account = s->account != NULL ? s->account : "*";
+  if (sasl) {
+    if (status == 0) {
+      logged_in(core, s, account);
+      num(core, s, 903, ":SASL authentication successful");
+      if (detail != NULL) ns_notice(core, s, "%s", detail);
+    } else {
+      num(core, s, 904, ":SASL authentication failed: %s",
+          detail != NULL ? detail : uvc_strerror(status));
+    }
+  } else if (status != 0) {
+    ns_notice(core, s, "%s", detail != NULL ? detail : uvc_strerror(status));
+  } else {
+    switch (op) {
+      case UVC_AUTH_REGISTER:
+        ns_notice(core, s, "Account %s registered; you are logged in", account);
+        logged_in(core, s, account);
+        break;
+      case UVC_AUTH_LOGIN:
+        ns_notice(core, s, "You are now logged in as %s", account);
+        logged_in(core, s, account);
+        break;
+      case UVC_AUTH_LOGOUT:
+        if (detail != NULL)
+          ns_notice(core, s, "You are logged out: %s", detail);
+        else
+          ns_notice(core, s, "You are logged out of %s", account);
+        logged_out(core, s);
+        detail = NULL;
+        break;
+      case UVC_AUTH_PASSWD:
+        ns_notice(core, s, "The password of %s was changed", account);
+        break;
+      case UVC_AUTH_UNREGISTER:
+        ns_notice(core, s, "Account %s deleted; you are logged out", account);
+        logged_out(core, s);
+        break;
+    }
+    if (detail != NULL) ns_notice(core, s, "Note: %s", detail);
+  }
+  if (!s->present) try_register(core, s);
 }
 
 /* NICK: before registration, asks for a nick; after, renames (the core tells everyone). */
@@ -554,7 +842,12 @@ static void cmd_nick(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
   if (!s->present) {
     if (!uvc_nick_valid(nick->p, nick->n)) {
       num(core, s, 432, "%s :Erroneous nickname", echo(nick->p, nick->n, word));
-    } else if (uvc_core_find(core, nick->p, nick->n) != NULL) {
+    } else if (uvc_core_reserved(nick->p, nick->n)) {
+      num(core, s, 432, "%.*s :Nickname is reserved for a service", (int)nick->n, nick->p);
+    } else if (uvc_core_find(core, nick->p, nick->n) != NULL &&
+               uvc_core_registered(core, nick->p, nick->n) == NULL) {
+      /* (a registered nick is checked at the end of registration: SASL may log the client
+       * in to it before, and then it takes it back even from another connection) */
       num(core, s, 433, "%.*s :Nickname is already in use", (int)nick->n, nick->p);
     } else {
       memcpy(s->nick, nick->p, nick->n);
@@ -567,8 +860,15 @@ static void cmd_nick(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
   err = uvc_core_rename(core, s, nick->p, nick->n);
   if (err == UVC_ENICK_INVALID)
     num(core, s, 432, "%s :Erroneous nickname", echo(nick->p, nick->n, word));
+  else if (err == UVC_ENICK_RESERVED)
+    num(core, s, 432, "%.*s :Nickname is reserved for a service", (int)nick->n, nick->p);
   else if (err == UVC_ENICK_TAKEN)
     num(core, s, 433, "%.*s :Nickname is already in use", (int)nick->n, nick->p);
+  else if (err == UVC_ENICK_REGISTERED)
+    num(core, s, 433,
+        "%.*s :Nickname is registered; log in first (/msg NickServ IDENTIFY %.*s "
+        "PASSWORD)",
+        (int)nick->n, nick->p, (int)nick->n, nick->p);
 }
 
 /* Whether c may be part of a user name shown in nick!user@host. */
@@ -757,13 +1057,21 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
   num(core, s, 315, "%s :End of WHO list", echo(mask->p, mask->n, word));
 }
 
-/* WHOIS [server] nick: 311, 319, 312, 301, 320 (text users), 318; 401 when nobody. */
+/* WHOIS [server] nick: 311, 319, 312, 301, 320 (text users), 330 (logged in), 318; 401
+ * when nobody. NickServ is a service: 311, 312, 313. */
 static void cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   const uvc_irc_str_t* target = &m->params[m->n >= 2 ? 1 : 0];
   uvc_session_t* u = uvc_core_find(core, target->p, target->n);
   char word[ECHO_MAX + 1];
   (void)st;
   echo(target->p, target->n, word);
+  if (is_nickserv(target)) {
+    num(core, s, 311, NICKSERV " service %s * :Account services", g_server);
+    num(core, s, 312, NICKSERV " %s :uvchat chat server", core->server_name);
+    num(core, s, 313, NICKSERV " :is a network service");
+    num(core, s, 318, NICKSERV " :End of /WHOIS list");
+    return;
+  }
   if (u == NULL) {
     num(core, s, 401, "%s :No such nick/channel", word);
   } else {
@@ -790,6 +1098,7 @@ static void cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     num(core, s, 312, "%s %s :uvchat chat server", u->nick, core->server_name);
     if (u->away != NULL) num(core, s, 301, "%s :%s", u->nick, u->away);
     if (!is_irc(u)) num(core, s, 320, "%s :is using a plain-text client (nc or telnet)", u->nick);
+    if (u->account != NULL) num(core, s, 330, "%s %s :is logged in as", u->nick, u->account);
   }
   num(core, s, 318, "%s :End of /WHOIS list", word);
 }
@@ -931,7 +1240,7 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     st->flags |= IRC_INVISIBLE;
     g_invisible++;
   } else {
-    st->flags &= (uint8_t)~IRC_INVISIBLE;
+    st->flags &= (uint16_t)~IRC_INVISIBLE;
     g_invisible--;
   }
   sendf(core, s, ":%s!%s@%s MODE %s :%ci", s->nick, s->user, g_server, s->nick, want ? '+' : '-');
@@ -1088,6 +1397,8 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
         err = uvc_core_act(core, s, room, c.arg, c.arg_len);
       if (err == UVC_ECANNOT_SEND && !notice)
         num(core, s, 404, "%s :Cannot send to channel", room->name);
+    } else if (is_nickserv(&item)) { /* with other targets: the text is not for it */
+      if (!notice) ns_notice(core, s, "Send your commands to NickServ alone");
     } else {
       uvc_session_t* u = uvc_core_find(core, item.p, item.n);
       if (u == NULL) {
@@ -1103,18 +1414,20 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
   }
 }
 
-/* PRIVMSG targets :text */
+/* PRIVMSG targets :text (PRIVMSG NickServ :command goes to the account service). */
 static void cmd_privmsg(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
                         const uvc_irc_msg_t* m) {
-  (void)st;
-  message(core, s, m, 0);
+  if (is_nickserv(&m->params[0]))
+    nickserv(core, s, st, &m->params[1]);
+  else
+    message(core, s, m, 0);
 }
 
-/* NOTICE targets :text (no error replies, no away replies). */
+/* NOTICE targets :text (no error replies, no away replies; NickServ ignores notices). */
 static void cmd_notice(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
                        const uvc_irc_msg_t* m) {
   (void)st;
-  message(core, s, m, 1);
+  if (!is_nickserv(&m->params[0])) message(core, s, m, 1);
 }
 
 /* --- Users ------------------------------------------------------------------------------ */
@@ -1495,5 +1808,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_idle,
     irc_on_farewell,
     irc_on_free,
-    NULL, /* on_auth: no account operations yet */
+    irc_on_auth,
 };

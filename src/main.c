@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef UVCHAT_WITH_ACCOUNTS
+#include "uvchat/accounts.h"
+#endif
 #include "uvchat/config.h"
 #include "uvchat/irc.h"
 #include "uvchat/log.h"
@@ -85,8 +88,19 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts) {
   specs[3].port = cfg->irc_tls_port, specs[3].adapter = &uvc_irc_adapter, specs[3].tls = 1;
   specs[3].label = "irc-tls";
   (void)accounts;
+#ifdef UVCHAT_WITH_ACCOUNTS
+  if (uvc_accounts_open((uvc_accounts_t**)accounts, srv->loop, &srv->core, cfg->data_dir, err,
+                        sizeof(err)) != 0) {
+    fprintf(stderr, "uvchat: cannot open the accounts: %s\n", err);
+    return 1;
+  }
+  UVC_INFO("accounts: %s", uvc_accounts_path(*(uvc_accounts_t**)accounts));
+#else
   if (cfg->data_dir != NULL)
-    UVC_WARN("--data-dir: accounts are not wired into the server yet");
+    UVC_WARN(
+        "--data-dir: accounts are not compiled into this build (they need SQLite and "
+        "libsodium)");
+#endif
   if (cfg->tls_cert != NULL && (r = uvc_server_tls_init(srv, err, sizeof(err))) != 0) {
     fprintf(stderr, "uvchat: %s\n", err);
     return 1;
@@ -174,6 +188,9 @@ int main(int argc, char** argv) {
 
   uv_run(&loop, UV_RUN_DEFAULT);
 
+#ifdef UVCHAT_WITH_ACCOUNTS
+  uvc_accounts_close((uvc_accounts_t*)accounts);
+#endif
   status = srv->exit_code;
   uvc_server_free(srv);
   free(srv);

@@ -115,6 +115,14 @@ static void reply_text(uvc_core_t* core, uvc_session_t* s, const char* prefix, c
 
 typedef void (*cmd_fn)(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* args, int n);
 
+/* Command flags. */
+enum {
+  CMD_ACCOUNT = 1, /* an account command: listed by /help only where accounts are available */
+  CMD_SECRET = 2,  /* carries a password: the cleaned line is wiped once it ran */
+  CMD_GATE = 4,    /* works before the server password was given */
+  CMD_PASS = 8     /* listed by /help only where the server has a password */
+};
+
 typedef struct text_cmd {
   const char* name;
   cmd_fn fn;
@@ -123,6 +131,7 @@ typedef struct text_cmd {
   int rest; /* the last word takes the rest of the line */
   const char* usage;
   const char* help;
+  unsigned flags; /* CMD_* */
 } text_cmd_t;
 
 static void cmd_nick(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
@@ -136,21 +145,41 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_quit(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_register(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_login(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_logout(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_passwd(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_unregister(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void admit(uvc_core_t* core, uvc_session_t* s);
 
+#define SECRET_ACCOUNT (CMD_ACCOUNT | CMD_SECRET)
 static const text_cmd_t kCommands[] = {
-    /* name   handler    min max rest usage               help */
-    {"nick", cmd_nick, 1, 1, 0, "/nick NAME", "change your name"},
-    {"msg", cmd_msg, 2, 2, 1, "/msg NICK TEXT", "send TEXT to NICK alone"},
-    {"me", cmd_me, 1, 1, 1, "/me ACTION", "tell the room what you do"},
-    {"join", cmd_join, 1, 1, 0, "/join #ROOM", "move to another room (made if new)"},
-    {"part", cmd_part, 0, 1, 1, "/part [REASON]", "leave this room for the lobby"},
-    {"rooms", cmd_rooms, 0, 0, 0, "/rooms", "list the rooms"},
-    {"topic", cmd_topic, 0, 1, 1, "/topic [TEXT]", "show or set this room's topic"},
-    {"who", cmd_who, 0, 0, 0, "/who", "list who is in this room"},
-    {"away", cmd_away, 0, 1, 1, "/away [TEXT]", "mark yourself away, or back"},
-    {"help", cmd_help, 0, 1, 0, "/help [COMMAND]", "show the commands"},
-    {"quit", cmd_quit, 0, 1, 1, "/quit [REASON]", "leave the chat"},
-    {NULL, NULL, 0, 0, 0, NULL, NULL}};
+    /* name   handler    min max rest usage               help                     flags */
+    {"nick", cmd_nick, 1, 1, 0, "/nick NAME", "change your name", 0},
+    {"msg", cmd_msg, 2, 2, 1, "/msg NICK TEXT", "send TEXT to NICK alone", 0},
+    {"me", cmd_me, 1, 1, 1, "/me ACTION", "tell the room what you do", 0},
+    {"join", cmd_join, 1, 1, 0, "/join #ROOM", "move to another room (made if new)", 0},
+    {"part", cmd_part, 0, 1, 1, "/part [REASON]", "leave this room for the lobby", 0},
+    {"rooms", cmd_rooms, 0, 0, 0, "/rooms", "list the rooms", 0},
+    {"topic", cmd_topic, 0, 1, 1, "/topic [TEXT]", "show or set this room's topic", 0},
+    {"who", cmd_who, 0, 0, 0, "/who", "list who is in this room", 0},
+    {"away", cmd_away, 0, 1, 1, "/away [TEXT]", "mark yourself away, or back", 0},
+    {"register", cmd_register, 1, 1, 1, "/register PASSWORD",
+     "register your nick as an account; you are then logged in", SECRET_ACCOUNT},
+    {"login", cmd_login, 2, 2, 1, "/login NAME PASSWORD", "log in to your account (takes its nick)",
+     SECRET_ACCOUNT},
+    {"logout", cmd_logout, 0, 0, 0, "/logout", "log out (a registered nick is given up)",
+     CMD_ACCOUNT},
+    {"passwd", cmd_passwd, 2, 2, 0, "/passwd OLD NEW", "change your account's password",
+     SECRET_ACCOUNT},
+    {"unregister", cmd_unregister, 1, 1, 1, "/unregister PASSWORD", "delete your account",
+     SECRET_ACCOUNT},
+    {"pass", cmd_pass, 1, 1, 1, "/pass PASSWORD", "give the server's password",
+     CMD_PASS | CMD_SECRET | CMD_GATE},
+    {"help", cmd_help, 0, 1, 0, "/help [COMMAND]", "show the commands", CMD_GATE},
+    {"quit", cmd_quit, 0, 1, 1, "/quit [REASON]", "leave the chat", CMD_GATE},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, 0}};
 
 static const text_cmd_t* find_command(const char* name, size_t len) {
   const text_cmd_t* c;
@@ -174,6 +203,13 @@ static void cmd_nick(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
       break;
     case UVC_ENICK_SAME:
       reply(core, s, "! you are already %s", s->nick);
+      break;
+    case UVC_ENICK_REGISTERED:
+      reply(core, s, "! the nick %.*s is registered; log in with /login %.*s PASSWORD", (int)a[0].n,
+            a[0].p, (int)a[0].n, a[0].p);
+      break;
+    case UVC_ENICK_RESERVED:
+      reply(core, s, "! the nick %.*s is reserved for the server's services", (int)a[0].n, a[0].p);
       break;
     default:
       reply(core, s, "! cannot change your nick: %s", uvc_strerror(err));
@@ -319,7 +355,8 @@ static int cmp_nick(const void* a, const void* b) {
   return (int)x->nick_len - (int)y->nick_len;
 }
 
-/* Lists the members of the room, sorted, operators marked with @, as many lines as needed. */
+/* Lists the members of the room, sorted, as many lines as needed: operators marked with @
+ * before the nick, users logged in to an account with + after it, away users with ~. */
 #define WHO_MAX_NAMES 500
 #define WHO_LINE      400
 static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -344,7 +381,8 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   used = 0;
   for (i = 0; i < shown; i++) {
     int op = uvc_session_is_op(v[i], room), away = v[i]->away != NULL;
-    if (used > 0 && used + 3 + v[i]->nick_len > WHO_LINE) {
+    int logged_in = v[i]->account != NULL;
+    if (used > 0 && used + 4 + v[i]->nick_len > WHO_LINE) {
       reply_text(core, s, "***  ", line, used);
       used = 0;
     }
@@ -352,6 +390,7 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
     if (op) line[used++] = '@';
     memcpy(line + used, v[i]->nick, v[i]->nick_len);
     used += v[i]->nick_len;
+    if (logged_in) line[used++] = '+';
     if (away) line[used++] = '~';
   }
   if (used > 0) reply_text(core, s, "***  ", line, used);
@@ -371,6 +410,14 @@ static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     reply(core, s, "*** You are back");
 }
 
+/* Whether /help shows c here: account commands where accounts are available, /pass where
+ * the server has a password. */
+static int listed(const uvc_core_t* core, const text_cmd_t* c) {
+  if ((c->flags & CMD_ACCOUNT) && core->auth == NULL) return 0;
+  if ((c->flags & CMD_PASS) && core->password == NULL) return 0;
+  return 1;
+}
+
 static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   const text_cmd_t* c;
   if (n == 1) {
@@ -387,44 +434,130 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   }
   reply(core, s, "*** Commands:");
   for (c = kCommands; c->name != NULL; c++)
-    reply(core, s, "***   %-18s %s", c->usage, c->help);
-  reply(core, s, "***   %-18s %s", "//TEXT", "send a line that starts with /");
+    if (listed(core, c)) reply(core, s, "***   %-20s %s", c->usage, c->help);
+  reply(core, s, "***   %-20s %s", "//TEXT", "send a line that starts with /");
   reply(core, s, "*** Anything else you type goes to everyone in your room.");
+  if (core->auth != NULL)
+    reply(core, s, "*** In /who, @ marks operators, + people logged in to an account, ~ the away.");
 }
 
 static void cmd_quit(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
-  reply(core, s, "*** Bye, %s!", s->nick);
+  if (s->present)
+    reply(core, s, "*** Bye, %s!", s->nick);
+  else
+    reply(core, s, "*** Bye!");
   uvc_core_request_close(core, s, UVC_LEAVE_QUIT, n > 0 ? a[0].p : NULL, n > 0 ? a[0].n : 0);
 }
 
-static void run_command(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
+/* /register PASSWORD: the nick becomes an account (the answer comes in text_on_auth). */
+static void cmd_register(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  uvc_core_auth(core, s, UVC_AUTH_REGISTER, NULL, 0, a[0].p, a[0].n, NULL, 0);
+}
+
+/* /login NAME PASSWORD */
+static void cmd_login(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  uvc_core_auth(core, s, UVC_AUTH_LOGIN, a[0].p, a[0].n, a[1].p, a[1].n, NULL, 0);
+}
+
+/* /logout */
+static void cmd_logout(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)a;
+  (void)n;
+  uvc_core_auth(core, s, UVC_AUTH_LOGOUT, NULL, 0, NULL, 0, NULL, 0);
+}
+
+/* /passwd OLD NEW */
+static void cmd_passwd(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  uvc_core_auth(core, s, UVC_AUTH_PASSWD, NULL, 0, a[0].p, a[0].n, a[1].p, a[1].n);
+}
+
+/* /unregister PASSWORD */
+static void cmd_unregister(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  uvc_core_auth(core, s, UVC_AUTH_UNREGISTER, NULL, 0, a[0].p, a[0].n, NULL, 0);
+}
+
+#define PASS_TRIES 3 /* wrong server passwords before the connection is closed */
+
+/* /pass PASSWORD: the server password lets the user in. Three wrong ones close the
+ * connection; an address with too many failures (of any connection) must wait. */
+static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  static const char kWrong[] = "wrong server password";
+  uint64_t wait;
+  (void)n;
+  if (core->password == NULL) {
+    reply(core, s, "! this server has no password");
+    return;
+  }
+  if (s->present) {
+    reply(core, s, "! you gave the server password already");
+    return;
+  }
+  wait = uvc_core_address_wait(core, s, 0);
+  if (wait == 0 && uvc_core_check_password(core, a[0].p, a[0].n)) {
+    admit(core, s);
+    return;
+  }
+  s->bad_passwords++;
+  if (wait != 0) {
+    reply(core, s, "! too many wrong passwords from your address; try again in %u seconds",
+          (unsigned)((wait + 999) / 1000));
+  } else {
+    (void)uvc_core_address_wait(core, s, 1);
+    if (s->bad_passwords < PASS_TRIES)
+      reply(core, s, "! wrong password; %u more tr%s", (unsigned)(PASS_TRIES - s->bad_passwords),
+            PASS_TRIES - s->bad_passwords == 1 ? "y" : "ies");
+    else
+      reply(core, s, "! wrong password; goodbye");
+  }
+  if (s->bad_passwords >= PASS_TRIES)
+    uvc_core_request_close(core, s, UVC_LEAVE_QUIT, kWrong, sizeof(kWrong) - 1);
+}
+
+/* Checks the command c found at the start of line (its name i bytes long) and runs it. */
+static void run_found(uvc_core_t* core, uvc_session_t* s, const text_cmd_t* c, const char* line,
+                      size_t len, size_t i) {
   uvc_slice_t args[4];
-  size_t i = 1;
-  const text_cmd_t* c;
   int n;
-  while (i < len && !is_blank(line[i]))
-    i++;
-  c = find_command(line + 1, i - 1);
   if (c == NULL) {
     reply(core, s, "! unknown command %.*s; type /help for the list",
           (int)uvc_utf8_cut(line, i, 40), line);
     return;
   }
-  n = uvc_split_words(line + i, len - i, c->max, c->rest, args);
-  if (n < c->min || n > c->max) {
-    reply(core, s, "! usage: %s", c->usage);
+  if (!s->present && !(c->flags & CMD_GATE)) {
+    reply(core, s, "! this server needs a password first: type /pass PASSWORD");
     return;
   }
-  c->fn(core, s, args, n);
+  n = uvc_split_words(line + i, len - i, c->max, c->rest, args);
+  if (n < c->min || n > c->max)
+    reply(core, s, "! usage: %s", c->usage);
+  else
+    c->fn(core, s, args, n);
+}
+
+/* Runs a command line (cleaned, in the core's scratch buffer). A line that carries a password
+ * (or may: a mistyped command) is wiped as soon as its command has run, whatever the
+ * outcome. */
+static void run_command(uvc_core_t* core, uvc_session_t* s, char* line, size_t len) {
+  size_t i = 1;
+  const text_cmd_t* c;
+  while (i < len && !is_blank(line[i]))
+    i++;
+  c = find_command(line + 1, i - 1);
+  run_found(core, s, c, line, len, i);
+  if (c == NULL || (c->flags & CMD_SECRET)) uvc_wipe(line, len);
 }
 
 /* ------------------------------------------------------------------------------------------
  * Connection entry points
  * ---------------------------------------------------------------------------------------- */
 
-static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
+/* Brings s into the chat: a guest nick in the default room, and the welcome. */
+static void admit(uvc_core_t* core, uvc_session_t* s) {
   uvc_room_t* room;
-  memcpy(s->user, "text", 5);
   if (uvc_core_arrive(core, s) != 0) {
     reply(core, s, "! the server is out of memory; try again later");
     uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
@@ -441,6 +574,17 @@ static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
     reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
 }
 
+/* A new connection: into the chat at once, or, where the server has a password, only once
+ * it was given (until then the user is in no room and nobody sees them). */
+static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
+  memcpy(s->user, "text", 5);
+  if (core->password != NULL) {
+    reply(core, s, "*** This server needs a password: type /pass PASSWORD");
+    return;
+  }
+  admit(core, s);
+}
+
 static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
   char* text = core->scratch;
   size_t n = uvc_clean_text(line, len, text, 0);
@@ -448,6 +592,10 @@ static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, s
   if (uvc_text_is_blank(text, n)) return;
   if (text[0] == '/' && !(n > 1 && text[1] == '/')) {
     run_command(core, s, text, n);
+    return;
+  }
+  if (!s->present) {
+    reply(core, s, "! this server needs a password first: type /pass PASSWORD");
     return;
   }
   if (text[0] == '/') text++, n--; /* "//x" says "/x" */
@@ -464,6 +612,37 @@ static void text_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why
 static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   reply(core, s, "! line too long (the limit is %u bytes); it was not sent",
         (unsigned)core->max_line);
+}
+
+/* The answer to an account command, in words. */
+static void text_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
+                         const char* account, const char* detail) {
+  if (account == NULL) account = s->account != NULL ? s->account : "?";
+  if (status != 0) {
+    reply(core, s, "! %s", detail != NULL ? detail : uvc_strerror(status));
+    return;
+  }
+  switch (op) {
+    case UVC_AUTH_REGISTER:
+      reply(core, s, "*** Account %s registered; you are logged in.", account);
+      break;
+    case UVC_AUTH_LOGIN:
+      reply(core, s, "*** You are logged in as %s.", account);
+      break;
+    case UVC_AUTH_LOGOUT:
+      if (detail != NULL)
+        reply(core, s, "*** You are logged out: %s.", detail);
+      else
+        reply(core, s, "*** You are logged out of %s.", account);
+      return;
+    case UVC_AUTH_PASSWD:
+      reply(core, s, "*** The password of %s was changed.", account);
+      break;
+    case UVC_AUTH_UNREGISTER:
+      reply(core, s, "*** Account %s deleted; you are logged out.", account);
+      break;
+  }
+  if (detail != NULL) reply(core, s, "*** Note: %s.", detail);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -581,5 +760,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_idle: nc users cannot answer a ping */
     text_on_farewell,
     NULL, /* on_free: no state of its own */
-    NULL, /* on_auth: no account operations yet */
+    text_on_auth,
 };

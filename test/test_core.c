@@ -19,6 +19,7 @@ typedef struct user {
 
 static uvc_core_t core;
 static user_t users[4];
+static const char* g_password; /* the server password of the next core */
 
 static void deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
   user_t* u = UVC_CONTAINER_OF(s, user_t, s);
@@ -40,7 +41,8 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
 
 /* Connects n text users; they become guest1..guestn. */
 static int setup(void** state) {
-  uvc_core_config_t cfg = {.default_room = "#lobby", .max_line = 64, .server_name = "uvchat"};
+  uvc_core_config_t cfg = {
+      .default_room = "#lobby", .max_line = 64, .server_name = "uvchat", .password = g_password};
   uvc_core_hooks_t hooks = {.deliver = deliver, .request_close = request_close};
   int i;
   (void)state;
@@ -384,6 +386,90 @@ static void nick_table_survives_churn(void** state) {
   assert_int_equal(core.n_present, 3);
 }
 
+/* Without the accounts module (core->auth unset): the account commands say so, /help does
+ * not list them, and the services' nick is reserved all the same. */
+static void accounts_not_available(void** state) {
+  (void)state;
+  type(0, "/register correct horse");
+  type(0, "/login alice correct horse");
+  type(0, "/logout");
+  assert_string_equal(users[0].inbox,
+                      "! accounts are not available on this server\r\n"
+                      "! accounts are not available on this server\r\n"
+                      "! accounts are not available on this server\r\n");
+  clear();
+  type(0, "/help");
+  assert_null(strstr(users[0].inbox, "/register"));
+  assert_null(strstr(users[0].inbox, "/pass"));
+  clear();
+  type(0, "/nick nickserv");
+  assert_string_equal(users[0].inbox,
+                      "! the nick nickserv is reserved for the server's services\r\n");
+  assert_int_equal(uvc_core_rename(&core, &users[0].s, "NickServ", 8), UVC_ENICK_RESERVED);
+}
+
+/* A server password: text users are nobody until they give it; three wrong ones and out. */
+static void server_password_gate(void** state) {
+  user_t* u = &users[3];
+  (void)state;
+  assert_false(users[0].s.present);
+  assert_int_equal(core.n_present, 0);
+  assert_string_equal(users[0].inbox, "");
+  memset(u, 0, sizeof *u);
+  u->close_why = -1;
+  uvc_session_init(&u->s, &uvc_text_adapter);
+  uvc_text_adapter.on_open(&core, &u->s);
+  assert_string_equal(u->inbox, "*** This server needs a password: type /pass PASSWORD\r\n");
+  u->len = 0;
+  type(3, "hi all");
+  type(3, "/who");
+  type(3, "/pass");
+  type(3, "/pass s3cret!");
+  type(3, "/pass S3CRET");
+  assert_int_equal(u->close_why, -1);
+  type(3, "/pass s3cre");
+  assert_string_equal(u->inbox,
+                      "! this server needs a password first: type /pass PASSWORD\r\n"
+                      "! this server needs a password first: type /pass PASSWORD\r\n"
+                      "! usage: /pass PASSWORD\r\n"
+                      "! wrong password; 2 more tries\r\n"
+                      "! wrong password; 1 more try\r\n"
+                      "! wrong password; goodbye\r\n");
+  assert_int_equal(u->close_why, UVC_LEAVE_QUIT);
+  assert_false(u->s.present);
+  clear();
+  type(1, "/help");
+  assert_non_null(strstr(users[1].inbox, "/pass PASSWORD"));
+  clear();
+  type(1, "/pass s3cret");
+  assert_true(users[1].s.present);
+  assert_string_equal(users[1].inbox,
+                      "*** Welcome to uvchat, guest1! Type /help for commands.\r\n"
+                      "*** You are the first one in #lobby. Pick a name with /nick NAME.\r\n");
+  clear();
+  type(1, "/pass s3cret");
+  assert_string_equal(users[1].inbox, "! you gave the server password already\r\n");
+  assert_true(uvc_core_check_password(&core, "s3cret", 6));
+  assert_false(uvc_core_check_password(&core, "s3cret", 5));
+  assert_false(uvc_core_check_password(&core, "s3cret\0", 7));
+  assert_false(uvc_core_check_password(&core, "", 0));
+}
+
+/* A core with a server password. */
+static int setup_with_password(void** state) {
+  int r;
+  g_password = "s3cret";
+  r = setup(state);
+  g_password = NULL;
+  return r;
+}
+
+/* The password test's extra user leaves too. */
+static int teardown_password(void** state) {
+  uvc_core_leave(&core, &users[3].s, UVC_LEAVE_CLOSED, NULL, 0);
+  return teardown(state);
+}
+
 static void split_words(void** state) {
   uvc_slice_t w[3];
   (void)state;
@@ -416,6 +502,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(error_replies_stay_valid_utf8, setup, teardown),
       cmocka_unit_test_setup_teardown(big_rooms_do_not_announce_presence, setup, teardown),
       cmocka_unit_test_setup_teardown(nick_table_survives_churn, setup, teardown),
+      cmocka_unit_test_setup_teardown(accounts_not_available, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_password_gate, setup_with_password, teardown_password),
       cmocka_unit_test(split_words),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -384,6 +384,44 @@ static void wrong_password_is_refused(void** state) {
   assert_true(users[2].s.present);
 }
 
+/* Without the accounts module: no sasl capability, SASL and NickServ say so; NickServ is
+ * still a service nobody may impersonate. */
+static void accounts_not_available(void** state) {
+  size_t i;
+  (void)state;
+  irc_open(0);
+  send_line(0, "CAP REQ :sasl");
+  send_line(0, "AUTHENTICATE PLAIN");
+  send_line(0, "NICK NickServ");
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :A");
+  assert_non_null(strstr(users[0].inbox,
+                         ":uvchat CAP * NAK :sasl\r\n"
+                         ":uvchat 904 * :SASL authentication failed: accounts are not available "
+                         "on this server\r\n"
+                         ":uvchat 432 * NickServ :Nickname is reserved for a service\r\n"));
+  send_line(0, "CAP END");
+  assert_true(users[0].s.present);
+  clear();
+  send_line(0, "PRIVMSG NickServ :IDENTIFY alice correct-horse");
+  send_line(0, "NOTICE NickServ :IDENTIFY alice correct-horse");
+  send_line(0, "NICK nickSERV");
+  send_line(0, "WHOIS NickServ");
+  assert_string_equal(users[0].inbox,
+                      ":NickServ!service@uvchat NOTICE alice :accounts are not available on this "
+                      "server\r\n"
+                      ":uvchat 432 alice nickSERV :Nickname is reserved for a service\r\n"
+                      ":uvchat 311 alice NickServ service uvchat * :Account services\r\n"
+                      ":uvchat 312 alice NickServ uvchat :uvchat chat server\r\n"
+                      ":uvchat 313 alice NickServ :is a network service\r\n"
+                      ":uvchat 318 alice NickServ :End of /WHOIS list\r\n");
+  clear();
+  send_line(0, "PRIVMSG NickServ :help");
+  assert_non_null(strstr(users[0].inbox, ":NickServ!service@uvchat NOTICE alice :  IDENTIFY"));
+  for (i = 0; i + 13 <= 28; i++) /* the password was wiped from the scratch buffer */
+    assert_false(memcmp(core.scratch + i, "correct-horse", 13) == 0);
+}
+
 /* A core with a server password. */
 static int setup_with_password(void** state) {
   g_password = "s3cret";
@@ -1162,6 +1200,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(registered_users_cannot_register_again, setup, teardown),
       cmocka_unit_test_setup_teardown(cap_negotiation_holds_registration, setup, teardown),
       cmocka_unit_test_setup_teardown(wrong_password_is_refused, setup_with_password, teardown),
+      cmocka_unit_test_setup_teardown(accounts_not_available, setup, teardown),
       cmocka_unit_test_setup_teardown(motd_lines, setup_with_motd, teardown),
       cmocka_unit_test_setup_teardown(nick_collisions_and_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(join_part_and_quit, setup, teardown),

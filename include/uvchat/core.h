@@ -30,22 +30,35 @@
 #define UVC_LINE_FLOOR 8704
 
 /* Core error codes: 0 is success, every error is negative. */
-#define UVC_ERRNO_MAP(X)                                            \
-  X(NOMEM, -1, "out of memory")                                     \
-  X(NICK_INVALID, -2, "that is not a valid nick")                   \
-  X(NICK_TAKEN, -3, "that nick is already taken")                   \
-  X(NICK_SAME, -4, "that is already your nick")                     \
-  X(NO_SUCH_NICK, -5, "there is nobody by that name")               \
-  X(NO_ROOM, -6, "you are not in a room")                           \
-  X(ROOM_INVALID, -7, "that is not a valid room name")              \
-  X(NO_SUCH_ROOM, -8, "there is no such room")                      \
-  X(NOT_IN_ROOM, -9, "you are not in that room")                    \
-  X(ALREADY_IN_ROOM, -10, "you are already in that room")           \
-  X(TOO_MANY_ROOMS, -11, "you are in too many rooms")               \
-  X(NOT_OPERATOR, -12, "you are not an operator of that room")      \
-  X(CANNOT_SEND, -13, "that room only takes messages from members") \
-  X(TARGET_NOT_IN_ROOM, -14, "they are not in that room")           \
-  X(NOT_PRESENT, -15, "you have not registered yet")
+#define UVC_ERRNO_MAP(X)                                                   \
+  X(NOMEM, -1, "out of memory")                                            \
+  X(NICK_INVALID, -2, "that is not a valid nick")                          \
+  X(NICK_TAKEN, -3, "that nick is already taken")                          \
+  X(NICK_SAME, -4, "that is already your nick")                            \
+  X(NO_SUCH_NICK, -5, "there is nobody by that name")                      \
+  X(NO_ROOM, -6, "you are not in a room")                                  \
+  X(ROOM_INVALID, -7, "that is not a valid room name")                     \
+  X(NO_SUCH_ROOM, -8, "there is no such room")                             \
+  X(NOT_IN_ROOM, -9, "you are not in that room")                           \
+  X(ALREADY_IN_ROOM, -10, "you are already in that room")                  \
+  X(TOO_MANY_ROOMS, -11, "you are in too many rooms")                      \
+  X(NOT_OPERATOR, -12, "you are not an operator of that room")             \
+  X(CANNOT_SEND, -13, "that room only takes messages from members")        \
+  X(TARGET_NOT_IN_ROOM, -14, "they are not in that room")                  \
+  X(NOT_PRESENT, -15, "you have not registered yet")                       \
+  X(NICK_REGISTERED, -16, "that nick belongs to a registered account")     \
+  X(NICK_RESERVED, -17, "that nick is reserved for the server's services") \
+  X(AUTH_UNAVAILABLE, -18, "accounts are not available on this server")    \
+  X(AUTH_BUSY, -19, "an account operation is already under way")           \
+  X(AUTH_FAILED, -20, "wrong password, or no such account")                \
+  X(AUTH_THROTTLED, -21, "too many failed attempts; try again later")      \
+  X(AUTH_BAD_PASSWORD, -22, "that password is not acceptable")             \
+  X(AUTH_EXISTS, -23, "that name is already registered")                   \
+  X(AUTH_NOT_LOGGED_IN, -24, "you are not logged in")                      \
+  X(AUTH_LOGGED_IN, -25, "you are already logged in")                      \
+  X(AUTH_INVALID, -26, "that is not a valid account name")                 \
+  X(AUTH_OVERLOADED, -27, "the server is too busy; try again in a moment") \
+  X(AUTH_ERROR, -28, "the account database failed; try again later")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -105,13 +118,17 @@ typedef enum {
 } uvc_auth_op_t;
 
 typedef struct uvc_auth_ops {
-  /* Starts op for s. Returns 0 when started (the answer comes through
-   * s->adapter->on_auth), or a negative code when it could not start (the adapter says so
-   * at once). */
-  int (*start)(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* name, size_t nlen,
-               const char* a, size_t alen, const char* b, size_t blen);
+  /* Starts op for s (see uvc_core_auth). The answer always comes through
+   * s->adapter->on_auth, exactly once: from inside this call when the operation is refused
+   * at once or needs no waiting (a logout), else later from the loop. */
+  void (*start)(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* name, size_t nlen,
+                const char* a, size_t alen, const char* b, size_t blen);
   /* s is about to be freed: forget every request it has in flight. */
   void (*forget)(void* ud, uvc_session_t* s);
+  /* The login throttle of s's address, for checks made on the loop (the server password):
+   * with failed set, records a failed attempt first. Returns 0 when the address may try
+   * now, else the milliseconds until it may. */
+  uint64_t (*address_wait)(void* ud, const uvc_session_t* s, int failed);
 } uvc_auth_ops_t;
 
 typedef struct uvc_event {
@@ -154,10 +171,13 @@ typedef struct uvc_adapter {
   void (*on_farewell)(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
   /* Frees the adapter's per-session state (optional), after the session left. */
   void (*on_free)(uvc_session_t* s);
-  /* The answer to an account operation it started (status 0 or a negative code; detail:
-   * a short human explanation, or NULL). Optional where no operation is ever started. */
+  /* The answer to an account operation it started, or the news that s was logged out
+   * (op UVC_AUTH_LOGOUT with status 0 when someone deleted the account). status is 0 or a
+   * negative code; account is the account concerned (NULL when there is none); detail is a
+   * short human explanation of a failure (one line, no final period), or an optional note
+   * on a success, or NULL. Optional where no operation is ever started. */
   void (*on_auth)(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
-                  const char* detail);
+                  const char* account, const char* detail);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -174,13 +194,17 @@ struct uvc_session {
   uvc_membership_t* more; /* rooms after the first */
   uint16_t n_rooms;
   uint16_t cap_more;
-  uint32_t mark;   /* de-duplicates recipients of a multi-room event */
-  char* away;      /* the away message (NUL-terminated), or NULL */
-  uint8_t present; /* has a nick and is visible to others */
+  uint32_t mark;         /* de-duplicates recipients of a multi-room event */
+  char* away;            /* the away message (NUL-terminated), or NULL */
+  char* account;         /* the account it is logged in to (NUL-terminated), or NULL */
+  uint8_t present;       /* has a nick and is visible to others */
+  uint8_t bad_passwords; /* wrong server passwords given so far (text users) */
   uint8_t nick_len;
   char nick[UVC_NICK_MAX + 1];
   char user[UVC_USER_MAX + 1]; /* shown as nick!user@host */
 };
+
+typedef struct uvc_registered uvc_registered_t;
 
 struct uvc_room {
   UT_hash_handle hh;
@@ -243,6 +267,8 @@ struct uvc_core {
   uint32_t announce_limit;
   const uvc_auth_ops_t* auth; /* accounts, when compiled in and open; else NULL */
   void* auth_ud;
+  uvc_registered_t* registered; /* the registered account names (uthash head) */
+  uint32_t n_registered;
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -315,9 +341,58 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
 /* Sends text as a server announcement to every present session. */
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
 
+/* Sends text as a server notice to s alone (rendered like an announcement). */
+void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
+
 /* s's memory is about to be freed (after uvc_core_leave): drops every reference to it
- * that outlives a loop turn (account requests in flight). */
+ * that outlives a loop turn (account requests in flight) and its account name. */
 void uvc_core_forget(uvc_core_t* core, uvc_session_t* s);
+
+/* ---- Accounts and passwords -------------------------------------------------------- */
+
+/* The core keeps the names of the registered accounts (loaded at startup by the accounts
+ * module, which keeps them in step with the store), so that taking a nick is checked at
+ * once: a registered nick may only be used by a session logged in to its account, and a
+ * reserved nick (the services', "NickServ") by nobody. */
+
+/* Starts an account operation for s (or, when accounts are not available, answers
+ * UVC_EAUTH_UNAVAILABLE at once). The answer comes through s->adapter->on_auth. */
+void uvc_core_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, const char* name,
+                   size_t nlen, const char* a, size_t alen, const char* b, size_t blen);
+/* Adds a registered name (no-op when present). Returns 0 or UVC_ENOMEM. */
+int uvc_core_add_registered(uvc_core_t* core, const char* name, size_t len);
+/* Removes a registered name (no-op when absent). Sessions logged in to it stay so until the
+ * accounts module logs them out. */
+void uvc_core_remove_registered(uvc_core_t* core, const char* name, size_t len);
+/* The registered name (in the spelling it was registered with) equal to name in any case,
+ * or NULL. */
+const char* uvc_core_registered(const uvc_core_t* core, const char* name, size_t len);
+/* 1 when nick is reserved for the server's services. */
+int uvc_core_reserved(const char* nick, size_t len);
+/* Why s may not use nick (UVC_ENICK_RESERVED, UVC_ENICK_REGISTERED), or 0. */
+int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char* nick, size_t len);
+/* s is now logged in to the account name. When s is present it takes the account's nick
+ * (uvc_core_reclaim, then a rename). Returns 0, or UVC_ENOMEM (s is logged in all the same
+ * but keeps its nick). */
+int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len);
+/* Frees nick for s, which is logged in to that account: whoever else holds it (a stranger,
+ * or another connection logged in to the same account, such as a dead one not yet timed
+ * out) is renamed to a fresh guest nick, with a notice. Returns 0, UVC_ENICK_REGISTERED when
+ * s is not logged in to nick, or UVC_ENOMEM. */
+int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
+/* s is logged out; a registered nick it holds is given up (it becomes a fresh guest). */
+void uvc_core_logout(uvc_core_t* core, uvc_session_t* s);
+/* Renames s to a fresh guest nick (guestN, skipping taken and registered names). */
+int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s);
+/* 1 when the session's account is name (any case). */
+int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t len);
+
+/* 1 when pw[0..len) is the server password (core->password), compared in constant time. */
+int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len);
+/* The login throttle of s's address (see uvc_auth_ops_t.address_wait); 0 without accounts. */
+uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int failed);
+/* Overwrites n bytes at p with zeros in a way the compiler keeps (for passwords). */
+void uvc_wipe(void* p, size_t n);
 
 /* Hands m to hooks.deliver for s (a reply from an adapter). Does not consume m. */
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m);

@@ -1,0 +1,685 @@
+/* accounts.c: registered accounts: the account operations adapters start, run as chains of
+ * password and store requests on the thread pool, with login throttling and the core's set
+ * of registered names kept in step with the store.
+ *
+ * Every operation is a request that holds its session pointer. When the session's memory is
+ * about to go (uvc_core_forget), its requests are orphaned: their pointer is cleared and the
+ * passwords they still hold are wiped; a late callback of an orphan finishes what the store
+ * already did (a committed create or delete still updates the registered names) and frees
+ * the request without going on. Passwords are copied into a request only while a store
+ * lookup runs before they can be checked, and wiped as soon as they are handed on.
+ */
+#include "uvchat/accounts.h"
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvchat/list.h"
+#include "uvchat/log.h"
+#include "uvchat/password.h"
+#include "uvchat/store.h"
+#include "uvchat/throttle.h"
+
+#define ADDR_KEY_MAX 64  /* an address key: "203.0.113.9", "2001:0db8:0000:0000::/64" */
+#define DETAIL_MAX   200 /* a reply's explanation */
+
+/* The hash of a random password nobody knows, with the default cost (Argon2id, 64 MiB, two
+ * passes): a login to a name that has no account is checked against it, so that it takes
+ * as long as a login with a wrong password and the answer cannot tell the two apart. */
+static const char kDummyHash[] =
+    "$argon2id$v=19$m=65536,t=2,p=1$sLPYMkG84R+sCwpu+SbsrQ$"
+    "Labvy0sFIOXNKoxc9q75z+XfxbX27DEKfo1dY1fe7og";
+
+struct uvc_accounts {
+  uv_loop_t* loop;
+  uvc_core_t* core;
+  uvc_store_t* store;
+  uvc_throttle_t by_name; /* failed logins per account name */
+  uvc_throttle_t by_addr; /* failed logins and server passwords per client address */
+  uvc_list_t reqs;        /* requests in flight */
+  uint8_t closing;
+};
+
+typedef struct acct_req {
+  uvc_list_t link; /* on a->reqs */
+  uvc_accounts_t* a;
+  uvc_session_t* s; /* NULL once orphaned */
+  uvc_auth_op_t op;
+  uint8_t found; /* the account exists (its hash, not the dummy, is being checked) */
+  size_t nlen, pwlen, newlen;
+  char name[UVC_NICK_MAX + 1];  /* the account */
+  char addr[ADDR_KEY_MAX];      /* where the session connects from */
+  char pw[UVC_PASSWORD_MAX];    /* the password to check, until handed to the verifier */
+  char newpw[UVC_PASSWORD_MAX]; /* PASSWD: the new password, until handed to the hasher */
+} acct_req_t;
+
+/* ---- Small helpers ------------------------------------------------------------------- */
+
+/* Formats a reply's explanation into out (DETAIL_MAX bytes). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static const char*
+detailf(char* out, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(out, DETAIL_MAX, fmt, ap);
+  va_end(ap);
+  return out;
+}
+
+/* The throttle key of s's address (from the core's peer_key hook; "-" without one). */
+static void addr_key(const uvc_accounts_t* a, const uvc_session_t* s, char out[ADDR_KEY_MAX]) {
+  out[0] = '\0';
+  if (a->core->hooks.peer_key != NULL) a->core->hooks.peer_key(a->core->ud, s, out, ADDR_KEY_MAX);
+  if (out[0] == '\0') memcpy(out, "-", 2);
+}
+
+/* Whole seconds (rounded up) in ms milliseconds. */
+static unsigned seconds(uint64_t ms) {
+  return (unsigned)((ms + 999) / 1000);
+}
+
+/* Answers s at once, with no request involved. */
+static void answer_now(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, int status,
+                       const char* account, const char* detail) {
+  if (s->adapter->on_auth != NULL) s->adapter->on_auth(a->core, s, op, status, account, detail);
+}
+
+/* Frees everything; nothing may be in flight. */
+static void destroy(uvc_accounts_t* a) {
+  uvc_throttle_free(&a->by_name);
+  uvc_throttle_free(&a->by_addr);
+  free(a);
+}
+
+/* Unlinks, wipes and frees a request (and the module, when it was closed and this was the
+ * last request). */
+static void req_free(acct_req_t* r) {
+  uvc_accounts_t* a = r->a;
+  uvc_list_remove(&r->link);
+  sodium_memzero(r, sizeof(*r));
+  free(r);
+  if (a->closing && uvc_list_empty(&a->reqs)) destroy(a);
+}
+
+/* Frees a request, then answers its session (if it still has one): a new operation started
+ * from inside the answer does not find this one in the way. */
+static void req_answer(acct_req_t* r, int status, const char* detail) {
+  uvc_session_t* s = r->s;
+  uvc_core_t* core = r->a->core;
+  uvc_auth_op_t op = r->op;
+  char name[UVC_NICK_MAX + 1];
+  memcpy(name, r->name, sizeof(name));
+  req_free(r);
+  if (s != NULL && s->adapter->on_auth != NULL)
+    s->adapter->on_auth(core, s, op, status, name[0] != '\0' ? name : NULL, detail);
+}
+
+/* A new request of s for the account name, linked in flight; NULL when out of memory. */
+static acct_req_t* req_new(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, const char* name,
+                           size_t nlen) {
+  acct_req_t* r = calloc(1, sizeof(*r));
+  if (r == NULL) return NULL;
+  r->a = a;
+  r->s = s;
+  r->op = op;
+  if (nlen > UVC_NICK_MAX) nlen = UVC_NICK_MAX;
+  memcpy(r->name, name, nlen);
+  r->name[nlen] = '\0';
+  r->nlen = nlen;
+  addr_key(a, s, r->addr);
+  uvc_list_insert_tail(&a->reqs, &r->link);
+  return r;
+}
+
+/* Whether s has a request in flight. */
+static int session_busy(const uvc_accounts_t* a, const uvc_session_t* s) {
+  const uvc_list_t* it;
+  for (it = a->reqs.next; it != &a->reqs; it = it->next)
+    if (UVC_CONTAINER_OF(it, acct_req_t, link)->s == s) return 1;
+  return 0;
+}
+
+/* Whether a password of the account name is being checked: one at a time per account, so
+ * that parallel guesses from many connections cannot outrun the throttle. */
+static int name_busy(const uvc_accounts_t* a, const char* name, size_t nlen) {
+  const uvc_list_t* it;
+  for (it = a->reqs.next; it != &a->reqs; it = it->next) {
+    const acct_req_t* r = UVC_CONTAINER_OF(it, acct_req_t, link);
+    if (r->op != UVC_AUTH_REGISTER && uvc_name_eq(r->name, r->nlen, name, nlen)) return 1;
+  }
+  return 0;
+}
+
+/* When the account name (NULL: not checked) or the address may not try now, writes why into
+ * detail and returns 1. */
+static int throttled(uvc_accounts_t* a, const char* name, size_t nlen, const char* addr,
+                     char* detail) {
+  uint64_t now = uv_now(a->loop), wait = 0;
+  uvc_throttle_prune(&a->by_name, now);
+  uvc_throttle_prune(&a->by_addr, now);
+  if (name != NULL && !uvc_throttle_allowed(&a->by_name, name, nlen, now, &wait)) {
+    detailf(detail, "too many failed logins for %.*s; try again in %u seconds", (int)nlen, name,
+            seconds(wait));
+    UVC_DEBUG("account %.*s: login refused from %s (throttled)", (int)nlen, name, addr);
+    return 1;
+  }
+  if (!uvc_throttle_allowed(&a->by_addr, addr, strlen(addr), now, &wait)) {
+    detailf(detail, "too many failed logins from your address; try again in %u seconds",
+            seconds(wait));
+    UVC_DEBUG("account %.*s: login refused from %s (address throttled)", (int)nlen,
+              name != NULL ? name : "-", addr);
+    return 1;
+  }
+  return 0;
+}
+
+/* Records a failed password for the account and the address. */
+static void record_failure(uvc_accounts_t* a, const char* name, size_t nlen, const char* addr) {
+  uint64_t now = uv_now(a->loop);
+  (void)uvc_throttle_fail(&a->by_name, name, nlen, now);
+  (void)uvc_throttle_fail(&a->by_addr, addr, strlen(addr), now);
+  UVC_WARN("account %.*s: wrong password from %s", (int)nlen, name, addr);
+}
+
+/* The code and words for a password or store request that could not start (rc). */
+static int start_failed(int rc, char* detail) {
+  if (rc == UVC_PASSWORD_BUSY) {
+    detailf(detail, "%s", uvc_strerror(UVC_EAUTH_OVERLOADED));
+    return UVC_EAUTH_OVERLOADED;
+  }
+  detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR));
+  return UVC_EAUTH_ERROR;
+}
+
+/* ---- The chains: register ------------------------------------------------------------- */
+
+static void on_created(void* data, int status);
+
+/* REGISTER, step 2: the new hash is made; store it. */
+static void on_hashed(void* data, int status, const char* hash) {
+  acct_req_t* r = data;
+  char detail[DETAIL_MAX];
+  int rc;
+  if (r->s == NULL || r->a->closing) { /* nobody to register for any more */
+    req_free(r);
+    return;
+  }
+  if (status != 0) {
+    UVC_WARN("account %s: cannot hash a password (%d)", r->name, status);
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+    return;
+  }
+  rc = uvc_store_create(r->a->store, r->a->loop, r->name, hash, on_created, r);
+  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+/* REGISTER, step 3: committed and synced (or refused): now the session is told. */
+static void on_created(void* data, int status) {
+  acct_req_t* r = data;
+  uvc_accounts_t* a = r->a;
+  char detail[DETAIL_MAX];
+  int err;
+  if (a->closing) {
+    req_free(r);
+    return;
+  }
+  if (status == 0 || status == UVC_STORE_EXISTS)
+    (void)uvc_core_add_registered(a->core, r->name, r->nlen);
+  if (status == 0) UVC_INFO("account %s: registered from %s", r->name, r->addr);
+  if (r->s == NULL) {
+    req_free(r);
+    return;
+  }
+  if (status == UVC_STORE_EXISTS) {
+    req_answer(r, UVC_EAUTH_EXISTS, detailf(detail, "the nick %s is already registered", r->name));
+    return;
+  }
+  if (status != 0) {
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+    return;
+  }
+  err = uvc_core_login(a->core, r->s, r->name, r->nlen);
+  req_answer(r, 0, err == 0 ? NULL : detailf(detail, "you keep the nick %s", r->s->nick));
+}
+
+/* Starts REGISTER: s's nick becomes an account with password pw. */
+static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, size_t len) {
+  char detail[DETAIL_MAX];
+  const char* problem;
+  acct_req_t* r;
+  int rc;
+  if (!s->present) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_ENOT_PRESENT, NULL, uvc_strerror(UVC_ENOT_PRESENT));
+    return;
+  }
+  if (s->account != NULL) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_LOGGED_IN, s->account,
+               detailf(detail, "you are logged in as %s; log out first", s->account));
+    return;
+  }
+  if (uvc_core_registered(a->core, s->nick, s->nick_len) != NULL) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_EXISTS, NULL,
+               detailf(detail, "the nick %s is already registered", s->nick));
+    return;
+  }
+  if ((problem = uvc_password_problem(pw, len)) != NULL) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_BAD_PASSWORD, NULL,
+               detailf(detail, "password not accepted: %s", problem));
+    return;
+  }
+  if ((r = req_new(a, s, UVC_AUTH_REGISTER, s->nick, s->nick_len)) == NULL) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_ENOMEM, NULL, uvc_strerror(UVC_ENOMEM));
+    return;
+  }
+  rc = uvc_password_hash(a->loop, pw, len, on_hashed, r);
+  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+/* ---- The chains: login, password change, unregister ------------------------------------ */
+
+static void on_verified(void* data, int ok);
+static void on_rehashed(void* data, int status, const char* hash);
+static void on_written(void* data, int status);
+static void on_deleted(void* data, int status);
+
+/* LOGIN, PASSWD, UNREGISTER, step 2: the stored hash (or none); check the password against
+ * it, or against the dummy hash when there is no such account. */
+static void on_got(void* data, int status, const char* hash) {
+  acct_req_t* r = data;
+  char detail[DETAIL_MAX];
+  int rc;
+  if (r->s == NULL || r->a->closing) {
+    req_free(r);
+    return;
+  }
+  if (status == 0) {
+    r->found = 1;
+  } else if (status == UVC_STORE_NOT_FOUND) {
+    hash = kDummyHash;
+  } else {
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+    return;
+  }
+  rc = uvc_password_verify(r->a->loop, hash, r->pw, r->pwlen, on_verified, r);
+  sodium_memzero(r->pw, sizeof(r->pw)); /* the verifier has its own copy */
+  r->pwlen = 0;
+  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+/* Step 3: the password was checked. */
+static void on_verified(void* data, int ok) {
+  acct_req_t* r = data;
+  uvc_accounts_t* a = r->a;
+  char detail[DETAIL_MAX];
+  int rc, err;
+  if (r->s == NULL || a->closing) {
+    req_free(r);
+    return;
+  }
+  if (ok < 0) { /* cancelled: not a wrong password */
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+    return;
+  }
+  if (ok != 1 || !r->found) {
+    record_failure(a, r->name, r->nlen, r->addr);
+    if (r->op == UVC_AUTH_LOGIN)
+      detailf(detail, "cannot log in as %s: wrong password, or no such account", r->name);
+    else
+      detailf(detail, "wrong password for %s", r->name);
+    req_answer(r, UVC_EAUTH_FAILED, detail);
+    return;
+  }
+  uvc_throttle_reset(&a->by_name, r->name, r->nlen);
+  switch (r->op) {
+    case UVC_AUTH_LOGIN:
+      (void)uvc_core_add_registered(a->core, r->name, r->nlen); /* the store is the truth */
+      UVC_INFO("account %s: logged in from %s", r->name, r->addr);
+      err = uvc_core_login(a->core, r->s, r->name, r->nlen);
+      if (r->s->account != NULL) /* the spelling it was registered with */
+        snprintf(r->name, sizeof(r->name), "%s", r->s->account);
+      if (err != 0) detailf(detail, "you keep the nick %s", r->s->nick);
+      req_answer(r, 0, err == 0 ? NULL : detail);
+      return;
+    case UVC_AUTH_PASSWD:
+      rc = uvc_password_hash(a->loop, r->newpw, r->newlen, on_rehashed, r);
+      sodium_memzero(r->newpw, sizeof(r->newpw));
+      r->newlen = 0;
+      break;
+    case UVC_AUTH_UNREGISTER:
+      rc = uvc_store_delete(a->store, a->loop, r->name, on_deleted, r);
+      break;
+    default:
+      rc = UVC_EAUTH_ERROR;
+      break;
+  }
+  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+/* PASSWD, step 4: the new hash is made; store it. */
+static void on_rehashed(void* data, int status, const char* hash) {
+  acct_req_t* r = data;
+  char detail[DETAIL_MAX];
+  int rc;
+  if (r->s == NULL || r->a->closing) {
+    req_free(r);
+    return;
+  }
+  if (status != 0) {
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+    return;
+  }
+  rc = uvc_store_set_hash(r->a->store, r->a->loop, r->name, hash, on_written, r);
+  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+/* PASSWD, step 5: committed and synced. */
+static void on_written(void* data, int status) {
+  acct_req_t* r = data;
+  char detail[DETAIL_MAX];
+  if (r->a->closing) {
+    req_free(r);
+    return;
+  }
+  if (status == 0) UVC_INFO("account %s: password changed from %s", r->name, r->addr);
+  if (status == UVC_STORE_NOT_FOUND)
+    req_answer(r, UVC_EAUTH_FAILED, detailf(detail, "the account %s no longer exists", r->name));
+  else if (status != 0)
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+  else
+    req_answer(r, 0, NULL);
+}
+
+/* A deleted account, for drop_login. */
+typedef struct dropped {
+  uvc_accounts_t* a;
+  const uvc_session_t* by;
+  const char* name;
+  size_t nlen;
+} dropped_t;
+
+/* Logs out one session logged in to a deleted account (other than the one that deleted it),
+ * and tells it. */
+static void drop_login(uvc_session_t* s, void* arg) {
+  dropped_t* d = arg;
+  char detail[DETAIL_MAX];
+  if (s == d->by || !uvc_session_logged_in_as(s, d->name, d->nlen)) return;
+  free(s->account); /* no rename: the nick is nobody's now */
+  s->account = NULL;
+  answer_now(d->a, s, UVC_AUTH_LOGOUT, 0, d->name,
+             detailf(detail, "the account %s was deleted", d->name));
+}
+
+/* UNREGISTER, step 4: the account is gone; so are its name's protection and its logins. */
+static void on_deleted(void* data, int status) {
+  acct_req_t* r = data;
+  uvc_accounts_t* a = r->a;
+  char detail[DETAIL_MAX];
+  dropped_t d;
+  if (a->closing) {
+    req_free(r);
+    return;
+  }
+  if (status == 0 || status == UVC_STORE_NOT_FOUND) {
+    uvc_core_remove_registered(a->core, r->name, r->nlen);
+    d.a = a;
+    d.by = r->s;
+    d.name = r->name;
+    d.nlen = r->nlen;
+    uvc_core_each(a->core, drop_login, &d);
+    if (status == 0) UVC_INFO("account %s: unregistered from %s", r->name, r->addr);
+  }
+  if (r->s == NULL) {
+    req_free(r);
+    return;
+  }
+  if (status != 0 && status != UVC_STORE_NOT_FOUND) {
+    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
+    return;
+  }
+  uvc_core_logout(a->core, r->s); /* keeps its nick: it is nobody's now */
+  req_answer(r, 0, NULL);
+}
+
+/* Starts LOGIN, PASSWD or UNREGISTER: each checks a password of the account name first. */
+static void start_check(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, const char* name,
+                        size_t nlen, const char* pw, size_t pwlen, const char* newpw,
+                        size_t newlen) {
+  char detail[DETAIL_MAX], addr[ADDR_KEY_MAX];
+  const char *problem, *canon;
+  acct_req_t* r;
+  int rc;
+  if (op == UVC_AUTH_LOGIN) {
+    if (!uvc_nick_valid(name, nlen)) {
+      answer_now(a, s, op, UVC_EAUTH_INVALID, NULL, uvc_strerror(UVC_EAUTH_INVALID));
+      return;
+    }
+    if (s->account != NULL) {
+      if (uvc_name_eq(s->account, strlen(s->account), name, nlen))
+        detailf(detail, "you are already logged in as %s", s->account);
+      else
+        detailf(detail, "you are logged in as %s; log out first", s->account);
+      answer_now(a, s, op, UVC_EAUTH_LOGGED_IN, s->account, detail);
+      return;
+    }
+  } else {
+    if (s->account == NULL) {
+      answer_now(a, s, op, UVC_EAUTH_NOT_LOGGED_IN, NULL, uvc_strerror(UVC_EAUTH_NOT_LOGGED_IN));
+      return;
+    }
+    name = s->account;
+    nlen = strlen(name);
+    if (op == UVC_AUTH_PASSWD && (problem = uvc_password_problem(newpw, newlen)) != NULL) {
+      answer_now(a, s, op, UVC_EAUTH_BAD_PASSWORD, name,
+                 detailf(detail, "new password not accepted: %s", problem));
+      return;
+    }
+  }
+  if (op == UVC_AUTH_LOGIN && (canon = uvc_core_registered(a->core, name, nlen)) != NULL)
+    name = canon; /* the spelling it was registered with, for the answers and the log */
+  addr_key(a, s, addr);
+  if (throttled(a, name, nlen, addr, detail)) {
+    answer_now(a, s, op, UVC_EAUTH_THROTTLED, NULL, detail);
+    return;
+  }
+  if (pwlen > UVC_PASSWORD_MAX) { /* no password that long was ever accepted */
+    record_failure(a, name, nlen, addr);
+    answer_now(a, s, op, UVC_EAUTH_FAILED, NULL,
+               op == UVC_AUTH_LOGIN
+                   ? detailf(detail, "cannot log in as %.*s: wrong password, or no such account",
+                             (int)nlen, name)
+                   : detailf(detail, "wrong password for %.*s", (int)nlen, name));
+    return;
+  }
+  if (name_busy(a, name, nlen)) {
+    answer_now(a, s, op, UVC_EAUTH_BUSY, NULL,
+               detailf(detail, "another login to %.*s is being checked; try again in a moment",
+                       (int)nlen, name));
+    return;
+  }
+  if ((r = req_new(a, s, op, name, nlen)) == NULL) {
+    answer_now(a, s, op, UVC_ENOMEM, NULL, uvc_strerror(UVC_ENOMEM));
+    return;
+  }
+  if (pwlen > 0) memcpy(r->pw, pw, pwlen);
+  r->pwlen = pwlen;
+  if (op == UVC_AUTH_PASSWD) {
+    memcpy(r->newpw, newpw, newlen); /* newlen <= UVC_PASSWORD_MAX: the rules checked it */
+    r->newlen = newlen;
+  }
+  rc = uvc_store_get(a->store, a->loop, r->name, on_got, r);
+  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+/* ---- The operations the core calls ------------------------------------------------------ */
+
+/* core->auth->start: one operation at a time per session, then by kind. */
+static void op_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* name, size_t nlen,
+                     const char* pa, size_t alen, const char* pb, size_t blen) {
+  uvc_accounts_t* a = ud;
+  char detail[DETAIL_MAX];
+  if (session_busy(a, s)) {
+    answer_now(a, s, op, UVC_EAUTH_BUSY, NULL,
+               detailf(detail, "%s; wait for its answer", uvc_strerror(UVC_EAUTH_BUSY)));
+    return;
+  }
+  switch (op) {
+    case UVC_AUTH_REGISTER:
+      start_register(a, s, pa, alen);
+      break;
+    case UVC_AUTH_LOGIN:
+    case UVC_AUTH_PASSWD:
+    case UVC_AUTH_UNREGISTER:
+      start_check(a, s, op, name, nlen, pa, alen, pb, blen);
+      break;
+    case UVC_AUTH_LOGOUT:
+      if (s->account == NULL) {
+        answer_now(a, s, op, UVC_EAUTH_NOT_LOGGED_IN, NULL, uvc_strerror(UVC_EAUTH_NOT_LOGGED_IN));
+      } else {
+        char account[UVC_NICK_MAX + 1];
+        char addr[ADDR_KEY_MAX];
+        snprintf(account, sizeof(account), "%s", s->account);
+        addr_key(a, s, addr);
+        UVC_INFO("account %s: logged out from %s", account, addr);
+        answer_now(a, s, op, 0, account, NULL); /* before the nick it gives up changes */
+        uvc_core_logout(a->core, s);
+      }
+      break;
+  }
+}
+
+/* core->auth->forget: s's requests are orphaned and the passwords they hold wiped. */
+static void op_forget(void* ud, uvc_session_t* s) {
+  uvc_accounts_t* a = ud;
+  uvc_list_t* it;
+  for (it = a->reqs.next; it != &a->reqs; it = it->next) {
+    acct_req_t* r = UVC_CONTAINER_OF(it, acct_req_t, link);
+    if (r->s != s) continue;
+    r->s = NULL;
+    sodium_memzero(r->pw, sizeof(r->pw));
+    sodium_memzero(r->newpw, sizeof(r->newpw));
+    r->pwlen = r->newlen = 0;
+  }
+}
+
+/* core->auth->address_wait: the server password's use of the address throttle. */
+static uint64_t op_address_wait(void* ud, const uvc_session_t* s, int failed) {
+  uvc_accounts_t* a = ud;
+  char addr[ADDR_KEY_MAX];
+  uint64_t now = uv_now(a->loop), wait = 0;
+  addr_key(a, s, addr);
+  uvc_throttle_prune(&a->by_addr, now);
+  if (failed) {
+    (void)uvc_throttle_fail(&a->by_addr, addr, strlen(addr), now);
+    UVC_WARN("wrong server password from %s", addr);
+  }
+  if (uvc_throttle_allowed(&a->by_addr, addr, strlen(addr), now, &wait)) return 0;
+  return wait;
+}
+
+static const uvc_auth_ops_t kOps = {op_start, op_forget, op_address_wait};
+
+/* ---- Opening and closing ---------------------------------------------------------------- */
+
+/* Tells the core every registered name in the database at path. Returns 0, or -1 with the
+ * reason in err. */
+static int load_names(uvc_accounts_t* a, const char* path, char* err, size_t errlen) {
+  sqlite3* db = NULL;
+  sqlite3_stmt* st = NULL;
+  unsigned skipped = 0;
+  int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, UVC_STORE_BUSY_MS);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT name FROM accounts", -1, &st, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* name = (const char*)sqlite3_column_text(st, 0);
+    size_t len = name != NULL ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    rc = SQLITE_OK;
+    if (!uvc_nick_valid(name, len)) {
+      skipped++; /* not written by uvchat: no nick can ever be it */
+    } else if (uvc_core_add_registered(a->core, name, len) != 0) {
+      snprintf(err, errlen, "out of memory loading the account names");
+      sqlite3_finalize(st);
+      sqlite3_close(db);
+      return -1;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    snprintf(err, errlen, "%s: cannot read the account names: %s", path,
+             db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return -1;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (skipped > 0) UVC_WARN("accounts: %u names in the database are not valid nicks", skipped);
+  return 0;
+}
+
+int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, const char* data_dir,
+                      char* err, size_t errlen) {
+  char dir[4096];
+  uvc_accounts_t* a;
+  int r;
+  *out = NULL;
+  if (uvc_password_init() != 0) {
+    snprintf(err, errlen, "cannot initialise libsodium");
+    return UVC_PASSWORD_EINIT;
+  }
+  if (data_dir == NULL) {
+    if ((r = uvc_store_default_dir(dir, sizeof(dir))) != 0) {
+      snprintf(err, errlen, "cannot find a directory for the accounts (%s): use --data-dir",
+               uv_strerror(r));
+      return r;
+    }
+    data_dir = dir;
+  }
+  a = calloc(1, sizeof(*a));
+  if (a == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return UVC_ENOMEM;
+  }
+  a->loop = loop;
+  a->core = core;
+  uvc_list_init(&a->reqs);
+  uvc_throttle_init(&a->by_name, UVC_THROTTLE_DEFAULT_FAILURES, UVC_THROTTLE_DEFAULT_WINDOW);
+  uvc_throttle_init(&a->by_addr, UVC_THROTTLE_DEFAULT_FAILURES, UVC_THROTTLE_DEFAULT_WINDOW);
+  if ((r = uvc_store_open(&a->store, data_dir, err, errlen)) != 0) {
+    destroy(a);
+    return r;
+  }
+  if (load_names(a, uvc_store_path(a->store), err, errlen) != 0) {
+    uvc_store_close(a->store);
+    destroy(a);
+    return UVC_STORE_DB;
+  }
+  core->auth = &kOps;
+  core->auth_ud = a;
+  UVC_INFO("accounts: %u registered", (unsigned)core->n_registered);
+  *out = a;
+  return 0;
+}
+
+const char* uvc_accounts_path(const uvc_accounts_t* a) {
+  return uvc_store_path(a->store);
+}
+
+void uvc_accounts_close(uvc_accounts_t* a) {
+  uvc_list_t* it;
+  if (a == NULL) return;
+  if (a->core->auth_ud == a) {
+    a->core->auth = NULL;
+    a->core->auth_ud = NULL;
+  }
+  for (it = a->reqs.next; it != &a->reqs; it = it->next) /* nobody is waiting any more */
+    UVC_CONTAINER_OF(it, acct_req_t, link)->s = NULL;
+  a->closing = 1;
+  uvc_store_close(a->store);
+  a->store = NULL;
+  if (uvc_list_empty(&a->reqs)) destroy(a);
+}
