@@ -143,6 +143,7 @@ static void tls_pump(uvc_client_t* c) {
     }
     if (k > 0) {
       handle_input(c, srv->tbuf, (size_t)k);
+      uvc_wipe(srv->tbuf, (size_t)k);
     } else if (k == 0) {
       break;
     } else if (k == UVC_TLS_CLOSED) {
@@ -376,7 +377,10 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     c->err = (int)nread;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
   }
-  if (buf->base != NULL) release_read_buffer(UVC_CONN_SRV(c), buf);
+  if (buf->base != NULL) {
+    if (nread > 0) uvc_wipe(buf->base, (size_t)nread); /* lines may have held passwords */
+    release_read_buffer(UVC_CONN_SRV(c), buf);
+  }
 }
 
 /* ------------------------------------------------------------------------------------------

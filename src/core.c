@@ -845,16 +845,6 @@ uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int fai
   return core->auth->address_wait(core->auth_ud, s, failed);
 }
 
-void uvc_wipe(void* p, size_t n) {
-#ifdef UVCHAT_WITH_ACCOUNTS
-  sodium_memzero(p, n);
-#else
-  volatile unsigned char* v = p;
-  while (n-- > 0)
-    *v++ = 0;
-#endif
-}
-
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {
   if (m != NULL) core->hooks.deliver(core->ud, s, m);
 }

@@ -6,6 +6,8 @@
  */
 #include "uvchat/framer.h"
 
+#include "uvchat/clean.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@ void uvc_framer_init(uvc_framer_t* f) {
 }
 
 void uvc_framer_free(uvc_framer_t* f) {
+  uvc_wipe(f->buf, f->len);
   free(f->buf);
   memset(f, 0, sizeof(*f));
 }
@@ -50,6 +53,7 @@ static int append(uvc_framer_t* f, const char* p, size_t n) {
 /* Releases buf once everything in it has been handed out. */
 static void drop_if_empty(uvc_framer_t* f) {
   if (f->pos < f->len) return;
+  uvc_wipe(f->buf, f->len); /* a line handed out may have held a password */
   free(f->buf);
   f->buf = NULL;
   f->len = f->pos = f->cap = 0;

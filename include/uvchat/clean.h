@@ -23,6 +23,10 @@ size_t uvc_clean_text(const char* in, size_t len, char* out, unsigned flags);
 /* 1 when s[0..len) is empty or only spaces and tabs. */
 int uvc_text_is_blank(const char* s, size_t len);
 
+/* Overwrites p[0..n) with zeros in a way the compiler cannot leave out (input that may hold
+ * a password, once it has been handled). */
+void uvc_wipe(void* p, size_t n);
+
 /* The longest prefix of s[0..len) (valid UTF-8) that fits in max bytes without cutting a
  * character in two. */
 size_t uvc_utf8_cut(const char* s, size_t len, size_t max);

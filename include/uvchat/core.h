@@ -391,8 +391,7 @@ int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t le
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len);
 /* The login throttle of s's address (see uvc_auth_ops_t.address_wait); 0 without accounts. */
 uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int failed);
-/* Overwrites n bytes at p with zeros in a way the compiler keeps (for passwords). */
-void uvc_wipe(void* p, size_t n);
+/* (uvc_wipe, for passwords once handled, is in clean.h.) */
 
 /* Hands m to hooks.deliver for s (a reply from an adapter). Does not consume m. */
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m);
