@@ -258,9 +258,9 @@ static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, 
     answer_now(a, s, UVC_AUTH_REGISTER, UVC_ENOT_PRESENT, NULL, uvc_strerror(UVC_ENOT_PRESENT));
     return;
   }
-  if (s->account != NULL) {
-    answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_LOGGED_IN, s->account,
-               detailf(detail, "you are logged in as %s; log out first", s->account));
+  if (uvc_session_account(s) != NULL) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_LOGGED_IN, uvc_session_account(s),
+               detailf(detail, "you are logged in as %s; log out first", uvc_session_account(s)));
     return;
   }
   if (uvc_core_registered(a->core, s->nick, s->nick_len) != NULL) {
@@ -341,8 +341,8 @@ static void on_verified(void* data, int ok) {
       (void)uvc_core_add_registered(a->core, r->name, r->nlen); /* the store is the truth */
       UVC_INFO("account %s: logged in from %s", r->name, r->addr);
       err = uvc_core_login(a->core, r->s, r->name, r->nlen);
-      if (r->s->account != NULL) /* the spelling it was registered with */
-        snprintf(r->name, sizeof(r->name), "%s", r->s->account);
+      if (uvc_session_account(r->s) != NULL) /* the spelling it was registered with */
+        snprintf(r->name, sizeof(r->name), "%s", uvc_session_account(r->s));
       if (err != 0) detailf(detail, "you keep the nick %s", r->s->nick);
       req_answer(r, 0, err == 0 ? NULL : detail);
       return;
@@ -409,8 +409,7 @@ static void drop_login(uvc_session_t* s, void* arg) {
   dropped_t* d = arg;
   char detail[DETAIL_MAX];
   if (s == d->by || !uvc_session_logged_in_as(s, d->name, d->nlen)) return;
-  free(s->account); /* no rename: the nick is nobody's now */
-  s->account = NULL;
+  uvc_core_forget_account(s); /* no rename: the nick is nobody's now */
   answer_now(d->a, s, UVC_AUTH_LOGOUT, 0, d->name,
              detailf(detail, "the account %s was deleted", d->name));
 }
@@ -459,20 +458,21 @@ static void start_check(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, c
       answer_now(a, s, op, UVC_EAUTH_INVALID, NULL, uvc_strerror(UVC_EAUTH_INVALID));
       return;
     }
-    if (s->account != NULL) {
-      if (uvc_name_eq(s->account, strlen(s->account), name, nlen))
-        detailf(detail, "you are already logged in as %s", s->account);
+    const char* cur = uvc_session_account(s);
+    if (cur != NULL) {
+      if (uvc_name_eq(cur, strlen(cur), name, nlen))
+        detailf(detail, "you are already logged in as %s", cur);
       else
-        detailf(detail, "you are logged in as %s; log out first", s->account);
-      answer_now(a, s, op, UVC_EAUTH_LOGGED_IN, s->account, detail);
+        detailf(detail, "you are logged in as %s; log out first", cur);
+      answer_now(a, s, op, UVC_EAUTH_LOGGED_IN, cur, detail);
       return;
     }
   } else {
-    if (s->account == NULL) {
+    if (uvc_session_account(s) == NULL) {
       answer_now(a, s, op, UVC_EAUTH_NOT_LOGGED_IN, NULL, uvc_strerror(UVC_EAUTH_NOT_LOGGED_IN));
       return;
     }
-    name = s->account;
+    name = uvc_session_account(s);
     nlen = strlen(name);
     if (op == UVC_AUTH_PASSWD && (problem = uvc_password_problem(newpw, newlen)) != NULL) {
       answer_now(a, s, op, UVC_EAUTH_BAD_PASSWORD, name,
@@ -538,12 +538,12 @@ static void op_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* n
       start_check(a, s, op, name, nlen, pa, alen, pb, blen);
       break;
     case UVC_AUTH_LOGOUT:
-      if (s->account == NULL) {
+      if (uvc_session_account(s) == NULL) {
         answer_now(a, s, op, UVC_EAUTH_NOT_LOGGED_IN, NULL, uvc_strerror(UVC_EAUTH_NOT_LOGGED_IN));
       } else {
         char account[UVC_NICK_MAX + 1];
         char addr[ADDR_KEY_MAX];
-        snprintf(account, sizeof(account), "%s", s->account);
+        snprintf(account, sizeof(account), "%s", uvc_session_account(s));
         addr_key(a, s, addr);
         UVC_INFO("account %s: logged out from %s", account, addr);
         answer_now(a, s, op, 0, account, NULL); /* before the nick it gives up changes */

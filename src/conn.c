@@ -219,8 +219,8 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
 static int has_token(uvc_client_t* c, uint32_t now) {
   const uvc_config_t* cfg = &UVC_CONN_SRV(c)->cfg;
   uint64_t cap = cfg->flood_burst * 1000u;
-  uint64_t t = c->tokens + (uint64_t)(uint32_t)(now - c->refill_at) * cfg->flood_rate;
-  c->refill_at = now;
+  uint64_t t = c->tokens + (uint64_t)(uint32_t)(now - c->last_line) * cfg->flood_rate;
+  c->last_line = now; /* tokens are refilled from the last activity */
   c->tokens = (uint32_t)(t > cap ? cap : t);
   return c->tokens >= 1000;
 }
@@ -341,7 +341,7 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
 #endif
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
-    c->err = r;
+    c->err = (int16_t)r;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
   }
 }
@@ -374,7 +374,7 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     }
     uvc_conn_close(c, UVC_LEAVE_CLOSED, NULL, 0, 1);
   } else if (nread < 0) {
-    c->err = (int)nread;
+    c->err = (int16_t)nread;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
   }
   if (buf->base != NULL) {
@@ -438,7 +438,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tl
   uvc_session_init(&c->sess, adapter);
   uvc_list_insert_tail(&srv->clients, &c->node);
   c->state = UVC_CONN_OPEN;
-  c->since = c->last_line = c->refill_at = (uint32_t)uv_now(srv->loop);
+  c->since = c->last_line = (uint32_t)uv_now(srv->loop);
   c->tokens = (uint32_t)(srv->cfg.flood_burst * 1000u);
 #ifdef UVCHAT_WITH_TLS
   if (tls) {
@@ -460,7 +460,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tl
     return;
   }
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
-    c->err = r;
+    c->err = (int16_t)r;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
     return;
   }
@@ -493,8 +493,8 @@ int uvc_conn_made_progress(uvc_client_t* c) {
   size_t waiting = uv_stream_get_write_queue_size((uv_stream_t*)&c->tcp);
   uint32_t mark =
       c->outq.sent + (uint32_t)(c->inflight - (waiting < c->inflight ? waiting : c->inflight));
-  if (mark == c->progress) return 0;
-  c->progress = mark;
+  if (mark == c->t.stall.progress) return 0;
+  c->t.stall.progress = mark;
   return 1;
 }
 
@@ -511,7 +511,7 @@ static void written(uvc_client_t* c) {
 /* The peer is gone: an open client leaves at the end of the phase; one already on its way
  * out is closed now (nothing else would: it may not even be reading). */
 static void write_failed(uvc_client_t* c, int err) {
-  c->err = err;
+  c->err = (int16_t)err;
   if (c->state == UVC_CONN_DRAINING || c->state == UVC_CONN_SHUTDOWN)
     uvc_conn_hard_close(c);
   else

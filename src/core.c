@@ -192,6 +192,37 @@ uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len) {
   return room;
 }
 
+/* s's extras, allocated on first need; NULL when out of memory. */
+static uvc_session_extra_t* extra(uvc_session_t* s) {
+  if (s->x == NULL) s->x = calloc(1, sizeof(*s->x));
+  return s->x;
+}
+
+/* Frees s's extras (its memberships past the first must be gone). */
+static void free_extra(uvc_session_t* s) {
+  if (s->x == NULL) return;
+  free(s->x->more);
+  free(s->x->away);
+  free(s->x->account);
+  free(s->x);
+  s->x = NULL;
+}
+
+/* Replaces the account s is logged in to (NULL: none). Returns 0 or UVC_ENOMEM. */
+static int set_account(uvc_session_t* s, const char* name, size_t len) {
+  char* account = NULL;
+  if (name != NULL) {
+    if (extra(s) == NULL || (account = malloc(len + 1)) == NULL) return UVC_ENOMEM;
+    memcpy(account, name, len);
+    account[len] = '\0';
+  }
+  if (s->x != NULL) {
+    free(s->x->account);
+    s->x->account = account;
+  }
+  return 0;
+}
+
 /* Adds s to room's members and room to s's memberships. */
 static int room_add(uvc_room_t* room, uvc_session_t* s, uint32_t flags) {
   uvc_membership_t* m;
@@ -202,12 +233,14 @@ static int room_add(uvc_room_t* room, uvc_session_t* s, uint32_t flags) {
     room->members = v;
     room->cap_members = cap;
   }
-  if (s->n_rooms > 0 && s->n_rooms - 1u == s->cap_more) {
-    uint16_t cap = s->cap_more ? (uint16_t)(s->cap_more * 2) : 2;
-    uvc_membership_t* v = realloc(s->more, cap * sizeof(*v));
-    if (v == NULL) return UVC_ENOMEM;
-    s->more = v;
-    s->cap_more = cap;
+  if (s->n_rooms > 0 && (extra(s) == NULL || s->n_rooms - 1u == s->x->cap_more)) {
+    uint16_t cap;
+    uvc_membership_t* v;
+    if (s->x == NULL) return UVC_ENOMEM;
+    cap = s->x->cap_more ? (uint16_t)(s->x->cap_more * 2) : 2;
+    if ((v = realloc(s->x->more, cap * sizeof(*v))) == NULL) return UVC_ENOMEM;
+    s->x->more = v;
+    s->x->cap_more = cap;
   }
   m = uvc_session_membership(s, s->n_rooms++);
   m->room = room;
@@ -314,7 +347,8 @@ int uvc_core_reserved(const char* nick, size_t len) {
 }
 
 int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t len) {
-  return s->account != NULL && uvc_name_eq(s->account, strlen(s->account), name, len);
+  const char* account = uvc_session_account(s);
+  return account != NULL && uvc_name_eq(account, strlen(account), name, len);
 }
 
 int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char* nick, size_t len) {
@@ -371,6 +405,7 @@ void uvc_core_free(uvc_core_t* core) {
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter) {
   memset(s, 0, sizeof(*s));
   s->adapter = adapter;
+  s->user = ""; /* until the adapter says */
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -459,10 +494,9 @@ int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t 
   char guest[UVC_NICK_MAX + 1];
   int err;
   assert(!s->present);
-  if (s->account != NULL && registered_find(core, s->account, strlen(s->account)) == NULL) {
-    free(s->account); /* logged in before entering, and the account was deleted since */
-    s->account = NULL;
-  }
+  if (uvc_session_account(s) != NULL &&
+      registered_find(core, s->x->account, strlen(s->x->account)) == NULL)
+    set_account(s, NULL, 0); /* logged in before entering, and the account was deleted since */
   if (nick == NULL) {
     len = guest_nick(core, guest);
     nick = guest;
@@ -498,13 +532,7 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   }
   while (s->n_rooms > 0)
     room_remove_at(core, s, s->n_rooms - 1u);
-  free(s->more);
-  s->more = NULL;
-  s->cap_more = 0;
-  free(s->away);
-  s->away = NULL;
-  free(s->account);
-  s->account = NULL;
+  free_extra(s);
   nick_del(core, s);
   s->present = 0;
   core->n_present--;
@@ -550,9 +578,12 @@ static char* dup_cut(const char* text, size_t len, size_t max) {
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
   char* away = NULL;
   (void)core;
-  if (len > 0 && (away = dup_cut(text, len, UVC_AWAY_MAX)) == NULL) return UVC_ENOMEM;
-  free(s->away);
-  s->away = away;
+  if (len > 0 && (extra(s) == NULL || (away = dup_cut(text, len, UVC_AWAY_MAX)) == NULL))
+    return UVC_ENOMEM;
+  if (s->x != NULL) {
+    free(s->x->away);
+    s->x->away = away;
+  }
   return 0;
 }
 
@@ -745,8 +776,7 @@ void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_
 
 void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
   if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
-  free(s->account);
-  s->account = NULL;
+  free_extra(s);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -781,11 +811,11 @@ int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_
     n = snprintf(note, sizeof(note),
                  "you logged in to %s from another connection, which took the nick: this one "
                  "is now %s",
-                 s->account, holder->nick);
+                 uvc_session_account(s), holder->nick);
   else
     n = snprintf(note, sizeof(note),
-                 "%s is a registered nick and its owner logged in: you are now %s", s->account,
-                 holder->nick);
+                 "%s is a registered nick and its owner logged in: you are now %s",
+                 uvc_session_account(s), holder->nick);
   if (n > 0)
     uvc_core_notify(core, holder, note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
   return 0;
@@ -793,22 +823,21 @@ int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_
 
 int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
   const char* canon = uvc_core_registered(core, name, len);
-  char* account;
   int err;
   if (canon != NULL) name = canon; /* the spelling it was registered with */
-  if (len == 0 || len > UVC_NICK_MAX || (account = malloc(len + 1)) == NULL) return UVC_ENOMEM;
-  memcpy(account, name, len);
-  account[len] = '\0';
-  free(s->account);
-  s->account = account;
+  if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
+  if ((err = set_account(s, name, len)) != 0) return err;
   if (!s->present || uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
   if ((err = uvc_core_reclaim(core, s, name, len)) != 0) return err;
   return uvc_core_rename(core, s, name, len);
 }
 
+void uvc_core_forget_account(uvc_session_t* s) {
+  set_account(s, NULL, 0);
+}
+
 void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
-  free(s->account);
-  s->account = NULL;
+  set_account(s, NULL, 0);
   if (s->present && registered_find(core, s->nick, s->nick_len) != NULL)
     (void)uvc_core_rename_guest(core, s);
 }

@@ -70,7 +70,8 @@ static const irc_cap_t kCaps[] = {{"multi-prefix", NULL, CAP_MULTI_PREFIX, 0},
 typedef struct irc_state {
   uint16_t flags;
   uint8_t caps;
-  char realname[]; /* NUL-terminated; grows when USER arrives */
+  char user[UVC_USER_MAX + 1]; /* "~" + the USER name; the session's user points here */
+  char realname[];             /* NUL-terminated; grows when USER arrives */
 } irc_state_t;
 
 /* The server name for rendering, which has only the event to go by: the core's name, taken
@@ -416,11 +417,12 @@ static void try_register(uvc_core_t* core, uvc_session_t* s) {
     uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
     return;
   }
-  if (s->user[1] == '\0') { /* USER gave nothing usable: "~" + the nick */
+  if (((irc_state_t*)s->proto)->user[1] == '\0') { /* USER gave nothing usable: "~" + nick */
+    char* user = ((irc_state_t*)s->proto)->user;
     size_t n = len < UVC_USER_MAX - 1 ? len : UVC_USER_MAX - 1;
-    s->user[0] = '~';
-    memcpy(s->user + 1, nick, n);
-    s->user[n + 1] = '\0';
+    user[0] = '~';
+    memcpy(user + 1, nick, n);
+    user[n + 1] = '\0';
   }
   tm = gmtime(&started);
   if (tm == NULL || strftime(when, sizeof(when), "%a %b %d %Y at %H:%M:%S UTC", tm) == 0)
@@ -663,7 +665,7 @@ static void cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st
     return;
   }
   if (!(st->flags & IRC_SASL_WAIT)) { /* the mechanism */
-    if (s->account != NULL) {
+    if (uvc_session_account(s) != NULL) {
       num(core, s, 907, ":You have already authenticated using SASL");
     } else if (core->auth == NULL) {
       num(core, s, 904, ":SASL authentication failed: %s", uvc_strerror(UVC_EAUTH_UNAVAILABLE));
@@ -786,7 +788,7 @@ static void irc_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, in
   if (st == NULL) return;
   sasl = (st->flags & IRC_AUTH_BUSY) && !(st->flags & IRC_AUTH_NS);
   st->flags &= (uint16_t) ~(IRC_AUTH_BUSY | IRC_AUTH_NS);
-  if (account == NULL) account = s->account != NULL ? s->account : "*";
+  if (account == NULL) account = uvc_session_account(s) != NULL ? uvc_session_account(s) : "*";
   if (sasl) {
     if (status == 0) {
       logged_in(core, s, account);
@@ -883,16 +885,17 @@ static void cmd_user(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
   const char* real;
   size_t i, n = 1, rlen;
   irc_state_t* grown;
-  s->user[0] = '~';
+  st->user[0] = '~';
   for (i = 0; i < name->n && n < UVC_USER_MAX; i++)
-    if (user_char(name->p[i])) s->user[n++] = name->p[i];
-  s->user[n] = '\0';
+    if (user_char(name->p[i])) st->user[n++] = name->p[i];
+  st->user[n] = '\0';
   rlen = clean_to_scratch(core, m->params[3].p, m->params[3].n, REALNAME_MAX, &real);
   grown = realloc(st, sizeof(*st) + rlen + 1);
   if (grown != NULL) {
     memcpy(grown->realname, real, rlen);
     grown->realname[rlen] = '\0';
     s->proto = grown;
+    s->user = grown->user; /* it moved */
   }
   ((irc_state_t*)s->proto)->flags |= IRC_GOT_USER;
   try_register(core, s);
@@ -1034,7 +1037,8 @@ static void who_line(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room,
                      const uvc_session_t* u) {
   int op = room != NULL && uvc_session_is_op(u, room);
   num(core, s, 352, "%s %s %s %s %s %c%s :0 %s", room != NULL ? room->name : "*", u->user, g_server,
-      core->server_name, u->nick, u->away != NULL ? 'G' : 'H', op ? "@" : "", realname_of(u));
+      core->server_name, u->nick, uvc_session_away(u) != NULL ? 'G' : 'H', op ? "@" : "",
+      realname_of(u));
 }
 
 /* WHO #room or WHO nick (no masks): 352 lines, then 315. */
@@ -1096,9 +1100,10 @@ static void cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     }
     if (n > (size_t)head) send_buf(core, s, buf, n);
     num(core, s, 312, "%s %s :uvchat chat server", u->nick, core->server_name);
-    if (u->away != NULL) num(core, s, 301, "%s :%s", u->nick, u->away);
+    if (uvc_session_away(u) != NULL) num(core, s, 301, "%s :%s", u->nick, uvc_session_away(u));
     if (!is_irc(u)) num(core, s, 320, "%s :is using a plain-text client (nc or telnet)", u->nick);
-    if (u->account != NULL) num(core, s, 330, "%s %s :is logged in as", u->nick, u->account);
+    if (uvc_session_account(u) != NULL)
+      num(core, s, 330, "%s %s :is logged in as", u->nick, uvc_session_account(u));
   }
   num(core, s, 318, "%s :End of /WHOIS list", word);
 }
@@ -1409,7 +1414,8 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
         ctcp_to_user(core, s, u, &c, notice);
       else
         uvc_core_whisper(core, s, u->nick, u->nick_len, text, len, notice, NULL);
-      if (!notice && u->away != NULL) num(core, s, 301, "%s :%s", u->nick, u->away);
+      if (!notice && uvc_session_away(u) != NULL)
+        num(core, s, 301, "%s :%s", u->nick, uvc_session_away(u));
     }
   }
 }
@@ -1485,7 +1491,7 @@ static void cmd_userhost(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
     int len;
     if (u == NULL) continue;
     len = snprintf(list + n, sizeof(list) - n, "%s%s=%c%s@%s", n ? " " : "", u->nick,
-                   u->away != NULL ? '-' : '+', u->user, g_server);
+                   uvc_session_away(u) != NULL ? '-' : '+', u->user, g_server);
     if (len > 0 && (size_t)len < sizeof(list) - n) n += (size_t)len;
   }
   num(core, s, 302, ":%.*s", (int)n, list);
@@ -1577,6 +1583,7 @@ static void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
     return;
   }
   s->proto = st;
+  s->user = st->user;
 }
 
 /* One line from the client: parsed, then dispatched (417 when too long). */
@@ -1617,6 +1624,7 @@ static void irc_on_free(uvc_session_t* s) {
   if (st != NULL && (st->flags & IRC_INVISIBLE) && g_invisible > 0) g_invisible--;
   free(st);
   s->proto = NULL;
+  s->user = "";
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -292,7 +292,7 @@ void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c) {
   if (push_client(&srv->congested, &srv->n_congested, &srv->cap_congested, c) != 0) return;
   c->flags |= UVC_CONN_CONGESTED;
   srv->n_holding++;
-  c->t.stall_since = uv_now(srv->loop);
+  c->t.stall.since = (uint32_t)uv_now(srv->loop);
   (void)uvc_conn_made_progress(c);
   if (srv->n_congested == 1)
     uv_timer_start(&srv->congestion_timer, on_congestion_timer, CONGESTION_TICK_MS,
@@ -308,7 +308,7 @@ void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c) {
 }
 
 void uvc_server_progress(uvc_server_t* srv, uvc_client_t* c) {
-  c->t.stall_since = uv_now(srv->loop);
+  c->t.stall.since = (uint32_t)uv_now(srv->loop);
   if (c->flags & UVC_CONN_STALLED) {
     c->flags &= (uint8_t)~UVC_CONN_STALLED;
     srv->n_holding++;
@@ -323,9 +323,10 @@ static void on_congestion_timer(uv_timer_t* t) {
     uvc_client_t* c = srv->congested[i];
     if (uvc_conn_made_progress(c)) {
       uvc_server_progress(srv, c);
-    } else if (now - c->t.stall_since >= srv->cfg.stall_ms) {
+    } else if ((uint32_t)now - c->t.stall.since >= srv->cfg.stall_ms) {
       uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
-    } else if (!(c->flags & UVC_CONN_STALLED) && now - c->t.stall_since >= STALL_GRACE_MS) {
+    } else if (!(c->flags & UVC_CONN_STALLED) &&
+               (uint32_t)now - c->t.stall.since >= STALL_GRACE_MS) {
       c->flags |= UVC_CONN_STALLED;
       srv->n_holding--;
       hold_loop(srv); /* held-back senders go on at the end of this phase */

@@ -232,7 +232,8 @@ static void cmd_msg(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   }
   snprintf(prefix, sizeof(prefix), "[private to %s] ", to->nick);
   reply_text(core, s, prefix, a[1].p, a[1].n);
-  if (to->away != NULL) reply(core, s, "*** %s is away: %s", to->nick, to->away);
+  if (uvc_session_away(to) != NULL)
+    reply(core, s, "*** %s is away: %s", to->nick, uvc_session_away(to));
 }
 
 static void cmd_me(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -380,8 +381,8 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   shown = room->n_members < WHO_MAX_NAMES ? room->n_members : WHO_MAX_NAMES;
   used = 0;
   for (i = 0; i < shown; i++) {
-    int op = uvc_session_is_op(v[i], room), away = v[i]->away != NULL;
-    int logged_in = v[i]->account != NULL;
+    int op = uvc_session_is_op(v[i], room), away = uvc_session_away(v[i]) != NULL;
+    int logged_in = uvc_session_account(v[i]) != NULL;
     if (used > 0 && used + 4 + v[i]->nick_len > WHO_LINE) {
       reply_text(core, s, "***  ", line, used);
       used = 0;
@@ -404,8 +405,8 @@ static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     reply(core, s, "! cannot set your away message: %s", uvc_strerror(UVC_ENOMEM));
     return;
   }
-  if (s->away != NULL)
-    reply(core, s, "*** You are away: %s", s->away);
+  if (uvc_session_away(s) != NULL)
+    reply(core, s, "*** You are away: %s", uvc_session_away(s));
   else
     reply(core, s, "*** You are back");
 }
@@ -577,7 +578,7 @@ static void admit(uvc_core_t* core, uvc_session_t* s) {
 /* A new connection: into the chat at once, or, where the server has a password, only once
  * it was given (until then the user is in no room and nobody sees them). */
 static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
-  memcpy(s->user, "text", 5);
+  s->user = "text";
   if (core->password != NULL) {
     reply(core, s, "*** This server needs a password: type /pass PASSWORD");
     return;
@@ -617,7 +618,7 @@ static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
 /* The answer to an account command, in words. */
 static void text_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
                          const char* account, const char* detail) {
-  if (account == NULL) account = s->account != NULL ? s->account : "?";
+  if (account == NULL) account = uvc_session_account(s) != NULL ? uvc_session_account(s) : "?";
   if (status != 0) {
     reply(core, s, "! %s", detail != NULL ? detail : uvc_strerror(status));
     return;

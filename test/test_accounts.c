@@ -262,7 +262,7 @@ static void register_is_durable_and_protects_the_name(void** state) {
   settle();
   assert_string_equal(users[0].inbox, "*** Account alice registered; you are logged in.\r\n");
   assert_string_equal(uvc_core_registered(&core, "ALICE", 5), "alice");
-  assert_string_equal(users[0].s.account, "alice");
+  assert_string_equal(uvc_session_account(&users[0].s), "alice");
   assert_int_equal(core.n_registered, 1);
 
   close_core();
@@ -312,15 +312,16 @@ static void login_logout_and_password_rules(void** state) {
                       "*** you logged in to alice from another connection, which took the nick: "
                       "this one is now guest4\r\n"
                       "*** guest3 is now known as alice\r\n");
-  assert_string_equal(users[1].s.account, "alice");
-  assert_string_equal(users[0].s.account, "alice"); /* still logged in, under another nick */
-  assert_false(scratch_has("horse", 26));           /* the line was wiped */
+  assert_string_equal(uvc_session_account(&users[1].s), "alice");
+  assert_string_equal(uvc_session_account(&users[0].s),
+                      "alice");           /* still logged in, under another nick */
+  assert_false(scratch_has("horse", 26)); /* the line was wiped */
   clear();
 
   send_line(1, "/logout"); /* alice gives the nick up */
   assert_string_equal(users[1].inbox,
                       "*** You are logged out of alice.\r\n*** alice is now known as guest5\r\n");
-  assert_null(users[1].s.account);
+  assert_null(uvc_session_account(&users[1].s));
   send_line(0, "/logout");
   clear();
   send_line(0, "/login alice correct horse"); /* the nick is free: taken */
@@ -353,7 +354,7 @@ static void throttle_after_three_failures(void** state) {
   clear();
   send_line(1, "/login alice correct horse"); /* refused at once, even the right password */
   assert_non_null(strstr(users[1].inbox, "! too many failed logins for alice; try again in "));
-  assert_null(users[1].s.account);
+  assert_null(uvc_session_account(&users[1].s));
   clear();
   text_user(2, NULL); /* another address: the account is still locked */
   send_line(2, "/login alice correct horse");
@@ -417,7 +418,7 @@ static void registration_takes_its_nick_back(void** state) {
   clear();
   settle();
   assert_string_equal(users[0].s.nick, "alice");
-  assert_string_equal(users[0].s.account, "alice");
+  assert_string_equal(uvc_session_account(&users[0].s), "alice");
   expect_in(1,
             "*** alice is now known as guest3\r\n*** alice is a registered nick and its owner "
             "logged in: you are now guest3\r\n");
@@ -458,8 +459,8 @@ static void change_password_and_unregister(void** state) {
   assert_string_equal(users[0].inbox, "*** Account alice deleted; you are logged out.\r\n");
   assert_string_equal(users[1].inbox, "*** You are logged out: the account alice was deleted.\r\n");
   assert_null(uvc_core_registered(&core, "alice", 5));
-  assert_null(users[0].s.account);
-  assert_null(users[1].s.account);
+  assert_null(uvc_session_account(&users[0].s));
+  assert_null(uvc_session_account(&users[1].s));
   assert_string_equal(users[1].s.nick, "alice"); /* nobody's name now: kept */
   close_core();
   open_core();

@@ -64,19 +64,21 @@ typedef struct uvc_client {
   uv_write_t* wreq;     /* the write in flight, or NULL */
   char* leave_text;     /* the quit reason, until the leave is announced */
   union {
-    uint64_t deadline;    /* draining: loop time by which it is closed regardless */
-    uint64_t stall_since; /* open and congested: loop time of its last progress */
+    uint64_t deadline; /* draining: loop time by which it is closed regardless */
+    struct {
+      uint32_t since;    /* open and congested: loop time (ms, wrapping) of its last progress */
+      uint32_t progress; /* bytes-sent mark, to tell slow from stuck */
+    } stall;
   } t;
   uint32_t inflight;      /* bytes that write carries */
-  int err;                /* the libuv error that ended the connection, for the log */
-  uint32_t progress;      /* bytes-sent mark when congested, to tell slow from stuck */
   uint32_t since;         /* loop time (ms, wrapping) of the connect; once registered and
                              pinged, of the ping */
-  uint32_t last_line;     /* loop time of the last complete line */
+  uint32_t last_line;     /* loop time of the last complete line (with flood control on, of
+                             the last activity: its tokens are refilled from then) */
   uint32_t partial_since; /* loop time a still unfinished line was started; 0: none */
   uint32_t tokens;        /* flood control: lines it may send now, in thousandths */
-  uint32_t refill_at;     /* loop time tokens were last added */
   uvc_peer_t peer;
+  int16_t err; /* the libuv error that ended the connection, for the log */
   uint16_t leave_len;
   uint8_t state;
   uint8_t flags;

@@ -186,23 +186,39 @@ typedef struct uvc_membership {
   uint32_t flags; /* UVC_MEMBER_* */
 } uvc_membership_t;
 
+/* The parts of a session that most people never use, allocated on first need: memberships
+ * past the first room, an away message, a logged-in account. */
+typedef struct uvc_session_extra {
+  uvc_membership_t* more; /* rooms after the first */
+  uint16_t cap_more;
+  char* away;    /* the away message (NUL-terminated), or NULL */
+  char* account; /* the account it is logged in to (NUL-terminated), or NULL */
+} uvc_session_extra_t;
+
 struct uvc_session {
+  /* Ordered by size, no holes: 10,000 idle people are mostly their sessions. */
   const uvc_adapter_t* adapter;
   void* proto;            /* the adapter's own state for this session, or NULL */
-  uint32_t nick_hash;     /* uvc_name_hash of the nick, while present (the nick table) */
   uvc_membership_t room0; /* the first room, inline: a text user is in one room */
-  uvc_membership_t* more; /* rooms after the first */
+  uvc_session_extra_t* x; /* see uvc_session_extra_t; NULL until needed */
+  const char* user;       /* shown as nick!user@host; the adapter's string ("text") */
+  uint32_t nick_hash;     /* uvc_name_hash of the nick, while present (the nick table) */
+  uint32_t mark;          /* de-duplicates recipients of a multi-room event */
   uint16_t n_rooms;
-  uint16_t cap_more;
-  uint32_t mark;         /* de-duplicates recipients of a multi-room event */
-  char* away;            /* the away message (NUL-terminated), or NULL */
-  char* account;         /* the account it is logged in to (NUL-terminated), or NULL */
   uint8_t present;       /* has a nick and is visible to others */
   uint8_t bad_passwords; /* wrong server passwords given so far (text users) */
   uint8_t nick_len;
   char nick[UVC_NICK_MAX + 1];
-  char user[UVC_USER_MAX + 1]; /* shown as nick!user@host */
 };
+
+/* The away message of s, or NULL. */
+static inline const char* uvc_session_away(const uvc_session_t* s) {
+  return s->x != NULL ? s->x->away : NULL;
+}
+/* The account s is logged in to, or NULL. */
+static inline const char* uvc_session_account(const uvc_session_t* s) {
+  return s->x != NULL ? s->x->account : NULL;
+}
 
 typedef struct uvc_registered uvc_registered_t;
 
@@ -387,6 +403,8 @@ int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s);
 /* 1 when the session's account is name (any case). */
 int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t len);
 
+/* Forgets the account s is logged in to, without renaming it (its account is gone). */
+void uvc_core_forget_account(uvc_session_t* s);
 /* 1 when pw[0..len) is the server password (core->password), compared in constant time. */
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len);
 /* The login throttle of s's address (see uvc_auth_ops_t.address_wait); 0 without accounts. */
@@ -403,10 +421,10 @@ void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why,
 
 /* The i-th membership of s (0 <= i < s->n_rooms). */
 static inline uvc_membership_t* uvc_session_membership(uvc_session_t* s, unsigned i) {
-  return i == 0 ? &s->room0 : &s->more[i - 1];
+  return i == 0 ? &s->room0 : &s->x->more[i - 1];
 }
 static inline const uvc_membership_t* uvc_session_membership_c(const uvc_session_t* s, unsigned i) {
-  return i == 0 ? &s->room0 : &s->more[i - 1];
+  return i == 0 ? &s->room0 : &s->x->more[i - 1];
 }
 /* The room a text session talks in: its first room, or NULL. */
 static inline uvc_room_t* uvc_session_room(const uvc_session_t* s) {

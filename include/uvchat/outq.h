@@ -2,7 +2,7 @@
  *
  * A ring of message pointers plus the offset already written into the first one. It owns
  * one reference per queued message and releases it when the message is fully written or
- * the queue is cleared. The first two slots live inside the queue itself, so a client that
+ * the queue is cleared. The first slot lives inside the queue itself, so a client that
  * gets a line now and then never allocates; a burst moves the ring to the heap, and
  * uvc_outq_trim() gives that back once the queue is empty.
  */
@@ -15,7 +15,7 @@
 
 #include "uvchat/msg.h"
 
-#define UVC_OUTQ_INLINE 2
+#define UVC_OUTQ_INLINE 1
 
 typedef struct uvc_outq {
   uvc_msg_t** ring; /* small, or a heap array; NULL while never used */
