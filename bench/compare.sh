@@ -47,6 +47,7 @@ mkdir -p "$OUT"
 RAW="$OUT/raw.txt"
 : >"$RAW"
 WORK=$(mktemp -d)
+chmod 777 "$WORK" # a server that drops root's privileges (ngircd) must still write its callgrind file
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT

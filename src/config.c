@@ -131,7 +131,7 @@ static const opt_t kOptions[] = {
     {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 30, "BYTES",
      "output queued for one client before it is dropped (K, M, G suffixes)", "1M"},
     {"stall-timeout", OPT_SECONDS, F(stall_ms), 0, UINT64_C(86400000), "SECONDS",
-     "a client with over half its send queue waiting that takes nothing this long is dropped", "5"},
+     "a congested client (over 64K waiting) that takes nothing this long is dropped", "5"},
     {"shutdown-timeout", OPT_SECONDS, F(shutdown_ms), 0, UINT64_C(86400000), "SECONDS",
      "how long queued output may drain when stopping", "5"},
     {"flood-burst", OPT_SIZE, F(flood_burst), 1, 100000, "LINES",

@@ -479,7 +479,7 @@ void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m) {
     uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
     return;
   }
-  if ((c->flags & UVC_CONN_CONGESTED) || c->outq.bytes > srv->cfg.sendq / 2) {
+  if ((c->flags & UVC_CONN_CONGESTED) || c->outq.bytes > srv->soft_sendq) {
     /* Backpressure: whoever is sending now waits until c catches up, unless c has stopped
      * taking anything (then it fills up to --sendq and is dropped). */
     if (!(c->flags & UVC_CONN_CONGESTED)) uvc_server_congested(srv, c);
@@ -502,7 +502,7 @@ int uvc_conn_made_progress(uvc_client_t* c) {
  * one that is still over it is slow, not stuck. */
 static void written(uvc_client_t* c) {
   if (!(c->flags & UVC_CONN_CONGESTED)) return;
-  if (c->outq.bytes <= UVC_CONN_SRV(c)->cfg.sendq / 4)
+  if (c->outq.bytes <= UVC_CONN_SRV(c)->soft_sendq / 2)
     uvc_server_uncongested(UVC_CONN_SRV(c), c);
   else
     uvc_server_progress(UVC_CONN_SRV(c), c);

@@ -29,6 +29,7 @@
 #define WRITE_POOL_MAX    1024
 #define REFUSAL_LOG_MS    60000 /* a refused address is logged at most once a minute */
 #define ACCEPT_ERR_LOG_MS 10000
+#define SOFT_SENDQ_MAX    (64 * 1024)
 
 /* Connections from one IPv4 address or IPv6 /64, and refusals not yet logged. */
 typedef struct uvc_addr_entry {
@@ -277,7 +278,7 @@ static int remove_client(uvc_client_t** v, uint32_t* n, uvc_client_t* c) {
   return 0;
 }
 
-/* Backpressure, in short: a client over half its send queue is congested and holds back
+/* Backpressure, in short: a client over soft_sendq waiting is congested and holds back
  * whoever sends to it. Four times a second the congestion timer looks at each congested
  * client: one that took no byte for STALL_GRACE_MS is stalled and holds nobody back (so it
  * fills to --sendq and is dropped there); one that took nothing for --stall-timeout is
@@ -502,6 +503,10 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.peer_key = hook_peer_key;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   srv->fd_budget = client_fd_budget(cfg);
+  /* Backpressure starts at 64 KiB queued for a reader (or half --sendq, if smaller): enough
+   * for big vectored writes, and a fast sender cannot park more than that in each of a
+   * thousand live readers. */
+  srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
     UVC_WARN(
         "the open-file limit leaves room for %u clients (--max-clients is %u); raise it "

@@ -29,7 +29,7 @@ enum {
   UVC_CONN_DIRTY = 1,      /* on the server's flush list */
   UVC_CONN_GRACEFUL = 2,   /* the scheduled close lets output drain first */
   UVC_CONN_IN_PENDING = 4, /* on the server's leave list */
-  UVC_CONN_CONGESTED = 8,  /* over half its send queue: it holds back whoever sends to it */
+  UVC_CONN_CONGESTED = 8,  /* over srv->soft_sendq waiting: it holds back whoever sends to it */
   UVC_CONN_PINGED = 16,    /* its adapter was told it is idle (IRC sent a PING) */
   UVC_CONN_COUNTED = 32,   /* counted in the server's per-address table */
   UVC_CONN_STALLED = 64,   /* congested and taking nothing: it holds nobody back any more */

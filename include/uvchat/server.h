@@ -47,7 +47,7 @@ struct uvc_server {
   uint32_t n_dirty, cap_dirty;
   uvc_client_t** pending; /* clients whose leaving is to be carried out */
   uint32_t n_pending, cap_pending;
-  uvc_client_t** congested; /* clients over half their send queue */
+  uvc_client_t** congested; /* clients over soft_sendq waiting */
   uint32_t n_congested, cap_congested;
   uint32_t n_holding;          /* congested clients that are not stalled: senders wait for them */
   uv_timer_t congestion_timer; /* while anyone is congested: tells slow readers from stuck */
@@ -58,6 +58,7 @@ struct uvc_server {
   uv_timer_t flood_timer;       /* fires when the next flooded client has a token again */
   struct uvc_addr_entry* addrs; /* uthash: connections per address, for --max-per-addr */
   uint64_t fd_budget;           /* clients the open-file limit leaves room for (0: no limit) */
+  uint64_t soft_sendq;          /* queued bytes that make a reader congested (backpressure) */
   uint64_t full_logged_at;      /* when "server full" was last logged */
   uint32_t full_refused;        /* refusals since then */
   uint64_t accept_err_at;       /* when an accept error was last logged */
@@ -116,7 +117,7 @@ void uvc_server_free(uvc_server_t* srv);
 /* For conn.c: queue c for an end-of-phase flush / leave. */
 void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c);
-/* For conn.c: c passed half its send queue / fell back under a quarter of it or left. */
+/* For conn.c: c passed soft_sendq waiting / fell back under half of it, or left. */
 void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: a congested client took bytes: it is slow, not stuck. */
