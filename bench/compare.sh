@@ -210,7 +210,11 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
             for _ in $(seq 400); do redis-cli -p "$SERVER_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
             SERVER_PROTO=resp ;;
     ngircd) SERVER_PORT=$(free_port); start_ngircd_conf_only
-            valgrind --tool=callgrind --callgrind-out-file="$cg" ngircd -n -f "$WORK/ngircd.conf" >/dev/null 2>&1 &
+            # ngircd started as root drops to nobody and then cannot write the profile that
+            # valgrind opened as root: start it as nobody in the first place.
+            asuser=""
+            [ "$(id -u)" = 0 ] && asuser="setpriv --reuid=65534 --regid=65534 --clear-groups"
+            $asuser valgrind --tool=callgrind --callgrind-out-file="$cg" ngircd -n -f "$WORK/ngircd.conf" >/dev/null 2>&1 &
             SERVER_PID=$!; PIDS+=("$SERVER_PID")
             for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$SERVER_PORT") 2>/dev/null && break; sleep 0.05; done
             SERVER_PROTO=irc ;;
