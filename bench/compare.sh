@@ -96,8 +96,9 @@ start_redis() { # [extra redis flags]
   SERVER_PROTO=resp
 }
 
-start_ngircd() {
-  SERVER_PORT=$(free_port)
+# Writes the ngircd configuration for SERVER_PORT: penalties, per-address limits and lookups
+# off, so that it is measured at its best.
+write_ngircd_conf() {
   cat >"$WORK/ngircd.conf" <<EOF
 [Global]
 Name = bench.uvchat.test
@@ -120,6 +121,11 @@ PAM = no
 Name = #bench
 Modes = +n
 EOF
+}
+
+start_ngircd() {
+  SERVER_PORT=$(free_port)
+  write_ngircd_conf
   ngircd -n -f "$WORK/ngircd.conf" >"$WORK/ngircd.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
@@ -209,7 +215,7 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
             SERVER_PID=$!; PIDS+=("$SERVER_PID")
             for _ in $(seq 400); do redis-cli -p "$SERVER_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
             SERVER_PROTO=resp ;;
-    ngircd) SERVER_PORT=$(free_port); start_ngircd_conf_only
+    ngircd) SERVER_PORT=$(free_port); write_ngircd_conf
             # ngircd started as root drops to nobody and then cannot write the profile that
             # valgrind opened as root: start it as nobody in the first place.
             asuser=""
@@ -227,27 +233,6 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   sed -n 's/^summary: //p; s/^totals: //p' "$cg" | head -n 1
-}
-start_ngircd_conf_only() { # writes the ngircd config for SERVER_PORT without starting it
-  local saved_pid="$SERVER_PID"
-  cat >"$WORK/ngircd.conf" <<EOF
-[Global]
-Name = bench.uvchat.test
-Listen = 127.0.0.1
-Ports = $SERVER_PORT
-PidFile = $WORK/ngircd.pid
-[Limits]
-MaxConnections = 0
-MaxConnectionsIP = 0
-MaxPenaltyTime = 0
-PingTimeout = 600
-PongTimeout = 600
-[Options]
-DNS = no
-Ident = no
-PAM = no
-EOF
-  SERVER_PID="$saved_pid"
 }
 if [ "$CALLGRIND" = 1 ]; then
   echo "== user-space instructions per delivery (callgrind; 100 receivers, 1000 vs 3000 messages)"

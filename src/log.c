@@ -25,6 +25,14 @@ int uvc_log_level_parse(const char* s) {
   return -1;
 }
 
+void uvc_errf(char* err, size_t errlen, const char* fmt, ...) {
+  va_list ap;
+  if (err == NULL || errlen == 0) return;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
 void uvc_log(int level, const char* fmt, ...) {
   char line[1024];
   uv_timeval64_t tv;

@@ -78,19 +78,6 @@ const char* uvc_store_strerror(int status) {
   }
 }
 
-/* Writes a formatted one-line reason into err (when there is room). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char* err, size_t errlen, const char* fmt, ...) {
-  va_list ap;
-  if (err == NULL || errlen == 0) return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* Creates dir and any missing parents with mode 0700. Returns 0 or a libuv error. */
 static int make_dirs(const char* dir) {
   size_t n = strlen(dir), i;
@@ -150,7 +137,7 @@ static sqlite3* connect_db(const char* path, char* err, size_t errlen) {
   if (rc == SQLITE_OK) rc = sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int*)NULL);
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    set_err(err, errlen, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    uvc_errf(err, errlen, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     return NULL;
   }
@@ -191,7 +178,7 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_OK) {
-    set_err(err, errlen, "%s: cannot use WAL mode (%s)", s->path, sqlite3_errstr(rc));
+    uvc_errf(err, errlen, "%s: cannot use WAL mode (%s)", s->path, sqlite3_errstr(rc));
     return UVC_STORE_DB;
   }
   rc = sqlite3_exec(db,
@@ -204,9 +191,9 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   if (rc == SQLITE_OK) rc = query_int(db, "SELECT max(version) FROM schema_version", &version);
   if (rc == SQLITE_OK && version > UVC_STORE_SCHEMA) {
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    set_err(err, errlen,
-            "%s: schema version %lld is newer than this uvchat knows (%d): use a newer uvchat",
-            s->path, (long long)version, UVC_STORE_SCHEMA);
+    uvc_errf(err, errlen,
+             "%s: schema version %lld is newer than this uvchat knows (%d): use a newer uvchat",
+             s->path, (long long)version, UVC_STORE_SCHEMA);
     return UVC_STORE_NEWER;
   }
   for (v = (int)version + 1; rc == SQLITE_OK && v <= UVC_STORE_SCHEMA; v++) {
@@ -218,8 +205,8 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   }
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
   if (rc != SQLITE_OK) {
-    set_err(err, errlen, "%s: schema migration %lld failed: %s", s->path, (long long)version,
-            msg != NULL ? msg : sqlite3_errmsg(db));
+    uvc_errf(err, errlen, "%s: schema migration %lld failed: %s", s->path, (long long)version,
+             msg != NULL ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return UVC_STORE_DB;
@@ -246,21 +233,21 @@ int uvc_store_open(uvc_store_t** out, const char* dir, char* err, size_t errlen)
   size_t n;
   int r;
   *out = NULL;
-  set_err(err, errlen, "%s", "");
+  uvc_errf(err, errlen, "%s", "");
   if (!sqlite3_threadsafe()) {
-    set_err(err, errlen, "this SQLite library was built without thread support");
+    uvc_errf(err, errlen, "this SQLite library was built without thread support");
     return UVC_STORE_DB;
   }
   r = make_dirs(dir);
   if (r != 0 && r != UV_EEXIST) {
-    set_err(err, errlen, "cannot create the data directory %s: %s", dir, uv_strerror(r));
+    uvc_errf(err, errlen, "cannot create the data directory %s: %s", dir, uv_strerror(r));
     return r;
   }
   s = calloc(1, sizeof(*s));
   n = strlen(dir);
   if (s == NULL || (s->path = malloc(n + sizeof("/" UVC_STORE_FILE))) == NULL) {
     free(s);
-    set_err(err, errlen, "out of memory");
+    uvc_errf(err, errlen, "out of memory");
     return UVC_STORE_NOMEM;
   }
   memcpy(s->path, dir, n);
@@ -269,14 +256,14 @@ int uvc_store_open(uvc_store_t** out, const char* dir, char* err, size_t errlen)
   if (uv_mutex_init(&s->pool_lock) != 0) {
     free(s->path);
     free(s);
-    set_err(err, errlen, "cannot create a mutex");
+    uvc_errf(err, errlen, "cannot create a mutex");
     return UVC_STORE_NOMEM;
   }
   if (uv_mutex_init(&s->write_lock) != 0) {
     uv_mutex_destroy(&s->pool_lock);
     free(s->path);
     free(s);
-    set_err(err, errlen, "cannot create a mutex");
+    uvc_errf(err, errlen, "cannot create a mutex");
     return UVC_STORE_NOMEM;
   }
   db = connect_db(s->path, err, errlen);

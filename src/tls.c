@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uvchat/log.h"
+
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #error "uvchat's TLS needs OpenSSL 3"
 #endif
@@ -50,19 +52,6 @@ struct uvc_tls {
   size_t early_len;
   char why[160];
 };
-
-/* Writes a formatted reason into err (when there is room). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char* err, size_t errlen, const char* fmt, ...) {
-  va_list ap;
-  if (err == NULL || errlen == 0) return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* OpenSSL's reason for the first error in its queue (the cause; later ones wrap it), short
  * and lower-case, or fallback. */
@@ -98,7 +87,7 @@ static SSL_CTX* build(const char* cert, const char* key, char* err, size_t errle
   ERR_clear_error();
   c = SSL_CTX_new(TLS_server_method());
   if (c == NULL) {
-    set_err(err, errlen, "cannot create a TLS context: %s", ssl_reason("out of memory"));
+    uvc_errf(err, errlen, "cannot create a TLS context: %s", ssl_reason("out of memory"));
     return NULL;
   }
   SSL_CTX_set_options(
@@ -107,27 +96,27 @@ static SSL_CTX* build(const char* cert, const char* key, char* err, size_t errle
   SSL_CTX_set_default_passwd_cb(c, no_passphrase); /* never prompt on the terminal */
   if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(c, kCiphers12) != 1) {
-    set_err(err, errlen, "cannot configure TLS: %s", ssl_reason("unknown error"));
+    uvc_errf(err, errlen, "cannot configure TLS: %s", ssl_reason("unknown error"));
     SSL_CTX_free(c);
     return NULL;
   }
   if (cert == NULL || SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
-    set_err(err, errlen, "cannot load the TLS certificate %s: %s%s", cert ? cert : "(none)",
-            ssl_reason("no certificate"), file_hint(" (it must be PEM, leaf first)"));
+    uvc_errf(err, errlen, "cannot load the TLS certificate %s: %s%s", cert ? cert : "(none)",
+             ssl_reason("no certificate"), file_hint(" (it must be PEM, leaf first)"));
     SSL_CTX_free(c);
     return NULL;
   }
   if (key == NULL || (b = BIO_new_file(key, "r")) == NULL ||
       (pkey = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) == NULL) {
-    set_err(err, errlen, "cannot load the TLS key %s: %s%s", key ? key : "(none)",
-            ssl_reason("no key"), file_hint(" (it must be an unencrypted PEM key)"));
+    uvc_errf(err, errlen, "cannot load the TLS key %s: %s%s", key ? key : "(none)",
+             ssl_reason("no key"), file_hint(" (it must be an unencrypted PEM key)"));
     BIO_free(b);
     SSL_CTX_free(c);
     return NULL;
   }
   BIO_free(b);
   if (SSL_CTX_use_PrivateKey(c, pkey) != 1 || SSL_CTX_check_private_key(c) != 1) {
-    set_err(err, errlen, "the TLS key %s does not match the certificate %s", key, cert);
+    uvc_errf(err, errlen, "the TLS key %s does not match the certificate %s", key, cert);
     EVP_PKEY_free(pkey);
     SSL_CTX_free(c);
     return NULL;
@@ -140,9 +129,9 @@ static SSL_CTX* build(const char* cert, const char* key, char* err, size_t errle
 uvc_tls_ctx_t* uvc_tls_ctx_new(const char* cert_pem_path, const char* key_pem_path, char* err,
                                size_t errlen) {
   uvc_tls_ctx_t* ctx = calloc(1, sizeof(*ctx));
-  set_err(err, errlen, "%s", "");
+  uvc_errf(err, errlen, "%s", "");
   if (ctx == NULL) {
-    set_err(err, errlen, "out of memory");
+    uvc_errf(err, errlen, "out of memory");
     return NULL;
   }
   ctx->ssl_ctx = build(cert_pem_path, key_pem_path, err, errlen);
@@ -156,7 +145,7 @@ uvc_tls_ctx_t* uvc_tls_ctx_new(const char* cert_pem_path, const char* key_pem_pa
 int uvc_tls_ctx_reload(uvc_tls_ctx_t* ctx, const char* cert_pem_path, const char* key_pem_path,
                        char* err, size_t errlen) {
   SSL_CTX* c;
-  set_err(err, errlen, "%s", "");
+  uvc_errf(err, errlen, "%s", "");
   c = build(cert_pem_path, key_pem_path, err, errlen);
   if (c == NULL) return UVC_TLS_ERROR;
   SSL_CTX_free(ctx->ssl_ctx); /* open connections hold their own references */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include "tmpdir.h"
 #include "unit.h"
 
 #include "uvchat/accounts.h"
@@ -92,46 +93,15 @@ static void close_core(void) {
   uvc_core_free(&core);
 }
 
-/* A template for uv_fs_mkdtemp in the system's temporary directory. */
-static void make_template(char* out, size_t cap) {
-  char tmp[900];
-  size_t n = sizeof tmp;
-  if (uv_os_tmpdir(tmp, &n) != 0) snprintf(tmp, sizeof tmp, ".");
-  snprintf(out, cap, "%s/uvchat-acct-XXXXXX", tmp);
-}
-
 /* A fresh loop, data directory and core, with the cheapest password hashing. */
 static int setup(void** state) {
-  uv_fs_t req;
-  char tmpl[1024];
   (void)state;
   uvc_password_use_min_limits();
   assert_int_equal(uv_loop_init(&g_loop), 0);
-  make_template(tmpl, sizeof tmpl);
-  assert_int_equal(uv_fs_mkdtemp(NULL, &req, tmpl, NULL), 0);
-  snprintf(g_tmp, sizeof g_tmp, "%s", req.path);
-  uv_fs_req_cleanup(&req);
+  tt_mkdtemp("uvchat-acct", g_tmp, sizeof g_tmp);
   memset(users, 0, sizeof users);
   open_core();
   return 0;
-}
-
-/* Removes every file of the temporary directory, then the directory. */
-static void remove_tmp(void) {
-  uv_fs_t req;
-  uv_dirent_t ent;
-  char path[2048];
-  if (uv_fs_scandir(NULL, &req, g_tmp, 0, NULL) >= 0) {
-    while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
-      uv_fs_t u;
-      snprintf(path, sizeof path, "%s/%s", g_tmp, ent.name);
-      uv_fs_unlink(NULL, &u, path, NULL);
-      uv_fs_req_cleanup(&u);
-    }
-  }
-  uv_fs_req_cleanup(&req);
-  uv_fs_rmdir(NULL, &req, g_tmp, NULL);
-  uv_fs_req_cleanup(&req);
 }
 
 /* Everything closed, the directory removed; the loop must have nothing left open. */
@@ -139,7 +109,7 @@ static int teardown(void** state) {
   (void)state;
   close_core();
   assert_int_equal(uv_loop_close(&g_loop), 0);
-  remove_tmp();
+  tt_rmdir(g_tmp);
   g_password = NULL;
   return 0;
 }

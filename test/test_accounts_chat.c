@@ -9,6 +9,7 @@
 #include "unit.h"
 
 #include "harness.h"
+#include "tmpdir.h"
 
 static th_server_t srv;
 static char g_dir[1024]; /* the data directory of this test's server */
@@ -23,23 +24,10 @@ static void start_server(const char* const* extra) {
   th_server_start(&srv, args);
 }
 
-/* A template for uv_fs_mkdtemp in the system's temporary directory. */
-static void make_template(char* out, size_t cap) {
-  char tmp[900];
-  size_t n = sizeof tmp;
-  if (uv_os_tmpdir(tmp, &n) != 0) snprintf(tmp, sizeof tmp, ".");
-  snprintf(out, cap, "%s/uvchat-acct-XXXXXX", tmp);
-}
-
 /* A fresh data directory and a server on it. */
 static int setup(void** state) {
-  uv_fs_t req;
-  char tmpl[1024];
   (void)state;
-  make_template(tmpl, sizeof tmpl);
-  assert_int_equal(uv_fs_mkdtemp(NULL, &req, tmpl, NULL), 0);
-  snprintf(g_dir, sizeof g_dir, "%s", req.path);
-  uv_fs_req_cleanup(&req);
+  tt_mkdtemp("uvchat-acct", g_dir, sizeof g_dir);
   start_server(NULL);
   return 0;
 }
@@ -47,33 +35,10 @@ static int setup(void** state) {
 /* A server with a password, on a fresh data directory. */
 static int setup_with_password(void** state) {
   static const char* const extra[] = {"--password", "s3cret pass", NULL};
-  uv_fs_t req;
-  char tmpl[1024];
   (void)state;
-  make_template(tmpl, sizeof tmpl);
-  assert_int_equal(uv_fs_mkdtemp(NULL, &req, tmpl, NULL), 0);
-  snprintf(g_dir, sizeof g_dir, "%s", req.path);
-  uv_fs_req_cleanup(&req);
+  tt_mkdtemp("uvchat-acct", g_dir, sizeof g_dir);
   start_server(extra);
   return 0;
-}
-
-/* Removes the data directory's files, then the directory. */
-static void remove_dir(void) {
-  uv_fs_t req;
-  uv_dirent_t ent;
-  char path[2048];
-  if (uv_fs_scandir(NULL, &req, g_dir, 0, NULL) >= 0) {
-    while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
-      uv_fs_t u;
-      snprintf(path, sizeof path, "%s/%s", g_dir, ent.name);
-      uv_fs_unlink(NULL, &u, path, NULL);
-      uv_fs_req_cleanup(&u);
-    }
-  }
-  uv_fs_req_cleanup(&req);
-  uv_fs_rmdir(NULL, &req, g_dir, NULL);
-  uv_fs_req_cleanup(&req);
 }
 
 /* SIGTERM and a clean exit required; no password ever reached the log. */
@@ -82,7 +47,7 @@ static int stop_server(void** state) {
   if (th_server_logged(&srv, "horse")) fail_msg("a password reached the log:\n%s", srv.err_buf.p);
   th_server_stop(&srv);
   th_server_free(&srv);
-  remove_dir();
+  tt_rmdir(g_dir);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 #include "unit.h"
+#include "tmpdir.h"
 
 #ifndef _WIN32
 #include <signal.h>
@@ -120,18 +121,10 @@ static void rm_rf(const char* path) {
 }
 
 static int setup(void** state) {
-  char tmpl[1024];
-  size_t n = sizeof tmpl;
-  uv_fs_t req;
   (void)state;
   assert_int_equal(uv_loop_init(&g_loop), 0);
   g_loop_thread = uv_thread_self();
-  assert_int_equal(uv_os_tmpdir(tmpl, &n), 0);
-  assert_true(n + 32 < sizeof tmpl);
-  strcat(tmpl, "/uvchat-store-XXXXXX");
-  assert_int_equal(uv_fs_mkdtemp(NULL, &req, tmpl, NULL), 0);
-  snprintf(g_tmp, sizeof g_tmp, "%s", req.path);
-  uv_fs_req_cleanup(&req);
+  tt_mkdtemp("uvchat-store", g_tmp, sizeof g_tmp);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <uv.h>
 #include "unit.h"
+#include "tmpdir.h"
 
 #include "uvchat/framer.h"
 #include "uvchat/tls.h"
@@ -69,16 +70,8 @@ static void remove_file(const char* path) {
 }
 
 static int group_setup(void** state) {
-  char tmpl[1024];
-  size_t n = sizeof tmpl;
-  uv_fs_t req;
   (void)state;
-  assert_int_equal(uv_os_tmpdir(tmpl, &n), 0);
-  assert_true(n + 32 < sizeof tmpl);
-  strcat(tmpl, "/uvchat-tls-XXXXXX");
-  assert_int_equal(uv_fs_mkdtemp(NULL, &req, tmpl, NULL), 0);
-  snprintf(g_dir, sizeof g_dir, "%s", req.path);
-  uv_fs_req_cleanup(&req);
+  tt_mkdtemp("uvchat-tls", g_dir, sizeof g_dir);
   make_cert(&g_a, "a", "first.example", "P-256");
   make_cert(&g_b, "b", "second.example", "P-384");
   return 0;

@@ -8,6 +8,7 @@
 #include "unit.h"
 
 #include "harness.h"
+#include "tmpdir.h"
 
 static th_server_t srv;
 static char g_dir[512];
@@ -25,13 +26,8 @@ static void make_cert(const char* cn) {
 }
 
 static int setup(void** state) {
-  uv_fs_t req;
-  const char* tmp = getenv("TMPDIR") ? getenv("TMPDIR") : getenv("TEMP"); /* Windows: TEMP */
   (void)state;
-  snprintf(g_dir, sizeof g_dir, "%s/uvchat-tls-XXXXXX", tmp ? tmp : "/tmp");
-  if (uv_fs_mkdtemp(NULL, &req, g_dir, NULL) < 0) fail_msg("cannot make a temporary directory");
-  snprintf(g_dir, sizeof g_dir, "%s", req.path);
-  uv_fs_req_cleanup(&req);
+  tt_mkdtemp("uvchat-tls", g_dir, sizeof g_dir);
   snprintf(g_cert, sizeof g_cert, "%s/cert.pem", g_dir);
   snprintf(g_key, sizeof g_key, "%s/key.pem", g_dir);
   make_cert("uvchat-test-1");
@@ -45,16 +41,10 @@ static int setup(void** state) {
 }
 
 static int teardown(void** state) {
-  uv_fs_t req;
   (void)state;
   th_server_stop(&srv);
   th_server_free(&srv);
-  uv_fs_unlink(NULL, &req, g_cert, NULL);
-  uv_fs_req_cleanup(&req);
-  uv_fs_unlink(NULL, &req, g_key, NULL);
-  uv_fs_req_cleanup(&req);
-  uv_fs_rmdir(NULL, &req, g_dir, NULL);
-  uv_fs_req_cleanup(&req);
+  tt_rmdir(g_dir);
   return 0;
 }
 

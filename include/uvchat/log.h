@@ -2,6 +2,8 @@
 #ifndef UVCHAT_LOG_H
 #define UVCHAT_LOG_H
 
+#include <stddef.h>
+
 typedef enum {
   UVC_LOG_DEBUG = 0,
   UVC_LOG_INFO,
@@ -19,6 +21,13 @@ int uvc_log_level_parse(const char* s);
 __attribute__((format(printf, 2, 3)))
 #endif
 void uvc_log(int level, const char* fmt, ...);
+
+/* Writes a formatted one-line reason into err for a caller to show (nothing when err is
+ * NULL or errlen 0). Not a log line: the caller decides what to do with it. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void uvc_errf(char* err, size_t errlen, const char* fmt, ...);
 
 #define UVC_DEBUG(...) uvc_log(UVC_LOG_DEBUG, __VA_ARGS__)
 #define UVC_INFO(...)  uvc_log(UVC_LOG_INFO, __VA_ARGS__)
