@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-#include "unit.h"
 #include "tmpdir.h"
+#include "unit.h"
 
 #ifndef _WIN32
 #include <signal.h>

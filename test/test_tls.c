@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-#include "unit.h"
 #include "tmpdir.h"
+#include "unit.h"
 
 #include "uvchat/framer.h"
 #include "uvchat/tls.h"
