@@ -200,13 +200,14 @@ static int start_failed(int rc, char* detail) {
 /* ---- The chains: register ------------------------------------------------------------- */
 
 static void on_created(void* data, int status);
+static void on_written(void* data, int status);
 
-/* REGISTER, step 2: the new hash is made; store it. */
-static void on_hashed(void* data, int status, const char* hash) {
-  acct_req_t* r = data;
+/* REGISTER step 2 and PASSWD step 4: the new hash is made; store it, as a new account
+ * (then on_created) or as the account's new password (then on_written). */
+static void store_new_hash(acct_req_t* r, int status, const char* hash, int create) {
   char detail[DETAIL_MAX];
   int rc;
-  if (r->s == NULL || r->a->closing) { /* nobody to register for any more */
+  if (r->s == NULL || r->a->closing) { /* nobody to answer any more */
     req_free(r);
     return;
   }
@@ -215,8 +216,13 @@ static void on_hashed(void* data, int status, const char* hash) {
     req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
     return;
   }
-  rc = uvc_store_create(r->a->store, r->a->loop, r->name, hash, on_created, r);
+  rc = create ? uvc_store_create(r->a->store, r->a->loop, r->name, hash, on_created, r)
+              : uvc_store_set_hash(r->a->store, r->a->loop, r->name, hash, on_written, r);
   if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+}
+
+static void on_hashed(void* data, int status, const char* hash) {
+  store_new_hash(data, status, hash, 1);
 }
 
 /* REGISTER, step 3: committed and synced (or refused): now the session is told. */
@@ -285,7 +291,6 @@ static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, 
 
 static void on_verified(void* data, int ok);
 static void on_rehashed(void* data, int status, const char* hash);
-static void on_written(void* data, int status);
 static void on_deleted(void* data, int status);
 
 /* LOGIN, PASSWD, UNREGISTER, step 2: the stored hash (or none); check the password against
@@ -361,21 +366,8 @@ static void on_verified(void* data, int ok) {
   if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
 }
 
-/* PASSWD, step 4: the new hash is made; store it. */
 static void on_rehashed(void* data, int status, const char* hash) {
-  acct_req_t* r = data;
-  char detail[DETAIL_MAX];
-  int rc;
-  if (r->s == NULL || r->a->closing) {
-    req_free(r);
-    return;
-  }
-  if (status != 0) {
-    req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
-    return;
-  }
-  rc = uvc_store_set_hash(r->a->store, r->a->loop, r->name, hash, on_written, r);
-  if (rc != 0) req_answer(r, start_failed(rc, detail), detail);
+  store_new_hash(data, status, hash, 0);
 }
 
 /* PASSWD, step 5: committed and synced. */

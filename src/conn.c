@@ -700,13 +700,15 @@ static void on_shutdown(uv_shutdown_t* req, int status) {
 
 /* All output went out: send FIN, then close. */
 static void begin_shutdown(uvc_client_t* c) {
-  uv_shutdown_t* req = malloc(sizeof(*req));
+  uv_shutdown_t* req;
 #ifdef UVCHAT_WITH_TLS
   if (c->flags & UVC_CONN_TLS) { /* a polite TLS end before the TCP one */
     uvc_tls_close_notify(tls_of(c)->tls);
     tls_send(c);
+    if (c->state == UVC_CONN_CLOSING) return; /* the send failed: already closed */
   }
 #endif
+  req = malloc(sizeof(*req));
   c->state = UVC_CONN_SHUTDOWN;
   if (req == NULL || uv_shutdown(req, (uv_stream_t*)&c->tcp, on_shutdown) != 0) {
     free(req);
