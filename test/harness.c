@@ -462,6 +462,13 @@ void th_expect_eventually(th_client_t* c, const char* expected) {
   if (l == NULL || strcmp(l, expected) != 0) fail_msg("\"%s\" never came", expected);
 }
 
+void th_expect_prefix(th_client_t* c, const char* prefix) {
+  const char* got = th_line(c, TH_WAIT_MS);
+  if (got == NULL) fail_msg("expected \"%s...\" but got %s", prefix, c->eof ? "EOF" : "nothing");
+  if (strncmp(got, prefix, strlen(prefix)) != 0)
+    fail_msg("expected \"%s...\"\n       got \"%s\"", prefix, got);
+}
+
 static int ended(void* arg) {
   return ((th_client_t*)arg)->eof;
 }
@@ -587,4 +594,25 @@ const char* th_welcome(th_client_t* c) {
   if (l == NULL || strncmp(l, "*** You are ", 12) != 0)
     fail_msg("expected the room line, got \"%s\"", l ? l : "(nothing)");
   return nick;
+}
+
+th_client_t* th_text_connect(int port) {
+  th_client_t* c = th_connect(port, 0, 1);
+  th_welcome(c);
+  return c;
+}
+
+void th_irc_register(th_client_t* c, const char* nick) {
+  char line[160];
+  snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :Real %s\r\n", nick, nick, nick);
+  th_sendf(c, line);
+}
+
+th_client_t* th_irc_connect(int port, const char* nick) {
+  th_client_t* c = th_connect(port, 0, 1);
+  char want[160];
+  th_irc_register(c, nick);
+  snprintf(want, sizeof want, ":uvchat 366 %s #lobby :End of /NAMES list", nick);
+  th_expect_eventually(c, want);
+  return c;
 }

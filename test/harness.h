@@ -109,6 +109,8 @@ const char* th_line(th_client_t* c, uint64_t ms);
 void th_expect(th_client_t* c, const char* expected);
 /* Skips lines until one equals expected; asserts that it comes. */
 void th_expect_eventually(th_client_t* c, const char* expected);
+/* Asserts that the next line starts with prefix. */
+void th_expect_prefix(th_client_t* c, const char* prefix);
 /* Reads (and discards) lines until one starts with prefix; returns it or NULL. */
 const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms);
 /* Waits until the server ended the connection (EOF or error); returns 1 if it did. */
@@ -121,5 +123,12 @@ void th_close(th_client_t* c);
 
 /* Reads the welcome lines of a fresh text client; returns its assigned nick (static). */
 const char* th_welcome(th_client_t* c);
+/* Connects a text client to port (reading), past its welcome lines. */
+th_client_t* th_text_connect(int port);
+/* Sends NICK and USER for nick (user name nick, real name "Real nick"). */
+void th_irc_register(th_client_t* c, const char* nick);
+/* Connects an IRC client to port and registers it as nick; returns once the lobby's
+ * names came. */
+th_client_t* th_irc_connect(int port, const char* nick);
 
 #endif

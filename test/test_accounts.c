@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include "inbox.h"
 #include "tmpdir.h"
 #include "unit.h"
 
@@ -39,10 +40,7 @@ static const char* g_password; /* the server password of the next core */
 static void deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
   user_t* u = UVC_CONTAINER_OF(s, user_t, s);
   (void)ud;
-  assert_true(u->len + m->len < sizeof(u->inbox));
-  memcpy(u->inbox + u->len, m->data, m->len);
-  u->len += m->len;
-  u->inbox[u->len] = '\0';
+  tt_inbox_append(u->inbox, sizeof u->inbox, &u->len, m);
 }
 
 /* An adapter asks to end a session: remember why. */

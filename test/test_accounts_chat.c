@@ -51,31 +51,6 @@ static int stop_server(void** state) {
   return 0;
 }
 
-/* Asserts that the next line starts with prefix. */
-static void expect_prefix(th_client_t* c, const char* prefix) {
-  const char* got = th_line(c, TH_WAIT_MS);
-  if (got == NULL) fail_msg("expected \"%s...\" but got %s", prefix, c->eof ? "EOF" : "nothing");
-  if (strncmp(got, prefix, strlen(prefix)) != 0)
-    fail_msg("expected \"%s...\"\n       got \"%s\"", prefix, got);
-}
-
-/* Connects a text client; returns its guest nick (static). */
-static const char* text_connect(th_client_t** c) {
-  *c = th_connect(srv.port, 0, 1);
-  return th_welcome(*c);
-}
-
-/* Connects an IRC client and registers it as nick; returns once the lobby's names came. */
-static th_client_t* irc_connect(const char* nick) {
-  th_client_t* c = th_connect(srv.irc_port, 0, 1);
-  char line[160];
-  snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :Real %s\r\n", nick, nick, nick);
-  th_sendf(c, line);
-  snprintf(line, sizeof line, ":uvchat 366 %s #lobby :End of /NAMES list", nick);
-  th_expect_eventually(c, line);
-  return c;
-}
-
 /* "AUTHENTICATE " and the base64 of authzid NUL authcid NUL password, with CRLF. */
 static void sasl_line(char* out, size_t cap, const char* authcid, const char* password) {
   static const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -104,13 +79,13 @@ static void sasl_line(char* out, size_t cap, const char* authcid, const char* pa
 static void text_register_login_and_name_protection(void** state) {
   th_client_t *a, *b, *i;
   (void)state;
-  text_connect(&a); /* guest1 */
+  a = th_text_connect(srv.port); /* guest1 */
   th_sendf(a, "/nick alice\n/register correct horse\n");
   th_expect(a, "*** guest1 is now known as alice");
   th_expect(a, "*** Account alice registered; you are logged in.");
   assert_true(th_server_wait_log(&srv, "account alice: registered", TH_WAIT_MS));
 
-  text_connect(&b); /* guest2 */
+  b = th_text_connect(srv.port); /* guest2 */
   th_expect(a, "*** guest2 joined #lobby");
   th_sendf(b, "/nick Alice\n");
   th_expect(b, "! the nick Alice is registered; log in with /login Alice PASSWORD");
@@ -176,12 +151,12 @@ static void irc_nickserv_and_sasl(void** state) {
   th_client_t *d, *e, *s;
   char line[256];
   (void)state;
-  d = irc_connect("dave");
+  d = th_irc_connect(srv.irc_port, "dave");
   th_sendf(d, "PRIVMSG NickServ :REGISTER correct-horse\r\n");
   th_expect(d, ":NickServ!service@uvchat NOTICE dave :Account dave registered; you are logged in");
   th_expect(d, ":uvchat 900 dave dave!~dave@uvchat dave :You are now logged in as dave");
 
-  e = irc_connect("eve");
+  e = th_irc_connect(srv.irc_port, "eve");
   th_expect(d, ":eve!~eve@uvchat JOIN #lobby");
   th_sendf(e, "PRIVMSG NickServ :IDENTIFY dave wrong-horse\r\n");
   th_expect(e,
@@ -211,10 +186,10 @@ static void irc_nickserv_and_sasl(void** state) {
   th_sendf(s, "CAP END\r\n");
   th_expect(s, ":uvchat 001 dave :Welcome to the uvchat Network, dave");
   th_expect_eventually(s, ":uvchat 366 dave #lobby :End of /NAMES list");
-  expect_prefix(d, ":dave!~dave@uvchat NICK :guest");
-  expect_prefix(d,
-                ":uvchat NOTICE * :you logged in to dave from another connection, which took "
-                "the nick: this one is now guest");
+  th_expect_prefix(d, ":dave!~dave@uvchat NICK :guest");
+  th_expect_prefix(d,
+                   ":uvchat NOTICE * :you logged in to dave from another connection, which took "
+                   "the nick: this one is now guest");
   th_close(d);
   th_close(e);
   th_close(s);
@@ -225,19 +200,19 @@ static void wrong_passwords_are_throttled(void** state) {
   th_client_t *a, *b;
   int k;
   (void)state;
-  text_connect(&a);
+  a = th_text_connect(srv.port);
   th_sendf(a, "/nick alice\n/register correct horse\n");
   th_expect(a, "*** guest1 is now known as alice");
   th_expect(a, "*** Account alice registered; you are logged in.");
-  text_connect(&b);
+  b = th_text_connect(srv.port);
   for (k = 0; k < 3; k++) {
     th_sendf(b, "/login alice battery horse\n");
     th_expect(b, "! cannot log in as alice: wrong password, or no such account");
   }
   th_sendf(b, "/login alice correct horse\n");
-  expect_prefix(b, "! too many failed logins for alice; try again in ");
+  th_expect_prefix(b, "! too many failed logins for alice; try again in ");
   th_sendf(b, "/login bob correct horse\n");
-  expect_prefix(b, "! too many failed logins from your address; try again in ");
+  th_expect_prefix(b, "! too many failed logins from your address; try again in ");
   assert_true(th_server_logged(&srv, "account alice: wrong password from 127.0.0.1"));
   th_close(a);
   th_close(b);
@@ -248,7 +223,7 @@ static void registration_survives_kill_9(void** state) {
   th_client_t *a, *b;
   int status;
   (void)state;
-  text_connect(&a);
+  a = th_text_connect(srv.port);
   th_sendf(a, "/nick alice\n/register correct horse\n");
   th_expect(a, "*** guest1 is now known as alice");
   th_expect(a, "*** Account alice registered; you are logged in.");
@@ -264,7 +239,7 @@ static void registration_survives_kill_9(void** state) {
 
   start_server(NULL);
   assert_true(th_server_wait_log(&srv, "accounts: 1 registered", TH_WAIT_MS));
-  text_connect(&b);
+  b = th_text_connect(srv.port);
   th_sendf(b, "/nick alice\n");
   th_expect(b, "! the nick alice is registered; log in with /login alice PASSWORD");
   th_sendf(b, "/login alice correct horse\n");
@@ -302,9 +277,9 @@ static void server_password_for_both_protocols(void** state) {
   th_expect(u, "*** This server needs a password: type /pass PASSWORD");
   th_sendf(u, "/pass nope\n/pass s3cret pass\n");
   th_expect(u, "! wrong password; 2 more tries");
-  expect_prefix(u, "! too many wrong passwords from your address; try again in ");
+  th_expect_prefix(u, "! too many wrong passwords from your address; try again in ");
   th_sendf(u, "/pass s3cret pass\n");
-  expect_prefix(u, "! too many wrong passwords from your address; try again in ");
+  th_expect_prefix(u, "! too many wrong passwords from your address; try again in ");
   assert_true(th_wait_closed(u, TH_WAIT_MS));
   assert_false(th_server_logged(&srv, "s3cret"));
   th_close(i);

@@ -24,13 +24,6 @@ static int stop_server(void** state) {
   return 0;
 }
 
-/* A fresh text user past its greeting lines. */
-static th_client_t* user(void) {
-  th_client_t* c = th_connect(srv.port, 0, 1);
-  th_welcome(c);
-  return c;
-}
-
 /* The next line that is not a server notice ("*** ..."), or NULL. */
 static const char* next_chat(th_client_t* c, uint64_t ms) {
   const char* l;
@@ -86,9 +79,9 @@ static void flooder_is_slowed_and_others_flow(void** state) {
   uint64_t t0, elapsed;
   (void)state;
   start(NULL); /* defaults: a burst of 10 lines, then 5 a second */
-  watcher = user();
-  flooder = user();
-  normal = user();
+  watcher = th_text_connect(srv.port);
+  flooder = th_text_connect(srv.port);
+  normal = th_text_connect(srv.port);
   for (i = 0; i < 200; i++) {
     int n = snprintf(line, sizeof line, "flood %03d\n", i);
     th_send(flooder, line, (size_t)n);
@@ -129,8 +122,8 @@ static void huge_paste_is_dropped_with_a_reason(void** state) {
   size_t i;
   (void)state;
   start(NULL);
-  watcher = user();
-  paster = user();
+  watcher = th_text_connect(srv.port);
+  paster = th_text_connect(srv.port);
   th_expect(watcher, "*** guest2 joined #lobby");
   for (i = 0; i < sizeof big; i++)
     big[i] = (i % 50 == 49) ? '\n' : 'p';
@@ -153,8 +146,8 @@ static void endless_line_is_dropped(void** state) {
     const char* args[] = {"--max-input", "32K", NULL};
     start(args);
   }
-  watcher = user();
-  endless = user();
+  watcher = th_text_connect(srv.port);
+  endless = th_text_connect(srv.port);
   th_expect(watcher, "*** guest2 joined #lobby");
   memset(chunk, 'z', sizeof chunk);
   for (i = 0; i < 16; i++)
@@ -176,14 +169,14 @@ static void unfinished_line_and_silence_time_out(void** state) {
     const char* args[] = {"--line-timeout", "1", "--idle-timeout", "3", NULL};
     start(args);
   }
-  watcher = user();
-  slowloris = user();
+  watcher = th_text_connect(srv.port);
+  slowloris = th_text_connect(srv.port);
   th_expect(watcher, "*** guest2 joined #lobby");
   th_sendf(slowloris, "I will never fin");
   th_expect(slowloris, "*** Disconnected: a line was left unfinished for 1 seconds");
   assert_true(th_wait_closed(slowloris, TH_WAIT_MS));
   th_expect(watcher, "*** guest2 was disconnected (a line was left unfinished for 1 seconds)");
-  silent = user();
+  silent = th_text_connect(srv.port);
   th_expect(watcher, "*** guest3 joined #lobby");
   th_sendf(watcher, "still here\n"); /* the watcher talks; the silent one does not */
   th_expect(silent, "<guest1> still here");
@@ -267,8 +260,8 @@ static void connection_storm_loses_nothing(void** state) {
     const char* args[] = {"--max-per-addr", "0", "--flood-rate", "0", NULL};
     start(args);
   }
-  a = user();
-  b = user();
+  a = th_text_connect(srv.port);
+  b = th_text_connect(srv.port);
   th_expect(a, "*** guest2 joined #lobby");
   g_storm_done = 0;
   for (wave = 0; wave < 10; wave++) {
@@ -316,7 +309,7 @@ static void connection_limits_refuse_with_a_reason(void** state) {
     start(args);
   }
   for (i = 0; i < 3; i++)
-    in[i] = user();
+    in[i] = th_text_connect(srv.port);
   for (i = 0; i < 4; i++) {
     extra = th_connect(srv.port, 0, 1);
     th_expect(extra, "*** Disconnected: too many connections from your address (the limit is 3)");
@@ -369,8 +362,8 @@ static void garbage_never_reaches_other_terminals(void** state) {
     const char* args[] = {"--flood-rate", "0", NULL};
     start(args);
   }
-  watcher = user();
-  vandal = user();
+  watcher = th_text_connect(srv.port);
+  vandal = th_text_connect(srv.port);
   th_expect(watcher, "*** guest2 joined #lobby");
   for (i = 0; i < 300; i++) {
     size_t n = 0;
@@ -558,11 +551,11 @@ static void sigterm_in_the_middle_of_it_all(void** state) {
         "--flood-rate",   "2000", NULL};
     start(args);
   }
-  reader = user();
+  reader = th_text_connect(srv.port);
   stuck = th_connect(srv.port, 4096, 0);
-  sender = user();
-  flooder = user();
-  vandal = user();
+  sender = th_text_connect(srv.port);
+  flooder = th_text_connect(srv.port);
+  vandal = th_text_connect(srv.port);
   for (i = 0; i < 3000; i++) {
     int n = snprintf(line, sizeof line, "ordered %04d %0400d\n", i, 0);
     th_send(sender, line, (size_t)n);

@@ -2,6 +2,7 @@
  * text users get from the core after each command someone sends. */
 #include <stdio.h>
 #include <string.h>
+#include "inbox.h"
 #include "unit.h"
 
 #include "uvchat/core.h"
@@ -48,10 +49,7 @@ static void deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
   user_t* u = UVC_CONTAINER_OF(s, user_t, s);
   (void)ud;
   if (s->adapter == &uvc_irc_adapter) check_irc_lines(m);
-  assert_true(u->len + m->len < sizeof(u->inbox));
-  memcpy(u->inbox + u->len, m->data, m->len);
-  u->len += m->len;
-  u->inbox[u->len] = '\0';
+  tt_inbox_append(u->inbox, sizeof u->inbox, &u->len, m);
   u->last = m;
 }
 

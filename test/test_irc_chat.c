@@ -26,42 +26,11 @@ static int stop_server(void** state) {
   return 0;
 }
 
-/* Asserts that the next line starts with prefix. */
-static void expect_prefix(th_client_t* c, const char* prefix) {
-  const char* got = th_line(c, TH_WAIT_MS);
-  if (got == NULL) fail_msg("expected \"%s...\" but got %s", prefix, c->eof ? "EOF" : "nothing");
-  if (strncmp(got, prefix, strlen(prefix)) != 0)
-    fail_msg("expected \"%s...\"\n       got \"%s\"", prefix, got);
-}
-
-/* Sends NICK and USER for nick on c. */
-static void send_registration(th_client_t* c, const char* nick) {
-  char line[128];
-  snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :Real %s\r\n", nick, nick, nick);
-  th_sendf(c, line);
-}
-
-/* Connects an IRC client and registers it as nick; returns once the lobby's names came. */
-static th_client_t* irc_connect(const char* nick) {
-  th_client_t* c = th_connect(srv.irc_port, 0, 1);
-  char want[128];
-  send_registration(c, nick);
-  snprintf(want, sizeof want, ":uvchat 366 %s #lobby :End of /NAMES list", nick);
-  th_expect_eventually(c, want);
-  return c;
-}
-
-/* Connects a text client; returns its guest nick (static). */
-static const char* text_connect(th_client_t** c) {
-  *c = th_connect(srv.port, 0, 1);
-  return th_welcome(*c);
-}
-
 /* The greeting numerics, and nicks taken by IRC and text users alike. */
 static void registration_numerics_and_nick_collision(void** state) {
   th_client_t *a, *b, *t;
   (void)state;
-  text_connect(&t); /* guest1 */
+  t = th_text_connect(srv.port); /* guest1 */
   a = th_connect(srv.irc_port, 0, 1);
   th_sendf(a, "CAP LS 302\r\nNICK alice\r\nUSER al 0 * :Alice L\r\n");
 #ifdef UVCHAT_TEST_ACCOUNTS
@@ -71,11 +40,11 @@ static void registration_numerics_and_nick_collision(void** state) {
 #endif
   th_sendf(a, "CAP END\r\n");
   th_expect(a, ":uvchat 001 alice :Welcome to the uvchat Network, alice");
-  expect_prefix(a, ":uvchat 002 alice :Your host is uvchat, running version uvchat-");
-  expect_prefix(a, ":uvchat 003 alice :This server was created ");
-  expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
-  expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
-  expect_prefix(a, ":uvchat 005 alice TARGMAX=");
+  th_expect_prefix(a, ":uvchat 002 alice :Your host is uvchat, running version uvchat-");
+  th_expect_prefix(a, ":uvchat 003 alice :This server was created ");
+  th_expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
+  th_expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
+  th_expect_prefix(a, ":uvchat 005 alice TARGMAX=");
   th_expect(a, ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers");
   th_expect(a, ":uvchat 254 alice 1 :channels formed");
   th_expect(a, ":uvchat 255 alice :I have 2 clients and 0 servers");
@@ -112,8 +81,8 @@ static void registration_numerics_and_nick_collision(void** state) {
 static void join_part_privmsg_quit(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = irc_connect("alice");
-  b = irc_connect("bob");
+  a = th_irc_connect(srv.irc_port, "alice");
+  b = th_irc_connect(srv.irc_port, "bob");
   th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
   th_sendf(a, "JOIN #dev\r\n");
   th_expect(a, ":alice!~alice@uvchat JOIN #dev");
@@ -153,8 +122,8 @@ static void join_part_privmsg_quit(void** state) {
 static void topic_names_who_whois_list(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = irc_connect("alice");
-  b = irc_connect("bob");
+  a = th_irc_connect(srv.irc_port, "alice");
+  b = th_irc_connect(srv.irc_port, "bob");
   th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
   th_sendf(a, "JOIN #dev\r\n");
   th_expect_eventually(a, ":uvchat 366 alice #dev :End of /NAMES list");
@@ -171,7 +140,7 @@ static void topic_names_who_whois_list(void** state) {
   th_expect(b,
             ":uvchat 332 bob #dev :all about \x02"
             "dev\x02");
-  expect_prefix(b, ":uvchat 333 bob #dev alice ");
+  th_expect_prefix(b, ":uvchat 333 bob #dev alice ");
   th_expect(b, ":uvchat 353 bob = #dev :@alice bob");
   th_expect(b, ":uvchat 366 bob #dev :End of /NAMES list");
   th_sendf(b, "TOPIC #dev :mine now\r\n");
@@ -200,7 +169,7 @@ static void topic_names_who_whois_list(void** state) {
   th_expect(b, ":uvchat 323 bob :End of /LIST");
   th_sendf(a, "MODE #dev\r\nMODE #dev -t+o bob\r\n");
   th_expect(a, ":uvchat 324 alice #dev +nt");
-  expect_prefix(a, ":uvchat 329 alice #dev ");
+  th_expect_prefix(a, ":uvchat 329 alice #dev ");
   th_expect(a, ":alice!~alice@uvchat MODE #dev -t");
   th_expect(a, ":alice!~alice@uvchat MODE #dev +o bob");
   th_expect(b, ":alice!~alice@uvchat MODE #dev -t");
@@ -221,7 +190,7 @@ static void errors_for_unknown_commands_and_missing_parameters(void** state) {
   th_sendf(a, "JOIN #lobby\r\nPING :early\r\n");
   th_expect(a, ":uvchat 451 * :You have not registered");
   th_expect(a, ":uvchat PONG uvchat :early");
-  send_registration(a, "alice");
+  th_irc_register(a, "alice");
   th_expect_eventually(a, ":uvchat 366 alice #lobby :End of /NAMES list");
   th_sendf(a, "FROBNICATE\r\nJOIN\r\nPRIVMSG\r\nPRIVMSG alice\r\nNICK\r\nUSER a b c :d\r\n");
   th_expect(a, ":uvchat 421 alice FROBNICATE :Unknown command");
@@ -249,8 +218,8 @@ static void errors_for_unknown_commands_and_missing_parameters(void** state) {
 static void irc_and_text_users_meet(void** state) {
   th_client_t *a, *t;
   (void)state;
-  text_connect(&t); /* guest1 */
-  a = irc_connect("alice");
+  t = th_text_connect(srv.port); /* guest1 */
+  a = th_irc_connect(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
 
   th_sendf(t, "hello from nc\n");
@@ -298,7 +267,7 @@ static void irc_and_text_users_meet(void** state) {
   th_sendf(a, "QUIT :see you\r\n");
   th_expect_eventually(t, "*** Alice2 left (quit: see you)");
   th_close(a);
-  a = irc_connect("alice");
+  a = th_irc_connect(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   th_sendf(t, "/quit bye all\n");
   th_expect(a, ":tom!text@uvchat QUIT :Quit: bye all");
@@ -310,8 +279,8 @@ static void irc_and_text_users_meet(void** state) {
 static void whois_and_ctcp_to_a_text_user(void** state) {
   th_client_t *a, *t;
   (void)state;
-  text_connect(&t); /* guest1 */
-  a = irc_connect("alice");
+  t = th_text_connect(srv.port); /* guest1 */
+  a = th_irc_connect(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   th_sendf(t, "/away lunch\n");
   th_expect(t, "*** You are away: lunch");
@@ -322,7 +291,7 @@ static void whois_and_ctcp_to_a_text_user(void** state) {
   th_expect(a, ":uvchat 301 alice guest1 :lunch");
   th_expect(a, ":uvchat 320 alice guest1 :is using a plain-text client (nc or telnet)");
   th_expect(a, ":uvchat 318 alice guest1 :End of /WHOIS list");
-  expect_prefix(a, ":guest1!text@uvchat NOTICE alice :\x01VERSION uvchat-");
+  th_expect_prefix(a, ":guest1!text@uvchat NOTICE alice :\x01VERSION uvchat-");
   th_expect(a, ":uvchat 301 alice guest1 :lunch");
   th_expect(t, "[private] <alice> hi");
   th_close(a);
@@ -344,8 +313,8 @@ static void ping_pong_and_timeouts(void** state) {
                           "1",          NULL};
     th_server_start(&srv, args);
   }
-  text_connect(&t); /* text users are never pinged */
-  a = irc_connect("alice");
+  t = th_text_connect(srv.port); /* text users are never pinged */
+  a = th_irc_connect(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   line = th_skip_to(a, "PING ", 8000);
   assert_non_null(line);
@@ -387,7 +356,7 @@ static void motd_file(void** state) {
     th_server_start(&srv, args);
   }
   a = th_connect(srv.irc_port, 0, 1);
-  send_registration(a, "alice");
+  th_irc_register(a, "alice");
   th_expect_eventually(a, ":uvchat 375 alice :- uvchat Message of the day - ");
   th_expect(a, ":uvchat 372 alice :- Welcome to the test server.");
   th_expect(a, ":uvchat 372 alice :- ");
@@ -424,7 +393,7 @@ static void irc_port_in_use(void** state) {
 /* On SIGTERM an IRC client hears the shutdown notice and an ERROR line, as IRC clients
  * expect, then the server closes the connection and exits 0. */
 static void shutdown_says_error_to_irc_clients(void** state) {
-  th_client_t* a = irc_connect("alice");
+  th_client_t* a = th_irc_connect(srv.irc_port, "alice");
   (void)state;
   th_server_kill(&srv, SIGTERM);
   th_expect_eventually(a, ":uvchat NOTICE * :The server is shutting down. Goodbye!");
