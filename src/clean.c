@@ -23,6 +23,42 @@ static int is_irc_format(unsigned char c) {
   }
 }
 
+static int is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+
+static int is_hex(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Skips up to max bytes that pass ok() from in[i]; returns the index after them. */
+static size_t skip_run(const unsigned char* in, size_t len, size_t i, size_t max,
+                       int (*ok)(unsigned char)) {
+  size_t end = i + max < len ? i + max : len;
+  while (i < end && ok(in[i]))
+    i++;
+  return i;
+}
+
+/* Skips the IRC formatting code at in[i] with its arguments; returns the index after it.
+ * Colour is ^C and up to two digits of foreground, then a comma and up to two digits of
+ * background; hex colour is ^D and six hex digits, then a comma and six more. A comma that
+ * no digit follows is text, not part of the code (as the modern IRC formatting spec says). */
+static size_t skip_irc_format(const unsigned char* in, size_t len, size_t i) {
+  unsigned char c = in[i++];
+  size_t n = c == 0x03 ? 2 : 6;
+  int (*ok)(unsigned char) = c == 0x03 ? is_digit : is_hex;
+  size_t j;
+  if (c != 0x03 && c != 0x04) return i;
+  j = skip_run(in, len, i, n, ok);
+  if (j == i || (c == 0x04 && j - i != n)) return i; /* a bare code resets the colours */
+  if (j + 1 < len && in[j] == ',' && ok(in[j + 1])) {
+    size_t k = skip_run(in, len, j + 1, n, ok);
+    if (c == 0x03 || k - (j + 1) == n) j = k;
+  }
+  return j;
+}
+
 /* Skips the parameter, intermediate and final bytes of a CSI sequence starting at in[i];
  * returns the index after it. A byte that cannot belong to the sequence ends it unconsumed. */
 static size_t skip_csi(const unsigned char* in, size_t len, size_t i) {
@@ -127,9 +163,10 @@ size_t uvc_clean_text(const char* text, size_t len, char* out, unsigned flags) {
         i = j;
       } else if (c == 0x1B) {
         i = skip_escape(in, len, i);
+      } else if (is_irc_format(c) && !(flags & UVC_CLEAN_KEEP_IRC_FORMAT)) {
+        i = skip_irc_format(in, len, i); /* with its colour digits: text users see none */
       } else {
-        if (c == '\t' || ((flags & UVC_CLEAN_KEEP_IRC_FORMAT) && is_irc_format(c)))
-          out[o++] = (char)c;
+        if (c == '\t' || is_irc_format(c)) out[o++] = (char)c;
         i++;
       }
       continue;

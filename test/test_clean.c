@@ -89,7 +89,54 @@ static void irc_formatting_kept_on_request(void** state) {
   assert_string_equal(clean("\x02"
                             "bold\x03"
                             "4red\x0F"),
-                      "bold4red");
+                      "boldred");
+}
+
+/* What an IRC client sends for colours reaches a text user as the words alone. */
+static void irc_colours_leave_no_digits(void** state) {
+  (void)state;
+  assert_string_equal(clean("\x03"
+                            "04,01red on black\x0f"),
+                      "red on black");
+  assert_string_equal(clean("\x03"
+                            "4,1x"),
+                      "x");
+  assert_string_equal(clean("\x03"
+                            "123"),
+                      "3"); /* two digits at most */
+  assert_string_equal(clean("\x03"
+                            "04,012"),
+                      "2"); /* and two after the comma */
+  assert_string_equal(clean("\x03"
+                            "04,x"),
+                      ",x"); /* a comma without a digit is text */
+  assert_string_equal(clean("\x03"
+                            ",5"),
+                      ",5");                /* a bare ^C, then text */
+  assert_string_equal(clean("a\x03"), "a"); /* ^C at the end */
+  assert_string_equal(clean("\x04"
+                            "FF0000red"),
+                      "red"); /* hex colour */
+  assert_string_equal(clean("\x04"
+                            "ff0000,00FF00green"),
+                      "green");
+  assert_string_equal(clean("\x04"
+                            "abc"),
+                      "abc"); /* not six hex digits: text */
+  assert_string_equal(clean("\x02"
+                            "b\x1d"
+                            "i\x1f"
+                            "u\x1e"
+                            "s\x11"
+                            "m\x16"
+                            "r\x0f"
+                            "."),
+                      "biusmr.");
+  assert_string_equal(clean_n("\x03"
+                              "04,01red",
+                              9, UVC_CLEAN_KEEP_IRC_FORMAT),
+                      "\x03"
+                      "04,01red"); /* IRC users keep them */
 }
 
 static void blank_and_cut(void** state) {
@@ -140,6 +187,7 @@ int main(void) {
       cmocka_unit_test(invalid_utf8_becomes_replacement),
       cmocka_unit_test(bidi_overrides_are_removed),
       cmocka_unit_test(irc_formatting_kept_on_request),
+      cmocka_unit_test(irc_colours_leave_no_digits),
       cmocka_unit_test(blank_and_cut),
       cmocka_unit_test(telnet_negotiation_is_consumed),
       cmocka_unit_test(telnet_sequence_split_across_reads),

@@ -227,7 +227,22 @@ static void irc_and_text_users_meet(void** state) {
   th_sendf(a,
            "PRIVMSG #lobby :hello from \x03"
            "4irc\x03\r\n");
-  th_expect(t, "<alice> hello from 4irc");
+  th_expect(t, "<alice> hello from irc");
+  /* Every formatting code, colours with their digits, hex colours: a text user gets the
+   * words alone (th_expect compares the whole line, byte for byte). */
+  th_sendf(a,
+           "PRIVMSG #lobby :\x03"
+           "04,01red on black\x0f \x04"
+           "FF8800,000000hex\x04 "
+           "\x02"
+           "b\x1d"
+           "i\x1f"
+           "u\x1e"
+           "s\x11"
+           "m\x16"
+           "r\x0f 12\x03"
+           "3,\r\n");
+  th_expect(t, "<alice> red on black hex biusmr 12,");
   th_sendf(t, "/me waves\n");
   th_expect(a,
             ":guest1!text@uvchat PRIVMSG #lobby :\x01"

@@ -5,7 +5,8 @@
  * U+009F), the escape sequences that ESC or CSI/OSC start (the whole sequence, not just the
  * ESC), and the bidirectional override and isolate marks that reorder what others see.
  * With UVC_CLEAN_KEEP_IRC_FORMAT the IRC formatting codes (bold ^B, colour ^C, italics ^],
- * underline ^_, strike ^^, monospace ^Q, reverse ^V, reset ^O) are kept.
+ * underline ^_, strike ^^, monospace ^Q, reverse ^V, reset ^O) are kept; without it they
+ * are removed with their arguments (^C04,01 and ^DFF0000 leave no digits behind).
  */
 #ifndef UVCHAT_CLEAN_H
 #define UVCHAT_CLEAN_H
