@@ -38,6 +38,22 @@ static int looks_like_tls(const char* p, size_t n) {
   return n >= 2 && (unsigned char)p[0] == 0x16 && (unsigned char)p[1] == 0x03;
 }
 
+/* An HTTP request line ("GET / HTTP/1.1"): a browser or an HTTP health check pointed at a
+ * chat port. Only the first read of a connection is looked at. */
+static int looks_like_http(const char* p, size_t n) {
+  static const char* const kMethods[] = {"GET ",    "HEAD ",    "POST ",  "PUT ",  "OPTIONS ",
+                                         "DELETE ", "CONNECT ", "PATCH ", "TRACE "};
+  const char* eol = memchr(p, '\n', n);
+  size_t i, k, len = eol != NULL ? (size_t)(eol - p) : n;
+  if (len > 0 && p[len - 1] == '\r') len--;
+  for (i = 0; i < sizeof(kMethods) / sizeof(kMethods[0]); i++) {
+    k = strlen(kMethods[i]);
+    if (len > k + 9 && memcmp(p, kMethods[i], k) == 0)
+      return memcmp(p + len - 8, "HTTP/1.", 7) == 0 && p[len - 9] == ' ';
+  }
+  return 0;
+}
+
 #ifdef UVCHAT_WITH_TLS
 /* ------------------------------------------------------------------------------------------
  * TLS: a client whose bytes go through a TLS engine. It is a larger struct that starts with
@@ -295,6 +311,7 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
     }
     r = uvc_framer_next(f, src, max, &line, &len);
     if (r == UVC_FRAME_NONE) break;
+    if (c->sess.unseen) uvc_conn_reveal(c); /* a line: a person, or a client */
     if (flood) c->tokens -= 1000;
     c->last_line = (uint32_t)uv_now(srv->loop);
     c->flags &= (uint8_t)~UVC_CONN_PINGED;
@@ -358,14 +375,27 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
             looks_like_tls(buf->base, (size_t)nread))
       /* A TLS client on a plaintext port cannot read a plaintext line: just close. */
       uvc_conn_close(c, UVC_LEAVE_LOST, "a TLS handshake on a plaintext port", 35, 0);
-    else
+    else if (c->last_line == c->since && c->framer == NULL && c->sess.unseen &&
+             looks_like_http(buf->base, (size_t)nread)) {
+      /* A browser or an HTTP health check at a chat port (it got the welcome already, so
+       * no HTTP answer can start the response): one line saying why, and nobody hears of
+       * it. */
+      static char kHttp[] =
+          "*** This port speaks uvchat's line-based chat, not HTTP: connect with nc or "
+          "telnet, or an IRC client at the IRC port.\r\n";
+      uv_buf_t b = uv_buf_init(kHttp, sizeof(kHttp) - 1);
+      (void)uv_try_write((uv_stream_t*)&c->tcp, &b, 1);
+      uvc_conn_close(c, UVC_LEAVE_LOST, "an HTTP request on a chat port", 30, 0);
+    } else
       handle_input(c, buf->base, (size_t)nread);
   } else if (nread == UV_EOF) {
     const uvc_adapter_t* a = c->sess.adapter;
     uint32_t max = a->max_line ? a->max_line : (uint32_t)UVC_CONN_SRV(c)->cfg.max_line;
     const char* line;
     size_t len;
-    if (c->state == UVC_CONN_OPEN && c->framer != NULL) {
+    if (c->state == UVC_CONN_OPEN && c->framer != NULL && !c->sess.unseen) {
+      /* The last line, without its newline. (From a connection that never sent a whole
+       * line it is a probe's garbage: nobody sees it.) */
       uvc_frame_t r = uvc_framer_finish(c->framer, max, &line, &len);
       if (r == UVC_FRAME_LINE)
         a->on_line(&UVC_CONN_SRV(c)->core, &c->sess, line, len);
@@ -391,14 +421,22 @@ static void free_handle(uv_handle_t* h) {
   free(h);
 }
 
-/* Greets a client (at accept, or for TLS once the handshake is done) and logs it. */
+/* Greets a client (at accept, or for TLS once the handshake is done). It is logged and
+ * announced once it shows it is more than a probe (uvc_conn_reveal). */
 static void open_session(uvc_client_t* c) {
   uvc_server_t* srv = UVC_CONN_SRV(c);
-  char addr[64];
   c->since = (uint32_t)uv_now(srv->loop); /* the registration clock starts now */
   c->sess.adapter->on_open(&srv->core, &c->sess);
-  UVC_INFO("connect %s from %s (%s%s)", who(c), peer_str(c, addr, sizeof(addr)),
-           c->sess.adapter->name, (c->flags & UVC_CONN_TLS) ? ", TLS" : "");
+}
+
+void uvc_conn_reveal(uvc_client_t* c) {
+  uvc_server_t* srv = UVC_CONN_SRV(c);
+  char addr[64];
+  if (!c->sess.unseen) return;
+  uvc_core_reveal(&srv->core, &c->sess);
+  uvc_log_limited(&srv->conn_log, uv_now(srv->loop), UVC_LOG_INFO, "connect %s from %s (%s%s)",
+                  who(c), peer_str(c, addr, sizeof(addr)), c->sess.adapter->name,
+                  (c->flags & UVC_CONN_TLS) ? ", TLS" : "");
 }
 
 void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tls) {
@@ -436,6 +474,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tl
   uv_tcp_keepalive(&c->tcp, 1, 60);
   if (uv_tcp_getpeername(&c->tcp, &peer.sa, &len) == 0) uvc_peer_from(&c->peer, &peer.sa);
   uvc_session_init(&c->sess, adapter);
+  c->sess.unseen = 1; /* until it shows it is a person (uvc_conn_reveal) */
   uvc_list_insert_tail(&srv->clients, &c->node);
   c->state = UVC_CONN_OPEN;
   c->since = c->last_line = (uint32_t)uv_now(srv->loop);
@@ -452,11 +491,19 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tl
   (void)tls;
 #endif
   if ((refusal = uvc_server_admit(srv, c, why, sizeof(why))) != NULL) {
-    /* One clear line, then the door closes; nothing it sends is read. (A TLS client cannot
-     * read a plain line before its handshake: it is just closed.) */
-    if (adapter->on_farewell != NULL && !(c->flags & UVC_CONN_TLS))
+    /* One clear line, then the door closes at once; nothing it sends is read. (A TLS client
+     * cannot read a plain line before its handshake: it is just closed.) Its descriptor is
+     * given back now, not after a drain: in a storm at the open-file limit, refused
+     * connections waiting to drain would use up the descriptors, and the newcomers after
+     * them would be closed by libuv without a word. */
+    if (adapter->on_farewell != NULL && !(c->flags & UVC_CONN_TLS)) {
+      size_t bytes, n;
       adapter->on_farewell(&srv->core, &c->sess, UVC_LEAVE_REFUSED, refusal);
-    uvc_conn_close(c, UVC_LEAVE_REFUSED, NULL, 0, !(c->flags & UVC_CONN_TLS));
+      n = uvc_outq_fill(&c->outq, srv->iov, UVC_MAX_IOV, &bytes);
+      if (n > 0) (void)uv_try_write((uv_stream_t*)&c->tcp, srv->iov, (unsigned)n); /* fits: a */
+    } /* fresh socket's buffer is empty */
+    c->leave_why = UVC_LEAVE_REFUSED;
+    uvc_conn_hard_close(c);
     return;
   }
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
@@ -657,22 +704,25 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
   int level;
   c->flags &= (uint8_t)~UVC_CONN_IN_PENDING;
   if (c->state != UVC_CONN_PENDING) return;
-  if (c->leave_why == UVC_LEAVE_REFUSED) {
-    c->state = UVC_CONN_DRAINING;
-    c->t.deadline = uv_now(srv->loop) + 2000;
-    if (c->wreq == NULL && c->outq.count == 0) begin_shutdown(c);
-    return;
-  }
   level = (c->leave_why == UVC_LEAVE_SENDQ || c->leave_why == UVC_LEAVE_INPUT) ? UVC_LOG_WARN
                                                                                : UVC_LOG_INFO;
-  if (c->leave_why == UVC_LEAVE_QUIT || c->leave_text == NULL)
-    uvc_log(level, "disconnect %s from %s: %s%s%s%s%s%.*s", who(c), peer_str(c, addr, sizeof(addr)),
-            leave_word((uvc_leave_t)c->leave_why), c->err ? " (" : "",
-            c->err ? uv_strerror(c->err) : "", c->err ? ")" : "", c->leave_len ? ": " : "",
-            (int)c->leave_len, c->leave_text ? c->leave_text : "");
+  if (c->sess.unseen) /* never announced: a port probe, a health check, a failed handshake */
+    uvc_log_limited(&srv->conn_log, uv_now(srv->loop), UVC_LOG_INFO,
+                    "probe from %s (%s%s): gone before its first line: %s%s%s%s%s%.*s",
+                    peer_str(c, addr, sizeof(addr)), c->sess.adapter->name,
+                    (c->flags & UVC_CONN_TLS) ? ", TLS" : "", leave_word((uvc_leave_t)c->leave_why),
+                    c->err ? " (" : "", c->err ? uv_strerror(c->err) : "", c->err ? ")" : "",
+                    c->leave_len ? ": " : "", (int)c->leave_len,
+                    c->leave_text ? c->leave_text : "");
+  else if (c->leave_why == UVC_LEAVE_QUIT || c->leave_text == NULL)
+    uvc_log_limited(
+        &srv->conn_log, uv_now(srv->loop), level, "disconnect %s from %s: %s%s%s%s%s%.*s", who(c),
+        peer_str(c, addr, sizeof(addr)), leave_word((uvc_leave_t)c->leave_why), c->err ? " (" : "",
+        c->err ? uv_strerror(c->err) : "", c->err ? ")" : "", c->leave_len ? ": " : "",
+        (int)c->leave_len, c->leave_text ? c->leave_text : "");
   else
-    uvc_log(level, "disconnect %s from %s: %.*s", who(c), peer_str(c, addr, sizeof(addr)),
-            (int)c->leave_len, c->leave_text);
+    uvc_log_limited(&srv->conn_log, uv_now(srv->loop), level, "disconnect %s from %s: %.*s", who(c),
+                    peer_str(c, addr, sizeof(addr)), (int)c->leave_len, c->leave_text);
   uvc_core_leave(&srv->core, &c->sess, (uvc_leave_t)c->leave_why, c->leave_text, c->leave_len);
   free(c->leave_text);
   c->leave_text = NULL;

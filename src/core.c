@@ -125,7 +125,7 @@ static int announces(const uvc_core_t* core, const uvc_room_t* room) {
  * announces such things, else only to the one concerned (when it is not skip). */
 static void fanout_presence(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* ev,
                             uvc_session_t* self, const uvc_session_t* skip) {
-  if (announces(core, room))
+  if (announces(core, room) && !self->unseen)
     fanout_room(core, room, ev, skip);
   else if (self != skip)
     deliver_one(core, ev, self);
@@ -139,7 +139,7 @@ static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* 
   memset(&rc, 0, sizeof(rc));
   s->mark = epoch;
   if (with_self) deliver(core, &rc, ev, s);
-  for (r = 0; r < s->n_rooms; r++) {
+  for (r = 0; r < s->n_rooms && !s->unseen; r++) { /* nobody knows of the unseen */
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uint32_t i;
     if (!announces(core, room)) continue;
@@ -519,6 +519,19 @@ int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s) {
   err = uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 0, NULL);
   if (err != 0) uvc_core_leave(core, s, UVC_LEAVE_LOST, NULL, 0);
   return err;
+}
+
+void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
+  unsigned r;
+  if (!s->unseen) return;
+  s->unseen = 0;
+  for (r = 0; r < s->n_rooms; r++) {
+    uvc_room_t* room = uvc_session_membership(s, r)->room;
+    uvc_event_t ev;
+    event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
+    ev.room = room;
+    fanout_presence(core, room, &ev, s, s);
+  }
 }
 
 void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,

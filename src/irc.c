@@ -299,7 +299,7 @@ static int share_room(const uvc_session_t* a, const uvc_session_t* b) {
 
 /* Whether s may see u in WHO and NAMES: invisible users only show to who shares a room. */
 static int visible_to(const uvc_session_t* s, const uvc_session_t* u) {
-  return u == s || !is_invisible(u) || share_room(s, u);
+  return u == s || (!u->unseen && (!is_invisible(u) || share_room(s, u)));
 }
 
 /* 353 lines (as many as the members need) and 366 for room. Invisible members are left
@@ -317,7 +317,7 @@ static void send_names(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* roo
     const uvc_session_t* u = room->members[i];
     char entry[128];
     int len;
-    if (!in_room && is_invisible(u)) continue;
+    if ((!in_room && is_invisible(u)) || !uvc_session_listed(u, s)) continue;
     len = snprintf(entry, sizeof(entry), "%s%s%s%s%s%s", uvc_session_is_op(u, room) ? "@" : "",
                    u->nick, full ? "!" : "", full ? u->user : "", full ? "@" : "",
                    full ? g_server : "");
@@ -1052,7 +1052,8 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
       int in_room = uvc_session_in(s, room) != NULL;
       uint32_t i;
       for (i = 0; i < room->n_members; i++)
-        if (in_room || !is_invisible(room->members[i])) who_line(core, s, room, room->members[i]);
+        if ((in_room || !is_invisible(room->members[i])) && uvc_session_listed(room->members[i], s))
+          who_line(core, s, room, room->members[i]);
     }
   } else {
     uvc_session_t* u = uvc_core_find(core, mask->p, mask->n);

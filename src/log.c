@@ -33,15 +33,13 @@ void uvc_errf(char* err, size_t errlen, const char* fmt, ...) {
   va_end(ap);
 }
 
-void uvc_log(int level, const char* fmt, ...) {
+static void vlog(int level, const char* fmt, va_list ap) {
   char line[1024];
   uv_timeval64_t tv;
   time_t secs;
   struct tm* tm;
   size_t n = 0;
-  va_list ap;
   int k;
-  if (level < g_level || level >= UVC_LOG_OFF) return;
   if (uv_gettimeofday(&tv) == 0) {
     secs = (time_t)tv.tv_sec;
     tm = gmtime(&secs); /* the loop thread is the only one that logs */
@@ -53,12 +51,53 @@ void uvc_log(int level, const char* fmt, ...) {
   }
   k = snprintf(line + n, sizeof(line) - n, "%-5s ", kNames[level]);
   if (k > 0) n += (size_t)k;
-  va_start(ap, fmt);
   k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-  va_end(ap);
   if (k > 0) n += (size_t)k;
   if (n > sizeof(line) - 2) n = sizeof(line) - 2;
   line[n++] = '\n';
   fwrite(line, 1, n, stderr);
   fflush(stderr);
+}
+
+void uvc_log(int level, const char* fmt, ...) {
+  va_list ap;
+  if (level < g_level || level >= UVC_LOG_OFF) return;
+  va_start(ap, fmt);
+  vlog(level, fmt, ap);
+  va_end(ap);
+}
+
+int uvc_log_budget(uvc_log_limit_t* lim, uint64_t now, uint32_t* report, uint64_t* report_ms) {
+  *report = 0;
+  *report_ms = 0;
+  if (lim->used == 0 || now - lim->window >= UVC_LOG_LIMIT_MS) {
+    *report = lim->held;
+    *report_ms = now - lim->window;
+    lim->window = now;
+    lim->used = 0;
+    lim->held = 0;
+  }
+  if (lim->used >= UVC_LOG_LIMIT_LINES) {
+    lim->held++;
+    return 0;
+  }
+  lim->used++;
+  return 1;
+}
+
+void uvc_log_limited(uvc_log_limit_t* lim, uint64_t now, int level, const char* fmt, ...) {
+  va_list ap;
+  uint32_t held;
+  uint64_t held_ms;
+  int ok;
+  if (level < g_level || level >= UVC_LOG_OFF) return;
+  ok = uvc_log_budget(lim, now, &held, &held_ms);
+  if (held > 0)
+    uvc_log(UVC_LOG_WARN, "left out %u %s in %u seconds (at most %u are logged every %u seconds)",
+            (unsigned)held, lim->what ? lim->what : "log lines", (unsigned)(held_ms / 1000),
+            (unsigned)UVC_LOG_LIMIT_LINES, (unsigned)(UVC_LOG_LIMIT_MS / 1000));
+  if (!ok) return;
+  va_start(ap, fmt);
+  vlog(level, fmt, ap);
+  va_end(ap);
 }

@@ -31,8 +31,11 @@ const char* uvc_nick_problem(const char* s, size_t len) {
   if (is_digit(s[0]) || s[0] == '-') return "a nick cannot start with a digit or '-'";
   for (i = 0; i < len; i++) {
     char c = s[i];
+    if ((unsigned char)c >= 0x80)
+      return "a nick may only contain ASCII letters (A to Z, without accents), digits and "
+             "- _ [ ] \\ ` ^ { } |";
     if (!is_letter(c) && !is_digit(c) && !is_special(c) && c != '-')
-      return "a nick may only contain letters, digits and - _ [ ] \\ ` ^ { } |";
+      return "a nick may only contain ASCII letters, digits and - _ [ ] \\ ` ^ { } |";
   }
   return 0;
 }

@@ -491,6 +491,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   loop->data = srv; /* how a client finds its server (UVC_CONN_SRV) */
   srv->cfg = *cfg;
   uvc_list_init(&srv->clients);
+  srv->conn_log.what = "connection log lines";
   memset(&cc, 0, sizeof(cc));
   cc.default_room = cfg->default_room;
   cc.max_line = (uint32_t)cfg->max_line;
@@ -645,6 +646,10 @@ static int check_timeouts(uvc_server_t* srv, uvc_client_t* c, uint32_t now) {
   const uvc_config_t* cfg = &srv->cfg;
   uint32_t silent = now - c->last_line;
   char why[64];
+  if (c->sess.unseen && c->sess.present && now - c->since >= UVC_REVEAL_MS) {
+    uvc_conn_reveal(c); /* a reader who says nothing is a person too, after a moment */
+    return 0;
+  }
   if (!c->sess.present && cfg->register_ms > 0 && now - c->since >= cfg->register_ms) {
     snprintf(why, sizeof(why), "registration timed out after %u seconds",
              (unsigned)(cfg->register_ms / 1000));

@@ -253,9 +253,17 @@ static void describe_room(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* 
 static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* cur = uvc_session_room(s);
   uvc_room_t* room;
-  const char* problem = uvc_room_problem(a[0].p, a[0].n);
+  char named[UVC_ROOM_MAX + 2];
+  const char* problem;
   int err;
   (void)n;
+  if (a[0].n > 0 && a[0].n <= UVC_ROOM_MAX && a[0].p[0] != '#') { /* "/join dev" is #dev */
+    named[0] = '#';
+    memcpy(named + 1, a[0].p, a[0].n);
+    a[0].p = named;
+    a[0].n++;
+  }
+  problem = uvc_room_problem(a[0].p, a[0].n);
   if (problem != NULL) {
     reply(core, s, "! cannot join \"%.*s\": %s", (int)a[0].n, a[0].p, problem);
     return;
@@ -363,7 +371,7 @@ static int cmp_nick(const void* a, const void* b) {
 static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* room = uvc_session_room(s);
   uvc_session_t** v;
-  uint32_t i, shown;
+  uint32_t i, shown, n_listed;
   char line[WHO_LINE + UVC_NICK_MAX + 8];
   size_t used;
   (void)a;
@@ -374,11 +382,12 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   }
   v = malloc(room->n_members * sizeof(*v));
   if (v == NULL) return;
-  memcpy(v, room->members, room->n_members * sizeof(*v));
-  qsort(v, room->n_members, sizeof(*v), cmp_nick);
-  reply(core, s, "*** %u %s in %s:", (unsigned)room->n_members,
-        room->n_members == 1 ? "person" : "people", room->name);
-  shown = room->n_members < WHO_MAX_NAMES ? room->n_members : WHO_MAX_NAMES;
+  for (i = 0, n_listed = 0; i < room->n_members; i++)
+    if (uvc_session_listed(room->members[i], s)) v[n_listed++] = room->members[i];
+  qsort(v, n_listed, sizeof(*v), cmp_nick);
+  reply(core, s, "*** %u %s in %s:", (unsigned)n_listed, n_listed == 1 ? "person" : "people",
+        room->name);
+  shown = n_listed < WHO_MAX_NAMES ? n_listed : WHO_MAX_NAMES;
   used = 0;
   for (i = 0; i < shown; i++) {
     int op = uvc_session_is_op(v[i], room), away = uvc_session_away(v[i]) != NULL;
@@ -395,8 +404,7 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
     if (away) line[used++] = '~';
   }
   if (used > 0) reply_text(core, s, "***  ", line, used);
-  if (shown < room->n_members)
-    reply(core, s, "***   ... and %u more", (unsigned)(room->n_members - shown));
+  if (shown < n_listed) reply(core, s, "***   ... and %u more", (unsigned)(n_listed - shown));
   free(v);
 }
 
@@ -419,11 +427,36 @@ static int listed(const uvc_core_t* core, const text_cmd_t* c) {
   return 1;
 }
 
+/* What /help COMMAND adds to a command's one-line summary: the rules a newcomer trips on. */
+static const struct {
+  const char* name;
+  const char* lines[4];
+} kDetails[] = {
+    {"nick",
+     {"A nick is 1 to 32 ASCII letters (A to Z, without accents), digits or - _ [ ] \\ ` ^ { } |,",
+      "and does not start with a digit or -. Nicks are unique ignoring case (Ann and ann are the",
+      "same); a registered nick needs its account's password (see /help login).", NULL}},
+    {"join",
+     {"A room name is # and 1 to 31 printable ASCII characters other than space, comma and",
+      "colon, compared ignoring case; /join dev means #dev. A new room is made with you as its",
+      "operator. You are in one room at a time: joining another leaves this one.", NULL}},
+    {"msg",
+     {"NICK is anyone online, text or IRC user; the message reaches them alone. People who are",
+      "away are shown as such, and you are told their away message.", NULL}},
+    {"topic",
+     {"Without TEXT, shows the topic. In a room someone made, only its operators may set it;",
+      "anyone may set the topic of the room everyone starts in.", NULL}},
+    {"away",
+     {"With TEXT you are marked away and people who message you are told TEXT; without",
+      "TEXT you are back. /who marks the away with ~.", NULL}},
+};
+
 static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   const text_cmd_t* c;
   if (n == 1) {
     const char* name = a[0].p;
     size_t len = a[0].n;
+    size_t i, k;
     if (len > 0 && name[0] == '/') name++, len--;
     c = find_command(name, len);
     if (c == NULL) {
@@ -431,6 +464,10 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
       return;
     }
     reply(core, s, "*** %s: %s", c->usage, c->help);
+    for (i = 0; i < sizeof(kDetails) / sizeof(kDetails[0]); i++)
+      if (strcmp(kDetails[i].name, c->name) == 0)
+        for (k = 0; k < 4 && kDetails[i].lines[k] != NULL; k++)
+          reply(core, s, "***   %s", kDetails[i].lines[k]);
     return;
   }
   reply(core, s, "*** Commands:");

@@ -582,7 +582,7 @@ void th_close(th_client_t* c) {
   uv_run(th_loop(), UV_RUN_NOWAIT);
 }
 
-const char* th_welcome(th_client_t* c) {
+const char* th_welcome_quiet(th_client_t* c) {
   static char nick[64];
   const char* l = th_line(c, TH_WAIT_MS);
   const char* p;
@@ -593,6 +593,17 @@ const char* th_welcome(th_client_t* c) {
   l = th_line(c, TH_WAIT_MS); /* "*** You are in #lobby ..." */
   if (l == NULL || strncmp(l, "*** You are ", 12) != 0)
     fail_msg("expected the room line, got \"%s\"", l ? l : "(nothing)");
+  return nick;
+}
+
+const char* th_welcome(th_client_t* c) {
+  const char* nick = th_welcome_quiet(c);
+  char line[64];
+  /* A first line makes it a person whom the others are told of. One with a known answer
+   * ("! that is already your nick") makes the arrival announced before this returns. */
+  snprintf(line, sizeof line, "/nick %s\n", nick);
+  th_sendf(c, line);
+  th_expect_prefix(c, "! ");
   return nick;
 }
 

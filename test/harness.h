@@ -121,9 +121,14 @@ void th_expect_silence(th_client_t* c, uint64_t ms);
 void th_shutdown(th_client_t* c);
 void th_close(th_client_t* c);
 
-/* Reads the welcome lines of a fresh text client; returns its assigned nick (static). */
+/* Reads the welcome lines of a fresh text client; returns its assigned nick (static). Its
+ * arrival is not announced yet: it has sent nothing (the others hear of it after
+ * UVC_REVEAL_MS, or once it sends a line). */
+const char* th_welcome_quiet(th_client_t* c);
+/* th_welcome_quiet(), then a first line with a known answer ("! that is already your
+ * nick"): when this returns, the others have been told of its arrival. */
 const char* th_welcome(th_client_t* c);
-/* Connects a text client to port (reading), past its welcome lines. */
+/* Connects a text client to port (reading), past th_welcome(). */
 th_client_t* th_text_connect(int port);
 /* Sends NICK and USER for nick (user name nick, real name "Real nick"). */
 void th_irc_register(th_client_t* c, const char* nick);

@@ -494,12 +494,30 @@ static void descriptor_exhaustion(void** state) {
     }
     assert_non_null(strstr(l, "*** Welcome to uvchat"));
     th_line(x, TH_WAIT_MS);
+    { /* a first line: a person, whose leaving is logged as a disconnect, not a probe */
+      char nick[64];
+      snprintf(nick, sizeof nick, "/nick guest%d\n", n + 1);
+      th_sendf(x, nick);
+      th_expect_prefix(x, "! ");
+    }
     c[n++] = x;
   }
   assert_non_null(refused);
   assert_int_equal(n, room);
   assert_true(th_server_wait_log(&srv, "at its open-file limit", TH_WAIT_MS));
   th_close(refused);
+  { /* a burst of newcomers, all waiting in the backlog at once: every one is told why (the
+     * refused give their descriptors back at once, so none is left to libuv's silent close) */
+    th_client_t* burst[40];
+    for (i = 0; i < 40; i++)
+      burst[i] = th_connect(srv.port, 0, 1);
+    for (i = 0; i < 40; i++) {
+      th_expect(burst[i], expect);
+      assert_true(th_wait_closed(burst[i], TH_WAIT_MS));
+    }
+    for (i = 0; i < 40; i++)
+      th_close(burst[i]);
+  }
   /* another newcomer waits in the backlog while we watch the server's CPU */
   refused = th_connect(srv.port, 0, 1);
   cpu0 = server_cpu();

@@ -133,9 +133,10 @@ static void names_and_private_messages(void** state) {
   th_sendf(b, "/nick bad nick\n");
   th_expect(b, "! usage: /nick NAME");
   th_sendf(b, "/nick b@d\n");
-  th_expect(b,
-            "! cannot use \"b@d\" as a nick: a nick may only contain letters, digits and - _ [ ] "
-            "\\ ` ^ { } |");
+  th_expect(
+      b,
+      "! cannot use \"b@d\" as a nick: a nick may only contain ASCII letters, digits and - _ [ ] "
+      "\\ ` ^ { } |");
   th_sendf(b, "/nick bob\n");
   th_expect(b, "*** guest2 is now known as bob");
   th_expect(a, "*** guest2 is now known as bob");
@@ -221,6 +222,68 @@ static void never_reading_client_is_dropped_others_lose_nothing(void** state) {
   th_close(sender);
 }
 
+/* Sends a line with a known answer and expects that answer next: nothing else (an arrival,
+ * a departure) reached c before it. */
+static void expect_nothing_before_answer(th_client_t* c, const char* nick) {
+  char line[64];
+  snprintf(line, sizeof line, "/nick %s\n", nick);
+  th_sendf(c, line);
+  snprintf(line, sizeof line, "! you are already %s", nick);
+  th_expect(c, line);
+}
+
+/* What is not a person is never announced: a port probe that connects and closes, half a
+ * line and a close, a TLS ClientHello or a browser at the plaintext port. Each is logged as
+ * a probe. A silent reader is a person: the others are told after a moment. */
+static void probes_are_never_announced(void** state) {
+  static const char kHello[] = "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03";
+  th_client_t *watcher, *probe, *lurker;
+  const char* l;
+  (void)state;
+  watcher = th_text_connect(srv.port); /* guest1 */
+
+  probe = th_connect(srv.port, 0, 0); /* nc -z */
+  th_close(probe);
+  assert_true(th_server_wait_log(&srv, "probe from 127.0.0.1", TH_WAIT_MS));
+  expect_nothing_before_answer(watcher, "guest1");
+
+  probe = th_connect(srv.port, 0, 0); /* half a line, then gone */
+  th_sendf(probe, "garbage without a newl");
+  th_drain(probe);
+  th_close(probe);
+  assert_true(th_server_wait_log(&srv, "gone before its first line: closed by client", TH_WAIT_MS));
+  expect_nothing_before_answer(watcher, "guest1");
+
+  probe = th_connect(srv.port, 0, 1); /* TLS at the plaintext port */
+  th_send(probe, kHello, sizeof kHello - 1);
+  assert_true(th_wait_closed(probe, TH_WAIT_MS));
+  th_close(probe);
+  assert_true(th_server_wait_log(&srv, "a TLS handshake on a plaintext port", TH_WAIT_MS));
+  expect_nothing_before_answer(watcher, "guest1");
+
+  probe = th_connect(srv.port, 0, 1); /* a browser */
+  th_welcome_quiet(probe);
+  th_sendf(probe, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  th_expect(probe,
+            "*** This port speaks uvchat's line-based chat, not HTTP: connect with nc or telnet, "
+            "or an IRC client at the IRC port.");
+  assert_true(th_wait_closed(probe, TH_WAIT_MS));
+  th_close(probe);
+  assert_true(th_server_wait_log(&srv, "an HTTP request on a chat port", TH_WAIT_MS));
+  expect_nothing_before_answer(watcher, "guest1");
+  assert_false(th_server_logged(&srv, "connect guest2"));
+
+  /* A reader who never says a word is announced within a few seconds (the sweep runs once
+   * a second), and its leaving is announced like anyone's. */
+  lurker = th_connect(srv.port, 0, 1);
+  l = th_welcome_quiet(lurker);
+  assert_string_equal(l, "guest6");
+  th_expect(watcher, "*** guest6 joined #lobby");
+  th_close(lurker);
+  th_expect(watcher, "*** guest6 left (connection closed)");
+  th_close(watcher);
+}
+
 #ifndef _WIN32
 /* SIGTERM: output already queued for a slow reader still arrives, then a goodbye, then the
  * server exits 0. */
@@ -245,11 +308,16 @@ static void sigterm_delivers_queued_output_and_exits_zero(void** state) {
   /* The server answers commands in order: once /who is answered, every line before it has
    * been fanned out to the slow reader's queue. */
   th_sendf(sender, "/who\n");
-  th_expect(sender, "*** 2 people in #lobby:");
+  { /* the slow reader, silent, is listed only once it has been there UVC_REVEAL_MS */
+    const char* l = th_line(sender, TH_WAIT_MS);
+    assert_non_null(l);
+    assert_true(strcmp(l, "*** 1 person in #lobby:") == 0 ||
+                strcmp(l, "*** 2 people in #lobby:") == 0);
+  }
   th_server_kill(&srv, SIGTERM);
   th_skip_to(sender, "*** The server is shutting down. Goodbye!", TH_WAIT_MS);
   th_start_reading(slow);
-  th_welcome(slow);
+  th_welcome_quiet(slow);
   th_expect(slow, "*** guest2 joined #lobby");
   for (i = 0; i < 2000; i++) {
     char want[256];
@@ -319,6 +387,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(sigterm_delivers_queued_output_and_exits_zero, start_default,
                                       stop_server),
 #endif
+      cmocka_unit_test_setup_teardown(probes_are_never_announced, start_default, stop_server),
       cmocka_unit_test_setup_teardown(port_in_use_and_bad_flags, start_default, stop_server),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,6 +89,42 @@ static void arrival_is_announced_and_welcomed(void** state) {
                       "*** guest4 joined #lobby\r\n*** guest4 left (connection closed)\r\n");
 }
 
+/* An unseen session (a connection that has not shown it is a person) hears the room but is
+ * neither announced nor listed; revealing it announces it once; an unseen one that goes is
+ * not announced either. */
+static void unseen_arrivals_are_quiet_until_revealed(void** state) {
+  user_t late, probe;
+  (void)state;
+  memset(&late, 0, sizeof late);
+  memset(&probe, 0, sizeof probe);
+  uvc_session_init(&late.s, &uvc_text_adapter);
+  late.s.unseen = 1;
+  uvc_text_adapter.on_open(&core, &late.s);
+  assert_non_null(strstr(late.inbox, "*** Welcome to uvchat, guest4!"));
+  assert_string_equal(users[0].inbox, "");
+  type(0, "/who");
+  assert_string_equal(users[0].inbox, "*** 3 people in #lobby:\r\n***   guest1 guest2 guest3\r\n");
+  type(1, "hello");
+  assert_non_null(strstr(late.inbox, "<guest2> hello\r\n")); /* it hears the room */
+  clear();
+  uvc_core_reveal(&core, &late.s);
+  assert_string_equal(users[0].inbox, "*** guest4 joined #lobby\r\n");
+  assert_string_equal(users[2].inbox, "*** guest4 joined #lobby\r\n");
+  assert_null(strstr(late.inbox, "joined"));
+  uvc_core_reveal(&core, &late.s); /* once only */
+  assert_string_equal(users[0].inbox, "*** guest4 joined #lobby\r\n");
+  clear();
+  late.len = 0, late.inbox[0] = '\0';
+  uvc_session_init(&probe.s, &uvc_text_adapter);
+  probe.s.unseen = 1;
+  uvc_text_adapter.on_open(&core, &probe.s);
+  uvc_core_leave(&core, &probe.s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_string_equal(users[0].inbox, "");
+  assert_string_equal(late.inbox, "");
+  uvc_core_leave(&core, &late.s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_string_equal(users[1].inbox, "*** guest4 left (connection closed)\r\n");
+}
+
 static void a_line_reaches_everyone_else_once_shared(void** state) {
   (void)state;
   type(0, "hello there");
@@ -178,8 +214,18 @@ static void unknown_command_names_help(void** state) {
   assert_non_null(strstr(users[0].inbox, "/msg NICK TEXT"));
   assert_non_null(strstr(users[0].inbox, "/quit [REASON]"));
   clear();
-  type(0, "/help nick");
-  assert_string_equal(users[0].inbox, "*** /nick NAME: change your name\r\n");
+  type(0, "/help nick"); /* the summary, then the rules */
+  assert_string_equal(
+      users[0].inbox,
+      "*** /nick NAME: change your name\r\n"
+      "***   A nick is 1 to 32 ASCII letters (A to Z, without accents), digits or - _ [ ] \\ ` ^ "
+      "{ } |,\r\n"
+      "***   and does not start with a digit or -. Nicks are unique ignoring case (Ann and ann are "
+      "the\r\n"
+      "***   same); a registered nick needs its account's password (see /help login).\r\n");
+  clear();
+  type(0, "/help /quit"); /* no more to say than the summary */
+  assert_string_equal(users[0].inbox, "*** /quit [REASON]: leave the chat\r\n");
 }
 
 static void quit_with_reason(void** state) {
@@ -228,8 +274,21 @@ static void rooms_move_and_talk_separately(void** state) {
   type(1, "/join #dev");
   assert_string_equal(users[1].inbox, "! you are already in #Dev\r\n");
   clear();
-  type(1, "/join lobby");
-  assert_string_equal(users[1].inbox, "! cannot join \"lobby\": a room name starts with '#'\r\n");
+  type(1, "/join lobby"); /* the # may be left out */
+  assert_string_equal(users[1].inbox,
+                      "*** guest2 left #Dev\r\n*** guest2 joined #lobby\r\n"
+                      "*** 2 people are in #lobby. /who lists them.\r\n");
+  clear();
+  type(1, "/join Dev");
+  assert_string_equal(users[1].inbox,
+                      "*** guest2 left #lobby\r\n*** guest2 joined #Dev\r\n"
+                      "*** 2 people are in #Dev. /who lists them.\r\n");
+  clear();
+  type(1, "/join a,b");
+  assert_string_equal(
+      users[1].inbox,
+      "! cannot join \"#a,b\": a room name may not contain spaces, commas, colons or "
+      "non-ASCII characters\r\n");
   clear();
   type(1, "/rooms");
   assert_string_equal(users[1].inbox,
@@ -307,7 +366,7 @@ static void irc_formatting_never_reaches_text_users(void** state) {
                "bold\x02 and \x03"
                "4red",
                16, 0);
-  assert_string_equal(users[1].inbox, "<guest1> bold and 4red\r\n");
+  assert_string_equal(users[1].inbox, "<guest1> bold and red\r\n");
 }
 
 /* Found by fuzz_commands: error replies that quote a long command must not cut a UTF-8
@@ -482,6 +541,7 @@ static void split_words(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(arrival_is_announced_and_welcomed, setup, teardown),
+      cmocka_unit_test_setup_teardown(unseen_arrivals_are_quiet_until_revealed, setup, teardown),
       cmocka_unit_test_setup_teardown(a_line_reaches_everyone_else_once_shared, setup, teardown),
       cmocka_unit_test_setup_teardown(control_characters_never_reach_others, setup, teardown),
       cmocka_unit_test_setup_teardown(double_slash_sends_a_slash_line, setup, teardown),

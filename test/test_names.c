@@ -29,6 +29,14 @@ static void bad_nicks_say_why(void** state) {
   assert_false(valid("caf\xC3\xA9"));
   assert_string_equal(uvc_nick_problem("1x", 2), "a nick cannot start with a digit or '-'");
   assert_null(uvc_nick_problem("ok", 2));
+  assert_string_equal(uvc_nick_problem("\xc3\x9c"
+                                       "n\xc3\xaf"
+                                       "code",
+                                       10),
+                      "a nick may only contain ASCII letters (A to Z, without accents), digits and "
+                      "- _ [ ] \\ ` ^ { } |");
+  assert_string_equal(uvc_nick_problem("b@d", 3),
+                      "a nick may only contain ASCII letters, digits and - _ [ ] \\ ` ^ { } |");
 }
 
 static void case_insensitive(void** state) {

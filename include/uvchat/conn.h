@@ -111,6 +111,13 @@ uint32_t uvc_conn_token_wait(uvc_client_t* c, uint32_t now);
 /* Whether a congested client has taken bytes since the last call (updates its mark). */
 int uvc_conn_made_progress(uvc_client_t* c);
 
+/* A connection is announced once it shows it is a person or a client: with its first
+ * complete line, or after it stayed this long (checked by the once-a-second sweep). A probe
+ * that connects and closes, sends no newline, or fails its TLS handshake never shows. */
+#define UVC_REVEAL_MS 2000
+/* Announces c's arrival (see uvc_core_reveal) and logs its connect line. */
+void uvc_conn_reveal(uvc_client_t* c);
+
 /* Carries out a scheduled close (called by the server at the end of a phase). */
 void uvc_conn_finish_leave(uvc_client_t* c);
 

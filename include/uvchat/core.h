@@ -207,6 +207,7 @@ struct uvc_session {
   uint16_t n_rooms;
   uint8_t present;       /* has a nick and is visible to others */
   uint8_t bad_passwords; /* wrong server passwords given so far (text users) */
+  uint8_t unseen;        /* not announced yet: has not shown it is a person (uvc_core_reveal) */
   uint8_t nick_len;
   char nick[UVC_NICK_MAX + 1];
 };
@@ -305,6 +306,16 @@ int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t 
 /* Makes a session present under a fresh guest nick in the default room, announcing the
  * arrival to the room (but not to s). */
 int uvc_core_arrive(uvc_core_t* core, uvc_session_t* s);
+/* An unseen session (s->unseen, set by its connection until it sends its first line or has
+ * stayed a moment) is in its rooms and hears them, but nobody is told it arrived, it is left
+ * out of member lists and its leaving is not announced: a port probe or a health check
+ * never shows. This announces its arrival in each of its rooms and makes it an ordinary
+ * session. Nothing happens for a session that is not unseen. */
+void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s);
+/* Whether viewer may see s in a member list (NAMES, WHO, /who): everyone but the unseen. */
+static inline int uvc_session_listed(const uvc_session_t* s, const uvc_session_t* viewer) {
+  return !s->unseen || s == viewer;
+}
 /* Ends a session's presence: tells everyone who shares a room with it why it left (unless
  * the server is stopping), and removes it from rooms and the nick table. Safe to call on a
  * session that is not present. */

@@ -3,6 +3,7 @@
 #define UVCHAT_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
   UVC_LOG_DEBUG = 0,
@@ -21,6 +22,28 @@ int uvc_log_level_parse(const char* s);
 __attribute__((format(printf, 2, 3)))
 #endif
 void uvc_log(int level, const char* fmt, ...);
+
+/* A budget for one kind of log line that a client can cause at will (connections coming
+ * and going): at most UVC_LOG_LIMIT_LINES per UVC_LOG_LIMIT_MS window; what a window
+ * could not take is counted and reported in one line when the next window opens. */
+#define UVC_LOG_LIMIT_LINES 100
+#define UVC_LOG_LIMIT_MS    10000
+typedef struct uvc_log_limit {
+  uint64_t window;  /* when the current window opened (loop ms) */
+  uint32_t used;    /* lines written in it */
+  uint32_t held;    /* lines left out since the last report */
+  const char* what; /* what the lines are, for the report ("connection log lines") */
+} uvc_log_limit_t;
+
+/* Whether one more line fits in lim's budget at now (the loop's time in ms). When a new
+ * window opens after lines were left out, *report gets their number (else 0), and the
+ * window they were left out of lasted *report_ms. */
+int uvc_log_budget(uvc_log_limit_t* lim, uint64_t now, uint32_t* report, uint64_t* report_ms);
+/* uvc_log() within lim's budget (now: the loop's time in ms). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+void uvc_log_limited(uvc_log_limit_t* lim, uint64_t now, int level, const char* fmt, ...);
 
 /* Writes a formatted one-line reason into err for a caller to show (nothing when err is
  * NULL or errlen 0). Not a log line: the caller decides what to do with it. */

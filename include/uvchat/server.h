@@ -15,6 +15,7 @@
 #include "uvchat/config.h"
 #include "uvchat/core.h"
 #include "uvchat/list.h"
+#include "uvchat/log.h"
 
 #define UVC_MAX_LISTENERS 8
 #define UVC_READ_BUF      (64 * 1024)
@@ -61,6 +62,7 @@ struct uvc_server {
   uint64_t soft_sendq;          /* queued bytes that make a reader congested (backpressure) */
   uint64_t full_logged_at;      /* when "server full" was last logged */
   uint32_t full_refused;        /* refusals since then */
+  uvc_log_limit_t conn_log;     /* connect, disconnect and probe lines: a storm cannot flood */
   uint64_t accept_err_at;       /* when an accept error was last logged */
   uint32_t accept_errs;         /* accept errors since then */
   uvc_client_t* current;        /* the client whose input is being handled, if any */
