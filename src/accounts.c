@@ -685,7 +685,7 @@ static void collect_gone(const char* name, size_t len, void* arg) {
   const char* kp = key;
   memcpy(key, name, len);
   key[len] = '\0';
-  if (bsearch(&kp, g->db, g->n_db, sizeof(*g->db), name_cmp) != NULL) return;
+  if (g->n_db > 0 && bsearch(&kp, g->db, g->n_db, sizeof(*g->db), name_cmp) != NULL) return;
   if (g->n == g->cap) {
     size_t cap = g->cap == 0 ? 8 : g->cap * 2;
     void* p = realloc(g->names, cap * sizeof(*g->names));
