@@ -26,6 +26,8 @@
 
 #define ADDR_KEY_MAX 64  /* an address key: "203.0.113.9", "2001:0db8:0000:0000::/64" */
 #define DETAIL_MAX   200 /* a reply's explanation */
+#define HOUR_MS      (3600 * 1000)
+#define ALL_KEY      "*" /* the key of the server-wide registration count */
 
 /* The hash of a random password nobody knows, with the default cost (Argon2id, 64 MiB, two
  * passes): a login to a name that has no account is checked against it, so that it takes
@@ -38,9 +40,16 @@ struct uvc_accounts {
   uv_loop_t* loop;
   uvc_core_t* core;
   uvc_store_t* store;
-  uvc_throttle_t by_name; /* failed logins per account name */
-  uvc_throttle_t by_addr; /* failed logins and server passwords per client address */
-  uvc_list_t reqs;        /* requests in flight */
+  uvc_guard_t guard;       /* failed password checks: see throttle.h */
+  uvc_throttle_t pass;     /* wrong server passwords per client address */
+  uvc_throttle_t reg_addr; /* registrations per client address, per hour */
+  uvc_throttle_t reg_all;  /* registrations in all (one key), per hour */
+  uvc_accounts_limits_t limits;
+  uvc_list_t reqs;         /* requests in flight */
+  uv_timer_t* watch_timer; /* looks for changes made by others (uvchat-account) */
+  uint32_t writes_done;    /* account creations and deletions answered by the store */
+  uint32_t watch_writes;   /* writes_done when the watch in flight started */
+  uint8_t watching;        /* a watch is in flight */
   uint8_t closing;
 };
 
@@ -49,7 +58,8 @@ typedef struct acct_req {
   uvc_accounts_t* a;
   uvc_session_t* s; /* NULL once orphaned */
   uvc_auth_op_t op;
-  uint8_t found; /* the account exists (its hash, not the dummy, is being checked) */
+  uint8_t found;    /* the account exists (its hash, not the dummy, is being checked) */
+  uint8_t checking; /* a password of the account is being checked (until on_verified) */
   size_t nlen, pwlen, newlen;
   char name[UVC_NICK_MAX + 1];  /* the account */
   char addr[ADDR_KEY_MAX];      /* where the session connects from */
@@ -92,8 +102,10 @@ static void answer_now(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, in
 
 /* Frees everything; nothing may be in flight. */
 static void destroy(uvc_accounts_t* a) {
-  uvc_throttle_free(&a->by_name);
-  uvc_throttle_free(&a->by_addr);
+  uvc_guard_free(&a->guard);
+  uvc_throttle_free(&a->pass);
+  uvc_throttle_free(&a->reg_addr);
+  uvc_throttle_free(&a->reg_all);
   free(a);
 }
 
@@ -104,7 +116,7 @@ static void req_free(acct_req_t* r) {
   uvc_list_remove(&r->link);
   sodium_memzero(r, sizeof(*r));
   free(r);
-  if (a->closing && uvc_list_empty(&a->reqs)) destroy(a);
+  if (a->closing && uvc_list_empty(&a->reqs) && !a->watching) destroy(a);
 }
 
 /* Frees a request, then answers its session (if it still has one): a new operation started
@@ -145,46 +157,111 @@ static int session_busy(const uvc_accounts_t* a, const uvc_session_t* s) {
   return 0;
 }
 
-/* Whether a password of the account name is being checked: one at a time per account, so
- * that parallel guesses from many connections cannot outrun the throttle. */
-static int name_busy(const uvc_accounts_t* a, const char* name, size_t nlen) {
+/* The password checks in flight that concern an attempt on name from addr: they count as
+ * failures in advance, so that parallel guesses from many connections cannot outrun the
+ * throttle. */
+static void pending_checks(const uvc_accounts_t* a, const char* name, size_t nlen, const char* addr,
+                           uvc_guard_pending_t* p) {
   const uvc_list_t* it;
+  memset(p, 0, sizeof(*p));
   for (it = a->reqs.next; it != &a->reqs; it = it->next) {
     const acct_req_t* r = UVC_CONTAINER_OF(it, acct_req_t, link);
-    if (r->op != UVC_AUTH_REGISTER && uvc_name_eq(r->name, r->nlen, name, nlen)) return 1;
+    int same_addr, same_name;
+    if (!r->checking) continue;
+    same_addr = strcmp(r->addr, addr) == 0;
+    same_name = uvc_name_eq(r->name, r->nlen, name, nlen);
+    p->addr += (uint32_t)same_addr;
+    p->name += (uint32_t)same_name;
+    p->pair += (uint32_t)(same_addr && same_name);
   }
-  return 0;
 }
 
-/* When the account name (NULL: not checked) or the address may not try now, writes why into
- * detail and returns 1. */
+/* When a password of the account name may not be checked for addr now, writes why into
+ * detail and returns the status to answer (UVC_EAUTH_THROTTLED, or UVC_EAUTH_BUSY when only
+ * checks still running stand in the way); else returns 0. */
 static int throttled(uvc_accounts_t* a, const char* name, size_t nlen, const char* addr,
                      char* detail) {
   uint64_t now = uv_now(a->loop), wait = 0;
-  uvc_throttle_prune(&a->by_name, now);
-  uvc_throttle_prune(&a->by_addr, now);
-  if (name != NULL && !uvc_throttle_allowed(&a->by_name, name, nlen, now, &wait)) {
-    detailf(detail, "too many failed logins for %.*s; try again in %u seconds", (int)nlen, name,
-            seconds(wait));
-    UVC_DEBUG("account %.*s: login refused from %s (throttled)", (int)nlen, name, addr);
-    return 1;
+  uvc_guard_pending_t pending;
+  uvc_guard_verdict_t v;
+  uvc_guard_prune(&a->guard, now);
+  pending_checks(a, name, nlen, addr, &pending);
+  v = uvc_guard_check(&a->guard, name, nlen, addr, &pending, now, &wait);
+  if (v == UVC_GUARD_OK) return 0;
+  if (wait == 0) {
+    if (v == UVC_GUARD_ADDR)
+      detailf(detail, "too many logins from your address are being checked; try again in a moment");
+    else
+      detailf(detail, "another login to %.*s is being checked; try again in a moment", (int)nlen,
+              name);
+    return UVC_EAUTH_BUSY;
   }
-  if (!uvc_throttle_allowed(&a->by_addr, addr, strlen(addr), now, &wait)) {
-    detailf(detail, "too many failed logins from your address; try again in %u seconds",
-            seconds(wait));
-    UVC_DEBUG("account %.*s: login refused from %s (address throttled)", (int)nlen,
-              name != NULL ? name : "-", addr);
-    return 1;
+  switch (v) {
+    case UVC_GUARD_PAIR:
+      detailf(detail, "too many failed logins for %.*s from your address; try again in %u seconds",
+              (int)nlen, name, seconds(wait));
+      break;
+    case UVC_GUARD_ADDR:
+      detailf(detail, "too many failed logins from your address; try again in %u seconds",
+              seconds(wait));
+      break;
+    default:
+      detailf(detail,
+              "too many failed logins for %.*s from many addresses; try again in %u seconds "
+              "(or from an address you logged in from before)",
+              (int)nlen, name, seconds(wait));
+      break;
   }
-  return 0;
+  UVC_DEBUG("account %.*s: login refused from %s (throttled: %s)", (int)nlen, name, addr,
+            v == UVC_GUARD_PAIR   ? "name and address"
+            : v == UVC_GUARD_ADDR ? "address"
+                                  : "name");
+  return UVC_EAUTH_THROTTLED;
 }
 
-/* Records a failed password for the account and the address. */
+/* Records a wrong password for the account from the address. */
 static void record_failure(uvc_accounts_t* a, const char* name, size_t nlen, const char* addr) {
-  uint64_t now = uv_now(a->loop);
-  (void)uvc_throttle_fail(&a->by_name, name, nlen, now);
-  (void)uvc_throttle_fail(&a->by_addr, addr, strlen(addr), now);
+  uvc_guard_fail(&a->guard, name, nlen, addr, uv_now(a->loop));
   UVC_WARN("account %.*s: wrong password from %s", (int)nlen, name, addr);
+}
+
+/* When a new registration from addr may not start now, writes why into detail and returns
+ * 1; else counts it (every registration that gets as far as the hasher counts) and
+ * returns 0. Refused before any hashing, so a flood of registrations costs no CPU. */
+static int registration_refused(uvc_accounts_t* a, const char* addr, char* detail) {
+  uint64_t now = uv_now(a->loop), wait = 0;
+  const uvc_list_t* it;
+  for (it = a->reqs.next; it != &a->reqs; it = it->next) {
+    const acct_req_t* r = UVC_CONTAINER_OF(it, acct_req_t, link);
+    if (r->op == UVC_AUTH_REGISTER && strcmp(r->addr, addr) == 0) {
+      detailf(detail,
+              "a registration from your address is already under way; try again in a "
+              "moment");
+      return 1;
+    }
+  }
+  uvc_throttle_prune(&a->reg_addr, now);
+  uvc_throttle_prune(&a->reg_all, now);
+  if (a->limits.register_per_addr > 0 &&
+      !uvc_throttle_allowed(&a->reg_addr, addr, strlen(addr), now, &wait)) {
+    detailf(detail,
+            "too many new accounts from your address (at most %u an hour); try again in %u "
+            "minutes",
+            (unsigned)a->limits.register_per_addr, (unsigned)((wait + 59999) / 60000));
+    UVC_INFO("registration refused from %s (address limit)", addr);
+    return 1;
+  }
+  if (a->limits.register_all > 0 && !uvc_throttle_allowed(&a->reg_all, ALL_KEY, 1, now, &wait)) {
+    detailf(detail,
+            "too many new accounts on this server in the last hour; try again in %u minutes",
+            (unsigned)((wait + 59999) / 60000));
+    UVC_INFO("registration refused from %s (server-wide limit)", addr);
+    return 1;
+  }
+  if (a->limits.register_per_addr > 0)
+    (void)uvc_throttle_fail(&a->reg_addr, addr, strlen(addr), now);
+  if (a->limits.register_all > 0) (void)uvc_throttle_fail(&a->reg_all, ALL_KEY, 1, now);
+  return 0;
 }
 
 /* The code and words for a password or store request that could not start (rc). */
@@ -235,9 +312,13 @@ static void on_created(void* data, int status) {
     req_free(r);
     return;
   }
+  a->writes_done++;
   if (status == 0 || status == UVC_STORE_EXISTS)
     (void)uvc_core_add_registered(a->core, r->name, r->nlen);
-  if (status == 0) UVC_INFO("account %s: registered from %s", r->name, r->addr);
+  if (status == 0) {
+    UVC_INFO("account %s: registered from %s", r->name, r->addr);
+    uvc_guard_success(&a->guard, r->name, r->nlen, r->addr, uv_now(a->loop)); /* known */
+  }
   if (r->s == NULL) {
     req_free(r);
     return;
@@ -256,7 +337,7 @@ static void on_created(void* data, int status) {
 
 /* Starts REGISTER: s's nick becomes an account with password pw. */
 static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, size_t len) {
-  char detail[DETAIL_MAX];
+  char detail[DETAIL_MAX], addr[ADDR_KEY_MAX];
   const char* problem;
   acct_req_t* r;
   int rc;
@@ -277,6 +358,11 @@ static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, 
   if ((problem = uvc_password_problem(pw, len)) != NULL) {
     answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_BAD_PASSWORD, NULL,
                detailf(detail, "password not accepted: %s", problem));
+    return;
+  }
+  addr_key(a, s, addr);
+  if (registration_refused(a, addr, detail)) {
+    answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_THROTTLED, NULL, detail);
     return;
   }
   if ((r = req_new(a, s, UVC_AUTH_REGISTER, s->nick, s->nick_len)) == NULL) {
@@ -327,6 +413,7 @@ static void on_verified(void* data, int ok) {
     req_free(r);
     return;
   }
+  r->checking = 0;
   if (ok < 0) { /* cancelled: not a wrong password */
     req_answer(r, UVC_EAUTH_ERROR, detailf(detail, "%s", uvc_strerror(UVC_EAUTH_ERROR)));
     return;
@@ -340,7 +427,7 @@ static void on_verified(void* data, int ok) {
     req_answer(r, UVC_EAUTH_FAILED, detail);
     return;
   }
-  uvc_throttle_reset(&a->by_name, r->name, r->nlen);
+  uvc_guard_success(&a->guard, r->name, r->nlen, r->addr, uv_now(a->loop));
   switch (r->op) {
     case UVC_AUTH_LOGIN:
       (void)uvc_core_add_registered(a->core, r->name, r->nlen); /* the store is the truth */
@@ -416,6 +503,7 @@ static void on_deleted(void* data, int status) {
     req_free(r);
     return;
   }
+  a->writes_done++;
   if (status == 0 || status == UVC_STORE_NOT_FOUND) {
     uvc_core_remove_registered(a->core, r->name, r->nlen);
     d.a = a;
@@ -475,8 +563,8 @@ static void start_check(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, c
   if (op == UVC_AUTH_LOGIN && (canon = uvc_core_registered(a->core, name, nlen)) != NULL)
     name = canon; /* the spelling it was registered with, for the answers and the log */
   addr_key(a, s, addr);
-  if (throttled(a, name, nlen, addr, detail)) {
-    answer_now(a, s, op, UVC_EAUTH_THROTTLED, NULL, detail);
+  if ((rc = throttled(a, name, nlen, addr, detail)) != 0) {
+    answer_now(a, s, op, rc, NULL, detail);
     return;
   }
   if (pwlen > UVC_PASSWORD_MAX) { /* no password that long was ever accepted */
@@ -488,18 +576,13 @@ static void start_check(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, c
                    : detailf(detail, "wrong password for %.*s", (int)nlen, name));
     return;
   }
-  if (name_busy(a, name, nlen)) {
-    answer_now(a, s, op, UVC_EAUTH_BUSY, NULL,
-               detailf(detail, "another login to %.*s is being checked; try again in a moment",
-                       (int)nlen, name));
-    return;
-  }
   if ((r = req_new(a, s, op, name, nlen)) == NULL) {
     answer_now(a, s, op, UVC_ENOMEM, NULL, uvc_strerror(UVC_ENOMEM));
     return;
   }
   if (pwlen > 0) memcpy(r->pw, pw, pwlen);
   r->pwlen = pwlen;
+  r->checking = 1;
   if (op == UVC_AUTH_PASSWD) {
     memcpy(r->newpw, newpw, newlen); /* newlen <= UVC_PASSWORD_MAX: the rules checked it */
     r->newlen = newlen;
@@ -565,16 +648,143 @@ static uint64_t op_address_wait(void* ud, const uvc_session_t* s, int failed) {
   char addr[ADDR_KEY_MAX];
   uint64_t now = uv_now(a->loop), wait = 0;
   addr_key(a, s, addr);
-  uvc_throttle_prune(&a->by_addr, now);
+  uvc_throttle_prune(&a->pass, now);
   if (failed) {
-    (void)uvc_throttle_fail(&a->by_addr, addr, strlen(addr), now);
+    (void)uvc_throttle_fail(&a->pass, addr, strlen(addr), now);
     UVC_WARN("wrong server password from %s", addr);
   }
-  if (uvc_throttle_allowed(&a->by_addr, addr, strlen(addr), now, &wait)) return 0;
+  if (uvc_throttle_allowed(&a->pass, addr, strlen(addr), now, &wait)) return 0;
   return wait;
 }
 
 static const uvc_auth_ops_t kOps = {op_start, op_forget, op_address_wait};
+
+/* ---- Changes made by others ------------------------------------------------------------ */
+
+/* Orders names ignoring ASCII case (for bsearch). */
+static int name_cmp(const void* x, const void* y) {
+  const unsigned char* p = *(const unsigned char* const*)x;
+  const unsigned char* q = *(const unsigned char* const*)y;
+  for (;; p++, q++) {
+    int c = (unsigned char)uvc_ascii_lower((char)*p), d = (unsigned char)uvc_ascii_lower((char)*q);
+    if (c != d || c == 0) return c - d;
+  }
+}
+
+/* The registered names of the core that the database no longer has. */
+typedef struct gone {
+  const char** db; /* the database's names, sorted */
+  size_t n_db;
+  char (*names)[UVC_NICK_MAX + 1];
+  size_t n, cap;
+} gone_t;
+
+static void collect_gone(const char* name, size_t len, void* arg) {
+  gone_t* g = arg;
+  char key[UVC_NICK_MAX + 1];
+  const char* kp = key;
+  memcpy(key, name, len);
+  key[len] = '\0';
+  if (g->n_db > 0 && bsearch(&kp, g->db, g->n_db, sizeof(*g->db), name_cmp) != NULL) return;
+  if (g->n == g->cap) {
+    size_t cap = g->cap == 0 ? 8 : g->cap * 2;
+    void* p = realloc(g->names, cap * sizeof(*g->names));
+    if (p == NULL) return; /* the next change tries again */
+    g->names = p;
+    g->cap = cap;
+  }
+  memcpy(g->names[g->n++], key, len + 1);
+}
+
+/* Whether a request that creates or deletes an account is in flight. */
+static int writes_in_flight(const uvc_accounts_t* a) {
+  const uvc_list_t* it;
+  for (it = a->reqs.next; it != &a->reqs; it = it->next) {
+    uvc_auth_op_t op = UVC_CONTAINER_OF(it, acct_req_t, link)->op;
+    if (op == UVC_AUTH_REGISTER || op == UVC_AUTH_UNREGISTER) return 1;
+  }
+  return 0;
+}
+
+/* The database changed: names it has that the core lacks become registered; names the
+ * core has that it lacks (deleted with uvchat-account) are free again, and whoever is
+ * logged in to them is logged out. */
+static void on_watched(void* data, int status, int changed, const char* const* names, size_t n) {
+  uvc_accounts_t* a = data;
+  const char** sorted = NULL;
+  gone_t g;
+  size_t i;
+  a->watching = 0;
+  if (a->closing) {
+    if (uvc_list_empty(&a->reqs)) destroy(a);
+    return;
+  }
+  if (status != 0 || !changed) return;
+  if (a->writes_done != a->watch_writes || writes_in_flight(a)) {
+    uvc_store_watch_again(a->store); /* our own change may be half in this picture */
+    return;
+  }
+  if (n > 0 && (sorted = malloc(n * sizeof(*sorted))) == NULL) {
+    uvc_store_watch_again(a->store);
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    sorted[i] = names[i];
+    if (uvc_nick_valid(names[i], strlen(names[i])) &&
+        uvc_core_registered(a->core, names[i], strlen(names[i])) == NULL &&
+        uvc_core_add_registered(a->core, names[i], strlen(names[i])) == 0)
+      UVC_INFO("account %s: registered outside the server", names[i]);
+  }
+  if (n > 0) qsort(sorted, n, sizeof(*sorted), name_cmp);
+  memset(&g, 0, sizeof(g));
+  g.db = sorted;
+  g.n_db = n;
+  uvc_core_each_registered(a->core, collect_gone, &g);
+  for (i = 0; i < g.n; i++) {
+    dropped_t d;
+    size_t len = strlen(g.names[i]);
+    uvc_core_remove_registered(a->core, g.names[i], len);
+    d.a = a;
+    d.by = NULL;
+    d.name = g.names[i];
+    d.nlen = len;
+    uvc_core_each(a->core, drop_login, &d);
+    UVC_INFO("account %s: deleted outside the server", g.names[i]);
+  }
+  free(g.names);
+  free(sorted);
+}
+
+static void on_watch_timer(uv_timer_t* t) {
+  uvc_accounts_t* a = t->data;
+  if (a->closing || a->watching) return;
+  if (uvc_store_watch(a->store, a->loop, on_watched, a) == 0) {
+    a->watching = 1;
+    a->watch_writes = a->writes_done;
+  }
+}
+
+static void on_timer_closed(uv_handle_t* h) {
+  free(h);
+}
+
+/* (Re)starts the watch timer for limits.watch_ms (0: stops it). Unreferenced: it does not
+ * keep the loop alive. */
+static void watch_start(uvc_accounts_t* a) {
+  if (a->watch_timer == NULL) {
+    if ((a->watch_timer = malloc(sizeof(*a->watch_timer))) == NULL) return;
+    if (uv_timer_init(a->loop, a->watch_timer) != 0) {
+      free(a->watch_timer);
+      a->watch_timer = NULL;
+      return;
+    }
+    a->watch_timer->data = a;
+    uv_unref((uv_handle_t*)a->watch_timer);
+  }
+  uv_timer_stop(a->watch_timer);
+  if (a->limits.watch_ms > 0)
+    uv_timer_start(a->watch_timer, on_watch_timer, a->limits.watch_ms, a->limits.watch_ms);
+}
 
 /* ---- Opening and closing ---------------------------------------------------------------- */
 
@@ -639,8 +849,17 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
   a->loop = loop;
   a->core = core;
   uvc_list_init(&a->reqs);
-  uvc_throttle_init(&a->by_name, UVC_THROTTLE_DEFAULT_FAILURES, UVC_THROTTLE_DEFAULT_WINDOW);
-  uvc_throttle_init(&a->by_addr, UVC_THROTTLE_DEFAULT_FAILURES, UVC_THROTTLE_DEFAULT_WINDOW);
+  if (uvc_guard_init(&a->guard, NULL) != 0) {
+    free(a);
+    snprintf(err, errlen, "out of memory");
+    return UVC_ENOMEM;
+  }
+  uvc_throttle_init(&a->pass, UVC_THROTTLE_DEFAULT_FAILURES, UVC_THROTTLE_DEFAULT_WINDOW);
+  a->limits.register_per_addr = UVC_ACCOUNTS_REGISTER_PER_ADDR;
+  a->limits.register_all = UVC_ACCOUNTS_REGISTER_ALL;
+  a->limits.watch_ms = UVC_ACCOUNTS_WATCH_MS;
+  uvc_throttle_init(&a->reg_addr, a->limits.register_per_addr, HOUR_MS);
+  uvc_throttle_init(&a->reg_all, a->limits.register_all, HOUR_MS);
   if ((r = uvc_store_open(&a->store, data_dir, err, errlen)) != 0) {
     destroy(a);
     return r;
@@ -652,9 +871,21 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
   }
   core->auth = &kOps;
   core->auth_ud = a;
+  watch_start(a);
   UVC_INFO("accounts: %u registered", (unsigned)core->n_registered);
   *out = a;
   return 0;
+}
+
+void uvc_accounts_set_limits(uvc_accounts_t* a, const uvc_accounts_limits_t* limits) {
+  a->limits = *limits;
+  uvc_throttle_free(&a->reg_addr);
+  uvc_throttle_free(&a->reg_all);
+  /* 0 means no limit: the tables are then never consulted */
+  uvc_throttle_init(&a->reg_addr, limits->register_per_addr > 0 ? limits->register_per_addr : 1,
+                    HOUR_MS);
+  uvc_throttle_init(&a->reg_all, limits->register_all > 0 ? limits->register_all : 1, HOUR_MS);
+  watch_start(a);
 }
 
 const char* uvc_accounts_path(const uvc_accounts_t* a) {
@@ -664,6 +895,12 @@ const char* uvc_accounts_path(const uvc_accounts_t* a) {
 void uvc_accounts_close(uvc_accounts_t* a) {
   uvc_list_t* it;
   if (a == NULL) return;
+  if (a->watch_timer != NULL) { /* closed (and its memory freed) now, so that the loop can be
+                                   closed; a watch that ends meanwhile is applied as usual */
+    uv_close((uv_handle_t*)a->watch_timer, on_timer_closed);
+    a->watch_timer = NULL;
+    uv_run(a->loop, UV_RUN_NOWAIT);
+  }
   if (a->core->auth_ud == a) {
     a->core->auth = NULL;
     a->core->auth_ud = NULL;
@@ -673,5 +910,5 @@ void uvc_accounts_close(uvc_accounts_t* a) {
   a->closing = 1;
   uvc_store_close(a->store);
   a->store = NULL;
-  if (uvc_list_empty(&a->reqs)) destroy(a);
+  if (uvc_list_empty(&a->reqs) && !a->watching) destroy(a);
 }

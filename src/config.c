@@ -34,6 +34,8 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->log_level = UVC_LOG_INFO;
   cfg->default_room = "#lobby";
   cfg->announce_limit = 1000;
+  cfg->register_per_addr = 3;
+  cfg->register_rate = 100;
 }
 
 int uvc_parse_size(const char* s, uint64_t* out) {
@@ -164,6 +166,10 @@ static const opt_t kOptions[] = {
      "rooms with more people than this do not announce arrivals, departures and name "
      "changes (0: always)",
      "1000"},
+    {"register-per-addr", OPT_SIZE, F(register_per_addr), 0, 65536, "N",
+     "new accounts one IPv4 address or IPv6 /64 may register per hour (0: no limit)", "3"},
+    {"register-rate", OPT_SIZE, F(register_rate), 0, 65536, "N",
+     "new accounts per hour on the whole server (0: no limit)", "100"},
     {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in", "#lobby"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},

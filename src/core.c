@@ -337,6 +337,14 @@ void uvc_core_remove_registered(uvc_core_t* core, const char* name, size_t len) 
   core->n_registered--;
 }
 
+void uvc_core_each_registered(const uvc_core_t* core,
+                              void (*fn)(const char* name, size_t len, void* arg), void* arg) {
+  const uvc_registered_t *e, *tmp;
+  HASH_ITER(hh, core->registered, e, tmp) {
+    fn(e->name, e->len, arg);
+  }
+}
+
 const char* uvc_core_registered(const uvc_core_t* core, const char* name, size_t len) {
   const uvc_registered_t* e = registered_find(core, name, len);
   return e != NULL ? e->name : NULL;

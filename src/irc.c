@@ -722,7 +722,8 @@ static void ns_help(uvc_core_t* core, uvc_session_t* s) {
             "  IDENTIFY [account] password  log in (to your current nick's account by default)");
   ns_notice(core, s,
             "  LOGOUT                     log out; a registered nick you hold is given up");
-  ns_notice(core, s, "  SET PASSWORD old new       change your account's password");
+  ns_notice(core, s,
+            "  SET PASSWORD old new       change your account's password (\"quote\" spaces)");
   ns_notice(core, s, "  DROP password              delete your account");
   ns_notice(core, s, "Clients can also log in at connection time with SASL PLAIN.");
 }
@@ -733,7 +734,7 @@ static int is_word(const uvc_slice_t* w, const char* k) {
 }
 
 /* PRIVMSG NickServ :COMMAND args: the account service of IRC users (words separated by
- * spaces: a password with spaces works with SASL, not here). The text, with its password,
+ * spaces; SET PASSWORD also takes "quoted" passwords with spaces). The text, with its password,
  * is cleaned into the core's scratch buffer, and wiped there once handled. */
 static void nickserv(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_str_t* t) {
   char* text = core->scratch;
@@ -761,11 +762,16 @@ static void nickserv(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
       ns_notice(core, s, "Syntax: IDENTIFY [account] password");
   } else if (is_word(&w[0], "LOGOUT")) {
     auth_start(core, s, st, 1, UVC_AUTH_LOGOUT, NULL, 0, NULL, 0, NULL, 0);
-  } else if (is_word(&w[0], "SET")) {
-    if (n != 4 || !is_word(&w[1], "PASSWORD"))
-      ns_notice(core, s, "Syntax: SET PASSWORD old new");
+  } else if (is_word(&w[0], "SET")) { /* SET PASSWORD old new: "quoted" with spaces */
+    uvc_slice_t pw[2];
+    n = uvc_split_words(text, len, 3, 1, w);
+    if (n != 3 || !is_word(&w[1], "PASSWORD") ||
+        uvc_split_quoted((char*)w[2].p, w[2].n, 2, pw) != 2)
+      ns_notice(core, s,
+                "Syntax: SET PASSWORD old new (a password with spaces goes in double quotes: "
+                "SET PASSWORD \"old words\" \"new words\")");
     else
-      auth_start(core, s, st, 1, UVC_AUTH_PASSWD, NULL, 0, w[2].p, w[2].n, w[3].p, w[3].n);
+      auth_start(core, s, st, 1, UVC_AUTH_PASSWD, NULL, 0, pw[0].p, pw[0].n, pw[1].p, pw[1].n);
   } else if (is_word(&w[0], "DROP")) {
     if (n != 2)
       ns_notice(core, s, "Syntax: DROP password");

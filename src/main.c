@@ -94,6 +94,11 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts) {
     fprintf(stderr, "uvchat: cannot open the accounts: %s\n", err);
     return 1;
   }
+  {
+    uvc_accounts_limits_t limits = {(uint32_t)cfg->register_per_addr, (uint32_t)cfg->register_rate,
+                                    UVC_ACCOUNTS_WATCH_MS};
+    uvc_accounts_set_limits(*(uvc_accounts_t**)accounts, &limits);
+  }
   UVC_INFO("accounts: %s", uvc_accounts_path(*(uvc_accounts_t**)accounts));
 #else
   if (cfg->data_dir != NULL)

@@ -30,11 +30,14 @@ static uv_once_t g_once = UV_ONCE_INIT;
 static int g_init_rc = -1;
 static unsigned long long g_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 static size_t g_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-/* Requests queued to libuv (at most g_max_running) and requests waiting for a turn. */
+/* Requests queued to libuv (at most g_max_running), and requests waiting for a turn in two
+ * lanes: checks (logins) and new hashes (registrations, new passwords). */
 static uvc_list_t g_running = {&g_running, &g_running};
-static uvc_list_t g_waiting = {&g_waiting, &g_waiting};
-static unsigned g_n_running, g_n_waiting;
+static uvc_list_t g_waiting = {&g_waiting, &g_waiting}; /* checks */
+static uvc_list_t g_waiting_hash = {&g_waiting_hash, &g_waiting_hash};
+static unsigned g_n_running, g_n_running_hash, g_n_waiting, g_n_waiting_hash;
 static unsigned g_max_running = UVC_PASSWORD_RUNNING, g_max_waiting = UVC_PASSWORD_WAITING;
+static unsigned g_max_waiting_hash = UVC_PASSWORD_WAITING_HASH;
 static uvc_password_wipe_hook_t g_wipe_hook;
 
 static void init_once(void) {
@@ -90,7 +93,11 @@ void uvc_password_set_wipe_hook(uvc_password_wipe_hook_t hook) {
 }
 
 unsigned uvc_password_pending(void) {
-  return g_n_running + g_n_waiting;
+  return g_n_running + g_n_waiting + g_n_waiting_hash;
+}
+
+unsigned uvc_password_waiting(void) {
+  return g_n_waiting + g_n_waiting_hash;
 }
 
 int uvc_password_set_concurrency(unsigned max_running, unsigned max_waiting) {
@@ -98,6 +105,22 @@ int uvc_password_set_concurrency(unsigned max_running, unsigned max_waiting) {
   g_max_running = max_running;
   g_max_waiting = max_waiting;
   return 0;
+}
+
+int uvc_password_set_hash_waiting(unsigned max_waiting) {
+  g_max_waiting_hash = max_waiting;
+  return 0;
+}
+
+/* The running slots new hashes may take: all but one, so that a check always finds one. */
+static unsigned hash_slots(void) {
+  return g_max_running > 1 ? g_max_running - 1 : 1;
+}
+
+/* Whether a request of this kind may be queued to libuv now. */
+static int may_run(int verify) {
+  if (g_n_running >= g_max_running) return 0;
+  return verify || g_n_running_hash < hash_slots();
 }
 
 /* On the thread pool: the hash or the check, then the wipe. Touches only the request. */
@@ -137,16 +160,25 @@ static int start(pw_req_t* r) {
   if (rc != 0) return rc;
   uvc_list_insert_tail(&g_running, &r->link);
   g_n_running++;
+  if (!r->verify) g_n_running_hash++;
   return 0;
 }
 
-/* Starts waiting requests while there is room. */
+/* Starts waiting requests while there is room: checks first, then new hashes. */
 static void start_waiting(void) {
-  while (g_n_running < g_max_running && !uvc_list_empty(&g_waiting)) {
-    pw_req_t* r = UVC_CONTAINER_OF(g_waiting.next, pw_req_t, link);
+  for (;;) {
+    pw_req_t* r;
     int rc;
+    if (may_run(1) && !uvc_list_empty(&g_waiting)) {
+      r = UVC_CONTAINER_OF(g_waiting.next, pw_req_t, link);
+      g_n_waiting--;
+    } else if (may_run(0) && !uvc_list_empty(&g_waiting_hash)) {
+      r = UVC_CONTAINER_OF(g_waiting_hash.next, pw_req_t, link);
+      g_n_waiting_hash--;
+    } else {
+      return;
+    }
     uvc_list_remove(&r->link);
-    g_n_waiting--;
     rc = start(r);
     if (rc != 0) finish(r, rc);
   }
@@ -156,6 +188,7 @@ static void after_cb(uv_work_t* w, int status) {
   pw_req_t* r = (pw_req_t*)w->data;
   uvc_list_remove(&r->link);
   g_n_running--;
+  if (!r->verify) g_n_running_hash--;
   start_waiting(); /* keep the pool busy before answering */
   finish(r, status == UV_ECANCELED ? UVC_PASSWORD_CANCELED : r->status);
 }
@@ -169,7 +202,9 @@ static int submit(uv_loop_t* loop, const char* hash, const char* pw, size_t len,
       (hash_cb == NULL && verify_cb == NULL))
     return UVC_PASSWORD_EINVAL;
   if (hash != NULL && strlen(hash) > UVC_PASSWORD_HASH_MAX) return UVC_PASSWORD_EINVAL;
-  if (g_n_running >= g_max_running && g_n_waiting >= g_max_waiting) return UVC_PASSWORD_BUSY;
+  if (!may_run(hash != NULL) &&
+      (hash != NULL ? g_n_waiting >= g_max_waiting : g_n_waiting_hash >= g_max_waiting_hash))
+    return UVC_PASSWORD_BUSY;
   if (uvc_password_init() != 0) return UVC_PASSWORD_EINIT;
   r = calloc(1, sizeof(*r));
   if (r == NULL) return UVC_PASSWORD_ENOMEM;
@@ -184,9 +219,14 @@ static int submit(uv_loop_t* loop, const char* hash, const char* pw, size_t len,
   r->opslimit = g_opslimit;
   r->memlimit = g_memlimit;
   r->work.data = r;
-  if (g_n_running >= g_max_running) {
-    uvc_list_insert_tail(&g_waiting, &r->link);
-    g_n_waiting++;
+  if (!may_run(r->verify)) {
+    if (r->verify) {
+      uvc_list_insert_tail(&g_waiting, &r->link);
+      g_n_waiting++;
+    } else {
+      uvc_list_insert_tail(&g_waiting_hash, &r->link);
+      g_n_waiting_hash++;
+    }
     return 0;
   }
   rc = start(r);
@@ -232,6 +272,13 @@ unsigned uvc_password_cancel_all(uv_loop_t* loop) {
     if (UVC_CONTAINER_OF(it, pw_req_t, link)->loop != loop) continue;
     uvc_list_remove(it);
     g_n_waiting--;
+    uvc_list_insert_tail(&mine, it);
+  }
+  for (it = g_waiting_hash.next; it != &g_waiting_hash; it = next) {
+    next = it->next;
+    if (UVC_CONTAINER_OF(it, pw_req_t, link)->loop != loop) continue;
+    uvc_list_remove(it);
+    g_n_waiting_hash--;
     uvc_list_insert_tail(&mine, it);
   }
   while (!uvc_list_empty(&mine)) {

@@ -44,11 +44,16 @@ struct uvc_store {
   unsigned pending;    /* loop thread only, like the two below */
   uint8_t closing;     /* uvc_store_close() was called */
   uint8_t dispatching; /* inside a request's callback */
+  uint8_t watching;    /* a watch is in flight */
   int schema;
   char* path;
+  /* The watch's own connection and the data_version it saw last: used by one watch at a
+   * time, on the thread pool, and by destroy once nothing is in flight. */
+  sqlite3* watch_db;
+  int64_t watch_version;
 };
 
-typedef enum { OP_CREATE, OP_GET, OP_SET_HASH, OP_DELETE } op_t;
+typedef enum { OP_CREATE, OP_GET, OP_SET_HASH, OP_DELETE, OP_WATCH } op_t;
 
 typedef struct store_req {
   uv_work_t work;
@@ -57,8 +62,13 @@ typedef struct store_req {
   int status;
   uvc_store_cb cb;
   uvc_store_get_cb get_cb;
+  uvc_store_watch_cb watch_cb;
   void* data;
   int64_t created;
+  int changed;        /* watch: the database changed since the last watch */
+  char* names;        /* watch: every name, NUL-terminated one after another */
+  const char** index; /* watch: pointers into names */
+  size_t n_names;
   char error[160]; /* SQLite's message when status is UVC_STORE_DB, for the log */
   char name[UVC_STORE_NAME_MAX + 1];
   char hash[UVC_STORE_HASH_MAX + 1]; /* in for create and set_hash, out for get */
@@ -219,6 +229,7 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
 static void destroy(uvc_store_t* store) {
   unsigned i;
   assert(store->pending == 0);
+  if (store->watch_db != NULL) sqlite3_close(store->watch_db);
   for (i = 0; i < store->n_idle; i++)
     sqlite3_close(store->idle[i]); /* the last one checkpoints and removes the WAL */
   uv_mutex_destroy(&store->write_lock);
@@ -285,7 +296,8 @@ int uvc_store_open(uvc_store_t** out, const char* dir, char* err, size_t errlen)
     return r;
   }
   s->idle[s->n_idle++] = db;
-  sync_dir(dir); /* the new database and WAL files' directory entries */
+  s->watch_version = -1; /* the first watch reports every name */
+  sync_dir(dir);         /* the new database and WAL files' directory entries */
   *out = s;
   return 0;
 }
@@ -384,9 +396,75 @@ static void run(store_req_t* r, sqlite3* db) {
   if (write) uv_mutex_unlock(&r->store->write_lock);
 }
 
+/* The watch: PRAGMA data_version changes when another connection (another process, or
+ * another connection of ours) has committed; then every name is read. The version is read
+ * before the names, so a commit in between is seen by the next watch. */
+static void run_watch(store_req_t* r) {
+  uvc_store_t* s = r->store;
+  sqlite3_stmt* st = NULL;
+  int64_t version = 0;
+  size_t used = 0, cap = 0, i, off;
+  int rc;
+  if (s->watch_db == NULL &&
+      (s->watch_db = connect_db(s->path, r->error, sizeof(r->error))) == NULL) {
+    r->status = UVC_STORE_DB;
+    return;
+  }
+  rc = query_int(s->watch_db, "PRAGMA data_version", &version);
+  if (rc != SQLITE_OK) {
+    db_failed(r, s->watch_db, rc);
+    return;
+  }
+  r->status = 0;
+  if (version == s->watch_version) return;
+  rc = sqlite3_prepare_v2(s->watch_db, "SELECT name FROM accounts", -1, &st, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* name = (const char*)sqlite3_column_text(st, 0);
+    size_t n = name != NULL ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    rc = SQLITE_OK;
+    if (n == 0 || n > UVC_STORE_NAME_MAX) continue;
+    if (used + n + 1 > cap) {
+      size_t ncap = cap == 0 ? 4096 : cap * 2;
+      char* p;
+      while (ncap < used + n + 1)
+        ncap *= 2;
+      if ((p = realloc(r->names, ncap)) == NULL) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      r->names = p;
+      cap = ncap;
+    }
+    memcpy(r->names + used, name, n);
+    r->names[used + n] = '\0';
+    used += n + 1;
+    r->n_names++;
+  }
+  if (rc == SQLITE_DONE && r->n_names > 0 &&
+      (r->index = malloc(r->n_names * sizeof(*r->index))) == NULL)
+    rc = SQLITE_NOMEM;
+  if (rc != SQLITE_DONE) {
+    db_failed(r, s->watch_db, rc);
+    sqlite3_finalize(st);
+    return;
+  }
+  sqlite3_finalize(st);
+  for (i = 0, off = 0; i < r->n_names; i++) {
+    r->index[i] = r->names + off;
+    off += strlen(r->names + off) + 1;
+  }
+  s->watch_version = version;
+  r->changed = 1;
+}
+
 static void work_cb(uv_work_t* w) {
   store_req_t* r = (store_req_t*)w->data;
-  sqlite3* db = acquire(r);
+  sqlite3* db;
+  if (r->op == OP_WATCH) {
+    run_watch(r);
+    return;
+  }
+  db = acquire(r);
   if (db == NULL) {
     r->status = UVC_STORE_DB;
     return;
@@ -404,11 +482,18 @@ static void after_cb(uv_work_t* w, int status) {
   if (status == UV_ECANCELED) r->status = UVC_STORE_CANCELED;
   if (r->status == UVC_STORE_DB) UVC_WARN("account database: %s", r->error);
   s->dispatching = 1; /* a close from inside the callback waits until it returns */
-  if (r->op == OP_GET)
+  if (r->op == OP_WATCH) {
+    s->watching = 0;
+    r->watch_cb(r->data, r->status, r->status == 0 && r->changed, r->index,
+                r->status == 0 ? r->n_names : 0);
+  } else if (r->op == OP_GET) {
     r->get_cb(r->data, r->status, r->status == 0 ? r->hash : NULL);
-  else
+  } else {
     r->cb(r->data, r->status);
+  }
   s->dispatching = 0;
+  free(r->names);
+  free(r->index);
   free(r);
   if (s->closing && s->pending == 0) destroy(s);
 }
@@ -425,13 +510,17 @@ static int copy_arg(char* dst, size_t cap, const char* s) {
 
 /* Builds and queues one request. */
 static int submit(uvc_store_t* s, uv_loop_t* loop, op_t op, const char* name, const char* hash,
-                  uvc_store_cb cb, uvc_store_get_cb get_cb, void* data) {
+                  uvc_store_cb cb, uvc_store_get_cb get_cb, uvc_store_watch_cb watch_cb,
+                  void* data) {
   store_req_t* r;
   int rc;
-  if (s == NULL || loop == NULL || (cb == NULL && get_cb == NULL)) return UVC_STORE_INVALID;
+  if (s == NULL || loop == NULL || (cb == NULL && get_cb == NULL && watch_cb == NULL))
+    return UVC_STORE_INVALID;
   if (s->closing) return UVC_STORE_CLOSING;
   r = calloc(1, sizeof(*r));
   if (r == NULL) return UVC_STORE_NOMEM;
+  if (op == OP_WATCH) name = "-"; /* no name */
+  r->watch_cb = watch_cb;
   if (copy_arg(r->name, sizeof(r->name), name) != 0 ||
       ((op == OP_CREATE || op == OP_SET_HASH) && copy_arg(r->hash, sizeof(r->hash), hash) != 0)) {
     free(r);
@@ -450,27 +539,39 @@ static int submit(uvc_store_t* s, uv_loop_t* loop, op_t op, const char* name, co
     return rc;
   }
   s->pending++;
+  if (op == OP_WATCH) s->watching = 1;
   return 0;
 }
 
 int uvc_store_create(uvc_store_t* store, uv_loop_t* loop, const char* name, const char* hash,
                      uvc_store_cb cb, void* data) {
-  return submit(store, loop, OP_CREATE, name, hash, cb, NULL, data);
+  return submit(store, loop, OP_CREATE, name, hash, cb, NULL, NULL, data);
 }
 
 int uvc_store_get(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_get_cb cb,
                   void* data) {
-  return submit(store, loop, OP_GET, name, NULL, NULL, cb, data);
+  return submit(store, loop, OP_GET, name, NULL, NULL, cb, NULL, data);
 }
 
 int uvc_store_set_hash(uvc_store_t* store, uv_loop_t* loop, const char* name, const char* hash,
                        uvc_store_cb cb, void* data) {
-  return submit(store, loop, OP_SET_HASH, name, hash, cb, NULL, data);
+  return submit(store, loop, OP_SET_HASH, name, hash, cb, NULL, NULL, data);
 }
 
 int uvc_store_delete(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_cb cb,
                      void* data) {
-  return submit(store, loop, OP_DELETE, name, NULL, cb, NULL, data);
+  return submit(store, loop, OP_DELETE, name, NULL, cb, NULL, NULL, data);
+}
+
+int uvc_store_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, void* data) {
+  if (store == NULL || cb == NULL) return UVC_STORE_INVALID;
+  if (store->watching) return UVC_STORE_BUSY;
+  return submit(store, loop, OP_WATCH, NULL, NULL, NULL, NULL, cb, data);
+}
+
+void uvc_store_watch_again(uvc_store_t* store) {
+  assert(!store->watching);
+  store->watch_version = -1;
 }
 
 /* ---- The default place -------------------------------------------------------------- */

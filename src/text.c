@@ -50,6 +50,39 @@ int uvc_split_words(const char* s, size_t len, int max, int rest, uvc_slice_t* o
   }
 }
 
+int uvc_split_quoted(char* s, size_t len, int max, uvc_slice_t* out) {
+  size_t i = 0;
+  int n = 0;
+  for (;;) {
+    size_t start, o;
+    while (i < len && is_blank(s[i]))
+      i++;
+    if (i == len) return n;
+    if (n == max) return -1;
+    if (s[i] != '"') { /* a plain word, taken as it is */
+      start = i;
+      while (i < len && !is_blank(s[i]))
+        i++;
+      out[n].p = s + start;
+      out[n].n = i - start;
+      n++;
+      continue;
+    }
+    start = o = ++i; /* unquoted in place: the text only gets shorter */
+    for (;;) {
+      if (i == len) return -1; /* no closing quote */
+      if (s[i] == '"') break;
+      if (s[i] == '\\' && i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\')) i++;
+      s[o++] = s[i++];
+    }
+    i++; /* the closing quote */
+    if (i < len && !is_blank(s[i])) return -1;
+    out[n].p = s + start;
+    out[n].n = o - start;
+    n++;
+  }
+}
+
 /* Sends one formatted line (CRLF added) to s alone. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
@@ -171,7 +204,8 @@ static const text_cmd_t kCommands[] = {
      SECRET_ACCOUNT},
     {"logout", cmd_logout, 0, 0, 0, "/logout", "log out (a registered nick is given up)",
      CMD_ACCOUNT},
-    {"passwd", cmd_passwd, 2, 2, 0, "/passwd OLD NEW", "change your account's password",
+    {"passwd", cmd_passwd, 1, 1, 1, "/passwd OLD NEW",
+     "change your account's password (\"put passwords with spaces\" in double quotes)",
      SECRET_ACCOUNT},
     {"unregister", cmd_unregister, 1, 1, 1, "/unregister PASSWORD", "delete your account",
      SECRET_ACCOUNT},
@@ -506,10 +540,19 @@ static void cmd_logout(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n
   uvc_core_auth(core, s, UVC_AUTH_LOGOUT, NULL, 0, NULL, 0, NULL, 0);
 }
 
-/* /passwd OLD NEW */
+/* /passwd OLD NEW, each a word or a "quoted string" (see uvc_split_quoted). The line is in
+ * the core's scratch buffer, which is ours to unquote in place. A line that does not parse
+ * never reaches the accounts, so it costs no try. */
 static void cmd_passwd(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_slice_t pw[2];
   (void)n;
-  uvc_core_auth(core, s, UVC_AUTH_PASSWD, NULL, 0, a[0].p, a[0].n, a[1].p, a[1].n);
+  if (uvc_split_quoted((char*)a[0].p, a[0].n, 2, pw) != 2) {
+    reply(core, s,
+          "! usage: /passwd OLD NEW; a password with spaces goes in double quotes, "
+          "\\\" and \\\\ inside them stand for \" and \\: /passwd \"old words\" \"new words\"");
+    return;
+  }
+  uvc_core_auth(core, s, UVC_AUTH_PASSWD, NULL, 0, pw[0].p, pw[0].n, pw[1].p, pw[1].n);
 }
 
 /* /unregister PASSWORD */

@@ -137,3 +137,122 @@ size_t uvc_throttle_prune(uvc_throttle_t* t, uint64_t now_ms) {
   }
   return n;
 }
+
+uint32_t uvc_throttle_recent(const uvc_throttle_t* t, const char* key, size_t keylen,
+                             uint64_t now_ms) {
+  const uvc_throttle_entry_t* e = find(t, key, keylen);
+  uint32_t i, n = 0;
+  if (e == NULL) return 0;
+  for (i = 0; i < e->n; i++)
+    if (e->at[i] + t->window_ms > now_ms) n++;
+  return n;
+}
+
+int uvc_throttle_allowed_pending(const uvc_throttle_t* t, const char* key, size_t keylen,
+                                 uint64_t now_ms, uint32_t pending, uint64_t* retry_after_ms) {
+  uint32_t recent;
+  if (!uvc_throttle_allowed(t, key, keylen, now_ms, retry_after_ms)) return 0;
+  recent = uvc_throttle_recent(t, key, keylen, now_ms);
+  if ((uint64_t)recent + pending < t->max_failures) return 1;
+  if (retry_after_ms != NULL) *retry_after_ms = 0; /* locked only by what is still running */
+  return 0;
+}
+
+/* ---- The login guard ---------------------------------------------------------------- */
+
+#define PAIR_KEY_MAX (2 * UVC_THROTTLE_KEY_MAX + 2)
+
+/* "name addr" (nicks have no spaces) into out; returns its length. */
+static size_t pair_key(char out[PAIR_KEY_MAX], const char* name, size_t nlen, const char* addr) {
+  size_t alen = strlen(addr);
+  if (nlen > UVC_THROTTLE_KEY_MAX / 2) nlen = UVC_THROTTLE_KEY_MAX / 2;
+  if (alen > UVC_THROTTLE_KEY_MAX - nlen - 1) alen = UVC_THROTTLE_KEY_MAX - nlen - 1;
+  memcpy(out, name, nlen);
+  out[nlen] = ' ';
+  memcpy(out + nlen + 1, addr, alen);
+  out[nlen + 1 + alen] = '\0';
+  return nlen + 1 + alen;
+}
+
+void uvc_guard_default_limits(uvc_guard_limits_t* l) {
+  l->pair_failures = UVC_GUARD_DEFAULT_PAIR;
+  l->addr_failures = UVC_GUARD_DEFAULT_ADDR;
+  l->name_failures = UVC_GUARD_DEFAULT_NAME;
+  l->window_ms = UVC_THROTTLE_DEFAULT_WINDOW;
+  l->known_ms = UVC_GUARD_DEFAULT_KNOWN;
+}
+
+int uvc_guard_init(uvc_guard_t* g, const uvc_guard_limits_t* limits) {
+  uvc_guard_limits_t d;
+  int rc;
+  if (limits == NULL) {
+    uvc_guard_default_limits(&d);
+    limits = &d;
+  }
+  memset(g, 0, sizeof(*g));
+  rc = uvc_throttle_init(&g->pair, limits->pair_failures, limits->window_ms);
+  if (rc == 0) rc = uvc_throttle_init(&g->addr, limits->addr_failures, limits->window_ms);
+  if (rc == 0) rc = uvc_throttle_init(&g->name, limits->name_failures, limits->window_ms);
+  if (rc == 0) rc = uvc_throttle_init(&g->known, 1, limits->known_ms);
+  if (rc != 0) uvc_guard_free(g);
+  return rc;
+}
+
+void uvc_guard_free(uvc_guard_t* g) {
+  uvc_throttle_free(&g->pair);
+  uvc_throttle_free(&g->addr);
+  uvc_throttle_free(&g->name);
+  uvc_throttle_free(&g->known);
+}
+
+int uvc_guard_known(const uvc_guard_t* g, const char* name, size_t nlen, const char* addr,
+                    uint64_t now_ms) {
+  char key[PAIR_KEY_MAX];
+  size_t klen = pair_key(key, name, nlen, addr);
+  return uvc_throttle_recent(&g->known, key, klen, now_ms) > 0;
+}
+
+uvc_guard_verdict_t uvc_guard_check(const uvc_guard_t* g, const char* name, size_t nlen,
+                                    const char* addr, const uvc_guard_pending_t* pending,
+                                    uint64_t now_ms, uint64_t* retry_after_ms) {
+  static const uvc_guard_pending_t kNone = {0, 0, 0};
+  char key[PAIR_KEY_MAX];
+  size_t klen = pair_key(key, name, nlen, addr);
+  uint64_t wait = 0;
+  if (pending == NULL) pending = &kNone;
+  if (retry_after_ms == NULL) retry_after_ms = &wait;
+  *retry_after_ms = 0;
+  if (!uvc_throttle_allowed_pending(&g->pair, key, klen, now_ms, pending->pair, retry_after_ms))
+    return UVC_GUARD_PAIR;
+  if (!uvc_throttle_allowed_pending(&g->addr, addr, strlen(addr), now_ms, pending->addr,
+                                    retry_after_ms))
+    return UVC_GUARD_ADDR;
+  if (uvc_throttle_recent(&g->known, key, klen, now_ms) == 0 &&
+      !uvc_throttle_allowed_pending(&g->name, name, nlen, now_ms, pending->name, retry_after_ms))
+    return UVC_GUARD_NAME;
+  return UVC_GUARD_OK;
+}
+
+void uvc_guard_fail(uvc_guard_t* g, const char* name, size_t nlen, const char* addr,
+                    uint64_t now_ms) {
+  char key[PAIR_KEY_MAX];
+  size_t klen = pair_key(key, name, nlen, addr);
+  (void)uvc_throttle_fail(&g->pair, key, klen, now_ms);
+  (void)uvc_throttle_fail(&g->addr, addr, strlen(addr), now_ms);
+  (void)uvc_throttle_fail(&g->name, name, nlen, now_ms);
+}
+
+void uvc_guard_success(uvc_guard_t* g, const char* name, size_t nlen, const char* addr,
+                       uint64_t now_ms) {
+  char key[PAIR_KEY_MAX];
+  size_t klen = pair_key(key, name, nlen, addr);
+  uvc_throttle_reset(&g->pair, key, klen);
+  (void)uvc_throttle_fail(&g->known, key, klen, now_ms); /* known from now on */
+}
+
+void uvc_guard_prune(uvc_guard_t* g, uint64_t now_ms) {
+  (void)uvc_throttle_prune(&g->pair, now_ms);
+  (void)uvc_throttle_prune(&g->addr, now_ms);
+  (void)uvc_throttle_prune(&g->name, now_ms);
+  (void)uvc_throttle_prune(&g->known, now_ms);
+}

@@ -309,7 +309,8 @@ static void login_logout_and_password_rules(void** state) {
   expect_in(1, "! you are not logged in");
 }
 
-/* Three wrong passwords lock the account for a minute (from anywhere), and the address. */
+/* Three wrong passwords lock the account for a minute for that address only: the owner
+ * still logs in from elsewhere; ten failures lock the address out of every account. */
 static void throttle_after_three_failures(void** state) {
   int i;
   (void)state;
@@ -321,16 +322,75 @@ static void throttle_after_three_failures(void** state) {
   }
   clear();
   send_line(1, "/login alice correct horse"); /* refused at once, even the right password */
-  assert_non_null(strstr(users[1].inbox, "! too many failed logins for alice; try again in "));
+  assert_non_null(strstr(users[1].inbox,
+                         "! too many failed logins for alice from your address; try again in "));
   assert_null(uvc_session_account(&users[1].s));
   clear();
-  text_user(2, NULL); /* another address: the account is still locked */
+  text_user(2, NULL); /* another address: not locked out */
   send_line(2, "/login alice correct horse");
-  assert_non_null(strstr(users[2].inbox, "! too many failed logins for alice; try again in "));
+  settle();
+  expect_in(2, "*** You are logged in as alice.");
   clear();
-  send_line(1, "/login bob bad horse"); /* user 1's address is locked too */
+  for (i = 0; i < 7; i++) { /* other names from user 1's address: 10 failures in all */
+    char line[64];
+    snprintf(line, sizeof line, "/login bob%d bad horse", i);
+    send_line(1, line);
+    settle();
+    expect_in(1, "! cannot log in as bob");
+  }
+  clear();
+  send_line(1, "/login carol bad horse");
   assert_non_null(
       strstr(users[1].inbox, "! too many failed logins from your address; try again in "));
+}
+
+/* Many addresses guessing one name hit its ceiling (20 a minute); the owner's address,
+ * known from an earlier login, still gets in, and a stranger's does not. */
+static void many_addresses_hit_the_name_ceiling(void** state) {
+  int i;
+  (void)state;
+  registered(0, "alice", "correct horse");
+  send_line(0, "/logout");
+  settle();
+  text_user(1, NULL);
+  for (i = 0; i < 20; i++) {
+    snprintf(users[1].addr, sizeof users[1].addr, "198.51.100.%d", i);
+    send_line(1, "/login alice bad horse");
+    settle();
+  }
+  clear();
+  snprintf(users[1].addr, sizeof users[1].addr, "198.51.100.200");
+  send_line(1, "/login alice correct horse");
+  assert_non_null(strstr(users[1].inbox,
+                         "! too many failed logins for alice from many addresses; try again in "));
+  clear();
+  send_line(0, "/login alice correct horse"); /* from 10.0.0.1, where alice registered */
+  settle();
+  expect_in(0, "*** You are logged in as alice.");
+}
+
+/* Checks still running count in advance: with two failures recorded, a second check from
+ * the same address waits for the first. */
+static void running_checks_count_in_advance(void** state) {
+  int i;
+  (void)state;
+  registered(0, "alice", "correct horse");
+  text_user(1, NULL);
+  text_user(2, NULL);
+  snprintf(users[2].addr, sizeof users[2].addr, "%s", users[1].addr);
+  for (i = 0; i < 2; i++) {
+    send_line(1, "/login alice bad horse");
+    settle();
+  }
+  clear();
+  send_line(1, "/login alice bad horse");
+  send_line(2, "/login alice correct horse");
+  assert_string_equal(users[2].inbox,
+                      "! another login to alice is being checked; try again in a moment\r\n");
+  settle();
+  clear();
+  send_line(2, "/login alice correct horse");
+  expect_in(2, "! too many failed logins for alice from your address");
 }
 
 /* Registered nicks cannot be taken by anyone not logged in to them, in either protocol;
@@ -404,7 +464,7 @@ static void change_password_and_unregister(void** state) {
   assert_string_equal(users[1].inbox, "! you are not logged in\r\n");
   clear();
   send_line(0, "/passwd wrongpassword battery staple");
-  assert_string_equal(users[0].inbox, "! usage: /passwd OLD NEW\r\n");
+  expect_in(0, "! usage: /passwd OLD NEW; a password with spaces goes in double quotes");
   clear();
   send_line(0, "/passwd wrongpassword staple99");
   settle();
@@ -453,6 +513,56 @@ static void password_change_takes_effect(void** state) {
   expect_in(0, "*** You are logged in as alice.");
 }
 
+/* /passwd with passwords that have spaces, in double quotes (the docs' own passphrase);
+ * lines that do not parse never count as guesses, and neither does a new password the
+ * rules refuse; only wrong old passwords do. IRC's SET PASSWORD takes the same quotes. */
+static void passwords_with_spaces_in_passwd(void** state) {
+  int i;
+  (void)state;
+  registered(0, "alice", "correct horse battery staple");
+  for (i = 0; i < 5; i++) { /* mistakes of syntax, more than the throttle allows */
+    send_line(0, "/passwd correct horse battery staple new words here");
+    send_line(0, "/passwd \"correct horse battery staple\" \"unclosed");
+    send_line(0, "/passwd \"correct horse battery staple\"x \"new words here\"");
+    send_line(0, "/passwd \"correct horse battery staple\" \"short\"");
+  }
+  assert_null(strstr(users[0].inbox, "wrong password"));
+  expect_in(0, "! new password not accepted: too short");
+  clear();
+  send_line(0, "/passwd \"correct horse battery staple\" \"say \\\"hi\\\" \\\\ o/\"");
+  settle();
+  assert_string_equal(users[0].inbox, "*** The password of alice was changed.\r\n");
+  send_line(0, "/logout");
+  clear();
+  send_line(0, "/login alice say \"hi\" \\ o/"); /* /login takes the rest of the line */
+  settle();
+  expect_in(0, "*** You are logged in as alice.");
+  clear();
+  /* two wrong old passwords count; the right one still works afterwards */
+  send_line(0, "/passwd \"wrong words here\" plainword1");
+  settle();
+  send_line(0, "/passwd wrongword plainword1");
+  settle();
+  expect_in(0, "! wrong password for alice");
+  clear();
+  send_line(0, "/passwd \"say \\\"hi\\\" \\\\ o/\" plainword1");
+  settle();
+  assert_string_equal(users[0].inbox, "*** The password of alice was changed.\r\n");
+  /* IRC */
+  open_user(1, &uvc_irc_adapter);
+  send_line(1, "NICK bob");
+  send_line(1, "USER b 0 * :B");
+  send_line(1, "PRIVMSG NickServ :REGISTER plain-password");
+  settle();
+  clear();
+  send_line(1, "PRIVMSG NickServ :SET PASSWORD plain-password \"two words\"");
+  settle();
+  expect_in(1, "NOTICE bob :The password of bob was changed");
+  clear();
+  send_line(1, "PRIVMSG NickServ :SET PASSWORD \"two words\" \"open");
+  expect_in(1, "NOTICE bob :Syntax: SET PASSWORD old new (a password with spaces goes in double");
+}
+
 /* One operation at a time per session; /who marks those logged in; /help lists the account
  * commands. */
 static void busy_who_and_help(void** state) {
@@ -464,14 +574,18 @@ static void busy_who_and_help(void** state) {
   assert_string_equal(users[1].inbox,
                       "! an account operation is already under way; wait for its answer\r\n");
   text_user(2, NULL);
-  send_line(2, "/login alice wrong horse"); /* one check per account at a time */
-  assert_string_equal(users[2].inbox,
-                      "! another login to alice is being checked; try again in a moment\r\n");
+  send_line(2, "/login alice correct horse"); /* another address's check runs alongside */
+  assert_string_equal(users[2].inbox, "");
   settle();
+  expect_in(2, "*** You are logged in as alice.");
+  send_line(2, "/logout");
   clear();
   send_line(1, "/away lunch");
   send_line(0, "/who");
-  assert_string_equal(users[0].inbox, "*** 3 people in #lobby:\r\n***   alice+ guest2~ guest3\r\n");
+  /* user 2's login took the nick alice from user 0 (guest4, still logged in); its logout
+   * made it guest5 */
+  assert_string_equal(users[0].inbox,
+                      "*** 3 people in #lobby:\r\n***   guest2~ guest4+ guest5\r\n");
   clear();
   send_line(0, "/help");
   expect_in(0, "/register PASSWORD");
@@ -699,10 +813,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(register_is_durable_and_protects_the_name, setup, teardown),
       cmocka_unit_test_setup_teardown(login_logout_and_password_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(throttle_after_three_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(many_addresses_hit_the_name_ceiling, setup, teardown),
+      cmocka_unit_test_setup_teardown(running_checks_count_in_advance, setup, teardown),
       cmocka_unit_test_setup_teardown(name_protection_in_both_protocols, setup, teardown),
       cmocka_unit_test_setup_teardown(registration_takes_its_nick_back, setup, teardown),
       cmocka_unit_test_setup_teardown(change_password_and_unregister, setup, teardown),
       cmocka_unit_test_setup_teardown(password_change_takes_effect, setup, teardown),
+      cmocka_unit_test_setup_teardown(passwords_with_spaces_in_passwd, setup, teardown),
       cmocka_unit_test_setup_teardown(busy_who_and_help, setup, teardown),
       cmocka_unit_test_setup_teardown(forget_orphans_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(sasl_plain, setup, teardown),

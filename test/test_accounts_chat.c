@@ -195,7 +195,7 @@ static void irc_nickserv_and_sasl(void** state) {
   th_close(s);
 }
 
-/* Three wrong passwords lock the account (and the address) for a minute. */
+/* Three wrong passwords lock the account for a minute, for the address they came from. */
 static void wrong_passwords_are_throttled(void** state) {
   th_client_t *a, *b;
   int k;
@@ -210,9 +210,7 @@ static void wrong_passwords_are_throttled(void** state) {
     th_expect(b, "! cannot log in as alice: wrong password, or no such account");
   }
   th_sendf(b, "/login alice correct horse\n");
-  th_expect_prefix(b, "! too many failed logins for alice; try again in ");
-  th_sendf(b, "/login bob correct horse\n");
-  th_expect_prefix(b, "! too many failed logins from your address; try again in ");
+  th_expect_prefix(b, "! too many failed logins for alice from your address; try again in ");
   assert_true(th_server_logged(&srv, "account alice: wrong password from 127.0.0.1"));
   th_close(a);
   th_close(b);
@@ -288,6 +286,192 @@ static void server_password_for_both_protocols(void** state) {
   th_close(u);
 }
 
+/* A text client connected from 127.0.0.x (loopback has them all), past its welcome. */
+static th_client_t* text_from(int x) {
+  struct sockaddr_in from;
+  char ip[32];
+  th_client_t* c;
+  snprintf(ip, sizeof ip, "127.0.0.%d", x);
+  assert_int_equal(uv_ip4_addr(ip, 0, &from), 0);
+  c = th_connect_from(srv.port, (const struct sockaddr*)&from);
+  th_welcome(c);
+  return c;
+}
+
+/* The answer to an account command: the next error line or "*** Account" line (others'
+ * arrivals and renames in between are skipped), or NULL. */
+static const char* account_answer(th_client_t* c) {
+  const char* l;
+  while ((l = th_line(c, TH_WAIT_MS)) != NULL)
+    if (strncmp(l, "! ", 2) == 0 || strncmp(l, "*** Account", 11) == 0) return l;
+  return NULL;
+}
+
+/* Sends "/nick NICK" and "/register PASSWORD" and returns the answer to /register. */
+static const char* register_as(th_client_t* c, const char* nick, const char* password) {
+  char line[256];
+  snprintf(line, sizeof line, "/nick %s\n/register %s\n", nick, password);
+  th_sendf(c, line);
+  return account_answer(c);
+}
+
+/* A registration flood from one address is cut off at --register-per-addr (3 an hour) with
+ * a clear answer, before any hashing; a /login from another address meanwhile is answered
+ * at once; and a flood of connections firing at once gets only refusals. */
+static void registration_flood_is_cut_off_per_address(void** state) {
+  th_client_t *flood[12], *owner, *late;
+  const char* got;
+  char nick[32];
+  int i;
+  (void)state;
+  owner = text_from(2);
+  got = register_as(owner, "owner", "correct horse");
+  assert_string_equal(got, "*** Account owner registered; you are logged in.");
+  th_sendf(owner, "/logout\n");
+  th_skip_to(owner, "*** You are logged out", TH_WAIT_MS);
+
+  for (i = 0; i < 4; i++) { /* one after another from 127.0.0.1: three, then no more */
+    flood[i] = text_from(1);
+    snprintf(nick, sizeof nick, "squat%d", i);
+    got = register_as(flood[i], nick, "correct horse");
+    if (i < 3) {
+      assert_non_null(got);
+      assert_true(strncmp(got, "*** Account squat", 17) == 0);
+    } else {
+      assert_string_equal(got,
+                          "! too many new accounts from your address (at most 3 an hour); try "
+                          "again in 60 minutes");
+    }
+  }
+  assert_true(th_server_logged(&srv, "registration refused from 127.0.0.1 (address limit)"));
+  for (i = 4; i < 12; i++) /* then everything at once */
+    flood[i] = text_from(1);
+  for (i = 4; i < 12; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "/nick rush%d\n/register correct horse\n", i);
+    th_sendf(flood[i], line);
+  }
+  late = text_from(2); /* meanwhile the owner logs in from elsewhere */
+  th_sendf(late, "/login owner correct horse\n");
+  for (i = 4; i < 12; i++) {
+    got = account_answer(flood[i]);
+    assert_non_null(got);
+    assert_true(strncmp(got, "! too many new accounts from your address", 41) == 0);
+  }
+  /* promptly: one password check, nothing queued ahead of it (deadline 2 s, stretched by
+   * UVCHAT_TEST_SLOW under valgrind) */
+  got = th_skip_to(late, "*** You are logged in as owner.", 2000);
+  assert_non_null(got);
+  assert_false(th_server_logged(&srv, "account rush"));
+  for (i = 0; i < 12; i++)
+    th_close(flood[i]);
+  th_close(owner);
+  th_close(late);
+}
+
+/* SASL PLAIN for nick/password on a new IRC connection from 127.0.0.x; returns the client
+ * once the SASL answer (903 or 904) came, which goes to answer. */
+static th_client_t* sasl_from(int x, const char* nick, const char* password, char* answer,
+                              size_t cap) {
+  struct sockaddr_in from;
+  char ip[32], line[256];
+  th_client_t* c;
+  const char* got;
+  snprintf(ip, sizeof ip, "127.0.0.%d", x);
+  assert_int_equal(uv_ip4_addr(ip, 0, &from), 0);
+  c = th_connect_from(srv.irc_port, (const struct sockaddr*)&from);
+  snprintf(line, sizeof line, "CAP REQ :sasl\r\nNICK %s\r\nUSER u 0 * :U\r\nAUTHENTICATE PLAIN\r\n",
+           nick);
+  th_sendf(c, line);
+  th_expect(c, ":uvchat CAP * ACK :sasl");
+  th_expect(c, "AUTHENTICATE +");
+  sasl_line(line, sizeof line, nick, password);
+  th_sendf(c, line);
+  got = th_skip_to(c, ":uvchat 90", TH_WAIT_MS);
+  while (got != NULL && strncmp(got, ":uvchat 900", 11) == 0)
+    got = th_skip_to(c, ":uvchat 90", TH_WAIT_MS);
+  assert_non_null(got);
+  snprintf(answer, cap, "%s", got);
+  return c;
+}
+
+/* The owner of a name that another address keeps guessing still logs in with the right
+ * password from their own address: by text and by SASL, as an IRC client does on every
+ * reconnect. The guesser's address is locked for that name, even with the right password. */
+static void owner_logs_in_while_another_address_guesses(void** state) {
+  th_client_t *owner, *guesser, *irc;
+  char answer[512];
+  int k;
+  (void)state;
+  owner = text_from(3);
+  assert_string_equal(register_as(owner, "alice", "correct horse"),
+                      "*** Account alice registered; you are logged in.");
+  th_sendf(owner, "/logout\n");
+  th_skip_to(owner, "*** You are logged out", TH_WAIT_MS);
+  guesser = text_from(4);
+  for (k = 0; k < 3; k++) {
+    th_sendf(guesser, "/login alice battery horse\n");
+    th_expect(guesser, "! cannot log in as alice: wrong password, or no such account");
+  }
+  for (k = 0; k < 3; k++) { /* it keeps guessing, refused at once */
+    th_sendf(guesser, "/login alice staple horse\n");
+    assert_true(strncmp(account_answer(guesser),
+                        "! too many failed logins for alice from your address; try again in ",
+                        67) == 0);
+  }
+  th_sendf(owner, "/login alice correct horse\n");
+  assert_non_null(th_skip_to(owner, "*** You are logged in as alice.", TH_WAIT_MS));
+  th_sendf(guesser, "/login alice correct horse\n"); /* right, but from the locked address */
+  assert_true(strncmp(account_answer(guesser),
+                      "! too many failed logins for alice from your address; try again in ",
+                      67) == 0);
+  irc = sasl_from(3, "alice", "correct horse", answer, sizeof answer);
+  assert_string_equal(answer, ":uvchat 903 * :SASL authentication successful");
+  th_close(irc);
+  irc = sasl_from(4, "alice", "correct horse", answer, sizeof answer);
+  assert_true(strncmp(answer,
+                      ":uvchat 904 * :SASL authentication failed: too many failed logins for "
+                      "alice from your address",
+                      84) == 0);
+  th_close(irc);
+  th_close(owner);
+  th_close(guesser);
+}
+
+#ifdef UVCHAT_ACCOUNT_BIN
+/* uvchat-account deletes an account from a running server's database: the server notices,
+ * logs out whoever is logged in to it, the password no longer works and the name can be
+ * registered again. */
+static void delete_tool_on_a_running_server(void** state) {
+  const char* del[] = {UVCHAT_ACCOUNT_BIN, "--data-dir", g_dir, "delete", "alice", NULL};
+  const char* list[] = {UVCHAT_ACCOUNT_BIN, "--data-dir", g_dir, "list", NULL};
+  th_client_t *a, *b, *c;
+  (void)state;
+  a = text_from(5);
+  assert_string_equal(register_as(a, "alice", "correct horse"),
+                      "*** Account alice registered; you are logged in.");
+  assert_int_equal(th_run_program(list, TH_WAIT_MS), 0);
+  assert_int_equal(th_run_program(del, TH_WAIT_MS), 0);
+  assert_true(th_server_wait_log(&srv, "account alice: deleted outside the server", TH_WAIT_MS));
+  assert_non_null(
+      th_skip_to(a, "*** You are logged out: the account alice was deleted.", TH_WAIT_MS));
+  b = text_from(6);
+  th_sendf(b, "/login alice correct horse\n");
+  th_expect(b, "! cannot log in as alice: wrong password, or no such account");
+  c = text_from(7);
+  assert_string_equal(register_as(c, "alice2", "other horse"),
+                      "*** Account alice2 registered; you are logged in.");
+  th_sendf(a, "/register new horse\n"); /* a kept the nick alice: now it can register it */
+  assert_non_null(th_skip_to(a, "*** Account alice registered; you are logged in.", TH_WAIT_MS));
+  assert_int_equal(th_run_program(del, TH_WAIT_MS), 0);
+  assert_true(th_server_wait_log(&srv, "account alice: deleted outside the server", TH_WAIT_MS));
+  assert_int_equal(th_run_program(del, TH_WAIT_MS), 1); /* no such account any more */
+  th_close(a);
+  th_close(b);
+  th_close(c);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(text_register_login_and_name_protection, setup, stop_server),
@@ -296,6 +480,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(registration_survives_kill_9, setup, stop_server),
       cmocka_unit_test_setup_teardown(server_password_for_both_protocols, setup_with_password,
                                       stop_server),
+      cmocka_unit_test_setup_teardown(registration_flood_is_cut_off_per_address, setup,
+                                      stop_server),
+      cmocka_unit_test_setup_teardown(owner_logs_in_while_another_address_guesses, setup,
+                                      stop_server),
+#ifdef UVCHAT_ACCOUNT_BIN
+      cmocka_unit_test_setup_teardown(delete_tool_on_a_running_server, setup, stop_server),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

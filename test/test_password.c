@@ -248,6 +248,7 @@ static void too_many_requests_are_refused(void** state) {
   memset(h, 0, sizeof h);
   assert_int_equal(uvc_password_set_concurrency(0, 1), UVC_PASSWORD_EINVAL);
   assert_int_equal(uvc_password_set_concurrency(1, 2), 0);
+  assert_int_equal(uvc_password_set_hash_waiting(2), 0);
   for (i = 0; i < 3; i++) /* one runs, two wait */
     assert_int_equal(uvc_password_hash(&g_loop, "password", 8, on_hash, &h[i]), 0);
   assert_int_equal(uvc_password_hash(&g_loop, "password", 8, on_hash, &h[3]), UVC_PASSWORD_BUSY);
@@ -261,6 +262,48 @@ static void too_many_requests_are_refused(void** state) {
   assert_int_equal(h[3].calls, 0);
   assert_int_equal(uvc_password_pending(), 0);
   assert_int_equal(uvc_password_set_concurrency(UVC_PASSWORD_RUNNING, UVC_PASSWORD_WAITING), 0);
+  assert_int_equal(uvc_password_set_hash_waiting(UVC_PASSWORD_WAITING_HASH), 0);
+}
+
+/* Checks (logins) never wait behind new hashes (registrations): hashes leave one running
+ * slot free, a full hash lane does not refuse a check, and waiting checks start first. */
+static void checks_go_before_new_hashes(void** state) {
+  result_t h[6], v[3], ref;
+  int i;
+  (void)state;
+  hash_now("correct horse", &ref);
+  memset(h, 0, sizeof h);
+  memset(v, 0, sizeof v);
+  assert_int_equal(uvc_password_set_concurrency(2, 8), 0);
+  assert_int_equal(uvc_password_set_hash_waiting(4), 0);
+  for (i = 0; i < 5; i++) /* one runs (the other slot is kept for checks), four wait */
+    assert_int_equal(uvc_password_hash(&g_loop, "password", 8, on_hash, &h[i]), 0);
+  assert_int_equal(uvc_password_waiting(), 4);
+  assert_int_equal(uvc_password_hash(&g_loop, "password", 8, on_hash, &h[5]), UVC_PASSWORD_BUSY);
+  /* the check starts at once, in the slot hashes may not take */
+  assert_int_equal(uvc_password_verify(&g_loop, ref.hash, "correct horse", 13, on_verify, &v[0]),
+                   0);
+  assert_int_equal(uvc_password_waiting(), 4);
+  /* two more checks wait, ahead of the four hashes */
+  assert_int_equal(uvc_password_verify(&g_loop, ref.hash, "correct horse", 13, on_verify, &v[1]),
+                   0);
+  assert_int_equal(uvc_password_verify(&g_loop, ref.hash, "wrong horse", 11, on_verify, &v[2]), 0);
+  assert_int_equal(uvc_password_waiting(), 6);
+  /* run until every check is answered: the hashes that waited start only as checks finish,
+   * one at a time, so the last of them cannot be done yet (it needs four hashes in a row
+   * to finish while the last check, started before the second of them, runs) */
+  while (v[0].calls + v[1].calls + v[2].calls < 3)
+    assert_true(uv_run(&g_loop, UV_RUN_ONCE) != 0 || v[0].calls + v[1].calls + v[2].calls == 3);
+  assert_int_equal(v[0].status, 1);
+  assert_int_equal(v[1].status, 1);
+  assert_int_equal(v[2].status, 0);
+  assert_int_equal(h[4].calls, 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  for (i = 0; i < 5; i++)
+    assert_int_equal(h[i].calls, 1);
+  assert_int_equal(h[5].calls, 0);
+  assert_int_equal(uvc_password_set_concurrency(UVC_PASSWORD_RUNNING, UVC_PASSWORD_WAITING), 0);
+  assert_int_equal(uvc_password_set_hash_waiting(UVC_PASSWORD_WAITING_HASH), 0);
 }
 
 int main(void) {
@@ -273,6 +316,7 @@ int main(void) {
       cmocka_unit_test(password_copy_is_wiped),
       cmocka_unit_test(queued_requests_can_be_cancelled_and_are_wiped),
       cmocka_unit_test(too_many_requests_are_refused),
+      cmocka_unit_test(checks_go_before_new_hashes),
   };
   uv_os_setenv("UV_THREADPOOL_SIZE", "4"); /* before the pool starts */
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,6 +37,10 @@ typedef struct uvc_config {
   int log_level;            /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */
   uint64_t announce_limit;  /* rooms bigger than this do not announce comings and goings */
+
+  /* New accounts (see docs/ACCOUNTS.md): per hour, 0 for no limit. */
+  uint64_t register_per_addr; /* per IPv4 address or IPv6 /64 */
+  uint64_t register_rate;     /* on the whole server */
 } uvc_config_t;
 
 typedef enum {

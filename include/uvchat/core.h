@@ -394,6 +394,9 @@ void uvc_core_remove_registered(uvc_core_t* core, const char* name, size_t len);
 /* The registered name (in the spelling it was registered with) equal to name in any case,
  * or NULL. */
 const char* uvc_core_registered(const uvc_core_t* core, const char* name, size_t len);
+/* Calls fn with every registered name; fn must not add or remove names. */
+void uvc_core_each_registered(const uvc_core_t* core,
+                              void (*fn)(const char* name, size_t len, void* arg), void* arg);
 /* 1 when nick is reserved for the server's services. */
 int uvc_core_reserved(const char* nick, size_t len);
 /* Why s may not use nick (UVC_ENICK_RESERVED, UVC_ENICK_REGISTERED), or 0. */

@@ -9,9 +9,12 @@
  *
  * Concurrency: at most UVC_PASSWORD_RUNNING requests are on libuv's thread pool at once (2 of
  * its default 4 threads, so the account store and file operations always find a thread,
- * and hashing takes at most 128 MiB); up to UVC_PASSWORD_WAITING more wait in line, and
- * beyond that a request is refused at once with UVC_PASSWORD_BUSY (a flood of logins from
- * many addresses costs a bounded amount of memory and CPU).
+ * and hashing takes at most 128 MiB). Requests wait in two lanes: checks (logins) and new
+ * hashes (registrations, new passwords). A check always goes first, and new hashes never
+ * take the last running slot, so a login waits for other logins only, never behind a pile
+ * of registrations. Up to UVC_PASSWORD_WAITING checks and UVC_PASSWORD_WAITING_HASH new
+ * hashes wait in line; beyond that a request is refused at once with UVC_PASSWORD_BUSY (a
+ * flood from many addresses costs a bounded amount of memory and CPU).
  *
  * Each request copies the password into its own buffer, which is wiped with sodium_memzero()
  * on the worker as soon as the hash or the check is done, and again before the request is
@@ -38,8 +41,9 @@
 #define UVC_PASSWORD_EINIT    (-305) /* libsodium could not be initialised */
 #define UVC_PASSWORD_BUSY     (-306) /* too many requests waiting: try again later */
 
-#define UVC_PASSWORD_RUNNING 2   /* requests on the thread pool at once, by default */
-#define UVC_PASSWORD_WAITING 256 /* requests waiting in line at most, by default */
+#define UVC_PASSWORD_RUNNING      2   /* requests on the thread pool at once, by default */
+#define UVC_PASSWORD_WAITING      256 /* checks waiting in line at most, by default */
+#define UVC_PASSWORD_WAITING_HASH 32  /* new hashes waiting in line at most, by default */
 
 /* A hash is done: status 0 and the hash string (valid only during the call), or a negative
  * code and NULL. */
@@ -66,9 +70,12 @@ int uvc_password_set_limits(unsigned long long opslimit, size_t memlimit);
 void uvc_password_use_min_limits(void);
 void uvc_password_get_limits(unsigned long long* opslimit, size_t* memlimit);
 
-/* Sets how many requests may run on the thread pool at once (>= 1) and how many may wait
- * in line. Returns 0 or UVC_PASSWORD_EINVAL. */
+/* Sets how many requests may run on the thread pool at once (>= 1; new hashes take at most
+ * all but one of them) and how many checks may wait in line. Returns 0 or
+ * UVC_PASSWORD_EINVAL. */
 int uvc_password_set_concurrency(unsigned max_running, unsigned max_waiting);
+/* Sets how many new hashes may wait in line. Returns 0. */
+int uvc_password_set_hash_waiting(unsigned max_waiting);
 
 /* Hashes pw[0..len) (at most UVC_PASSWORD_MAX bytes; check uvc_password_problem() first)
  * on the thread pool. Returns 0 (cb will run once, on the loop thread), or a negative code
@@ -88,6 +95,8 @@ int uvc_password_needs_rehash(const char* hash);
 
 /* Requests queued whose callback has not run yet (for an orderly shutdown). */
 unsigned uvc_password_pending(void);
+/* Requests waiting in line (not yet on the thread pool), in both lanes. */
+unsigned uvc_password_waiting(void);
 
 /* Cancels every request of loop that has not started (for shutdown): their callbacks get
  * UVC_PASSWORD_CANCELED, from inside this call for those still waiting in line, later from

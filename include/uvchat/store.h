@@ -37,7 +37,8 @@
   X(INVALID, -105, "invalid account name or password hash")            \
   X(NEWER, -106, "the account database was written by a newer uvchat") \
   X(CANCELED, -107, "the request was cancelled")                       \
-  X(CLOSING, -108, "the account database is closing")
+  X(CLOSING, -108, "the account database is closing")                  \
+  X(BUSY, -109, "a request of that kind is already under way")
 
 typedef enum {
 #define X(name, code, text) UVC_STORE_##name = code,
@@ -56,6 +57,12 @@ typedef void (*uvc_store_cb)(void* data, int status);
 /* Called on the loop thread when a get is done: status 0 and the account's hash (valid only
  * during the call), or a negative code and NULL. */
 typedef void (*uvc_store_get_cb)(void* data, int status, const char* hash);
+/* Called on the loop thread when a watch is done: status 0 and changed 0 when nobody has
+ * committed anything since the last watch; status 0, changed 1 and every account name
+ * (names[0..n), valid only during the call) when someone has (the first watch always
+ * reports); or a negative code. */
+typedef void (*uvc_store_watch_cb)(void* data, int status, int changed, const char* const* names,
+                                   size_t n);
 
 /* Opens (creating dir with mode 0700 and its parents, and the database, if missing) the
  * account database in dir and brings its schema up to date. Blocks: call it at startup,
@@ -95,6 +102,14 @@ int uvc_store_set_hash(uvc_store_t* store, uv_loop_t* loop, const char* name, co
 /* Removes an account; UVC_STORE_NOT_FOUND when there is none. */
 int uvc_store_delete(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_cb cb,
                      void* data);
+
+/* Looks for changes to the database by anyone (another process such as uvchat-account, or
+ * this store's own writes) since the last watch, with a connection of its own (SQLite's
+ * PRAGMA data_version). One watch at a time: UVC_STORE_BUSY while one is in flight. */
+int uvc_store_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, void* data);
+/* Makes the next watch report every name even if nothing changed (a caller that could not
+ * use a report). Not while a watch is in flight. */
+void uvc_store_watch_again(uvc_store_t* store);
 
 /* The default data directory: $XDG_STATE_HOME/uvchat (when set and absolute), else
  * ~/.local/state/uvchat on POSIX; %LOCALAPPDATA%\uvchat on Windows. Returns 0, or a

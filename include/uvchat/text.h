@@ -24,4 +24,11 @@ typedef struct uvc_slice {
  * max + 1 when there are more words than max and rest is not set. */
 int uvc_split_words(const char* s, size_t len, int max, int rest, uvc_slice_t* out);
 
+/* Splits s[0..len) into at most max arguments, each a word without spaces (taken as it is)
+ * or a double-quoted string ("correct horse battery staple") in which \" and \\ stand for "
+ * and \ (any other backslash is itself). Quoted strings are unquoted in place, so s must be
+ * writable; the slices point into it. Returns the number of arguments, or -1 for more than
+ * max, a quote never closed, or a closing quote followed by anything but a blank. */
+int uvc_split_quoted(char* s, size_t len, int max, uvc_slice_t* out);
+
 #endif
