@@ -87,6 +87,19 @@ int main(int argc, char** argv) {
     }
     dir = defdir;
   }
+  { /* an operator's typo in --data-dir must not leave an empty database behind */
+    char db[4200];
+    uv_fs_t req;
+    snprintf(db, sizeof(db), "%s/uvchat.db", dir);
+    rc = uv_fs_stat(NULL, &req, db, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc != 0) {
+      fprintf(stderr,
+              "uvchat-account: there is no account database at %s (%s); is --data-dir right?\n", db,
+              uv_strerror(rc));
+      return 1;
+    }
+  }
   if (uv_loop_init(&loop) != 0) return 1;
   if ((rc = uvc_store_open(&store, dir, err, sizeof(err))) != 0) {
     fprintf(stderr, "uvchat-account: %s\n", err);
