@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   { /* an operator's typo in --data-dir must not leave an empty database behind */
     char db[4200];
     uv_fs_t req;
-    snprintf(db, sizeof(db), "%s/uvchat.db", dir);
+    snprintf(db, sizeof(db), "%s/" UVC_STORE_FILE, dir);
     rc = uv_fs_stat(NULL, &req, db, NULL);
     uv_fs_req_cleanup(&req);
     if (rc != 0) {
