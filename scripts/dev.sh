@@ -6,7 +6,8 @@
 #   sh scripts/dev.sh test                    install what is missing, build, run every test
 #
 # "test" builds twice, warnings as errors: a normal build and an AddressSanitizer +
-# UndefinedBehaviorSanitizer build, and runs the suite in both; then it runs the
+# UndefinedBehaviorSanitizer build, and runs the suite in both (the normal one also builds
+# the .deb and unpacks it into a scratch root, on Debian); then it runs the
 # integration tests once more with the server under valgrind (Linux), which must report no
 # error and no leak; then each libFuzzer target for FUZZ_SECONDS (default 20) from its seed
 # corpus (a crash fails the run and leaves its input in fuzz/corpus/TARGET/).
@@ -16,8 +17,8 @@ cd "$(dirname "$0")/.."
 mode="${1:-run}"
 [ $# -gt 0 ] && shift
 
-DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libsqlite3-dev libsodium-dev libssl-dev openssl valgrind clang libclang-rt-dev"
-BREW_PACKAGES="cmake pkg-config libuv cmocka uthash sqlite libsodium openssl@3"
+DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libinih-dev libsqlite3-dev libsodium-dev libssl-dev libsystemd-dev openssl valgrind clang libclang-rt-dev dpkg-dev systemd"
+BREW_PACKAGES="cmake pkg-config libuv cmocka uthash inih sqlite libsodium openssl@3"
 
 install_deps() {
   if command -v apt-get >/dev/null 2>&1; then
@@ -34,7 +35,7 @@ install_deps() {
   elif command -v brew >/dev/null 2>&1; then
     brew install $BREW_PACKAGES
   else
-    echo "dev.sh: no apt-get or brew here; install by hand: cmake, a C compiler, libuv, cmocka, uthash" >&2
+    echo "dev.sh: no apt-get or brew here; install by hand: cmake, a C compiler, libuv, inih, cmocka, uthash" >&2
     exit 1
   fi
 }
@@ -66,7 +67,7 @@ case "$mode" in
     fi
     if command -v clang >/dev/null 2>&1; then
       echo "== fuzzers (libFuzzer), ${FUZZ_SECONDS:-20} s each, from the seed corpus =="
-      CC=clang cmake -S . -B build/fuzz -DUVCHAT_FUZZ=ON -DUVCHAT_BUILD_TESTS=OFF \
+      CC=clang cmake -S . -B build/fuzz -DUVCHAT_FUZZ=ON -DBUILD_TESTING=OFF \
         -DUVCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
       cmake --build build/fuzz -j "$(jobs)"
       for t in $(ls fuzz/corpus); do

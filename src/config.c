@@ -1,12 +1,55 @@
-/* config.c: defaults and the table-driven command-line parser. */
+/* config.c: defaults, the table-driven command-line parser, and the configuration file
+ * (read with inih) that sets the same table's settings under the flags' names. */
 #include "uvchat/config.h"
 
 #include <errno.h>
+#include <ini.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "uvchat/clean.h"
 #include "uvchat/log.h"
 #include "uvchat/names.h"
+
+#ifndef UVCHAT_SYSCONFDIR
+#define UVCHAT_SYSCONFDIR "/etc"
+#endif
+#ifdef _WIN32
+#define DEFAULT_CONFIG_HELP "%PROGRAMDATA%\\uvchat\\uvchat.conf, if it exists"
+#define DEFAULT_DATA_HELP   "%LOCALAPPDATA%\\uvchat"
+#else
+#define DEFAULT_CONFIG_HELP UVCHAT_SYSCONFDIR "/uvchat/uvchat.conf, if it exists"
+#define DEFAULT_DATA_HELP   "$XDG_STATE_HOME/uvchat or ~/.local/state/uvchat"
+#endif
+#define SECRET_MAX 1024 /* the longest password a password file may hold */
+
+/* A string a configuration owns: a value read from a file. */
+typedef struct uvc_config_str {
+  struct uvc_config_str* next;
+  size_t len;
+  char s[];
+} uvc_config_str_t;
+
+static const char* own(uvc_config_t* cfg, const char* s, size_t len) {
+  uvc_config_str_t* o = malloc(sizeof(*o) + len + 1);
+  if (o == NULL) return NULL;
+  memcpy(o->s, s, len);
+  o->s[len] = '\0';
+  o->len = len;
+  o->next = cfg->strs;
+  cfg->strs = o;
+  return o->s;
+}
+
+void uvc_config_free(uvc_config_t* cfg) {
+  while (cfg->strs != NULL) {
+    uvc_config_str_t* o = cfg->strs;
+    cfg->strs = o->next;
+    uvc_wipe(o->s, o->len); /* it may have been a password */
+    free(o);
+  }
+}
 
 #define MAX_LINE_MIN 64
 #define MAX_LINE_MAX (1024 * 1024)
@@ -91,6 +134,10 @@ int uvc_parse_seconds(const char* s, uint64_t* out_ms) {
 
 typedef enum {
   OPT_STRING,
+  OPT_SECRET,      /* a string never logged; setting it drops password-file */
+  OPT_SECRET_FILE, /* a file holding the secret; setting it drops the secret given directly */
+  OPT_CONFIG,      /* --config: the command line only */
+  OPT_CHECK,       /* --check-config: the command line only */
   OPT_PORT,
   OPT_PORT_OFF, /* a port, or "off" (-1) */
   OPT_SIZE,
@@ -110,8 +157,16 @@ typedef struct opt {
   const char* dflt;
 } opt_t;
 
+/* Each row is a flag "--NAME" and the configuration file's setting "NAME" (see
+ * uvchat.conf(5)); a switch (arg NULL) takes yes/no in the file. */
 #define F(field) offsetof(uvc_config_t, field)
 static const opt_t kOptions[] = {
+    {"config", OPT_CONFIG, F(config_file), 0, 0, "FILE",
+     "read the settings from FILE (the flags override them); reloaded when it "
+     "changes" UVC_RELOAD_ALSO,
+     DEFAULT_CONFIG_HELP},
+    {"check-config", OPT_CHECK, F(check_config), 0, 0, NULL,
+     "check the configuration file and flags, say what is wrong, exit 0 (valid) or 2", NULL},
     {"host", OPT_STRING, F(host), 0, 0, "ADDR", "address to listen on", "all, IPv6 and IPv4"},
     {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one", "8080"},
     {"irc-port", OPT_PORT_OFF, F(irc_port), 0, 65535, "N|off",
@@ -121,13 +176,18 @@ static const opt_t kOptions[] = {
     {"irc-tls-port", OPT_PORT_OFF, F(irc_tls_port), 0, 65535, "N|off",
      "IRC over TLS (needs --tls-cert and --tls-key)", "6697"},
     {"tls-cert", OPT_STRING, F(tls_cert), 0, 0, "FILE",
-     "PEM certificate (chain) for the TLS ports; SIGHUP reloads it", "none: no TLS"},
+     "PEM certificate (chain) for the TLS ports; reloaded when it or the key "
+     "changes" UVC_RELOAD_ALSO,
+     "none: no TLS"},
     {"tls-key", OPT_STRING, F(tls_key), 0, 0, "FILE", "PEM private key for --tls-cert", "none"},
     {"data-dir", OPT_STRING, F(data_dir), 0, 0, "DIR",
-     "where registered accounts are kept (created if missing)",
-     "$XDG_STATE_HOME/uvchat or ~/.local/state/uvchat"},
-    {"password", OPT_STRING, F(password), 0, 0, "PASSWORD",
-     "a password every client must give (IRC: PASS; text: /pass)", "none"},
+     "where registered accounts are kept (created if missing)", DEFAULT_DATA_HELP},
+    {"password", OPT_SECRET, F(password), 0, 0, "PASSWORD",
+     "a password every client must give (IRC: PASS; text: /pass); visible in ps: prefer "
+     "--password-file",
+     "none"},
+    {"password-file", OPT_SECRET_FILE, F(password_file), 0, 0, "FILE",
+     "read the --password from the first line of FILE", "none"},
     {"max-line", OPT_SIZE, F(max_line), MAX_LINE_MIN, MAX_LINE_MAX, "BYTES",
      "longest line a client may send", "4096"},
     {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 30, "BYTES",
@@ -196,22 +256,40 @@ void uvc_config_usage(FILE* out, const char* prog) {
   fprintf(out, "  %-26s %s\n", "-V, --version", "show the version and exit");
 }
 
-static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, char* err,
+/* Sets one setting. name_pfx is "--" for a flag, "" for a file's setting. A value from a
+ * file (copy) is copied into cfg's own strings; a flag's value points into argv. */
+static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int copy, char* err,
                       size_t errlen) {
   char* field = (char*)cfg + o->offset;
+  const char* pfx = copy ? "" : "--";
   uint64_t v;
   switch (o->kind) {
     case OPT_STRING:
+    case OPT_SECRET:
+    case OPT_SECRET_FILE:
+    case OPT_CONFIG:
       if (*val == '\0') {
-        snprintf(err, errlen, "--%s needs a non-empty value", o->name);
+        snprintf(err, errlen, "%s%s needs a non-empty value", pfx, o->name);
+        return -1;
+      }
+      if (copy && (val = own(cfg, val, strlen(val))) == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
       }
       *(const char**)field = val;
+      /* The password given one way replaces the password given the other way. */
+      if (o->kind == OPT_SECRET) cfg->password_file = NULL;
+      if (o->kind == OPT_SECRET_FILE) cfg->password = NULL;
       return 0;
     case OPT_ROOM: {
       const char* problem = uvc_room_problem(val, strlen(val));
       if (problem != NULL) {
-        snprintf(err, errlen, "--%s: cannot use '%s' as a room name: %s", o->name, val, problem);
+        snprintf(err, errlen, "%s%s: cannot use '%s' as a room name: %s", pfx, o->name, val,
+                 problem);
+        return -1;
+      }
+      if (copy && (val = own(cfg, val, strlen(val))) == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
       }
       *(const char**)field = val;
@@ -227,14 +305,14 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, char* 
     case OPT_SIZE:
       if (uvc_parse_size(val, &v) != 0 ||
           (o->kind != OPT_SIZE && strspn(val, "0123456789") != strlen(val))) {
-        snprintf(err, errlen, "--%s: '%s' is not a %s", o->name, val,
+        snprintf(err, errlen, "%s%s: '%s' is not a %s", pfx, o->name, val,
                  o->kind == OPT_PORT       ? "port number"
                  : o->kind == OPT_PORT_OFF ? "port number (or off)"
                                            : "size in bytes");
         return -1;
       }
       if (v < o->min || v > o->max) {
-        snprintf(err, errlen, "--%s: %s is out of range (%llu to %llu)", o->name, val,
+        snprintf(err, errlen, "%s%s: %s is out of range (%llu to %llu)", pfx, o->name, val,
                  (unsigned long long)o->min, (unsigned long long)o->max);
         return -1;
       }
@@ -245,8 +323,8 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, char* 
       return 0;
     case OPT_SECONDS:
       if (uvc_parse_seconds(val, &v) != 0 || v > o->max) {
-        snprintf(err, errlen, "--%s: '%s' is not a number of seconds (0 to %llu)", o->name, val,
-                 (unsigned long long)(o->max / 1000));
+        snprintf(err, errlen, "%s%s: '%s' is not a number of seconds (0 to %llu)", pfx, o->name,
+                 val, (unsigned long long)(o->max / 1000));
         return -1;
       }
       *(uint64_t*)field = v;
@@ -254,22 +332,39 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, char* 
     case OPT_LEVEL: {
       int level = uvc_log_level_parse(val);
       if (level < 0) {
-        snprintf(err, errlen, "--%s: '%s' is not one of debug, info, warn, error, off", o->name,
-                 val);
+        snprintf(err, errlen, "%s%s: '%s' is not one of debug, info, warn, error, off", pfx,
+                 o->name, val);
         return -1;
       }
       *(int*)field = level;
       return 0;
     }
     case OPT_QUIET:
-      *(int*)field = UVC_LOG_ERROR;
+    case OPT_CHECK:
+      if (val != NULL && strcmp(val, "yes") != 0 && strcmp(val, "true") != 0 &&
+          strcmp(val, "on") != 0 && strcmp(val, "1") != 0) {
+        if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 || strcmp(val, "off") == 0 ||
+            strcmp(val, "0") == 0)
+          return 0;
+        snprintf(err, errlen, "%s%s: '%s' is not yes or no", pfx, o->name, val);
+        return -1;
+      }
+      *(int*)field = o->kind == OPT_QUIET ? UVC_LOG_ERROR : 1;
       return 0;
   }
   return -1;
 }
 
-uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, char* err,
-                                     size_t errlen) {
+static const opt_t* find_option(const char* name, size_t name_len) {
+  const opt_t* o;
+  for (o = kOptions; o->name != NULL; o++)
+    if (strlen(o->name) == name_len && strncmp(o->name, name, name_len) == 0) return o;
+  return NULL;
+}
+
+/* The flags alone, over whatever cfg holds. */
+static uvc_config_result_t parse_args(uvc_config_t* cfg, int argc, char** argv, char* err,
+                                      size_t errlen) {
   int i;
   for (i = 1; i < argc; i++) {
     const char* a = argv[i];
@@ -286,9 +381,7 @@ uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, c
     name = a + 2;
     name_len = strcspn(name, "=");
     if (name[name_len] == '=') val = name + name_len + 1;
-    for (o = kOptions; o->name != NULL; o++)
-      if (strlen(o->name) == name_len && strncmp(o->name, name, name_len) == 0) break;
-    if (o->name == NULL) {
+    if ((o = find_option(name, name_len)) == NULL) {
       snprintf(err, errlen, "unknown option '--%.*s' (see --help)", (int)name_len, name);
       return UVC_CONFIG_ERROR;
     }
@@ -304,11 +397,280 @@ uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, c
       }
       val = argv[++i];
     }
-    if (set_option(cfg, o, val, err, errlen) != 0) return UVC_CONFIG_ERROR;
+    if (set_option(cfg, o, val, 0, err, errlen) != 0) return UVC_CONFIG_ERROR;
   }
+  return UVC_CONFIG_OK;
+}
+
+/* Reads the first line of the password file into cfg->password. */
+static int read_secret_file(uvc_config_t* cfg, char* err, size_t errlen) {
+  char buf[SECRET_MAX + 2];
+  size_t n;
+  FILE* f = fopen(cfg->password_file, "rb");
+  if (f == NULL) {
+    snprintf(err, errlen, "password-file: cannot read '%s': %s", cfg->password_file,
+             strerror(errno));
+    return -1;
+  }
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  n = strcspn(buf, "\r\n");
+  if (n > SECRET_MAX || n == 0) {
+    snprintf(err, errlen, "password-file: the first line of '%s' is %s", cfg->password_file,
+             n == 0 ? "empty" : "longer than 1024 bytes");
+    uvc_wipe(buf, sizeof(buf));
+    return -1;
+  }
+  cfg->password = own(cfg, buf, n);
+  uvc_wipe(buf, sizeof(buf));
+  if (cfg->password == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+/* The checks once every source is in: the secret file, settings that go together. */
+static uvc_config_result_t finish(uvc_config_t* cfg, char* err, size_t errlen) {
+  if (cfg->password_file != NULL && read_secret_file(cfg, err, errlen) != 0)
+    return UVC_CONFIG_ERROR;
   if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
     snprintf(err, errlen, "--tls-cert and --tls-key go together: give both, or neither");
     return UVC_CONFIG_ERROR;
   }
   return UVC_CONFIG_OK;
+}
+
+uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, char* err,
+                                     size_t errlen) {
+  uvc_config_result_t r = parse_args(cfg, argc, argv, err, errlen);
+  return r != UVC_CONFIG_OK ? r : finish(cfg, err, errlen);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The configuration file
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct file_read {
+  uvc_config_t* cfg;
+  FILE* f;
+  int line;       /* the line inih is looking at */
+  int error_line; /* the first line with an error, or 0 */
+  char err[256];
+} file_read_t;
+
+/* inih's reader: fgets, counting lines, so that the handler knows where it is. */
+static char* read_line(char* str, int num, void* stream) {
+  file_read_t* fr = stream;
+  char* r = fgets(str, num, fr->f);
+  if (r != NULL) fr->line++;
+  return r;
+}
+
+static int on_setting(void* user, const char* section, const char* name, const char* value) {
+  file_read_t* fr = user;
+  const opt_t* o;
+  if (fr->error_line != 0) return 1; /* the first error is the one reported */
+  if (section[0] != '\0') {
+    snprintf(fr->err, sizeof(fr->err),
+             "[%s]: sections are not used; put every setting before any [section]", section);
+  } else if ((o = find_option(name, strlen(name))) == NULL) {
+    snprintf(fr->err, sizeof(fr->err), "unknown setting '%s' (the names are the flags' names)",
+             name);
+  } else if (o->kind == OPT_CONFIG || o->kind == OPT_CHECK) {
+    snprintf(fr->err, sizeof(fr->err), "%s can only be given on the command line", name);
+  } else if (set_option(fr->cfg, o, value, 1, fr->err, sizeof(fr->err)) == 0) {
+    return 1;
+  }
+  fr->error_line = fr->line;
+  return 0;
+}
+
+int uvc_config_read_file(uvc_config_t* cfg, const char* path, char* err, size_t errlen) {
+  file_read_t fr;
+  int r;
+  memset(&fr, 0, sizeof(fr));
+  fr.cfg = cfg;
+  if ((fr.f = fopen(path, "r")) == NULL) {
+    if (errno == ENOENT) {
+      snprintf(err, errlen, "%s: no such file", path);
+      return UVC_CONFIG_MISSING;
+    }
+    snprintf(err, errlen, "%s: cannot read it: %s", path, strerror(errno));
+    return -1;
+  }
+  r = ini_parse_stream(read_line, &fr, on_setting, &fr);
+  fclose(fr.f);
+  if (fr.error_line != 0 && (r <= 0 || fr.error_line <= r)) {
+    snprintf(err, errlen, "%s:%d: %s", path, fr.error_line, fr.err);
+    return -1;
+  }
+  if (r != 0) {
+    snprintf(err, errlen, "%s:%d: %s", path, r,
+             r < 0 ? "out of memory" : "not a setting: write NAME = VALUE (see uvchat.conf(5))");
+    return -1;
+  }
+  return 0;
+}
+
+int uvc_config_default_path(char* out, size_t outlen) {
+#ifdef _WIN32
+  char dir[1024];
+  size_t n = sizeof(dir);
+  if (uv_os_getenv("PROGRAMDATA", dir, &n) != 0) return -1;
+  return snprintf(out, outlen, "%s\\uvchat\\uvchat.conf", dir) < (int)outlen ? 0 : -1;
+#else
+  return snprintf(out, outlen, "%s/uvchat/uvchat.conf", UVCHAT_SYSCONFDIR) < (int)outlen ? 0 : -1;
+#endif
+}
+
+uvc_config_result_t uvc_config_load(uvc_config_t* cfg, int argc, char** argv, char* err,
+                                    size_t errlen) {
+  char path[1100];
+  const char* given;
+  uvc_config_result_t r;
+  int fr;
+  /* The flags first, alone: --help, --version, --config and errors in them. */
+  uvc_config_defaults(cfg);
+  if ((r = parse_args(cfg, argc, argv, err, errlen)) != UVC_CONFIG_OK) {
+    uvc_config_free(cfg);
+    return r;
+  }
+  given = cfg->config_file;
+  uvc_config_defaults(cfg);
+  if (given != NULL) {
+    fr = uvc_config_read_file(cfg, given, err, errlen);
+  } else if (uvc_config_default_path(path, sizeof(path)) == 0) {
+    fr = uvc_config_read_file(cfg, path, err, errlen);
+    if (fr == 0) cfg->config_file = own(cfg, path, strlen(path));
+    if (fr == UVC_CONFIG_MISSING) fr = 0; /* no file is no settings */
+  } else {
+    fr = 0;
+  }
+  if (fr != 0) {
+    uvc_config_free(cfg);
+    return UVC_CONFIG_ERROR;
+  }
+  /* Then the flags again, over the file. */
+  if ((r = parse_args(cfg, argc, argv, err, errlen)) == UVC_CONFIG_OK) r = finish(cfg, err, errlen);
+  if (r != UVC_CONFIG_OK) uvc_config_free(cfg);
+  return r;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Comparing settings (for reload)
+ * ---------------------------------------------------------------------------------------- */
+
+/* Writes o's value in cfg as a file would give it. */
+static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, size_t outlen) {
+  static const char* const kLevels[] = {"debug", "info", "warn", "error", "off"};
+  const char* field = (const char*)cfg + o->offset;
+  const char* str;
+  int level;
+  switch (o->kind) {
+    case OPT_SECRET:
+      snprintf(out, outlen, "%s", *(const char* const*)field ? "(hidden)" : "none");
+      return;
+    case OPT_STRING:
+    case OPT_SECRET_FILE:
+    case OPT_CONFIG:
+    case OPT_ROOM:
+      str = *(const char* const*)field;
+      snprintf(out, outlen, "%s", str ? str : "none");
+      return;
+    case OPT_PORT:
+    case OPT_PORT_OFF:
+      if (*(const int*)field < 0)
+        snprintf(out, outlen, "off");
+      else
+        snprintf(out, outlen, "%d", *(const int*)field);
+      return;
+    case OPT_SIZE:
+      snprintf(out, outlen, "%llu", (unsigned long long)*(const uint64_t*)field);
+      return;
+    case OPT_SECONDS:
+      snprintf(out, outlen, "%g", (double)*(const uint64_t*)field / 1000.0);
+      return;
+    case OPT_LEVEL:
+    case OPT_QUIET:
+      level = *(const int*)field;
+      snprintf(out, outlen, "%s", level >= 0 && level <= UVC_LOG_OFF ? kLevels[level] : "?");
+      return;
+    case OPT_CHECK:
+      snprintf(out, outlen, "%s", *(const int*)field ? "yes" : "no");
+      return;
+  }
+  out[0] = '\0';
+}
+
+static int same_value(const uvc_config_t* a, const uvc_config_t* b, const opt_t* o) {
+  const char* fa = (const char*)a + o->offset;
+  const char* fb = (const char*)b + o->offset;
+  const char *sa, *sb;
+  switch (o->kind) {
+    case OPT_STRING:
+    case OPT_SECRET:
+    case OPT_SECRET_FILE:
+    case OPT_CONFIG:
+    case OPT_ROOM:
+      sa = *(const char* const*)fa;
+      sb = *(const char* const*)fb;
+      return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+    case OPT_PORT:
+    case OPT_PORT_OFF:
+    case OPT_LEVEL:
+    case OPT_QUIET:
+    case OPT_CHECK:
+      return *(const int*)fa == *(const int*)fb;
+    case OPT_SIZE:
+    case OPT_SECONDS:
+      return *(const uint64_t*)fa == *(const uint64_t*)fb;
+  }
+  return 1;
+}
+
+int uvc_config_changes(const uvc_config_t* a, const uvc_config_t* b, uvc_config_change_fn fn,
+                       void* ud) {
+  const opt_t* o;
+  int n = 0;
+  for (o = kOptions; o->name != NULL; o++) {
+    char was[300], now[300];
+    /* --quiet is --log-level's field; --check-config is no setting. */
+    if (o->kind == OPT_QUIET || o->kind == OPT_CHECK || same_value(a, b, o)) continue;
+    format_value(a, o, was, sizeof(was));
+    format_value(b, o, now, sizeof(now));
+    fn(ud, o->name, was, now);
+    n++;
+  }
+  return n;
+}
+
+int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const char* name) {
+  const opt_t* o = find_option(name, strlen(name));
+  if (o == NULL) return -1;
+  switch (o->kind) {
+    case OPT_STRING:
+    case OPT_SECRET:
+    case OPT_SECRET_FILE:
+    case OPT_CONFIG:
+    case OPT_ROOM: {
+      const char* s = *(const char* const*)((const char*)src + o->offset);
+      if (s != NULL && (s = own(dst, s, strlen(s))) == NULL) return -1;
+      *(const char**)((char*)dst + o->offset) = s;
+      return 0;
+    }
+    case OPT_PORT:
+    case OPT_PORT_OFF:
+    case OPT_LEVEL:
+    case OPT_QUIET:
+    case OPT_CHECK:
+      *(int*)((char*)dst + o->offset) = *(const int*)((const char*)src + o->offset);
+      return 0;
+    case OPT_SIZE:
+    case OPT_SECONDS:
+      *(uint64_t*)((char*)dst + o->offset) = *(const uint64_t*)((const char*)src + o->offset);
+      return 0;
+  }
+  return -1;
 }

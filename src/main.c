@@ -1,5 +1,6 @@
-/* main.c: uvchat's entry point: reads the command line, starts the server, runs the loop,
- * and turns the outcome into an exit status (0 clean stop, 1 runtime error, 2 usage). */
+/* main.c: uvchat's entry point: reads the configuration file and the command line, starts
+ * the server, runs the loop, and turns the outcome into an exit status (0 clean stop,
+ * 1 runtime error, 2 usage or configuration error). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,42 +13,13 @@
 #include "uvchat/config.h"
 #include "uvchat/irc.h"
 #include "uvchat/log.h"
+#include "uvchat/reload.h"
 #include "uvchat/server.h"
 #include "uvchat/text.h"
+#ifdef UVCHAT_WITH_TLS
+#include "uvchat/tls.h"
+#endif
 #include "uvchat/version.h"
-
-#define MOTD_MAX (64 * 1024)
-
-/* Reads the MOTD file into a heap string (NUL-terminated). On failure returns NULL and
- * writes why to err. */
-static char* read_motd(const char* path, char* err, size_t errlen) {
-  FILE* f = fopen(path, "rb");
-  char* text;
-  size_t n;
-  if (f == NULL) {
-    snprintf(err, errlen, "cannot read the MOTD file '%s': %s", path, strerror(errno));
-    return NULL;
-  }
-  text = malloc(MOTD_MAX + 1);
-  if (text == NULL) {
-    fclose(f);
-    snprintf(err, errlen, "out of memory reading the MOTD file '%s'", path);
-    return NULL;
-  }
-  n = fread(text, 1, MOTD_MAX + 1, f);
-  if (ferror(f) || n > MOTD_MAX) {
-    if (ferror(f))
-      snprintf(err, errlen, "cannot read the MOTD file '%s': %s", path, strerror(errno));
-    else
-      snprintf(err, errlen, "the MOTD file '%s' is larger than %d KiB", path, MOTD_MAX / 1024);
-    fclose(f);
-    free(text);
-    return NULL;
-  }
-  fclose(f);
-  text[n] = '\0';
-  return text;
-}
 
 static void print_open_handle(uv_handle_t* h, void* arg) {
   (void)arg;
@@ -75,7 +47,8 @@ typedef struct listen_spec {
 
 /* Opens the accounts, the TLS context and every listener, printing where each listens.
  * Returns 0, or 1 after printing why it cannot run. */
-static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts) {
+static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts,
+                 uvc_reload_t* reload) {
   char err[256], bound[64];
   listen_spec_t specs[4];
   int i, r;
@@ -110,6 +83,9 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts) {
     fprintf(stderr, "uvchat: %s\n", err);
     return 1;
   }
+  /* Files and signals are watched before a port is announced: a script that reads the port
+   * and changes the configuration at once must get a reload. */
+  (void)uvc_reload_watch(reload); /* a warning says why when it cannot */
   /* Signals are watched before a port is announced: a script that reads the port and
    * stops the server at once must get a clean stop. */
   if ((r = uvc_server_start(srv)) != 0) {
@@ -130,17 +106,46 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts) {
   return 0;
 }
 
+/* --check-config: everything start would read, without listening. Returns the exit status. */
+static int check_config(const uvc_config_t* cfg) {
+  char err[512];
+  char* motd = NULL;
+  if (cfg->motd_file != NULL && (motd = uvc_read_motd(cfg->motd_file, err, sizeof(err))) == NULL) {
+    fprintf(stderr, "uvchat: %s\n", err);
+    return 2;
+  }
+  free(motd);
+  if (cfg->tls_cert != NULL) {
+#ifdef UVCHAT_WITH_TLS
+    struct uvc_tls_ctx* tls = uvc_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
+    if (tls == NULL) {
+      fprintf(stderr, "uvchat: %s\n", err);
+      return 2;
+    }
+    uvc_tls_ctx_free(tls);
+#else
+    fprintf(stderr, "uvchat: tls-cert: TLS is not compiled into this build\n");
+    return 2;
+#endif
+  }
+  if (cfg->config_file != NULL)
+    printf("uvchat: %s: the configuration is valid\n", cfg->config_file);
+  else
+    printf("uvchat: no configuration file; the flags are valid\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   uvc_config_t cfg;
-  char err[256];
+  char err[512];
   uv_loop_t loop;
   uvc_server_t* srv;
+  uvc_reload_t* reload;
   char* motd = NULL;
   void* accounts = NULL;
   int r, status;
 
-  uvc_config_defaults(&cfg);
-  switch (uvc_config_parse(&cfg, argc, argv, err, sizeof(err))) {
+  switch (uvc_config_load(&cfg, argc, argv, err, sizeof(err))) {
     case UVC_CONFIG_HELP:
       uvc_config_usage(stdout, "uvchat");
       return 0;
@@ -153,12 +158,18 @@ int main(int argc, char** argv) {
     case UVC_CONFIG_OK:
       break;
   }
+  if (cfg.check_config) {
+    status = check_config(&cfg);
+    uvc_config_free(&cfg);
+    return status;
+  }
 #ifdef SIGPIPE
   signal(SIGPIPE, SIG_IGN); /* a peer that vanished is an EPIPE, not a dead server */
 #endif
   uvc_log_set_level(cfg.log_level);
-  if (cfg.motd_file != NULL && (motd = read_motd(cfg.motd_file, err, sizeof(err))) == NULL) {
+  if (cfg.motd_file != NULL && (motd = uvc_read_motd(cfg.motd_file, err, sizeof(err))) == NULL) {
     fprintf(stderr, "uvchat: %s\n", err);
+    uvc_config_free(&cfg);
     return 2;
   }
 #ifndef UVCHAT_WITH_TLS
@@ -167,6 +178,7 @@ int main(int argc, char** argv) {
             "uvchat: --tls-cert: TLS is not compiled into this build (it needs "
             "OpenSSL 3)\n");
     free(motd);
+    uvc_config_free(&cfg);
     return 2;
   }
 #endif
@@ -174,24 +186,31 @@ int main(int argc, char** argv) {
   if ((r = uv_loop_init(&loop)) != 0) {
     fprintf(stderr, "uvchat: cannot start the event loop: %s\n", uv_strerror(r));
     free(motd);
+    uvc_config_free(&cfg);
     return 1;
   }
   srv = malloc(sizeof(*srv));
-  if (srv == NULL || uvc_server_init(srv, &loop, &cfg) != 0) {
+  if (srv == NULL || uvc_server_init(srv, &loop, &cfg) != 0 ||
+      (reload = uvc_reload_new(srv, argc, argv, &cfg, motd)) == NULL) {
     fprintf(stderr, "uvchat: out of memory\n");
-    free(motd);
     return 1;
   }
-  srv->core.motd = motd; /* uvc_server_init leaves it unset; freed at exit */
+  /* From here on the reloader owns cfg's strings and the MOTD. */
+  srv->core.motd = motd; /* uvc_server_init leaves it unset */
   srv->core.password = cfg.password;
   UVC_INFO("uvchat %s: accounts %s, TLS %s", UVCHAT_VERSION, kAccounts, kTls);
+  if (cfg.config_file != NULL) UVC_INFO("configuration: %s", cfg.config_file);
 
-  if (start(srv, &cfg, &accounts) != 0) {
+  if (start(srv, &cfg, &accounts, reload) != 0) {
     srv->exit_code = 1;
     uvc_server_stop(srv);
+  } else {
+    uvc_notify("READY=1");
   }
 
   uv_run(&loop, UV_RUN_DEFAULT);
+  uvc_reload_close(reload);
+  uv_run(&loop, UV_RUN_DEFAULT); /* the watchers' close callbacks */
 
 #ifdef UVCHAT_WITH_ACCOUNTS
   uvc_accounts_close((uvc_accounts_t*)accounts);
@@ -199,7 +218,7 @@ int main(int argc, char** argv) {
   status = srv->exit_code;
   uvc_server_free(srv);
   free(srv);
-  free(motd);
+  uvc_reload_free(reload);
   if ((r = uv_loop_close(&loop)) != 0) {
     uv_walk(&loop, print_open_handle, NULL);
     UVC_ERROR("the event loop did not close cleanly: %s", uv_strerror(r));

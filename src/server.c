@@ -18,6 +18,10 @@
 #ifndef _WIN32
 #include <sys/resource.h>
 #endif
+#ifdef __APPLE__
+#include <sys/sysctl.h>
+#include <sys/syslimits.h> /* OPEN_MAX */
+#endif
 #ifdef __GLIBC__
 #include <malloc.h> /* malloc_trim */
 #endif
@@ -160,19 +164,45 @@ static void log_refusal(uvc_server_t* srv, uvc_client_t* c, uvc_addr_entry_t* e,
  * have no such limit). FD_RESERVE descriptors stay free for listeners, the loop's own
  * handles and files. Returns 0 for "no limit". */
 #define FD_RESERVE 32
+#ifndef _WIN32
+/* The most descriptors the system lets this process have open, beyond what the hard limit
+ * says: macOS reports an unlimited hard limit but refuses a soft limit over
+ * kern.maxfilesperproc (and, on older versions, OPEN_MAX). 0 when nothing more is known. */
+static rlim_t system_fd_cap(void) {
+#ifdef __APPLE__
+  int maxf = 0;
+  size_t len = sizeof(maxf);
+  if (sysctlbyname("kern.maxfilesperproc", &maxf, &len, NULL, 0) == 0 && maxf > 0)
+    return (rlim_t)maxf;
+  return (rlim_t)OPEN_MAX;
+#else
+  return 0;
+#endif
+}
+#endif
+
 static uint64_t client_fd_budget(const uvc_config_t* cfg) {
 #ifdef _WIN32
   (void)cfg;
   return 0;
 #else
   struct rlimit rl;
-  rlim_t want;
+  rlim_t want, cap = system_fd_cap();
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
   want = cfg->max_clients > 0 ? (rlim_t)(cfg->max_clients + FD_RESERVE) : rl.rlim_max;
   if (want > rl.rlim_cur) {
     struct rlimit raised = rl;
     raised.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      rl = raised;
+    } else if (cap > rl.rlim_cur) { /* macOS: not RLIM_INFINITY, but as far as it allows */
+      raised.rlim_cur = raised.rlim_cur < cap ? raised.rlim_cur : cap;
+      if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+#ifdef __APPLE__
+      else if ((raised.rlim_cur = OPEN_MAX) > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+        rl = raised;
+#endif
+    }
   }
   if (rl.rlim_cur == RLIM_INFINITY) return 0;
   return rl.rlim_cur > FD_RESERVE ? (uint64_t)(rl.rlim_cur - FD_RESERVE) : 1;
@@ -794,19 +824,48 @@ static void on_signal(uv_signal_t* h, int signum) {
   uvc_server_stop(srv);
 }
 
+int uvc_server_reload_tls(uvc_server_t* srv, const char* cert, const char* key, char* err,
+                          size_t errlen) {
 #ifdef UVCHAT_WITH_TLS
-/* SIGHUP: load the certificate and key again. New connections use the new ones; open ones
- * keep theirs. A bad file leaves the old certificate in place. */
+  if (srv->tls == NULL) {
+    snprintf(err, errlen, "TLS was not set up at start");
+    return -1;
+  }
+  return uvc_tls_ctx_reload(srv->tls, cert, key, err, errlen) == 0 ? 0 : -1;
+#else
+  (void)srv, (void)cert, (void)key;
+  snprintf(err, errlen, "TLS is not compiled into this build (it needs OpenSSL 3)");
+  return -1;
+#endif
+}
+
+/* SIGHUP (POSIX): reload the settings through the hook main set; with none, the TLS
+ * certificate alone. Never a reason to stop. */
 static void on_hup(uv_signal_t* h, int signum) {
   uvc_server_t* srv = h->data;
   char err[256];
   (void)signum;
-  if (uvc_tls_ctx_reload(srv->tls, srv->cfg.tls_cert, srv->cfg.tls_key, err, sizeof(err)) == 0)
-    UVC_INFO("SIGHUP: reloaded the TLS certificate %s", srv->cfg.tls_cert);
-  else
-    UVC_ERROR("SIGHUP: cannot reload the TLS certificate (the old one stays): %s", err);
+  if (srv->stopping) return;
+  if (srv->on_reload != NULL) {
+    srv->on_reload(srv->reload_ud, "SIGHUP");
+  } else if (srv->tls != NULL) {
+    if (uvc_server_reload_tls(srv, srv->cfg.tls_cert, srv->cfg.tls_key, err, sizeof(err)) == 0)
+      UVC_INFO("SIGHUP: reloaded the TLS certificate %s", srv->cfg.tls_cert);
+    else
+      UVC_ERROR("SIGHUP: cannot reload the TLS certificate (the old one stays): %s", err);
+  } else {
+    UVC_INFO("SIGHUP: nothing to reload");
+  }
 }
-#endif
+
+void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
+  srv->cfg = *cfg;
+  srv->core.password = cfg->password;
+  srv->core.announce_limit = (uint32_t)cfg->announce_limit;
+  srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
+  srv->fd_budget = client_fd_budget(cfg);
+  uvc_log_set_level(cfg->log_level);
+}
 
 int uvc_server_tls_init(uvc_server_t* srv, char* err, size_t errlen) {
 #ifdef UVCHAT_WITH_TLS
@@ -816,9 +875,9 @@ int uvc_server_tls_init(uvc_server_t* srv, char* err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  (void)uv_signal_start(&srv->sig_hup, on_hup, SIGHUP); /* Windows: the console closing */
   return 0;
 #else
+  (void)srv;
   snprintf(err, errlen, "TLS is not compiled into this build (it needs OpenSSL 3)");
   return -1;
 #endif
@@ -829,6 +888,10 @@ int uvc_server_start(uvc_server_t* srv) {
   if ((r = uv_signal_start(&srv->sig_int, on_signal, SIGINT)) != 0) return r;
   /* Windows has no SIGTERM delivery; Ctrl+C arrives as SIGINT and Ctrl+Break as SIGBREAK. */
   (void)uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+#ifndef _WIN32
+  /* SIGHUP reloads (on Windows it would mean the console closed: left to its default). */
+  if ((r = uv_signal_start(&srv->sig_hup, on_hup, SIGHUP)) != 0) return r;
+#endif
 #ifdef SIGBREAK
   (void)uv_signal_start(&srv->sig_break, on_signal, SIGBREAK);
 #endif

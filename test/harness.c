@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tmpdir.h"
 #include "unit.h"
 
 #ifndef UVCHAT_BIN
@@ -132,6 +133,11 @@ void th_server_spawn(th_server_t* s, const char* const* args) {
     for (tok = strtok(wrapper, " "); tok != NULL && argc < 32; tok = strtok(NULL, " "))
       argv[argc++] = tok;
   }
+#ifdef _WIN32
+  /* The server runs in a process group of its own under the launcher, so that a Ctrl+Break
+   * reaches it alone (see winlaunch.c). */
+  argv[argc++] = (char*)UVCHAT_WINLAUNCH;
+#endif
   argv[argc++] = (char*)UVCHAT_BIN;
   for (i = 0; args != NULL && args[i] != NULL && argc < 63; i++)
     argv[argc++] = (char*)args[i];
@@ -141,6 +147,13 @@ void th_server_spawn(th_server_t* s, const char* const* args) {
   s->out.data = s->err.data = s->proc.data = s;
   memset(&opt, 0, sizeof(opt));
   stdio[0].flags = UV_IGNORE;
+#ifdef _WIN32
+  uv_pipe_init(th_loop(), &s->in, 0);
+  s->in.data = s;
+  s->has_in = 1;
+  stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+  stdio[0].data.stream = (uv_stream_t*)&s->in;
+#endif
   stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[1].data.stream = (uv_stream_t*)&s->out;
   stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
@@ -154,7 +167,7 @@ void th_server_spawn(th_server_t* s, const char* const* args) {
   free(wrapper);
   if (r != 0) fail_msg("cannot start %s: %s", UVCHAT_BIN, uv_strerror(r));
   s->running = 1;
-  s->handles = 3;
+  s->handles = 3 + s->has_in;
   uv_read_start((uv_stream_t*)&s->out, alloc_cb, on_out);
   uv_read_start((uv_stream_t*)&s->err, alloc_cb, on_out);
 }
@@ -195,8 +208,10 @@ static int has_port(void* arg) {
 void th_server_start(th_server_t* s, const char* const* args) {
   static const char* const kPorts[3] = {"--irc-port", "--tls-port", "--irc-tls-port"};
   const char* all[48];
-  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0};
+  char data_dir[1024] = "";
+  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0}, has_dir = 0;
   for (i = 0; args != NULL && args[i] != NULL && n < 40; i++) {
+    if (strcmp(args[i], "--data-dir") == 0 || strncmp(args[i], "--data-dir=", 11) == 0) has_dir = 1;
     for (k = 0; k < 3; k++) {
       if (strcmp(args[i], kPorts[k]) == 0 && args[i + 1] != NULL) {
         named[k] = 1;
@@ -215,8 +230,15 @@ void th_server_start(th_server_t* s, const char* const* args) {
   }
   all[n++] = "--log-level";
   all[n++] = "debug";
+  if (!has_dir) {
+    /* Never the user's own account database (Windows ignores XDG_STATE_HOME). */
+    tt_mkdtemp("uvchat-data", data_dir, sizeof(data_dir));
+    all[n++] = "--data-dir";
+    all[n++] = data_dir;
+  }
   all[n] = NULL;
   th_server_spawn(s, all);
+  snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
   s->want_irc = want[0];
   s->want_tls = want[1];
   s->want_irc_tls = want[2];
@@ -226,8 +248,28 @@ void th_server_start(th_server_t* s, const char* const* args) {
   }
 }
 
+#ifdef _WIN32
+static void on_break_written(uv_write_t* req, int status) {
+  (void)status;
+  free(req);
+}
+#endif
+
 void th_server_kill(th_server_t* s, int signum) {
-  if (s->running) uv_process_kill(&s->proc, signum);
+  if (!s->running) return;
+#ifdef _WIN32
+  if (signum == SIGINT || signum == SIGTERM) {
+    /* winlaunch.c turns this line into GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT). */
+    static char line[] = "break\n";
+    uv_write_t* req = malloc(sizeof(*req));
+    uv_buf_t b = uv_buf_init(line, sizeof(line) - 1);
+    assert_non_null(req);
+    if (uv_write(req, (uv_stream_t*)&s->in, &b, 1, on_break_written) != 0) free(req);
+    return;
+  }
+  if (signum != SIGKILL) fail_msg("signal %d cannot be sent on Windows", signum);
+#endif
+  uv_process_kill(&s->proc, signum);
 }
 
 static int not_running(void* arg) {
@@ -246,10 +288,7 @@ int th_server_wait(th_server_t* s, uint64_t ms) {
 void th_server_stop(th_server_t* s) {
   int status;
   if (!s->running) return;
-#ifdef _WIN32
-  th_server_free(s);
-#else
-  uv_process_kill(&s->proc, SIGTERM);
+  th_server_kill(s, SIGTERM);
   status = th_server_wait(s, 30000);
   if (status != 0 || !th_server_logged(s, "stopped cleanly")) {
     const char* log = s->err_buf.p ? s->err_buf.p : "";
@@ -257,7 +296,6 @@ void th_server_stop(th_server_t* s) {
     fail_msg("the server did not stop cleanly (status %d); the end of its log:\n%s", status,
              len > 3000 ? log + len - 3000 : log);
   }
-#endif
 }
 
 static int no_handles(void* arg) {
@@ -269,9 +307,13 @@ void th_server_free(th_server_t* s) {
     uv_process_kill(&s->proc, SIGKILL);
     th_run_until(not_running, s, 5000);
   }
+  if (s->has_in && !uv_is_closing((uv_handle_t*)&s->in))
+    uv_close((uv_handle_t*)&s->in, on_handle_closed);
   th_run_until(no_handles, s, 5000);
   buf_free(&s->out_buf);
   buf_free(&s->err_buf);
+  if (s->data_dir[0] != '\0') tt_rmdir(s->data_dir);
+  s->data_dir[0] = '\0';
 }
 
 int th_server_logged(th_server_t* s, const char* text) {
@@ -281,17 +323,28 @@ int th_server_logged(th_server_t* s, const char* text) {
 typedef struct log_wait {
   th_server_t* s;
   const char* text;
+  size_t mark;
 } log_wait_t;
 
 static int logged(void* arg) {
   log_wait_t* w = arg;
-  return th_server_logged(w->s, w->text);
+  return w->s->err_buf.p != NULL && w->s->err_buf.len >= w->mark &&
+         strstr(w->s->err_buf.p + w->mark, w->text) != NULL;
 }
 
 int th_server_wait_log(th_server_t* s, const char* text, uint64_t ms) {
+  return th_server_wait_log_since(s, 0, text, ms);
+}
+
+size_t th_server_log_mark(th_server_t* s) {
+  return s->err_buf.len;
+}
+
+int th_server_wait_log_since(th_server_t* s, size_t mark, const char* text, uint64_t ms) {
   log_wait_t w;
   w.s = s;
   w.text = text;
+  w.mark = mark;
   return th_run_until(logged, &w, ms);
 }
 

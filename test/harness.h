@@ -35,6 +35,9 @@ typedef struct th_server {
   int want_tls;     /* wait for the text TLS listener too */
   int want_irc_tls; /* wait for the IRC TLS listener too */
   int handles;      /* open handles to wait for when freeing */
+  uv_pipe_t in;     /* Windows: the launcher's stdin, which stops the server (winlaunch.c) */
+  int has_in;
+  char data_dir[1024]; /* the --data-dir the harness made for it, or "" */
 } th_server_t;
 
 struct th_proc;
@@ -64,18 +67,20 @@ int th_run_until(int (*cond)(void*), void* arg, uint64_t ms);
 
 /* Starts the server with extra arguments (NULL-terminated, may be NULL) plus
  * "--port 0 --log-level debug", and "--irc-port off" (likewise "--tls-port off",
- * "--irc-tls-port off") unless the arguments name that port; waits for the "listening on"
- * line of every listener asked for. Fails the test if they do not come. */
+ * "--irc-tls-port off") unless the arguments name that port, and a fresh "--data-dir"
+ * (removed by th_server_free) unless they name one; waits for the "listening on" line of
+ * every listener asked for. Fails the test if they do not come. */
 void th_server_start(th_server_t* s, const char* const* args);
 /* Spawns the server with exactly these arguments (for usage-error tests). */
 void th_server_spawn(th_server_t* s, const char* const* args);
-/* Sends a signal. */
+/* Sends a signal. On Windows SIGINT and SIGTERM become a Ctrl+Break to the server's own
+ * process group (through test/winlaunch.c), SIGKILL ends it, and others fail the test. */
 void th_server_kill(th_server_t* s, int signum);
 /* Waits for the server to exit; returns its status, or -1 (after SIGKILL) on timeout. */
 int th_server_wait(th_server_t* s, uint64_t ms);
-/* Stops the server as an operator would (SIGTERM; on Windows, where a signal cannot be sent
- * to another process, it is killed) and fails the test unless it exits 0 with a clean log:
- * under sanitizers or valgrind that also means no leak and no memory error. */
+/* Stops the server as an operator would (SIGTERM; on Windows Ctrl+Break) and fails the test
+ * unless it exits 0 with a clean log: under sanitizers or valgrind that also means no leak
+ * and no memory error. */
 void th_server_stop(th_server_t* s);
 /* Kills the server if running and frees its handles. */
 void th_server_free(th_server_t* s);
@@ -83,6 +88,9 @@ void th_server_free(th_server_t* s);
 int th_server_logged(th_server_t* s, const char* text);
 /* Waits until the server's log contains text. */
 int th_server_wait_log(th_server_t* s, const char* text, uint64_t ms);
+/* Where the server's log ends now, and a wait for text logged after such a mark. */
+size_t th_server_log_mark(th_server_t* s);
+int th_server_wait_log_since(th_server_t* s, size_t mark, const char* text, uint64_t ms);
 
 /* Connects to 127.0.0.1:port. rcvbuf > 0 shrinks the receive buffer first; read = 0 leaves
  * the socket unread (a client that never reads). */

@@ -1,5 +1,7 @@
 /* test_config.c: the command line: defaults, every flag, and clear errors. */
+#include <stdio.h>
 #include <string.h>
+#include "tmpdir.h"
 #include "unit.h"
 
 #include "uvchat/config.h"
@@ -87,11 +89,116 @@ static void sizes_and_seconds(void** state) {
   assert_int_equal(uvc_parse_seconds("abc", &v), -1);
 }
 
+static void write_text(const char* path, const char* text) {
+  FILE* f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void count_change(void* ud, const char* name, const char* was, const char* now) {
+  (void)name, (void)was, (void)now;
+  (*(int*)ud)++;
+}
+
+/* Every setting of the table can be set in the file, each to a value unlike its default. */
+static void file_sets_every_setting(void** state) {
+  char dir[1024], path[1100], pw[1100], text[4096], err[512];
+  uvc_config_t c, d;
+  int changed = 0, n;
+  (void)state;
+  tt_mkdtemp("uvchat-config", dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/uvchat.conf", dir);
+  snprintf(pw, sizeof(pw), "%s/pw", dir);
+  write_text(pw, "from the file\r\nsecond line\n");
+  snprintf(text, sizeof(text),
+           "host = ::1\nport = 1\nirc-port = off\ntls-port = 3\nirc-tls-port = off\n"
+           "tls-cert = c.pem\ntls-key = k.pem\ndata-dir = /d\npassword = p\n"
+           "password-file = %s\nmax-line = 1K\nsendq = 2M\nstall-timeout = 1.5\n"
+           "shutdown-timeout = 2\nflood-burst = 3\nflood-rate = 0\nmax-input = 4K\n"
+           "max-clients = 5\nmax-per-addr = 6\nregister-timeout = 7\nline-timeout = 8\n"
+           "ping-interval = 9\nidle-timeout = 10\nmotd = m.txt\nannounce-limit = 11\n"
+           "register-per-addr = 12\nregister-rate = 13\n"
+           "room = #r\nlog-level = debug\nquiet = yes\n",
+           pw);
+  write_text(path, text);
+  uvc_config_defaults(&c);
+  assert_int_equal(uvc_config_read_file(&c, path, err, sizeof(err)), 0);
+  assert_string_equal(c.host, "::1");
+  assert_int_equal(c.port, 1);
+  assert_int_equal(c.irc_port, -1);
+  assert_int_equal(c.tls_port, 3);
+  assert_int_equal(c.irc_tls_port, -1);
+  assert_string_equal(c.tls_cert, "c.pem");
+  assert_string_equal(c.tls_key, "k.pem");
+  assert_string_equal(c.data_dir, "/d");
+  assert_null(c.password); /* password-file came later and replaces it */
+  assert_string_equal(c.password_file, pw);
+  assert_int_equal(c.max_line, 1024);
+  assert_int_equal(c.sendq, 2 * 1024 * 1024);
+  assert_int_equal(c.stall_ms, 1500);
+  assert_int_equal(c.shutdown_ms, 2000);
+  assert_int_equal(c.flood_burst, 3);
+  assert_int_equal(c.flood_rate, 0);
+  assert_int_equal(c.max_input, 4096);
+  assert_int_equal(c.max_clients, 5);
+  assert_int_equal(c.max_per_addr, 6);
+  assert_int_equal(c.register_ms, 7000);
+  assert_int_equal(c.line_ms, 8000);
+  assert_int_equal(c.ping_ms, 9000);
+  assert_int_equal(c.idle_ms, 10000);
+  assert_string_equal(c.motd_file, "m.txt");
+  assert_int_equal(c.announce_limit, 11);
+  assert_int_equal(c.register_per_addr, 12);
+  assert_int_equal(c.register_rate, 13);
+  assert_string_equal(c.default_room, "#r");
+  assert_int_equal(c.log_level, UVC_LOG_ERROR); /* quiet came after log-level */
+  /* Every setting differs from its default (the password counts through password-file). */
+  uvc_config_defaults(&d);
+  n = uvc_config_changes(&d, &c, count_change, &changed);
+  assert_int_equal(n, changed);
+  assert_int_equal(changed, 28); /* every setting of the table but password, config, quiet */
+  uvc_config_free(&c);
+
+  /* Through uvc_config_load: the flags win, and the password file is read. */
+  {
+    char* argv[] = {(char*)"uvchat",      (char*)"--config", path, (char*)"--port=2",
+                    (char*)"--log-level", (char*)"warn",     NULL};
+    assert_int_equal(uvc_config_load(&c, 6, argv, err, sizeof(err)), UVC_CONFIG_OK);
+    assert_int_equal(c.port, 2);
+    assert_int_equal(c.log_level, UVC_LOG_WARN);
+    assert_int_equal(c.max_clients, 5);
+    assert_string_equal(c.password, "from the file");
+    assert_string_equal(c.config_file, path);
+    uvc_config_free(&c);
+  }
+  {
+    char* argv[] = {(char*)"uvchat",     (char*)"--config", path,
+                    (char*)"--password", (char*)"argv",     NULL};
+    assert_int_equal(uvc_config_load(&c, 5, argv, err, sizeof(err)), UVC_CONFIG_OK);
+    assert_string_equal(c.password, "argv"); /* the flag replaces the file's password-file */
+    assert_null(c.password_file);
+    uvc_config_free(&c);
+  }
+  /* What cannot be in the file. */
+  write_text(path, "port = 1\nconfig = other.conf\n");
+  uvc_config_defaults(&c);
+  assert_int_equal(uvc_config_read_file(&c, path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "uvchat.conf:2: config can only be given on the command line"));
+  uvc_config_free(&c);
+  write_text(path, "quiet = perhaps\n");
+  uvc_config_defaults(&c);
+  assert_int_equal(uvc_config_read_file(&c, path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "uvchat.conf:1: quiet: 'perhaps' is not yes or no"));
+  uvc_config_free(&c);
+  tt_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults),          cmocka_unit_test(flags_take_values_both_ways),
       cmocka_unit_test(help_and_version),  cmocka_unit_test(errors_are_clear),
-      cmocka_unit_test(sizes_and_seconds),
+      cmocka_unit_test(sizes_and_seconds), cmocka_unit_test(file_sets_every_setting),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

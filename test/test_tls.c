@@ -2,16 +2,20 @@
  * lines both ways, certificate reload, protocol versions, garbage and plaintext clients.
  *
  * The certificates are made at test time (self-signed EC keys) in a temporary directory. */
+// clang-format off
+/* uv.h first: on Windows it brings in windows.h, whose wincrypt.h #defines X509_NAME and
+ * friends; OpenSSL's headers #undef them only when they come after it. */
+#include <uv.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+// clang-format on
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 #include "tmpdir.h"
 #include "unit.h"
 

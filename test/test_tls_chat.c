@@ -98,7 +98,7 @@ static void irc_over_tls(void** state) {
 }
 
 #ifndef _WIN32
-/* SIGHUP loads a new certificate: new connections get it, open ones keep working; a bad
+/* SIGHUP (a reload) loads a new certificate: new connections get it, open ones keep working; a bad
  * certificate file leaves the old one in place. */
 static void certificate_reload(void** state) {
   th_client_t *plain, *old, *fresh;
@@ -113,7 +113,7 @@ static void certificate_reload(void** state) {
   th_expect(plain, "*** guest2 joined #lobby");
   make_cert("uvchat-test-2");
   th_server_kill(&srv, SIGHUP);
-  assert_true(th_server_wait_log(&srv, "SIGHUP: reloaded the TLS certificate", TH_WAIT_MS));
+  assert_true(th_server_wait_log(&srv, "reload (SIGHUP): loaded the TLS certificate", TH_WAIT_MS));
   th_sendf(old, "still here after the reload\n");
   th_expect(plain, "<guest2> still here after the reload");
   fresh = tls_client(srv.tls_port, 0);
@@ -128,7 +128,8 @@ static void certificate_reload(void** state) {
   uv_fs_close(NULL, &req, f, NULL);
   uv_fs_req_cleanup(&req);
   th_server_kill(&srv, SIGHUP);
-  assert_true(th_server_wait_log(&srv, "SIGHUP: cannot reload the TLS certificate", TH_WAIT_MS));
+  assert_true(
+      th_server_wait_log(&srv, "reload (SIGHUP): cannot load the TLS certificate", TH_WAIT_MS));
   fresh = tls_client(srv.tls_port, 0);
   l = th_skip_to(fresh, "subject=", TH_WAIT_MS);
   assert_non_null(l);

@@ -1,7 +1,10 @@
-/* config.h: every setting of the server, its default, and the command-line parser.
+/* config.h: every setting of the server, its default, the command-line parser and the
+ * configuration file.
  *
  * The parser is plain C (no getopt, which Windows lacks) and table-driven: one table lists
  * each flag, its argument, its limits and its help text, so --help and the parser agree.
+ * The configuration file (inih's INI format, no sections) sets the same settings under the
+ * same names without the leading "--" ("max-clients = 500"); flags override it.
  */
 #ifndef UVCHAT_CONFIG_H
 #define UVCHAT_CONFIG_H
@@ -41,6 +44,12 @@ typedef struct uvc_config {
   /* New accounts (see docs/ACCOUNTS.md): per hour, 0 for no limit. */
   uint64_t register_per_addr; /* per IPv4 address or IPv6 /64 */
   uint64_t register_rate;     /* on the whole server */
+
+  /* Where the settings come from (not settings of the server itself). */
+  const char* password_file;   /* a file whose first line is the server password, or NULL */
+  const char* config_file;     /* --config: the file in use, or NULL (none found) */
+  int check_config;            /* --check-config: validate and exit */
+  struct uvc_config_str* strs; /* strings this config owns (read from files): see _free */
 } uvc_config_t;
 
 typedef enum {
@@ -52,9 +61,47 @@ typedef enum {
 
 void uvc_config_defaults(uvc_config_t* cfg);
 
-/* Parses argv[1..argc) into cfg (which holds the defaults). Strings in cfg point into argv. */
+/* Parses argv[1..argc) into cfg (which holds the defaults), reads --password-file and checks
+ * the settings that go together; no configuration file is read. Strings in cfg point into
+ * argv or into cfg's own strings (free them with uvc_config_free). */
 uvc_config_result_t uvc_config_parse(uvc_config_t* cfg, int argc, char** argv, char* err,
                                      size_t errlen);
+
+/* What the server really runs with: the defaults, then the configuration file (--config
+ * FILE, else uvc_config_default_path() when that file exists), then the flags over it.
+ * Errors in the file read "FILE:LINE: what is wrong". cfg is overwritten. */
+uvc_config_result_t uvc_config_load(uvc_config_t* cfg, int argc, char** argv, char* err,
+                                    size_t errlen);
+
+/* Reads the settings of the INI file at path into cfg (no finishing checks). Returns 0,
+ * UVC_CONFIG_MISSING when the file does not exist, or -1 with "path:LINE: ..." in err. */
+#define UVC_CONFIG_MISSING 1
+int uvc_config_read_file(uvc_config_t* cfg, const char* path, char* err, size_t errlen);
+
+/* The configuration file read when --config is not given (it need not exist):
+ * SYSCONFDIR/uvchat/uvchat.conf on POSIX, %PROGRAMDATA%\uvchat\uvchat.conf on Windows.
+ * Writes it to out; returns 0 or -1. */
+int uvc_config_default_path(char* out, size_t outlen);
+
+/* Frees (and wipes) the strings cfg owns. cfg's string settings may point into them. */
+void uvc_config_free(uvc_config_t* cfg);
+
+/* Calls fn for every setting whose value differs between a and b (each setting once; the
+ * server password shown as "(hidden)"). Values are formatted as a configuration file would
+ * give them. Returns how many differ. */
+typedef void (*uvc_config_change_fn)(void* ud, const char* name, const char* was, const char* now);
+int uvc_config_changes(const uvc_config_t* a, const uvc_config_t* b, uvc_config_change_fn fn,
+                       void* ud);
+/* Sets the setting called name in dst to its value in src (a string is copied into dst's
+ * own strings). Returns 0, or -1 for an unknown name. */
+int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const char* name);
+
+/* How settings are reloaded on this system besides a change of the file, for help texts. */
+#ifdef _WIN32
+#define UVC_RELOAD_ALSO ""
+#else
+#define UVC_RELOAD_ALSO " or on SIGHUP"
+#endif
 
 /* Writes the usage text, every flag with its default. */
 void uvc_config_usage(FILE* out, const char* prog);

@@ -73,7 +73,9 @@ struct uvc_server {
   uv_timer_t stop_timer;
   uv_signal_t sig_int;
   uv_signal_t sig_term;
-  uv_signal_t sig_hup;     /* reloads the TLS certificate */
+  uv_signal_t sig_hup;                          /* POSIX: reloads the settings (on_reload) */
+  void (*on_reload)(void* ud, const char* why); /* reloads the settings, or NULL */
+  void* reload_ud;
   struct uvc_tls_ctx* tls; /* for the TLS listeners, or NULL */
   char* tbuf;              /* plaintext decrypted from one TLS read (TLS only) */
 #ifdef SIGBREAK
@@ -102,11 +104,20 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
                       int tls, char* bound, size_t boundlen, char* err, size_t errlen);
 
-/* Loads cfg.tls_cert and cfg.tls_key for the TLS listeners; SIGHUP reloads them. Returns 0,
- * or -1 with a message in err (also when TLS is not compiled in). */
+/* Loads cfg.tls_cert and cfg.tls_key for the TLS listeners. Returns 0, or -1 with a message
+ * in err (also when TLS is not compiled in). */
 int uvc_server_tls_init(uvc_server_t* srv, char* err, size_t errlen);
+/* Loads a new certificate and key for the TLS listeners: new connections use them, open
+ * ones keep theirs. Returns 0, or -1 with a message in err (the old ones stay). */
+int uvc_server_reload_tls(uvc_server_t* srv, const char* cert, const char* key, char* err,
+                          size_t errlen);
+/* Runs with cfg from now on (copied; its strings must outlive the server or the next call):
+ * the limits, the server password, the announce limit and the log level take effect at
+ * once, for everyone connected. Listeners, the data directory, the default room and
+ * --max-line stay as they were at start. */
+void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg);
 
-/* Starts signals (SIGINT, SIGTERM, Ctrl+C) and timers. */
+/* Starts signals (SIGINT, SIGTERM, Ctrl+C; SIGHUP calls on_reload on POSIX) and timers. */
 int uvc_server_start(uvc_server_t* srv);
 
 /* Stops accepting, tells everyone, lets output drain (up to cfg.shutdown_ms), closes all

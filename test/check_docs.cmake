@@ -1,0 +1,97 @@
+# check_docs.cmake: the documentation cannot drift from the program. Run as
+#   cmake -DUVCHAT=path/to/uvchat -DGEN=build/gen -DSRC=source/dir -P check_docs.cmake
+# and fails unless every flag of `uvchat --help` is in uvchat(1) and the README's usage block,
+# every setting (a flag but --help, --version, --config, --check-config) is in uvchat.conf(5)
+# and in the example configuration, and none of them names a flag or setting that is not.
+cmake_minimum_required(VERSION 3.21)
+execute_process(COMMAND "${UVCHAT}" --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "uvchat --help failed: ${rc}")
+endif()
+
+# The flags of --help: each option line starts with two spaces and its flag(s).
+string(REGEX MATCHALL "\n  (-[a-zA-Z], )?--[a-z][a-z-]*" lines "${help}")
+set(flags "")
+foreach(l IN LISTS lines)
+  string(REGEX REPLACE ".*--" "" f "${l}")
+  list(APPEND flags "${f}")
+endforeach()
+list(LENGTH flags n)
+if(n LESS 20)
+  message(FATAL_ERROR "found only ${n} flags in --help:\n${help}")
+endif()
+set(settings ${flags})
+list(REMOVE_ITEM settings help version config check-config)
+
+set(failed "")
+# compare(WHAT FOUND EXPECTED): every expected item found, and nothing else.
+function(compare what found expected)
+  list(REMOVE_DUPLICATES found)
+  foreach(f IN LISTS expected)
+    if(NOT f IN_LIST found)
+      set(failed "${failed}\n  ${what} lacks '${f}'" PARENT_SCOPE)
+      set(failed "${failed}\n  ${what} lacks '${f}'")
+    endif()
+  endforeach()
+  foreach(f IN LISTS found)
+    if(NOT f IN_LIST expected)
+      set(failed "${failed}\n  ${what} names '${f}', which --help does not have" PARENT_SCOPE)
+      set(failed "${failed}\n  ${what} names '${f}', which --help does not have")
+    endif()
+  endforeach()
+endfunction()
+
+# uvchat(1): every \-\-flag written anywhere in the page.
+file(READ "${GEN}/uvchat.1" man1)
+string(REGEX MATCHALL "\\\\-\\\\-[a-z]+(\\\\-[a-z]+)*" found "${man1}")
+list(TRANSFORM found REPLACE "\\\\" "")
+list(TRANSFORM found REPLACE "^--" "")
+compare("uvchat(1)" "${found}" "${flags}")
+
+# uvchat.conf(5): the settings are the tagged paragraphs "\fBname\fR = ..." of SETTINGS.
+file(READ "${GEN}/uvchat.conf.5" man5)
+string(REGEX MATCHALL "\n\\\\fB[a-z][a-z\\\\-]*\\\\fR = " found "${man5}")
+list(TRANSFORM found REPLACE "\\\\fR = $" "")
+list(TRANSFORM found REPLACE "^\n\\\\fB" "")
+list(TRANSFORM found REPLACE "\\\\" "")
+compare("uvchat.conf(5)" "${found}" "${settings}")
+# ... and any "\-\-flag" it mentions is a real flag.
+string(REGEX MATCHALL "\\\\-\\\\-[a-z]+(\\\\-[a-z]+)*" found "${man5}")
+list(TRANSFORM found REPLACE "\\\\" "")
+list(TRANSFORM found REPLACE "^--" "")
+foreach(f IN LISTS found)
+  if(NOT f IN_LIST flags)
+    set(failed "${failed}\n  uvchat.conf(5) mentions --${f}, which --help does not have")
+  endif()
+endforeach()
+
+# The example configuration: one "#name = " line per setting.
+file(READ "${GEN}/uvchat.conf" example)
+string(REGEX MATCHALL "\n#[a-z][a-z-]* =" found "${example}")
+list(TRANSFORM found REPLACE "^\n#" "")
+list(TRANSFORM found REPLACE " =$" "")
+compare("the example uvchat.conf" "${found}" "${settings}")
+
+# README.md: the usage block under "## Running the server" mirrors --help.
+file(READ "${SRC}/README.md" readme)
+string(FIND "${readme}" "\nuvchat [OPTIONS]\n" at)
+if(at LESS 0)
+  set(failed "${failed}\n  README.md has no 'uvchat [OPTIONS]' usage block")
+else()
+  string(SUBSTRING "${readme}" ${at} -1 block)
+  string(FIND "${block}" "\n```" end)
+  string(SUBSTRING "${block}" 0 ${end} block)
+  string(REGEX MATCHALL "\n  (-[a-zA-Z], )?--[a-z][a-z-]*" lines "${block}")
+  set(found "")
+  foreach(l IN LISTS lines)
+    string(REGEX REPLACE ".*--" "" f "${l}")
+    list(APPEND found "${f}")
+  endforeach()
+  compare("README.md's usage block" "${found}" "${flags}")
+endif()
+
+if(failed)
+  message(FATAL_ERROR "the documentation does not match uvchat --help:${failed}")
+endif()
+list(LENGTH settings ns)
+message(STATUS "uvchat(1), uvchat.conf(5), the example and README.md match --help: ${n} flags, ${ns} settings")
