@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 mode="${1:-run}"
 [ $# -gt 0 ] && shift
 
-DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libsqlite3-dev libsodium-dev libssl-dev openssl valgrind clang libclang-rt-dev"
+DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libsqlite3-dev libsodium-dev libssl-dev openssl valgrind clang libclang-rt-dev inetutils-telnet"
 BREW_PACKAGES="cmake pkg-config libuv cmocka uthash sqlite libsodium openssl@3"
 
 install_deps() {
