@@ -337,8 +337,12 @@ static size_t telnet_input(uvc_client_t* c, char* data, size_t n) {
 
 static void handle_input(uvc_client_t* c, char* data, size_t n) {
   uvc_framer_src_t src;
-  if (c->sess.adapter->telnet && (uvc_telnet_pending(c->telnet) || memchr(data, 0xFF, n) != NULL))
-    n = telnet_input(c, data, n);
+  if (c->sess.adapter->telnet) {
+    if (uvc_telnet_pending(c->telnet) || memchr(data, 0xFF, n) != NULL)
+      n = telnet_input(c, data, n);
+    else if (c->telnet != NULL)
+      uvc_telnet_unseen(c->telnet, data, n);
+  }
   src.p = data;
   src.len = n;
   handle_lines(c, &src); /* what it leaves unread is dropped: the client is closing */

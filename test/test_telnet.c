@@ -335,6 +335,11 @@ static void negotiation_bytes_are_counted(void** state) {
   assert_int_equal(t->held, 1000 * 11);
   FEED(&t, "x\n" IAC "\xF1");
   assert_int_equal(t->held, 2);
+  /* reads without 0xFF do not go through the filter; their newlines still count */
+  uvc_telnet_unseen(t, "no newline", 10);
+  assert_int_equal(t->held, 2);
+  uvc_telnet_unseen(t, "a line\r\n", 8);
+  assert_int_equal(t->held, 0);
   uvc_telnet_free(t);
   free(big);
 }

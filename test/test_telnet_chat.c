@@ -191,6 +191,33 @@ static void endless_subnegotiation_is_dropped(void** state) {
   th_close(tess);
 }
 
+/* The count is of negotiation since the last line: a long session of telnet commands, with
+ * lines between them in reads of their own, is never mistaken for an endless one. */
+static void negotiation_between_lines_is_not_endless(void** state) {
+  th_client_t *nora = user("nora"), *tess = user("tess");
+  static char sb[12000];
+  char line[16], want[32];
+  int i;
+  (void)state;
+  memset(sb, 'A', sizeof(sb));
+  memcpy(sb, IAC SB "\x18", 3);
+  memcpy(sb + sizeof(sb) - 4, IAC SE IAC "\xF6", 4); /* and AYT, to know it was read */
+  for (i = 0; i < 3; i++) {
+    th_send(tess, sb, sizeof(sb)); /* 12,000 bytes of negotiation, then a line alone */
+    if (i == 0)
+      EXPECT_BYTES(tess, ASK_BINARY AYT_REPLY "\r\n");
+    else
+      EXPECT_BYTES(tess, AYT_REPLY "\r\n");
+    snprintf(line, sizeof(line), "line %d\n", i);
+    th_sendf(tess, line);
+    snprintf(want, sizeof(want), "<tess> line %d", i);
+    th_expect_eventually(nora, want);
+  }
+  assert_false(th_server_logged(&srv, "a telnet negotiation longer than"));
+  th_close(tess);
+  th_close(nora);
+}
+
 /* Negotiation that never ends is an unfinished line: --line-timeout applies. */
 static void unfinished_subnegotiation_times_out(void** state) {
   th_client_t* tess;
@@ -341,6 +368,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(are_you_there_and_erase_mid_line, start_default, stop_server),
       cmocka_unit_test_setup_teardown(subnegotiation_across_writes, start_default, stop_server),
       cmocka_unit_test_setup_teardown(endless_subnegotiation_is_dropped, start_default,
+                                      stop_server),
+      cmocka_unit_test_setup_teardown(negotiation_between_lines_is_not_endless, start_default,
                                       stop_server),
       cmocka_unit_test_teardown(unfinished_subnegotiation_times_out, stop_server),
       cmocka_unit_test_setup_teardown(real_telnet_keeps_hearing, start_default, stop_server),

@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum { UVC_TELNET_REPLY_MAX = 256 };
 
@@ -68,6 +69,12 @@ size_t uvc_telnet_filter(uvc_telnet_t** tp, char* buf, size_t len, uvc_telnet_ou
  * the next bytes must go through the filter, and the connection is on the line clock. */
 static inline int uvc_telnet_pending(const uvc_telnet_t* t) {
   return t != NULL && t->st != 0;
+}
+
+/* A read the filter did not see (no 0xFF in it, nothing pending): a newline in it ends the
+ * count of negotiation bytes, as it would have in the filter. */
+static inline void uvc_telnet_unseen(uvc_telnet_t* t, const char* buf, size_t len) {
+  if (t->held != 0 && memchr(buf, '\n', len) != NULL) t->held = 0;
 }
 
 /* Frees the state (NULL is fine). */
