@@ -258,6 +258,8 @@ static void check_input_limit(uvc_client_t* c, const uvc_framer_t* f) {
              (unsigned)uvc_framer_pending(f), (unsigned)max);
   else if (f->skipping && f->skipped > max)
     snprintf(why, sizeof(why), "a line longer than %u bytes", (unsigned)max);
+  else if (c->telnet != NULL && c->telnet->held > max)
+    snprintf(why, sizeof(why), "a telnet negotiation longer than %u bytes", (unsigned)max);
   else
     return;
   uvc_conn_close(c, UVC_LEAVE_INPUT, why, strlen(why), 1);
@@ -321,8 +323,9 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
       a->on_toolong(core, &c->sess);
   }
   srv->current = outer;
-  /* A line that is started and not finished is on the clock (--line-timeout). */
-  if (uvc_framer_pending(f) == 0 || c->pause != 0)
+  /* A line (or telnet sequence) that is started and not finished is on the clock
+   * (--line-timeout). */
+  if ((uvc_framer_pending(f) == 0 && !uvc_telnet_pending(c->telnet)) || c->pause != 0)
     c->partial_since = 0;
   else if (c->partial_since == 0)
     c->partial_since = (uint32_t)uv_now(srv->loop) | 1u;
@@ -330,10 +333,33 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   keep_framer(c, f);
 }
 
+/* Takes telnet negotiation out of data and sends the client its answers at once: before
+ * any reply to its lines, which a client waiting for a TIMING-MARK would throw away. */
+static size_t telnet_input(uvc_client_t* c, char* data, size_t n) {
+  uvc_telnet_out_t out;
+  n = uvc_telnet_filter(&c->telnet, data, n, &out);
+  if (out.events & UVC_TELNET_NOMEM) {
+    uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0); /* out of memory */
+    return 0;
+  }
+  if (out.len > 0) {
+    uvc_msg_t* m = uvc_msg_from(out.reply, out.len);
+    if (m != NULL) {
+      uvc_conn_send(c, m);
+      uvc_msg_release(m);
+    }
+  }
+  return n;
+}
+
 static void handle_input(uvc_client_t* c, char* data, size_t n) {
   uvc_framer_src_t src;
-  if (c->sess.adapter->telnet && (c->telnet != 0 || memchr(data, 0xFF, n) != NULL))
-    n = uvc_telnet_filter(&c->telnet, data, n);
+  if (c->sess.adapter->telnet) {
+    if (uvc_telnet_pending(c->telnet) || memchr(data, 0xFF, n) != NULL)
+      n = telnet_input(c, data, n);
+    else if (c->telnet != NULL)
+      uvc_telnet_unseen(c->telnet, data, n);
+  }
   src.p = data;
   src.len = n;
   handle_lines(c, &src); /* what it leaves unread is dropped: the client is closing */
@@ -788,6 +814,7 @@ static void on_closed(uv_handle_t* h) {
     uvc_framer_free(c->framer);
     free(c->framer);
   }
+  uvc_telnet_free(c->telnet);
   uvc_core_forget(&srv->core, &c->sess);
   if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
   free(c->leave_text);

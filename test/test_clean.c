@@ -1,9 +1,8 @@
-/* test_clean.c: the text cleaner (UTF-8, controls, escape sequences) and the telnet filter. */
+/* test_clean.c: the text cleaner (UTF-8, controls, escape sequences). */
 #include <string.h>
 #include "unit.h"
 
 #include "uvchat/clean.h"
-#include "uvchat/telnet.h"
 
 #define FFFD "\xEF\xBF\xBD"
 
@@ -148,37 +147,6 @@ static void blank_and_cut(void** state) {
   assert_int_equal(uvc_utf8_cut("ab\xC3\xA9", 4, 4), 4);
 }
 
-static size_t telnet(uint8_t* st, char* buf, size_t len) {
-  return uvc_telnet_filter(st, buf, len);
-}
-
-static void telnet_negotiation_is_consumed(void** state) {
-  char buf[64];
-  uint8_t st = 0;
-  size_t n;
-  (void)state;
-  /* IAC DO ECHO, IAC WILL NAWS, IAC SB NAWS 0 80 0 10 IAC SE (a height of 10 is an LF byte) */
-  memcpy(buf, "\xFF\xFD\x01hi\xFF\xFB\x1F\xFF\xFA\x1F\x00\x50\x00\x0A\xFF\xF0there", 22);
-  n = telnet(&st, buf, 22);
-  assert_int_equal(n, 7);
-  assert_memory_equal(buf, "hithere", 7);
-  assert_int_equal(st, 0);
-}
-
-static void telnet_sequence_split_across_reads(void** state) {
-  char a[8], b[8];
-  uint8_t st = 0;
-  size_t n;
-  (void)state;
-  memcpy(a, "x\xFF", 2);
-  memcpy(b, "\xFD\x18y\xFF\xFFz", 6);
-  n = telnet(&st, a, 2);
-  assert_int_equal(n, 1);
-  n = telnet(&st, b, 6);
-  assert_int_equal(n, 3); /* y, a literal 0xFF, z */
-  assert_memory_equal(b, "y\xFFz", 3);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(plain_text_passes),
@@ -189,8 +157,6 @@ int main(void) {
       cmocka_unit_test(irc_formatting_kept_on_request),
       cmocka_unit_test(irc_colours_leave_no_digits),
       cmocka_unit_test(blank_and_cut),
-      cmocka_unit_test(telnet_negotiation_is_consumed),
-      cmocka_unit_test(telnet_sequence_split_across_reads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,6 +182,27 @@ static void tls_on_the_plaintext_port(void** state) {
   th_close(plain);
 }
 
+/* A telnet user can come through TLS too: its Ctrl-C (IAC IP IAC DO TIMING-MARK) is answered
+ * inside TLS, before any newline, and it keeps hearing the room. */
+static void telnet_negotiation_over_tls(void** state) {
+  static const char want[] =
+      "\xFF\xFD\x00\xFF\xFB\x06*** Ctrl-C does nothing here: type /quit to leave";
+  th_client_t *plain, *secure;
+  const char* l;
+  (void)state;
+  plain = th_text_connect(srv.port);
+  secure = tls_client(srv.tls_port, 1);
+  th_welcome(secure);
+  th_send(secure, "\xFF\xF4\xFF\xFD\x06", 5);
+  l = th_line(secure, TH_WAIT_MS); /* DO BINARY, WILL TIMING-MARK, the hint */
+  assert_non_null(l);
+  assert_memory_equal(l, want, sizeof(want) - 1);
+  th_sendf(plain, "still there?\n");
+  th_expect_eventually(secure, "<guest1> still there?");
+  th_close(secure);
+  th_close(plain);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(tls_text_user_chats_with_plaintext_user, setup, teardown),
@@ -191,6 +212,7 @@ int main(void) {
 #endif
       cmocka_unit_test_setup_teardown(plaintext_and_garbage_on_the_tls_port, setup, teardown),
       cmocka_unit_test_setup_teardown(tls_on_the_plaintext_port, setup, teardown),
+      cmocka_unit_test_setup_teardown(telnet_negotiation_over_tls, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

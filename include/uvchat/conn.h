@@ -14,6 +14,7 @@
 #include "uvchat/framer.h"
 #include "uvchat/list.h"
 #include "uvchat/outq.h"
+#include "uvchat/telnet.h"
 
 typedef struct uvc_server uvc_server_t;
 
@@ -63,6 +64,7 @@ typedef struct uvc_client {
   uvc_framer_t* framer; /* only while it holds input between reads (see keep_framer) */
   uv_write_t* wreq;     /* the write in flight, or NULL */
   char* leave_text;     /* the quit reason, until the leave is announced */
+  uvc_telnet_t* telnet; /* telnet state, once it sent 0xFF (text clients only) */
   union {
     uint64_t deadline; /* draining: loop time by which it is closed regardless */
     struct {
@@ -83,7 +85,6 @@ typedef struct uvc_client {
   uint8_t state;
   uint8_t flags;
   uint8_t leave_why; /* uvc_leave_t */
-  uint8_t telnet;    /* telnet filter state */
   uint8_t pause;     /* UVC_PAUSE_* reasons its input is not being read */
 } uvc_client_t;
 
