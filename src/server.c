@@ -14,6 +14,7 @@
 
 #include "uvchat/conn.h"
 #include "uvchat/log.h"
+#include "uvchat/telnet.h"
 
 #ifndef _WIN32
 #include <sys/resource.h>
@@ -684,8 +685,12 @@ static int check_timeouts(uvc_server_t* srv, uvc_client_t* c, uint32_t now) {
     snprintf(why, sizeof(why), "registration timed out after %u seconds",
              (unsigned)(cfg->register_ms / 1000));
   } else if (c->partial_since != 0 && cfg->line_ms > 0 && now - c->partial_since >= cfg->line_ms) {
-    snprintf(why, sizeof(why), "a line was left unfinished for %u seconds",
-             (unsigned)(cfg->line_ms / 1000));
+    snprintf(
+        why, sizeof(why), "a %s was left unfinished for %u seconds",
+        uvc_telnet_pending(c->telnet) && (c->framer == NULL || uvc_framer_pending(c->framer) == 0)
+            ? "telnet negotiation"
+            : "line",
+        (unsigned)(cfg->line_ms / 1000));
   } else if (cfg->idle_ms > 0 && silent >= cfg->idle_ms) {
     snprintf(why, sizeof(why), "idle for %u seconds", (unsigned)(cfg->idle_ms / 1000));
   } else if (c->sess.adapter->on_idle != NULL && cfg->ping_ms > 0 && silent >= cfg->ping_ms) {

@@ -218,7 +218,7 @@ static void negotiation_between_lines_is_not_endless(void** state) {
   th_close(nora);
 }
 
-/* Negotiation that never ends is an unfinished line: --line-timeout applies. */
+/* Negotiation that never ends is on the clock like an unfinished line: --line-timeout applies. */
 static void unfinished_subnegotiation_times_out(void** state) {
   th_client_t* tess;
   (void)state;
@@ -229,7 +229,7 @@ static void unfinished_subnegotiation_times_out(void** state) {
   tess = user("tess");
   SEND(tess, IAC SB "\x18\x00xterm");
   EXPECT_BYTES(tess, ASK_BINARY);
-  th_expect(tess, "*** Disconnected: a line was left unfinished for 1 seconds");
+  th_expect(tess, "*** Disconnected: a telnet negotiation was left unfinished for 1 seconds");
   assert_true(th_wait_closed(tess, TH_WAIT_MS));
   th_close(tess);
 }
