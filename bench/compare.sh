@@ -2,6 +2,7 @@
 # compare.sh: uvchat against Redis pub/sub and ngIRCd, side by side, on this machine.
 #
 #   bash bench/compare.sh [--reps N] [--quick] [--no-callgrind] [--no-scale] [--out DIR]
+#                         [--only "SCENARIO ..."] [--servers "SERVER ..."]
 #
 # Starts each server on its own free loopback port (uvchat with flood control and
 # connection limits off; redis-server and ngircd from the system's packages), runs the same
@@ -14,6 +15,9 @@
 #   - uvchat's cost as the number of receivers grows (N = 10 ... 100,000 where the
 #     open-file limit allows), with a gnuplot chart.
 # Everything goes to DIR (default bench/results/): results.md, raw.txt, scale.png.
+# --only runs some scenarios (fanout100 fanout1000 mesh10 lat100 slow1 slow1-ref idle),
+# --servers some servers (uvchat redis ngircd uvchat-irc). UVCHAT=path and BENCH=path in the
+# environment measure another build (for example the one before a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +26,8 @@ QUICK=0
 CALLGRIND=1
 SCALE=1
 OUT=bench/results
+ONLY=""
+ONLY_SERVERS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS="$2"; shift 2 ;;
@@ -29,14 +35,19 @@ while [ $# -gt 0 ]; do
     --no-callgrind) CALLGRIND=0; shift ;;
     --no-scale) SCALE=0; shift ;;
     --out) OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    --servers) ONLY_SERVERS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-UVCHAT=build/release/uvchat
-BENCH=build/release/uvchat-bench
-for tool in redis-server ngircd gnuplot valgrind; do
+UVCHAT=${UVCHAT:-build/release/uvchat}
+BENCH=${BENCH:-build/release/uvchat-bench}
+TOOLS="redis-server ngircd"
+[ "$SCALE" = 1 ] && TOOLS="$TOOLS gnuplot"
+[ "$CALLGRIND" = 1 ] && TOOLS="$TOOLS valgrind"
+for tool in $TOOLS; do
   command -v "$tool" >/dev/null || { echo "compare.sh: $tool is missing (apt-get install redis-server ngircd gnuplot-nox valgrind)" >&2; exit 1; }
 done
 if [ ! -x "$UVCHAT" ] || [ ! -x "$BENCH" ]; then
@@ -155,11 +166,21 @@ declare -A SCEN=(
   [fanout1000]="--receivers 1000 --senders 10 --messages $((1000 * F / 5 * 2))"
   [mesh10]="--receivers 10 --senders 10 --messages $((20000 * F / 2))"
   [lat100]="--receivers 100 --senders 1 --rate 2000 --messages $((2000 * (F > 1 ? 5 : 2)))"
-  [slow1]="--receivers 19 --slow 1 --senders 1 --messages 200000"
+  # One reader that never reads among 19 that do, one sender at a steady 5,000 messages/s
+  # (2 MB/s: the stuck reader's kernel buffers and 1 MB queue fill within seconds); slow1-ref
+  # is the same run without the stuck reader. The others' p50/p99 side by side show what the
+  # stuck reader costs them.
+  [slow1]="--receivers 19 --slow 1 --senders 1 --rate 5000 --size 400 --messages 25000"
+  [slow1-ref]="--receivers 19 --senders 1 --rate 5000 --size 400 --messages 25000"
   [idle]="--receivers 10000 --senders 0 --idle 3 --connect-concurrency 64"
 )
-ORDER="fanout100 fanout1000 mesh10 lat100 slow1 idle"
+ORDER="fanout100 fanout1000 mesh10 lat100 slow1 slow1-ref idle"
 SERVERS="uvchat redis ngircd uvchat-irc"
+[ -n "$ONLY" ] && ORDER="$ONLY"
+[ -n "$ONLY_SERVERS" ] && SERVERS="$ONLY_SERVERS"
+for scen in $ORDER; do
+  [ -n "${SCEN[$scen]:-}" ] || { echo "compare.sh: unknown scenario $scen" >&2; exit 2; }
+done
 
 run_one() { # scenario server rep
   local scen="$1" srv="$2" rep="$3" line
@@ -167,7 +188,10 @@ run_one() { # scenario server rep
     uvchat) start_uvchat ;;
     uvchat-irc) start_uvchat_irc ;;
     redis)
-      if [ "$scen" = slow1 ]; then start_redis --client-output-buffer-limit "pubsub 1mb 1mb 0"; else start_redis; fi ;;
+      case "$scen" in
+        slow1*) start_redis --client-output-buffer-limit "pubsub 1mb 1mb 0" ;;
+        *) start_redis ;;
+      esac ;;
     ngircd) start_ngircd ;;
   esac
   local extra=""
@@ -330,6 +354,7 @@ fi
           other = "";
           if (scen == "idle") { fmt = "%.0f"; other = "RSS/conn " stat(mem, n) " B, " conn[1] " connected" }
           if (scen == "slow1") { other = "stuck receiver dropped: " sd[1] ", server peak RSS " hwm[1] " KiB" }
+          if (scen == "fanout1000" || scen == "slow1-ref") { fmt = "%.0f"; other = "server peak RSS " stat(hwm, n) " KiB" }
           fmt = "%.0f"; a = stat(dps, n); fmt = "%.0f"; b = stat(lost, n); fmt = "%.2f"; c1 = stat(p50, n); c2 = stat(p99, n);
           fmt = "%.3f"; e = stat(cpm, n); fmt = "%.2f"; f = stat(bc, n);
           if (scen == "idle") { a = "-"; c1 = "-"; c2 = "-"; e = "-" }

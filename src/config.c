@@ -191,7 +191,9 @@ static const opt_t kOptions[] = {
     {"max-line", OPT_SIZE, F(max_line), MAX_LINE_MIN, MAX_LINE_MAX, "BYTES",
      "longest line a client may send", "4096"},
     {"sendq", OPT_SIZE, F(sendq), 4096, UINT64_C(1) << 30, "BYTES",
-     "output queued for one client before it is dropped (K, M, G suffixes)", "1M"},
+     "output queued for one client before it is dropped (K, M, G suffixes; also one message per "
+     "64 bytes of it)",
+     "1M"},
     {"stall-timeout", OPT_SECONDS, F(stall_ms), 0, UINT64_C(86400000), "SECONDS",
      "a congested client (over 64K waiting) that takes nothing this long is dropped", "5"},
     {"shutdown-timeout", OPT_SECONDS, F(shutdown_ms), 0, UINT64_C(86400000), "SECONDS",
@@ -201,8 +203,7 @@ static const opt_t kOptions[] = {
     {"flood-rate", OPT_SIZE, F(flood_rate), 0, 1000000, "LINES",
      "lines per second a client may send after its burst (0: no flood control)", "5"},
     {"max-input", OPT_SIZE, F(max_input), 1024, UINT64_C(1) << 30, "BYTES",
-     "input a client may leave unprocessed (or a line without newline may run) before it is "
-     "dropped",
+     "how long a line without a newline may run before its sender is dropped",
      "16K"},
     {"max-clients", OPT_SIZE, F(max_clients), 0, 10000000, "N", "connections in all (0: no limit)",
      "10000"},

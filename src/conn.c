@@ -231,13 +231,18 @@ static void release_read_buffer(uvc_server_t* srv, const uv_buf_t* buf) {
 }
 
 /* Flood control: adds the tokens earned since the last refill (--flood-rate lines a
- * second, up to --flood-burst) and says whether a line may be handled now. */
+ * second, up to --flood-burst) and says whether a line may be handled now. A full bucket
+ * ends a slowing episode: the next one is told again. */
 static int has_token(uvc_client_t* c, uint32_t now) {
   const uvc_config_t* cfg = &UVC_CONN_SRV(c)->cfg;
   uint64_t cap = cfg->flood_burst * 1000u;
   uint64_t t = c->tokens + (uint64_t)(uint32_t)(now - c->last_line) * cfg->flood_rate;
   c->last_line = now; /* tokens are refilled from the last activity */
-  c->tokens = (uint32_t)(t > cap ? cap : t);
+  if (t >= cap) {
+    t = cap;
+    c->told_slow = 0;
+  }
+  c->tokens = (uint32_t)t;
   return c->tokens >= 1000;
 }
 
@@ -247,22 +252,37 @@ uint32_t uvc_conn_token_wait(uvc_client_t* c, uint32_t now) {
   return (uint32_t)((1000 - c->tokens + rate - 1) / rate);
 }
 
-/* Drops a client that leaves more input with the server than --max-input: what it sent
- * while slowed, or one endless line. */
+/* Drops a client that sends one endless line: more than --max-input bytes without a
+ * newline. What a paused client sent needs no limit of its own: the server reads nothing more
+ * from a client while it holds complete lines of it, so it holds at most one read and one
+ * unfinished line (see handle_lines); the rest waits in the client's own socket. */
 static void check_input_limit(uvc_client_t* c, const uvc_framer_t* f) {
   uint64_t max = UVC_CONN_SRV(c)->cfg.max_input;
   char why[128];
   if (c->state != UVC_CONN_OPEN) return;
-  if ((c->pause & UVC_PAUSE_FLOOD) && uvc_framer_pending(f) > max)
-    snprintf(why, sizeof(why), "too much input at once: %u bytes waiting, the limit is %u",
-             (unsigned)uvc_framer_pending(f), (unsigned)max);
-  else if (f->skipping && f->skipped > max)
+  if (f->skipping && f->skipped > max)
     snprintf(why, sizeof(why), "a line longer than %u bytes", (unsigned)max);
   else if (c->telnet != NULL && c->telnet->held > max)
     snprintf(why, sizeof(why), "a telnet negotiation longer than %u bytes", (unsigned)max);
   else
     return;
   uvc_conn_close(c, UVC_LEAVE_INPUT, why, strlen(why), 1);
+}
+
+/* Whether a complete line is waiting: in the framer, or in what is left of this read. */
+static int line_waiting(const uvc_framer_t* f, const uvc_framer_src_t* src) {
+  return (f->pos < f->len && memchr(f->buf + f->pos, '\n', f->len - f->pos) != NULL) ||
+         (src->len > 0 && memchr(src->p, '\n', src->len) != NULL);
+}
+
+/* Flood control held back one of c's lines: c is told so, once until its bucket is full
+ * again, so that a paste of 200 lines gets one notice and not 190. */
+static void tell_slowed(uvc_client_t* c) {
+  uvc_server_t* srv = UVC_CONN_SRV(c);
+  const uvc_adapter_t* a = c->sess.adapter;
+  if (c->told_slow) return;
+  c->told_slow = 1;
+  if (a->on_slowed != NULL) a->on_slowed(&srv->core, &c->sess, (unsigned)srv->cfg.flood_rate);
 }
 
 /* A client has a framer of its own only while it holds bytes (a partial line, stashed
@@ -284,7 +304,10 @@ static void keep_framer(uvc_client_t* c, uvc_framer_t* f) {
 
 /* Hands complete lines to the adapter while the client is open and its input is not
  * paused. When it gets paused, the lines not handled yet are copied into its framer: they
- * are handled when it resumes, and the rest of its input waits in its socket. */
+ * are handled when it resumes, and the rest of its input waits in its socket. (A client that
+ * only yields, UVC_PAUSE_YIELD, handles every line in hand first.) The server reads a
+ * client's socket only once this has left no complete line in its framer, so what the framer
+ * holds is bounded by one read plus one unfinished line, however much the client sends. */
 static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   uvc_server_t* srv = UVC_CONN_SRV(c);
   uvc_core_t* core = &srv->core;
@@ -303,18 +326,22 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
   srv->current = c;
   while (c->state == UVC_CONN_OPEN) {
     uvc_frame_t r;
-    if (c->pause != 0) {
+    if (c->pause & UVC_PAUSE_STASH) {
       if (uvc_framer_stash(f, src) != 0) uvc_conn_close(c, UVC_LEAVE_INPUT, NULL, 0, 0);
       break;
     }
     if (flood && !has_token(c, (uint32_t)uv_now(srv->loop))) {
       uvc_conn_pause(c, UVC_PAUSE_FLOOD); /* the rest waits, here and in its socket */
-      continue;
+      if (c->pause & UVC_PAUSE_FLOOD) {
+        if (line_waiting(f, src)) tell_slowed(c);
+        continue;
+      }
+      /* out of memory to keep track of the pause: the line goes through without a token */
     }
     r = uvc_framer_next(f, src, max, &line, &len);
     if (r == UVC_FRAME_NONE) break;
     if (c->sess.unseen) uvc_conn_reveal(c); /* a line: a person, or a client */
-    if (flood) c->tokens -= 1000;
+    if (flood && c->tokens >= 1000) c->tokens -= 1000;
     c->last_line = (uint32_t)uv_now(srv->loop);
     c->flags &= (uint8_t)~UVC_CONN_PINGED;
     if (r == UVC_FRAME_LINE)
@@ -329,6 +356,7 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
     c->partial_since = 0;
   else if (c->partial_since == 0)
     c->partial_since = (uint32_t)uv_now(srv->loop) | 1u;
+  assert(c->state != UVC_CONN_OPEN || uvc_framer_pending(f) <= (size_t)max + 1 + UVC_READ_BUF);
   check_input_limit(c, f);
   keep_framer(c, f);
 }
@@ -366,11 +394,17 @@ static void handle_input(uvc_client_t* c, char* data, size_t n) {
 }
 
 void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
-  if (c->state != UVC_CONN_OPEN || (c->pause & reason) != 0) return;
-  if (reason == UVC_PAUSE_BACKPRESSURE) uvc_server_hold(UVC_CONN_SRV(c), c);
-  if (reason == UVC_PAUSE_FLOOD) uvc_server_flooded(UVC_CONN_SRV(c), c);
-  c->pause |= (uint8_t)reason;
-  uv_read_stop((uv_stream_t*)&c->tcp);
+  uvc_server_t* srv = UVC_CONN_SRV(c);
+  unsigned was = c->pause;
+  int tracked;
+  if (c->state != UVC_CONN_OPEN || (was & reason) != 0) return;
+  if (reason == UVC_PAUSE_FLOOD)
+    tracked = uvc_server_flooded(srv, c) == 0;
+  else /* on the held list once, whether held back or yielding */
+    tracked = (was & UVC_PAUSE_HELD) != 0 || uvc_server_hold(srv, c) == 0;
+  if (!tracked) return; /* nothing would resume it: it goes on rather than wait for ever */
+  c->pause = (uint8_t)(was | reason);
+  if (was == 0) uv_read_stop((uv_stream_t*)&c->tcp);
 }
 
 void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
@@ -544,6 +578,30 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tl
  * Writing
  * ---------------------------------------------------------------------------------------- */
 
+/* The slow path of uvc_conn_send: c has more than soft_sendq waiting. A reader that drains
+ * (or became congested a moment ago) holds whoever is sending now until it catches up:
+ * backpressure. One that takes nothing holds nobody: the sender only yields the rest of the
+ * loop turn, so that c's writes get their chance to show progress before it is fed more, and
+ * a stuck c fills up to its limits and is dropped there. Kept out of line: inlined, it would
+ * make every call of uvc_conn_send save registers that only this path needs. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void
+send_congested(uvc_server_t* srv, uvc_client_t* c) {
+  if (c->outq.count > srv->sendq_slots) {
+    uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
+    return;
+  }
+  if (!(c->flags & UVC_CONN_CONGESTED))
+    uvc_server_congested(srv, c);
+  else if (!(c->flags & UVC_CONN_HOLDING) && uvc_conn_made_progress(c))
+    uvc_server_progress(srv, c);
+  if (srv->current != NULL)
+    uvc_conn_pause(srv->current,
+                   (c->flags & UVC_CONN_HOLDING) ? UVC_PAUSE_BACKPRESSURE : UVC_PAUSE_YIELD);
+}
+
 /* The hot path of every fan-out: one reference queued, two limits checked. */
 void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m) {
   uvc_server_t* srv = UVC_CONN_SRV(c);
@@ -553,11 +611,8 @@ void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m) {
     return;
   }
   if ((c->flags & UVC_CONN_CONGESTED) || c->outq.bytes > srv->soft_sendq) {
-    /* Backpressure: whoever is sending now waits until c catches up, unless c has stopped
-     * taking anything (then it fills up to --sendq and is dropped). */
-    if (!(c->flags & UVC_CONN_CONGESTED)) uvc_server_congested(srv, c);
-    if (!(c->flags & UVC_CONN_STALLED) && srv->current != NULL)
-      uvc_conn_pause(srv->current, UVC_PAUSE_BACKPRESSURE);
+    send_congested(srv, c);
+    if (c->state != UVC_CONN_OPEN) return;
   }
   uvc_server_mark_dirty(srv, c);
 }
@@ -571,8 +626,8 @@ int uvc_conn_made_progress(uvc_client_t* c) {
   return 1;
 }
 
-/* Bytes left: a congested client that fell under a quarter of its queue holds nobody back;
- * one that is still over it is slow, not stuck. */
+/* Bytes left: a congested client that fell under half of soft_sendq is congested no more;
+ * one that is still over it is draining, not stuck. */
 static void written(uvc_client_t* c) {
   if (!(c->flags & UVC_CONN_CONGESTED)) return;
   if (c->outq.bytes <= UVC_CONN_SRV(c)->soft_sendq / 2)
@@ -797,7 +852,7 @@ void uvc_conn_hard_close(uvc_client_t* c) {
   if (c->sess.present) uvc_core_leave(&UVC_CONN_SRV(c)->core, &c->sess, UVC_LEAVE_LOST, NULL, 0);
   c->state = UVC_CONN_CLOSING;
   uvc_server_uncongested(UVC_CONN_SRV(c), c);
-  if (c->pause & UVC_PAUSE_BACKPRESSURE) uvc_server_unhold(UVC_CONN_SRV(c), c);
+  if (c->pause & UVC_PAUSE_HELD) uvc_server_unhold(UVC_CONN_SRV(c), c);
   if (c->pause & UVC_PAUSE_FLOOD) uvc_server_unflood(UVC_CONN_SRV(c), c);
   if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
   uv_close((uv_handle_t*)&c->tcp, on_closed);
@@ -807,7 +862,7 @@ static void on_closed(uv_handle_t* h) {
   uvc_client_t* c = h->data;
   uvc_server_t* srv = UVC_CONN_SRV(c);
   assert((c->flags &
-          (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING | UVC_CONN_CONGESTED | UVC_CONN_STALLED)) == 0);
+          (UVC_CONN_DIRTY | UVC_CONN_IN_PENDING | UVC_CONN_CONGESTED | UVC_CONN_HOLDING)) == 0);
   assert(c->wreq == NULL);
   uvc_outq_clear(&c->outq);
   if (c->framer != NULL) {

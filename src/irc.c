@@ -1625,6 +1625,14 @@ static void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why,
   closing_link(core, s, text, strlen(text));
 }
 
+/* Flood control holds back the client's lines: one server NOTICE says so. */
+static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
+  sendf(core, s,
+        ":%s NOTICE %s :*** slow down: your lines are being delayed to %u a second (none is "
+        "lost)",
+        core->server_name, client(s), per_second);
+}
+
 /* The connection is gone: its state too. */
 static void irc_on_free(uvc_session_t* s) {
   irc_state_t* st = s->proto;
@@ -1824,4 +1832,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_farewell,
     irc_on_free,
     irc_on_auth,
+    irc_on_slowed,
 };

@@ -35,6 +35,7 @@
 #define REFUSAL_LOG_MS    60000 /* a refused address is logged at most once a minute */
 #define ACCEPT_ERR_LOG_MS 10000
 #define SOFT_SENDQ_MAX    (64 * 1024)
+#define SENDQ_SLOT_BYTES  64
 
 /* Connections from one IPv4 address or IPv6 /64, and refusals not yet logged. */
 typedef struct uvc_addr_entry {
@@ -309,61 +310,76 @@ static int remove_client(uvc_client_t** v, uint32_t* n, uvc_client_t* c) {
   return 0;
 }
 
-/* Backpressure, in short: a client over soft_sendq waiting is congested and holds back
- * whoever sends to it. Four times a second the congestion timer looks at each congested
- * client: one that took no byte for STALL_GRACE_MS is stalled and holds nobody back (so it
- * fills to --sendq and is dropped there); one that took nothing for --stall-timeout is
- * dropped anyway; any byte taken makes it merely slow again. */
+/* Backpressure, in short: a client over soft_sendq waiting is congested. A congested client
+ * holds back whoever sends to it only while it drains: it holds from the moment it becomes
+ * congested, and keeps holding while it takes bytes. One that takes nothing for PROBATION_MS
+ * (a reader that stopped reading, or was stuck all along) is no reason to wait: it stops
+ * holding at once, its senders only yield the rest of the loop turn when they feed it, it
+ * fills up to --sendq and is dropped there; any byte it takes makes it hold again. While
+ * someone holds, the congestion timer samples progress every HOLD_TICK_MS, else every
+ * CONGESTION_TICK_MS (for --stall-timeout, which drops a congested client that took nothing
+ * for that long even in a quiet room). */
+#define PROBATION_MS       30
+#define HOLD_TICK_MS       10
 #define CONGESTION_TICK_MS 250
-#define STALL_GRACE_MS     500
 
 static void on_congestion_timer(uv_timer_t* t);
+
+/* Keeps the congestion timer at the pace the congested clients need (stopped if none). */
+static void pace_congestion_timer(uvc_server_t* srv) {
+  uint64_t want = srv->n_holding > 0 ? HOLD_TICK_MS : CONGESTION_TICK_MS;
+  if (srv->n_congested == 0) {
+    uv_timer_stop(&srv->congestion_timer);
+  } else if (!uv_is_active((uv_handle_t*)&srv->congestion_timer) ||
+             uv_timer_get_repeat(&srv->congestion_timer) != want) {
+    uv_timer_start(&srv->congestion_timer, on_congestion_timer, want, want);
+  }
+}
 
 void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c) {
   if (c->flags & UVC_CONN_CONGESTED) return;
   if (push_client(&srv->congested, &srv->n_congested, &srv->cap_congested, c) != 0) return;
-  c->flags |= UVC_CONN_CONGESTED;
+  c->flags |= UVC_CONN_CONGESTED | UVC_CONN_HOLDING; /* on probation */
   srv->n_holding++;
   c->t.stall.since = (uint32_t)uv_now(srv->loop);
-  (void)uvc_conn_made_progress(c);
-  if (srv->n_congested == 1)
-    uv_timer_start(&srv->congestion_timer, on_congestion_timer, CONGESTION_TICK_MS,
-                   CONGESTION_TICK_MS);
+  (void)uvc_conn_made_progress(c); /* progress is counted from here */
+  pace_congestion_timer(srv);
 }
 
 void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c) {
   if (!(c->flags & UVC_CONN_CONGESTED)) return;
   remove_client(srv->congested, &srv->n_congested, c);
-  if (!(c->flags & UVC_CONN_STALLED)) srv->n_holding--;
-  c->flags &= (uint8_t) ~(UVC_CONN_CONGESTED | UVC_CONN_STALLED);
-  if (srv->n_congested == 0) uv_timer_stop(&srv->congestion_timer);
+  if (c->flags & UVC_CONN_HOLDING) srv->n_holding--;
+  c->flags &= (uint8_t) ~(UVC_CONN_CONGESTED | UVC_CONN_HOLDING);
+  pace_congestion_timer(srv);
 }
 
 void uvc_server_progress(uvc_server_t* srv, uvc_client_t* c) {
   c->t.stall.since = (uint32_t)uv_now(srv->loop);
-  if (c->flags & UVC_CONN_STALLED) {
-    c->flags &= (uint8_t)~UVC_CONN_STALLED;
+  if ((c->flags & (UVC_CONN_CONGESTED | UVC_CONN_HOLDING)) == UVC_CONN_CONGESTED) {
+    c->flags |= UVC_CONN_HOLDING; /* it reads again: wait for it again */
     srv->n_holding++;
+    pace_congestion_timer(srv);
   }
 }
 
 static void on_congestion_timer(uv_timer_t* t) {
   uvc_server_t* srv = t->data;
-  uint64_t now = uv_now(srv->loop);
+  uint32_t now = (uint32_t)uv_now(srv->loop);
   uint32_t i;
   for (i = srv->n_congested; i-- > 0;) { /* backwards: a drop removes entry i */
     uvc_client_t* c = srv->congested[i];
     if (uvc_conn_made_progress(c)) {
       uvc_server_progress(srv, c);
-    } else if ((uint32_t)now - c->t.stall.since >= srv->cfg.stall_ms) {
+    } else if (now - c->t.stall.since >= srv->cfg.stall_ms) {
       uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
-    } else if (!(c->flags & UVC_CONN_STALLED) &&
-               (uint32_t)now - c->t.stall.since >= STALL_GRACE_MS) {
-      c->flags |= UVC_CONN_STALLED;
+    } else if ((c->flags & UVC_CONN_HOLDING) && now - c->t.stall.since >= PROBATION_MS) {
+      c->flags &= (uint8_t)~UVC_CONN_HOLDING; /* it takes nothing: hold nobody for it */
       srv->n_holding--;
       hold_loop(srv); /* held-back senders go on at the end of this phase */
     }
   }
+  pace_congestion_timer(srv);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -386,13 +402,10 @@ static void arm_flood_timer(uvc_server_t* srv) {
   uv_timer_start(&srv->flood_timer, on_flood_timer, soonest > 0 ? soonest : 1, 0);
 }
 
-void uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c) {
-  if (push_client(&srv->flooded, &srv->n_flooded, &srv->cap_flooded, c) != 0) {
-    /* Cannot keep track of it: let it go on rather than stall it for ever. */
-    c->pause &= (uint8_t)~UVC_PAUSE_FLOOD;
-    return;
-  }
+int uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c) {
+  if (push_client(&srv->flooded, &srv->n_flooded, &srv->cap_flooded, c) != 0) return -1;
   arm_flood_timer(srv);
+  return 0;
 }
 
 void uvc_server_unflood(uvc_server_t* srv, uvc_client_t* c) {
@@ -412,15 +425,16 @@ static void on_flood_timer(uv_timer_t* t) {
   arm_flood_timer(srv);
 }
 
-void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c) {
-  if (push_client(&srv->paused, &srv->n_paused, &srv->cap_paused, c) != 0) return;
+int uvc_server_hold(uvc_server_t* srv, uvc_client_t* c) {
+  hold_loop(srv); /* the end of the phase decides whether it goes on */
+  return push_client(&srv->paused, &srv->n_paused, &srv->cap_paused, c);
 }
 
 void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c) {
   remove_client(srv->paused, &srv->n_paused, c);
 }
 
-/* Nobody is congested any more: every held-back sender may go on, in the order they were
+/* No congested reader is draining: every held-back sender may go on, in the order they were
  * held. Their waiting lines may congest someone again and hold them back anew. */
 static void release_held(uvc_server_t* srv) {
   uvc_client_t** held = srv->paused;
@@ -428,7 +442,7 @@ static void release_held(uvc_server_t* srv) {
   srv->paused = NULL;
   srv->n_paused = srv->cap_paused = 0;
   for (i = 0; i < n; i++)
-    uvc_conn_resume(held[i], UVC_PAUSE_BACKPRESSURE);
+    uvc_conn_resume(held[i], UVC_PAUSE_HELD);
   if (srv->paused == NULL) {
     srv->paused = held; /* keep the storage */
     srv->cap_paused = cap;
@@ -438,7 +452,7 @@ static void release_held(uvc_server_t* srv) {
 }
 
 /* Announces scheduled leavings, flushes every dirty client, and lets held-back senders go
- * on once nobody is congested, until none of these is left to do. */
+ * on once no congested reader is draining, until none of these is left to do. */
 static void end_of_phase(uvc_server_t* srv) {
   for (;;) {
     uint32_t i;
@@ -539,6 +553,11 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
    * for big vectored writes, and a fast sender cannot park more than that in each of a
    * thousand live readers. */
   srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
+  /* A queued message costs its ring slot and its header besides its bytes: a stuck reader is
+   * dropped at --sendq bytes or at one message per SENDQ_SLOT_BYTES of it, so that a stream
+   * of tiny messages cannot make its memory many times --sendq. */
+  srv->sendq_slots = (uint32_t)(cfg->sendq / SENDQ_SLOT_BYTES);
+  if (srv->sendq_slots < srv->soft_sendq / 4) srv->sendq_slots = (uint32_t)(srv->soft_sendq / 4);
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
     UVC_WARN(
         "the open-file limit leaves room for %u clients (--max-clients is %u); raise it "

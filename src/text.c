@@ -690,6 +690,11 @@ static void text_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why
   reply(core, s, "*** Disconnected: %s", text);
 }
 
+static void text_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
+  reply(core, s, "*** slow down: your lines are being delayed to %u a second (none is lost)",
+        per_second);
+}
+
 static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   reply(core, s, "! line too long (the limit is %u bytes); it was not sent",
         (unsigned)core->max_line);
@@ -842,4 +847,5 @@ const uvc_adapter_t uvc_text_adapter = {
     text_on_farewell,
     NULL, /* on_free: no state of its own */
     text_on_auth,
+    text_on_slowed,
 };

@@ -186,6 +186,12 @@ static void errors_for_unknown_commands_and_missing_parameters(void** state) {
   th_client_t* a;
   char big[700];
   (void)state;
+  th_server_stop(&srv); /* 17 lines at once: past the default flood burst, which says so */
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--irc-port", "0", "--flood-burst", "50", NULL};
+    th_server_start(&srv, args);
+  }
   a = th_connect(srv.irc_port, 0, 1);
   th_sendf(a, "JOIN #lobby\r\nPING :early\r\n");
   th_expect(a, ":uvchat 451 * :You have not registered");
@@ -354,6 +360,47 @@ static void ping_pong_and_timeouts(void** state) {
   th_close(late);
 }
 
+/* Flood control slows an IRC client that pastes: every line arrives in order, and the
+ * client is told once, with a NOTICE from the server. */
+static void paste_is_slowed_with_one_notice(void** state) {
+  th_client_t *a, *b;
+  char buf[64 * 40], want[96];
+  const char* line;
+  size_t n = 0;
+  int i, told = 0;
+  (void)state;
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--irc-port", "0", "--flood-burst", "5", "--flood-rate", "50", NULL};
+    th_server_start(&srv, args);
+  }
+  a = th_irc_connect(srv.irc_port, "alice");
+  b = th_irc_connect(srv.irc_port, "bob");
+  th_expect_eventually(a, ":bob!~bob@uvchat JOIN #lobby");
+  for (i = 0; i < 40; i++)
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "PRIVMSG #lobby :pasted %02d\r\n", i);
+  th_sendf(a, "PING :before\r\n"); /* sent before the paste: not slowed */
+  th_expect_eventually(a, ":uvchat PONG uvchat :before");
+  th_send(a, buf, n);
+  th_sendf(a, "PING :after\r\n");
+  for (i = 0; i < 40; i++) {
+    snprintf(want, sizeof want, ":alice!~alice@uvchat PRIVMSG #lobby :pasted %02d", i);
+    th_expect(b, want);
+  }
+  while ((line = th_line(a, TH_WAIT_MS)) != NULL && strcmp(line, ":uvchat PONG uvchat :after")) {
+    if (strstr(line, "slow down") == NULL) continue;
+    assert_string_equal(line,
+                        ":uvchat NOTICE alice :*** slow down: your lines are being delayed to 50 "
+                        "a second (none is lost)");
+    told++;
+  }
+  assert_non_null(line);
+  assert_int_equal(told, 1);
+  th_close(a);
+  th_close(b);
+}
+
 /* --motd FILE: shown line by line; a missing file is a usage error (exit 2). */
 static void motd_file(void** state) {
   th_server_t bad;
@@ -430,6 +477,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(irc_and_text_users_meet, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(whois_and_ctcp_to_a_text_user, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(ping_pong_and_timeouts, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(paste_is_slowed_with_one_notice, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(motd_file, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(irc_port_in_use, start_irc, stop_server),
 #ifndef _WIN32

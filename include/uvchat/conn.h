@@ -30,18 +30,27 @@ enum {
   UVC_CONN_DIRTY = 1,      /* on the server's flush list */
   UVC_CONN_GRACEFUL = 2,   /* the scheduled close lets output drain first */
   UVC_CONN_IN_PENDING = 4, /* on the server's leave list */
-  UVC_CONN_CONGESTED = 8,  /* over srv->soft_sendq waiting: it holds back whoever sends to it */
+  UVC_CONN_CONGESTED = 8,  /* over srv->soft_sendq waiting (see UVC_CONN_HOLDING) */
   UVC_CONN_PINGED = 16,    /* its adapter was told it is idle (IRC sent a PING) */
   UVC_CONN_COUNTED = 32,   /* counted in the server's per-address table */
-  UVC_CONN_STALLED = 64,   /* congested and taking nothing: it holds nobody back any more */
+  UVC_CONN_HOLDING = 64,   /* congested, and it became congested or took bytes within the
+                              last 30 ms: whoever sends to it waits (see server.c) */
   UVC_CONN_TLS = 128       /* a uvc_tls_client_t: speaks TLS */
 };
 
 /* Why a client's input is paused (a bitmask: reading resumes when none is left). */
 enum {
   UVC_PAUSE_BACKPRESSURE = 1, /* what it sent is waiting for a congested reader */
-  UVC_PAUSE_FLOOD = 2         /* it sent lines faster than --flood-rate allows */
+  UVC_PAUSE_FLOOD = 2,        /* it sent lines faster than --flood-rate allows */
+  UVC_PAUSE_YIELD = 4         /* it fed a congested reader that holds nobody (takes nothing): it
+                                 handles the lines in hand but reads no more until the end of
+                                 the phase */
 };
+/* The reasons the server's held list tracks (uvc_server_hold): released together, once no
+ * congested reader is draining. */
+#define UVC_PAUSE_HELD (UVC_PAUSE_BACKPRESSURE | UVC_PAUSE_YIELD)
+/* The reasons that stop a client's lines from being handled (they wait in its framer). */
+#define UVC_PAUSE_STASH (UVC_PAUSE_BACKPRESSURE | UVC_PAUSE_FLOOD)
 
 typedef union uvc_sockaddr {
   struct sockaddr sa;
@@ -86,6 +95,8 @@ typedef struct uvc_client {
   uint8_t flags;
   uint8_t leave_why; /* uvc_leave_t */
   uint8_t pause;     /* UVC_PAUSE_* reasons its input is not being read */
+  uint8_t told_slow; /* it was told it is being slowed (flood control); cleared once its
+                        token bucket is full again, so that it is told once per episode */
 } uvc_client_t;
 
 /* Accepts a connection from listener into a new client and greets it (a TLS client once
@@ -99,7 +110,9 @@ void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m);
  * then lets queued output drain. Safe to call any number of times, from anywhere. */
 void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len, int graceful);
 
-/* Stops reading c's input for reason; lines already read wait in its framer. */
+/* Stops reading c's input for reason; lines already read wait in its framer (with
+ * UVC_PAUSE_YIELD they are still handled). If the server cannot keep track of the pause (out
+ * of memory), c is not paused: check c->pause afterwards. */
 void uvc_conn_pause(uvc_client_t* c, unsigned reason);
 /* Lifts reason; once no reason is left, handles the waiting lines and reads again. Must not
  * be called from inside a fan-out (it runs the client's commands). */
@@ -109,7 +122,9 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason);
  * (0: now); adds the tokens it earned. */
 uint32_t uvc_conn_token_wait(uvc_client_t* c, uint32_t now);
 
-/* Whether a congested client has taken bytes since the last call (updates its mark). */
+/* Whether a congested client has taken bytes since the last call (updates its mark). Looks
+ * inside libuv's write queue, so that a write still in flight counts as soon as part of it
+ * went out. */
 int uvc_conn_made_progress(uvc_client_t* c);
 
 /* A connection is announced once it shows it is a person or a client: with its first

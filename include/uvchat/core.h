@@ -178,6 +178,10 @@ typedef struct uvc_adapter {
    * on a success, or NULL. Optional where no operation is ever started. */
   void (*on_auth)(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
                   const char* account, const char* detail);
+  /* Flood control is holding back the client's lines: they go out at per_second lines a
+   * second from now on, none is lost. Tell the client (optional). Called once per episode:
+   * again only after the client kept under the rate long enough to earn its whole burst. */
+  void (*on_slowed)(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {

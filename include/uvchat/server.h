@@ -50,9 +50,9 @@ struct uvc_server {
   uint32_t n_pending, cap_pending;
   uvc_client_t** congested; /* clients over soft_sendq waiting */
   uint32_t n_congested, cap_congested;
-  uint32_t n_holding;          /* congested clients that are not stalled: senders wait for them */
-  uv_timer_t congestion_timer; /* while anyone is congested: tells slow readers from stuck */
-  uvc_client_t** paused;       /* senders held back while anyone is congested */
+  uint32_t n_holding;          /* congested clients that are draining: senders wait for them */
+  uv_timer_t congestion_timer; /* while anyone is congested: samples their write progress */
+  uvc_client_t** paused;       /* senders held back (UVC_PAUSE_HELD) until nobody is draining */
   uint32_t n_paused, cap_paused;
   uvc_client_t** flooded; /* clients waiting for flood-control tokens */
   uint32_t n_flooded, cap_flooded;
@@ -60,6 +60,7 @@ struct uvc_server {
   struct uvc_addr_entry* addrs; /* uthash: connections per address, for --max-per-addr */
   uint64_t fd_budget;           /* clients the open-file limit leaves room for (0: no limit) */
   uint64_t soft_sendq;          /* queued bytes that make a reader congested (backpressure) */
+  uint32_t sendq_slots;         /* queued messages past which a congested reader is dropped */
   uint64_t full_logged_at;      /* when "server full" was last logged */
   uint32_t full_refused;        /* refusals since then */
   uvc_log_limit_t conn_log;     /* connect, disconnect and probe lines: a storm cannot flood */
@@ -130,16 +131,20 @@ void uvc_server_free(uvc_server_t* srv);
 /* For conn.c: queue c for an end-of-phase flush / leave. */
 void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c);
-/* For conn.c: c passed soft_sendq waiting / fell back under half of it, or left. */
+/* For conn.c: c passed soft_sendq waiting / fell back under half of it, or left. A newly
+ * congested client holds its senders back while it shows progress (and for a short
+ * probation before the first). */
 void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c);
-/* For conn.c: a congested client took bytes: it is slow, not stuck. */
+/* For conn.c: a congested client took bytes: it is draining, and holds its senders back. */
 void uvc_server_progress(uvc_server_t* srv, uvc_client_t* c);
-/* For conn.c: c's input is held back until nobody is congested. */
-void uvc_server_hold(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: c's input is held back (UVC_PAUSE_HELD) until no congested client is
+ * draining. Returns 0, or -1 when out of memory (then c must not be paused). */
+int uvc_server_hold(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c);
-/* For conn.c: c stopped reading for flood control / was closed while waiting. */
-void uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c);
+/* For conn.c: c stopped reading for flood control / was closed while waiting. flooded
+ * returns 0, or -1 when out of memory (then c must not be paused). */
+int uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c);
 void uvc_server_unflood(uvc_server_t* srv, uvc_client_t* c);
 /* For conn.c: counts a new connection against the limits. Returns NULL when it may stay,
  * or why it is refused (and then it is not counted). */
