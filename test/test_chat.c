@@ -284,6 +284,24 @@ static void probes_are_never_announced(void** state) {
   th_close(watcher);
 }
 
+/* The operator's stop (SIGTERM on POSIX; Ctrl+Break to the server's process group on
+ * Windows, through the harness): on every system each user gets the goodbye line after what
+ * was already said, the connections end, and the server exits 0 with a clean log. */
+static void operator_stop_says_goodbye_everywhere(void** state) {
+  th_client_t *a, *b;
+  (void)state;
+  two_users(&a, &b);
+  th_sendf(a, "last words\n");
+  th_expect(b, "<guest1> last words");
+  th_server_stop(&srv); /* fails the test unless exit 0 and "stopped cleanly" */
+  th_expect(a, "*** The server is shutting down. Goodbye!");
+  th_expect(b, "*** The server is shutting down. Goodbye!");
+  assert_true(th_wait_closed(a, TH_WAIT_MS));
+  assert_true(th_wait_closed(b, TH_WAIT_MS));
+  th_close(a);
+  th_close(b);
+}
+
 #ifndef _WIN32
 /* SIGTERM: output already queued for a slow reader still arrives, then a goodbye, then the
  * server exits 0. */
@@ -388,6 +406,8 @@ int main(void) {
                                       stop_server),
 #endif
       cmocka_unit_test_setup_teardown(probes_are_never_announced, start_default, stop_server),
+      cmocka_unit_test_setup_teardown(operator_stop_says_goodbye_everywhere, start_default,
+                                      stop_server),
       cmocka_unit_test_setup_teardown(port_in_use_and_bad_flags, start_default, stop_server),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
