@@ -205,13 +205,35 @@ static int has_port(void* arg) {
           (!s->want_tls || s->tls_port != 0) && (!s->want_irc_tls || s->irc_tls_port != 0));
 }
 
+/* An empty configuration file for servers whose test names none: a uvchat installed on the
+ * machine (SYSCONFDIR/uvchat/uvchat.conf) must not change what a test sees. */
+static char g_conf_dir[1024];
+static char g_empty_conf[1100];
+
+static void remove_empty_conf(void) {
+  if (g_conf_dir[0] != '\0') tt_rmdir(g_conf_dir);
+}
+
+static const char* empty_conf(void) {
+  if (g_empty_conf[0] == '\0') {
+    FILE* f;
+    tt_mkdtemp("uvchat-conf", g_conf_dir, sizeof(g_conf_dir));
+    snprintf(g_empty_conf, sizeof(g_empty_conf), "%s/empty.conf", g_conf_dir);
+    if ((f = fopen(g_empty_conf, "w")) == NULL) fail_msg("cannot write %s", g_empty_conf);
+    fclose(f);
+    atexit(remove_empty_conf);
+  }
+  return g_empty_conf;
+}
+
 void th_server_start(th_server_t* s, const char* const* args) {
   static const char* const kPorts[3] = {"--irc-port", "--tls-port", "--irc-tls-port"};
   const char* all[48];
   char data_dir[1024] = "";
-  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0}, has_dir = 0;
-  for (i = 0; args != NULL && args[i] != NULL && n < 40; i++) {
+  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0}, has_dir = 0, has_conf = 0;
+  for (i = 0; args != NULL && args[i] != NULL && n < 38; i++) {
     if (strcmp(args[i], "--data-dir") == 0 || strncmp(args[i], "--data-dir=", 11) == 0) has_dir = 1;
+    if (strcmp(args[i], "--config") == 0 || strncmp(args[i], "--config=", 9) == 0) has_conf = 1;
     for (k = 0; k < 3; k++) {
       if (strcmp(args[i], kPorts[k]) == 0 && args[i + 1] != NULL) {
         named[k] = 1;
@@ -230,6 +252,10 @@ void th_server_start(th_server_t* s, const char* const* args) {
   }
   all[n++] = "--log-level";
   all[n++] = "debug";
+  if (!has_conf) {
+    all[n++] = "--config";
+    all[n++] = empty_conf();
+  }
   if (!has_dir) {
     /* Never the user's own account database (Windows ignores XDG_STATE_HOME). */
     tt_mkdtemp("uvchat-data", data_dir, sizeof(data_dir));
