@@ -24,7 +24,10 @@
 #define UVC_AWAY_MAX       200 /* bytes of an away message */
 #define UVC_REASON_MAX     300 /* bytes of a quit, part or kick reason */
 #define UVC_ROOMS_PER_USER 20
-#define UVC_FORMATS        4 /* wire formats a broadcast may be rendered in */
+#define UVC_REALNAME_MAX   64   /* bytes of a real name (IRC's USER and SETNAME) */
+#define UVC_WHOWAS_MAX     1000 /* departed nicks the core remembers (WHOWAS) */
+#define UVC_WATCH_MAX      100  /* nicks one session may watch (IRC MONITOR) */
+#define UVC_FORMATS        4    /* wire formats a broadcast may be rendered in */
 /* The scratch buffer holds a cleaned line of at least this many bytes, whatever the text
  * line limit: an IRC line may carry 8191 bytes of tags before its 512 bytes. */
 #define UVC_LINE_FLOOR 8704
@@ -58,7 +61,8 @@
   X(AUTH_LOGGED_IN, -25, "you are already logged in")                      \
   X(AUTH_INVALID, -26, "that is not a valid account name")                 \
   X(AUTH_OVERLOADED, -27, "the server is too busy; try again in a moment") \
-  X(AUTH_ERROR, -28, "the account database failed; try again later")
+  X(AUTH_ERROR, -28, "the account database failed; try again later")       \
+  X(WATCH_FULL, -29, "you are watching too many nicks")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -182,6 +186,12 @@ typedef struct uvc_adapter {
    * second from now on, none is lost. Tell the client (optional). Called once per episode:
    * again only after the client kept under the rate long enough to earn its whole burst. */
   void (*on_slowed)(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
+  /* A nick s watches (uvc_core_watch) came online (who is the session now using it) or went
+   * offline (who NULL): nick[0..len) is the nick as it was or is now spelt. Optional. */
+  void (*on_watch)(uvc_core_t* core, uvc_session_t* s, const uvc_session_t* who, const char* nick,
+                   size_t len);
+  /* The real name of one of its sessions (for the nick history), or NULL. Optional. */
+  const char* (*realname)(const uvc_session_t* s);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -195,8 +205,10 @@ typedef struct uvc_membership {
 typedef struct uvc_session_extra {
   uvc_membership_t* more; /* rooms after the first */
   uint16_t cap_more;
-  char* away;    /* the away message (NUL-terminated), or NULL */
-  char* account; /* the account it is logged in to (NUL-terminated), or NULL */
+  char* away;                  /* the away message (NUL-terminated), or NULL */
+  char* account;               /* the account it is logged in to (NUL-terminated), or NULL */
+  struct uvc_watch** watching; /* the nicks it watches (uvc_core_watch) */
+  uint16_t n_watching, cap_watching;
 } uvc_session_extra_t;
 
 struct uvc_session {
@@ -265,7 +277,19 @@ typedef struct uvc_core_config {
   const char* password;     /* the server password clients must give, or NULL */
   uint32_t announce_limit;  /* rooms with more members than this do not announce arrivals,
                                departures and name changes (0: always announce) */
+  const char* autojoin;     /* the room IRC users are joined to when they register, or NULL
+                               (text users always start in default_room) */
 } uvc_core_config_t;
+
+/* One departed nick (a leave or a rename), for WHOWAS. */
+typedef struct uvc_whowas {
+  int64_t when;                 /* wall-clock seconds */
+  const uvc_adapter_t* adapter; /* whose session it was */
+  char nick[UVC_NICK_MAX + 1];
+  char user[UVC_USER_MAX + 1];
+  char realname[UVC_REALNAME_MAX + 1]; /* empty when the adapter has none */
+  char account[UVC_NICK_MAX + 1];      /* the account it was logged in to, or empty */
+} uvc_whowas_t;
 
 struct uvc_core {
   uvc_core_hooks_t hooks;
@@ -290,6 +314,13 @@ struct uvc_core {
   void* auth_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
+  const char* autojoin;      /* see uvc_core_config_t */
+  uint32_t max_present;      /* the most sessions present at once since start */
+  uvc_whowas_t* whowas;      /* a ring of departed nicks, oldest overwritten first */
+  uint32_t whowas_cap;       /* entries allocated (grows to UVC_WHOWAS_MAX) */
+  uint32_t whowas_n;         /* entries in use */
+  uint32_t whowas_next;      /* where the next one goes */
+  struct uvc_watch* watches; /* watched nicks (uthash head): who watches each */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -331,6 +362,24 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
 uvc_session_t* uvc_core_find(uvc_core_t* core, const char* nick, size_t len);
 /* Calls fn for every present session (fn must not make anyone enter or leave). */
 void uvc_core_each(uvc_core_t* core, void (*fn)(uvc_session_t* s, void* arg), void* arg);
+/* The i-th most recent departed nick equal to nick (any case) (i = 0: the latest), or NULL.
+ * A session that left or was renamed leaves its old nick here (at most UVC_WHOWAS_MAX). */
+const uvc_whowas_t* uvc_core_whowas(const uvc_core_t* core, const char* nick, size_t len,
+                                    unsigned i);
+
+/* Watching nicks (IRC MONITOR): s is told through its adapter's on_watch when a nick it
+ * watches comes online (enters, is revealed or is taken by a rename) or goes offline (leaves
+ * or is renamed away). Returns 0 (also when already watched), UVC_ENICK_INVALID,
+ * UVC_EWATCH_FULL past UVC_WATCH_MAX nicks, or UVC_ENOMEM. */
+int uvc_core_watch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
+/* Stops watching nick (no-op when not watched). */
+void uvc_core_unwatch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
+/* Stops watching every nick (also done when s leaves). */
+void uvc_core_unwatch_all(uvc_core_t* core, uvc_session_t* s);
+/* How many nicks s watches, and the i-th of them (as it was given). */
+unsigned uvc_session_watch_count(const uvc_session_t* s);
+const char* uvc_session_watched(const uvc_session_t* s, unsigned i);
+
 /* Sets (text) or clears (len 0) the session's away message. */
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
 

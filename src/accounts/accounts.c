@@ -83,6 +83,11 @@ detailf(char* out, const char* fmt, ...) {
 }
 
 /* The throttle key of s's address (from the core's peer_key hook; "-" without one). */
+/* Why pw is not acceptable as a new password under the configured bounds, or NULL. */
+static const char* password_problem(const uvc_accounts_t* a, const char* pw, size_t len) {
+  return uvc_password_check(pw, len, a->limits.password_min, a->limits.password_max);
+}
+
 static void addr_key(const uvc_accounts_t* a, const uvc_session_t* s, char out[ADDR_KEY_MAX]) {
   out[0] = '\0';
   if (a->core->hooks.peer_key != NULL) a->core->hooks.peer_key(a->core->ud, s, out, ADDR_KEY_MAX);
@@ -355,7 +360,7 @@ static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, 
                detailf(detail, "the nick %s is already registered", s->nick));
     return;
   }
-  if ((problem = uvc_password_problem(pw, len)) != NULL) {
+  if ((problem = password_problem(a, pw, len)) != NULL) {
     answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_BAD_PASSWORD, NULL,
                detailf(detail, "password not accepted: %s", problem));
     return;
@@ -554,7 +559,7 @@ static void start_check(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, c
     }
     name = uvc_session_account(s);
     nlen = strlen(name);
-    if (op == UVC_AUTH_PASSWD && (problem = uvc_password_problem(newpw, newlen)) != NULL) {
+    if (op == UVC_AUTH_PASSWD && (problem = password_problem(a, newpw, newlen)) != NULL) {
       answer_now(a, s, op, UVC_EAUTH_BAD_PASSWORD, name,
                  detailf(detail, "new password not accepted: %s", problem));
       return;
@@ -858,6 +863,8 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
   a->limits.register_per_addr = UVC_ACCOUNTS_REGISTER_PER_ADDR;
   a->limits.register_all = UVC_ACCOUNTS_REGISTER_ALL;
   a->limits.watch_ms = UVC_ACCOUNTS_WATCH_MS;
+  a->limits.password_min = UVC_PASSWORD_MIN;
+  a->limits.password_max = UVC_PASSWORD_DEFAULT_MAX;
   uvc_throttle_init(&a->reg_addr, a->limits.register_per_addr, HOUR_MS);
   uvc_throttle_init(&a->reg_all, a->limits.register_all, HOUR_MS);
   if ((r = uvc_store_open(&a->store, data_dir, err, errlen)) != 0) {
@@ -879,6 +886,9 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
 
 void uvc_accounts_set_limits(uvc_accounts_t* a, const uvc_accounts_limits_t* limits) {
   a->limits = *limits;
+  if (a->limits.password_min == 0) a->limits.password_min = UVC_PASSWORD_MIN;
+  if (a->limits.password_max == 0) a->limits.password_max = UVC_PASSWORD_DEFAULT_MAX;
+  if (a->limits.password_max > UVC_PASSWORD_MAX) a->limits.password_max = UVC_PASSWORD_MAX;
   uvc_throttle_free(&a->reg_addr);
   uvc_throttle_free(&a->reg_all);
   /* 0 means no limit: the tables are then never consulted */

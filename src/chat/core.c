@@ -204,6 +204,7 @@ static void free_extra(uvc_session_t* s) {
   free(s->x->more);
   free(s->x->away);
   free(s->x->account);
+  free(s->x->watching);
   free(s->x);
   s->x = NULL;
 }
@@ -367,6 +368,179 @@ int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char*
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Watched nicks (MONITOR): for each nick someone watches, who watches it
+ * ---------------------------------------------------------------------------------------- */
+
+struct uvc_watch {
+  UT_hash_handle hh;
+  uvc_session_t** watchers;
+  uint32_t n, cap;
+  uint8_t len;
+  char nick[UVC_NICK_MAX + 1]; /* as the first watcher gave it */
+};
+
+static struct uvc_watch* watch_find(const uvc_core_t* core, const char* nick, size_t len) {
+  struct uvc_watch* w = NULL;
+  if (len == 0 || len > UVC_NICK_MAX) return NULL;
+  HASH_FIND(hh, core->watches, nick, len, w);
+  return w;
+}
+
+static void watch_destroy(uvc_core_t* core, struct uvc_watch* w) {
+  HASH_DEL(core->watches, w);
+  free(w->watchers);
+  free(w);
+}
+
+static void watches_clear(uvc_core_t* core) {
+  struct uvc_watch *w, *tmp;
+  HASH_ITER(hh, core->watches, w, tmp) {
+    watch_destroy(core, w);
+  }
+}
+
+/* Takes s out of w's watchers (and destroys w when nobody is left). */
+static void watch_drop(uvc_core_t* core, struct uvc_watch* w, const uvc_session_t* s) {
+  uint32_t i;
+  for (i = 0; i < w->n; i++)
+    if (w->watchers[i] == s) {
+      w->watchers[i] = w->watchers[--w->n];
+      break;
+    }
+  if (w->n == 0) watch_destroy(core, w);
+}
+
+int uvc_core_watch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
+  struct uvc_watch* w;
+  uint32_t i;
+  if (!uvc_nick_valid(nick, len)) return UVC_ENICK_INVALID;
+  w = watch_find(core, nick, len);
+  if (w != NULL)
+    for (i = 0; i < w->n; i++)
+      if (w->watchers[i] == s) return 0;
+  if (uvc_session_watch_count(s) >= UVC_WATCH_MAX) return UVC_EWATCH_FULL;
+  if (extra(s) == NULL) return UVC_ENOMEM;
+  if (s->x->n_watching == s->x->cap_watching) {
+    uint16_t cap = s->x->cap_watching ? (uint16_t)(s->x->cap_watching * 2) : 4;
+    struct uvc_watch** v = realloc(s->x->watching, cap * sizeof(*v));
+    if (v == NULL) return UVC_ENOMEM;
+    s->x->watching = v;
+    s->x->cap_watching = cap;
+  }
+  if (w == NULL) {
+    if ((w = calloc(1, sizeof(*w))) == NULL) return UVC_ENOMEM;
+    memcpy(w->nick, nick, len);
+    w->len = (uint8_t)len;
+    g_hash_oom = 0;
+    HASH_ADD_KEYPTR(hh, core->watches, w->nick, w->len, w);
+    if (g_hash_oom) {
+      free(w);
+      return UVC_ENOMEM;
+    }
+  }
+  if (w->n == w->cap) {
+    uint32_t cap = w->cap ? w->cap * 2 : 2;
+    uvc_session_t** v = realloc(w->watchers, cap * sizeof(*v));
+    if (v == NULL) {
+      if (w->n == 0) watch_destroy(core, w);
+      return UVC_ENOMEM;
+    }
+    w->watchers = v;
+    w->cap = cap;
+  }
+  w->watchers[w->n++] = s;
+  s->x->watching[s->x->n_watching++] = w;
+  return 0;
+}
+
+void uvc_core_unwatch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
+  struct uvc_watch* w = watch_find(core, nick, len);
+  uint16_t i;
+  if (w == NULL || s->x == NULL) return;
+  for (i = 0; i < s->x->n_watching; i++)
+    if (s->x->watching[i] == w) {
+      s->x->watching[i] = s->x->watching[--s->x->n_watching];
+      watch_drop(core, w, s);
+      return;
+    }
+}
+
+void uvc_core_unwatch_all(uvc_core_t* core, uvc_session_t* s) {
+  if (s->x == NULL) return;
+  while (s->x->n_watching > 0)
+    watch_drop(core, s->x->watching[--s->x->n_watching], s);
+}
+
+unsigned uvc_session_watch_count(const uvc_session_t* s) {
+  return s->x != NULL ? s->x->n_watching : 0;
+}
+
+const char* uvc_session_watched(const uvc_session_t* s, unsigned i) {
+  return i < uvc_session_watch_count(s) ? s->x->watching[i]->nick : NULL;
+}
+
+/* Tells whoever watches nick that who took it (or, who NULL, that it is gone). */
+static void watch_notify(uvc_core_t* core, const char* nick, size_t len, const uvc_session_t* who) {
+  struct uvc_watch* w = watch_find(core, nick, len);
+  uint32_t i;
+  if (w == NULL) return;
+  for (i = 0; i < w->n; i++) { /* on_watch only sends: the list cannot change meanwhile */
+    uvc_session_t* t = w->watchers[i];
+    if (t->adapter->on_watch != NULL) t->adapter->on_watch(core, t, who, nick, len);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The nick history (WHOWAS): a ring, growing up to UVC_WHOWAS_MAX entries
+ * ---------------------------------------------------------------------------------------- */
+
+/* Copies src (NUL-terminated, or NULL) into dst of cap bytes, cut at a character boundary. */
+static void copy_cut(char* dst, size_t cap, const char* src) {
+  size_t n = src != NULL ? uvc_utf8_cut(src, strlen(src), cap - 1) : 0;
+  if (n > 0) memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* Remembers that s no longer uses nick[0..len). */
+static void whowas_add(uvc_core_t* core, const uvc_session_t* s, const char* nick, size_t len) {
+  uvc_whowas_t* e;
+  if (core->whowas_next == core->whowas_cap) {
+    if (core->whowas_cap < UVC_WHOWAS_MAX) {
+      uint32_t cap = core->whowas_cap ? core->whowas_cap * 2 : 16;
+      uvc_whowas_t* v;
+      if (cap > UVC_WHOWAS_MAX) cap = UVC_WHOWAS_MAX;
+      if ((v = realloc(core->whowas, cap * sizeof(*v))) == NULL) return; /* not remembered */
+      core->whowas = v;
+      core->whowas_cap = cap;
+    } else {
+      core->whowas_next = 0; /* full: the oldest goes */
+    }
+  }
+  e = &core->whowas[core->whowas_next++];
+  if (core->whowas_n < core->whowas_cap) core->whowas_n++;
+  e->when = uvc_core_now(core);
+  e->adapter = s->adapter;
+  if (len > UVC_NICK_MAX) len = UVC_NICK_MAX;
+  memcpy(e->nick, nick, len);
+  e->nick[len] = '\0';
+  copy_cut(e->user, sizeof(e->user), s->user);
+  copy_cut(e->realname, sizeof(e->realname),
+           s->adapter->realname != NULL ? s->adapter->realname(s) : NULL);
+  copy_cut(e->account, sizeof(e->account), uvc_session_account(s));
+}
+
+const uvc_whowas_t* uvc_core_whowas(const uvc_core_t* core, const char* nick, size_t len,
+                                    unsigned i) {
+  uint32_t k;
+  for (k = 0; k < core->whowas_n; k++) {
+    const uvc_whowas_t* e =
+        &core->whowas[(core->whowas_next + core->whowas_cap - 1 - k) % core->whowas_cap];
+    if (uvc_name_eq(e->nick, strlen(e->nick), nick, len) && i-- == 0) return e;
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Presence
  * ---------------------------------------------------------------------------------------- */
 
@@ -381,6 +555,7 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->motd = cfg->motd;
   core->announce_limit = cfg->announce_limit;
   core->password = cfg->password;
+  core->autojoin = cfg->autojoin;
   core->started = uvc_core_now(core);
   /* A cleaned line (each byte may become 3) and room for a prefix. */
   core->scratch_cap =
@@ -408,6 +583,10 @@ void uvc_core_free(uvc_core_t* core) {
   free(core->scratch);
   core->scratch = NULL;
   registered_clear(core);
+  watches_clear(core);
+  free(core->whowas);
+  core->whowas = NULL;
+  core->whowas_cap = core->whowas_n = core->whowas_next = 0;
 }
 
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter) {
@@ -518,6 +697,8 @@ int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t 
   if ((err = nick_add(core, s, nick, len)) != 0) return err;
   s->present = 1;
   core->n_present++;
+  if (core->n_present > core->max_present) core->max_present = core->n_present;
+  if (!s->unseen) watch_notify(core, s->nick, s->nick_len, s);
   return 0;
 }
 
@@ -533,6 +714,7 @@ void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
   unsigned r;
   if (!s->unseen) return;
   s->unseen = 0;
+  if (s->present) watch_notify(core, s->nick, s->nick_len, s);
   for (r = 0; r < s->n_rooms; r++) {
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uvc_event_t ev;
@@ -553,10 +735,13 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   }
   while (s->n_rooms > 0)
     room_remove_at(core, s, s->n_rooms - 1u);
+  uvc_core_unwatch_all(core, s);
+  if (!s->unseen && !core->stopping) whowas_add(core, s, s->nick, s->nick_len);
   free_extra(s);
   nick_del(core, s);
   s->present = 0;
   core->n_present--;
+  if (!s->unseen && !core->stopping) watch_notify(core, s->nick, s->nick_len, NULL);
 }
 
 int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
@@ -582,6 +767,11 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   ev.old_len = old_len;
   fanout_peers(core, s, &ev, 1);
   if (core->hooks.observe != NULL) core->hooks.observe(core->ud, &ev);
+  if (!uvc_name_eq(old, old_len, nick, len)) { /* a change of case is the same nick */
+    whowas_add(core, s, old, old_len);
+    watch_notify(core, old, old_len, NULL);
+    watch_notify(core, s->nick, s->nick_len, s);
+  }
   return 0;
 }
 

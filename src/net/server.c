@@ -541,6 +541,8 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   cc.default_room = cfg->default_room;
   cc.max_line = (uint32_t)cfg->max_line;
   cc.announce_limit = (uint32_t)cfg->announce_limit;
+  cc.server_name = cfg->server_name;
+  cc.autojoin = cfg->irc_autojoin;
   memset(&hooks, 0, sizeof(hooks));
   hooks.deliver = hook_deliver;
   hooks.request_close = hook_request_close;
@@ -886,6 +888,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->cfg = *cfg;
   srv->core.password = cfg->password;
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
+  srv->core.autojoin = cfg->irc_autojoin;
   srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);

@@ -1833,4 +1833,6 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_free,
     irc_on_auth,
     irc_on_slowed,
+    NULL, /* on_watch */
+    NULL, /* realname */
 };

@@ -848,4 +848,6 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_free: no state of its own */
     text_on_auth,
     text_on_slowed,
+    NULL, /* on_watch: text users watch nobody */
+    NULL, /* realname: text users have none */
 };
