@@ -157,7 +157,7 @@ static void text_user(int i, const char* nick) {
   clear();
 }
 
-/* Opens user i as an IRC user registered as nick; clears every inbox. */
+/* Opens user i as an IRC user registered as nick, joined to #lobby; clears every inbox. */
 static void irc_user(int i, const char* nick) {
   char line[128];
   open_user(i, &uvc_irc_adapter);
@@ -166,6 +166,7 @@ static void irc_user(int i, const char* nick) {
   snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
   send_line(i, line);
   assert_true(users[i].s.present);
+  send_line(i, "JOIN #lobby");
   clear();
 }
 

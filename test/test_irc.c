@@ -29,6 +29,7 @@ static user_t users[N_USERS];
 static const char* g_motd;
 static const char* g_password;
 static uint32_t g_announce_limit;
+static const char* g_autojoin;
 
 /* Every line an IRC user receives ends with CRLF and fits in 512 bytes. */
 static void check_irc_lines(const uvc_msg_t* m) {
@@ -81,6 +82,7 @@ static int setup(void** state) {
   cfg.motd = g_motd;
   cfg.password = g_password;
   cfg.announce_limit = g_announce_limit;
+  cfg.autojoin = g_autojoin;
   memset(users, 0, sizeof users);
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
   return 0;
@@ -96,7 +98,7 @@ static int teardown(void** state) {
     if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
   }
   uvc_core_free(&core);
-  g_motd = g_password = NULL;
+  g_motd = g_password = g_autojoin = NULL;
   g_announce_limit = 0;
   return 0;
 }
@@ -123,8 +125,9 @@ static void irc_open(int i) {
   uvc_irc_adapter.on_open(&core, &u->s);
 }
 
-/* Opens user i as IRC and registers it as nick (user name = nick); clears every inbox. */
-static void irc_user(int i, const char* nick) {
+/* Opens user i as IRC and registers it as nick (user name = nick), in no room; clears
+ * every inbox. */
+static void irc_user_alone(int i, const char* nick) {
   char line[128];
   irc_open(i);
   snprintf(line, sizeof line, "NICK %s", nick);
@@ -132,6 +135,14 @@ static void irc_user(int i, const char* nick) {
   snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
   send_line(i, line);
   assert_true(users[i].s.present);
+  clear();
+}
+
+/* irc_user_alone(), then JOIN #lobby (where the text users are); clears every inbox. */
+static void irc_user(int i, const char* nick) {
+  irc_user_alone(i, nick);
+  send_line(i, "JOIN #lobby");
+  assert_non_null(uvc_session_in(&users[i].s, core.lobby));
   clear();
 }
 
@@ -250,8 +261,9 @@ static void parser_limits_and_garbage(void** state) {
   "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1 :are supported " \
   "by this server"
 
-/* NICK + USER: the whole greeting, the lobby's JOIN and names; text users see the arrival. */
-static void registration_greets_and_joins_the_lobby(void** state) {
+/* NICK + USER: the whole greeting, then a notice naming the text users' room; the client is
+ * in no room (text users hear nothing of it) until it joins one. */
+static void registration_greets_and_joins_nothing(void** state) {
   (void)state;
   text_user(0); /* guest1, in the lobby */
   irc_open(1);
@@ -274,18 +286,54 @@ static void registration_greets_and_joins_the_lobby(void** state) {
       ":uvchat 254 alice 1 :channels formed\r\n"
       ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
       ":uvchat 422 alice :MOTD File is missing\r\n"
-      ":alice!~al-icex@uvchat JOIN #lobby\r\n"
-      ":uvchat 353 alice = #lobby :guest1 alice\r\n"
-      ":uvchat 366 alice #lobby :End of /NAMES list\r\n");
-  assert_string_equal(users[0].inbox, "*** alice joined #lobby\r\n");
+      ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby to "
+      "meet them\r\n");
+  assert_string_equal(users[0].inbox, "");
+  assert_int_equal(users[1].s.n_rooms, 0);
   assert_string_equal(users[1].s.user, "~al-icex");
   clear();
   send_line(1, "WHOIS alice");
   assert_string_equal(users[1].inbox,
                       ":uvchat 311 alice alice ~al-icex uvchat * :Alice Liddell\r\n"
-                      ":uvchat 319 alice alice :#lobby\r\n"
                       ":uvchat 312 alice alice uvchat :uvchat chat server\r\n"
                       ":uvchat 318 alice alice :End of /WHOIS list\r\n");
+  clear();
+  send_line(1, "JOIN #lobby");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~al-icex@uvchat JOIN #lobby\r\n"
+                      ":uvchat 353 alice = #lobby :guest1 alice\r\n"
+                      ":uvchat 366 alice #lobby :End of /NAMES list\r\n");
+  assert_string_equal(users[0].inbox, "*** alice joined #lobby\r\n");
+}
+
+/* A core whose IRC users are joined to a room when they register (--irc-autojoin). */
+static int setup_with_autojoin(void** state) {
+  g_autojoin = "#irc";
+  return setup(state);
+}
+
+/* --irc-autojoin #irc: registering joins #irc (created, the first one its operator); the
+ * notice still says where the text users are. */
+static void registration_joins_the_autojoin_room(void** state) {
+  (void)state;
+  text_user(0);
+  irc_open(1);
+  send_line(1, "NICK alice");
+  send_line(1, "USER alice 0 * :A");
+  assert_non_null(strstr(users[1].inbox,
+                         ":uvchat 422 alice :MOTD File is missing\r\n"
+                         ":alice!~alice@uvchat JOIN #irc\r\n"
+                         ":uvchat 353 alice = #irc :@alice\r\n"
+                         ":uvchat 366 alice #irc :End of /NAMES list\r\n"
+                         ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; "
+                         "JOIN #lobby to meet them\r\n"));
+  assert_string_equal(users[0].inbox, "");
+  clear();
+  irc_open(2);
+  send_line(2, "NICK bob");
+  send_line(2, "USER bob 0 * :B");
+  assert_string_equal(users[1].inbox, ":bob!~bob@uvchat JOIN #irc\r\n");
+  assert_false(uvc_session_is_op(&users[2].s, uvc_core_room(&core, "#irc", 4)));
 }
 
 /* Before registration: 451 for most commands; PING, NICK errors and QUIT work. */
@@ -348,6 +396,7 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP END");
   assert_true(users[0].s.present);
   assert_non_null(strstr(users[0].inbox, ":uvchat 001 alice :Welcome"));
+  send_line(0, "JOIN #lobby");
   /* userhost-in-names: full masks in NAMES */
   assert_non_null(strstr(users[0].inbox, ":uvchat 353 alice = #lobby :alice!~alice@uvchat\r\n"));
   clear();
@@ -438,7 +487,8 @@ static void motd_lines(void** state) {
                          ":uvchat 372 alice :- \r\n"
                          ":uvchat 372 alice :- Be \x02nice\x02.\r\n"
                          ":uvchat 376 alice :End of /MOTD command.\r\n"
-                         ":alice!~alice@uvchat JOIN #lobby\r\n"));
+                         ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in "
+                         "#lobby; JOIN #lobby to meet them\r\n"));
   clear();
   send_line(0, "MOTD");
   assert_non_null(strstr(users[0].inbox, ":uvchat 372 alice :- Welcome!\r\n"));
@@ -475,6 +525,7 @@ static void nick_collisions_and_changes(void** state) {
   assert_false(users[2].s.present);
   send_line(2, "NICK bobby");
   assert_true(users[2].s.present);
+  send_line(2, "JOIN #lobby");
   clear();
   send_line(0, "NICK Bob");
   send_line(0, "NICK");
@@ -1193,7 +1244,9 @@ int main(void) {
       cmocka_unit_test(parser_basics),
       cmocka_unit_test(parser_skips_tags_safely),
       cmocka_unit_test(parser_limits_and_garbage),
-      cmocka_unit_test_setup_teardown(registration_greets_and_joins_the_lobby, setup, teardown),
+      cmocka_unit_test_setup_teardown(registration_greets_and_joins_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(registration_joins_the_autojoin_room, setup_with_autojoin,
+                                      teardown),
       cmocka_unit_test_setup_teardown(only_a_few_commands_before_registration, setup, teardown),
       cmocka_unit_test_setup_teardown(registered_users_cannot_register_again, setup, teardown),
       cmocka_unit_test_setup_teardown(cap_negotiation_holds_registration, setup, teardown),

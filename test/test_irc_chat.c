@@ -49,6 +49,14 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect(a, ":uvchat 254 alice 1 :channels formed");
   th_expect(a, ":uvchat 255 alice :I have 2 clients and 0 servers");
   th_expect(a, ":uvchat 422 alice :MOTD File is missing");
+  th_expect(a,
+            ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby "
+            "to meet them");
+  th_sendf(a, "WHOIS alice\r\n"); /* in no room until it joins one */
+  th_expect(a, ":uvchat 311 alice alice ~al uvchat * :Alice L");
+  th_expect(a, ":uvchat 312 alice alice uvchat :uvchat chat server");
+  th_expect(a, ":uvchat 318 alice alice :End of /WHOIS list");
+  th_sendf(a, "JOIN #lobby\r\n");
   th_expect(a, ":alice!~al@uvchat JOIN #lobby");
   th_expect(a, ":uvchat 353 alice = #lobby :guest1 alice");
   th_expect(a, ":uvchat 366 alice #lobby :End of /NAMES list");
@@ -65,6 +73,8 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect(b, ":uvchat 433 * bob :Nickname is already in use");
   th_sendf(b, "NICK bobby\r\n");
   th_expect(b, ":uvchat 001 bobby :Welcome to the uvchat Network, bobby");
+  assert_non_null(th_skip_to(b, ":uvchat NOTICE bobby :*** Plain-text users", TH_WAIT_MS));
+  th_sendf(b, "JOIN #lobby\r\n");
   th_expect_eventually(b, ":uvchat 353 bobby = #lobby :bob alice bobby");
   th_expect(a, ":guest1!text@uvchat NICK :bob");
   th_expect(a, ":bobby!~b@uvchat JOIN #lobby");
@@ -81,8 +91,8 @@ static void registration_numerics_and_nick_collision(void** state) {
 static void join_part_privmsg_quit(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = th_irc_connect(srv.irc_port, "alice");
-  b = th_irc_connect(srv.irc_port, "bob");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
+  b = th_irc_connect_lobby(srv.irc_port, "bob");
   th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
   th_sendf(a, "JOIN #dev\r\n");
   th_expect(a, ":alice!~alice@uvchat JOIN #dev");
@@ -122,8 +132,8 @@ static void join_part_privmsg_quit(void** state) {
 static void topic_names_who_whois_list(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = th_irc_connect(srv.irc_port, "alice");
-  b = th_irc_connect(srv.irc_port, "bob");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
+  b = th_irc_connect_lobby(srv.irc_port, "bob");
   th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
   th_sendf(a, "JOIN #dev\r\n");
   th_expect_eventually(a, ":uvchat 366 alice #dev :End of /NAMES list");
@@ -197,7 +207,7 @@ static void errors_for_unknown_commands_and_missing_parameters(void** state) {
   th_expect(a, ":uvchat 451 * :You have not registered");
   th_expect(a, ":uvchat PONG uvchat :early");
   th_irc_register(a, "alice");
-  th_expect_eventually(a, ":uvchat 366 alice #lobby :End of /NAMES list");
+  assert_non_null(th_skip_to(a, ":uvchat NOTICE alice :*** Plain-text users", TH_WAIT_MS));
   th_sendf(a, "FROBNICATE\r\nJOIN\r\nPRIVMSG\r\nPRIVMSG alice\r\nNICK\r\nUSER a b c :d\r\n");
   th_expect(a, ":uvchat 421 alice FROBNICATE :Unknown command");
   th_expect(a, ":uvchat 461 alice JOIN :Not enough parameters");
@@ -225,7 +235,7 @@ static void irc_and_text_users_meet(void** state) {
   th_client_t *a, *t;
   (void)state;
   t = th_text_connect(srv.port); /* guest1 */
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
 
   th_sendf(t, "hello from nc\n");
@@ -288,7 +298,7 @@ static void irc_and_text_users_meet(void** state) {
   th_sendf(a, "QUIT :see you\r\n");
   th_expect_eventually(t, "*** Alice2 left (quit: see you)");
   th_close(a);
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   th_sendf(t, "/quit bye all\n");
   th_expect(a, ":tom!text@uvchat QUIT :Quit: bye all");
@@ -301,7 +311,7 @@ static void whois_and_ctcp_to_a_text_user(void** state) {
   th_client_t *a, *t;
   (void)state;
   t = th_text_connect(srv.port); /* guest1 */
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   th_sendf(t, "/away lunch\n");
   th_expect(t, "*** You are away: lunch");
@@ -335,7 +345,7 @@ static void ping_pong_and_timeouts(void** state) {
     th_server_start(&srv, args);
   }
   t = th_text_connect(srv.port); /* text users are never pinged */
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   line = th_skip_to(a, "PING ", 8000);
   assert_non_null(line);
@@ -375,8 +385,8 @@ static void paste_is_slowed_with_one_notice(void** state) {
     const char* args[] = {"--irc-port", "0", "--flood-burst", "5", "--flood-rate", "50", NULL};
     th_server_start(&srv, args);
   }
-  a = th_irc_connect(srv.irc_port, "alice");
-  b = th_irc_connect(srv.irc_port, "bob");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
+  b = th_irc_connect_lobby(srv.irc_port, "bob");
   th_expect_eventually(a, ":bob!~bob@uvchat JOIN #lobby");
   for (i = 0; i < 40; i++)
     n += (size_t)snprintf(buf + n, sizeof buf - n, "PRIVMSG #lobby :pasted %02d\r\n", i);
@@ -455,7 +465,7 @@ static void irc_port_in_use(void** state) {
 /* On SIGTERM an IRC client hears the shutdown notice and an ERROR line, as IRC clients
  * expect, then the server closes the connection and exits 0. */
 static void shutdown_says_error_to_irc_clients(void** state) {
-  th_client_t* a = th_irc_connect(srv.irc_port, "alice");
+  th_client_t* a = th_irc_connect_lobby(srv.irc_port, "alice");
   (void)state;
   th_server_kill(&srv, SIGTERM);
   th_expect_eventually(a, ":uvchat NOTICE * :The server is shutting down. Goodbye!");

@@ -20,7 +20,8 @@ static const irc_cap_t kCaps[] = {{"multi-prefix", NULL, CAP_MULTI_PREFIX, 0},
                                   {NULL, NULL, 0, 0}};
 
 /* Completes the registration once NICK and USER are in and no CAP negotiation is open:
- * checks the password, enters the nick into the core, greets, and joins the default room. */
+ * checks the password, enters the nick into the core, greets, joins the --irc-autojoin room
+ * if there is one, and says where the text users are. */
 void irc_try_register(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = s->proto;
   char nick[UVC_NICK_MAX + 1];
@@ -93,8 +94,14 @@ void irc_try_register(uvc_core_t* core, uvc_session_t* s) {
   irc_send_isupport(core, s);
   irc_send_lusers(core, s);
   irc_send_motd(core, s);
-  if (uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 1, &room) == 0)
+  /* IRC clients join what they ask for, unless the server names a room (--irc-autojoin). */
+  if (core->autojoin != NULL &&
+      uvc_core_join(core, s, core->autojoin, strlen(core->autojoin), 1, &room) == 0)
     irc_send_joined(core, s, room);
+  /* Always last: where the plain-text users are, who cannot go anywhere else at first. */
+  irc_sendf(core, s,
+            ":%s NOTICE %s :*** Plain-text users (nc, telnet) talk in %s; JOIN %s to meet them",
+            core->server_name, s->nick, core->lobby->name, core->lobby->name);
 }
 
 /* CAP LS / LIST / REQ / END (IRCv3 capability negotiation). */
