@@ -112,15 +112,15 @@ static void text_register_login_and_name_protection(void** state) {
   th_sendf(b, "/login alice wrong horse\n");
   th_expect(b, "! cannot log in as alice: wrong password, or no such account");
   th_sendf(b, "/login alice correct horse\n");
+  th_expect(b, "*** You are logged in as alice."); /* then the account's nick */
   th_expect(b, "*** guest2 is now known as alice");
-  th_expect(b, "*** You are logged in as alice.");
   th_expect(a, "*** guest2 is now known as alice");
   th_expect(i, ":guest2!text@uvchat NICK :alice");
   /* a second connection logs in to alice: it takes the nick from the first */
   th_sendf(a, "/login alice correct horse\n");
+  th_expect(a, "*** You are logged in as alice.");
   th_expect(a, "*** alice is now known as guest4");
   th_expect(a, "*** guest3 is now known as alice");
-  th_expect(a, "*** You are logged in as alice.");
   th_expect(b, "*** alice is now known as guest4");
   th_expect(b,
             "*** you logged in to alice from another connection, which took the nick: this "
@@ -243,8 +243,8 @@ static void registration_survives_kill_9(void** state) {
   th_sendf(b, "/nick alice\n");
   th_expect(b, "! the nick alice is registered; log in with /login alice PASSWORD");
   th_sendf(b, "/login alice correct horse\n");
-  th_expect(b, "*** guest1 is now known as alice");
   th_expect(b, "*** You are logged in as alice.");
+  th_expect(b, "*** guest1 is now known as alice");
   th_close(b);
 }
 

@@ -458,6 +458,11 @@ int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char*
  * (uvc_core_reclaim, then a rename). Returns 0, or UVC_ENOMEM (s is logged in all the same
  * but keeps its nick). */
 int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len);
+/* The two halves of uvc_core_login, for who must say "logged in" between them: s is logged
+ * in to name (0 or UVC_ENOMEM); then s takes its account's nick when present (0, or an
+ * error of uvc_core_reclaim or uvc_core_rename: it keeps its nick). */
+int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len);
+int uvc_core_take_account_nick(uvc_core_t* core, uvc_session_t* s);
 /* Frees nick for s, which is logged in to that account: whoever else holds it (a stranger,
  * or another connection logged in to the same account, such as a dead one not yet timed
  * out) is renamed to a fresh guest nick, with a notice. Returns 0, UVC_ENICK_REGISTERED when

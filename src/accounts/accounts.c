@@ -437,11 +437,23 @@ static void on_verified(void* data, int ok) {
     case UVC_AUTH_LOGIN:
       (void)uvc_core_add_registered(a->core, r->name, r->nlen); /* the store is the truth */
       UVC_INFO("account %s: logged in from %s", r->name, r->addr);
-      err = uvc_core_login(a->core, r->s, r->name, r->nlen);
+      /* Logged in first, said so (IRC: 900 and 903), and only then renamed to the
+       * account's nick: a client learns of its login before the NICK that follows it. */
+      err = uvc_core_set_account(a->core, r->s, r->name, r->nlen);
       if (uvc_session_account(r->s) != NULL) /* the spelling it was registered with */
         snprintf(r->name, sizeof(r->name), "%s", uvc_session_account(r->s));
-      if (err != 0) detailf(detail, "you keep the nick %s", r->s->nick);
-      req_answer(r, 0, err == 0 ? NULL : detail);
+      if (err != 0) {
+        req_answer(r, UVC_ENOMEM, uvc_strerror(UVC_ENOMEM));
+        return;
+      }
+      {
+        uvc_session_t* s = r->s;
+        req_answer(r, 0, NULL); /* r is freed; s lives on (its closing is always deferred) */
+        if (uvc_core_take_account_nick(a->core, s) != 0 && s->present) {
+          detailf(detail, "you keep the nick %s", s->nick);
+          uvc_core_notify(a->core, s, detail, strlen(detail));
+        }
+      }
       return;
     case UVC_AUTH_PASSWD:
       rc = uvc_password_hash(a->loop, r->newpw, r->newlen, on_rehashed, r);

@@ -1032,15 +1032,27 @@ int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_
   return 0;
 }
 
-int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
+int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
   const char* canon = uvc_core_registered(core, name, len);
-  int err;
   if (canon != NULL) name = canon; /* the spelling it was registered with */
   if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
-  if ((err = set_account(s, name, len)) != 0) return err;
-  if (!s->present || uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
+  return set_account(s, name, len);
+}
+
+int uvc_core_take_account_nick(uvc_core_t* core, uvc_session_t* s) {
+  const char* name = uvc_session_account(s);
+  size_t len;
+  int err;
+  if (name == NULL || !s->present) return 0;
+  len = strlen(name);
+  if (uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
   if ((err = uvc_core_reclaim(core, s, name, len)) != 0) return err;
   return uvc_core_rename(core, s, name, len);
+}
+
+int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
+  int err = uvc_core_set_account(core, s, name, len);
+  return err != 0 ? err : uvc_core_take_account_nick(core, s);
 }
 
 void uvc_core_forget_account(uvc_session_t* s) {

@@ -338,6 +338,7 @@ static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_secon
 static void irc_on_free(uvc_session_t* s) {
   irc_state_t* st = s->proto;
   if (st != NULL && (st->flags & IRC_INVISIBLE) && irc_invisible > 0) irc_invisible--;
+  if (st != NULL) irc_sasl_reset(st);
   free(st);
   s->proto = NULL;
   s->user = "";

@@ -3,6 +3,7 @@
 #include "irc_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uvchat/words.h"
@@ -20,10 +21,12 @@ void irc_cmd_pass(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
     st->flags &= (uint16_t)~IRC_PASS_OK;
 }
 
-/* The client's nick!user@host for 900 and 901 ("*" for a nick not yet asked for). */
+/* The client's nick!user@host for 900 and 901, or "*" before a nick was asked for. */
 static void mask_of(const uvc_session_t* s, char* out, size_t cap) {
-  snprintf(out, cap, "%s!%s@%s", s->nick_len > 0 || s->present ? s->nick : "*",
-           s->user[0] != '\0' ? s->user : "*", irc_server);
+  if (s->nick_len == 0 && !s->present)
+    snprintf(out, cap, "*");
+  else
+    snprintf(out, cap, "%s!%s@%s", s->nick, s->user[0] != '\0' ? s->user : "*", irc_server);
 }
 
 /* 900 RPL_LOGGEDIN for account. */
@@ -71,16 +74,58 @@ static void auth_start(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, int 
   uvc_core_auth(core, s, op, name, nlen, a, alen, b, blen);
 }
 
+/* Forgets the pieces of a SASL payload collected so far (wiped: they hold a password). */
+void irc_sasl_reset(irc_state_t* st) {
+  if (st->sasl != NULL) {
+    uvc_wipe(st->sasl, SASL_MAX);
+    free(st->sasl);
+  }
+  st->sasl = NULL;
+  st->sasl_len = 0;
+  st->flags &= (uint16_t)~IRC_SASL_WAIT;
+}
+
+/* Checks the collected PLAIN payload (base64 of authzid NUL authcid NUL password; an authzid
+ * must be empty or equal the authcid) and starts the login. */
+static void sasl_plain(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
+#ifdef UVCHAT_WITH_ACCOUNTS
+  unsigned char raw[SASL_MAX * 3 / 4];
+  size_t len = 0, i, j;
+  if (st->sasl_len == 0 || sodium_base642bin(raw, sizeof(raw), st->sasl, st->sasl_len, NULL, &len,
+                                             NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+    irc_num(core, s, ERR_SASLFAIL_WHY, "malformed PLAIN credentials");
+    sodium_memzero(raw, sizeof(raw));
+    return;
+  }
+  for (i = 0; i < len && raw[i] != '\0'; i++) {
+  }
+  for (j = i + 1; j < len && raw[j] != '\0'; j++) {
+  }
+  if (j >= len ||
+      (i > 0 && !uvc_name_eq((const char*)raw, i, (const char*)raw + i + 1, j - i - 1))) {
+    irc_num(core, s, ERR_SASLFAIL_WHY, "malformed PLAIN credentials");
+  } else {
+    auth_start(core, s, st, 0, UVC_AUTH_LOGIN, (const char*)raw + i + 1, j - i - 1,
+               (const char*)raw + j + 1, len - j - 1, NULL, 0);
+  }
+  sodium_memzero(raw, sizeof(raw));
+#else
+  (void)st;
+  irc_num(core, s, ERR_SASLFAIL_WHY, uvc_strerror(UVC_EAUTH_UNAVAILABLE));
+#endif
+}
+
 /* AUTHENTICATE (SASL, IRCv3): PLAIN only. "AUTHENTICATE PLAIN" is answered "AUTHENTICATE +";
- * then one base64 payload of authzid NUL authcid NUL password (an authzid must be empty or
- * equal the authcid). 903 or 904 follow once the password is checked; 905 for a payload
- * too long for any account, 906 for "AUTHENTICATE *", 907 once logged in, 908 and 904 for
- * another mechanism. */
+ * then the base64 payload comes in pieces of 400 bytes: a piece of exactly 400 means more
+ * follows, the last is shorter (or "+" when the payload filled its last piece). 903 or 904
+ * follow once the password is checked; 905 for a piece over 400 bytes or a payload longer
+ * than any credentials (SASL_MAX), 906 for "AUTHENTICATE *", 907 once logged in, 908 and 904
+ * for another mechanism. */
 void irc_cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
                           const uvc_irc_msg_t* m) {
   const uvc_irc_str_t* p = &m->params[0];
   if (p->n == 1 && p->p[0] == '*') {
-    st->flags &= (uint16_t)~IRC_SASL_WAIT;
+    irc_sasl_reset(st);
     irc_num(core, s, ERR_SASLABORTED);
     return;
   }
@@ -102,39 +147,23 @@ void irc_cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
     }
     return;
   }
-  st->flags &= (uint16_t)~IRC_SASL_WAIT;
-  if (p->n >= SASL_CHUNK) { /* would go on in another piece: longer than any credentials */
+  if (p->n > SASL_CHUNK || (p->n == SASL_CHUNK && st->sasl_len + SASL_CHUNK >= SASL_MAX)) {
+    irc_sasl_reset(st); /* a piece too long, or a payload longer than any credentials */
     irc_num(core, s, ERR_SASLTOOLONG);
     return;
   }
-#ifdef UVCHAT_WITH_ACCOUNTS
-  {
-    /* authzid (<= a nick) NUL authcid (a nick) NUL password: it fits or it is wrong */
-    unsigned char raw[SASL_CHUNK * 3 / 4];
-    size_t len = 0, i, j;
-    if (p->n == 1 && p->p[0] == '+') p = NULL; /* empty */
-    if (p == NULL || sodium_base642bin(raw, sizeof(raw), m->params[0].p, m->params[0].n, NULL, &len,
-                                       NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
-      irc_num(core, s, ERR_SASLFAIL_WHY, "malformed PLAIN credentials");
-      sodium_memzero(raw, sizeof(raw));
+  if (!(p->n == 1 && p->p[0] == '+')) { /* "+" alone: nothing more (or an empty payload) */
+    if (st->sasl == NULL && (st->sasl = malloc(SASL_MAX)) == NULL) {
+      irc_sasl_reset(st);
+      irc_num(core, s, ERR_SASLFAIL_WHY, uvc_strerror(UVC_ENOMEM));
       return;
     }
-    for (i = 0; i < len && raw[i] != '\0'; i++) {
-    }
-    for (j = i + 1; j < len && raw[j] != '\0'; j++) {
-    }
-    if (j >= len ||
-        (i > 0 && !uvc_name_eq((const char*)raw, i, (const char*)raw + i + 1, j - i - 1))) {
-      irc_num(core, s, ERR_SASLFAIL_WHY, "malformed PLAIN credentials");
-    } else {
-      auth_start(core, s, st, 0, UVC_AUTH_LOGIN, (const char*)raw + i + 1, j - i - 1,
-                 (const char*)raw + j + 1, len - j - 1, NULL, 0);
-    }
-    sodium_memzero(raw, sizeof(raw));
+    memcpy(st->sasl + st->sasl_len, p->p, p->n);
+    st->sasl_len = (uint16_t)(st->sasl_len + p->n);
+    if (p->n == SASL_CHUNK) return; /* more follows */
   }
-#else
-  irc_num(core, s, ERR_SASLFAIL_WHY, uvc_strerror(UVC_EAUTH_UNAVAILABLE));
-#endif
+  sasl_plain(core, s, st);
+  irc_sasl_reset(st);
 }
 
 /* NickServ's help. */

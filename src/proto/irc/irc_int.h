@@ -43,7 +43,10 @@
 #define VERSION_TEXT  "uvchat-" UVCHAT_VERSION
 #define TEXT_REALNAME "text user"
 #define SASL_CHUNK    400 /* AUTHENTICATE payloads come in pieces of this size */
-#define NICKSERV      "NickServ"
+#define SASL_MAX                                                      \
+  1600 /* base64 bytes of a SASL payload at most: 4 pieces, more than \
+          two nicks and the longest password (1024 bytes) need */
+#define NICKSERV "NickServ"
 
 #if defined(__GNUC__)
 #define IRC_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -73,6 +76,8 @@ enum { CAP_MULTI_PREFIX = 1, CAP_USERHOST_IN_NAMES = 2, CAP_SASL = 4 };
 typedef struct irc_state {
   uint16_t flags;
   uint8_t caps;
+  uint16_t sasl_len;           /* bytes collected in sasl */
+  char* sasl;                  /* the SASL payload's pieces so far (SASL_MAX bytes), or NULL */
   char user[UVC_USER_MAX + 1]; /* "~" + the USER name; the session's user points here */
   char realname[];             /* NUL-terminated; grows when USER arrives */
 } irc_state_t;
@@ -178,6 +183,9 @@ void irc_nickserv(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 /* The adapter's entry point for the answer to an account operation. */
 void irc_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int status,
                  const char* account, const char* detail);
+
+/* Forgets (and wipes) a SASL payload being collected. */
+void irc_sasl_reset(irc_state_t* st);
 
 void irc_cmd_pass(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
