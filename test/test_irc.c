@@ -30,6 +30,7 @@ static const char* g_motd;
 static const char* g_password;
 static uint32_t g_announce_limit;
 static const char* g_autojoin;
+static const char* g_server_name;
 
 /* Every line an IRC user receives ends with CRLF and fits in 512 bytes. */
 static void check_irc_lines(const uvc_msg_t* m) {
@@ -78,7 +79,7 @@ static int setup(void** state) {
   memset(&cfg, 0, sizeof cfg);
   cfg.default_room = "#lobby";
   cfg.max_line = 4096;
-  cfg.server_name = "uvchat";
+  cfg.server_name = g_server_name != NULL ? g_server_name : "uvchat";
   cfg.motd = g_motd;
   cfg.password = g_password;
   cfg.announce_limit = g_announce_limit;
@@ -98,7 +99,7 @@ static int teardown(void** state) {
     if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
   }
   uvc_core_free(&core);
-  g_motd = g_password = g_autojoin = NULL;
+  g_motd = g_password = g_autojoin = g_server_name = NULL;
   g_announce_limit = 0;
   return 0;
 }
@@ -260,6 +261,7 @@ static void parser_limits_and_garbage(void** state) {
 #define ISUPPORT2                                                                       \
   "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1 :are supported " \
   "by this server"
+#define ISUPPORT3 "MONITOR=100 WHOX :are supported by this server"
 
 /* NICK + USER: the whole greeting, then a notice naming the text users' room; the client is
  * in no room (text users hear nothing of it) until it joins one. */
@@ -282,9 +284,13 @@ static void registration_greets_and_joins_nothing(void** state) {
       "\r\n"
       ":uvchat 005 alice " ISUPPORT2
       "\r\n"
+      ":uvchat 005 alice " ISUPPORT3
+      "\r\n"
       ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers\r\n"
       ":uvchat 254 alice 1 :channels formed\r\n"
       ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
+      ":uvchat 265 alice 2 2 :Current local users 2, max 2\r\n"
+      ":uvchat 266 alice 2 2 :Current global users 2, max 2\r\n"
       ":uvchat 422 alice :MOTD File is missing\r\n"
       ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby to "
       "meet them\r\n");
@@ -782,6 +788,8 @@ static void invisible_users(void** state) {
                       ":uvchat 251 alice :There are 1 users and 1 invisible on 1 servers\r\n"
                       ":uvchat 254 alice 2 :channels formed\r\n"
                       ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
+                      ":uvchat 265 alice 2 2 :Current local users 2, max 2\r\n"
+                      ":uvchat 266 alice 2 2 :Current global users 2, max 2\r\n"
                       ":uvchat 366 alice #dev :End of /NAMES list\r\n"
                       ":uvchat 315 alice #dev :End of WHO list\r\n"
                       ":uvchat 315 alice bob :End of WHO list\r\n");
@@ -1086,6 +1094,401 @@ static void long_text_is_split_for_irc_users(void** state) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * The server name, WHO masks and WHOX, WHOWAS, the server queries, MONITOR, SETNAME, KICK
+ * pairs, and long messages between IRC users
+ * ---------------------------------------------------------------------------------------- */
+
+/* How many lines of s start with prefix. */
+static int count_lines(const char* s, const char* prefix) {
+  int n = 0;
+  size_t len = strlen(prefix);
+  while (*s != '\0') {
+    const char* end = strstr(s, "\r\n");
+    if (strncmp(s, prefix, len) == 0) n++;
+    if (end == NULL) break;
+    s = end + 2;
+  }
+  return n;
+}
+
+static int setup_with_server_name(void** state) {
+  g_server_name = "irc.example.org";
+  return setup(state);
+}
+
+/* --server-name: the greeting, PONG, prefixes, WHO and the hosts all say it. */
+static void the_server_name_is_everywhere(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :Real alice");
+  assert_non_null(strstr(users[0].inbox,
+                         ":irc.example.org 001 alice :Welcome to the irc.example.org Network, "
+                         "alice\r\n:irc.example.org 002 alice :Your host is irc.example.org, "));
+  assert_non_null(strstr(users[0].inbox, ":irc.example.org 004 alice irc.example.org "));
+  assert_non_null(strstr(users[0].inbox, " NETWORK=irc.example.org "));
+  clear();
+  send_line(0, "PING :x");
+  send_line(0, "JOIN #lobby");
+  send_line(0, "WHO alice");
+  assert_string_equal(users[0].inbox,
+                      ":irc.example.org PONG irc.example.org :x\r\n"
+                      ":alice!~alice@irc.example.org JOIN #lobby\r\n"
+                      ":irc.example.org 353 alice = #lobby :alice\r\n"
+                      ":irc.example.org 366 alice #lobby :End of /NAMES list\r\n"
+                      ":irc.example.org 352 alice #lobby ~alice irc.example.org irc.example.org "
+                      "alice H :0 Real alice\r\n"
+                      ":irc.example.org 315 alice alice :End of WHO list\r\n");
+}
+
+/* WHO with masks: nicks, user names, hosts, server and real names, * and ?, "0"; +i users
+ * hidden from who shares no room with them; WHOX fields and token (354). */
+static void who_masks_and_whox(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "coolnick");
+  irc_user_alone(2, "hidden");
+  send_line(2, "MODE hidden +i");
+  text_user(3); /* guest1, in the lobby */
+  clear();
+  send_line(0, "WHO coolni*");
+  send_line(0, "WHO ?OOLNICK");
+  send_line(0, "WHO tex?");     /* a text user's user name */
+  send_line(0, "WHO *liddell"); /* nobody's real name */
+  send_line(0, "WHO hid*");     /* +i and sharing no room */
+  send_line(0, "WHO *.host");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 352 alice #lobby ~coolnick uvchat uvchat coolnick H :0 Real "
+                      "coolnick\r\n"
+                      ":uvchat 315 alice coolni* :End of WHO list\r\n"
+                      ":uvchat 352 alice #lobby ~coolnick uvchat uvchat coolnick H :0 Real "
+                      "coolnick\r\n"
+                      ":uvchat 315 alice ?OOLNICK :End of WHO list\r\n"
+                      ":uvchat 352 alice #lobby text uvchat uvchat guest1 H :0 text user\r\n"
+                      ":uvchat 315 alice tex? :End of WHO list\r\n"
+                      ":uvchat 315 alice *liddell :End of WHO list\r\n"
+                      ":uvchat 315 alice hid* :End of WHO list\r\n"
+                      ":uvchat 315 alice *.host :End of WHO list\r\n");
+  clear();
+  send_line(0, "WHO *");
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 3);
+  assert_null(strstr(users[0].inbox, " hidden "));
+  clear();
+  send_line(0, "WHO 0");
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 3);
+  assert_non_null(strstr(users[0].inbox, ":uvchat 315 alice 0 :End of WHO list\r\n"));
+  clear();
+  send_line(0, "WHO *Real*"); /* real names: alice and coolnick */
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 2);
+  clear();
+  send_line(0, "WHO uvch?t"); /* the host and server of everyone */
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 3);
+  clear();
+  send_line(2, "WHO *"); /* an invisible user sees itself */
+  assert_int_equal(count_lines(users[2].inbox, ":uvchat 352 hidden "), 4);
+  assert_non_null(strstr(users[2].inbox,
+                         ":uvchat 352 hidden * ~hidden uvchat uvchat hidden H "
+                         ":0 Real hidden\r\n"));
+  clear();
+  send_line(0, "WHO coolnick %tcuihsnfdlaor,123");
+  send_line(0, "WHO #lobby %na");
+  send_line(0, "WHO guest1 %nt");
+  send_line(0, "WHO alice o"); /* no server operators here */
+  send_line(0, "WHO * o");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 354 alice 123 #lobby ~coolnick 255.255.255.255 uvchat uvchat "
+                      "coolnick H 0 0 0 n/a :Real coolnick\r\n"
+                      ":uvchat 315 alice coolnick :End of WHO list\r\n"
+                      ":uvchat 354 alice alice 0\r\n"
+                      ":uvchat 354 alice coolnick 0\r\n"
+                      ":uvchat 354 alice guest1 0\r\n"
+                      ":uvchat 315 alice #lobby :End of WHO list\r\n"
+                      ":uvchat 354 alice 0 guest1\r\n"
+                      ":uvchat 315 alice guest1 :End of WHO list\r\n"
+                      ":uvchat 315 alice alice :End of WHO list\r\n"
+                      ":uvchat 315 alice * :End of WHO list\r\n");
+  clear();
+  send_line(1, "AWAY :lunch");
+  clear();
+  send_line(0, "WHO cool* %nf");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat 354 alice coolnick G\r\n:uvchat 315 alice cool* :End of WHO list\r\n");
+}
+
+/* WHOWAS: departures newest first (quits and renames), count, wildcards, 406, 431, and the
+ * time it went; text users have their fixed real name. */
+static void whowas_history(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  send_line(1, "QUIT :bye");
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_QUIT, NULL, 0);
+  uvc_irc_adapter.on_free(&users[1].s);
+  irc_open(1);
+  send_line(1, "NICK bob");
+  send_line(1, "USER other 0 * :Another Bob");
+  send_line(1, "NICK robert");
+  text_user(2); /* guest1 */
+  send_line(2, "/nick tom");
+  clear();
+  send_line(0, "WHOWAS bob");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 314 alice bob ~other uvchat * :Another Bob\r\n"
+                      ":uvchat 312 alice bob uvchat :Tue Nov 14 22:13:20 2023 UTC\r\n"
+                      ":uvchat 314 alice bob ~bob uvchat * :Real bob\r\n"
+                      ":uvchat 312 alice bob uvchat :Tue Nov 14 22:13:20 2023 UTC\r\n"
+                      ":uvchat 369 alice bob :End of WHOWAS\r\n");
+  clear();
+  send_line(0, "WHOWAS BOB 1");
+  send_line(0, "WHOWAS b?b -1");
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 314 alice bob "), 3);
+  assert_non_null(strstr(users[0].inbox, ":uvchat 369 alice BOB :End of WHOWAS\r\n"));
+  assert_non_null(strstr(users[0].inbox, ":uvchat 369 alice b?b :End of WHOWAS\r\n"));
+  clear();
+  send_line(0, "WHOWAS guest1,nobody");
+  send_line(0, "WHOWAS");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 314 alice guest1 text uvchat * :text user\r\n"
+                      ":uvchat 312 alice guest1 uvchat :Tue Nov 14 22:13:20 2023 UTC\r\n"
+                      ":uvchat 369 alice guest1 :End of WHOWAS\r\n"
+                      ":uvchat 406 alice nobody :There was no such nickname\r\n"
+                      ":uvchat 369 alice nobody :End of WHOWAS\r\n"
+                      ":uvchat 431 alice :No nickname given\r\n");
+}
+
+/* TIME, INFO, ADMIN, STATS (u, m, others), LINKS; 402 for another server; a nick stands for
+ * its server. */
+static void server_queries(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  send_line(0, "TIME");
+  send_line(0, "TIME alice");
+  send_line(0, "TIME irc.elsewhere.net");
+  send_line(0, "ADMIN");
+  send_line(0, "ADMIN uvch*");
+  send_line(0, "STATS u");
+  send_line(0, "STATS");
+  send_line(0, "STATS l");
+  send_line(0, "STATS u other.server");
+  send_line(0, "LINKS");
+  send_line(0, "LINKS uv*");
+  send_line(0, "LINKS *.org");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 391 alice uvchat :Tuesday November 14 2023 -- 22:13:20 +00:00\r\n"
+                      ":uvchat 391 alice uvchat :Tuesday November 14 2023 -- 22:13:20 +00:00\r\n"
+                      ":uvchat 402 alice irc.elsewhere.net :No such server\r\n"
+                      ":uvchat 256 alice uvchat :Administrative info\r\n"
+                      ":uvchat 257 alice :uvchat chat server\r\n"
+                      ":uvchat 258 alice :no administrator details are configured\r\n"
+                      ":uvchat 259 alice :-\r\n"
+                      ":uvchat 256 alice uvchat :Administrative info\r\n"
+                      ":uvchat 257 alice :uvchat chat server\r\n"
+                      ":uvchat 258 alice :no administrator details are configured\r\n"
+                      ":uvchat 259 alice :-\r\n"
+                      ":uvchat 242 alice :Server Up 0 days 0:00:00\r\n"
+                      ":uvchat 219 alice u :End of /STATS report\r\n"
+                      ":uvchat 219 alice * :End of /STATS report\r\n"
+                      ":uvchat 219 alice l :End of /STATS report\r\n"
+                      ":uvchat 402 alice other.server :No such server\r\n"
+                      ":uvchat 364 alice uvchat uvchat :0 uvchat chat server\r\n"
+                      ":uvchat 365 alice * :End of /LINKS list\r\n"
+                      ":uvchat 364 alice uvchat uvchat :0 uvchat chat server\r\n"
+                      ":uvchat 365 alice uv* :End of /LINKS list\r\n"
+                      ":uvchat 365 alice *.org :End of /LINKS list\r\n");
+  clear();
+  send_line(0, "INFO");
+  assert_true(strncmp(users[0].inbox, ":uvchat 371 alice :" VER ": a chat server", 30) == 0);
+  assert_non_null(strstr(users[0].inbox,
+                         ":uvchat 371 alice :running since Tue Nov 14 2023 at 22:13:20 UTC\r\n"
+                         ":uvchat 374 alice :End of INFO list\r\n"));
+  clear();
+  send_line(0, "STATS m");
+  assert_non_null(strstr(users[0].inbox, ":uvchat 212 alice LINKS "));
+  assert_non_null(strstr(users[0].inbox, ":uvchat 212 alice STATS "));
+  assert_null(strstr(users[0].inbox, " FROBNICATE ")); /* unknown commands are not counted */
+  assert_non_null(strstr(users[0].inbox, ":uvchat 219 alice m :End of /STATS report\r\n"));
+}
+
+/* MONITOR +, -, C, L, S: 730 and 731 at once and whenever a watched nick comes, goes or is
+ * renamed; 732/733; 734 past MONITOR=100; 461 without targets. */
+static void monitor_lists(void** state) {
+  char line[64];
+  int i;
+  (void)state;
+  irc_user(0, "alice");
+  text_user(1); /* guest1 */
+  send_line(0, "MONITOR + bob,GUEST1,carol");
+  send_line(0, "MONITOR +");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 730 alice :guest1!text@uvchat\r\n"
+                      ":uvchat 731 alice :bob,carol\r\n"
+                      ":uvchat 461 alice MONITOR :Not enough parameters\r\n");
+  clear();
+  irc_open(2); /* bob shares no room with alice: she is told all the same */
+  send_line(2, "NICK bob");
+  send_line(2, "USER bob 0 * :B");
+  assert_string_equal(users[0].inbox, ":uvchat 730 alice :bob!~bob@uvchat\r\n");
+  clear();
+  irc_open(3);
+  send_line(3, "NICK carol");
+  send_line(3, "USER carol 0 * :C");
+  assert_string_equal(users[0].inbox, ":uvchat 730 alice :carol!~carol@uvchat\r\n");
+  clear();
+  send_line(3, "NICK caroline");
+  send_line(1, "/nick bob2");
+  send_line(1, "/nick GUEST1");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 731 alice :carol\r\n"
+                      ":guest1!text@uvchat NICK :bob2\r\n"
+                      ":uvchat 731 alice :guest1\r\n"
+                      ":bob2!text@uvchat NICK :GUEST1\r\n"
+                      ":uvchat 730 alice :GUEST1!text@uvchat\r\n");
+  clear();
+  send_line(0, "MONITOR L");
+  send_line(0, "MONITOR S");
+  send_line(0, "MONITOR - bob,nobody");
+  send_line(0, "MONITOR l");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 732 alice :bob,GUEST1,carol\r\n"
+                      ":uvchat 733 alice :End of MONITOR list\r\n"
+                      ":uvchat 730 alice :bob!~bob@uvchat,GUEST1!text@uvchat\r\n"
+                      ":uvchat 731 alice :carol\r\n"
+                      ":uvchat 732 alice :carol,GUEST1\r\n"
+                      ":uvchat 733 alice :End of MONITOR list\r\n");
+  clear();
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_CLOSED, NULL, 0);
+  users[1].open = 0;
+  assert_string_equal(users[0].inbox,
+                      ":GUEST1!text@uvchat QUIT :Connection closed\r\n"
+                      ":uvchat 731 alice :GUEST1\r\n");
+  clear();
+  send_line(0, "MONITOR C");
+  send_line(0, "MONITOR L");
+  assert_string_equal(users[0].inbox, ":uvchat 733 alice :End of MONITOR list\r\n");
+  clear();
+  for (i = 0; i < 99; i++) {
+    snprintf(line, sizeof line, "MONITOR + n%d", i);
+    send_line(0, line);
+  }
+  clear();
+  send_line(0, "MONITOR + n99,extra,more");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 731 alice :n99\r\n"
+                      ":uvchat 734 alice 100 extra,more :Monitor list is full.\r\n");
+}
+
+/* SETNAME: a new real name (WHOIS shows it), the SETNAME line back; FAIL for an empty or
+ * too long one, 461 without a parameter. */
+static void setname_changes_the_real_name(void** state) {
+  char line[128];
+  (void)state;
+  irc_user(0, "alice");
+  send_line(0, "SETNAME :Alice \x02in\x02 Wonderland");
+  send_line(0, "WHOIS alice");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat SETNAME :Alice \x02in\x02 Wonderland\r\n"
+                      ":uvchat 311 alice alice ~alice uvchat * :Alice \x02in\x02 Wonderland\r\n"
+                      ":uvchat 319 alice alice :#lobby\r\n"
+                      ":uvchat 312 alice alice uvchat :uvchat chat server\r\n"
+                      ":uvchat 318 alice alice :End of /WHOIS list\r\n");
+  clear();
+  memset(line, 'x', sizeof line);
+  memcpy(line, "SETNAME :", 9);
+  line[9 + 65] = '\0';
+  send_line(0, line);
+  send_line(0, "SETNAME :");
+  send_line(0, "SETNAME");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
+      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
+      ":uvchat 461 alice SETNAME :Not enough parameters\r\n");
+  clear();
+  line[9 + 64] = '\0';
+  send_line(0, line);
+  send_line(0, "WHOIS alice");
+  assert_non_null(strstr(users[0].inbox, line + 9)); /* 64 bytes: taken */
+}
+
+/* KICK #a,#b bar,baz kicks each pair; KICK #a bar,baz each nick; other shapes 461. A kicked
+ * IRC user goes nowhere; a kicked text user goes back to the lobby. */
+static void kick_pairs(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user_alone(1, "bar");
+  irc_user_alone(2, "baz");
+  text_user(3); /* guest1 */
+  send_line(0, "JOIN #a,#b");
+  send_line(1, "JOIN #a,#b");
+  send_line(2, "JOIN #a,#b");
+  send_line(3, "/join #a");
+  clear();
+  send_line(0, "KICK #a,#b bar,baz :out");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat KICK #a bar :out\r\n"
+                      ":alice!~alice@uvchat KICK #b baz :out\r\n");
+  assert_null(uvc_session_in(&users[1].s, uvc_core_room(&core, "#a", 2)));
+  assert_non_null(uvc_session_in(&users[1].s, uvc_core_room(&core, "#b", 2)));
+  assert_null(uvc_session_in(&users[2].s, uvc_core_room(&core, "#b", 2)));
+  clear();
+  send_line(0, "KICK #a bar,baz");
+  send_line(0, "KICK #a,#b bar");
+  send_line(0, "KICK #a,#nowhere baz,bar");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 441 alice bar #a :They aren't on that channel\r\n"
+                      ":alice!~alice@uvchat KICK #a baz :alice\r\n"
+                      ":uvchat 461 alice KICK :Not enough parameters\r\n"
+                      ":uvchat 441 alice baz #a :They aren't on that channel\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n");
+  assert_int_equal(users[2].s.n_rooms, 0); /* baz is in no room: not put back anywhere */
+  clear();
+  send_line(0, "KICK #b bar");
+  assert_int_equal(users[1].s.n_rooms, 0);
+  send_line(0, "KICK #a guest1");
+  assert_ptr_equal(uvc_session_room(&users[3].s), core.lobby); /* back in the lobby */
+}
+
+/* A message between IRC users that no longer fits once the server prefix is on is cut to
+ * one line (the modern IRC rule); text users get it whole; a text user's long line still
+ * reaches IRC users in several lines. */
+static void long_irc_messages_are_cut_not_split(void** state) {
+  char line[600], want[600];
+  const char* p;
+  (void)state;
+  irc_user(0, "alice_with_a_long_nickname");
+  irc_user(1, "bob");
+  text_user(2);
+  memset(line, 'w', sizeof line);
+  memcpy(line, "PRIVMSG #lobby :", 16);
+  line[16 + 490] = '\0'; /* 506 bytes: fits as sent, not with the prefix */
+  send_line(0, line);
+  assert_int_equal(count_lines(users[1].inbox, ":alice_with_a_long_nickname!"), 1);
+  p = strstr(users[1].inbox, "\r\n");
+  assert_int_equal((int)(p - users[1].inbox) + 2, 512); /* cut to the line */
+  memset(want, 'w', 490);
+  want[490] = '\0';
+  assert_non_null(strstr(users[2].inbox, want)); /* the text user has every byte */
+  clear();
+  memcpy(line, "PRIVMSG bob :", 13);
+  memset(line + 13, 'v', 490);
+  line[13 + 490] = '\0';
+  send_line(0, line);
+  assert_int_equal(count_lines(users[1].inbox, ":alice_with_a_long_nickname!"), 1);
+  clear();
+  memcpy(line,
+         "PRIVMSG #lobby :\x01"
+         "ACTION ",
+         24);
+  memset(line + 24, 'a', 470);
+  line[24 + 470] = '\x01';
+  line[24 + 471] = '\0';
+  send_line(0, line);
+  assert_int_equal(count_lines(users[1].inbox, ":alice_with_a_long_nickname!"), 1);
+  assert_non_null(strstr(users[1].inbox, "\x01\r\n")); /* the action still ends right */
+}
+
+/* ------------------------------------------------------------------------------------------
  * Small commands, errors, and the connection hooks
  * ---------------------------------------------------------------------------------------- */
 
@@ -1120,7 +1523,9 @@ static void errors_and_small_commands(void** state) {
                       "clients\r\n"
                       ":uvchat 005 alice " ISUPPORT1
                       "\r\n"
-                      ":uvchat 005 alice " ISUPPORT2 "\r\n");
+                      ":uvchat 005 alice " ISUPPORT2
+                      "\r\n"
+                      ":uvchat 005 alice " ISUPPORT3 "\r\n");
   clear();
   memset(line, 'a', sizeof line);
   memcpy(line, "PRIVMSG #lobby :", 16);
@@ -1268,6 +1673,15 @@ int main(void) {
       cmocka_unit_test_setup_teardown(long_text_is_split_for_irc_users, setup, teardown),
       cmocka_unit_test_setup_teardown(errors_and_small_commands, setup, teardown),
       cmocka_unit_test_setup_teardown(every_event_rendered, setup, teardown),
+      cmocka_unit_test_setup_teardown(the_server_name_is_everywhere, setup_with_server_name,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(who_masks_and_whox, setup, teardown),
+      cmocka_unit_test_setup_teardown(whowas_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(monitor_lists, setup, teardown),
+      cmocka_unit_test_setup_teardown(setname_changes_the_real_name, setup, teardown),
+      cmocka_unit_test_setup_teardown(kick_pairs, setup, teardown),
+      cmocka_unit_test_setup_teardown(long_irc_messages_are_cut_not_split, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

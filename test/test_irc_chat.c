@@ -45,9 +45,12 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
   th_expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
   th_expect_prefix(a, ":uvchat 005 alice TARGMAX=");
+  th_expect(a, ":uvchat 005 alice MONITOR=100 WHOX :are supported by this server");
   th_expect(a, ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers");
   th_expect(a, ":uvchat 254 alice 1 :channels formed");
   th_expect(a, ":uvchat 255 alice :I have 2 clients and 0 servers");
+  th_expect(a, ":uvchat 265 alice 2 2 :Current local users 2, max 2");
+  th_expect(a, ":uvchat 266 alice 2 2 :Current global users 2, max 2");
   th_expect(a, ":uvchat 422 alice :MOTD File is missing");
   th_expect(a,
             ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby "

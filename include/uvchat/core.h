@@ -366,6 +366,8 @@ void uvc_core_each(uvc_core_t* core, void (*fn)(uvc_session_t* s, void* arg), vo
  * A session that left or was renamed leaves its old nick here (at most UVC_WHOWAS_MAX). */
 const uvc_whowas_t* uvc_core_whowas(const uvc_core_t* core, const char* nick, size_t len,
                                     unsigned i);
+/* The k-th most recent departed nick (k = 0: the latest), or NULL past the oldest kept. */
+const uvc_whowas_t* uvc_core_whowas_at(const uvc_core_t* core, unsigned k);
 
 /* Watching nicks (IRC MONITOR): s is told through its adapter's on_watch when a nick it
  * watches comes online (enters, is revealed or is taken by a rename) or goes offline (leaves

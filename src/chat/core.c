@@ -529,14 +529,17 @@ static void whowas_add(uvc_core_t* core, const uvc_session_t* s, const char* nic
   copy_cut(e->account, sizeof(e->account), uvc_session_account(s));
 }
 
+const uvc_whowas_t* uvc_core_whowas_at(const uvc_core_t* core, unsigned k) {
+  if (k >= core->whowas_n) return NULL;
+  return &core->whowas[(core->whowas_next + core->whowas_cap - 1 - k) % core->whowas_cap];
+}
+
 const uvc_whowas_t* uvc_core_whowas(const uvc_core_t* core, const char* nick, size_t len,
                                     unsigned i) {
-  uint32_t k;
-  for (k = 0; k < core->whowas_n; k++) {
-    const uvc_whowas_t* e =
-        &core->whowas[(core->whowas_next + core->whowas_cap - 1 - k) % core->whowas_cap];
+  const uvc_whowas_t* e;
+  unsigned k;
+  for (k = 0; (e = uvc_core_whowas_at(core, k)) != NULL; k++)
     if (uvc_name_eq(e->nick, strlen(e->nick), nick, len) && i-- == 0) return e;
-  }
   return NULL;
 }
 

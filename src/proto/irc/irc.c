@@ -201,6 +201,7 @@ static const irc_cmd_t kCommands[] = {
     {"PING", irc_cmd_ping, ANY, 1, 2, 0, 0, 0},
     {"PONG", irc_cmd_pong, ANY, 0, 2, 0, 0, 0},
     {"QUIT", irc_cmd_quit, ANY, 0, 1, 0, 0, 0},
+    {"SETNAME", irc_cmd_setname, AFTER, 1, 1, 0, 0, 0},
     /* accounts (irc_account.c) */
     {"PASS", irc_cmd_pass, BEFORE, 1, 1, 0, 0, 0},
     {"AUTHENTICATE", irc_cmd_authenticate, ANY, 1, 1, 0, 0, 0},
@@ -224,7 +225,26 @@ static const irc_cmd_t kCommands[] = {
     {"MOTD", irc_cmd_motd, AFTER, 0, 1, 0, 0, 0},
     {"LUSERS", irc_cmd_lusers, AFTER, 0, 2, 0, 0, 0},
     {"VERSION", irc_cmd_version, AFTER, 0, 1, 0, 0, 0},
+    {"WHOWAS", irc_cmd_whowas, AFTER, 1, 2, 0, NO_NICK, NO_NICK},
+    {"MONITOR", irc_cmd_monitor, AFTER, 1, 2, 0, 0, 0},
+    /* the server itself (irc_server.c) */
+    {"TIME", irc_cmd_time, AFTER, 0, 1, 0, 0, 0},
+    {"INFO", irc_cmd_info, AFTER, 0, 1, 0, 0, 0},
+    {"ADMIN", irc_cmd_admin, AFTER, 0, 1, 0, 0, 0},
+    {"STATS", irc_cmd_stats, AFTER, 0, 2, 0, 0, 0},
+    {"LINKS", irc_cmd_links, AFTER, 0, 2, 0, 0, 0},
     {NULL, NULL, 0, 0, 0, 0, 0, 0}};
+
+#define N_COMMANDS (sizeof(kCommands) / sizeof(kCommands[0]) - 1)
+
+/* How many times each command ran (STATS m), by its row. */
+static unsigned g_counts[N_COMMANDS];
+
+void irc_each_command(void (*fn)(const char* name, unsigned count, void* arg), void* arg) {
+  size_t i;
+  for (i = 0; i < N_COMMANDS; i++)
+    fn(kCommands[i].name, g_counts[i], arg);
+}
 
 /* ------------------------------------------------------------------------------------------
  * Dispatch and connection entry points
@@ -279,6 +299,7 @@ static void dispatch(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, uvc_ir
     return;
   }
   if (m->n > c->max) m->n = c->max;
+  g_counts[c - kCommands]++;
   c->fn(core, s, st, m);
 }
 
@@ -334,6 +355,11 @@ static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_secon
             core->server_name, irc_client(s), per_second);
 }
 
+/* The real name of an IRC session, for the nick history. */
+static const char* irc_realname(const uvc_session_t* s) {
+  return irc_is_irc(s) ? ((const irc_state_t*)s->proto)->realname : NULL;
+}
+
 /* The connection is gone: its state too. */
 static void irc_on_free(uvc_session_t* s) {
   irc_state_t* st = s->proto;
@@ -359,6 +385,6 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_free,
     irc_on_auth,
     irc_on_slowed,
-    NULL, /* on_watch */
-    NULL, /* realname */
+    irc_on_watch,
+    irc_realname,
 };

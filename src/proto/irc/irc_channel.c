@@ -280,33 +280,47 @@ void irc_cmd_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
     user_mode(core, s, st, m);
 }
 
-/* KICK #room nick[,nick] [:reason] */
+/* KICK #room nick[,nick] [:reason], or KICK #a,#b nick1,nick2: one room and several nicks,
+ * or as many rooms as nicks, each room with its nick (461 otherwise); at most TARGETS_MAX
+ * kicks. 403, 442, 482, 401, 441 per pair. */
 void irc_cmd_kick(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
-  uvc_room_t* room = irc_find_room(core, s, &m->params[0], 0);
-  uvc_irc_str_t item;
+  const uvc_irc_str_t* rooms = &m->params[0];
+  const uvc_irc_str_t* nicks = &m->params[1];
+  uvc_irc_str_t ritem, nitem;
   const char* text = NULL;
   char word[ECHO_MAX + 1];
-  size_t pos = 0, len = 0;
-  int count = 0;
+  size_t rpos = 0, npos = 0, len = 0;
+  int n_rooms = 0, n_nicks = 0, count = 0;
   (void)st;
-  if (room == NULL) return;
+  while (irc_next_item(rooms, &rpos, &ritem))
+    n_rooms++;
+  while (irc_next_item(nicks, &npos, &nitem))
+    n_nicks++;
+  if (n_rooms == 0 || n_nicks == 0 || (n_rooms > 1 && n_rooms != n_nicks)) {
+    irc_num(core, s, ERR_NEEDMOREPARAMS, "KICK");
+    return;
+  }
   if (m->n > 2) len = irc_clean(core, m->params[2].p, m->params[2].n, UVC_REASON_MAX, &text);
-  while (irc_next_item(&m->params[1], &pos, &item) && count++ < TARGETS_MAX) {
-    uvc_session_t* u = uvc_core_find(core, item.p, item.n);
+  rpos = npos = 0;
+  irc_next_item(rooms, &rpos, &ritem);
+  while (irc_next_item(nicks, &npos, &nitem) && count++ < TARGETS_MAX) {
+    uvc_room_t* room;
+    uvc_session_t* u;
     int err;
-    if (u == NULL) {
-      irc_num(core, s, ERR_NOSUCHNICK, irc_echo(item.p, item.n, word));
+    if (count > 1 && n_rooms > 1) irc_next_item(rooms, &rpos, &ritem);
+    if ((room = irc_find_room(core, s, &ritem, 0)) == NULL) continue;
+    if ((u = uvc_core_find(core, nitem.p, nitem.n)) == NULL) {
+      irc_num(core, s, ERR_NOSUCHNICK, irc_echo(nitem.p, nitem.n, word));
       continue;
     }
     err = uvc_core_kick(core, s, room, u, text, len);
-    if (err == UVC_ENOT_IN_ROOM) {
+    if (err == UVC_ENOT_IN_ROOM)
       irc_num(core, s, ERR_NOTONCHANNEL, room->name);
-      return;
-    }
-    if (err == UVC_ENOT_OPERATOR) {
+    else if (err == UVC_ENOT_OPERATOR)
       irc_num(core, s, ERR_CHANOPRIVSNEEDED, room->name);
-      return;
-    }
-    if (err == UVC_ETARGET_NOT_IN_ROOM) irc_num(core, s, ERR_USERNOTINCHANNEL, u->nick, room->name);
+    else if (err == UVC_ETARGET_NOT_IN_ROOM)
+      irc_num(core, s, ERR_USERNOTINCHANNEL, u->nick, room->name);
+    if ((err == UVC_ENOT_IN_ROOM || err == UVC_ENOT_OPERATOR) && n_rooms == 1)
+      return; /* the same answer for every other nick */
   }
 }

@@ -38,6 +38,7 @@
 #define TARGETS_MAX   4                  /* PRIVMSG, NOTICE and KICK targets (TARGMAX) */
 #define MODES_MAX     4                  /* +o/-o changes in one MODE command (MODES) */
 #define USERHOST_MAX  5                  /* nicks in one USERHOST */
+#define WHO_MAX       1000               /* people one WHO mask lists at most */
 #define ECHO_MAX      64                 /* bytes of a client's word repeated in an error */
 #define CTCP_CMD_MAX  32                 /* longest CTCP command passed on */
 #define VERSION_TEXT  "uvchat-" UVCHAT_VERSION
@@ -171,6 +172,7 @@ void irc_cmd_user(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 void irc_cmd_ping(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_pong(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_quit(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_setname(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 
 /* ------------------------------------------------------------------------------------------
  * Accounts (irc_account.c)
@@ -226,12 +228,33 @@ void irc_send_motd(uvc_core_t* core, uvc_session_t* s);
 
 void irc_cmd_who(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_whowas(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_list(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_ison(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_userhost(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_motd(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_lusers(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_version(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+
+/* ------------------------------------------------------------------------------------------
+ * The server itself (irc_server.c) and MONITOR (irc_monitor.c)
+ * ---------------------------------------------------------------------------------------- */
+
+/* Whether parameter i of m (when given) names this server (a mask of its name, or a nick,
+ * which stands for the server it is on); else 402 and 0. */
+int irc_our_server(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, int i);
+/* Calls fn with each command's name and how many times it was used (STATS m). */
+void irc_each_command(void (*fn)(const char* name, unsigned count, void* arg), void* arg);
+
+void irc_cmd_time(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_info(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_admin(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_stats(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_links(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_monitor(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+/* The adapter's on_watch entry point: 730 or 731 for a watched nick. */
+void irc_on_watch(uvc_core_t* core, uvc_session_t* s, const uvc_session_t* who, const char* nick,
+                  size_t len);
 
 /* ------------------------------------------------------------------------------------------
  * Rendering (irc_render.c)

@@ -239,6 +239,30 @@ void irc_cmd_user(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
   irc_try_register(core, s);
 }
 
+/* SETNAME :realname (IRCv3 setname): a new real name, cleaned, of 1 to REALNAME_MAX bytes
+ * (FAIL SETNAME INVALID_REALNAME otherwise); the client gets the SETNAME line back. The
+ * realname shows in WHO, WHOIS and, once the nick is gone, WHOWAS. */
+void irc_cmd_setname(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
+  const char* real;
+  size_t rlen = irc_clean(core, m->params[0].p, m->params[0].n, BUF_SIZE, &real);
+  irc_state_t* grown;
+  if (rlen == 0 || rlen > REALNAME_MAX) {
+    irc_sendf(core, s, ":%s FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to %d bytes)",
+              core->server_name, REALNAME_MAX);
+    return;
+  }
+  grown = realloc(st, sizeof(*st) + rlen + 1);
+  if (grown == NULL) {
+    irc_sendf(core, s, ":%s FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory", core->server_name);
+    return;
+  }
+  memcpy(grown->realname, real, rlen);
+  grown->realname[rlen] = '\0';
+  s->proto = grown;
+  s->user = grown->user; /* it moved */
+  irc_sendf(core, s, ":%s!%s@%s SETNAME :%s", s->nick, s->user, irc_server, grown->realname);
+}
+
 /* PING token: PONG with the token (cleaned: it comes back as it went, without controls). */
 void irc_cmd_ping(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   const char* token;

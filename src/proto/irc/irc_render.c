@@ -127,24 +127,29 @@ uvc_msg_t* irc_render(const uvc_event_t* ev) {
   char head[3 * UVC_NICK_MAX + 2 * UVC_ROOM_MAX + 128];
   char prefix[2 * UVC_NICK_MAX + 96];
   char extra[UVC_REASON_MAX + 64];
+  /* A message from an IRC user fitted in one line when it was sent: relayed with a longer
+   * prefix, it is cut to fit (the modern IRC rule). A text user's long line is split over
+   * as many lines as it needs: nothing they typed is lost. */
+  int split = f != NULL && !irc_is_irc(f);
   size_t n;
   if (f != NULL) irc_user_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
   switch (ev->type) {
     case UVC_EV_SAY:
       n = head_of(head, sizeof(head), "%s %s %s :", prefix, ev->notice ? "NOTICE" : "PRIVMSG",
                   ev->room->name);
-      return render_lines(head, n, ev->text, ev->len, "", 1);
+      return render_lines(head, n, ev->text, ev->len, "", split);
     case UVC_EV_ACTION:
       n = head_of(head, sizeof(head),
                   "%s PRIVMSG %s :\x01"
                   "ACTION ",
                   prefix, ev->room->name);
-      return render_lines(head, n, ev->text, ev->len, "\x01", 1);
+      return render_lines(head, n, ev->text, ev->len, "\x01", split);
     case UVC_EV_PRIVATE:
       n = head_of(head, sizeof(head), "%s %s %s :", prefix, ev->notice ? "NOTICE" : "PRIVMSG",
                   ev->to->nick);
       /* A CTCP passed on from another IRC user stays on one line. */
-      return render_lines(head, n, ev->text, ev->len, "", ev->len == 0 || ev->text[0] != '\x01');
+      return render_lines(head, n, ev->text, ev->len, "",
+                          split && (ev->len == 0 || ev->text[0] != '\x01'));
     case UVC_EV_ARRIVE:
       n = head_of(head, sizeof(head), "%s JOIN %s", prefix, ev->room->name);
       return render_lines(head, n, "", 0, "", 0);
