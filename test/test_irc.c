@@ -338,12 +338,14 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP REQ :multi-prefix userhost-in-names");
   send_line(0, "CAP LIST");
   send_line(0, "CAP FROB");
-  assert_string_equal(users[0].inbox,
-                      ":uvchat CAP * LS :multi-prefix userhost-in-names\r\n"
-                      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
-                      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
-                      ":uvchat CAP * LIST :multi-prefix userhost-in-names\r\n"
-                      ":uvchat 410 * FROB :Invalid CAP command\r\n");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
+      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names\r\n"
+      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
+      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
+      ":uvchat CAP * LIST :cap-notify multi-prefix userhost-in-names\r\n"
+      ":uvchat 410 * FROB :Invalid CAP command\r\n");
   clear();
   send_line(0, "CAP END");
   assert_true(users[0].s.present);
@@ -355,7 +357,7 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP LIST");
   assert_string_equal(users[0].inbox,
                       ":uvchat CAP alice ACK :-userhost-in-names\r\n"
-                      ":uvchat CAP alice LIST :multi-prefix\r\n");
+                      ":uvchat CAP alice LIST :cap-notify multi-prefix\r\n");
 }
 
 /* With a server password: a wrong or missing PASS gets 464 and ERROR. */

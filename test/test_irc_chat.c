@@ -34,9 +34,15 @@ static void registration_numerics_and_nick_collision(void** state) {
   a = th_connect(srv.irc_port, 0, 1);
   th_sendf(a, "CAP LS 302\r\nNICK alice\r\nUSER al 0 * :Alice L\r\n");
 #ifdef UVCHAT_TEST_ACCOUNTS
-  th_expect(a, ":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names");
+  th_expect(a,
+            ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
+            "server-time userhost-in-names");
 #else
-  th_expect(a, ":uvchat CAP * LS :multi-prefix userhost-in-names");
+  th_expect(
+      a,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
+      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names");
 #endif
   th_sendf(a, "CAP END\r\n");
   th_expect(a, ":uvchat 001 alice :Welcome to the uvchat Network, alice");

@@ -770,6 +770,10 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
       return render_mode(ev);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
+    case UVC_EV_AWAY:    /* /who shows who is away */
+    case UVC_EV_ACCOUNT: /* nobody is told of logins */
+    case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */
+      return NULL;
   }
   return NULL;
 }
@@ -789,4 +793,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_free: no state of its own */
     text_on_auth,
     text_on_slowed,
+    NULL, /* render_variant: one rendering for every text user */
 };
