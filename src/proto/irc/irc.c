@@ -386,7 +386,6 @@ static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
   st->capture = NULL;
   for (i = 0; i + 1 < c->len; i++)
     if (c->buf[i] == '\r' && c->buf[i + 1] == '\n') lines++;
-  snprintf(id, sizeof(id), "%u", (unsigned)++st->batch_seq);
   /* Every line may get "@batch=ID;" in front; the batch lines and an ACK are short. */
   cap = c->len + lines * (sizeof(id) + 8) + 2 * (LABEL_MAX + 2 * 512);
   m = uvc_msg_new(cap);
@@ -397,6 +396,7 @@ static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
     } else if (lines == 1) {
       n = tag_line(out, c->buf, c->len, "label", c->label);
     } else {
+      snprintf(id, sizeof(id), "%u", (unsigned)++st->batch_seq);
       n = (size_t)snprintf(out, cap, "@label=%s :%s BATCH +%s labeled-response\r\n", c->label,
                            core->server_name, id);
       for (start = 0, i = 0; i + 1 < c->len; i++) {
