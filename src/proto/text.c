@@ -770,6 +770,10 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
       return render_mode(ev);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
+    case UVC_EV_AWAY:    /* /who shows who is away */
+    case UVC_EV_ACCOUNT: /* nobody is told of logins */
+    case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */
+      return NULL;
   }
   return NULL;
 }
@@ -791,4 +795,5 @@ const uvc_adapter_t uvc_text_adapter = {
     text_on_slowed,
     NULL, /* on_watch: text users watch nobody */
     NULL, /* realname: text users have none */
+    NULL, /* render_variant: one rendering for every text user */
 };
