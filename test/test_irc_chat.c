@@ -454,6 +454,91 @@ static void motd_file(void** state) {
   th_server_free(&bad);
 }
 
+/* --server-name and --irc-autojoin over real sockets: the greeting, the prefixes and PONG
+ * name the server; the client is joined to the autojoin room (where a text user sees it
+ * arrive) and told where the text users are. */
+static void server_name_and_autojoin(void** state) {
+  th_client_t *a, *t;
+  (void)state;
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--irc-port", "0", "--server-name", "irc.test", "--irc-autojoin",
+                          "#lobby",     NULL};
+    th_server_start(&srv, args);
+  }
+  t = th_text_connect(srv.port);
+  a = th_connect(srv.irc_port, 0, 1);
+  th_irc_register(a, "alice");
+  th_expect(a, ":irc.test 001 alice :Welcome to the irc.test Network, alice");
+  th_expect_eventually(a, ":alice!~alice@irc.test JOIN #lobby");
+  th_expect_eventually(a, ":irc.test 366 alice #lobby :End of /NAMES list");
+  th_expect(a,
+            ":irc.test NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN "
+            "#lobby to meet them");
+  th_expect(t, "*** alice joined #lobby");
+  th_sendf(a, "PING :tok\r\nWHO alice %nhs\r\n");
+  th_expect(a, ":irc.test PONG irc.test :tok");
+  th_expect(a, ":irc.test 354 alice irc.test irc.test alice");
+  th_expect(a, ":irc.test 315 alice alice :End of WHO list");
+  th_close(a);
+  th_close(t);
+}
+
+/* MONITOR, WHOWAS, WHO masks, KICK pairs and long messages between real clients: alice
+ * hears bob come and go, asks after him, kicks a text user (back to the lobby) and an IRC
+ * user (who goes nowhere). */
+static void monitor_whowas_kick_over_sockets(void** state) {
+  th_client_t *a, *b, *t;
+  char line[600];
+  (void)state;
+  a = th_irc_connect(srv.irc_port, "alice");
+  th_sendf(a, "MONITOR + bob\r\n");
+  th_expect(a, ":uvchat 731 alice :bob");
+  b = th_irc_connect(srv.irc_port, "bob");
+  th_expect(a, ":uvchat 730 alice :bob!~bob@uvchat");
+  t = th_text_connect(srv.port); /* guest1, in #lobby */
+  th_sendf(a, "WHO gu*\r\nJOIN #a,#b\r\n");
+  th_expect(a, ":uvchat 352 alice #lobby text uvchat uvchat guest1 H :0 text user");
+  th_expect(a, ":uvchat 315 alice gu* :End of WHO list");
+  th_expect_eventually(a, ":uvchat 366 alice #b :End of /NAMES list");
+  th_sendf(b, "JOIN #a,#b\r\n");
+  th_expect_eventually(b, ":uvchat 366 bob #b :End of /NAMES list");
+  th_sendf(t, "/join #a\n");
+  th_expect_eventually(a, ":guest1!text@uvchat JOIN #a");
+  /* a message that fits as sent but not with the prefix: one line for bob, all for guest1 */
+  memset(line, 'w', sizeof line);
+  memcpy(line, "PRIVMSG #a :", 12);
+  memcpy(line + 12 + 495, "\r\n", 3);
+  th_sendf(a, line);
+  {
+    const char* got = th_skip_to(b, ":alice!~alice@uvchat PRIVMSG #a :", TH_WAIT_MS);
+    assert_non_null(got);
+    assert_int_equal(strlen(got), 510); /* cut to 512 bytes with the CRLF */
+  }
+  {
+    const char* got = th_skip_to(t, "<alice> ", TH_WAIT_MS);
+    assert_non_null(got);
+    assert_int_equal(strlen(got), strlen("<alice> ") + 495);
+  }
+  th_sendf(a, "KICK #a,#b guest1,bob :out\r\n");
+  th_expect_eventually(a, ":alice!~alice@uvchat KICK #a guest1 :out");
+  th_expect(a, ":alice!~alice@uvchat KICK #b bob :out");
+  th_expect_eventually(t, "*** alice removed guest1 from #a (out)");
+  th_expect_eventually(t, "*** guest1 joined #lobby"); /* back in the lobby */
+  th_sendf(b, "WHOIS bob\r\n");
+  th_expect_eventually(b, ":uvchat 319 bob bob :#a");
+  th_sendf(b, "QUIT :bye\r\n");
+  th_expect_eventually(a, ":uvchat 731 alice :bob");
+  th_sendf(a, "WHOWAS bob\r\n");
+  th_expect(a, ":uvchat 314 alice bob ~bob uvchat * :Real bob");
+  th_expect_prefix(a, ":uvchat 312 alice bob uvchat :");
+  th_expect(a, ":uvchat 369 alice bob :End of WHOWAS");
+  th_close(a);
+  th_close(b);
+  th_close(t);
+}
+
 /* A second server on the same IRC port exits 1. */
 static void irc_port_in_use(void** state) {
   th_server_t second;
@@ -574,6 +659,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(motd_file, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(ircv3_echo_labels_and_batches, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(irc_port_in_use, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(server_name_and_autojoin, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(monitor_whowas_kick_over_sockets, start_irc, stop_server),
 #ifndef _WIN32
       cmocka_unit_test_setup_teardown(shutdown_says_error_to_irc_clients, start_irc, stop_server),
 #endif
