@@ -831,6 +831,8 @@ static void irc_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, in
         ns_notice(core, s, "Account %s deleted; you are logged out", account);
         logged_out(core, s);
         break;
+      case UVC_AUTH_OPER: /* not asked for yet */
+        break;
     }
     if (detail != NULL) ns_notice(core, s, "Note: %s", detail);
   }
@@ -1814,6 +1816,9 @@ static uvc_msg_t* irc_render(const uvc_event_t* ev) {
     case UVC_EV_ANNOUNCE:
       n = head_of(head, sizeof(head), ":%s NOTICE * :", g_server);
       return render_lines(head, n, ev->text, ev->len, "", 1);
+    case UVC_EV_INVITE:
+    case UVC_EV_WALLOPS:
+      return NULL; /* not yet */
   }
   return NULL;
 }
