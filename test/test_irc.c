@@ -242,13 +242,13 @@ static void parser_limits_and_garbage(void** state) {
  * Registration
  * ---------------------------------------------------------------------------------------- */
 
-#define ISUPPORT1                                                                           \
-  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt CHANNELLEN=32 CHANTYPES=# " \
-  "KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(o)@ TOPICLEN=390 USERLEN=10 "      \
-  ":are supported by this server"
-#define ISUPPORT2                                                                       \
-  "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1 :are supported " \
-  "by this server"
+#define ISUPPORT1                                                                      \
+  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=Ib,k,l,imnst CHANNELLEN=32 " \
+  "CHANTYPES=# KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(ov)@+ "           \
+  "TOPICLEN=390 USERLEN=10 :are supported by this server"
+#define ISUPPORT2                                                                      \
+  "INVEX=I MAXLIST=bI:50 TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4," \
+  "WHOIS:1 :are supported by this server"
 
 /* NICK + USER: the whole greeting, the lobby's JOIN and names; text users see the arrival. */
 static void registration_greets_and_joins_the_lobby(void** state) {
@@ -265,7 +265,7 @@ static void registration_greets_and_joins_the_lobby(void** state) {
       "\r\n"
       ":uvchat 003 alice :This server was created Tue Nov 14 2023 at 22:13:20 UTC\r\n"
       ":uvchat 004 alice uvchat " VER
-      " i not o\r\n"
+      " iow Iiklmnostv Iklov\r\n"
       ":uvchat 005 alice " ISUPPORT1
       "\r\n"
       ":uvchat 005 alice " ISUPPORT2
@@ -765,10 +765,10 @@ static void channel_modes_and_operators(void** state) {
                       ":uvchat 482 bob #lobby :You're not channel operator\r\n"
                       ":uvchat 403 bob #nowhere :No such channel\r\n");
   clear();
-  send_line(0, "MODE #dev -t+klkkk key 10");
+  send_line(0, "MODE #dev -t+zyzzz");
   assert_string_equal(users[0].inbox,
-                      ":uvchat 472 alice k :is unknown mode char to me\r\n"
-                      ":uvchat 472 alice l :is unknown mode char to me\r\n"
+                      ":uvchat 472 alice z :is unknown mode char to me\r\n"
+                      ":uvchat 472 alice y :is unknown mode char to me\r\n"
                       ":alice!~alice@uvchat MODE #dev -t\r\n");
   assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev -t\r\n");
   assert_string_equal(users[2].inbox, "*** alice changed #dev: anyone may set the topic\r\n");
@@ -778,7 +778,7 @@ static void channel_modes_and_operators(void** state) {
                       ":alice!~alice@uvchat MODE #dev +t-n\r\n"
                       ":alice!~alice@uvchat MODE #dev +o bob\r\n");
   assert_string_equal(users[2].inbox,
-                      "*** alice changed #dev: anyone may talk only operators set the topic\r\n"
+                      "*** alice changed #dev: anyone may talk; only operators set the topic\r\n"
                       "*** alice made bob an operator of #dev\r\n");
   clear();
   send_line(1, "MODE #dev -o alice");

@@ -1,0 +1,368 @@
+/* irc.c: the adapter for IRC clients (irssi, WeeChat, HexChat...): its entry points, the
+ * command table and the dispatcher that checks each command's state and arity once, the
+ * session state, and the helpers every handler shares. The handlers live in the files of
+ * their concern (see irc_int.h).
+ */
+#include "irc_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char* irc_server = "uvchat";
+uint32_t irc_invisible;
+
+/* ------------------------------------------------------------------------------------------
+ * Small helpers
+ * ---------------------------------------------------------------------------------------- */
+
+/* Whether s is an IRC session (with its state). */
+int irc_is_irc(const uvc_session_t* s) {
+  return s->adapter == &uvc_irc_adapter && s->proto != NULL;
+}
+
+/* Whether s has user mode +i. */
+int irc_is_invisible(const uvc_session_t* s) {
+  return irc_is_irc(s) && (((const irc_state_t*)s->proto)->flags & IRC_INVISIBLE) != 0;
+}
+
+/* The realname WHO and WHOIS show: USER's for IRC users, a fixed one for text users. */
+const char* irc_realname_of(const uvc_session_t* s) {
+  return irc_is_irc(s) ? ((const irc_state_t*)s->proto)->realname : TEXT_REALNAME;
+}
+
+/* How numerics address s: its nick once registered, "*" before. */
+const char* irc_client(const uvc_session_t* s) {
+  return s->present ? s->nick : "*";
+}
+
+/* Whether a parameter equals a keyword, ignoring case. */
+int irc_str_eq(const uvc_irc_str_t* x, const char* name) {
+  return uvc_irc_is(x, name);
+}
+
+/* A copy of a client's word that is safe to repeat inside a reply: at most ECHO_MAX bytes,
+ * and spaces, controls and non-ASCII bytes as '?' (so it stays one parameter). */
+const char* irc_echo(const char* p, size_t n, char out[ECHO_MAX + 1]) {
+  size_t i;
+  if (n > ECHO_MAX) n = ECHO_MAX;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    out[i] = (c <= ' ' || c >= 0x7F || (i == 0 && c == ':')) ? '?' : (char)c;
+  }
+  if (n == 0) out[n++] = '*';
+  out[n] = '\0';
+  return out;
+}
+
+/* Whether a target is NickServ. */
+int irc_is_nickserv(const uvc_irc_str_t* target) {
+  return uvc_name_eq(target->p, target->n, NICKSERV, sizeof(NICKSERV) - 1);
+}
+
+/* The decimal number at the start of a parameter (0 when none; capped at 99999). */
+int irc_atoi(const uvc_irc_str_t* x) {
+  int v = 0;
+  size_t i;
+  for (i = 0; i < x->n && x->p[i] >= '0' && x->p[i] <= '9' && v < 10000; i++)
+    v = v * 10 + (x->p[i] - '0');
+  return v;
+}
+
+/* Cleans text (keeping IRC formatting) into the core's scratch buffer, cut to max bytes. */
+size_t irc_clean(uvc_core_t* core, const char* text, size_t len, size_t max, const char** out) {
+  size_t n = uvc_clean_text(text, len, core->scratch, UVC_CLEAN_KEEP_IRC_FORMAT);
+  *out = core->scratch;
+  return uvc_utf8_cut(core->scratch, n, max);
+}
+
+/* Iterates the comma-separated items of a list: *pos is where to start; returns 0 at the
+ * end. Empty items are skipped. */
+int irc_next_item(const uvc_irc_str_t* list, size_t* pos, uvc_irc_str_t* item) {
+  size_t i = *pos, start;
+  while (i < list->n && list->p[i] == ',')
+    i++;
+  if (i >= list->n) return 0;
+  start = i;
+  while (i < list->n && list->p[i] != ',')
+    i++;
+  item->p = list->p + start;
+  item->n = i - start;
+  *pos = i;
+  return 1;
+}
+
+/* Whether a and b share a room. */
+static int share_room(const uvc_session_t* a, const uvc_session_t* b) {
+  unsigned r;
+  for (r = 0; r < a->n_rooms; r++)
+    if (uvc_session_in(b, uvc_session_membership_c(a, r)->room) != NULL) return 1;
+  return 0;
+}
+
+/* Whether s may see u in WHO and NAMES: invisible users only show to who shares a room. */
+int irc_visible_to(const uvc_session_t* s, const uvc_session_t* u) {
+  return u == s || (!u->unseen && (!irc_is_invisible(u) || share_room(s, u)));
+}
+
+/* The room a channel parameter names, or NULL after answering 403. */
+uvc_room_t* irc_find_room(uvc_core_t* core, uvc_session_t* s, const uvc_irc_str_t* name,
+                          int quiet) {
+  uvc_room_t* room = uvc_core_room(core, name->p, name->n);
+  char word[ECHO_MAX + 1];
+  if (room == NULL && !quiet) irc_num(core, s, ERR_NOSUCHCHANNEL, irc_echo(name->p, name->n, word));
+  return room;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Replies
+ * ---------------------------------------------------------------------------------------- */
+
+/* Sends buf[0..n) plus CRLF to s alone, cut at a character boundary to fit one IRC line.
+ * buf has room for OUT_MAX + 2 bytes. */
+void irc_send_buf(uvc_core_t* core, uvc_session_t* s, char* buf, size_t n) {
+  uvc_msg_t* m;
+  n = uvc_utf8_cut(buf, n, OUT_MAX);
+  memcpy(buf + n, CRLF, 2);
+  m = uvc_msg_from(buf, n + 2);
+  if (m == NULL) return;
+  uvc_core_send(core, s, m);
+  uvc_msg_release(m);
+}
+
+/* Formats into buf at offset `at` (a vsnprintf that reports what it wrote). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
+size_t
+irc_vformat(char* buf, size_t at, const char* fmt, va_list ap) {
+  int n = vsnprintf(buf + at, BUF_SIZE - at, fmt, ap);
+  if (n < 0) return at;
+  return at + ((size_t)n < BUF_SIZE - at ? (size_t)n : BUF_SIZE - at - 1);
+}
+
+/* Sends one formatted line (no prefix added) to s. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void
+irc_sendf(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
+  char buf[BUF_SIZE];
+  va_list ap;
+  size_t n;
+  va_start(ap, fmt);
+  n = irc_vformat(buf, 0, fmt, ap);
+  va_end(ap);
+  irc_send_buf(core, s, buf, n);
+}
+
+/* Sends the numeric reply ":server NNN client <formatted>" to s. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+void
+irc_num(uvc_core_t* core, uvc_session_t* s, int code, const char* fmt, ...) {
+  char buf[BUF_SIZE];
+  va_list ap;
+  int head = snprintf(buf, sizeof(buf), ":%s %03d %s ", core->server_name, code, irc_client(s));
+  size_t n;
+  if (head < 0 || head >= (int)sizeof(buf)) return;
+  va_start(ap, fmt);
+  n = irc_vformat(buf, (size_t)head, fmt, ap);
+  va_end(ap);
+  irc_send_buf(core, s, buf, n);
+}
+
+/* Sends "ERROR :Closing Link: <nick or *> (<why>)" to s. */
+void irc_closing_link(uvc_core_t* core, uvc_session_t* s, const char* why, size_t len) {
+  irc_sendf(core, s, "ERROR :Closing Link: %s (%.*s)", irc_client(s), (int)len, why);
+}
+
+/* The prefix "nick!user@server" of a user, with an optional other nick. */
+int irc_user_prefix(char* out, size_t cap, const uvc_session_t* u, const char* nick, int len) {
+  int n = snprintf(out, cap, ":%.*s!%s@%s", len, nick, u->user, irc_server);
+  return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The command table
+ * ---------------------------------------------------------------------------------------- */
+
+#define NO_RECIPIENT IRC_CODE(ERR_NORECIPIENT)
+#define NO_TEXT      IRC_CODE(ERR_NOTEXTTOSEND)
+#define NO_NICK      IRC_CODE(ERR_NONICKNAMEGIVEN)
+
+static const irc_cmd_t kCommands[] = {
+    /* name      handler       when    min max quiet none few */
+    /* registration (irc_register.c) */
+    {"NICK", irc_cmd_nick, ANY, 1, 1, 0, NO_NICK, NO_NICK},
+    {"USER", irc_cmd_user, BEFORE, 4, 4, 0, 0, 0},
+    {"CAP", irc_cmd_cap, ANY, 1, 2, 0, 0, 0},
+    {"PING", irc_cmd_ping, ANY, 1, 2, 0, 0, 0},
+    {"PONG", irc_cmd_pong, ANY, 0, 2, 0, 0, 0},
+    {"QUIT", irc_cmd_quit, ANY, 0, 1, 0, 0, 0},
+    /* accounts (irc_account.c) */
+    {"PASS", irc_cmd_pass, BEFORE, 1, 1, 0, 0, 0},
+    {"AUTHENTICATE", irc_cmd_authenticate, ANY, 1, 1, 0, 0, 0},
+    /* messages (irc_message.c) */
+    {"PRIVMSG", irc_cmd_privmsg, AFTER, 2, 2, 0, NO_RECIPIENT, NO_TEXT},
+    {"NOTICE", irc_cmd_notice, AFTER, 2, 2, 1, 0, 0},
+    {"AWAY", irc_cmd_away, AFTER, 0, 1, 0, 0, 0},
+    /* channels (irc_channel.c) */
+    {"JOIN", irc_cmd_join, AFTER, 1, 2, 0, 0, 0},
+    {"PART", irc_cmd_part, AFTER, 1, 2, 0, 0, 0},
+    {"MODE", irc_cmd_mode, AFTER, 1, UVC_IRC_MAX_PARAMS, 0, 0, 0},
+    {"NAMES", irc_cmd_names, AFTER, 0, 1, 0, 0, 0},
+    {"TOPIC", irc_cmd_topic, AFTER, 1, 2, 0, 0, 0},
+    {"KICK", irc_cmd_kick, AFTER, 2, 3, 0, 0, 0},
+    {"INVITE", irc_cmd_invite, AFTER, 0, 2, 0, 0, 0},
+    /* server operators (irc_oper.c) */
+    {"OPER", irc_cmd_oper, AFTER, 2, 2, 0, 0, 0},
+    {"KILL", irc_cmd_kill, AFTER | OPER, 2, 2, 0, 0, 0},
+    {"WALLOPS", irc_cmd_wallops, AFTER | OPER, 1, 1, 0, 0, 0},
+    {"REHASH", irc_cmd_rehash, AFTER | OPER, 0, 1, 0, 0, 0},
+    {"DIE", irc_cmd_die, AFTER | OPER, 0, 1, 0, 0, 0},
+    /* queries (irc_query.c) */
+    {"WHO", irc_cmd_who, AFTER, 1, 2, 0, 0, 0},
+    {"WHOIS", irc_cmd_whois, AFTER, 1, 2, 0, NO_NICK, NO_NICK},
+    {"ISON", irc_cmd_ison, AFTER, 1, UVC_IRC_MAX_PARAMS, 0, 0, 0},
+    {"USERHOST", irc_cmd_userhost, AFTER, 1, USERHOST_MAX, 0, 0, 0},
+    {"LIST", irc_cmd_list, AFTER, 0, 2, 0, 0, 0},
+    {"MOTD", irc_cmd_motd, AFTER, 0, 1, 0, 0, 0},
+    {"LUSERS", irc_cmd_lusers, AFTER, 0, 2, 0, 0, 0},
+    {"VERSION", irc_cmd_version, AFTER, 0, 1, 0, 0, 0},
+    {NULL, NULL, 0, 0, 0, 0, 0, 0}};
+
+/* ------------------------------------------------------------------------------------------
+ * Dispatch and connection entry points
+ * ---------------------------------------------------------------------------------------- */
+
+/* The error for too few parameters: 461, or the command's own (411, 412, 431). */
+static void too_few(uvc_core_t* core, uvc_session_t* s, const irc_cmd_t* c, int n) {
+  int code = n == 0 ? c->none : c->few;
+  switch (code) {
+    case NO_RECIPIENT:
+      irc_num(core, s, ERR_NORECIPIENT, c->name);
+      break;
+    case NO_TEXT:
+      irc_num(core, s, ERR_NOTEXTTOSEND);
+      break;
+    case NO_NICK:
+      irc_num(core, s, ERR_NONICKNAMEGIVEN);
+      break;
+    default:
+      irc_num(core, s, ERR_NEEDMOREPARAMS, c->name);
+      break;
+  }
+}
+
+/* Checks registration and arity once, then runs the command's handler. */
+static void dispatch(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, uvc_irc_msg_t* m) {
+  const irc_cmd_t* c;
+  char word[ECHO_MAX + 1];
+  for (c = kCommands; c->name != NULL; c++)
+    if (uvc_irc_is(&m->cmd, c->name)) break;
+  if (c->name == NULL) {
+    if (s->present)
+      irc_num(core, s, ERR_UNKNOWNCOMMAND, irc_echo(m->cmd.p, m->cmd.n, word));
+    else
+      irc_num(core, s, ERR_NOTREGISTERED);
+    return;
+  }
+  if (!s->present && !(c->when & BEFORE)) {
+    irc_num(core, s, ERR_NOTREGISTERED);
+    return;
+  }
+  if (s->present && !(c->when & AFTER)) {
+    irc_num(core, s, ERR_ALREADYREGISTERED);
+    return;
+  }
+  if ((c->when & OPER) && !(s->umodes & UVC_USER_OPER)) {
+    irc_num(core, s, ERR_NOPRIVILEGES);
+    return;
+  }
+  if (m->n < c->min) {
+    if (!c->quiet) too_few(core, s, c, m->n);
+    return;
+  }
+  if (m->n > c->max) m->n = c->max;
+  c->fn(core, s, st, m);
+}
+
+/* A new connection: its state, empty until NICK and USER come. */
+static void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
+  irc_state_t* st = calloc(1, sizeof(*st) + 1);
+  irc_server = core->server_name;
+  if (st == NULL) {
+    uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
+    return;
+  }
+  s->proto = st;
+  s->user = st->user;
+}
+
+/* One line from the client: parsed, then dispatched (417 when too long). */
+static void irc_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
+  uvc_irc_msg_t m;
+  if (s->proto == NULL) return;
+  switch (uvc_irc_parse(line, len, &m)) {
+    case UVC_IRC_OK:
+      dispatch(core, s, s->proto, &m);
+      break;
+    case UVC_IRC_TOOLONG:
+      irc_num(core, s, ERR_INPUTTOOLONG);
+      break;
+    case UVC_IRC_EMPTY:
+      break;
+  }
+}
+
+/* A line longer than the framer's limit (tags included) was dropped. */
+static void irc_on_toolong(uvc_core_t* core, uvc_session_t* s) {
+  irc_num(core, s, ERR_INPUTTOOLONG);
+}
+
+/* The client has been silent for --ping-interval: ask it to show it is there. */
+static void irc_on_idle(uvc_core_t* core, uvc_session_t* s) {
+  irc_sendf(core, s, "PING :%s", core->server_name);
+}
+
+/* The server is closing the connection (timeout, too much input, refused): say why. */
+static void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text) {
+  (void)why;
+  irc_closing_link(core, s, text, strlen(text));
+}
+
+/* Flood control holds back the client's lines: one server NOTICE says so. */
+static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
+  irc_sendf(core, s,
+            ":%s NOTICE %s :*** slow down: your lines are being delayed to %u a second (none is "
+            "lost)",
+            core->server_name, irc_client(s), per_second);
+}
+
+/* The connection is gone: its state too. */
+static void irc_on_free(uvc_session_t* s) {
+  irc_state_t* st = s->proto;
+  if (st != NULL && (st->flags & IRC_INVISIBLE) && irc_invisible > 0) irc_invisible--;
+  free(st);
+  s->proto = NULL;
+  s->user = "";
+}
+
+const uvc_adapter_t uvc_irc_adapter = {
+    "irc",          /* name */
+    1,              /* format */
+    0,              /* telnet */
+    0,              /* single_room */
+    UVC_LINE_FLOOR, /* max_line: 8191 bytes of tags and a 512-byte line fit */
+    irc_render,
+    irc_on_open,
+    irc_on_line,
+    irc_on_toolong,
+    irc_on_idle,
+    irc_on_farewell,
+    irc_on_free,
+    irc_on_auth,
+    irc_on_slowed,
+};
