@@ -375,7 +375,7 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
   char out[16];
   unsigned before = umode_bits(s, st), after, bit;
   int on_sign = 1, unknown = 0, want_i = (st->flags & IRC_INVISIBLE) != 0;
-  int want_w = (s->umodes & UVC_USER_WALLOPS) != 0, deoper = 0, sign = 0;
+  int want_w = (s->umodes & UVC_USER_WALLOPS) != 0, deoper = 0, sign = 0, said_w = 0;
   size_t k, n = 0;
   if (!uvc_name_eq(target->p, target->n, s->nick, s->nick_len)) {
     if (uvc_core_find(core, target->p, target->n) != NULL)
@@ -399,14 +399,17 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     else if (ch == 'i')
       want_i = on_sign;
     else if (ch == 'w')
-      want_w = on_sign;
+      want_w = on_sign, said_w = 1;
     else if (ch == 'o')
       deoper |= !on_sign;
     else
       unknown = 1;
   }
   if (unknown) irc_num(core, s, ERR_UMODEUNKNOWNFLAG);
-  if (deoper && (s->umodes & UVC_USER_OPER)) uvc_core_set_oper(core, s, NULL, 0);
+  if (deoper && (s->umodes & UVC_USER_OPER)) {
+    uvc_core_set_oper(core, s, NULL, 0); /* takes +w with it, unless this asks for it */
+    if (!said_w) want_w = 0;
+  }
   if (want_i && !(st->flags & IRC_INVISIBLE)) {
     st->flags |= IRC_INVISIBLE;
     irc_invisible++;
