@@ -362,6 +362,7 @@ struct uvc_core {
   const uvc_auth_ops_t* auth; /* accounts, when compiled in and open; else NULL */
   void* auth_ud;
   const uvc_auth_ops_t* opers; /* server operators (UVC_AUTH_OPER), when available; else NULL */
+  const char* oper_lines;      /* the configured operators: "NAME HASH" lines, or NULL */
   void* opers_ud;
   /* Optional: a server operator asked to reload the settings (REHASH) or to stop the
    * server (DIE). */

@@ -144,7 +144,8 @@ typedef enum {
   OPT_SECONDS,
   OPT_LEVEL,
   OPT_QUIET,
-  OPT_ROOM
+  OPT_ROOM,
+  OPT_OPER /* "NAME HASH": each one given adds a server operator */
 } opt_kind_t;
 
 typedef struct opt {
@@ -167,6 +168,9 @@ static const opt_t kOptions[] = {
      DEFAULT_CONFIG_HELP},
     {"check-config", OPT_CHECK, F(check_config), 0, 0, NULL,
      "check the configuration file and flags, say what is wrong, exit 0 (valid) or 2", NULL},
+    {"hash-password", OPT_CHECK, F(hash_password), 0, 0, NULL,
+     "read a password from standard input, print its Argon2id hash for an oper setting, exit",
+     NULL},
     {"host", OPT_STRING, F(host), 0, 0, "ADDR", "address to listen on", "all, IPv6 and IPv4"},
     {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one", "8080"},
     {"irc-port", OPT_PORT_OFF, F(irc_port), 0, 65535, "N|off",
@@ -203,8 +207,7 @@ static const opt_t kOptions[] = {
     {"flood-rate", OPT_SIZE, F(flood_rate), 0, 1000000, "LINES",
      "lines per second a client may send after its burst (0: no flood control)", "5"},
     {"max-input", OPT_SIZE, F(max_input), 1024, UINT64_C(1) << 30, "BYTES",
-     "how long a line without a newline may run before its sender is dropped",
-     "16K"},
+     "how long a line without a newline may run before its sender is dropped", "16K"},
     {"max-clients", OPT_SIZE, F(max_clients), 0, 10000000, "N", "connections in all (0: no limit)",
      "10000"},
     {"max-per-addr", OPT_SIZE, F(max_per_addr), 0, 10000000, "N",
@@ -232,6 +235,9 @@ static const opt_t kOptions[] = {
     {"register-rate", OPT_SIZE, F(register_rate), 0, 65536, "N",
      "new accounts per hour on the whole server (0: no limit)", "100"},
     {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in", "#lobby"},
+    {"oper", OPT_OPER, F(opers), 0, 0, "'NAME HASH'",
+     "a server operator: NAME and the hash --hash-password printed; give it once per operator",
+     "none"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
     {"quiet", OPT_QUIET, F(log_level), 0, 0, NULL, "log errors only (same as --log-level error)",
@@ -282,6 +288,41 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
       if (o->kind == OPT_SECRET) cfg->password_file = NULL;
       if (o->kind == OPT_SECRET_FILE) cfg->password = NULL;
       return 0;
+    case OPT_OPER: { /* appended to the lines given so far */
+      const char* sp = strchr(val, ' ');
+      const char* old = *(const char**)field;
+      size_t nlen = sp ? (size_t)(sp - val) : 0, olen = old ? strlen(old) : 0;
+      char* joined;
+      const char* hash = sp;
+      while (hash != NULL && *hash == ' ')
+        hash++;
+      if (sp == NULL || !uvc_nick_valid(val, nlen) || strncmp(hash, "$argon2id$", 10) != 0 ||
+          strchr(hash, ' ') != NULL || strlen(hash) > 127) {
+        snprintf(err, errlen,
+                 "%s%s: give a name and the hash uvchat --hash-password printed: %s = NAME "
+                 "$argon2id$...",
+                 pfx, o->name, o->name);
+        return -1;
+      }
+      joined = malloc(olen + strlen(val) + 2);
+      if (joined == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      if (olen > 0) memcpy(joined, old, olen);
+      memcpy(joined + olen, val, nlen);
+      joined[olen + nlen] = ' ';
+      strcpy(joined + olen + nlen + 1, hash);
+      strcat(joined, "\n");
+      val = own(cfg, joined, strlen(joined));
+      free(joined);
+      if (val == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      *(const char**)field = val;
+      return 0;
+    }
     case OPT_ROOM: {
       const char* problem = uvc_room_problem(val, strlen(val));
       if (problem != NULL) {
@@ -601,6 +642,26 @@ static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, siz
     case OPT_CHECK:
       snprintf(out, outlen, "%s", *(const int*)field ? "yes" : "no");
       return;
+    case OPT_OPER: { /* the names, not the hashes */
+      size_t n = 0;
+      str = *(const char* const*)field;
+      if (str == NULL) {
+        snprintf(out, outlen, "none");
+        return;
+      }
+      out[0] = '\0';
+      while (*str != '\0' && n + 2 < outlen) {
+        const char* sp = strchr(str, ' ');
+        const char* nl = strchr(str, '\n');
+        int w;
+        if (sp == NULL || nl == NULL) break;
+        w = snprintf(out + n, outlen - n, "%s%.*s", n ? " " : "", (int)(sp - str), str);
+        if (w < 0 || (size_t)w >= outlen - n) break;
+        n += (size_t)w;
+        str = nl + 1;
+      }
+      return;
+    }
   }
   out[0] = '\0';
 }
@@ -615,6 +676,7 @@ static int same_value(const uvc_config_t* a, const uvc_config_t* b, const opt_t*
     case OPT_SECRET_FILE:
     case OPT_CONFIG:
     case OPT_ROOM:
+    case OPT_OPER:
       sa = *(const char* const*)fa;
       sb = *(const char* const*)fb;
       return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
@@ -655,7 +717,8 @@ int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const ch
     case OPT_SECRET:
     case OPT_SECRET_FILE:
     case OPT_CONFIG:
-    case OPT_ROOM: {
+    case OPT_ROOM:
+    case OPT_OPER: {
       const char* s = *(const char* const*)((const char*)src + o->offset);
       if (s != NULL && (s = own(dst, s, strlen(s))) == NULL) return -1;
       *(const char**)((char*)dst + o->offset) = s;
