@@ -1367,6 +1367,8 @@ static void secret_rooms(void** state) {
   send_line(2, "LIST");
   send_line(2, "NAMES #dev");
   send_line(2, "WHOIS alice");
+  send_line(2, "WHO #dev");
+  assert_null(strstr(users[2].inbox, "352 carol"));
   assert_null(strstr(users[2].inbox, "322 carol #dev"));
   assert_null(strstr(users[2].inbox, "@#dev"));
   assert_non_null(strstr(users[2].inbox,
@@ -1403,8 +1405,12 @@ static void invites(void** state) {
                       ":uvchat 482 bob #dev :You're not channel operator\r\n");
   clear();
   send_line(0, "INVITE carol #dev");
+  send_line(2, "INVITE");
   assert_string_equal(users[0].inbox, ":uvchat 341 alice carol #dev\r\n");
-  assert_string_equal(users[2].inbox, ":alice!~alice@uvchat INVITE carol #dev\r\n");
+  assert_string_equal(users[2].inbox,
+                      ":alice!~alice@uvchat INVITE carol #dev\r\n"
+                      ":uvchat 336 carol #dev\r\n"
+                      ":uvchat 337 carol :End of /INVITE list\r\n");
   send_line(2, "JOIN #dev");
   assert_non_null(strstr(users[1].inbox, ":carol!~carol@uvchat JOIN #dev\r\n"));
   send_line(2, "PART #dev");

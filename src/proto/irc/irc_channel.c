@@ -214,12 +214,12 @@ static void send_list(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room
     if (kind == UVC_LIST_BAN)
       irc_num(core, s, RPL_BANLIST, room->name, l->v[i].mask, l->v[i].by, (long long)l->v[i].at);
     else
-      irc_num(core, s, RPL_INVITELIST, room->name, l->v[i].mask, l->v[i].by, (long long)l->v[i].at);
+      irc_num(core, s, RPL_INVEXLIST, room->name, l->v[i].mask, l->v[i].by, (long long)l->v[i].at);
   }
   if (kind == UVC_LIST_BAN)
     irc_num(core, s, RPL_ENDOFBANLIST, room->name);
   else
-    irc_num(core, s, RPL_ENDOFINVITELIST, room->name);
+    irc_num(core, s, RPL_ENDOFINVEXLIST, room->name);
 }
 
 /* One change with a parameter, waiting for the operator check. */
@@ -477,7 +477,7 @@ void irc_cmd_kick(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 
 /* INVITE nick #room: 341 to the inviter, an INVITE line to the invited. 401 (nobody), 403
  * (no such room), 442 (not in it), 443 (already in it), 482 (invite-only and not an
- * operator). INVITE alone lists nothing: 347. */
+ * operator). INVITE alone lists the rooms s is invited to (336, 337). */
 void irc_cmd_invite(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   char word[ECHO_MAX + 1];
   uvc_session_t* u;
@@ -485,7 +485,10 @@ void irc_cmd_invite(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
   int err;
   (void)st;
   if (m->n == 0) {
-    irc_num(core, s, RPL_ENDOFINVITELIST, "*");
+    unsigned i;
+    for (i = 0; s->x != NULL && s->x->invites != NULL && i < s->x->n_invites; i++)
+      irc_num(core, s, RPL_INVITELIST, s->x->invites[i]);
+    irc_num(core, s, RPL_ENDOFINVITELIST);
     return;
   }
   if (m->n < 2) {

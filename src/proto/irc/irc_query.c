@@ -59,7 +59,7 @@ void irc_cmd_who(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
   (void)st;
   if (mask->n > 0 && mask->p[0] == '#') {
     uvc_room_t* room = uvc_core_room(core, mask->p, mask->n);
-    if (room != NULL) {
+    if (room != NULL && uvc_room_visible(room, s)) {
       int in_room = uvc_session_in(s, room) != NULL;
       uint32_t i;
       for (i = 0; i < room->n_members; i++)
