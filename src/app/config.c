@@ -579,7 +579,8 @@ uvc_config_result_t uvc_config_load(uvc_config_t* cfg, int argc, char** argv, ch
     uvc_config_free(cfg);
     return r;
   }
-  given = cfg->config_file;
+  given = cfg->config_file; /* a flag's value: it points into argv */
+  uvc_config_free(cfg);     /* what the first pass owned (oper lines) */
   uvc_config_defaults(cfg);
   if (given != NULL) {
     fr = uvc_config_read_file(cfg, given, err, errlen);
