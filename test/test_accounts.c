@@ -639,7 +639,10 @@ static void sasl_plain(void** state) {
   send_line(0, "/logout");
   open_user(1, &uvc_irc_adapter);
   send_line(1, "CAP LS 302");
-  expect_in(1, ":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names\r\n");
+  expect_in(1,
+            ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
+            "server-time userhost-in-names\r\n");
   send_line(1, "NICK alice");
   send_line(1, "USER a 0 * :A");
   send_line(1, "CAP REQ :sasl");

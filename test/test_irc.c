@@ -30,15 +30,22 @@ static const char* g_motd;
 static const char* g_password;
 static uint32_t g_announce_limit;
 
-/* Every line an IRC user receives ends with CRLF and fits in 512 bytes. */
+/* Every line an IRC user receives ends with CRLF and fits in 512 bytes (its IRCv3 tags
+ * apart, which have 8191 bytes of their own). */
 static void check_irc_lines(const uvc_msg_t* m) {
   size_t i = 0;
   while (i < m->len) {
     const char* lf = memchr(m->data + i, '\n', m->len - i);
-    size_t n;
+    size_t n, tags = 0;
     assert_non_null(lf);
     n = (size_t)(lf - (m->data + i)) + 1;
-    if (n > 512) fail_msg("a line of %u bytes: %.*s", (unsigned)n, (int)n, m->data + i);
+    if (m->data[i] == '@') {
+      const char* sp = memchr(m->data + i, ' ', n);
+      assert_non_null(sp);
+      tags = (size_t)(sp - (m->data + i)) + 1;
+      assert_true(tags <= 8191);
+    }
+    if (n - tags > 512) fail_msg("a line of %u bytes: %.*s", (unsigned)n, (int)n, m->data + i);
     assert_true(n >= 2 && m->data[i + n - 2] == '\r');
     i += n;
   }
@@ -338,12 +345,14 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP REQ :multi-prefix userhost-in-names");
   send_line(0, "CAP LIST");
   send_line(0, "CAP FROB");
-  assert_string_equal(users[0].inbox,
-                      ":uvchat CAP * LS :multi-prefix userhost-in-names\r\n"
-                      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
-                      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
-                      ":uvchat CAP * LIST :multi-prefix userhost-in-names\r\n"
-                      ":uvchat 410 * FROB :Invalid CAP command\r\n");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
+      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names\r\n"
+      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
+      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
+      ":uvchat CAP * LIST :cap-notify multi-prefix userhost-in-names\r\n"
+      ":uvchat 410 * FROB :Invalid CAP command\r\n");
   clear();
   send_line(0, "CAP END");
   assert_true(users[0].s.present);
@@ -355,7 +364,7 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP LIST");
   assert_string_equal(users[0].inbox,
                       ":uvchat CAP alice ACK :-userhost-in-names\r\n"
-                      ":uvchat CAP alice LIST :multi-prefix\r\n");
+                      ":uvchat CAP alice LIST :cap-notify multi-prefix\r\n");
 }
 
 /* With a server password: a wrong or missing PASS gets 464 and ERROR. */
@@ -1089,6 +1098,253 @@ static void errors_and_small_commands(void** state) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * IRCv3 capabilities
+ * ---------------------------------------------------------------------------------------- */
+
+#define T0 "2023-11-14T22:13:20.000Z" /* the test clock */
+
+/* Registers user i as nick with the capabilities caps enabled, in #v3; clears every inbox. */
+static void v3_user(int i, const char* nick, const char* caps) {
+  char line[256];
+  irc_user(i, nick);
+  if (caps[0] != '\0') {
+    snprintf(line, sizeof line, "CAP REQ :%s", caps);
+    send_line(i, line);
+    snprintf(line, sizeof line, ":uvchat CAP %s ACK :%s\r\n", nick, caps);
+    assert_string_equal(users[i].inbox, line);
+  }
+  send_line(i, "JOIN #v3");
+  clear();
+}
+
+/* The id of the last event the core made, as the msgid tag shows it. */
+static const char* last_msgid(char out[32]) {
+  snprintf(out, 32, "%llx", (unsigned long long)core.last_id);
+  return out;
+}
+
+/* server-time and message-tags (msgid): each recipient gets the tags it asked for; one
+ * rendering per set of capabilities, shared by everyone with that set; the same msgid and
+ * time for all. */
+static void server_time_and_msgid(void** state) {
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "server-time message-tags");
+  v3_user(1, "bob", "");
+  v3_user(2, "carol", "server-time");
+  v3_user(3, "dave", "message-tags server-time");
+  send_line(1, "PRIVMSG #v3 :hi");
+  last_msgid(id);
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :bob!~bob@uvchat PRIVMSG #v3 :hi\r\n", id);
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[3].inbox, want);
+  assert_ptr_equal(users[0].last, users[3].last); /* rendered once for both */
+  assert_string_equal(users[2].inbox, "@time=" T0 " :bob!~bob@uvchat PRIVMSG #v3 :hi\r\n");
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  send_line(0, "PRIVMSG #v3 :and you");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG #v3 :and you\r\n");
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :alice!~alice@uvchat PRIVMSG #v3 :and you\r\n",
+           last_msgid(id));
+  assert_string_equal(users[3].inbox, want);
+  clear();
+  /* every event gets them, not only messages */
+  send_line(1, "PART #v3");
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :bob!~bob@uvchat PART #v3\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[1].inbox, ":bob!~bob@uvchat PART #v3\r\n");
+  /* a capability taken back: back to the plain rendering */
+  send_line(1, "JOIN #v3");
+  clear();
+  send_line(2, "CAP REQ :-server-time");
+  send_line(3, "PRIVMSG #v3 :plain");
+  assert_string_equal(users[2].inbox,
+                      ":uvchat CAP carol ACK :-server-time\r\n"
+                      ":dave!~dave@uvchat PRIVMSG #v3 :plain\r\n");
+  assert_ptr_equal(users[2].last, users[1].last); /* bob's plain rendering, shared */
+}
+
+/* echo-message: one's own messages come back, with the msgid the others got. */
+static void echo_message(void** state) {
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "echo-message message-tags");
+  v3_user(1, "bob", "message-tags");
+  v3_user(2, "carol", "echo-message");
+  send_line(0, "PRIVMSG #v3 :one");
+  snprintf(want, sizeof want, "@msgid=%s :alice!~alice@uvchat PRIVMSG #v3 :one\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[1].inbox, want);
+  clear();
+  send_line(0, "NOTICE bob :two");
+  snprintf(want, sizeof want, "@msgid=%s :alice!~alice@uvchat NOTICE bob :two\r\n", last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[1].inbox, want);
+  clear();
+  send_line(2,
+            "PRIVMSG #v3 :\x01"
+            "ACTION waves\x01");
+  assert_string_equal(users[2].inbox,
+                      ":carol!~carol@uvchat PRIVMSG #v3 :\x01"
+                      "ACTION waves\x01\r\n");
+  clear();
+  /* nothing comes back for a message that did not go */
+  send_line(2, "PRIVMSG nobody :x");
+  assert_string_equal(users[2].inbox, ":uvchat 401 carol nobody :No such nick/channel\r\n");
+  clear();
+  /* without the capability, nothing comes back */
+  send_line(1, "PRIVMSG #v3 :three");
+  assert_string_equal(users[1].inbox, "");
+}
+
+/* message-tags: client-only tags are relayed to those who enabled message-tags, other tags
+ * are dropped; TAGMSG carries only tags and reaches nobody else. */
+static void client_tags_and_tagmsg(void** state) {
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "message-tags");
+  v3_user(1, "bob", "message-tags");
+  v3_user(2, "carol", "");
+  send_line(0, "@+draft/reply=abc;time=forged;+typing=active;+bad!key;msgid=x PRIVMSG #v3 :hey");
+  snprintf(want, sizeof want,
+           "@msgid=%s;+draft/reply=abc;+typing=active :alice!~alice@uvchat PRIVMSG #v3 :hey\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+  assert_string_equal(users[2].inbox, ":alice!~alice@uvchat PRIVMSG #v3 :hey\r\n");
+  clear();
+  send_line(0, "@+typing=active TAGMSG #v3");
+  snprintf(want, sizeof want, "@msgid=%s;+typing=active :alice!~alice@uvchat TAGMSG #v3\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+  assert_string_equal(users[2].inbox, "");
+  assert_string_equal(users[0].inbox, "");
+  send_line(0, "@+typing=paused TAGMSG bob");
+  snprintf(want, sizeof want, "@msgid=%s;+typing=paused :alice!~alice@uvchat TAGMSG bob\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox + strlen(users[1].inbox) - strlen(want), want);
+  clear();
+  send_line(0, "TAGMSG nobody");
+  send_line(0, "TAGMSG #nowhere");
+  send_line(0, "TAGMSG");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n"
+                      ":uvchat 461 alice TAGMSG :Not enough parameters\r\n");
+  /* a sender without message-tags sends no tags */
+  clear();
+  send_line(2, "@+typing=active PRIVMSG #v3 :plain");
+  snprintf(want, sizeof want, "@msgid=%s :carol!~carol@uvchat PRIVMSG #v3 :plain\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+}
+
+/* labeled-response with batch: the answer carries the label; none is an ACK, several come
+ * in a labeled-response batch; unlabeled commands and clients without it are as before. */
+static void labeled_response(void** state) {
+  (void)state;
+  v3_user(0, "alice", "batch labeled-response");
+  v3_user(1, "bob", "labeled-response");
+  send_line(0, "@label=p1 PING x");
+  assert_string_equal(users[0].inbox, "@label=p1 :uvchat PONG uvchat :x\r\n");
+  clear();
+  send_line(0, "@label=p2 PONG x");
+  assert_string_equal(users[0].inbox, "@label=p2 :uvchat ACK\r\n");
+  clear();
+  send_line(0, "@label=j;+x=y JOIN #new");
+  assert_string_equal(users[0].inbox,
+                      "@label=j :uvchat BATCH +1 labeled-response\r\n"
+                      "@batch=1 :alice!~alice@uvchat JOIN #new\r\n"
+                      "@batch=1 :uvchat 353 alice = #new :@alice\r\n"
+                      "@batch=1 :uvchat 366 alice #new :End of /NAMES list\r\n"
+                      ":uvchat BATCH -1\r\n");
+  clear();
+  send_line(0, "@label=m PRIVMSG #v3 :hello");
+  assert_string_equal(users[0].inbox, "@label=m :uvchat ACK\r\n");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG #v3 :hello\r\n");
+  clear();
+  send_line(0, "PING y");
+  assert_string_equal(users[0].inbox, ":uvchat PONG uvchat :y\r\n");
+  clear();
+  /* without batch, no labels (the spec needs batch for answers of several lines) */
+  send_line(1, "@label=z PING z");
+  assert_string_equal(users[1].inbox, ":uvchat PONG uvchat :z\r\n");
+  clear();
+  /* with echo-message, the echo is the answer */
+  send_line(0, "CAP REQ echo-message");
+  clear();
+  send_line(0, "@label=e PRIVMSG bob :psst");
+  assert_string_equal(users[0].inbox, "@label=e :alice!~alice@uvchat PRIVMSG bob :psst\r\n");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG bob :psst\r\n");
+}
+
+/* account-tag, account-notify and extended-join: accounts as peers see them. */
+static void account_tag_notify_and_extended_join(void** state) {
+  (void)state;
+  v3_user(0, "alice", "account-tag account-notify extended-join");
+  v3_user(1, "bob", "");
+  v3_user(2, "carol", "account-notify");
+  assert_int_equal(uvc_core_login(&core, &users[1].s, "bob", 3), 0);
+  assert_string_equal(users[0].inbox, "@account=bob :bob!~bob@uvchat ACCOUNT bob\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat ACCOUNT bob\r\n");
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  send_line(1, "PRIVMSG #v3 :logged in");
+  assert_string_equal(users[0].inbox, "@account=bob :bob!~bob@uvchat PRIVMSG #v3 :logged in\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat PRIVMSG #v3 :logged in\r\n");
+  clear();
+  send_line(1, "JOIN #other");
+  send_line(0, "JOIN #other");
+  clear();
+  send_line(1, "PART #other");
+  send_line(1, "JOIN #other");
+  assert_string_equal(users[0].inbox,
+                      "@account=bob :bob!~bob@uvchat PART #other\r\n"
+                      "@account=bob :bob!~bob@uvchat JOIN #other bob :Real bob\r\n");
+  clear();
+  send_line(2, "JOIN #other");
+  assert_string_equal(users[0].inbox, ":carol!~carol@uvchat JOIN #other * :Real carol\r\n");
+  clear();
+  uvc_core_logout(&core, &users[1].s);
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat ACCOUNT *\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat ACCOUNT *\r\n");
+}
+
+/* away-notify: peers with it hear who goes away and comes back; others do not. */
+static void away_notify(void** state) {
+  (void)state;
+  v3_user(0, "alice", "away-notify");
+  v3_user(1, "bob", "");
+  v3_user(2, "carol", "");
+  send_line(1, "AWAY :lunch");
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat AWAY :lunch\r\n");
+  assert_string_equal(users[1].inbox, ":uvchat 306 bob :You have been marked as being away\r\n");
+  assert_string_equal(users[2].inbox, "");
+  clear();
+  send_line(1, "AWAY :lunch"); /* no change: nobody is told */
+  assert_string_equal(users[0].inbox, "");
+  send_line(1, "AWAY");
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat AWAY\r\n");
+}
+
+/* CAP LS 302 lists every capability; cap-notify comes with 302. */
+static void cap_ls_lists_every_capability(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "CAP LS 302");
+  send_line(0, "CAP REQ :server-time echo-message batch labeled-response");
+  send_line(0, "CAP LIST");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+                      "echo-message extended-join labeled-response message-tags multi-prefix "
+                      "server-time userhost-in-names\r\n"
+                      ":uvchat CAP * ACK :server-time echo-message batch labeled-response\r\n"
+                      ":uvchat CAP * LIST :batch cap-notify echo-message labeled-response "
+                      "server-time\r\n");
+}
+
+/* ------------------------------------------------------------------------------------------
  * Rendering
  * ---------------------------------------------------------------------------------------- */
 
@@ -1553,6 +1809,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(secret_rooms, setup, teardown),
       cmocka_unit_test_setup_teardown(invites, setup, teardown),
       cmocka_unit_test_setup_teardown(server_operators, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_time_and_msgid, setup, teardown),
+      cmocka_unit_test_setup_teardown(echo_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(client_tags_and_tagmsg, setup, teardown),
+      cmocka_unit_test_setup_teardown(labeled_response, setup, teardown),
+      cmocka_unit_test_setup_teardown(account_tag_notify_and_extended_join, setup, teardown),
+      cmocka_unit_test_setup_teardown(away_notify, setup, teardown),
+      cmocka_unit_test_setup_teardown(cap_ls_lists_every_capability, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

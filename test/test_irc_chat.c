@@ -34,9 +34,15 @@ static void registration_numerics_and_nick_collision(void** state) {
   a = th_connect(srv.irc_port, 0, 1);
   th_sendf(a, "CAP LS 302\r\nNICK alice\r\nUSER al 0 * :Alice L\r\n");
 #ifdef UVCHAT_TEST_ACCOUNTS
-  th_expect(a, ":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names");
+  th_expect(a,
+            ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
+            "server-time userhost-in-names");
 #else
-  th_expect(a, ":uvchat CAP * LS :multi-prefix userhost-in-names");
+  th_expect(
+      a,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
+      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names");
 #endif
   th_sendf(a, "CAP END\r\n");
   th_expect(a, ":uvchat 001 alice :Welcome to the uvchat Network, alice");
@@ -466,6 +472,80 @@ static void shutdown_says_error_to_irc_clients(void** state) {
 }
 #endif
 
+/* The value of tag key in an IRC line ("" when absent), copied into out. */
+static const char* tag_value(const char* line, const char* key, char* out, size_t cap) {
+  size_t klen = strlen(key);
+  const char* p = line + 1;
+  const char* end = strchr(line, ' ');
+  out[0] = '\0';
+  if (line[0] != '@' || end == NULL) return out;
+  while (p < end) {
+    const char* semi = memchr(p, ';', (size_t)(end - p));
+    const char* stop = semi != NULL ? semi : end;
+    if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
+      snprintf(out, cap, "%.*s", (int)(stop - p - (ptrdiff_t)klen - 1), p + klen + 1);
+      return out;
+    }
+    p = stop + 1;
+  }
+  return out;
+}
+
+/* IRCv3 over real sockets: echo-message with labeled-response (the echo carries the label
+ * and the same msgid and time the others got), a labeled-response batch, and TAGMSG. */
+static void ircv3_echo_labels_and_batches(void** state) {
+  th_client_t *a, *b;
+  const char* line;
+  char id_a[64], id_b[64], time_a[64], time_b[64];
+  (void)state;
+  a = th_irc_connect(srv.irc_port, "alice");
+  b = th_irc_connect(srv.irc_port, "bob");
+  th_sendf(a, "CAP REQ :echo-message server-time message-tags batch labeled-response\r\n");
+  th_expect_eventually(a,
+                       ":uvchat CAP alice ACK :echo-message server-time message-tags batch "
+                       "labeled-response");
+  th_sendf(b, "CAP REQ :server-time message-tags\r\nJOIN #e\r\n");
+  th_expect(b, ":uvchat CAP bob ACK :server-time message-tags");
+  th_expect_eventually(b, ":uvchat 366 bob #e :End of /NAMES list");
+  th_sendf(a, "JOIN #e\r\n");
+  th_expect_eventually(a, ":uvchat 366 alice #e :End of /NAMES list");
+  th_skip_to(b, "@", TH_WAIT_MS); /* alice's JOIN */
+
+  th_sendf(a, "@label=m1;+draft/reply=x PRIVMSG #e :hello\r\n");
+  line = th_line(a, TH_WAIT_MS);
+  assert_non_null(line);
+  assert_string_equal(tag_value(line, "label", id_a, sizeof id_a), "m1");
+  tag_value(line, "msgid", id_a, sizeof id_a);
+  tag_value(line, "time", time_a, sizeof time_a);
+  assert_non_null(strstr(line, ";+draft/reply=x :alice!~alice@uvchat PRIVMSG #e :hello"));
+  line = th_line(b, TH_WAIT_MS);
+  assert_non_null(line);
+  tag_value(line, "msgid", id_b, sizeof id_b);
+  tag_value(line, "time", time_b, sizeof time_b);
+  assert_non_null(strstr(line, " :alice!~alice@uvchat PRIVMSG #e :hello"));
+  assert_true(id_a[0] != '\0');
+  assert_string_equal(id_a, id_b);           /* one message, one id */
+  assert_string_equal(time_a, time_b);       /* and one time */
+  assert_int_equal((int)strlen(time_a), 24); /* 2026-12-01T16:55:20.123Z */
+
+  th_sendf(a, "@label=w1 WHOIS bob\r\n");
+  th_expect(a, "@label=w1 :uvchat BATCH +1 labeled-response");
+  th_expect_prefix(a, "@batch=1 :uvchat 311 alice bob ~bob uvchat * :");
+  line = th_skip_to(a, ":uvchat BATCH -1", TH_WAIT_MS);
+  assert_non_null(line);
+
+  th_sendf(a, "@label=t1;+typing=active TAGMSG #e\r\n");
+  th_expect_prefix(a, "@label=t1;time=");
+  line = th_line(b, TH_WAIT_MS);
+  assert_non_null(line);
+  assert_non_null(strstr(line, ";+typing=active :alice!~alice@uvchat TAGMSG #e"));
+
+  th_sendf(a, "@label=p1 PONG :x\r\n");
+  th_expect(a, "@label=p1 :uvchat ACK");
+  th_close(a);
+  th_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registration_numerics_and_nick_collision, start_irc,
@@ -479,6 +559,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(ping_pong_and_timeouts, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(paste_is_slowed_with_one_notice, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(motd_file, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(ircv3_echo_labels_and_batches, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(irc_port_in_use, start_irc, stop_server),
 #ifndef _WIN32
       cmocka_unit_test_setup_teardown(shutdown_says_error_to_irc_clients, start_irc, stop_server),

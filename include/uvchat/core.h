@@ -25,6 +25,12 @@
 #define UVC_REASON_MAX     300 /* bytes of a quit, part or kick reason */
 #define UVC_ROOMS_PER_USER 20
 #define UVC_FORMATS        4 /* wire formats a broadcast may be rendered in */
+/* Each format may render an event in up to UVC_VARIANTS ways (IRC: one per combination of
+ * capabilities in use, such as server-time or message tags); a session's render slot is
+ * format + UVC_FORMATS * variant. Variant 0 is the format's plain rendering (adapter.render);
+ * the last variant, UVC_VARIANT_OWN, is rendered for its recipient alone and never shared. */
+#define UVC_VARIANTS    16
+#define UVC_VARIANT_OWN (UVC_VARIANTS - 1)
 /* The scratch buffer holds a cleaned line of at least this many bytes, whatever the text
  * line limit: an IRC line may carry 8191 bytes of tags before its 512 bytes. */
 #define UVC_LINE_FLOOR 8704
@@ -158,7 +164,10 @@ typedef enum {
                       a mask list (list: which; text: the mask; mode_on 1 added, mode_off 1 removed) */
   UVC_EV_ANNOUNCE, /* the server says text to everyone */
   UVC_EV_INVITE,   /* from invites `to` (the recipient) to room */
-  UVC_EV_WALLOPS   /* server operator from says text to operators and wallops listeners */
+  UVC_EV_WALLOPS,  /* server operator from says text to operators and wallops listeners */
+  UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
+  UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
+  UVC_EV_TAGMSG    /* from sent only tags (tags) to room, or to `to` alone */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -204,6 +213,15 @@ typedef struct uvc_event {
   uint8_t mode_off; /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
   uint8_t list;     /* MODE: the mask list changed (uvc_room_list_kind_t), or 0 */
   uint32_t limit;   /* MODE: the new limit, with UVC_ROOM_LIMIT in mode_on */
+  /* Set once by the core when the event is made, so that every recipient, every format and
+   * (later) the history see the same: a message id unique to this server, also across
+   * restarts, and the wall-clock time in milliseconds. */
+  uint64_t id;
+  int64_t time_ms;
+  /* Tags a client attached for the others (IRCv3 client-only tags, "+key=value;..." as on
+   * the wire, without '@'), or NULL. Only formats that carry tags show them. */
+  const char* tags;
+  size_t tags_len;
 } uvc_event_t;
 
 /* What the core needs from a wire format. The same struct carries the adapter's entry
@@ -242,6 +260,10 @@ typedef struct uvc_adapter {
    * second from now on, none is lost. Tell the client (optional). Called once per episode:
    * again only after the client kept under the rate long enough to earn its whole burst. */
   void (*on_slowed)(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
+  /* Renders an event in variant v (1 .. UVC_VARIANT_OWN) for sessions whose render slot
+   * says so (optional: formats without variants leave it NULL and keep every slot at
+   * variant 0). The result may depend on the recipient s only for UVC_VARIANT_OWN. */
+  uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -272,12 +294,13 @@ struct uvc_session {
   const char* user;       /* shown as nick!user@host; the adapter's string ("text") */
   uint32_t nick_hash;     /* uvc_name_hash of the nick, while present (the nick table) */
   uint32_t mark;          /* de-duplicates recipients of a multi-room event */
-  uint16_t n_rooms;
-  uint8_t present;       /* has a nick and is visible to others */
-  uint8_t bad_passwords; /* wrong server passwords given so far (text users) */
-  uint8_t unseen;        /* not announced yet: has not shown it is a person (uvc_core_reveal) */
+  uint8_t n_rooms;        /* at most UVC_ROOMS_PER_USER */
+  uint8_t present;        /* has a nick and is visible to others */
+  uint8_t bad_passwords;  /* wrong server passwords given so far (text users) */
+  uint8_t unseen;         /* not announced yet: has not shown it is a person (uvc_core_reveal) */
   uint8_t nick_len;
   uint8_t umodes; /* UVC_USER_* */
+  uint8_t slot;   /* render slot: adapter->format + UVC_FORMATS * variant (see UVC_VARIANTS) */
   char nick[UVC_NICK_MAX + 1];
 };
 
@@ -325,6 +348,9 @@ typedef struct uvc_core_hooks {
   void (*observe)(void* ud, const uvc_event_t* ev);
   /* Optional: the wall clock in seconds since 1970 (0 when missing). */
   int64_t (*wallclock)(void* ud);
+  /* Optional: the wall clock in milliseconds, for the time of each event (cheap: it is
+   * asked once per event; without it, wallclock * 1000). */
+  int64_t (*wallclock_ms)(void* ud);
   /* Optional: a key for the address s connects from (IPv4 address, IPv6 /64), for
    * per-address limits such as login throttling. Writes a NUL-terminated string. */
   void (*peer_key)(void* ud, const uvc_session_t* s, char* out, size_t outlen);
@@ -371,6 +397,11 @@ struct uvc_core {
   void* admin_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
+  const char* tags; /* see uvc_core_set_tags */
+  size_t tags_len;
+  uint64_t next_id;     /* the id of the next event (see uvc_event_t.id) */
+  uint64_t last_id;     /* the id and time of the last event made, for an adapter that */
+  int64_t last_time_ms; /* echoes a message to its sender in its own way */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -512,6 +543,15 @@ int uvc_core_act(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const cha
 /* A private message to the session whose nick is target. Sets *to to the recipient. */
 int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
                      const char* text, size_t len, int notice, uvc_session_t** to);
+/* The client-only tags (as on the wire, without '@') of the next message event made
+ * (uvc_core_say, _act, _whisper), which carries them to the formats that show tags; cleared
+ * once used. The bytes must stay valid until that call returns. */
+void uvc_core_set_tags(uvc_core_t* core, const char* tags, size_t len);
+/* Sends only tags (IRCv3 TAGMSG; client-only tags as on the wire, without '@') to
+ * everyone else in room, or, with room NULL, to the session whose nick is target (*to gets
+ * it). Formats without tags show nothing. */
+int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* target,
+                    size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to);
 /* Sends text as a server announcement to every present session. */
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
 
@@ -565,7 +605,7 @@ int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s);
 int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t len);
 
 /* Forgets the account s is logged in to, without renaming it (its account is gone). */
-void uvc_core_forget_account(uvc_session_t* s);
+void uvc_core_forget_account(uvc_core_t* core, uvc_session_t* s);
 /* 1 when pw[0..len) is the server password (core->password), compared in constant time. */
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len);
 /* The login throttle of s's address (see uvc_auth_ops_t.address_wait); 0 without accounts. */

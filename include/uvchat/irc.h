@@ -1,7 +1,8 @@
 /* irc.h: the IRC wire format, so that irssi, WeeChat and HexChat users meet text users.
  *
  * Input: RFC 1459/2812 lines ("[@tags] [:prefix] COMMAND params... [:trailing]"); IRCv3
- * tags are skipped, the prefix a client sends is ignored. The untagged part of a line may
+ * tags are kept for the commands that use them (label, client-only tags), the prefix a
+ * client sends is ignored. The untagged part of a line may
  * be 512 bytes (CRLF included), the tags 8191 more; longer lines get 417 ERR_INPUTTOOLONG.
  * Output: CRLF-terminated lines of at most 512 bytes, numerics laid out as in the Modern
  * IRC documents. Every user's prefix is nick!user@SERVER: hosts are never shown.
@@ -27,6 +28,7 @@ typedef struct uvc_irc_str {
 
 /* A parsed line. Every piece points into the line. */
 typedef struct uvc_irc_msg {
+  uvc_irc_str_t tags;   /* the IRCv3 tag section without its '@'; empty when there was none */
   uvc_irc_str_t prefix; /* without the ':'; empty when there was none */
   uvc_irc_str_t cmd;
   int n; /* parameters, the trailing one included */

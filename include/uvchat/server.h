@@ -36,6 +36,7 @@ struct uvc_tls_ctx;
 
 struct uvc_server {
   uv_loop_t* loop;
+  int64_t clock_offset_ms; /* wall clock minus uv_now (see hook_wallclock_ms) */
   uvc_config_t cfg;
   uvc_core_t core;
   uvc_listener_t* listeners[UVC_MAX_LISTENERS];

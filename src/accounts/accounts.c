@@ -488,7 +488,7 @@ static void drop_login(uvc_session_t* s, void* arg) {
   dropped_t* d = arg;
   char detail[DETAIL_MAX];
   if (s == d->by || !uvc_session_logged_in_as(s, d->name, d->nlen)) return;
-  uvc_core_forget_account(s); /* no rename: the nick is nobody's now */
+  uvc_core_forget_account(d->a->core, s); /* no rename: the nick is nobody's now */
   answer_now(d->a, s, UVC_AUTH_LOGOUT, 0, d->name,
              detailf(detail, "the account %s was deleted", d->name));
 }

@@ -49,42 +49,70 @@ const char* uvc_strerror(int err) {
  * Rendering once per wire format
  * ---------------------------------------------------------------------------------------- */
 
+/* The renderings of one event, by render slot (format + UVC_FORMATS * variant). A slot's
+ * message is valid only once its bit in done is set, so that making a cache costs one word
+ * however many slots there are. */
 typedef struct {
-  uvc_msg_t* m[UVC_FORMATS];
-  uint8_t done[UVC_FORMATS];
+  uint64_t done;
+  uvc_msg_t* m[UVC_FORMATS * UVC_VARIANTS];
 } render_cache_t;
 
-/* Hands ev, rendered in s's format (rendering it on first use), to s. */
-static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev, uvc_session_t* s) {
+/* Renders ev for s in its slot's variant (the cold part of deliver). */
+static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, unsigned k) {
   const uvc_adapter_t* a = s->adapter;
-  unsigned f = a->format;
-  if (!rc->done[f]) {
-    rc->m[f] = a->render(ev);
-    rc->done[f] = 1;
+  unsigned v = k / UVC_FORMATS;
+  if (v == 0 || a->render_variant == NULL) return a->render(ev);
+  return a->render_variant(ev, s, v);
+}
+
+/* Hands ev, rendered in s's slot (rendering it on first use), to s. */
+static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev, uvc_session_t* s) {
+  unsigned k = s->slot;
+  if (!(rc->done & ((uint64_t)1 << k))) {
+    uvc_msg_t* m = render_slot(ev, s, k);
+    if (k / UVC_FORMATS == UVC_VARIANT_OWN) { /* for s alone: never shared */
+      if (m != NULL) {
+        core->hooks.deliver(core->ud, s, m);
+        uvc_msg_release(m);
+      }
+      return;
+    }
+    rc->m[k] = m;
+    rc->done |= (uint64_t)1 << k;
   }
-  if (rc->m[f] != NULL) core->hooks.deliver(core->ud, s, rc->m[f]);
+  if (rc->m[k] != NULL) core->hooks.deliver(core->ud, s, rc->m[k]);
 }
 
 static void render_cache_free(render_cache_t* rc) {
-  unsigned f;
-  for (f = 0; f < UVC_FORMATS; f++)
-    if (rc->m[f] != NULL) uvc_msg_release(rc->m[f]);
+  uint64_t done = rc->done;
+  unsigned k;
+  for (k = 0; done != 0; k++, done >>= 1)
+    if ((done & 1) && rc->m[k] != NULL) uvc_msg_release(rc->m[k]);
 }
 
-/* An event of type from `from`, with optional text; every other field empty. */
-static void event_init(uvc_event_t* ev, uvc_event_type_t type, const uvc_session_t* from,
-                       const char* text, size_t len) {
+/* The wall clock in milliseconds. */
+static int64_t now_ms(uvc_core_t* core) {
+  if (core->hooks.wallclock_ms != NULL) return core->hooks.wallclock_ms(core->ud);
+  return uvc_core_now(core) * 1000;
+}
+
+/* An event of type from `from`, with optional text; every other field empty but its id and
+ * time, which every rendering of it shares. */
+static void event_init(uvc_core_t* core, uvc_event_t* ev, uvc_event_type_t type,
+                       const uvc_session_t* from, const char* text, size_t len) {
   memset(ev, 0, sizeof(*ev));
   ev->type = type;
   ev->from = from;
   ev->text = text;
   ev->len = len;
+  ev->id = core->last_id = core->next_id++;
+  ev->time_ms = core->last_time_ms = now_ms(core);
 }
 
 /* One event to one recipient. */
 static void deliver_one(uvc_core_t* core, const uvc_event_t* ev, uvc_session_t* s) {
   render_cache_t rc;
-  memset(&rc, 0, sizeof(rc));
+  rc.done = 0;
   deliver(core, &rc, ev, s);
   render_cache_free(&rc);
 }
@@ -95,7 +123,7 @@ static void fanout_room(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* e
   render_cache_t rc;
   uvc_session_t** v = room->members;
   uint32_t i, n = room->n_members;
-  memset(&rc, 0, sizeof(rc));
+  rc.done = 0;
   for (i = 0; i < n; i++)
     if (v[i] != skip) deliver(core, &rc, ev, v[i]);
   render_cache_free(&rc);
@@ -136,7 +164,7 @@ static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* 
   render_cache_t rc;
   uint32_t epoch = next_epoch(core);
   unsigned r;
-  memset(&rc, 0, sizeof(rc));
+  rc.done = 0;
   s->mark = epoch;
   if (with_self) deliver(core, &rc, ev, s);
   for (r = 0; r < s->n_rooms && !s->unseen; r++) { /* nobody knows of the unseen */
@@ -399,6 +427,8 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->announce_limit = cfg->announce_limit;
   core->password = cfg->password;
   core->started = uvc_core_now(core);
+  /* Ids go on from where a previous run could have reached: 65,536 events per millisecond. */
+  core->next_id = (uint64_t)now_ms(core) << 16;
   /* A cleaned line (each byte may become 3) and room for a prefix. */
   core->scratch_cap =
       (size_t)(cfg->max_line > UVC_LINE_FLOOR ? cfg->max_line : UVC_LINE_FLOOR) * 3 + 1024;
@@ -430,6 +460,7 @@ void uvc_core_free(uvc_core_t* core) {
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter) {
   memset(s, 0, sizeof(*s));
   s->adapter = adapter;
+  s->slot = (uint8_t)adapter->format;
   s->user = ""; /* until the adapter says */
 }
 
@@ -553,7 +584,7 @@ void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
   for (r = 0; r < s->n_rooms; r++) {
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uvc_event_t ev;
-    event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
+    event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
     ev.room = room;
     fanout_presence(core, room, &ev, s, s);
   }
@@ -564,7 +595,7 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   if (!s->present) return;
   if (!core->stopping) {
     uvc_event_t ev;
-    event_init(&ev, UVC_EV_LEAVE, s, text, len);
+    event_init(core, &ev, UVC_EV_LEAVE, s, text, len);
     ev.reason = why;
     fanout_peers(core, s, &ev, 0);
   }
@@ -594,7 +625,7 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
     (void)nick_add(core, s, old, old_len); /* its slot was just freed: it fits */
     return err;
   }
-  event_init(&ev, UVC_EV_NICK, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_NICK, s, NULL, 0);
   ev.old_nick = old;
   ev.old_len = old_len;
   fanout_peers(core, s, &ev, 1);
@@ -615,12 +646,18 @@ static char* dup_cut(const char* text, size_t len, size_t max) {
 
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
   char* away = NULL;
-  (void)core;
   if (len > 0 && (extra(s) == NULL || (away = dup_cut(text, len, UVC_AWAY_MAX)) == NULL))
     return UVC_ENOMEM;
   if (s->x != NULL) {
+    uvc_event_t ev;
+    int changed =
+        (away != NULL) != (s->x->away != NULL) || (away != NULL && strcmp(away, s->x->away) != 0);
     free(s->x->away);
     s->x->away = away;
+    if (changed && s->present) {
+      event_init(core, &ev, UVC_EV_AWAY, s, away, away != NULL ? strlen(away) : 0);
+      fanout_peers(core, s, &ev, 0);
+    }
   }
   return 0;
 }
@@ -784,7 +821,7 @@ static int join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len
   }
   if (inv >= 0) invite_use(s, inv);
   if (out != NULL) *out = room;
-  event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
   ev.room = room;
   fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
   return 0;
@@ -805,7 +842,7 @@ int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const ch
   uvc_event_t ev;
   int r = membership_index(s, room);
   if (r < 0) return UVC_ENOT_IN_ROOM;
-  event_init(&ev, UVC_EV_PART, s, text, len);
+  event_init(core, &ev, UVC_EV_PART, s, text, len);
   ev.room = room;
   fanout_presence(core, room, &ev, s, NULL);
   room_remove_at(core, s, (unsigned)r);
@@ -825,7 +862,7 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   room->topic = topic;
   memcpy(room->topic_by, s->nick, (size_t)s->nick_len + 1);
   room->topic_at = uvc_core_now(core);
-  event_init(&ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
+  event_init(core, &ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
   ev.room = room;
   fanout_room(core, room, &ev, NULL);
   return 0;
@@ -844,7 +881,7 @@ int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_sess
   int err = check_op(s, room), r;
   if (err != 0) return err;
   if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
-  event_init(&ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
+  event_init(core, &ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
   ev.room = room;
   ev.to = target;
   fanout_room(core, room, &ev, NULL);
@@ -864,7 +901,7 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
   clear = off & room->modes & ~set;
   if (set == 0 && clear == 0) return 0;
   room->modes = (uint8_t)((room->modes | set) & ~clear);
-  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
   ev.room = room;
   ev.mode_on = (uint8_t)set;
   ev.mode_off = (uint8_t)clear;
@@ -882,7 +919,7 @@ int uvc_core_set_member(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uv
   m = uvc_session_membership(target, (unsigned)r);
   if (((m->flags & flag) != 0) == (on != 0)) return 0;
   m->flags = on ? (m->flags | flag) : (m->flags & ~(uint32_t)flag);
-  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
   ev.room = room;
   ev.to = target;
   if (on)
@@ -902,7 +939,7 @@ int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
 static void tell_value_mode(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, unsigned mode,
                             int on) {
   uvc_event_t ev;
-  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
   ev.room = room;
   if (on) {
     ev.mode_on = (uint8_t)mode;
@@ -976,7 +1013,7 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
   if ((n = uvc_mask_normalize(mask, len, norm)) == 0) return 0; /* nothing anyone could match */
   for (i = 0; i < l->n; i++)
     if (uvc_name_eq(l->v[i].mask, strlen(l->v[i].mask), norm, n)) break;
-  event_init(&ev, UVC_EV_MODE, s, norm, n);
+  event_init(core, &ev, UVC_EV_MODE, s, norm, n);
   ev.room = room;
   ev.list = (uint8_t)list;
   if (on) {
@@ -1017,7 +1054,7 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   if ((room->modes & UVC_ROOM_INVITE_ONLY) && !(m->flags & UVC_MEMBER_OP)) return UVC_ENOT_OPERATOR;
   if (membership_index(target, room) >= 0) return UVC_ETARGET_IN_ROOM;
   if ((err = invite_add(target, room)) != 0) return err;
-  event_init(&ev, UVC_EV_INVITE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_INVITE, s, NULL, 0);
   ev.room = room;
   ev.to = target;
   deliver_one(core, &ev, target);
@@ -1027,6 +1064,19 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
 /* ------------------------------------------------------------------------------------------
  * Messages
  * ---------------------------------------------------------------------------------------- */
+
+void uvc_core_set_tags(uvc_core_t* core, const char* tags, size_t len) {
+  core->tags = len > 0 ? tags : NULL;
+  core->tags_len = len > 0 ? len : 0;
+}
+
+/* Moves the client tags set for the next message into ev. */
+static void take_tags(uvc_core_t* core, uvc_event_t* ev) {
+  ev->tags = core->tags;
+  ev->tags_len = core->tags_len;
+  core->tags = NULL;
+  core->tags_len = 0;
+}
 
 /* A message or action to a room, from a member (or anyone, where the room allows it). */
 static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_event_type_t type,
@@ -1045,9 +1095,10 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
       if (uvc_room_matches(core, room, UVC_LIST_BAN, s)) return UVC_EBANNED;
     }
   }
-  event_init(&ev, type, s, text, len);
+  event_init(core, &ev, type, s, text, len);
   ev.room = room;
   ev.notice = (uint8_t)(notice != 0);
+  take_tags(core, &ev);
   fanout_room(core, room, &ev, s);
   return 0;
 }
@@ -1068,10 +1119,31 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
   uvc_session_t* t = uvc_core_find(core, target, tlen);
   if (to != NULL) *to = t;
   if (t == NULL) return UVC_ENO_SUCH_NICK;
-  event_init(&ev, UVC_EV_PRIVATE, s, text, len);
+  event_init(core, &ev, UVC_EV_PRIVATE, s, text, len);
   ev.to = t;
   ev.notice = (uint8_t)(notice != 0);
+  take_tags(core, &ev);
   deliver_one(core, &ev, t);
+  return 0;
+}
+
+int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* target,
+                    size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to) {
+  uvc_event_t ev;
+  uvc_session_t* t = NULL;
+  if (room != NULL && (room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0)
+    return UVC_ECANNOT_SEND;
+  if (room == NULL && (t = uvc_core_find(core, target, tlen)) == NULL) return UVC_ENO_SUCH_NICK;
+  if (to != NULL) *to = t;
+  event_init(core, &ev, UVC_EV_TAGMSG, s, NULL, 0);
+  ev.room = room;
+  ev.to = t;
+  ev.tags = tags;
+  ev.tags_len = tags_len;
+  if (room != NULL)
+    fanout_room(core, room, &ev, s);
+  else
+    deliver_one(core, &ev, t);
   return 0;
 }
 
@@ -1079,8 +1151,8 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   render_cache_t rc;
   uvc_event_t ev;
   uint32_t i;
-  event_init(&ev, UVC_EV_ANNOUNCE, NULL, text, len);
-  memset(&rc, 0, sizeof(rc));
+  event_init(core, &ev, UVC_EV_ANNOUNCE, NULL, text, len);
+  rc.done = 0;
   for (i = 0; i < core->nick_cap; i++)
     if (core->nicks[i] != NULL) deliver(core, &rc, &ev, core->nicks[i]);
   render_cache_free(&rc);
@@ -1088,7 +1160,7 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
 
 void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
   uvc_event_t ev;
-  event_init(&ev, UVC_EV_ANNOUNCE, NULL, text, len);
+  event_init(core, &ev, UVC_EV_ANNOUNCE, NULL, text, len);
   deliver_one(core, &ev, s);
 }
 
@@ -1135,7 +1207,7 @@ int uvc_core_wallops(uvc_core_t* core, uvc_session_t* s, const char* text, size_
   uvc_event_t ev;
   uint32_t i;
   if (!(s->umodes & UVC_USER_OPER)) return UVC_ENOT_SERVER_OPER;
-  event_init(&ev, UVC_EV_WALLOPS, s, text, len);
+  event_init(core, &ev, UVC_EV_WALLOPS, s, text, len);
   memset(&rc, 0, sizeof(rc));
   for (i = 0; i < core->nick_cap; i++) {
     uvc_session_t* m = core->nicks[i];
@@ -1207,23 +1279,35 @@ int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_
   return 0;
 }
 
+/* Tells the peers of a present s which account it is logged in to now (none: len 0). */
+static void tell_account(uvc_core_t* core, uvc_session_t* s) {
+  const char* account = uvc_session_account(s);
+  uvc_event_t ev;
+  if (!s->present) return;
+  event_init(core, &ev, UVC_EV_ACCOUNT, s, account, account != NULL ? strlen(account) : 0);
+  fanout_peers(core, s, &ev, 0);
+}
+
 int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
   const char* canon = uvc_core_registered(core, name, len);
   int err;
   if (canon != NULL) name = canon; /* the spelling it was registered with */
   if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
   if ((err = set_account(s, name, len)) != 0) return err;
+  tell_account(core, s);
   if (!s->present || uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
   if ((err = uvc_core_reclaim(core, s, name, len)) != 0) return err;
   return uvc_core_rename(core, s, name, len);
 }
 
-void uvc_core_forget_account(uvc_session_t* s) {
+void uvc_core_forget_account(uvc_core_t* core, uvc_session_t* s) {
   set_account(s, NULL, 0);
+  tell_account(core, s);
 }
 
 void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
   set_account(s, NULL, 0);
+  tell_account(core, s);
   if (s->present && registered_find(core, s->nick, s->nick_len) != NULL)
     (void)uvc_core_rename_guest(core, s);
 }

@@ -1179,6 +1179,10 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
                          ev->room->name, ev->room->name);
     case UVC_EV_WALLOPS:
       return render_line(ev->text, ev->len, NULL, "*** [wallops] %s: ", from->nick);
+    case UVC_EV_AWAY:    /* /who shows who is away */
+    case UVC_EV_ACCOUNT: /* nobody is told of logins */
+    case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */
+      return NULL;
   }
   return NULL;
 }
@@ -1198,4 +1202,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_free: no state of its own */
     text_on_auth,
     text_on_slowed,
+    NULL, /* render_variant: one rendering for every text user */
 };

@@ -120,10 +120,38 @@ uvc_room_t* irc_find_room(uvc_core_t* core, uvc_session_t* s, const uvc_irc_str_
 
 /* Sends buf[0..n) plus CRLF to s alone, cut at a character boundary to fit one IRC line.
  * buf has room for OUT_MAX + 2 bytes. */
+/* Appends bytes to a capture (dropped when memory runs out: the answer is then short). */
+static void capture_add(irc_capture_t* c, const char* p, size_t n) {
+  if (c->len + n > c->cap) {
+    size_t cap = c->cap ? c->cap : 1024;
+    char* grown;
+    while (cap < c->len + n)
+      cap *= 2;
+    if ((grown = realloc(c->buf, cap)) == NULL) return;
+    c->buf = grown;
+    c->cap = cap;
+  }
+  memcpy(c->buf + c->len, p, n);
+  c->len += n;
+}
+
+void irc_send_msg(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {
+  const irc_state_t* st = s->proto;
+  if (st != NULL && st->capture != NULL)
+    capture_add(st->capture, m->data, m->len);
+  else
+    uvc_core_send(core, s, m);
+}
+
 void irc_send_buf(uvc_core_t* core, uvc_session_t* s, char* buf, size_t n) {
+  const irc_state_t* st = s->proto;
   uvc_msg_t* m;
   n = uvc_utf8_cut(buf, n, OUT_MAX);
   memcpy(buf + n, CRLF, 2);
+  if (st != NULL && st->capture != NULL) {
+    capture_add(st->capture, buf, n + 2);
+    return;
+  }
   m = uvc_msg_from(buf, n + 2);
   if (m == NULL) return;
   uvc_core_send(core, s, m);
@@ -207,6 +235,7 @@ static const irc_cmd_t kCommands[] = {
     /* messages (irc_message.c) */
     {"PRIVMSG", irc_cmd_privmsg, AFTER, 2, 2, 0, NO_RECIPIENT, NO_TEXT},
     {"NOTICE", irc_cmd_notice, AFTER, 2, 2, 1, 0, 0},
+    {"TAGMSG", irc_cmd_tagmsg, AFTER, 1, 1, 0, 0, 0},
     {"AWAY", irc_cmd_away, AFTER, 0, 1, 0, 0, 0},
     /* channels (irc_channel.c) */
     {"JOIN", irc_cmd_join, AFTER, 1, 2, 0, 0, 0},
@@ -301,13 +330,115 @@ static void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
   s->user = st->user;
 }
 
-/* One line from the client: parsed, then dispatched (417 when too long). */
+/* The value of tag key in a tag section (escapes left as they are); 0 when absent. */
+static int find_tag(const uvc_irc_str_t* tags, const char* key, uvc_irc_str_t* value) {
+  size_t i = 0, klen = strlen(key);
+  while (i < tags->n) {
+    size_t end = i, eq;
+    while (end < tags->n && tags->p[end] != ';')
+      end++;
+    for (eq = i; eq < end && tags->p[eq] != '='; eq++) {
+    }
+    if (eq - i == klen && memcmp(tags->p + i, key, klen) == 0) {
+      value->p = tags->p + (eq < end ? eq + 1 : end);
+      value->n = eq < end ? end - eq - 1 : 0;
+      return 1;
+    }
+    i = end + 1;
+  }
+  return 0;
+}
+
+/* Starts collecting the answer to a labeled command (labeled-response): from now on until
+ * capture_end, whatever s would get goes into its capture, events rendered for it alone. */
+static void capture_start(uvc_session_t* s, irc_state_t* st, const uvc_irc_str_t* label) {
+  irc_capture_t* c = calloc(1, sizeof(*c));
+  size_t i;
+  if (c == NULL) return;
+  for (i = 0; i < label->n; i++) /* a label is a token: keep it one tag value */
+    c->label[i] = (label->p[i] == ' ' || label->p[i] == ';') ? '_' : label->p[i];
+  c->label[label->n] = '\0';
+  c->slot = s->slot;
+  s->slot = (uint8_t)(uvc_irc_adapter.format + UVC_FORMATS * UVC_VARIANT_OWN);
+  st->capture = c;
+}
+
+/* Appends one captured line to out with the tag tag=value added to its tags. */
+static size_t tag_line(char* out, const char* line, size_t n, const char* tag, const char* value) {
+  size_t k = 0, tl = strlen(tag), vl = strlen(value);
+  out[k++] = '@';
+  memcpy(out + k, tag, tl);
+  k += tl;
+  out[k++] = '=';
+  memcpy(out + k, value, vl);
+  k += vl;
+  if (n > 0 && line[0] == '@') {
+    out[k++] = ';';
+    line++, n--;
+  } else {
+    out[k++] = ' ';
+  }
+  memcpy(out + k, line, n);
+  return k + n;
+}
+
+/* Sends the collected answer of a labeled command as the spec says: ACK for none, the one
+ * line with the label, or a labeled-response batch around several. */
+static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
+  irc_capture_t* c = st->capture;
+  size_t lines = 0, i, cap, n = 0, start;
+  char id[16];
+  uvc_msg_t* m;
+  s->slot = c->slot;
+  st->capture = NULL;
+  for (i = 0; i + 1 < c->len; i++)
+    if (c->buf[i] == '\r' && c->buf[i + 1] == '\n') lines++;
+  /* Every line may get "@batch=ID;" in front; the batch lines and an ACK are short. */
+  cap = c->len + lines * (sizeof(id) + 8) + 2 * (LABEL_MAX + 2 * 512);
+  m = uvc_msg_new(cap);
+  if (m != NULL) {
+    char* out = m->data;
+    if (lines == 0) {
+      n = (size_t)snprintf(out, cap, "@label=%s :%s ACK\r\n", c->label, core->server_name);
+    } else if (lines == 1) {
+      n = tag_line(out, c->buf, c->len, "label", c->label);
+    } else {
+      snprintf(id, sizeof(id), "%u", (unsigned)++st->batch_seq);
+      n = (size_t)snprintf(out, cap, "@label=%s :%s BATCH +%s labeled-response\r\n", c->label,
+                           core->server_name, id);
+      for (start = 0, i = 0; i + 1 < c->len; i++) {
+        if (c->buf[i] != '\r' || c->buf[i + 1] != '\n') continue;
+        n += tag_line(out + n, c->buf + start, i + 2 - start, "batch", id);
+        start = i + 2;
+      }
+      n += (size_t)snprintf(out + n, cap - n, ":%s BATCH -%s\r\n", core->server_name, id);
+    }
+    m->len = (uint32_t)n;
+    uvc_core_send(core, s, m);
+    uvc_msg_release(m);
+  }
+  free(c->buf);
+  free(c);
+}
+
+/* One line from the client: parsed, then dispatched (417 when too long). A labeled command
+ * from a client with labeled-response gets its answer labeled. */
 static void irc_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
   uvc_irc_msg_t m;
-  if (s->proto == NULL) return;
+  irc_state_t* st = s->proto;
+  uvc_irc_str_t label;
+  if (st == NULL) return;
   switch (uvc_irc_parse(line, len, &m)) {
     case UVC_IRC_OK:
-      dispatch(core, s, s->proto, &m);
+      if ((st->caps & (CAP_LABELED_RESPONSE | CAP_BATCH)) == (CAP_LABELED_RESPONSE | CAP_BATCH) &&
+          find_tag(&m.tags, "label", &label) && label.n > 0 && label.n <= LABEL_MAX) {
+        capture_start(s, st, &label);
+        dispatch(core, s, st, &m);
+        st = s->proto; /* USER may have moved it */
+        if (st != NULL && st->capture != NULL) capture_end(core, s, st);
+      } else {
+        dispatch(core, s, st, &m);
+      }
       break;
     case UVC_IRC_TOOLONG:
       irc_num(core, s, ERR_INPUTTOOLONG);
@@ -345,6 +476,11 @@ static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_secon
 static void irc_on_free(uvc_session_t* s) {
   irc_state_t* st = s->proto;
   if (st != NULL && (st->flags & IRC_INVISIBLE) && irc_invisible > 0) irc_invisible--;
+  if (st != NULL) {
+    irc_set_variant(s, st, 0);
+    if (st->capture != NULL) free(st->capture->buf);
+    free(st->capture);
+  }
   free(st);
   s->proto = NULL;
   s->user = "";
@@ -365,4 +501,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_free,
     irc_on_auth,
     irc_on_slowed,
+    irc_render_variant,
 };

@@ -64,15 +64,46 @@ enum {
   IRC_OPER = 256      /* unused: server operators are the core's (s->umodes & UVC_USER_OPER) */
 };
 
-/* Capabilities. Only those whose whole behaviour is implemented are offered: with a
- * single membership prefix (@), multi-prefix changes nothing, and userhost-in-names only
- * touches the NAMES reply, which is rendered for its asker alone. sasl is offered where
- * accounts are available. */
-enum { CAP_MULTI_PREFIX = 1, CAP_USERHOST_IN_NAMES = 2, CAP_SASL = 4 };
+/* Capabilities (IRCv3). Only those whose whole behaviour is implemented are offered (see
+ * kCaps in irc_register.c). Those in CAP_RENDER change how core events are rendered for a
+ * client, so they choose its render variant (irc_set_variant). */
+enum {
+  CAP_MULTI_PREFIX = 1,       /* every prefix in NAMES and WHO (there is only @) */
+  CAP_USERHOST_IN_NAMES = 2,  /* nick!user@host in NAMES */
+  CAP_SASL = 4,               /* AUTHENTICATE */
+  CAP_SERVER_TIME = 8,        /* @time= on every event */
+  CAP_MESSAGE_TAGS = 16,      /* @msgid= and client-only tags relayed; TAGMSG */
+  CAP_ECHO_MESSAGE = 32,      /* one's own PRIVMSG, NOTICE and TAGMSG come back */
+  CAP_BATCH = 64,             /* BATCH (for labeled-response) */
+  CAP_LABELED_RESPONSE = 128, /* @label= on the answer to a labeled command */
+  CAP_ACCOUNT_TAG = 256,      /* @account= on events from logged-in users */
+  CAP_ACCOUNT_NOTIFY = 512,   /* ACCOUNT when a peer logs in or out */
+  CAP_AWAY_NOTIFY = 1024,     /* AWAY when a peer goes away or comes back */
+  CAP_EXTENDED_JOIN = 2048,   /* JOIN #room account :realname */
+  CAP_CAP_NOTIFY = 4096,      /* CAP NEW/DEL (the set never changes while running) */
+  CAP_STANDARD_REPLIES = 8192 /* FAIL/WARN/NOTE understood */
+};
+#define CAP_RENDER                                                                               \
+  (CAP_SERVER_TIME | CAP_MESSAGE_TAGS | CAP_ACCOUNT_TAG | CAP_ACCOUNT_NOTIFY | CAP_AWAY_NOTIFY | \
+   CAP_EXTENDED_JOIN)
+
+#define LABEL_MAX 64 /* bytes of a label (labeled-response) */
+
+/* What a labeled command's answer collects before it goes out as one (labeled-response):
+ * every line for the client, replies and events alike, while the command runs. */
+typedef struct irc_capture {
+  char label[LABEL_MAX + 1];
+  uint8_t slot; /* the session's render slot before (capturing renders for it alone) */
+  size_t len, cap;
+  char* buf; /* lines, each with its CRLF */
+} irc_capture_t;
 
 typedef struct irc_state {
   uint16_t flags;
-  uint8_t caps;
+  uint16_t caps;
+  uint8_t variant;             /* the render variant in use (irc_set_variant) */
+  uint32_t batch_seq;          /* the last batch id given */
+  irc_capture_t* capture;      /* while a labeled command runs, else NULL */
   char user[UVC_USER_MAX + 1]; /* "~" + the USER name; the session's user points here */
   char realname[];             /* NUL-terminated; grows when USER arrives */
 } irc_state_t;
@@ -139,6 +170,8 @@ int irc_visible_to(const uvc_session_t* s, const uvc_session_t* u);
 /* The room a channel parameter names, or NULL after answering 403 (unless quiet). */
 uvc_room_t* irc_find_room(uvc_core_t* core, uvc_session_t* s, const uvc_irc_str_t* name, int quiet);
 
+/* Hands a rendered message to s alone, or into its capture while a labeled command runs. */
+void irc_send_msg(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m);
 /* Sends buf[0..n) plus CRLF to s alone, cut to fit one IRC line (buf holds OUT_MAX + 2). */
 void irc_send_buf(uvc_core_t* core, uvc_session_t* s, char* buf, size_t n);
 /* Formats into buf (BUF_SIZE bytes) at offset `at`; returns the new length. */
@@ -221,6 +254,7 @@ void irc_cmd_die(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
 
 void irc_cmd_privmsg(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_notice(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_tagmsg(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_away(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 
 /* ------------------------------------------------------------------------------------------
@@ -247,7 +281,18 @@ void irc_cmd_version(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
  * Rendering (irc_render.c)
  * ---------------------------------------------------------------------------------------- */
 
-/* A core event as IRC lines (the adapter's render entry point). */
+/* A core event as IRC lines for clients without capabilities (the adapter's render). */
 uvc_msg_t* irc_render(const uvc_event_t* ev);
+/* A core event for the clients of a render variant (the adapter's render_variant). */
+uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
+/* ev rendered for the capabilities caps (and, when capturing, into s's capture). */
+uvc_msg_t* irc_render_caps(const uvc_event_t* ev, unsigned caps);
+/* Chooses s's render variant from its capabilities (after CAP REQ), or gives it back
+ * (caps 0, when the session goes). */
+void irc_set_variant(uvc_session_t* s, irc_state_t* st, unsigned caps);
+/* The message s just sent, back to s (echo-message): the core's last event, as s sees it. */
+void irc_echo_message(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
+                      const uvc_room_t* room, const uvc_session_t* to, const char* text, size_t len,
+                      int notice, const char* tags, size_t tags_len);
 
 #endif

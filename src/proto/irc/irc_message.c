@@ -12,6 +12,41 @@ typedef struct ctcp {
   size_t arg_len;
 } ctcp_t;
 
+#define CLIENT_TAGS_MAX 4094 /* bytes of client-only tags a message may carry (message-tags) */
+
+/* The client-only tags (+key[=value]) of the message being handled, for the core and the
+ * echo; empty when the sender has not enabled message-tags. */
+static char g_tags[CLIENT_TAGS_MAX + 1];
+static size_t g_tags_len;
+
+/* Whether c may be in a tag's key (after the '+'): letters, digits, '-', '.' and '/'. */
+static int key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '/';
+}
+
+/* Keeps the client-only tags of a tag section in g_tags (values stay escaped as they came):
+ * those with a well-formed key, as many whole ones as fit in CLIENT_TAGS_MAX. */
+static void take_client_tags(const irc_state_t* st, const uvc_irc_str_t* tags) {
+  size_t i = 0;
+  g_tags_len = 0;
+  if (!(st->caps & CAP_MESSAGE_TAGS)) return;
+  while (i < tags->n) {
+    size_t end = i, k = i + 1;
+    while (end < tags->n && tags->p[end] != ';')
+      end++;
+    while (k < end && tags->p[k] != '=' && key_char(tags->p[k]))
+      k++;
+    if (tags->p[i] == '+' && k > i + 1 && (k == end || tags->p[k] == '=') &&
+        g_tags_len + (g_tags_len > 0) + (end - i) <= CLIENT_TAGS_MAX) {
+      if (g_tags_len > 0) g_tags[g_tags_len++] = ';';
+      memcpy(g_tags + g_tags_len, tags->p + i, end - i);
+      g_tags_len += end - i;
+    }
+    i = end + 1;
+  }
+}
+
 /* Parses a CTCP message; 0 when the command is not a plain word. */
 static int parse_ctcp(uvc_core_t* core, const uvc_irc_str_t* t, ctcp_t* c) {
   size_t i = 1, n = t->n, k = 0;
@@ -73,9 +108,12 @@ static void ctcp_to_user(uvc_core_t* core, uvc_session_t* s, uvc_session_t* u, c
     if (!notice) ctcp_answer(core, s, u, c); /* a reply to a text user: nobody asked */
     return;
   }
-  if (n > 0)
-    uvc_core_whisper(core, s, u->nick, u->nick_len, text,
-                     (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1, notice, NULL);
+  if (n > 0) {
+    size_t len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+    uvc_core_set_tags(core, g_tags, g_tags_len);
+    if (uvc_core_whisper(core, s, u->nick, u->nick_len, text, len, notice, NULL) == 0)
+      irc_echo_message(core, s, UVC_EV_PRIVATE, NULL, u, text, len, notice, g_tags, g_tags_len);
+  }
 }
 
 /* PRIVMSG and NOTICE to rooms and nicks (up to TARGETS_MAX). A NOTICE is never answered
@@ -88,6 +126,7 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
   size_t pos = 0, len = 0;
   int is_ctcp = t->n > 0 && t->p[0] == '\x01', count = 0;
   ctcp_t c;
+  take_client_tags(s->proto, &m->tags);
   if (is_ctcp) {
     if (!parse_ctcp(core, t, &c)) return;
   } else {
@@ -107,10 +146,15 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
       uvc_room_t* room = irc_find_room(core, s, &item, notice);
       int err = 0;
       if (room == NULL) continue;
-      if (!is_ctcp)
-        err = uvc_core_say(core, s, room, text, len, notice);
-      else if (strcmp(c.cmd, "ACTION") == 0)
-        err = uvc_core_act(core, s, room, c.arg, c.arg_len);
+      uvc_core_set_tags(core, g_tags, g_tags_len);
+      if (!is_ctcp) {
+        if ((err = uvc_core_say(core, s, room, text, len, notice)) == 0)
+          irc_echo_message(core, s, UVC_EV_SAY, room, NULL, text, len, notice, g_tags, g_tags_len);
+      } else if (strcmp(c.cmd, "ACTION") == 0) {
+        if ((err = uvc_core_act(core, s, room, c.arg, c.arg_len)) == 0)
+          irc_echo_message(core, s, UVC_EV_ACTION, room, NULL, c.arg, c.arg_len, 0, g_tags,
+                           g_tags_len);
+      }
       if (err == UVC_ECANNOT_SEND && !notice) irc_num(core, s, ERR_CANNOTSENDTOCHAN, room->name);
       if (err == UVC_EMODERATED && !notice)
         irc_num(core, s, ERR_CANNOTSENDTOCHAN_WHY, room->name, "+m");
@@ -124,13 +168,44 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
         if (!notice) irc_num(core, s, ERR_NOSUCHNICK, irc_echo(item.p, item.n, word));
         continue;
       }
-      if (is_ctcp)
+      if (is_ctcp) {
         ctcp_to_user(core, s, u, &c, notice);
-      else
-        uvc_core_whisper(core, s, u->nick, u->nick_len, text, len, notice, NULL);
+      } else {
+        uvc_core_set_tags(core, g_tags, g_tags_len);
+        if (uvc_core_whisper(core, s, u->nick, u->nick_len, text, len, notice, NULL) == 0)
+          irc_echo_message(core, s, UVC_EV_PRIVATE, NULL, u, text, len, notice, g_tags, g_tags_len);
+      }
       if (!notice && uvc_session_away(u) != NULL)
         irc_num(core, s, RPL_AWAY, u->nick, uvc_session_away(u));
     }
+  }
+  uvc_core_set_tags(core, NULL, 0);
+}
+
+/* TAGMSG targets (message-tags): only the client-only tags, to rooms and nicks (up to
+ * TARGETS_MAX); clients without message-tags see nothing of it. */
+void irc_cmd_tagmsg(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
+  uvc_irc_str_t item;
+  char word[ECHO_MAX + 1];
+  size_t pos = 0;
+  int count = 0;
+  take_client_tags(st, &m->tags);
+  while (irc_next_item(&m->params[0], &pos, &item)) {
+    uvc_session_t* u = NULL;
+    uvc_room_t* room = NULL;
+    int err;
+    if (++count > TARGETS_MAX) {
+      irc_num(core, s, ERR_TOOMANYTARGETS, irc_echo(item.p, item.n, word), TARGETS_MAX);
+      return;
+    }
+    if (item.p[0] == '#' && (room = irc_find_room(core, s, &item, 0)) == NULL) continue;
+    err = uvc_core_tagmsg(core, s, room, item.p, item.n, g_tags, g_tags_len, &u);
+    if (err == UVC_ENO_SUCH_NICK)
+      irc_num(core, s, ERR_NOSUCHNICK, irc_echo(item.p, item.n, word));
+    else if (err == UVC_ECANNOT_SEND)
+      irc_num(core, s, ERR_CANNOTSENDTOCHAN, room->name);
+    else if (err == 0)
+      irc_echo_message(core, s, UVC_EV_TAGMSG, room, u, NULL, 0, 0, g_tags, g_tags_len);
   }
 }
 

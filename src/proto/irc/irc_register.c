@@ -10,12 +10,23 @@
 typedef struct irc_cap {
   const char* name;
   const char* value; /* shown to CAP LS 302 clients as name=value, or NULL */
-  uint8_t bit;
+  uint16_t bit;
   uint8_t accounts; /* offered only where accounts are available */
 } irc_cap_t;
 
-static const irc_cap_t kCaps[] = {{"multi-prefix", NULL, CAP_MULTI_PREFIX, 0},
+/* Every capability offered, sorted by name; each one's whole behaviour is implemented. */
+static const irc_cap_t kCaps[] = {{"account-notify", NULL, CAP_ACCOUNT_NOTIFY, 0},
+                                  {"account-tag", NULL, CAP_ACCOUNT_TAG, 0},
+                                  {"away-notify", NULL, CAP_AWAY_NOTIFY, 0},
+                                  {"batch", NULL, CAP_BATCH, 0},
+                                  {"cap-notify", NULL, CAP_CAP_NOTIFY, 0},
+                                  {"echo-message", NULL, CAP_ECHO_MESSAGE, 0},
+                                  {"extended-join", NULL, CAP_EXTENDED_JOIN, 0},
+                                  {"labeled-response", NULL, CAP_LABELED_RESPONSE, 0},
+                                  {"message-tags", NULL, CAP_MESSAGE_TAGS, 0},
+                                  {"multi-prefix", NULL, CAP_MULTI_PREFIX, 0},
                                   {"sasl", "PLAIN", CAP_SASL, 1},
+                                  {"server-time", NULL, CAP_SERVER_TIME, 0},
                                   {"userhost-in-names", NULL, CAP_USERHOST_IN_NAMES, 0},
                                   {NULL, NULL, 0, 0}};
 
@@ -108,7 +119,10 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
   if (irc_str_eq(sub, "LS") || irc_str_eq(sub, "LIST")) {
     int ls = irc_str_eq(sub, "LS");
     if (ls && !s->present) st->flags |= IRC_CAP_OPEN;
-    if (ls && m->n >= 2 && irc_atoi(&m->params[1]) >= 302) st->flags |= IRC_CAP_302;
+    if (ls && m->n >= 2 && irc_atoi(&m->params[1]) >= 302) {
+      st->flags |= IRC_CAP_302;
+      st->caps |= CAP_CAP_NOTIFY; /* implied by 302 */
+    }
     list[0] = '\0';
     for (c = kCaps; c->name != NULL; c++) {
       if (!ls && !(st->caps & c->bit)) continue;
@@ -149,7 +163,11 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
       }
       i = end;
     }
-    if (ok) st->caps = (uint8_t)((st->caps | on) & ~off);
+    if (ok) {
+      st->caps = (uint16_t)((st->caps | on) & ~off);
+      if (st->flags & IRC_CAP_302) st->caps |= CAP_CAP_NOTIFY; /* implied by 302 */
+      irc_set_variant(s, st, st->caps);
+    }
     for (i = 0; m->n >= 2 && i < req->n && n < 400; i++) /* echoed as printable ASCII */
       list[n++] =
           (unsigned char)req->p[i] < ' ' || (unsigned char)req->p[i] >= 0x7F ? '?' : req->p[i];
