@@ -56,6 +56,8 @@ typedef struct uvc_config {
   const char* password_file;   /* a file whose first line is the server password, or NULL */
   const char* config_file;     /* --config: the file in use, or NULL (none found) */
   int check_config;            /* --check-config: validate and exit */
+  int hash_password;           /* --hash-password: hash a password from stdin and exit */
+  const char* opers;           /* server operators: "NAME HASH" lines (LF-separated), or NULL */
   struct uvc_config_str* strs; /* strings this config owns (read from files): see _free */
 } uvc_config_t;
 

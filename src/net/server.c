@@ -905,6 +905,7 @@ static void on_hup(uv_signal_t* h, int signum) {
 void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->cfg = *cfg;
   srv->core.password = cfg->password;
+  srv->core.oper_lines = cfg->opers;
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
   srv->core.autojoin = cfg->irc_autojoin;
   srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
