@@ -44,6 +44,7 @@ struct uvc_server {
 
   uvc_list_t clients; /* every connection not yet being closed */
   uint32_t n_clients; /* connections whose memory is not yet freed */
+  uint32_t n_closing; /* of those, the ones closed already (uv_close: their socket is gone) */
 
   uvc_client_t** dirty; /* clients with output to flush at the end of this phase */
   uint32_t n_dirty, cap_dirty;

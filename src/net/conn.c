@@ -527,6 +527,7 @@ void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tl
   if ((r = uv_accept(listener, (uv_stream_t*)&c->tcp)) != 0) {
     UVC_WARN("accept failed: %s", uv_strerror(r));
     c->state = UVC_CONN_CLOSING;
+    UVC_CONN_SRV(c)->n_closing++; /* its descriptor is given back now */
     uv_close((uv_handle_t*)&c->tcp, on_closed);
     return;
   }
@@ -859,6 +860,7 @@ void uvc_conn_hard_close(uvc_client_t* c) {
   if (c->pause & UVC_PAUSE_HELD) uvc_server_unhold(UVC_CONN_SRV(c), c);
   if (c->pause & UVC_PAUSE_FLOOD) uvc_server_unflood(UVC_CONN_SRV(c), c);
   if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
+  UVC_CONN_SRV(c)->n_closing++; /* its descriptor is given back now */
   uv_close((uv_handle_t*)&c->tcp, on_closed);
 }
 

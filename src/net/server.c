@@ -215,13 +215,14 @@ const char* uvc_server_admit(uvc_server_t* srv, uvc_client_t* c, char* why, size
   const uvc_config_t* cfg = &srv->cfg;
   uvc_addr_entry_t* e = NULL;
   uint8_t key[16];
-  if (srv->fd_budget > 0 && srv->n_clients > srv->fd_budget) {
+  uint32_t open = srv->n_clients - srv->n_closing; /* c included; the closed hold no socket */
+  if (srv->fd_budget > 0 && open > srv->fd_budget) {
     snprintf(why, whylen, "the server is at its open-file limit (%u connections); try again later",
              (unsigned)srv->fd_budget);
     log_refusal(srv, c, NULL, why);
     return why;
   }
-  if (cfg->max_clients > 0 && srv->n_clients > cfg->max_clients) {
+  if (cfg->max_clients > 0 && open > cfg->max_clients) {
     snprintf(why, whylen, "the server is full (%u connections); try again later",
              (unsigned)cfg->max_clients);
     log_refusal(srv, c, NULL, why);
@@ -801,6 +802,7 @@ static void maybe_finish(uvc_server_t* srv) {
 
 void uvc_server_client_freed(uvc_server_t* srv) {
   srv->n_clients--;
+  srv->n_closing--;
   maybe_finish(srv);
 }
 
