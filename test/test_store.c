@@ -1,4 +1,5 @@
-/* test_store.c: the account database: migrations, the four operations, names in any case,
+/* test_store.c: the store against SQLite: migrations (from schema 1 too), the account
+ * operations, history (reads, bounds, retention, pending, deletion), names in any case,
  * durability across a reopen and across kill -9, callbacks on the loop thread, shutdown. */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -166,7 +167,7 @@ static void migrations_from_an_empty_dir(void** state) {
   assert_int_equal(uvc_store_schema_version(s), UVC_STORE_SCHEMA);
   assert_non_null(strstr(uvc_store_path(s), "uvchat.db"));
   uvc_store_close(s);
-  assert_int_equal(peek(dir, "SELECT version FROM schema_version"), 1);
+  assert_int_equal(peek(dir, "SELECT version FROM schema_version"), UVC_STORE_SCHEMA);
   assert_int_equal(peek(dir, "SELECT count(*) FROM schema_version"), 1);
   assert_int_equal(peek(dir, "SELECT count(*) FROM accounts"), 0);
 #ifndef _WIN32
@@ -182,7 +183,7 @@ static void migrations_from_an_empty_dir(void** state) {
 #endif
   /* reopening an up-to-date database changes nothing */
   s = open_store(dir);
-  assert_int_equal(uvc_store_schema_version(s), 1);
+  assert_int_equal(uvc_store_schema_version(s), UVC_STORE_SCHEMA);
   uvc_store_close(s);
   assert_int_equal(peek(dir, "SELECT count(*) FROM schema_version"), 1);
 }
@@ -445,6 +446,395 @@ static void confirmed_create_survives_kill_9(void** state) {
 }
 #endif
 
+/* A database as uvchat wrote it before history (schema 1), made with that version's DDL. */
+static void make_schema1_db(const char* dir) {
+  char path[2048];
+  sqlite3* db;
+  uv_fs_t req;
+  uv_fs_mkdir(NULL, &req, dir, 0700, NULL);
+  uv_fs_req_cleanup(&req);
+  snprintf(path, sizeof path, "%s/%s", dir, UVC_STORE_FILE);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL;"
+                   "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+                   "INSERT INTO schema_version(version) VALUES(1);"
+                   "CREATE TABLE accounts(name TEXT PRIMARY KEY COLLATE NOCASE,"
+                   " hash TEXT NOT NULL, created INTEGER NOT NULL);"
+                   "INSERT INTO accounts VALUES('Alice', '$argon2id$alice', 1700000000);"
+                   "INSERT INTO accounts VALUES('bob', '$argon2id$bob', 1700000001);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+}
+
+static int count_name(void* ud, const char* name, size_t len) {
+  int* n = ud;
+  assert_int_equal(strlen(name), len);
+  (*n)++;
+  return 0;
+}
+
+static void migration_from_schema1_keeps_the_accounts(void** state) {
+  uvc_store_t* s;
+  char hash[UVC_STORE_HASH_MAX + 1], err[256];
+  int names = 0;
+  (void)state;
+  make_schema1_db(g_tmp);
+  s = open_store(g_tmp);
+  assert_int_equal(uvc_store_schema_version(s), 2);
+  assert_int_equal(do_get(s, "alice", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$alice");
+  assert_int_equal(do_get(s, "BOB", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$bob");
+  assert_int_equal(uvc_store_each_name(s, count_name, &names, err, sizeof err), 0);
+  assert_int_equal(names, 2);
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT version FROM schema_version"), 2);
+  assert_int_equal(peek(g_tmp, "SELECT created FROM accounts WHERE name = 'alice'"), 1700000000);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 0);
+}
+
+/* ---- History ---- */
+
+typedef struct hres {
+  int calls, status, off_thread;
+  size_t n;
+  char lines[64][160]; /* "nick:text" of each event, oldest first */
+  char msgid[64][32];
+  int64_t time_ms[64];
+  int pending[64];
+} hres_t;
+
+static hres_t g_h;
+
+static void on_hist(void* data, int status, const uvc_hist_rec_t* recs, size_t n) {
+  hres_t* h = data;
+  size_t i;
+  uv_thread_t self = uv_thread_self();
+  if (!uv_thread_equal(&self, &g_loop_thread)) h->off_thread++;
+  h->calls++;
+  h->status = status;
+  h->n = n;
+  for (i = 0; i < n && i < 64; i++) {
+    snprintf(h->lines[i], sizeof h->lines[i], "%s:%s", recs[i].nick, recs[i].text);
+    snprintf(h->msgid[i], sizeof h->msgid[i], "%s", recs[i].msgid);
+    h->time_ms[i] = recs[i].time_ms;
+    h->pending[i] = recs[i].pending;
+  }
+}
+
+/* Appends one event to (owner, target) said by nick at t with msgid "m<t>". */
+static void put(uvc_store_t* s, const char* owner, const char* target, const char* nick, int64_t t,
+                const char* text, const uvc_hist_bounds_t* b) {
+  char id[32];
+  uvc_hist_rec_t e = {0};
+  result_t r = {0};
+  snprintf(id, sizeof id, "m%lld", (long long)t);
+  e.time_ms = t;
+  e.kind = UVC_HIST_SAY;
+  e.owner = owner;
+  e.target = target;
+  e.msgid = id;
+  e.nick = nick;
+  e.user = "~u";
+  e.host = "h";
+  e.account = "";
+  e.text = text;
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 1, b, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+}
+
+static int fetch(uvc_store_t* s, uvc_hist_how_t how, const char* owner, const char* target,
+                 int64_t at, const char* msgid, int64_t at2, unsigned limit) {
+  uvc_hist_query_t q = {0};
+  memset(&g_h, 0, sizeof g_h);
+  q.how = how;
+  q.owner = owner;
+  q.target = target;
+  q.a.time_ms = at;
+  q.a.msgid = msgid;
+  q.b.time_ms = at2;
+  q.limit = limit;
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_h.calls, 1);
+  assert_int_equal(g_h.off_thread, 0);
+  return g_h.status;
+}
+
+static const int64_t T0 = 1700000000000; /* a time well inside any age bound below */
+
+/* Ten events in #dev at T0+1000..T0+10000, each "n<i>". */
+static void ten_events(uvc_store_t* s) {
+  uvc_hist_rec_t e[10];
+  char text[10][8], id[10][16];
+  result_t r = {0};
+  int i;
+  memset(e, 0, sizeof e);
+  for (i = 0; i < 10; i++) {
+    snprintf(text[i], sizeof text[i], "n%d", i + 1);
+    snprintf(id[i], sizeof id[i], "id%d", i + 1);
+    e[i].time_ms = T0 + 1000 * (i + 1);
+    e[i].kind = UVC_HIST_SAY;
+    e[i].owner = "";
+    e[i].target = "#dev";
+    e[i].msgid = id[i];
+    e[i].nick = i % 2 ? "bob" : "alice";
+    e[i].text = text[i];
+  }
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 10, NULL, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+}
+
+static void history_latest_before_after_around_between(void** state) {
+  uvc_store_t* s;
+  (void)state;
+  s = open_store(g_tmp);
+  ten_events(s);
+  put(s, "", "#other", "carol", T0 + 5500, "elsewhere", NULL);
+
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#DEV", 0, NULL, 0, 3), 0); /* any case */
+  assert_int_equal(g_h.n, 3);
+  assert_string_equal(g_h.lines[0], "bob:n8"); /* oldest first */
+  assert_string_equal(g_h.lines[1], "alice:n9");
+  assert_string_equal(g_h.lines[2], "bob:n10");
+  assert_string_equal(g_h.msgid[2], "id10");
+  assert_true(g_h.time_ms[2] == T0 + 10000);
+
+  /* LATEST after a point: only what is newer */
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, "id7", 0, 10), 0);
+  assert_int_equal(g_h.n, 3);
+  assert_string_equal(g_h.lines[0], "bob:n8");
+
+  /* BEFORE and AFTER a msgid exclude it; by time, the time itself is excluded too */
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, "id5", 0, 2), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:n3");
+  assert_string_equal(g_h.lines[1], "bob:n4");
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", T0 + 2000, NULL, 0, 5), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "alice:n1");
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", 0, "id8", 0, 5), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:n9");
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", T0 + 8500, NULL, 0, 1), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "alice:n9");
+
+  /* AROUND: half before, the event itself and after */
+  assert_int_equal(fetch(s, UVC_HIST_AROUND, "", "#dev", 0, "id5", 0, 4), 0);
+  assert_int_equal(g_h.n, 4);
+  assert_string_equal(g_h.lines[0], "alice:n3");
+  assert_string_equal(g_h.lines[2], "alice:n5");
+  assert_string_equal(g_h.lines[3], "bob:n6");
+
+  /* BETWEEN, either order: always oldest first; the limit nearest the first point */
+  assert_int_equal(fetch(s, UVC_HIST_BETWEEN, "", "#dev", T0 + 2000, NULL, T0 + 6000, 10), 0);
+  assert_int_equal(g_h.n, 3);
+  assert_string_equal(g_h.lines[0], "alice:n3");
+  assert_string_equal(g_h.lines[2], "alice:n5");
+  assert_int_equal(fetch(s, UVC_HIST_BETWEEN, "", "#dev", T0 + 9000, NULL, T0 + 1000, 2), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:n7");
+  assert_string_equal(g_h.lines[1], "bob:n8");
+
+  /* an unknown msgid, a room with nothing, a private history that is not the room's */
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, "nope", 0, 5), UVC_STORE_NOT_FOUND);
+  assert_int_equal(g_h.n, 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#empty", 0, NULL, 0, 5), 0);
+  assert_int_equal(g_h.n, 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "alice", "#dev", 0, NULL, 0, 5), 0);
+  assert_int_equal(g_h.n, 0);
+  uvc_store_close(s);
+
+  /* it all survives a reopen */
+  s = open_store(g_tmp);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#other", 0, NULL, 0, 5), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "carol:elsewhere");
+  uvc_store_close(s);
+}
+
+static void history_bounds_by_count_and_age(void** state) {
+  uvc_store_t* s;
+  uvc_hist_bounds_t b = {3, 2, 0};
+  uvc_hist_bounds_t age;
+  result_t r = {0};
+  int64_t now;
+  uv_timeval64_t tv;
+  int i;
+  (void)state;
+  s = open_store(g_tmp);
+  for (i = 1; i <= 5; i++) {
+    char text[8];
+    snprintf(text, sizeof text, "r%d", i);
+    put(s, "", "#dev", "alice", T0 + i, text, &b);
+    put(s, "", "#ops", "alice", T0 + 100 + i, text, &b);
+  }
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 3); /* per room */
+  assert_string_equal(g_h.lines[0], "alice:r3");
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#ops", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 3);
+
+  /* private: per account over all its conversations */
+  put(s, "bob", "alice", "alice", T0 + 201, "p1", &b);
+  put(s, "bob", "carol", "carol", T0 + 202, "p2", &b);
+  put(s, "bob", "alice", "alice", T0 + 203, "p3", &b);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "alice:p3");
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "carol", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+
+  /* age: the old events go, a fresh one stays */
+  assert_int_equal(uv_gettimeofday(&tv), 0);
+  now = tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  put(s, "", "#dev", "dave", now, "fresh", NULL);
+  age.count_room = 0;
+  age.count_private = 0;
+  age.max_age_ms = 60000;
+  assert_int_equal(uvc_store_hist_prune(s, &g_loop, &age, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "dave:fresh");
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 1);
+}
+
+static void history_pending_and_delete_by_account(void** state) {
+  uvc_store_t* s;
+  uvc_hist_rec_t e[3];
+  result_t r = {0};
+  uvc_hist_query_t q = {0};
+  (void)state;
+  memset(e, 0, sizeof e);
+  s = open_store(g_tmp);
+  /* alice writes to bob, who is offline: bob's copy is pending; alice keeps hers */
+  e[0].time_ms = T0 + 1;
+  e[0].kind = UVC_HIST_SAY;
+  e[0].owner = "bob";
+  e[0].target = "alice";
+  e[0].msgid = "p1";
+  e[0].nick = "alice";
+  e[0].account = "alice";
+  e[0].text = "are you there?";
+  e[0].pending = 1;
+  e[1] = e[0];
+  e[1].owner = "alice";
+  e[1].target = "bob";
+  e[1].pending = 0;
+  e[2] = e[0];
+  e[2].time_ms = T0 + 2;
+  e[2].msgid = "p2";
+  e[2].text = "call me";
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 3, NULL, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+
+  q.how = UVC_HIST_PENDING;
+  q.owner = "BOB";
+  memset(&g_h, 0, sizeof g_h);
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_h.status, 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:are you there?");
+  assert_string_equal(g_h.lines[1], "alice:call me");
+  assert_int_equal(g_h.pending[0], 1);
+  /* delivered once: the next login finds nothing pending, the history still has them */
+  memset(&g_h, 0, sizeof g_h);
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_h.n, 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_int_equal(g_h.pending[0], 0);
+
+  /* bob unregisters: his copies go, alice's stay */
+  memset(&r, 0, sizeof r);
+  assert_int_equal(uvc_store_hist_delete_owner(s, &g_loop, "Bob", on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "alice", "bob", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+  uvc_store_close(s);
+}
+
+static uvc_hist_target_t g_t[8];
+static char g_tnames[8][32];
+static size_t g_nt;
+static void on_targets(void* data, int status, const uvc_hist_target_t* t, size_t n) {
+  size_t i;
+  (void)data;
+  assert_int_equal(status, 0);
+  g_nt = n;
+  for (i = 0; i < n && i < 8; i++) {
+    snprintf(g_tnames[i], sizeof g_tnames[i], "%s", t[i].name);
+    g_t[i].last_ms = t[i].last_ms;
+  }
+}
+
+static void history_targets_and_room_delete(void** state) {
+  uvc_store_t* s;
+  const char* rooms[] = {"#dev", "#secret"};
+  result_t r = {0};
+  (void)state;
+  s = open_store(g_tmp);
+  put(s, "", "#dev", "alice", T0 + 10, "a", NULL);
+  put(s, "", "#secret", "alice", T0 + 30, "b", NULL);
+  put(s, "", "#elsewhere", "alice", T0 + 40, "c", NULL); /* not one of the caller's rooms */
+  put(s, "bob", "carol", "carol", T0 + 20, "d", NULL);
+  put(s, "dave", "carol", "carol", T0 + 50, "e", NULL); /* someone else's */
+  assert_int_equal(
+      uvc_store_hist_targets(s, &g_loop, "bob", rooms, 2, T0, T0 + 100, 10, on_targets, NULL), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_nt, 3);
+  assert_string_equal(g_tnames[0], "#secret"); /* latest first */
+  assert_string_equal(g_tnames[1], "carol");
+  assert_string_equal(g_tnames[2], "#dev");
+  assert_true(g_t[1].last_ms == T0 + 20);
+  assert_int_equal(
+      uvc_store_hist_targets(s, &g_loop, "bob", rooms, 2, T0 + 25, T0 + 15, 10, on_targets, NULL),
+      0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_nt, 1);
+  assert_string_equal(g_tnames[0], "carol");
+
+  assert_int_equal(uvc_store_hist_delete_room(s, &g_loop, "#DEV", on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, NULL, 0, 10), 0);
+  assert_int_equal(g_h.n, 0);
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 4);
+}
+
+static void history_bad_records_fail_at_once(void** state) {
+  uvc_store_t* s;
+  uvc_hist_rec_t e = {0};
+  uvc_hist_query_t q = {0};
+  result_t r = {0};
+  (void)state;
+  s = open_store(g_tmp);
+  e.owner = "";
+  e.target = "#dev";
+  e.nick = "alice";
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 1, NULL, on_done, &r), UVC_STORE_INVALID);
+  e.msgid = "x";
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 0, NULL, on_done, &r), UVC_STORE_INVALID);
+  q.how = UVC_HIST_LATEST;
+  q.owner = "";
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), UVC_STORE_INVALID);
+  q.how = UVC_HIST_PENDING;
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), UVC_STORE_INVALID);
+  assert_int_equal(uvc_store_pending(s), 0);
+  uvc_store_close(s);
+  assert_int_equal(r.calls, 0);
+}
+
 static void default_dir(void** state) {
   char out[1024], saved_xdg[1024], saved_home[1024];
   size_t n;
@@ -510,6 +900,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(many_requests_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(close_while_requests_are_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(close_from_a_callback, setup, teardown),
+      cmocka_unit_test_setup_teardown(migration_from_schema1_keeps_the_accounts, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_latest_before_after_around_between, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_bounds_by_count_and_age, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_pending_and_delete_by_account, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_targets_and_room_delete, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_bad_records_fail_at_once, setup, teardown),
       cmocka_unit_test(default_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

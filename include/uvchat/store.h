@@ -1,6 +1,11 @@
-/* store.h: registered accounts in an SQLite database, reached without blocking the loop.
+/* store.h: the one store of uvchat's lasting data: registered accounts, room history and
+ * private messages kept for accounts, reached without blocking the loop.
  *
- * The database is dir/uvchat.db in WAL mode with synchronous=FULL: once a create, set_hash
+ * This interface is what a backend implements; it names no SQLite type, so that a second
+ * backend (Redis, for a cluster) can stand behind the same functions. The embedded default
+ * is SQLite (store.c), its schema in one file (schema.c).
+ *
+ * The SQLite database is dir/uvchat.db in WAL mode with synchronous=FULL: once a create, set_hash
  * or delete has called back with 0, the change has been committed and synced, and survives
  * a crash of the process or of the machine. The schema is upgraded by ordered migrations
  * when the store is opened; a database written by a newer uvchat is refused.
@@ -19,12 +24,13 @@
 #define UVCHAT_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define UVC_STORE_FILE     "uvchat.db"
 #define UVC_STORE_NAME_MAX 255   /* bytes of an account name */
 #define UVC_STORE_HASH_MAX 255   /* bytes of a password hash string */
-#define UVC_STORE_SCHEMA   1     /* the schema version this code writes */
+#define UVC_STORE_SCHEMA   2     /* the schema version this code writes */
 #define UVC_STORE_POOL     4     /* idle connections kept at most */
 #define UVC_STORE_BUSY_MS  10000 /* how long to wait for another process holding the lock */
 
@@ -110,6 +116,124 @@ int uvc_store_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, 
 /* Makes the next watch report every name even if nothing changed (a caller that could not
  * use a report). Not while a watch is in flight. */
 void uvc_store_watch_again(uvc_store_t* store);
+
+/* Calls fn(ud, name, len) for every account name, in no particular order, on the calling
+ * thread; stops at the first non-zero return of fn and returns it. Blocks: call it at
+ * startup, before the loop runs (the server learns the registered names this way). Returns
+ * 0, fn's non-zero value, or UVC_STORE_DB with the reason in err. */
+typedef int (*uvc_store_name_fn)(void* ud, const char* name, size_t len);
+int uvc_store_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char* err,
+                        size_t errlen);
+
+/* ---- History ---------------------------------------------------------------------------
+ *
+ * An event is kept as a row of strings and numbers: everything a renderer needs, copied, so
+ * that it renders the same long after its sender has gone. A room's events have owner ""
+ * and the room as target. A private message between registered accounts is kept once for
+ * each of them: owner is the account whose copy it is, target the other party's nick.
+ *
+ * Reading returns events oldest first. A point in a history is a time (milliseconds since
+ * the epoch) or, when msgid is set and found, that event; "before" and "after" a point
+ * never include it. */
+
+#define UVC_HIST_TEXT_MAX  1024 /* bytes of an event's text (longer is cut) */
+#define UVC_HIST_FIELD_MAX 255  /* bytes of every other string */
+#define UVC_HIST_FETCH_MAX 1000 /* events one fetch returns at most */
+
+/* What happened (a store concept: the core's event types map onto it). */
+typedef enum {
+  UVC_HIST_SAY = 1, /* text to a room or a person */
+  UVC_HIST_ACTION,  /* an action (/me) */
+  UVC_HIST_NOTICE,  /* a notice */
+  UVC_HIST_TOPIC,   /* a topic change (text: the topic; empty: cleared) */
+  UVC_HIST_JOIN,    /* someone joined the room */
+  UVC_HIST_PART,    /* someone left the room (text: the reason) */
+  UVC_HIST_QUIT,    /* someone left the chat (text: the reason) */
+  UVC_HIST_KICK     /* someone was kicked (text: "nick reason") */
+} uvc_hist_kind_t;
+
+typedef struct uvc_hist_rec {
+  int64_t time_ms;
+  int kind;           /* uvc_hist_kind_t */
+  int flags;          /* the caller's bits, kept as they are */
+  int pending;        /* a private message for an account that was offline, not yet delivered */
+  const char* owner;  /* "" for a room */
+  const char* target; /* the room, or the other party of a private message */
+  const char* msgid;
+  const char* nick; /* the sender as the event was made */
+  const char* user;
+  const char* host;
+  const char* account; /* "" when the sender was not logged in */
+  const char* text;
+} uvc_hist_rec_t;
+
+/* How much history is kept: count_room events per room, count_private per account (over
+ * all its conversations), nothing older than max_age_ms. 0: no bound of that kind. */
+typedef struct uvc_hist_bounds {
+  unsigned count_room;
+  unsigned count_private;
+  int64_t max_age_ms;
+} uvc_hist_bounds_t;
+
+typedef enum {
+  UVC_HIST_LATEST,  /* the last limit events (after point a, when a is set) */
+  UVC_HIST_BEFORE,  /* the limit events right before a */
+  UVC_HIST_AFTER,   /* the limit events right after a */
+  UVC_HIST_AROUND,  /* limit events centred on a (a itself included when it is an event) */
+  UVC_HIST_BETWEEN, /* events between a and b (either order), the limit nearest a */
+  UVC_HIST_PENDING  /* owner's undelivered private messages (target unused); marks them
+                       delivered */
+} uvc_hist_how_t;
+
+typedef struct uvc_hist_point {
+  int64_t time_ms;   /* 0: unset (LATEST: no lower bound) */
+  const char* msgid; /* NULL or "": by time alone */
+} uvc_hist_point_t;
+
+typedef struct uvc_hist_query {
+  uvc_hist_how_t how;
+  const char* owner; /* "" for a room */
+  const char* target;
+  uvc_hist_point_t a, b;
+  unsigned limit; /* at most UVC_HIST_FETCH_MAX */
+} uvc_hist_query_t;
+
+/* A conversation with recent activity (CHATHISTORY TARGETS). */
+typedef struct uvc_hist_target {
+  const char* name;
+  int64_t last_ms;
+} uvc_hist_target_t;
+
+/* Called on the loop thread with the events found (recs[0..n), oldest first, valid only
+ * during the call), or a negative status and none. A point given by a msgid that is not
+ * there is UVC_STORE_NOT_FOUND. */
+typedef void (*uvc_store_hist_cb)(void* data, int status, const uvc_hist_rec_t* recs, size_t n);
+/* Called on the loop thread with the targets found (latest activity first). */
+typedef void (*uvc_store_targets_cb)(void* data, int status, const uvc_hist_target_t* t, size_t n);
+
+/* Appends recs[0..n) (copied; n at least 1) in one transaction, then applies bounds to the
+ * histories it touched (and the age bound to all). cb may be NULL. Returns at once like the
+ * account operations; UVC_STORE_INVALID for a record without owner, target, msgid or nick. */
+int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_rec_t* recs, size_t n,
+                          const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data);
+/* Reads one history (the query is copied). */
+int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
+                         uvc_store_hist_cb cb, void* data);
+/* The conversations of owner (its private ones) and of the rooms rooms[0..n_rooms) with
+ * activity between from_ms and to_ms (either order), latest first, at most limit. */
+int uvc_store_hist_targets(uvc_store_t* store, uv_loop_t* loop, const char* owner,
+                           const char* const* rooms, size_t n_rooms, int64_t from_ms, int64_t to_ms,
+                           unsigned limit, uvc_store_targets_cb cb, void* data);
+/* Deletes every private message kept for the account owner (its copies; the other party
+ * keeps its own). */
+int uvc_store_hist_delete_owner(uvc_store_t* store, uv_loop_t* loop, const char* owner,
+                                uvc_store_cb cb, void* data);
+/* Deletes a room's whole history. */
+int uvc_store_hist_delete_room(uvc_store_t* store, uv_loop_t* loop, const char* room,
+                               uvc_store_cb cb, void* data);
+/* Applies the age bound to every history (the count bounds are applied as events arrive). */
+int uvc_store_hist_prune(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_bounds_t* bounds,
+                         uvc_store_cb cb, void* data);
 
 /* The default data directory: $XDG_STATE_HOME/uvchat (when set and absolute), else
  * ~/.local/state/uvchat on POSIX; %LOCALAPPDATA%\uvchat on Windows. Returns 0, or a

@@ -12,7 +12,6 @@
 #include "uvchat/accounts.h"
 
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +48,7 @@ struct uvc_accounts {
   uv_timer_t* watch_timer; /* looks for changes made by others (uvchat-account) */
   uint32_t writes_done;    /* account creations and deletions answered by the store */
   uint32_t watch_writes;   /* writes_done when the watch in flight started */
+  unsigned skipped_names;  /* names in the store no nick can be (startup) */
   uint8_t watching;        /* a watch is in flight */
   uint8_t closing;
 };
@@ -808,38 +808,25 @@ static void watch_start(uvc_accounts_t* a) {
 
 /* ---- Opening and closing ---------------------------------------------------------------- */
 
-/* Tells the core every registered name in the database at path. Returns 0, or -1 with the
- * reason in err. */
-static int load_names(uvc_accounts_t* a, const char* path, char* err, size_t errlen) {
-  sqlite3* db = NULL;
-  sqlite3_stmt* st = NULL;
-  unsigned skipped = 0;
-  int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, UVC_STORE_BUSY_MS);
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT name FROM accounts", -1, &st, NULL);
-  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char* name = (const char*)sqlite3_column_text(st, 0);
-    size_t len = name != NULL ? (size_t)sqlite3_column_bytes(st, 0) : 0;
-    rc = SQLITE_OK;
-    if (!uvc_nick_valid(name, len)) {
-      skipped++; /* not written by uvchat: no nick can ever be it */
-    } else if (uvc_core_add_registered(a->core, name, len) != 0) {
-      snprintf(err, errlen, "out of memory loading the account names");
-      sqlite3_finalize(st);
-      sqlite3_close(db);
-      return -1;
-    }
+/* One registered name from the store at startup: told to the core (a->skipped_names counts
+ * names no nick can be). Returns 0, or -1 when out of memory. */
+static int add_name(void* ud, const char* name, size_t len) {
+  uvc_accounts_t* a = ud;
+  if (!uvc_nick_valid(name, len)) {
+    a->skipped_names++; /* not written by uvchat: no nick can ever be it */
+    return 0;
   }
-  if (rc != SQLITE_DONE) {
-    snprintf(err, errlen, "%s: cannot read the account names: %s", path,
-             db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return -1;
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  if (skipped > 0) UVC_WARN("accounts: %u names in the database are not valid nicks", skipped);
+  return uvc_core_add_registered(a->core, name, len) != 0 ? -1 : 0;
+}
+
+/* Tells the core every registered name in the store. Returns 0, or -1 with the reason in
+ * err. */
+static int load_names(uvc_accounts_t* a, char* err, size_t errlen) {
+  int rc = uvc_store_each_name(a->store, add_name, a, err, errlen);
+  if (rc == -1) snprintf(err, errlen, "out of memory loading the account names");
+  if (rc != 0) return -1;
+  if (a->skipped_names > 0)
+    UVC_WARN("accounts: %u names in the database are not valid nicks", a->skipped_names);
   return 0;
 }
 
@@ -886,7 +873,7 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
     destroy(a);
     return r;
   }
-  if (load_names(a, uvc_store_path(a->store), err, errlen) != 0) {
+  if (load_names(a, err, errlen) != 0) {
     uvc_store_close(a->store);
     destroy(a);
     return UVC_STORE_DB;

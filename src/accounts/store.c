@@ -1,5 +1,6 @@
-/* store.c: the account database: SQLite in WAL mode, schema migrations, and requests that
- * run on libuv's thread pool and call back on the loop thread.
+/* store.c: the SQLite store: accounts and history in one database in WAL mode, the schema's
+ * migrations (from schema.c) applied at open, and requests that run on libuv's thread pool
+ * and call back on the loop thread.
  *
  * Connections: a request borrows a connection from the store's idle list (opening a new
  * one when the list is empty) and gives it back when done, so every worker thread uses a
@@ -8,9 +9,10 @@
  * another account's synced commit. Writers take turns on write_lock, so two of our own
  * never meet SQLite's busy handler; busy_timeout only covers another process.
  *
- * Durability: every write is a single statement in autocommit mode, and with
+ * Durability: every account write is a single statement in autocommit mode, and with
  * synchronous=FULL sqlite3_step() returns SQLITE_DONE only once the implicit COMMIT has been
- * written and synced. The callback runs after that.
+ * written and synced. The callback runs after that. A batch of history is one transaction,
+ * synced the same way: one sync per batch, not per event.
  */
 #include "uvchat/store.h"
 
@@ -24,17 +26,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "schema.h"
 #include "uvchat/log.h"
-
-/* Migration n (1-based) takes the schema from version n - 1 to n. Never edit one that has
- * shipped: add the next. */
-static const char* const kMigrations[] = {
-    /* 1: accounts by name, ignoring ASCII case as nicks do */
-    "CREATE TABLE accounts(name TEXT PRIMARY KEY COLLATE NOCASE, hash TEXT NOT NULL,"
-    " created INTEGER NOT NULL)",
-};
-_Static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == UVC_STORE_SCHEMA,
-               "one migration per schema version");
 
 struct uvc_store {
   uv_mutex_t pool_lock;  /* guards idle and n_idle */
@@ -53,7 +46,19 @@ struct uvc_store {
   int64_t watch_version;
 };
 
-typedef enum { OP_CREATE, OP_GET, OP_SET_HASH, OP_DELETE, OP_WATCH } op_t;
+typedef enum {
+  OP_CREATE,
+  OP_GET,
+  OP_SET_HASH,
+  OP_DELETE,
+  OP_WATCH,
+  OP_HIST_APPEND,
+  OP_HIST_FETCH,
+  OP_HIST_TARGETS,
+  OP_HIST_DELETE_OWNER,
+  OP_HIST_DELETE_ROOM,
+  OP_HIST_PRUNE
+} op_t;
 
 typedef struct store_req {
   uv_work_t work;
@@ -69,6 +74,23 @@ typedef struct store_req {
   char* names;        /* watch: every name, NUL-terminated one after another */
   const char** index; /* watch: pointers into names */
   size_t n_names;
+  /* history: the records to append (one block with their strings), or those found (each
+   * row in a block of its own, rows[i]); the query; the targets found */
+  uvc_hist_rec_t* recs;
+  size_t n_recs;
+  uvc_hist_rec_t** rows;
+  size_t n_rows, cap_rows;
+  uvc_hist_bounds_t bounds;
+  uvc_hist_query_t q;
+  char* qbuf; /* the query's strings, or the targets' room names */
+  uvc_hist_target_t* targets;
+  size_t n_targets;
+  char** target_names;
+  const char** rooms;
+  size_t n_rooms;
+  int64_t now_ms;
+  uvc_store_hist_cb hist_cb;
+  uvc_store_targets_cb targets_cb;
   char error[160]; /* SQLite's message when status is UVC_STORE_DB, for the log */
   char name[UVC_STORE_NAME_MAX + 1];
   char hash[UVC_STORE_HASH_MAX + 1]; /* in for create and set_hash, out for get */
@@ -208,7 +230,7 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   }
   for (v = (int)version + 1; rc == SQLITE_OK && v <= UVC_STORE_SCHEMA; v++) {
     char sql[64];
-    rc = sqlite3_exec(db, kMigrations[v - 1], NULL, NULL, &msg);
+    rc = sqlite3_exec(db, uvc_schema_migrations[v - 1], NULL, NULL, &msg);
     snprintf(sql, sizeof(sql), "UPDATE schema_version SET version=%d", v);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) version = v; /* for the message */
@@ -457,6 +479,427 @@ static void run_watch(store_req_t* r) {
   r->changed = 1;
 }
 
+/* ---- History, on the thread pool ------------------------------------------------------ */
+
+/* A copy of rec and its strings in one block (the strings cut at their bounds), or NULL. */
+static uvc_hist_rec_t* rec_dup(const uvc_hist_rec_t* rec) {
+  const char* in[7];
+  size_t len[7], total = sizeof(uvc_hist_rec_t), i;
+  uvc_hist_rec_t* out;
+  char* p;
+  const char** field[7];
+  in[0] = rec->owner;
+  in[1] = rec->target;
+  in[2] = rec->msgid;
+  in[3] = rec->nick;
+  in[4] = rec->user;
+  in[5] = rec->host;
+  in[6] = rec->account;
+  for (i = 0; i < 7; i++) {
+    len[i] = in[i] != NULL ? strlen(in[i]) : 0;
+    if (len[i] > UVC_HIST_FIELD_MAX) len[i] = UVC_HIST_FIELD_MAX;
+    total += len[i] + 1;
+  }
+  {
+    size_t tl = rec->text != NULL ? strlen(rec->text) : 0;
+    if (tl > UVC_HIST_TEXT_MAX) tl = UVC_HIST_TEXT_MAX;
+    total += tl + 1;
+    out = malloc(total);
+    if (out == NULL) return NULL;
+    *out = *rec;
+    field[0] = &out->owner;
+    field[1] = &out->target;
+    field[2] = &out->msgid;
+    field[3] = &out->nick;
+    field[4] = &out->user;
+    field[5] = &out->host;
+    field[6] = &out->account;
+    p = (char*)(out + 1);
+    for (i = 0; i < 7; i++) {
+      if (len[i] > 0) memcpy(p, in[i], len[i]);
+      p[len[i]] = '\0';
+      *field[i] = p;
+      p += len[i] + 1;
+    }
+    if (tl > 0) memcpy(p, rec->text, tl);
+    p[tl] = '\0';
+    out->text = p;
+  }
+  return out;
+}
+
+/* Runs sql with no result on db. Returns an SQLite result code. */
+static int exec_sql(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Deletes the oldest events of (owner, target) beyond keep (target NULL: of all owner's
+ * histories). Returns an SQLite result code. */
+static int trim(sqlite3* db, const char* owner, const char* target, unsigned keep) {
+  static const char kOne[] =
+      "DELETE FROM history WHERE owner = ?1 AND target = ?2 AND id <= (SELECT id FROM history"
+      " WHERE owner = ?1 AND target = ?2 ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET ?3)";
+  static const char kAll[] =
+      "DELETE FROM history WHERE owner = ?1 AND id <= (SELECT id FROM history"
+      " WHERE owner = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?3)";
+  sqlite3_stmt* st = NULL;
+  int rc = sqlite3_prepare_v2(db, target != NULL ? kOne : kAll, -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && target != NULL) rc = sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)keep);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Deletes every event older than the age bound. */
+static int prune_age(sqlite3* db, const uvc_hist_bounds_t* b, int64_t now_ms) {
+  sqlite3_stmt* st = NULL;
+  int rc;
+  if (b->max_age_ms <= 0) return SQLITE_OK;
+  rc = sqlite3_prepare_v2(db, "DELETE FROM history WHERE time_ms < ?1", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, now_ms - b->max_age_ms);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Whether recs[i] is the first of recs[0..i] with its owner (and, for a room, target). */
+static int first_of_its_history(const uvc_hist_rec_t* recs, size_t i) {
+  size_t j;
+  int room = recs[i].owner[0] == '\0';
+  for (j = 0; j < i; j++) {
+    if (sqlite3_stricmp(recs[j].owner, recs[i].owner) != 0) continue;
+    if (!room || sqlite3_stricmp(recs[j].target, recs[i].target) == 0) return 0;
+  }
+  return 1;
+}
+
+/* The batch in one transaction: the rows, then the bounds of the histories it touched. */
+static void run_append(store_req_t* r, sqlite3* db) {
+  static const char kInsert[] =
+      "INSERT INTO history(owner, target, time_ms, msgid, kind, flags, pending, nick, user,"
+      " host, account, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+  sqlite3_stmt* st = NULL;
+  size_t i;
+  int rc;
+  uv_mutex_lock(&r->store->write_lock);
+  rc = exec_sql(db, "BEGIN IMMEDIATE");
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, kInsert, -1, &st, NULL);
+  for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
+    const uvc_hist_rec_t* e = &r->recs[i];
+    sqlite3_reset(st);
+    rc = sqlite3_bind_text(st, 1, e->owner, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, e->target, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, e->time_ms);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 4, e->msgid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 5, e->kind);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 6, e->flags);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 7, e->pending ? 1 : 0);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 8, e->nick, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 9, e->user, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 10, e->host, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 11, e->account, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 12, e->text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
+    const uvc_hist_rec_t* e = &r->recs[i];
+    int room = e->owner[0] == '\0';
+    unsigned keep = room ? r->bounds.count_room : r->bounds.count_private;
+    if (keep == 0 || !first_of_its_history(r->recs, i)) continue;
+    rc = trim(db, e->owner, room ? e->target : NULL, keep);
+  }
+  if (rc == SQLITE_OK) rc = prune_age(db, &r->bounds, r->now_ms);
+  if (rc == SQLITE_OK) rc = exec_sql(db, "COMMIT");
+  if (rc != SQLITE_OK) {
+    db_failed(r, db, rc);
+    exec_sql(db, "ROLLBACK");
+  } else {
+    r->status = 0;
+  }
+  uv_mutex_unlock(&r->store->write_lock);
+}
+
+/* A point resolved to (time, id): "before" it means (time_ms, id) < (t, id), "after" it
+ * means (time_ms, id) > (t, id). By time alone, before t is id 0 and after t is id max. */
+typedef struct point {
+  int64_t t, id;
+  int event; /* a msgid that was found */
+} point_t;
+
+/* Resolves p in r's history. Returns an SQLite code; SQLITE_NOTFOUND for a msgid not there. */
+static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, int after,
+                   point_t* out) {
+  sqlite3_stmt* st = NULL;
+  int rc;
+  out->event = 0;
+  out->t = p->time_ms;
+  out->id = after ? INT64_MAX : 0;
+  if (p->msgid == NULL || p->msgid[0] == '\0') return SQLITE_OK;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT time_ms, id FROM history WHERE msgid = ?3 AND owner = ?1"
+                          " AND target = ?2 LIMIT 1",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, r->q.target, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, p->msgid, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    out->t = sqlite3_column_int64(st, 0);
+    out->id = sqlite3_column_int64(st, 1);
+    out->event = 1;
+    rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = SQLITE_NOTFOUND;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Appends one row of st (the columns of kCols) to r->rows. */
+static int take_row(store_req_t* r, sqlite3_stmt* st) {
+  uvc_hist_rec_t rec, *copy;
+  if (r->n_rows == r->cap_rows) {
+    size_t cap = r->cap_rows == 0 ? 32 : r->cap_rows * 2;
+    uvc_hist_rec_t** v = realloc(r->rows, cap * sizeof(*v));
+    if (v == NULL) return SQLITE_NOMEM;
+    r->rows = v;
+    r->cap_rows = cap;
+  }
+  rec.owner = (const char*)sqlite3_column_text(st, 0);
+  rec.target = (const char*)sqlite3_column_text(st, 1);
+  rec.time_ms = sqlite3_column_int64(st, 2);
+  rec.msgid = (const char*)sqlite3_column_text(st, 3);
+  rec.kind = sqlite3_column_int(st, 4);
+  rec.flags = sqlite3_column_int(st, 5);
+  rec.pending = sqlite3_column_int(st, 6);
+  rec.nick = (const char*)sqlite3_column_text(st, 7);
+  rec.user = (const char*)sqlite3_column_text(st, 8);
+  rec.host = (const char*)sqlite3_column_text(st, 9);
+  rec.account = (const char*)sqlite3_column_text(st, 10);
+  rec.text = (const char*)sqlite3_column_text(st, 11);
+  if ((copy = rec_dup(&rec)) == NULL) return SQLITE_NOMEM;
+  r->rows[r->n_rows++] = copy;
+  return SQLITE_OK;
+}
+
+#define HIST_COLS \
+  "SELECT owner, target, time_ms, msgid, kind, flags, pending, nick, user, host, account, text"
+
+/* Reads up to limit rows of r's history past point p (after: ascending from it; before:
+ * descending from it, when also bounded by the far point q (NULL: none). */
+static int read_side(store_req_t* r, sqlite3* db, const point_t* p, int after, const point_t* q,
+                     unsigned limit) {
+  char sql[512];
+  sqlite3_stmt* st = NULL;
+  int rc;
+  if (limit == 0) return SQLITE_OK;
+  snprintf(sql, sizeof sql,
+           HIST_COLS
+           " FROM history WHERE owner = ?1 AND target = ?2 AND (time_ms, id) %s (?3, ?4)"
+           "%s ORDER BY time_ms %s, id %s LIMIT ?7",
+           after ? ">" : "<",
+           q == NULL ? ""
+           : after   ? " AND (time_ms, id) < (?5, ?6)"
+                     : " AND (time_ms, id) > (?5, ?6)",
+           after ? "ASC" : "DESC", after ? "ASC" : "DESC");
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, r->q.target, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, p->t);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, p->id);
+  if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 5, q->t);
+  if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 6, q->id);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 7, (sqlite3_int64)limit);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    rc = take_row(r, st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Reverses rows[from..n_rows): a descending read made ascending. */
+static void reverse_rows(store_req_t* r, size_t from) {
+  size_t i = from, j = r->n_rows;
+  while (j > i + 1) {
+    uvc_hist_rec_t* t = r->rows[i];
+    r->rows[i++] = r->rows[--j];
+    r->rows[j] = t;
+  }
+}
+
+/* Takes the owner's undelivered private messages and marks them delivered. */
+static int run_pending(store_req_t* r, sqlite3* db) {
+  sqlite3_stmt* st = NULL;
+  int rc;
+  uv_mutex_lock(&r->store->write_lock);
+  rc = exec_sql(db, "BEGIN IMMEDIATE");
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2(db,
+                            HIST_COLS
+                            " FROM history WHERE owner = ?1 AND pending = 1"
+                            " ORDER BY time_ms, id LIMIT ?2",
+                            -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)r->q.limit);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    rc = take_row(r, st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_DONE)
+    rc = sqlite3_prepare_v2(db,
+                            "UPDATE history SET pending = 0 WHERE id IN (SELECT id FROM history"
+                            " WHERE owner = ?1 AND pending = 1 ORDER BY time_ms, id LIMIT ?2)",
+                            -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)r->q.limit);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) rc = exec_sql(db, "COMMIT");
+  if (rc != SQLITE_OK) exec_sql(db, "ROLLBACK");
+  uv_mutex_unlock(&r->store->write_lock);
+  return rc;
+}
+
+static void run_fetch(store_req_t* r, sqlite3* db) {
+  point_t a, b;
+  unsigned limit = r->q.limit;
+  int rc = SQLITE_OK;
+  size_t mark;
+  if (r->q.how == UVC_HIST_PENDING) {
+    rc = run_pending(r, db);
+  } else if (r->q.how == UVC_HIST_LATEST) {
+    a.t = INT64_MAX;
+    a.id = INT64_MAX;
+    if (r->q.a.time_ms != 0 || (r->q.a.msgid != NULL && r->q.a.msgid[0] != '\0'))
+      rc = resolve(r, db, &r->q.a, 1, &b);
+    if (rc == SQLITE_OK)
+      rc = read_side(r, db, &a, 0,
+                     r->q.a.time_ms != 0 || (r->q.a.msgid && r->q.a.msgid[0]) ? &b : NULL, limit);
+    reverse_rows(r, 0);
+  } else if (r->q.how == UVC_HIST_BEFORE) {
+    rc = resolve(r, db, &r->q.a, 0, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, &a, 0, NULL, limit);
+    reverse_rows(r, 0);
+  } else if (r->q.how == UVC_HIST_AFTER) {
+    rc = resolve(r, db, &r->q.a, 1, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, &a, 1, NULL, limit);
+  } else if (r->q.how == UVC_HIST_AROUND) {
+    rc = resolve(r, db, &r->q.a, 0, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, &a, 0, NULL, limit / 2);
+    reverse_rows(r, 0);
+    if (rc == SQLITE_OK) {
+      a.id -= 1; /* after, from the event itself (or from the time itself) on */
+      rc = read_side(r, db, &a, 1, NULL, limit - (unsigned)r->n_rows);
+    }
+  } else { /* BETWEEN: ascending when a is before b, else descending from a */
+    rc = resolve(r, db, &r->q.a, 1, &a);
+    if (rc == SQLITE_OK) rc = resolve(r, db, &r->q.b, 0, &b);
+    if (rc == SQLITE_OK && a.t > b.t) {
+      rc = resolve(r, db, &r->q.a, 0, &a);
+      if (rc == SQLITE_OK) rc = resolve(r, db, &r->q.b, 1, &b);
+      mark = r->n_rows;
+      if (rc == SQLITE_OK) rc = read_side(r, db, &a, 0, &b, limit);
+      reverse_rows(r, mark);
+    } else if (rc == SQLITE_OK) {
+      rc = read_side(r, db, &a, 1, &b, limit);
+    }
+  }
+  if (rc == SQLITE_NOTFOUND) {
+    r->status = UVC_STORE_NOT_FOUND;
+  } else if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+    db_failed(r, db, rc);
+  } else {
+    r->status = 0;
+  }
+}
+
+/* Targets: owner's private conversations and the given rooms, by their latest event. */
+static void run_targets(store_req_t* r, sqlite3* db) {
+  sqlite3_stmt* st = NULL;
+  char* sql;
+  size_t i, len = 256 + r->n_rooms * 8;
+  int64_t lo = r->q.a.time_ms, hi = r->q.b.time_ms;
+  int rc;
+  if (lo > hi) {
+    int64_t t = lo;
+    lo = hi;
+    hi = t;
+  }
+  sql = malloc(len);
+  if (sql == NULL) {
+    r->status = UVC_STORE_NOMEM;
+    return;
+  }
+  snprintf(sql, len,
+           "SELECT target, max(time_ms) AS last FROM history WHERE time_ms BETWEEN ?1 AND ?2 AND"
+           " (owner = ?3 OR (owner = '' AND target IN (''");
+  for (i = 0; i < r->n_rooms; i++)
+    snprintf(sql + strlen(sql), len - strlen(sql), ",?%u", (unsigned)(5 + i));
+  strcat(sql, "))) GROUP BY owner, target ORDER BY last DESC LIMIT ?4");
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  free(sql);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, lo);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, hi);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, r->q.owner, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)r->q.limit);
+  for (i = 0; rc == SQLITE_OK && i < r->n_rooms; i++)
+    rc = sqlite3_bind_text(st, 5 + (int)i, r->rooms[i], -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && r->q.limit > 0) {
+    r->targets = calloc(r->q.limit, sizeof(*r->targets));
+    r->target_names = calloc(r->q.limit, sizeof(*r->target_names));
+    if (r->targets == NULL || r->target_names == NULL) rc = SQLITE_NOMEM;
+  }
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* name = (const char*)sqlite3_column_text(st, 0);
+    size_t n = name != NULL ? strlen(name) : 0;
+    char* copy = malloc(n + 1);
+    rc = SQLITE_OK;
+    if (copy == NULL || r->n_targets >= r->q.limit) {
+      free(copy);
+      rc = copy == NULL ? SQLITE_NOMEM : SQLITE_DONE;
+      break;
+    }
+    memcpy(copy, name != NULL ? name : "", n + 1);
+    r->target_names[r->n_targets] = copy;
+    r->targets[r->n_targets].name = copy;
+    r->targets[r->n_targets].last_ms = sqlite3_column_int64(st, 1);
+    r->n_targets++;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE)
+    db_failed(r, db, rc);
+  else
+    r->status = 0;
+}
+
+/* Deletes by owner, by room, or by age. */
+static void run_hist_delete(store_req_t* r, sqlite3* db) {
+  sqlite3_stmt* st = NULL;
+  int rc = SQLITE_OK;
+  uv_mutex_lock(&r->store->write_lock);
+  if (r->op == OP_HIST_PRUNE) {
+    rc = prune_age(db, &r->bounds, r->now_ms);
+  } else {
+    rc = sqlite3_prepare_v2(db,
+                            r->op == OP_HIST_DELETE_OWNER
+                                ? "DELETE FROM history WHERE owner = ?1"
+                                : "DELETE FROM history WHERE owner = '' AND target = ?1",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_OK)
+    db_failed(r, db, rc);
+  else
+    r->status = 0;
+  uv_mutex_unlock(&r->store->write_lock);
+}
+
 static void work_cb(uv_work_t* w) {
   store_req_t* r = (store_req_t*)w->data;
   sqlite3* db;
@@ -469,32 +912,77 @@ static void work_cb(uv_work_t* w) {
     r->status = UVC_STORE_DB;
     return;
   }
-  run(r, db);
+  switch (r->op) {
+    case OP_HIST_APPEND:
+      run_append(r, db);
+      break;
+    case OP_HIST_FETCH:
+      run_fetch(r, db);
+      break;
+    case OP_HIST_TARGETS:
+      run_targets(r, db);
+      break;
+    case OP_HIST_DELETE_OWNER:
+    case OP_HIST_DELETE_ROOM:
+    case OP_HIST_PRUNE:
+      run_hist_delete(r, db);
+      break;
+    default:
+      run(r, db);
+      break;
+  }
   release(r->store, db);
 }
 
 /* ---- Back on the loop thread -------------------------------------------------------- */
+
+/* Frees a request and everything it holds. */
+static void req_free(store_req_t* r) {
+  size_t i;
+  for (i = 0; i < r->n_rows; i++)
+    free(r->rows[i]);
+  for (i = 0; i < r->n_targets; i++)
+    free(r->target_names[i]);
+  free(r->rows);
+  free(r->targets);
+  free(r->target_names);
+  free(r->recs);
+  free(r->qbuf);
+  free(r->rooms);
+  free(r->names);
+  free(r->index);
+  free(r);
+}
 
 static void after_cb(uv_work_t* w, int status) {
   store_req_t* r = (store_req_t*)w->data;
   uvc_store_t* s = r->store;
   s->pending--;
   if (status == UV_ECANCELED) r->status = UVC_STORE_CANCELED;
-  if (r->status == UVC_STORE_DB) UVC_WARN("account database: %s", r->error);
+  if (r->status == UVC_STORE_DB) UVC_WARN("store: %s", r->error);
   s->dispatching = 1; /* a close from inside the callback waits until it returns */
   if (r->op == OP_WATCH) {
     s->watching = 0;
     r->watch_cb(r->data, r->status, r->status == 0 && r->changed, r->index,
                 r->status == 0 ? r->n_names : 0);
+  } else if (r->op == OP_HIST_FETCH) {
+    uvc_hist_rec_t* flat = NULL;
+    size_t i;
+    if (r->status == 0 && r->n_rows > 0 && (flat = malloc(r->n_rows * sizeof(*flat))) == NULL)
+      r->status = UVC_STORE_NOMEM;
+    for (i = 0; flat != NULL && i < r->n_rows; i++)
+      flat[i] = *r->rows[i];
+    r->hist_cb(r->data, r->status, flat, r->status == 0 ? r->n_rows : 0);
+    free(flat);
+  } else if (r->op == OP_HIST_TARGETS) {
+    r->targets_cb(r->data, r->status, r->targets, r->status == 0 ? r->n_targets : 0);
   } else if (r->op == OP_GET) {
     r->get_cb(r->data, r->status, r->status == 0 ? r->hash : NULL);
-  } else {
+  } else if (r->cb != NULL) { /* NULL: a history write nobody waits for */
     r->cb(r->data, r->status);
   }
   s->dispatching = 0;
-  free(r->names);
-  free(r->index);
-  free(r);
+  req_free(r);
   if (s->closing && s->pending == 0) destroy(s);
 }
 
@@ -572,6 +1060,254 @@ int uvc_store_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, 
 void uvc_store_watch_again(uvc_store_t* store) {
   assert(!store->watching);
   store->watch_version = -1;
+}
+
+/* ---- History requests ------------------------------------------------------------------ */
+
+/* A new request of op for store, or NULL (with *rc set) when it cannot be made. */
+static store_req_t* hist_req(uvc_store_t* s, uv_loop_t* loop, op_t op, int* rc) {
+  store_req_t* r;
+  *rc = 0;
+  if (s == NULL || loop == NULL) {
+    *rc = UVC_STORE_INVALID;
+    return NULL;
+  }
+  if (s->closing) {
+    *rc = UVC_STORE_CLOSING;
+    return NULL;
+  }
+  if ((r = calloc(1, sizeof(*r))) == NULL) {
+    *rc = UVC_STORE_NOMEM;
+    return NULL;
+  }
+  r->store = s;
+  r->op = op;
+  r->work.data = r;
+  {
+    uv_timeval64_t now;
+    r->now_ms = uv_gettimeofday(&now) == 0 ? now.tv_sec * 1000 + now.tv_usec / 1000
+                                           : (int64_t)time(NULL) * 1000;
+  }
+  return r;
+}
+
+/* Queues r; on failure frees it. */
+static int hist_queue(store_req_t* r, uv_loop_t* loop) {
+  int rc = uv_queue_work(loop, &r->work, work_cb, after_cb);
+  if (rc != 0) {
+    req_free(r);
+    return rc;
+  }
+  r->store->pending++;
+  return 0;
+}
+
+static int rec_valid(const uvc_hist_rec_t* e) {
+  return e->owner != NULL && e->target != NULL && e->target[0] != '\0' && e->msgid != NULL &&
+         e->msgid[0] != '\0' && e->nick != NULL && e->nick[0] != '\0';
+}
+
+int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_rec_t* recs, size_t n,
+                          const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
+  store_req_t* r;
+  size_t i, total = 0;
+  char* p;
+  int rc;
+  if (recs == NULL || n == 0) return UVC_STORE_INVALID;
+  for (i = 0; i < n; i++) {
+    const char* f[8] = {recs[i].owner, recs[i].target, recs[i].msgid,   recs[i].nick,
+                        recs[i].user,  recs[i].host,   recs[i].account, recs[i].text};
+    size_t k;
+    if (!rec_valid(&recs[i])) return UVC_STORE_INVALID;
+    for (k = 0; k < 8; k++) {
+      size_t len = f[k] != NULL ? strlen(f[k]) : 0,
+             cap = k == 7 ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
+      total += (len > cap ? cap : len) + 1;
+    }
+  }
+  if ((r = hist_req(store, loop, OP_HIST_APPEND, &rc)) == NULL) return rc;
+  if ((r->recs = malloc(n * sizeof(*r->recs) + total)) == NULL) {
+    req_free(r);
+    return UVC_STORE_NOMEM;
+  }
+  p = (char*)(r->recs + n);
+  for (i = 0; i < n; i++) { /* the records, their strings after them in the same block */
+    const char** f[8];
+    size_t k;
+    r->recs[i] = recs[i];
+    f[0] = &r->recs[i].owner;
+    f[1] = &r->recs[i].target;
+    f[2] = &r->recs[i].msgid;
+    f[3] = &r->recs[i].nick;
+    f[4] = &r->recs[i].user;
+    f[5] = &r->recs[i].host;
+    f[6] = &r->recs[i].account;
+    f[7] = &r->recs[i].text;
+    for (k = 0; k < 8; k++) {
+      const char* src = *f[k];
+      size_t len = src != NULL ? strlen(src) : 0,
+             cap = k == 7 ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
+      if (len > cap) len = cap;
+      if (len > 0) memcpy(p, src, len);
+      p[len] = '\0';
+      *f[k] = p;
+      p += len + 1;
+    }
+  }
+  r->n_recs = n;
+  if (bounds != NULL) r->bounds = *bounds;
+  r->cb = cb;
+  r->data = data;
+  return hist_queue(r, loop);
+}
+
+int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
+                         uvc_store_hist_cb cb, void* data) {
+  store_req_t* r;
+  const char* in[4];
+  size_t len[4], total = 0, k;
+  char* p;
+  int rc;
+  if (q == NULL || cb == NULL || q->owner == NULL) return UVC_STORE_INVALID;
+  if (q->how != UVC_HIST_PENDING && (q->target == NULL || q->target[0] == '\0'))
+    return UVC_STORE_INVALID;
+  if (q->how == UVC_HIST_PENDING && q->owner[0] == '\0') return UVC_STORE_INVALID;
+  in[0] = q->owner;
+  in[1] = q->how == UVC_HIST_PENDING ? "" : q->target;
+  in[2] = q->a.msgid != NULL ? q->a.msgid : "";
+  in[3] = q->b.msgid != NULL ? q->b.msgid : "";
+  for (k = 0; k < 4; k++) {
+    len[k] = strlen(in[k]);
+    if (len[k] > UVC_HIST_FIELD_MAX) return UVC_STORE_INVALID;
+    total += len[k] + 1;
+  }
+  if ((r = hist_req(store, loop, OP_HIST_FETCH, &rc)) == NULL) return rc;
+  if ((r->qbuf = malloc(total)) == NULL) {
+    req_free(r);
+    return UVC_STORE_NOMEM;
+  }
+  r->q = *q;
+  if (r->q.limit == 0 || r->q.limit > UVC_HIST_FETCH_MAX) r->q.limit = UVC_HIST_FETCH_MAX;
+  p = r->qbuf;
+  for (k = 0; k < 4; k++) {
+    memcpy(p, in[k], len[k] + 1);
+    if (k == 0) r->q.owner = p;
+    if (k == 1) r->q.target = p;
+    if (k == 2) r->q.a.msgid = p;
+    if (k == 3) r->q.b.msgid = p;
+    p += len[k] + 1;
+  }
+  r->hist_cb = cb;
+  r->data = data;
+  return hist_queue(r, loop);
+}
+
+int uvc_store_hist_targets(uvc_store_t* store, uv_loop_t* loop, const char* owner,
+                           const char* const* rooms, size_t n_rooms, int64_t from_ms, int64_t to_ms,
+                           unsigned limit, uvc_store_targets_cb cb, void* data) {
+  store_req_t* r;
+  size_t i, total, olen;
+  char* p;
+  int rc;
+  if (owner == NULL || cb == NULL || (n_rooms > 0 && rooms == NULL)) return UVC_STORE_INVALID;
+  if (n_rooms > 900) return UVC_STORE_INVALID; /* SQLite's bound parameters */
+  olen = strlen(owner);
+  if (olen > UVC_HIST_FIELD_MAX) return UVC_STORE_INVALID;
+  total = olen + 1;
+  for (i = 0; i < n_rooms; i++)
+    total += strlen(rooms[i]) + 1;
+  if ((r = hist_req(store, loop, OP_HIST_TARGETS, &rc)) == NULL) return rc;
+  r->qbuf = malloc(total);
+  r->rooms = n_rooms > 0 ? malloc(n_rooms * sizeof(*r->rooms)) : NULL;
+  if (r->qbuf == NULL || (n_rooms > 0 && r->rooms == NULL)) {
+    req_free(r);
+    return UVC_STORE_NOMEM;
+  }
+  p = r->qbuf;
+  memcpy(p, owner, olen + 1);
+  r->q.owner = p;
+  p += olen + 1;
+  for (i = 0; i < n_rooms; i++) {
+    size_t n = strlen(rooms[i]);
+    memcpy(p, rooms[i], n + 1);
+    r->rooms[i] = p;
+    p += n + 1;
+  }
+  r->n_rooms = n_rooms;
+  r->q.a.time_ms = from_ms;
+  r->q.b.time_ms = to_ms;
+  r->q.limit = limit == 0 || limit > UVC_HIST_FETCH_MAX ? UVC_HIST_FETCH_MAX : limit;
+  r->targets_cb = cb;
+  r->data = data;
+  return hist_queue(r, loop);
+}
+
+/* A delete of op keyed by name. */
+static int hist_delete(uvc_store_t* store, uv_loop_t* loop, op_t op, const char* name,
+                       uvc_store_cb cb, void* data) {
+  store_req_t* r;
+  int rc;
+  if (name == NULL || name[0] == '\0' || strlen(name) > UVC_STORE_NAME_MAX)
+    return UVC_STORE_INVALID;
+  if ((r = hist_req(store, loop, op, &rc)) == NULL) return rc;
+  memcpy(r->name, name, strlen(name) + 1);
+  r->cb = cb;
+  r->data = data;
+  return hist_queue(r, loop);
+}
+
+int uvc_store_hist_delete_owner(uvc_store_t* store, uv_loop_t* loop, const char* owner,
+                                uvc_store_cb cb, void* data) {
+  return hist_delete(store, loop, OP_HIST_DELETE_OWNER, owner, cb, data);
+}
+
+int uvc_store_hist_delete_room(uvc_store_t* store, uv_loop_t* loop, const char* room,
+                               uvc_store_cb cb, void* data) {
+  return hist_delete(store, loop, OP_HIST_DELETE_ROOM, room, cb, data);
+}
+
+int uvc_store_hist_prune(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_bounds_t* bounds,
+                         uvc_store_cb cb, void* data) {
+  store_req_t* r;
+  int rc;
+  if (bounds == NULL) return UVC_STORE_INVALID;
+  if ((r = hist_req(store, loop, OP_HIST_PRUNE, &rc)) == NULL) return rc;
+  r->bounds = *bounds;
+  r->cb = cb;
+  r->data = data;
+  return hist_queue(r, loop);
+}
+
+/* ---- Startup ----------------------------------------------------------------------------- */
+
+int uvc_store_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char* err,
+                        size_t errlen) {
+  sqlite3* db;
+  sqlite3_stmt* st = NULL;
+  int rc, stop = 0;
+  uv_mutex_lock(&store->pool_lock);
+  db = store->n_idle > 0 ? store->idle[--store->n_idle] : NULL;
+  uv_mutex_unlock(&store->pool_lock);
+  if (db == NULL && (db = connect_db(store->path, err, errlen)) == NULL) return UVC_STORE_DB;
+  rc = sqlite3_prepare_v2(db, "SELECT name FROM accounts", -1, &st, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* name = (const char*)sqlite3_column_text(st, 0);
+    size_t len = name != NULL ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    rc = SQLITE_OK;
+    if ((stop = fn(ud, name != NULL ? name : "", len)) != 0) break;
+  }
+  if (stop == 0 && rc != SQLITE_DONE)
+    uvc_errf(err, errlen, "%s: cannot read the account names: %s", store->path, sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  uv_mutex_lock(&store->pool_lock);
+  if (store->n_idle < UVC_STORE_POOL) {
+    store->idle[store->n_idle++] = db;
+    db = NULL;
+  }
+  uv_mutex_unlock(&store->pool_lock);
+  if (db != NULL) sqlite3_close(db);
+  if (stop != 0) return stop;
+  return rc == SQLITE_DONE ? 0 : UVC_STORE_DB;
 }
 
 /* ---- The default place -------------------------------------------------------------- */

@@ -1,0 +1,40 @@
+/* schema.c: every table and index of the uvchat database, as ordered migrations.
+ *
+ * This is the one place the schema lives: the SQLite store (store.c) applies the migrations
+ * a database lacks when it opens it, in one transaction, and records the version reached in
+ * schema_version. Migration n (1-based) takes the schema from version n - 1 to n. Never edit
+ * one that has shipped: add the next, and raise UVC_STORE_SCHEMA in store.h.
+ */
+#include "schema.h"
+
+#include "uvchat/store.h"
+
+const char* const uvc_schema_migrations[] = {
+    /* 1: accounts by name, ignoring ASCII case as nicks do */
+    "CREATE TABLE accounts(name TEXT PRIMARY KEY COLLATE NOCASE, hash TEXT NOT NULL,"
+    " created INTEGER NOT NULL)",
+
+    /* 2: history. One row per remembered event. A room's events have owner '' and the room
+     * as target; a private message is kept once for each registered party, with that
+     * party's account as owner and the other party's nick as target. pending 1: a private
+     * message kept for an account that was offline, not yet delivered. id is the order of
+     * arrival, which breaks ties between events of the same millisecond. */
+    "CREATE TABLE history(id INTEGER PRIMARY KEY,"
+    " owner TEXT NOT NULL COLLATE NOCASE,"
+    " target TEXT NOT NULL COLLATE NOCASE,"
+    " time_ms INTEGER NOT NULL,"
+    " msgid TEXT NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL,"
+    " pending INTEGER NOT NULL DEFAULT 0,"
+    " nick TEXT NOT NULL, user TEXT NOT NULL, host TEXT NOT NULL, account TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX history_target ON history(owner, target, time_ms, id);"
+    "CREATE INDEX history_owner ON history(owner, id);"
+    "CREATE INDEX history_time ON history(time_ms);"
+    "CREATE INDEX history_msgid ON history(msgid);"
+    "CREATE INDEX history_pending ON history(owner, id) WHERE pending = 1",
+};
+
+_Static_assert(sizeof(uvc_schema_migrations) / sizeof(uvc_schema_migrations[0]) == UVC_STORE_SCHEMA,
+               "one migration per schema version");
