@@ -167,6 +167,10 @@ typedef struct uvc_hist_rec {
   const char* text;
 } uvc_hist_rec_t;
 
+/* A copy of rec with its strings in one block (NULL strings become "", the strings are cut
+ * at their bounds), to release with free(); NULL when out of memory. */
+uvc_hist_rec_t* uvc_hist_rec_dup(const uvc_hist_rec_t* rec);
+
 /* How much history is kept: count_room events per room, count_private per account (over
  * all its conversations), nothing older than max_age_ms. 0: no bound of that kind. */
 typedef struct uvc_hist_bounds {

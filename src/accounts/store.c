@@ -481,8 +481,7 @@ static void run_watch(store_req_t* r) {
 
 /* ---- History, on the thread pool ------------------------------------------------------ */
 
-/* A copy of rec and its strings in one block (the strings cut at their bounds), or NULL. */
-static uvc_hist_rec_t* rec_dup(const uvc_hist_rec_t* rec) {
+uvc_hist_rec_t* uvc_hist_rec_dup(const uvc_hist_rec_t* rec) {
   const char* in[7];
   size_t len[7], total = sizeof(uvc_hist_rec_t), i;
   uvc_hist_rec_t* out;
@@ -681,7 +680,7 @@ static int take_row(store_req_t* r, sqlite3_stmt* st) {
   rec.host = (const char*)sqlite3_column_text(st, 9);
   rec.account = (const char*)sqlite3_column_text(st, 10);
   rec.text = (const char*)sqlite3_column_text(st, 11);
-  if ((copy = rec_dup(&rec)) == NULL) return SQLITE_NOMEM;
+  if ((copy = uvc_hist_rec_dup(&rec)) == NULL) return SQLITE_NOMEM;
   r->rows[r->n_rows++] = copy;
   return SQLITE_OK;
 }
