@@ -1,6 +1,7 @@
 /* test_irc.c: the IRC adapter without sockets: its line parser, and the exact lines IRC and
  * text users get from the core after each command someone sends. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "inbox.h"
 #include "unit.h"
@@ -71,6 +72,15 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
   snprintf(u->close_text, sizeof u->close_text, "%.*s", (int)len, text ? text : "");
 }
 
+/* The last rename the core told of (uvc_core_hooks_t.observe), copied: an event is a value. */
+static uvc_event_t g_observed;
+static int g_n_observed;
+static void observe(void* ud, const uvc_event_t* ev) {
+  (void)ud;
+  g_observed = *ev;
+  g_n_observed++;
+}
+
 /* A fixed clock, so creation and topic times are known. */
 static int64_t wallclock(void* ud) {
   (void)ud;
@@ -80,8 +90,10 @@ static int64_t wallclock(void* ud) {
 /* A fresh core (with the MOTD and password the test asked for), nobody in it. */
 static int setup(void** state) {
   uvc_core_config_t cfg;
-  uvc_core_hooks_t hooks = {
-      .deliver = deliver, .request_close = request_close, .wallclock = wallclock};
+  uvc_core_hooks_t hooks = {.deliver = deliver,
+                            .request_close = request_close,
+                            .wallclock = wallclock,
+                            .observe = observe};
   (void)state;
   memset(&cfg, 0, sizeof cfg);
   cfg.default_room = "#lobby";
@@ -92,6 +104,7 @@ static int setup(void** state) {
   cfg.announce_limit = g_announce_limit;
   cfg.autojoin = g_autojoin;
   memset(users, 0, sizeof users);
+  g_n_observed = 0;
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
   return 0;
 }
@@ -103,7 +116,7 @@ static int teardown(void** state) {
   for (i = 0; i < N_USERS; i++) {
     if (!users[i].open) continue;
     uvc_core_leave(&core, &users[i].s, UVC_LEAVE_CLOSED, NULL, 0);
-    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
+    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&core, &users[i].s);
   }
   uvc_core_free(&core);
   g_motd = g_password = g_autojoin = g_server_name = NULL;
@@ -116,6 +129,11 @@ static void clear(void) {
   int i;
   for (i = 0; i < N_USERS; i++)
     users[i].len = 0, users[i].inbox[0] = '\0';
+}
+
+/* Sends one line (without its line ending) from u. */
+static void send_line_to(user_t* u, const char* line) {
+  u->s.adapter->on_line(&core, &u->s, line, strlen(line));
 }
 
 /* Sends one line (without its line ending) from user i. */
@@ -1233,7 +1251,7 @@ static void whowas_history(void** state) {
   irc_user(1, "bob");
   send_line(1, "QUIT :bye");
   uvc_core_leave(&core, &users[1].s, UVC_LEAVE_QUIT, NULL, 0);
-  uvc_irc_adapter.on_free(&users[1].s);
+  uvc_irc_adapter.on_free(&core, &users[1].s);
   irc_open(1);
   send_line(1, "NICK bob");
   send_line(1, "USER other 0 * :Another Bob");
@@ -1805,11 +1823,89 @@ static void cap_ls_lists_every_capability(void** state) {
  * ---------------------------------------------------------------------------------------- */
 
 static void expect_render(const uvc_event_t* ev, const char* want) {
-  uvc_msg_t* m = uvc_irc_adapter.render(ev);
+  uvc_render_ctx_t ctx;
+  uvc_msg_t* m;
+  uvc_core_render_ctx(&core, &ctx);
+  m = uvc_irc_adapter.render(ev, &ctx);
   assert_non_null(m);
   check_irc_lines(m);
   if (m->len != strlen(want) || memcmp(m->data, want, m->len) != 0)
     fail_msg("rendered \"%.*s\"\n  wanted \"%s\"", (int)m->len, m->data, want);
+  uvc_msg_release(m);
+}
+
+/* Renders ev in format a with ctx and compares with want. */
+static void expect_rendered(const uvc_adapter_t* a, const uvc_event_t* ev,
+                            const uvc_render_ctx_t* ctx, const char* want) {
+  uvc_msg_t* m = a->render(ev, ctx);
+  assert_non_null(m);
+  if (m->len != strlen(want) || memcmp(m->data, want, m->len) != 0)
+    fail_msg("rendered \"%.*s\"\n  wanted \"%s\"", (int)m->len, m->data, want);
+  uvc_msg_release(m);
+}
+
+/* Events are values: an event whose sender has left and whose session memory is gone (the
+ * way one comes back from history) renders as it did, in both formats; with another
+ * server's context only the server's own words change. */
+static void past_event_renders_after_sender_left(void** state) {
+  user_t* gone = calloc(1, sizeof *gone); /* on the heap: a read through it after free fails */
+  uvc_event_t said, renamed, announced;
+  uvc_render_ctx_t ctx, other;
+  uvc_msg_t* m;
+  (void)state;
+  assert_non_null(gone);
+  gone->close_why = -1;
+  uvc_session_init(&gone->s, &uvc_irc_adapter);
+  uvc_irc_adapter.on_open(&core, &gone->s);
+  send_line_to(gone, "NICK alice");
+  send_line_to(gone, "USER al 0 * :Alice Liddell");
+  send_line_to(gone, "JOIN #lobby");
+  assert_true(gone->s.present);
+  /* a message, as the core makes it */
+  memset(&said, 0, sizeof said);
+  said.type = UVC_EV_SAY;
+  uvc_event_who_of(&core, &gone->s, &said.from);
+  uvc_event_set_room(&said, uvc_session_room(&gone->s));
+  said.text = "hello";
+  said.len = 5;
+  /* a rename, copied from the core's own event */
+  send_line_to(gone, "NICK alicia");
+  assert_int_equal(g_n_observed, 1);
+  renamed = g_observed;
+  uvc_core_announce(&core, "restarting", 10);
+  /* she leaves; her session is freed and its memory scribbled over */
+  uvc_core_leave(&core, &gone->s, UVC_LEAVE_QUIT, NULL, 0);
+  uvc_core_forget(&core, &gone->s);
+  uvc_irc_adapter.on_free(&core, &gone->s);
+  memset(gone, 0x5a, sizeof *gone);
+  free(gone);
+
+  uvc_core_render_ctx(&core, &ctx);
+  expect_rendered(&uvc_text_adapter, &said, &ctx, "<alice> hello\r\n");
+  expect_rendered(&uvc_irc_adapter, &said, &ctx, ":alice!~al@uvchat PRIVMSG #lobby :hello\r\n");
+  expect_rendered(&uvc_text_adapter, &renamed, &ctx, "*** alice is now known as alicia\r\n");
+  expect_rendered(&uvc_irc_adapter, &renamed, &ctx, ":alice!~al@uvchat NICK :alicia\r\n");
+  /* the event keeps the host it was made with; the rendering server names itself */
+  other = ctx;
+  other.server_name = "far.example";
+  other.server_len = strlen(other.server_name);
+  expect_rendered(&uvc_irc_adapter, &said, &other, ":alice!~al@uvchat PRIVMSG #lobby :hello\r\n");
+  memset(&announced, 0, sizeof announced);
+  announced.type = UVC_EV_ANNOUNCE;
+  announced.text = "restarting";
+  announced.len = 10;
+  expect_rendered(&uvc_irc_adapter, &announced, &other, ":far.example NOTICE * :restarting\r\n");
+  expect_rendered(&uvc_text_adapter, &announced, &other, "*** restarting\r\n");
+  /* rendered for a live viewer as the fan-out would: an IRC user with server-time */
+  irc_user(0, "bob");
+  send_line(0, "CAP REQ :server-time");
+  renamed.time_ms = 1700000000123;
+  m = uvc_core_render(&core, &renamed, &users[0].s);
+  assert_non_null(m);
+  assert_int_equal(m->len,
+                   strlen("@time=2023-11-14T22:13:20.123Z :alice!~al@uvchat NICK :alicia\r\n"));
+  assert_memory_equal(m->data, "@time=2023-11-14T22:13:20.123Z :alice!~al@uvchat NICK :alicia\r\n",
+                      m->len);
   uvc_msg_release(m);
 }
 
@@ -1822,9 +1918,9 @@ static void every_event_rendered(void** state) {
   irc_user(0, "alice");
   irc_user(1, "bob");
   memset(&ev, 0, sizeof ev);
-  ev.from = &users[0].s;
-  ev.room = core.lobby;
-  ev.to = &users[1].s;
+  uvc_event_who_of(&core, &users[0].s, &ev.from);
+  uvc_event_set_room(&ev, core.lobby);
+  uvc_event_who_of(&core, &users[1].s, &ev.to);
   ev.type = UVC_EV_SAY;
   ev.text = "hi";
   ev.len = 2;
@@ -1862,7 +1958,7 @@ static void every_event_rendered(void** state) {
   ev.mode_on = 0;
   ev.mode_off = UVC_MEMBER_OP;
   expect_render(&ev, ":alice!~alice@uvchat MODE #lobby -o bob\r\n");
-  ev.to = NULL;
+  memset(&ev.to, 0, sizeof ev.to);
   ev.mode_on = UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED;
   ev.mode_off = 0;
   expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +nt\r\n");
@@ -1870,7 +1966,7 @@ static void every_event_rendered(void** state) {
   ev.mode_off = UVC_ROOM_MEMBERS_ONLY;
   expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +t-n\r\n");
   ev.type = UVC_EV_NICK;
-  ev.old_nick = "al";
+  memcpy(ev.old_nick, "al", 3);
   ev.old_len = 2;
   expect_render(&ev, ":al!~alice@uvchat NICK :alice\r\n");
   ev.type = UVC_EV_LEAVE;
@@ -2261,6 +2357,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(long_text_is_split_for_irc_users, setup, teardown),
       cmocka_unit_test_setup_teardown(errors_and_small_commands, setup, teardown),
       cmocka_unit_test_setup_teardown(every_event_rendered, setup, teardown),
+      cmocka_unit_test_setup_teardown(past_event_renders_after_sender_left, setup, teardown),
       cmocka_unit_test_setup_teardown(the_server_name_is_everywhere, setup_with_server_name,
                                       teardown),
       cmocka_unit_test_setup_teardown(who_masks_and_whox, setup, teardown),

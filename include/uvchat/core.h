@@ -149,8 +149,10 @@ typedef struct uvc_mask_list {
 
 /* User modes (a byte of the session). */
 enum {
-  UVC_USER_OPER = 1,   /* a server operator: KILL, WALLOPS, REHASH, DIE (IRC +o) */
-  UVC_USER_WALLOPS = 2 /* hears operators' wallops (IRC +w; operators always do) */
+  UVC_USER_OPER = 1,     /* a server operator: KILL, WALLOPS, REHASH, DIE (IRC +o) */
+  UVC_USER_WALLOPS = 2,  /* hears operators' wallops (IRC +w; operators always do) */
+  UVC_USER_INVISIBLE = 4 /* left out of lists of people who share no room with the viewer
+                            (IRC +i); set with uvc_core_set_invisible, which counts them */
 };
 
 typedef enum {
@@ -202,31 +204,68 @@ typedef struct uvc_auth_ops {
   uint64_t (*address_wait)(void* ud, const uvc_session_t* s, int failed);
 } uvc_auth_ops_t;
 
+#define UVC_HOST_MAX 63 /* bytes of the host of nick!user@host (a server name) */
+
+/* Someone as an event shows them: copied from their session when the event is made, so that
+ * the event renders the same after they left (from history) or where they never were (from
+ * another server). */
+typedef struct uvc_event_who {
+  const struct uvc_adapter* adapter; /* the wire format they used (a static table), or NULL */
+  uint8_t nick_len;                  /* 0: nobody (an announcement has no sender) */
+  uint8_t user_len;
+  uint8_t host_len;
+  char nick[UVC_NICK_MAX + 1];
+  char user[UVC_USER_MAX + 1];
+  char host[UVC_HOST_MAX + 1];    /* the host shown (hosts are never shown: a server name) */
+  char account[UVC_NICK_MAX + 1]; /* the account they were logged in to, or "" */
+} uvc_event_who_t;
+
+/* An event is a value: everything a rendering needs is in it (or, for the text and the tags,
+ * in bytes its maker keeps for as long as the event is used), never a pointer to a live
+ * session or room. The core makes one on its stack for each fan-out; a history can copy it
+ * and render it again later. */
 typedef struct uvc_event {
   uvc_event_type_t type;
-  const uvc_session_t* from;
-  const uvc_session_t* to;
-  const uvc_room_t* room;
+  uvc_leave_t reason;
   const char* text; /* cleaned UTF-8, not NUL-terminated; may hold IRC formatting codes */
   size_t len;
-  const char* old_nick;
-  size_t old_len;
-  uvc_leave_t reason;
-  uint8_t notice;   /* SAY/PRIVATE: a notice, which nobody answers automatically */
-  uint8_t mode_on;  /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
-  uint8_t mode_off; /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
-  uint8_t list;     /* MODE: the mask list changed (uvc_room_list_kind_t), or 0 */
-  uint32_t limit;   /* MODE: the new limit, with UVC_ROOM_LIMIT in mode_on */
-  /* Set once by the core when the event is made, so that every recipient, every format and
-   * (later) the history see the same: a message id unique to this server, also across
-   * restarts, and the wall-clock time in milliseconds. */
-  uint64_t id;
-  int64_t time_ms;
   /* Tags a client attached for the others (IRCv3 client-only tags, "+key=value;..." as on
    * the wire, without '@'), or NULL. Only formats that carry tags show them. */
   const char* tags;
   size_t tags_len;
+  /* Set once by the core when the event is made, so that every recipient, every format and
+   * the history see the same: a message id unique to this server, also across restarts,
+   * and the wall-clock time in milliseconds. */
+  uint64_t id;
+  int64_t time_ms;
+  uint32_t limit;       /* MODE: the new limit, with UVC_ROOM_LIMIT in mode_on */
+  uint8_t notice;       /* SAY/PRIVATE: a notice, which nobody answers automatically */
+  uint8_t mode_on;      /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
+  uint8_t mode_off;     /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
+  uint8_t list;         /* MODE: the mask list changed (uvc_room_list_kind_t), or 0 */
+  uint8_t room_len;     /* 0: no room */
+  uint8_t old_len;      /* NICK: the length of old_nick */
+  uint8_t has_realname; /* ARRIVE: realname is the sender's (else their format has none) */
+  uvc_event_who_t from; /* who did it (nick_len 0 for the server) */
+  uvc_event_who_t to;   /* PRIVATE, KICK, MODE of a member, INVITE, TAGMSG to one: whom */
+  char room[UVC_ROOM_MAX + 1];
+  char old_nick[UVC_NICK_MAX + 1];     /* NICK: the name before */
+  char realname[UVC_REALNAME_MAX + 1]; /* ARRIVE: the sender's real name (see has_realname) */
 } uvc_event_t;
+
+/* Whether ev has a sender (every event but an announcement). */
+static inline int uvc_event_has_from(const uvc_event_t* ev) {
+  return ev->from.nick_len > 0;
+}
+
+/* What a rendering may depend on besides the event: the rendering server and, for a render
+ * variant, what the variant means. The core makes one per rendering; a history or a test
+ * makes its own. */
+typedef struct uvc_render_ctx {
+  const char* server_name; /* how the rendering server calls itself (NUL-terminated) */
+  size_t server_len;
+  unsigned flags; /* the variant's flags (uvc_core_variant); 0 for variant 0 */
+} uvc_render_ctx_t;
 
 /* What the core needs from a wire format. The same struct carries the adapter's entry
  * points for its connection layer, which the core never calls. */
@@ -241,7 +280,7 @@ typedef struct uvc_adapter {
   /* Renders an event for one of this adapter's sessions: a new message with one
    * reference, or NULL when this format shows nothing for the event. The result must not
    * depend on the recipient: it is shared by every recipient with this adapter. */
-  uvc_msg_t* (*render)(const uvc_event_t* ev);
+  uvc_msg_t* (*render)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx);
   /* Connection entry points. */
   void (*on_open)(uvc_core_t* core, uvc_session_t* s);
   void (*on_line)(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len);
@@ -252,7 +291,7 @@ typedef struct uvc_adapter {
    * tell the client (optional). text is a short explanation. */
   void (*on_farewell)(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
   /* Frees the adapter's per-session state (optional), after the session left. */
-  void (*on_free)(uvc_session_t* s);
+  void (*on_free)(uvc_core_t* core, uvc_session_t* s);
   /* The answer to an account operation it started, or the news that s was logged out
    * (op UVC_AUTH_LOGOUT with status 0 when someone deleted the account). status is 0 or a
    * negative code; account is the account concerned (NULL when there is none); detail is a
@@ -272,8 +311,10 @@ typedef struct uvc_adapter {
   const char* (*realname)(const uvc_session_t* s);
   /* Renders an event in variant v (1 .. UVC_VARIANT_OWN) for sessions whose render slot
    * says so (optional: formats without variants leave it NULL and keep every slot at
-   * variant 0). The result may depend on the recipient s only for UVC_VARIANT_OWN. */
-  uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
+   * variant 0). ctx->flags are the variant's flags (uvc_core_variant), 0 for
+   * UVC_VARIANT_OWN. The result may depend on the recipient s only for UVC_VARIANT_OWN. */
+  uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                               const uvc_session_t* s, unsigned v);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -430,6 +471,14 @@ struct uvc_core {
   struct uvc_watch* watches; /* watched nicks (uthash head): who watches each */
   const char* tags;          /* see uvc_core_set_tags */
   size_t tags_len;
+  size_t server_len;           /* strlen(server_name) */
+  char host[UVC_HOST_MAX + 1]; /* the host events show (the server name, cut to fit) */
+  uint8_t host_len;
+  /* Render variants by render slot (format + UVC_FORMATS * variant): each one's flags, and
+   * how many sessions use it (see uvc_core_variant). */
+  uint32_t variant_flags[UVC_FORMATS * UVC_VARIANTS];
+  uint32_t variant_users[UVC_FORMATS * UVC_VARIANTS];
+  uint32_t n_invisible; /* sessions with UVC_USER_INVISIBLE */
   uint64_t next_id;     /* the id of the next event (see uvc_event_t.id) */
   uint64_t last_id;     /* the id and time of the last event made, for an adapter that */
   int64_t last_time_ms; /* echoes a message to its sender in its own way */
@@ -441,6 +490,27 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 void uvc_core_free(uvc_core_t* core);
 /* The wall clock through the hook. */
 int64_t uvc_core_now(uvc_core_t* core);
+
+/* ---- Events and rendering --------------------------------------------------------- */
+
+/* Copies what an event shows of s (nick, user, host, account, format) into who. */
+void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who);
+/* Copies room's name into ev. */
+void uvc_event_set_room(uvc_event_t* ev, const uvc_room_t* room);
+/* The context this server renders in (its name; no variant flags). */
+void uvc_core_render_ctx(const uvc_core_t* core, uvc_render_ctx_t* ctx);
+/* Renders ev for s as the fan-out would (in s's render slot, with the core's context): a new
+ * message with one reference, or NULL when s's format shows nothing for it. For events made
+ * outside a fan-out, such as one from history. */
+uvc_msg_t* uvc_core_render(uvc_core_t* core, const uvc_event_t* ev, const uvc_session_t* s);
+/* A format whose rendering depends on a few flags of the recipient (IRC: the capabilities
+ * that change its lines) gives each combination in use a render variant, so that an event is
+ * rendered once per combination, not once per recipient. Returns the variant of format for
+ * flags (0 for none; a free one for a combination nobody uses yet; UVC_VARIANT_OWN when every
+ * variant is taken), counting the caller as its user, and gives up old (the variant this
+ * caller had, or 0). The caller puts it in the session's slot; uvc_core_variant(core, f, 0,
+ * v) gives v up. */
+unsigned uvc_core_variant(uvc_core_t* core, unsigned format, unsigned flags, unsigned old);
 
 /* Prepares a session (not yet present) for an adapter. */
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter);
@@ -571,6 +641,10 @@ void uvc_core_set_oper(uvc_core_t* core, uvc_session_t* s, const char* name, siz
 static inline const char* uvc_session_oper(const uvc_session_t* s) {
   return (s->umodes & UVC_USER_OPER) && s->x != NULL ? s->x->oper : NULL;
 }
+/* Sets (on) or clears user mode UVC_USER_INVISIBLE of s. */
+void uvc_core_set_invisible(uvc_core_t* core, uvc_session_t* s, int on);
+/* How many sessions have UVC_USER_INVISIBLE (until they are forgotten: uvc_core_forget). */
+uint32_t uvc_core_invisible(const uvc_core_t* core);
 /* Server operator s disconnects target with reason: target is told and closed, everyone
  * who shares a room with it sees it leave "Killed (s (reason))". UVC_ENOT_SERVER_OPER. */
 int uvc_core_kill(uvc_core_t* core, uvc_session_t* s, uvc_session_t* target, const char* text,

@@ -13,6 +13,7 @@ static int g_hash_oom;
 #include "uvchat/core.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +59,47 @@ typedef struct {
 } render_cache_t;
 
 /* Renders ev for s in its slot's variant (the cold part of deliver). */
-static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, unsigned k) {
+static uvc_msg_t* render_slot(const uvc_core_t* core, const uvc_event_t* ev, const uvc_session_t* s,
+                              unsigned k) {
   const uvc_adapter_t* a = s->adapter;
   unsigned v = k / UVC_FORMATS;
-  if (v == 0 || a->render_variant == NULL) return a->render(ev);
-  return a->render_variant(ev, s, v);
+  uvc_render_ctx_t ctx;
+  ctx.server_name = core->server_name;
+  ctx.server_len = core->server_len;
+  ctx.flags = v == UVC_VARIANT_OWN ? 0 : core->variant_flags[k];
+  if (v == 0 || a->render_variant == NULL) return a->render(ev, &ctx);
+  return a->render_variant(ev, &ctx, s, v);
+}
+
+uvc_msg_t* uvc_core_render(uvc_core_t* core, const uvc_event_t* ev, const uvc_session_t* s) {
+  return render_slot(core, ev, s, s->slot);
+}
+
+void uvc_core_render_ctx(const uvc_core_t* core, uvc_render_ctx_t* ctx) {
+  ctx->server_name = core->server_name;
+  ctx->server_len = core->server_len;
+  ctx->flags = 0;
+}
+
+unsigned uvc_core_variant(uvc_core_t* core, unsigned format, unsigned flags, unsigned old) {
+  unsigned v, free_v = 0;
+  assert(format < UVC_FORMATS);
+  if (old != 0 && old != UVC_VARIANT_OWN) {
+    assert(core->variant_users[format + UVC_FORMATS * old] > 0);
+    core->variant_users[format + UVC_FORMATS * old]--;
+  }
+  if (flags == 0) return 0;
+  for (v = 1; v < UVC_VARIANT_OWN; v++) {
+    unsigned k = format + UVC_FORMATS * v;
+    if (core->variant_users[k] > 0 && core->variant_flags[k] == flags) break;
+    if (core->variant_users[k] == 0 && free_v == 0) free_v = v;
+  }
+  if (v == UVC_VARIANT_OWN && free_v != 0) v = free_v;
+  if (v != UVC_VARIANT_OWN) {
+    core->variant_flags[format + UVC_FORMATS * v] = (uint32_t)flags;
+    core->variant_users[format + UVC_FORMATS * v]++;
+  }
+  return v;
 }
 
 #if defined(__GNUC__)
@@ -77,7 +114,7 @@ static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, uns
  * unless the rendering is for s alone) and hands it over. */
 COLD void deliver_first(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev,
                         uvc_session_t* s, unsigned k) {
-  uvc_msg_t* m = render_slot(ev, s, k);
+  uvc_msg_t* m = render_slot(core, ev, s, k);
   if (k / UVC_FORMATS == UVC_VARIANT_OWN) { /* for s alone: never shared */
     if (m != NULL) {
       core->hooks.deliver(core->ud, s, m);
@@ -114,17 +151,69 @@ static int64_t now_ms(uvc_core_t* core) {
   return uvc_core_now(core) * 1000;
 }
 
-/* An event of type from `from`, with optional text; every other field empty but its id and
- * time, which every rendering of it shares. */
+/* Copies the NUL-terminated s (or "" for NULL) into out[0..cap), cut to fit; its length. */
+static size_t copy_str(char* out, size_t cap, const char* s) {
+  size_t n = s != NULL ? strlen(s) : 0;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, s != NULL ? s : "", n);
+  out[n] = '\0';
+  return n;
+}
+
+void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who) {
+  const char* account = uvc_session_account(s);
+  /* Fixed-size copies of whole buffers (both NUL-terminated within): a few moves each. */
+  who->adapter = s->adapter;
+  who->nick_len = s->nick_len;
+  memcpy(who->nick, s->nick, sizeof(who->nick));
+  who->user_len = (uint8_t)copy_str(who->user, sizeof(who->user), s->user);
+  who->host_len = core->host_len;
+  memcpy(who->host, core->host, sizeof(who->host));
+  if (account != NULL)
+    copy_str(who->account, sizeof(who->account), account);
+  else
+    who->account[0] = '\0';
+}
+
+void uvc_event_set_room(uvc_event_t* ev, const uvc_room_t* room) {
+  ev->room_len = room->name_len;
+  memcpy(ev->room, room->name, sizeof(ev->room));
+}
+
+/* An event of type from `from` (NULL: the server), with optional text; every other field
+ * empty but its id and time, which every rendering of it shares. Copies the sender (a nick,
+ * a user and a host: a few dozen bytes per event, not per recipient). */
 static void event_init(uvc_core_t* core, uvc_event_t* ev, uvc_event_type_t type,
                        const uvc_session_t* from, const char* text, size_t len) {
-  memset(ev, 0, sizeof(*ev));
+  memset(ev, 0, offsetof(uvc_event_t, from));
   ev->type = type;
-  ev->from = from;
   ev->text = text;
   ev->len = len;
   ev->id = core->last_id = core->next_id++;
   ev->time_ms = core->last_time_ms = now_ms(core);
+  if (from != NULL) {
+    uvc_event_who_of(core, from, &ev->from);
+  } else {
+    ev->from.adapter = NULL;
+    ev->from.nick_len = ev->from.user_len = ev->from.host_len = 0;
+    ev->from.nick[0] = ev->from.user[0] = ev->from.host[0] = ev->from.account[0] = '\0';
+  }
+  ev->to.adapter = NULL;
+  ev->to.nick_len = ev->to.user_len = ev->to.host_len = 0;
+  ev->to.nick[0] = ev->to.user[0] = ev->to.host[0] = ev->to.account[0] = '\0';
+  ev->room[0] = ev->old_nick[0] = ev->realname[0] = '\0';
+}
+
+/* s arrived in room: the event, with s's real name where its format has one. */
+static void arrive_init(uvc_core_t* core, uvc_event_t* ev, const uvc_session_t* s,
+                        const uvc_room_t* room) {
+  const char* real = s->adapter->realname != NULL ? s->adapter->realname(s) : NULL;
+  event_init(core, ev, UVC_EV_ARRIVE, s, NULL, 0);
+  uvc_event_set_room(ev, room);
+  if (real != NULL) {
+    copy_str(ev->realname, sizeof(ev->realname), real);
+    ev->has_realname = 1;
+  }
 }
 
 /* One event to one recipient. */
@@ -618,6 +707,8 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->ud = ud;
   core->max_line = cfg->max_line;
   core->server_name = cfg->server_name ? cfg->server_name : "uvchat";
+  core->server_len = strlen(core->server_name);
+  core->host_len = (uint8_t)copy_str(core->host, sizeof(core->host), core->server_name);
   core->motd = cfg->motd;
   core->announce_limit = cfg->announce_limit;
   core->password = cfg->password;
@@ -787,8 +878,7 @@ void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
   for (r = 0; r < s->n_rooms; r++) {
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uvc_event_t ev;
-    event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
-    ev.room = room;
+    arrive_init(core, &ev, s, room);
     fanout_presence(core, room, &ev, s, s);
   }
 }
@@ -832,8 +922,8 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
     return err;
   }
   event_init(core, &ev, UVC_EV_NICK, s, NULL, 0);
-  ev.old_nick = old;
-  ev.old_len = old_len;
+  memcpy(ev.old_nick, old, old_len + 1);
+  ev.old_len = (uint8_t)old_len;
   fanout_peers(core, s, &ev, 1);
   if (core->hooks.observe != NULL) core->hooks.observe(core->ud, &ev);
   if (!uvc_name_eq(old, old_len, nick, len)) { /* a change of case is the same nick */
@@ -1007,8 +1097,7 @@ static int join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len
   }
   if (inv >= 0) invite_use(s, inv);
   if (out != NULL) *out = room;
-  event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
-  ev.room = room;
+  arrive_init(core, &ev, s, room);
   fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
   return 0;
 }
@@ -1029,7 +1118,7 @@ int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const ch
   int r = membership_index(s, room);
   if (r < 0) return UVC_ENOT_IN_ROOM;
   event_init(core, &ev, UVC_EV_PART, s, text, len);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   fanout_presence(core, room, &ev, s, NULL);
   room_remove_at(core, s, (unsigned)r);
   return 0;
@@ -1049,7 +1138,7 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   memcpy(room->topic_by, s->nick, (size_t)s->nick_len + 1);
   room->topic_at = uvc_core_now(core);
   event_init(core, &ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   fanout_room(core, room, &ev, NULL);
   return 0;
 }
@@ -1068,8 +1157,8 @@ int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_sess
   if (err != 0) return err;
   if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
   event_init(core, &ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
-  ev.room = room;
-  ev.to = target;
+  uvc_event_set_room(&ev, room);
+  uvc_event_who_of(core, target, &ev.to);
   fanout_room(core, room, &ev, NULL);
   room_remove_at(core, target, (unsigned)r);
   if (target->adapter->single_room && target->n_rooms == 0 && room != core->lobby)
@@ -1088,7 +1177,7 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
   if (set == 0 && clear == 0) return 0;
   room->modes = (uint8_t)((room->modes | set) & ~clear);
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   ev.mode_on = (uint8_t)set;
   ev.mode_off = (uint8_t)clear;
   fanout_room(core, room, &ev, NULL);
@@ -1106,8 +1195,8 @@ int uvc_core_set_member(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uv
   if (((m->flags & flag) != 0) == (on != 0)) return 0;
   m->flags = on ? (m->flags | flag) : (m->flags & ~(uint32_t)flag);
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
-  ev.room = room;
-  ev.to = target;
+  uvc_event_set_room(&ev, room);
+  uvc_event_who_of(core, target, &ev.to);
   if (on)
     ev.mode_on = (uint8_t)flag;
   else
@@ -1126,7 +1215,7 @@ static void tell_value_mode(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room
                             int on) {
   uvc_event_t ev;
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   if (on) {
     ev.mode_on = (uint8_t)mode;
     if (mode == UVC_ROOM_KEY) {
@@ -1200,7 +1289,7 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
   for (i = 0; i < l->n; i++)
     if (uvc_name_eq(l->v[i].mask, strlen(l->v[i].mask), norm, n)) break;
   event_init(core, &ev, UVC_EV_MODE, s, norm, n);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   ev.list = (uint8_t)list;
   if (on) {
     uvc_mask_t* e;
@@ -1241,8 +1330,8 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   if (membership_index(target, room) >= 0) return UVC_ETARGET_IN_ROOM;
   if ((err = invite_add(target, room)) != 0) return err;
   event_init(core, &ev, UVC_EV_INVITE, s, NULL, 0);
-  ev.room = room;
-  ev.to = target;
+  uvc_event_set_room(&ev, room);
+  uvc_event_who_of(core, target, &ev.to);
   deliver_one(core, &ev, target);
   return 0;
 }
@@ -1282,7 +1371,7 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
     }
   }
   event_init(core, &ev, type, s, text, len);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   fanout_room(core, room, &ev, s);
@@ -1306,7 +1395,7 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
   if (to != NULL) *to = t;
   if (t == NULL) return UVC_ENO_SUCH_NICK;
   event_init(core, &ev, UVC_EV_PRIVATE, s, text, len);
-  ev.to = t;
+  uvc_event_who_of(core, t, &ev.to);
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   deliver_one(core, &ev, t);
@@ -1322,8 +1411,8 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
   if (room == NULL && (t = uvc_core_find(core, target, tlen)) == NULL) return UVC_ENO_SUCH_NICK;
   if (to != NULL) *to = t;
   event_init(core, &ev, UVC_EV_TAGMSG, s, NULL, 0);
-  ev.room = room;
-  ev.to = t;
+  if (room != NULL) uvc_event_set_room(&ev, room);
+  if (t != NULL) uvc_event_who_of(core, t, &ev.to);
   ev.tags = tags;
   ev.tags_len = tags_len;
   if (room != NULL)
@@ -1350,7 +1439,22 @@ void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_
   deliver_one(core, &ev, s);
 }
 
+void uvc_core_set_invisible(uvc_core_t* core, uvc_session_t* s, int on) {
+  if (on && !(s->umodes & UVC_USER_INVISIBLE)) {
+    s->umodes |= UVC_USER_INVISIBLE;
+    core->n_invisible++;
+  } else if (!on && (s->umodes & UVC_USER_INVISIBLE)) {
+    s->umodes &= (uint8_t)~UVC_USER_INVISIBLE;
+    core->n_invisible--;
+  }
+}
+
+uint32_t uvc_core_invisible(const uvc_core_t* core) {
+  return core->n_invisible;
+}
+
 void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
+  uvc_core_set_invisible(core, s, 0);
   if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
   if (core->opers != NULL && core->opers->forget != NULL) core->opers->forget(core->opers_ud, s);
   free_extra(s);

@@ -877,7 +877,7 @@ static void on_closed(uv_handle_t* h) {
   }
   uvc_telnet_free(c->telnet);
   uvc_core_forget(&srv->core, &c->sess);
-  if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
+  if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&srv->core, &c->sess);
   free(c->leave_text);
 #ifdef UVCHAT_WITH_TLS
   if (c->flags & UVC_CONN_TLS) uvc_tls_free(tls_of(c)->tls);

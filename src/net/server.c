@@ -536,7 +536,7 @@ static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t ou
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
-    UVC_INFO("nick %.*s is now %s", (int)ev->old_len, ev->old_nick, ev->from->nick);
+    UVC_INFO("nick %.*s is now %s", (int)ev->old_len, ev->old_nick, ev->from.nick);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -1066,7 +1066,7 @@ render_line(const char* text, size_t len, const char* tail, const char* fmt, ...
 }
 
 static uvc_msg_t* render_leave(const uvc_event_t* ev) {
-  const char* nick = ev->from->nick;
+  const char* nick = ev->from.nick;
   switch (ev->reason) {
     case UVC_LEAVE_QUIT:
       if (ev->len > 0) return render_line(ev->text, ev->len, ")", "*** %s left (quit: ", nick);
@@ -1093,8 +1093,8 @@ static uvc_msg_t* render_leave(const uvc_event_t* ev) {
 
 /* Room, membership and list changes in words. */
 static uvc_msg_t* render_mode(const uvc_event_t* ev) {
-  const char* who = ev->from->nick;
-  const char* room = ev->room->name;
+  const char* who = ev->from.nick;
+  const char* room = ev->room;
   char words[400];
   size_t used = 0, i;
   if (ev->list == UVC_LIST_BAN)
@@ -1106,16 +1106,16 @@ static uvc_msg_t* render_mode(const uvc_event_t* ev) {
     return render_line(NULL, 0, NULL, "*** %s %s %.*s %s the invite list of %s", who,
                        ev->mode_on ? "added" : "removed", (int)ev->len, ev->text,
                        ev->mode_on ? "to" : "from", room);
-  if (ev->to != NULL) {
+  if (ev->to.nick_len > 0) {
     if ((ev->mode_on | ev->mode_off) & UVC_MEMBER_VOICE)
       return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s gave %s a voice in %s", who,
-                                       ev->to->nick, room)
+                                       ev->to.nick, room)
                          : render_line(NULL, 0, NULL, "*** %s took %s's voice in %s", who,
-                                       ev->to->nick, room);
+                                       ev->to.nick, room);
     return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s made %s an operator of %s", who,
-                                     ev->to->nick, room)
+                                     ev->to.nick, room)
                        : render_line(NULL, 0, NULL, "*** %s took operator status in %s from %s",
-                                     who, room, ev->to->nick);
+                                     who, room, ev->to.nick);
   }
   if (ev->mode_on & UVC_ROOM_KEY)
     return render_line(ev->text, ev->len, NULL, "*** %s set the key of %s to ", who, room);
@@ -1137,8 +1137,9 @@ static uvc_msg_t* render_mode(const uvc_event_t* ev) {
   return render_line(NULL, 0, NULL, "*** %s changed %s:%s", who, room, words);
 }
 
-static uvc_msg_t* text_render(const uvc_event_t* ev) {
-  const uvc_session_t* from = ev->from;
+static uvc_msg_t* text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx) {
+  const uvc_event_who_t* from = &ev->from;
+  (void)ctx; /* a text line names nobody's server */
   switch (ev->type) {
     case UVC_EV_SAY:
       return render_line(ev->text, ev->len, NULL, ev->notice ? "-%s- " : "<%s> ", from->nick);
@@ -1148,11 +1149,11 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
       return render_line(ev->text, ev->len, NULL,
                          ev->notice ? "[private notice] -%s- " : "[private] <%s> ", from->nick);
     case UVC_EV_ARRIVE:
-      return render_line(NULL, 0, NULL, "*** %s joined %s", from->nick, ev->room->name);
+      return render_line(NULL, 0, NULL, "*** %s joined %s", from->nick, ev->room);
     case UVC_EV_PART:
       if (ev->len > 0)
-        return render_line(ev->text, ev->len, ")", "*** %s left %s (", from->nick, ev->room->name);
-      return render_line(NULL, 0, NULL, "*** %s left %s", from->nick, ev->room->name);
+        return render_line(ev->text, ev->len, ")", "*** %s left %s (", from->nick, ev->room);
+      return render_line(NULL, 0, NULL, "*** %s left %s", from->nick, ev->room);
     case UVC_EV_LEAVE:
       return render_leave(ev);
     case UVC_EV_NICK:
@@ -1160,23 +1161,22 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
                          ev->old_nick, from->nick);
     case UVC_EV_TOPIC:
       if (ev->len == 0)
-        return render_line(NULL, 0, NULL, "*** %s cleared the topic of %s", from->nick,
-                           ev->room->name);
+        return render_line(NULL, 0, NULL, "*** %s cleared the topic of %s", from->nick, ev->room);
       return render_line(ev->text, ev->len, NULL, "*** %s set the topic of %s: ", from->nick,
-                         ev->room->name);
+                         ev->room);
     case UVC_EV_KICK:
       if (ev->len > 0)
         return render_line(ev->text, ev->len, ")", "*** %s removed %s from %s (", from->nick,
-                           ev->to->nick, ev->room->name);
-      return render_line(NULL, 0, NULL, "*** %s removed %s from %s", from->nick, ev->to->nick,
-                         ev->room->name);
+                           ev->to.nick, ev->room);
+      return render_line(NULL, 0, NULL, "*** %s removed %s from %s", from->nick, ev->to.nick,
+                         ev->room);
     case UVC_EV_MODE:
       return render_mode(ev);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
     case UVC_EV_INVITE:
       return render_line(NULL, 0, NULL, "*** %s invites you to %s: type /join %s", from->nick,
-                         ev->room->name, ev->room->name);
+                         ev->room, ev->room);
     case UVC_EV_WALLOPS:
       return render_line(ev->text, ev->len, NULL, "*** [wallops] %s: ", from->nick);
     case UVC_EV_AWAY:    /* /who shows who is away */

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char* irc_server = "uvchat";
-uint32_t irc_invisible;
-
 /* ------------------------------------------------------------------------------------------
  * Small helpers
  * ---------------------------------------------------------------------------------------- */
@@ -21,9 +18,14 @@ int irc_is_irc(const uvc_session_t* s) {
   return s->adapter == &uvc_irc_adapter && s->proto != NULL;
 }
 
+/* Whether a session of adapter a is an IRC client. */
+int irc_format_is_irc(const uvc_adapter_t* a) {
+  return a == &uvc_irc_adapter;
+}
+
 /* Whether s has user mode +i. */
 int irc_is_invisible(const uvc_session_t* s) {
-  return irc_is_irc(s) && (((const irc_state_t*)s->proto)->flags & IRC_INVISIBLE) != 0;
+  return (s->umodes & UVC_USER_INVISIBLE) != 0;
 }
 
 /* The realname WHO and WHOIS show: USER's for IRC users, a fixed one for text users. */
@@ -207,8 +209,15 @@ void irc_closing_link(uvc_core_t* core, uvc_session_t* s, const char* why, size_
 }
 
 /* The prefix "nick!user@server" of a user, with an optional other nick. */
-int irc_user_prefix(char* out, size_t cap, const uvc_session_t* u, const char* nick, int len) {
-  int n = snprintf(out, cap, ":%.*s!%s@%s", len, nick, u->user, irc_server);
+int irc_user_prefix(const uvc_core_t* core, char* out, size_t cap, const uvc_session_t* u,
+                    const char* nick, int len) {
+  int n = snprintf(out, cap, ":%.*s!%s@%s", len, nick, u->user, core->server_name);
+  return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
+}
+
+int irc_who_prefix(char* out, size_t cap, const uvc_event_who_t* who, const char* nick,
+                   size_t len) {
+  int n = snprintf(out, cap, ":%.*s!%s@%s", (int)len, nick, who->user, who->host);
   return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
 }
 
@@ -342,7 +351,6 @@ static void dispatch(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, uvc_ir
 /* A new connection: its state, empty until NICK and USER come. */
 static void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = calloc(1, sizeof(*st) + 1);
-  irc_server = core->server_name;
   if (st == NULL) {
     uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
     return;
@@ -499,12 +507,11 @@ static const char* irc_realname(const uvc_session_t* s) {
 }
 
 /* The connection is gone: its state too. */
-static void irc_on_free(uvc_session_t* s) {
+static void irc_on_free(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = s->proto;
-  if (st != NULL && (st->flags & IRC_INVISIBLE) && irc_invisible > 0) irc_invisible--;
   if (st != NULL) {
     irc_sasl_reset(st);
-    irc_set_variant(s, st, 0);
+    irc_set_variant(core, s, st, 0);
     if (st->capture != NULL) free(st->capture->buf);
     free(st->capture);
   }

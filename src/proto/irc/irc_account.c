@@ -22,24 +22,24 @@ void irc_cmd_pass(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 }
 
 /* The client's nick!user@host for 900 and 901, or "*" before a nick was asked for. */
-static void mask_of(const uvc_session_t* s, char* out, size_t cap) {
+static void mask_of(const uvc_core_t* core, const uvc_session_t* s, char* out, size_t cap) {
   if (s->nick_len == 0 && !s->present)
     snprintf(out, cap, "*");
   else
-    snprintf(out, cap, "%s!%s@%s", s->nick, s->user[0] != '\0' ? s->user : "*", irc_server);
+    snprintf(out, cap, "%s!%s@%s", s->nick, s->user[0] != '\0' ? s->user : "*", core->server_name);
 }
 
 /* 900 RPL_LOGGEDIN for account. */
 static void logged_in(uvc_core_t* core, uvc_session_t* s, const char* account) {
   char mask[UVC_NICK_MAX + UVC_USER_MAX + 64];
-  mask_of(s, mask, sizeof(mask));
+  mask_of(core, s, mask, sizeof(mask));
   irc_num(core, s, RPL_LOGGEDIN, mask, account, account);
 }
 
 /* 901 RPL_LOGGEDOUT. */
 static void logged_out(uvc_core_t* core, uvc_session_t* s) {
   char mask[UVC_NICK_MAX + UVC_USER_MAX + 64];
-  mask_of(s, mask, sizeof(mask));
+  mask_of(core, s, mask, sizeof(mask));
   irc_num(core, s, RPL_LOGGEDOUT, mask);
 }
 
@@ -51,8 +51,8 @@ void
 irc_ns_notice(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
   char buf[BUF_SIZE];
   va_list ap;
-  int head =
-      snprintf(buf, sizeof(buf), ":" NICKSERV "!service@%s NOTICE %s :", irc_server, irc_client(s));
+  int head = snprintf(buf, sizeof(buf), ":" NICKSERV "!service@%s NOTICE %s :", core->server_name,
+                      irc_client(s));
   size_t n;
   if (head < 0 || head >= (int)sizeof(buf)) return;
   va_start(ap, fmt);

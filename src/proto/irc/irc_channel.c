@@ -32,7 +32,8 @@ static void send_names(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* roo
     int len;
     if ((!in_room && irc_is_invisible(u)) || !uvc_session_listed(u, s)) continue;
     len = snprintf(entry, sizeof(entry), "%s%s%s%s%s%s", irc_prefixes(s, u, room), u->nick,
-                   full ? "!" : "", full ? u->user : "", full ? "@" : "", full ? irc_server : "");
+                   full ? "!" : "", full ? u->user : "", full ? "@" : "",
+                   full ? core->server_name : "");
     if (len < 0 || len >= (int)sizeof(entry)) continue;
     if (n > (size_t)head && n + 1 + (size_t)len > OUT_MAX) {
       irc_send_buf(core, s, buf, n);
@@ -361,20 +362,20 @@ static void channel_mode(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t
 }
 
 /* The user modes of s as letters: i (invisible), o (server operator), w (wallops). */
-static unsigned umode_bits(const uvc_session_t* s, const irc_state_t* st) {
-  return ((st->flags & IRC_INVISIBLE) ? 1u : 0u) | ((s->umodes & UVC_USER_OPER) ? 2u : 0u) |
+static unsigned umode_bits(const uvc_session_t* s) {
+  return ((s->umodes & UVC_USER_INVISIBLE) ? 1u : 0u) | ((s->umodes & UVC_USER_OPER) ? 2u : 0u) |
          ((s->umodes & UVC_USER_WALLOPS) ? 4u : 0u);
 }
 static const char kUmodeLetters[] = "iow";
 
 /* MODE nick [+i|-i|+w|-w|-o]: one's own modes only (221; 501 for other letters; +o is
  * ignored, only OPER gives it); 502 for someone else's. */
-static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
+static void user_mode(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m) {
   const uvc_irc_str_t* target = &m->params[0];
   char word[ECHO_MAX + 1];
   char out[16];
-  unsigned before = umode_bits(s, st), after, bit;
-  int on_sign = 1, unknown = 0, want_i = (st->flags & IRC_INVISIBLE) != 0;
+  unsigned before = umode_bits(s), after, bit;
+  int on_sign = 1, unknown = 0, want_i = (s->umodes & UVC_USER_INVISIBLE) != 0;
   int want_w = (s->umodes & UVC_USER_WALLOPS) != 0, deoper = 0, sign = 0, said_w = 0;
   size_t k, n = 0;
   if (!uvc_name_eq(target->p, target->n, s->nick, s->nick_len)) {
@@ -410,18 +411,12 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     uvc_core_set_oper(core, s, NULL, 0); /* takes +w with it, unless this asks for it */
     if (!said_w) want_w = 0;
   }
-  if (want_i && !(st->flags & IRC_INVISIBLE)) {
-    st->flags |= IRC_INVISIBLE;
-    irc_invisible++;
-  } else if (!want_i && (st->flags & IRC_INVISIBLE)) {
-    st->flags &= (uint16_t)~IRC_INVISIBLE;
-    irc_invisible--;
-  }
+  uvc_core_set_invisible(core, s, want_i);
   if (want_w)
     s->umodes |= UVC_USER_WALLOPS;
   else
     s->umodes &= (uint8_t)~UVC_USER_WALLOPS;
-  after = umode_bits(s, st);
+  after = umode_bits(s);
   for (bit = 0; bit < 3; bit++) { /* what changed: "+i", "-ow" ... */
     unsigned b1 = 1u << bit;
     if ((before & b1) == (after & b1)) continue;
@@ -433,15 +428,16 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
   }
   if (n == 0) return;
   out[n] = '\0';
-  irc_sendf(core, s, ":%s!%s@%s MODE %s :%s", s->nick, s->user, irc_server, s->nick, out);
+  irc_sendf(core, s, ":%s!%s@%s MODE %s :%s", s->nick, s->user, core->server_name, s->nick, out);
 }
 
 /* MODE: a channel's modes when the target starts with #, else user modes. */
 void irc_cmd_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
+  (void)st;
   if (m->params[0].n > 0 && m->params[0].p[0] == '#')
     channel_mode(core, s, m);
   else
-    user_mode(core, s, st, m);
+    user_mode(core, s, m);
 }
 
 /* KICK #room nick[,nick] [:reason], or KICK #a,#b nick1,nick2: one room and several nicks,

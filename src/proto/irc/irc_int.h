@@ -60,7 +60,6 @@ enum {
   IRC_GOT_USER = 1,   /* USER was given */
   IRC_PASS_OK = 2,    /* PASS matched the server password */
   IRC_CAP_OPEN = 4,   /* CAP LS/REQ before registration: wait for CAP END */
-  IRC_INVISIBLE = 8,  /* user mode +i */
   IRC_CAP_302 = 16,   /* CAP LS 302 or later: capabilities are listed with their values */
   IRC_SASL_WAIT = 32, /* AUTHENTICATE PLAIN was accepted: the credentials come next */
   IRC_AUTH_BUSY = 64, /* an account operation is under way (registration waits for it) */
@@ -113,12 +112,6 @@ typedef struct irc_state {
   char user[UVC_USER_MAX + 1]; /* "~" + the USER name; the session's user points here */
   char realname[];             /* NUL-terminated; grows when USER arrives */
 } irc_state_t;
-
-/* The server name for rendering, which has only the event to go by: the core's name, taken
- * when a session opens (one core per process). */
-extern const char* irc_server;
-/* Present sessions with user mode +i, for LUSERS (decreased when the session is freed). */
-extern uint32_t irc_invisible;
 
 /* ------------------------------------------------------------------------------------------
  * The command table (irc.c)
@@ -190,7 +183,12 @@ IRC_PRINTF(4, 5) void irc_num(uvc_core_t* core, uvc_session_t* s, int code, cons
 /* Sends "ERROR :Closing Link: <nick or *> (<why>)" to s. */
 void irc_closing_link(uvc_core_t* core, uvc_session_t* s, const char* why, size_t len);
 /* The prefix ":nick!user@server" of a user, with an optional other nick; its length. */
-int irc_user_prefix(char* out, size_t cap, const uvc_session_t* u, const char* nick, int len);
+int irc_user_prefix(const uvc_core_t* core, char* out, size_t cap, const uvc_session_t* u,
+                    const char* nick, int len);
+/* The same for someone as an event shows them. */
+int irc_who_prefix(char* out, size_t cap, const uvc_event_who_t* who, const char* nick, size_t len);
+/* Whether a session of adapter a is an IRC client (whose lines were fitted to IRC's length). */
+int irc_format_is_irc(const uvc_adapter_t* a);
 
 /* ------------------------------------------------------------------------------------------
  * Registration (irc_register.c)
@@ -313,14 +311,15 @@ void irc_on_watch(uvc_core_t* core, uvc_session_t* s, const uvc_session_t* who, 
  * ---------------------------------------------------------------------------------------- */
 
 /* A core event as IRC lines for clients without capabilities (the adapter's render). */
-uvc_msg_t* irc_render(const uvc_event_t* ev);
+uvc_msg_t* irc_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx);
 /* A core event for the clients of a render variant (the adapter's render_variant). */
-uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
-/* ev rendered for the capabilities caps (and, when capturing, into s's capture). */
-uvc_msg_t* irc_render_caps(const uvc_event_t* ev, unsigned caps);
+uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                              const uvc_session_t* s, unsigned v);
+/* ev rendered for the capabilities caps. */
+uvc_msg_t* irc_render_caps(const uvc_event_t* ev, const uvc_render_ctx_t* ctx, unsigned caps);
 /* Chooses s's render variant from its capabilities (after CAP REQ), or gives it back
  * (caps 0, when the session goes). */
-void irc_set_variant(uvc_session_t* s, irc_state_t* st, unsigned caps);
+void irc_set_variant(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, unsigned caps);
 /* The message s just sent, back to s (echo-message): the core's last event, as s sees it. */
 void irc_echo_message(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
                       const uvc_room_t* room, const uvc_session_t* to, const char* text, size_t len,

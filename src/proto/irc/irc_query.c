@@ -17,7 +17,7 @@ void irc_send_isupport(uvc_core_t* core, uvc_session_t* s) {
  * local and global are the same). */
 void irc_send_lusers(uvc_core_t* core, uvc_session_t* s) {
   unsigned all = core->n_present, max = core->max_present;
-  unsigned inv = irc_invisible < all ? irc_invisible : all;
+  unsigned inv = uvc_core_invisible(core) < all ? uvc_core_invisible(core) : all;
   irc_num(core, s, RPL_LUSERCLIENT, all - inv, inv);
   irc_num(core, s, RPL_LUSERCHANNELS, (unsigned)HASH_COUNT(core->rooms));
   irc_num(core, s, RPL_LUSERME, all);
@@ -97,7 +97,7 @@ static void who_line(who_query_t* q, const uvc_room_t* room, const uvc_session_t
   if (room != NULL) snprintf(flags + n, sizeof(flags) - n, "%s", irc_prefixes(q->s, u, room));
   q->shown++;
   if (q->fields == 0) {
-    irc_num(core, q->s, RPL_WHOREPLY, room != NULL ? room->name : "*", u->user, irc_server,
+    irc_num(core, q->s, RPL_WHOREPLY, room != NULL ? room->name : "*", u->user, core->server_name,
             core->server_name, u->nick, flags, irc_realname_of(u));
     return;
   }
@@ -121,7 +121,7 @@ static void who_line(who_query_t* q, const uvc_room_t* room, const uvc_session_t
         v = "255.255.255.255"; /* addresses are never shown */
         break;
       case 'h':
-        v = irc_server;
+        v = core->server_name;
         break;
       case 's':
         v = core->server_name;
@@ -159,7 +159,7 @@ static int who_matches(const uvc_core_t* core, const uvc_irc_str_t* mask, const 
   const char* real = irc_realname_of(u);
   return uvc_mask_match(mask->p, mask->n, u->nick, u->nick_len) ||
          uvc_mask_match(mask->p, mask->n, u->user, strlen(u->user)) ||
-         uvc_mask_match(mask->p, mask->n, irc_server, strlen(irc_server)) ||
+         uvc_mask_match(mask->p, mask->n, core->server_name, strlen(core->server_name)) ||
          uvc_mask_match(mask->p, mask->n, core->server_name, strlen(core->server_name)) ||
          uvc_mask_match(mask->p, mask->n, real, strlen(real));
 }
@@ -235,7 +235,7 @@ void irc_cmd_whowas(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
       tm = gmtime(&t);
       if (tm == NULL || strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y UTC", tm) == 0)
         snprintf(when, sizeof(when), "%lld", (long long)e->when);
-      irc_num(core, s, RPL_WHOWASUSER, e->nick, e->user, irc_server,
+      irc_num(core, s, RPL_WHOWASUSER, e->nick, e->user, core->server_name,
               e->adapter == &uvc_irc_adapter ? e->realname : TEXT_REALNAME);
       irc_num(core, s, RPL_WHOWASSERVER, e->nick, core->server_name, when);
     }
@@ -253,7 +253,7 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
   (void)st;
   irc_echo(target->p, target->n, word);
   if (irc_is_nickserv(target)) {
-    irc_num(core, s, RPL_WHOISUSER, NICKSERV, "service", irc_server, "Account services");
+    irc_num(core, s, RPL_WHOISUSER, NICKSERV, "service", core->server_name, "Account services");
     irc_num(core, s, RPL_WHOISSERVER, NICKSERV, core->server_name);
     irc_num(core, s, RPL_WHOISSERVICE, NICKSERV);
     irc_num(core, s, RPL_ENDOFWHOIS, NICKSERV);
@@ -266,7 +266,7 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
     int head;
     size_t n;
     unsigned r;
-    irc_num(core, s, RPL_WHOISUSER, u->nick, u->user, irc_server, irc_realname_of(u));
+    irc_num(core, s, RPL_WHOISUSER, u->nick, u->user, core->server_name, irc_realname_of(u));
     head = snprintf(buf, sizeof(buf), ":%s %03d %s %s :", core->server_name,
                     IRC_CODE(RPL_WHOISCHANNELS), irc_client(s), u->nick);
     n = (size_t)head;
@@ -364,7 +364,7 @@ void irc_cmd_userhost(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     if (u == NULL) continue;
     len = snprintf(list + n, sizeof(list) - n, "%s%s%s=%c%s@%s", n ? " " : "", u->nick,
                    (u->umodes & UVC_USER_OPER) ? "*" : "", uvc_session_away(u) != NULL ? '-' : '+',
-                   u->user, irc_server);
+                   u->user, core->server_name);
     if (len > 0 && (size_t)len < sizeof(list) - n) n += (size_t)len;
   }
   irc_num(core, s, RPL_USERHOST, (int)n, list);

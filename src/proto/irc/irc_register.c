@@ -173,7 +173,7 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
     if (ok) {
       st->caps = (uint16_t)((st->caps | on) & ~off);
       if (st->flags & IRC_CAP_302) st->caps |= CAP_CAP_NOTIFY; /* implied by 302 */
-      irc_set_variant(s, st, st->caps);
+      irc_set_variant(core, s, st, st->caps);
     }
     for (i = 0; m->n >= 2 && i < req->n && n < 400; i++) /* echoed as printable ASCII */
       list[n++] =
@@ -278,7 +278,7 @@ void irc_cmd_setname(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
   grown->realname[rlen] = '\0';
   s->proto = grown;
   s->user = grown->user; /* it moved */
-  irc_sendf(core, s, ":%s!%s@%s SETNAME :%s", s->nick, s->user, irc_server, grown->realname);
+  irc_sendf(core, s, ":%s!%s@%s SETNAME :%s", s->nick, s->user, core->server_name, grown->realname);
 }
 
 /* PING token: PONG with the token (cleaned: it comes back as it went, without controls). */
