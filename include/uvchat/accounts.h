@@ -50,6 +50,10 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
 /* Sets the limits (call it right after opening; the registration counts start afresh). */
 void uvc_accounts_set_limits(uvc_accounts_t* a, const uvc_accounts_limits_t* limits);
 
+/* The store the accounts live in (the history uses it too). */
+struct uvc_store;
+struct uvc_store* uvc_accounts_store(const uvc_accounts_t* a);
+
 /* Where the accounts live (the database file's path). */
 const char* uvc_accounts_path(const uvc_accounts_t* a);
 

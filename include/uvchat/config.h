@@ -48,6 +48,13 @@ typedef struct uvc_config {
   uint64_t account_password_min;
   uint64_t account_password_max;
 
+  /* History (see docs/HISTORY.md). */
+  uint64_t history_size;    /* events kept per room (0: no history at all) */
+  uint64_t history_age_ms;  /* events older than this are forgotten (0: kept until pushed out) */
+  uint64_t history_private; /* private messages kept per account */
+  uint64_t history_join;    /* lines shown to a text user who joins a room */
+  uint64_t history_irc;     /* lines shown as NOTICEs to IRC clients without draft/chathistory */
+
   /* IRC. */
   const char* server_name;  /* how the server calls itself ("uvchat") */
   const char* irc_autojoin; /* the room IRC clients are joined to on registering, or NULL */

@@ -79,7 +79,9 @@
   X(KEY_INVALID, -37, "that is not a valid key")                                         \
   X(NOT_SERVER_OPER, -38, "you are not a server operator")                               \
   X(OPER_UNAVAILABLE, -39, "no server operator by that name")                            \
-  X(OPER_FAILED, -40, "wrong operator password")
+  X(OPER_FAILED, -40, "wrong operator password")                                         \
+  X(HISTORY_UNAVAILABLE, -41, "history is not kept on this server")                      \
+  X(HISTORY_OFF, -42, "that room keeps no history")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -111,12 +113,13 @@ enum {
   UVC_ROOM_MODERATED = 8,    /* only voiced members and operators may talk (IRC +m) */
   UVC_ROOM_SECRET = 16,      /* hidden from room lists and WHOIS of non-members (IRC +s) */
   UVC_ROOM_KEY = 32,         /* joining needs room->key (IRC +k); set with uvc_core_set_key */
-  UVC_ROOM_LIMIT = 64        /* at most room->limit members (IRC +l); uvc_core_set_limit */
+  UVC_ROOM_LIMIT = 64,       /* at most room->limit members (IRC +l); uvc_core_set_limit */
+  UVC_ROOM_NO_HISTORY = 128  /* its events are not kept, its history is not read (IRC +H) */
 };
 /* The modes uvc_core_set_modes changes (the key and the limit carry a value). */
 #define UVC_ROOM_FLAG_MODES                                                                    \
   (UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED | UVC_ROOM_INVITE_ONLY | UVC_ROOM_MODERATED | \
-   UVC_ROOM_SECRET)
+   UVC_ROOM_SECRET | UVC_ROOM_NO_HISTORY)
 
 /* Membership flags. */
 enum {
@@ -270,6 +273,7 @@ typedef struct uvc_render_ctx {
 /* What the core needs from a wire format. The same struct carries the adapter's entry
  * points for its connection layer, which the core never calls. */
 typedef struct uvc_core uvc_core_t;
+typedef struct uvc_history_query uvc_history_query_t; /* see below */
 typedef struct uvc_adapter {
   const char* name;
   unsigned format;      /* slot for the once-per-format render cache, < UVC_FORMATS */
@@ -315,6 +319,12 @@ typedef struct uvc_adapter {
    * UVC_VARIANT_OWN. The result may depend on the recipient s only for UVC_VARIANT_OWN. */
   uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
                                const uvc_session_t* s, unsigned v);
+  /* The answer to a history read it started (uvc_core_history): status 0 and the events
+   * ev[0..n), oldest first, valid only during the call, or a negative code and none. For
+   * UVC_HQ_TARGETS each event names a conversation in ev.room (a room, or a nick) with the
+   * time of its latest event. Optional where no read is ever started. */
+  void (*on_history)(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q, int status,
+                     const uvc_event_t* ev, size_t n);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -431,6 +441,52 @@ typedef struct uvc_whowas {
   char account[UVC_NICK_MAX + 1];      /* the account it was logged in to, or empty */
 } uvc_whowas_t;
 
+/* ---- History: a concept of the core; the store behind it is another module's ------------ */
+
+typedef enum {
+  UVC_HQ_LATEST,  /* the last limit events (after a, when a is set) */
+  UVC_HQ_BEFORE,  /* the limit events before a */
+  UVC_HQ_AFTER,   /* the limit events after a */
+  UVC_HQ_AROUND,  /* limit events around a */
+  UVC_HQ_BETWEEN, /* events between a and b */
+  UVC_HQ_TARGETS, /* the conversations with events between a and b, latest first */
+  UVC_HQ_AWAY     /* the private messages kept for s's account while it was offline */
+} uvc_history_how_t;
+
+#define UVC_MSGID_MAX 24 /* bytes of a message id (the hex of uvc_event_t.id) */
+
+struct uvc_history_query {
+  uint8_t how;     /* uvc_history_how_t */
+  uint8_t purpose; /* the adapter's own: what the answer is for */
+  uint32_t limit;
+  uint32_t cookie; /* the adapter's own (for example a batch number) */
+  int64_t a_ms;    /* a point by time (ms since 1970), when a_msgid is empty */
+  int64_t b_ms;
+  char a_msgid[UVC_MSGID_MAX + 1];
+  char b_msgid[UVC_MSGID_MAX + 1];
+  char target[UVC_ROOM_MAX + 1]; /* a room or a nick; unused for TARGETS and AWAY */
+};
+
+typedef struct uvc_history_ops {
+  /* Remembers ev: a room's message, action, notice or topic, or a private message (kept for
+   * whichever of its parties is logged in). Copies what it keeps; must not block. */
+  void (*record)(void* ud, const uvc_event_t* ev);
+  /* Keeps ev, a private message to the registered account ev->to.account, who is offline,
+   * for its next login. */
+  void (*keep)(void* ud, const uvc_event_t* ev);
+  /* Starts q for s (already allowed by uvc_core_history); owner is s's account or NULL.
+   * Returns 0 (the answer comes later through s->adapter->on_history, exactly once, unless s
+   * is forgotten first) or a negative code (no answer). */
+  int (*start)(void* ud, uvc_session_t* s, const uvc_history_query_t* q, const char* owner);
+  /* s is about to be freed: its reads in flight are answered to nobody. */
+  void (*forget)(void* ud, uvc_session_t* s);
+  /* s just logged in to its account: hand it what was kept (an UVC_HQ_AWAY answer), if
+   * anything was. */
+  void (*login)(void* ud, uvc_session_t* s);
+  /* The account was deleted: forget the private messages kept for it. */
+  void (*unregistered)(void* ud, const char* account);
+} uvc_history_ops_t;
+
 struct uvc_core {
   uvc_core_hooks_t hooks;
   void* ud;
@@ -482,6 +538,10 @@ struct uvc_core {
   uint64_t next_id;     /* the id of the next event (see uvc_event_t.id) */
   uint64_t last_id;     /* the id and time of the last event made, for an adapter that */
   int64_t last_time_ms; /* echoes a message to its sender in its own way */
+  const uvc_history_ops_t* history; /* the history, when kept; else NULL */
+  void* history_ud;
+  uint32_t history_join; /* lines a text user is shown on joining a room (0: none) */
+  uint32_t history_irc;  /* lines shown as notices to IRC clients without draft/chathistory */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -665,6 +725,20 @@ int uvc_core_say(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const cha
 int uvc_core_act(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
                  size_t len);
 /* A private message to the session whose nick is target. Sets *to to the recipient. */
+/* A private message to target, a registered account nobody is logged in to, kept for its
+ * next login. Returns 0 (kept), UVC_ENO_SUCH_NICK (no such account) or
+ * UVC_EHISTORY_UNAVAILABLE. */
+int uvc_core_keep_private(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
+                          const char* text, size_t len, int notice);
+/* Starts the history read q for s. A room's history is read only by its members, and not by
+ * one the room bans; a private history, TARGETS and AWAY need s logged in. Returns 0 (the
+ * answer comes through s->adapter->on_history) or a negative code at once: UVC_ENOT_IN_ROOM,
+ * UVC_EBANNED, UVC_EHISTORY_OFF, UVC_EAUTH_NOT_LOGGED_IN, UVC_EHISTORY_UNAVAILABLE. */
+int uvc_core_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q);
+/* Writes the message id of ev (the hex of ev->id) into out
+ * (UVC_MSGID_MAX + 1 bytes). */
+void uvc_event_msgid(const uvc_event_t* ev, char* out);
+
 int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
                      const char* text, size_t len, int notice, uvc_session_t** to);
 /* The client-only tags (as on the wire, without '@') of the next message event made

@@ -67,6 +67,9 @@ int uvc_history_targets(uvc_history_t* h, const char* owner, const char* const* 
                         uvc_store_targets_cb cb, void* data);
 int uvc_history_delete_owner(uvc_history_t* h, const char* owner, uvc_store_cb cb, void* data);
 
+/* uvc_store_hist_prune at once (deleting old events needs no order). */
+int uvc_history_prune(uvc_history_t* h, const uvc_hist_bounds_t* bounds, uvc_store_cb cb);
+
 void uvc_history_stats(const uvc_history_t* h, uvc_history_stats_t* out);
 
 /* Sends everything waiting (events and reads) to the store and frees the writer once the

@@ -136,7 +136,7 @@ int uvc_store_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char
  * the epoch) or, when msgid is set and found, that event; "before" and "after" a point
  * never include it. */
 
-#define UVC_HIST_TEXT_MAX  1024 /* bytes of an event's text (longer is cut) */
+#define UVC_HIST_TEXT_MAX  8192 /* bytes of an event's text (longer is cut) */
 #define UVC_HIST_FIELD_MAX 255  /* bytes of every other string */
 #define UVC_HIST_FETCH_MAX 1000 /* events one fetch returns at most */
 

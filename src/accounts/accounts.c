@@ -529,6 +529,8 @@ static void on_deleted(void* data, int status) {
     d.nlen = r->nlen;
     uvc_core_each(a->core, drop_login, &d);
     if (status == 0) UVC_INFO("account %s: unregistered from %s", r->name, r->addr);
+    if (a->core->history != NULL) /* its private messages go with it */
+      a->core->history->unregistered(a->core->history_ud, r->name);
   }
   if (r->s == NULL) {
     req_free(r);
@@ -769,6 +771,7 @@ static void on_watched(void* data, int status, int changed, const char* const* n
     d.name = g.names[i];
     d.nlen = len;
     uvc_core_each(a->core, drop_login, &d);
+    if (a->core->history != NULL) a->core->history->unregistered(a->core->history_ud, g.names[i]);
     UVC_INFO("account %s: deleted outside the server", g.names[i]);
   }
   free(g.names);
@@ -898,6 +901,10 @@ void uvc_accounts_set_limits(uvc_accounts_t* a, const uvc_accounts_limits_t* lim
                     HOUR_MS);
   uvc_throttle_init(&a->reg_all, limits->register_all > 0 ? limits->register_all : 1, HOUR_MS);
   watch_start(a);
+}
+
+uvc_store_t* uvc_accounts_store(const uvc_accounts_t* a) {
+  return a->store;
 }
 
 const char* uvc_accounts_path(const uvc_accounts_t* a) {

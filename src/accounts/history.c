@@ -328,6 +328,11 @@ int uvc_history_delete_owner(uvc_history_t* h, const char* owner, uvc_store_cb c
   return enqueue(h, w);
 }
 
+int uvc_history_prune(uvc_history_t* h, const uvc_hist_bounds_t* bounds, uvc_store_cb cb) {
+  if (h->closing) return UVC_STORE_CLOSING;
+  return uvc_store_hist_prune(h->store, h->loop, bounds, cb, NULL);
+}
+
 void uvc_history_stats(const uvc_history_t* h, uvc_history_stats_t* out) {
   *out = h->stats;
 }

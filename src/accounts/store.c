@@ -834,7 +834,7 @@ static void run_targets(store_req_t* r, sqlite3* db) {
   }
   snprintf(sql, len,
            "SELECT target, max(time_ms) AS last FROM history WHERE time_ms BETWEEN ?1 AND ?2 AND"
-           " (owner = ?3 OR (owner = '' AND target IN (''");
+           " ((?3 <> '' AND owner = ?3) OR (owner = '' AND target IN (''");
   for (i = 0; i < r->n_rooms; i++)
     snprintf(sql + strlen(sql), len - strlen(sql), ",?%u", (unsigned)(5 + i));
   strcat(sql, "))) GROUP BY owner, target ORDER BY last DESC LIMIT ?4");

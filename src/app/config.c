@@ -83,6 +83,11 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->irc_autojoin = NULL;
   cfg->account_password_min = 8;
   cfg->account_password_max = 300;
+  cfg->history_size = 1000;
+  cfg->history_age_ms = UINT64_C(30) * 86400 * 1000;
+  cfg->history_private = 1000;
+  cfg->history_join = 20;
+  cfg->history_irc = 5;
 }
 
 int uvc_parse_size(const char* s, uint64_t* out) {
@@ -269,6 +274,21 @@ static const opt_t kOptions[] = {
     {"oper", OPT_OPER, F(opers), 0, 0, "OPERATOR",
      "a server operator: a name, a space and the hash --hash-password printed (once per operator)",
      "none"},
+    {"history-size", OPT_SIZE, F(history_size), 0, 1000000, "N",
+     "messages each room keeps, with their times and senders, in the data directory (0: no "
+     "history)",
+     "1000"},
+    {"history-age", OPT_SECONDS, F(history_age_ms), 0, UINT64_C(3650) * 86400 * 1000, "SECONDS",
+     "messages older than this are forgotten (0: only --history-size bounds them)",
+     "2592000, 30 days"},
+    {"history-private", OPT_SIZE, F(history_private), 0, 1000000, "N",
+     "private messages kept for each registered account, also for when it is offline", "1000"},
+    {"history-join", OPT_SIZE, F(history_join), 0, 1000, "N",
+     "past messages a text user is shown on joining a room (0: none; /history shows more)", "20"},
+    {"history-irc", OPT_SIZE, F(history_irc), 0, 1000, "N",
+     "past messages shown as notices to IRC clients without draft/chathistory on joining a "
+     "room (0: none)",
+     "5"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
     {"quiet", OPT_QUIET, F(log_level), 0, 0, NULL, "log errors only (same as --log-level error)",

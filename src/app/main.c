@@ -10,6 +10,7 @@
 #ifdef UVCHAT_WITH_ACCOUNTS
 #include "uvchat/accounts.h"
 #include "uvchat/opers.h"
+#include "uvchat/recall.h"
 #endif
 #include "uvchat/config.h"
 #include "uvchat/irc.h"
@@ -70,7 +71,7 @@ typedef struct listen_spec {
 
 /* Opens the accounts, the TLS context and every listener, printing where each listens.
  * Returns 0, or 1 after printing why it cannot run. */
-static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts,
+static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts, void** recall,
                  uvc_reload_t* reload) {
   char err[256], bound[64];
   listen_spec_t specs[4];
@@ -84,6 +85,7 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts,
   specs[3].port = cfg->irc_tls_port, specs[3].adapter = &uvc_irc_adapter, specs[3].tls = 1;
   specs[3].label = "irc-tls";
   (void)accounts;
+  (void)recall;
 #ifdef UVCHAT_WITH_ACCOUNTS
   if (uvc_accounts_open((uvc_accounts_t**)accounts, srv->loop, &srv->core, cfg->data_dir, err,
                         sizeof(err)) != 0) {
@@ -97,6 +99,20 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts,
     uvc_accounts_set_limits(*(uvc_accounts_t**)accounts, &limits);
   }
   UVC_INFO("accounts: %s", uvc_accounts_path(*(uvc_accounts_t**)accounts));
+  if (cfg->history_size > 0) {
+    uvc_history_limits_t hl;
+    memset(&hl, 0, sizeof(hl));
+    hl.bounds.count_room = (unsigned)cfg->history_size;
+    hl.bounds.count_private = (unsigned)cfg->history_private;
+    hl.bounds.max_age_ms = (int64_t)cfg->history_age_ms;
+    if (uvc_recall_open((uvc_recall_t**)recall, srv->loop, &srv->core,
+                        uvc_accounts_store(*(uvc_accounts_t**)accounts), &hl) != 0) {
+      fprintf(stderr, "uvchat: cannot start the history: out of memory\n");
+      return 1;
+    }
+    UVC_INFO("history: %u messages per room, %u private per account", (unsigned)cfg->history_size,
+             (unsigned)cfg->history_private);
+  }
 #else
   if (cfg->data_dir != NULL)
     UVC_WARN(
@@ -167,6 +183,7 @@ int main(int argc, char** argv) {
   uvc_reload_t* reload;
   char* motd = NULL;
   void* accounts = NULL;
+  void* recall = NULL;
   void* opers = NULL;
   admin_t admin;
   int r, status;
@@ -253,7 +270,7 @@ int main(int argc, char** argv) {
   UVC_INFO("uvchat %s: accounts %s, TLS %s", UVCHAT_VERSION, kAccounts, kTls);
   if (cfg.config_file != NULL) UVC_INFO("configuration: %s", cfg.config_file);
 
-  if (start(srv, &cfg, &accounts, reload) != 0) {
+  if (start(srv, &cfg, &accounts, &recall, reload) != 0) {
     srv->exit_code = 1;
     uvc_server_stop(srv);
   } else {
@@ -265,6 +282,14 @@ int main(int argc, char** argv) {
   uv_run(&loop, UV_RUN_DEFAULT); /* the watchers' close callbacks */
 
 #ifdef UVCHAT_WITH_ACCOUNTS
+  if (recall != NULL) { /* a clean stop writes every event still waiting */
+    uvc_history_stats_t hs;
+    uvc_recall_stats((uvc_recall_t*)recall, &hs);
+    uvc_recall_close((uvc_recall_t*)recall);
+    uv_run(&loop, UV_RUN_DEFAULT); /* until the store has it */
+    UVC_INFO("history: %llu events kept this run, %llu dropped", (unsigned long long)hs.added,
+             (unsigned long long)hs.dropped);
+  }
   uvc_accounts_close((uvc_accounts_t*)accounts);
   uvc_opers_free((uvc_opers_t*)opers);
 #endif

@@ -1140,6 +1140,8 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   event_init(core, &ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
   uvc_event_set_room(&ev, room);
   fanout_room(core, room, &ev, NULL);
+  if (core->history != NULL && !(room->modes & UVC_ROOM_NO_HISTORY))
+    core->history->record(core->history_ud, &ev);
   return 0;
 }
 
@@ -1375,6 +1377,8 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   fanout_room(core, room, &ev, s);
+  if (core->history != NULL && !(room->modes & UVC_ROOM_NO_HISTORY))
+    core->history->record(core->history_ud, &ev); /* once per message, after the fan-out */
   return 0;
 }
 
@@ -1399,7 +1403,48 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   deliver_one(core, &ev, t);
+  if (core->history != NULL && (ev.from.account[0] != '\0' || ev.to.account[0] != '\0'))
+    core->history->record(core->history_ud, &ev);
   return 0;
+}
+
+int uvc_core_keep_private(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
+                          const char* text, size_t len, int notice) {
+  const char* name = uvc_core_registered(core, target, tlen);
+  uvc_event_t ev;
+  size_t n;
+  if (core->history == NULL || core->history->keep == NULL) return UVC_EHISTORY_UNAVAILABLE;
+  if (name == NULL || uvc_core_find(core, target, tlen) != NULL) return UVC_ENO_SUCH_NICK;
+  n = strlen(name);
+  event_init(core, &ev, UVC_EV_PRIVATE, s, text, len);
+  ev.notice = (uint8_t)(notice != 0);
+  memcpy(ev.to.nick, name, n + 1);
+  ev.to.nick_len = (uint8_t)n;
+  memcpy(ev.to.account, name, n + 1);
+  core->history->keep(core->history_ud, &ev);
+  return 0;
+}
+
+void uvc_event_msgid(const uvc_event_t* ev, char* out) {
+  snprintf(out, UVC_MSGID_MAX + 1, "%llx", (unsigned long long)ev->id);
+}
+
+int uvc_core_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q) {
+  const char* account = uvc_session_account(s);
+  if (core->history == NULL) return UVC_EHISTORY_UNAVAILABLE;
+  if (q->how == UVC_HQ_TARGETS || q->how == UVC_HQ_AWAY) {
+    if (q->how == UVC_HQ_AWAY && account == NULL) return UVC_EAUTH_NOT_LOGGED_IN;
+  } else if (uvc_room_problem(q->target, strlen(q->target)) == NULL) {
+    /* a room: its members only (every room made by a join is members-only; a room nobody
+     * is in has no members), and a ban covers its history too */
+    uvc_room_t* room = uvc_core_room(core, q->target, strlen(q->target));
+    if (room == NULL || membership_index(s, room) < 0) return UVC_ENOT_IN_ROOM;
+    if (room->modes & UVC_ROOM_NO_HISTORY) return UVC_EHISTORY_OFF;
+    if (uvc_room_matches(core, room, UVC_LIST_BAN, s)) return UVC_EBANNED;
+  } else if (account == NULL) {
+    return UVC_EAUTH_NOT_LOGGED_IN; /* private histories are kept for accounts */
+  }
+  return core->history->start(core->history_ud, s, q, account);
 }
 
 int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* target,
@@ -1457,6 +1502,7 @@ void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
   uvc_core_set_invisible(core, s, 0);
   if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
   if (core->opers != NULL && core->opers->forget != NULL) core->opers->forget(core->opers_ud, s);
+  if (core->history != NULL) core->history->forget(core->history_ud, s);
   free_extra(s);
 }
 
@@ -1585,6 +1631,7 @@ int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, s
   if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
   if ((err = set_account(s, name, len)) != 0) return err;
   tell_account(core, s);
+  if (core->history != NULL) core->history->login(core->history_ud, s); /* answers later */
   return 0;
 }
 

@@ -568,6 +568,8 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   sync_clock(srv);
   hooks.peer_key = hook_peer_key;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
+  srv->core.history_join = (uint32_t)cfg->history_join; /* used once a history is plugged in */
+  srv->core.history_irc = (uint32_t)cfg->history_irc;
   srv->fd_budget = client_fd_budget(cfg);
   /* Backpressure starts at 64 KiB queued for a reader (or half --sendq, if smaller): enough
    * for big vectored writes, and a fast sender cannot park more than that in each of a
@@ -910,6 +912,8 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->core.oper_lines = cfg->opers;
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
   srv->core.autojoin = cfg->irc_autojoin;
+  srv->core.history_join = (uint32_t)cfg->history_join;
+  srv->core.history_irc = (uint32_t)cfg->history_irc;
   srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);

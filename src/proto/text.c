@@ -142,6 +142,7 @@ static void cmd_kill(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_wallops(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_rehash(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_history(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void admit(uvc_core_t* core, uvc_session_t* s);
 
 #define SECRET_ACCOUNT (CMD_ACCOUNT | CMD_SECRET)
@@ -155,6 +156,8 @@ static const text_cmd_t kCommands[] = {
     {"rooms", cmd_rooms, 0, 0, 0, "/rooms", "list the rooms", 0},
     {"topic", cmd_topic, 0, 1, 1, "/topic [TEXT]", "show or set this room's topic", 0},
     {"who", cmd_who, 0, 0, 0, "/who", "list who is in this room", 0},
+    {"history", cmd_history, 0, 1, 0, "/history [N]",
+     "show the last N messages of this room (default 50)", 0},
     {"away", cmd_away, 0, 1, 1, "/away [TEXT]", "mark yourself away, or back", 0},
     {"invite", cmd_invite, 1, 1, 0, "/invite NICK", "invite NICK to this room", 0},
     {"kick", cmd_kick, 1, 2, 1, "/kick NICK [REASON]", "remove NICK from this room (operators)", 0},
@@ -166,7 +169,9 @@ static const text_cmd_t kCommands[] = {
     {"voice", cmd_voice, 1, 1, 0, "/voice NICK", "let NICK talk in a moderated room", 0},
     {"devoice", cmd_devoice, 1, 1, 0, "/devoice NICK", "take NICK's voice", 0},
     {"mode", cmd_mode, 0, 8, 0, "/mode [+FLAG|-FLAG ...]",
-     "show or change this room's flags: moderated invite-only secret members-only topic-lock", 0},
+     "show or change this room's flags: moderated invite-only secret members-only topic-lock "
+     "no-history",
+     0},
     {"key", cmd_key, 0, 1, 0, "/key [KEY]", "set the key needed to join, or remove it", 0},
     {"limit", cmd_limit, 0, 1, 0, "/limit [N]", "let at most N people in, or remove the limit", 0},
     {"oper", cmd_oper, 2, 2, 1, "/oper NAME PASSWORD", "become a server operator", CMD_SECRET},
@@ -233,6 +238,12 @@ static void cmd_msg(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   int err = uvc_core_whisper(core, s, a[0].p, a[0].n, a[1].p, a[1].n, 0, &to);
   char prefix[UVC_NICK_MAX + 32];
   (void)n;
+  if (err == UVC_ENO_SUCH_NICK &&
+      uvc_core_keep_private(core, s, a[0].p, a[0].n, a[1].p, a[1].n, 0) == 0) {
+    reply(core, s, "*** %.*s is not online: the message is kept and shown at their next login",
+          (int)a[0].n, a[0].p);
+    return;
+  }
   if (err == UVC_ENO_SUCH_NICK) {
     reply(core, s, "! there is nobody called %.*s online", (int)a[0].n, a[0].p);
     return;
@@ -254,11 +265,137 @@ static void cmd_me(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
 }
 
 /* Tells s about the room it just entered: its topic and how many are there. */
+/* What a history answer is for. */
+enum { HIST_JOIN = 1, HIST_COMMAND };
+
+/* Asks for the last n events of room, shown when they come (see text_on_history). Says
+ * nothing when the server keeps no history or the room keeps none, unless asked. */
+static void ask_history(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room, unsigned n,
+                        int purpose) {
+  uvc_history_query_t q;
+  int err;
+  if (core->history == NULL && purpose == HIST_JOIN) return;
+  memset(&q, 0, sizeof(q));
+  q.how = UVC_HQ_LATEST;
+  q.purpose = (uint8_t)purpose;
+  q.limit = n;
+  memcpy(q.target, room->name, (size_t)room->name_len + 1);
+  err = uvc_core_history(core, s, &q);
+  if (err != 0 && purpose == HIST_COMMAND)
+    reply(core, s, "! no history of %s: %s", room->name, uvc_strerror(err));
+}
+
 static void describe_room(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room) {
   if (room->topic != NULL)
     reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
   reply(core, s, "*** %u %s in %s. /who lists them.", (unsigned)room->n_members,
         room->n_members == 1 ? "person is" : "people are", room->name);
+  if (core->history_join > 0) ask_history(core, s, room, core->history_join, HIST_JOIN);
+}
+
+static void cmd_history(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = uvc_session_room(s);
+  unsigned long want = 50;
+  if (n > 0) {
+    char num[16];
+    char* end;
+    if (a[0].n == 0 || a[0].n >= sizeof(num))
+      want = 0;
+    else {
+      memcpy(num, a[0].p, a[0].n);
+      num[a[0].n] = '\0';
+      want = strtoul(num, &end, 10);
+      if (*end != '\0' || num[0] < '0' || num[0] > '9') want = 0;
+    }
+    if (want == 0 || want > 1000) {
+      reply(core, s, "! usage: /history [N], N from 1 to 1000");
+      return;
+    }
+  }
+  if (room == NULL) {
+    reply(core, s, "! you are not in a room");
+    return;
+  }
+  ask_history(core, s, room, (unsigned)want, HIST_COMMAND);
+}
+
+/* "HH:MM" for a time of today (UTC), else "YYYY-MM-DD HH:MM", into out. */
+static void when(int64_t ms, int64_t now_ms, char* out, size_t cap) {
+  int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
+  int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100),
+          mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  if (rem < 0) rem += 86400;
+  if (m <= 2) y++;
+  if (now_ms / 86400000 == days)
+    snprintf(out, cap, "%02d:%02d", (int)(rem / 3600), (int)(rem / 60 % 60));
+  else
+    snprintf(out, cap, "%04d-%02d-%02d %02d:%02d", (int)y, (int)m, (int)d, (int)(rem / 3600),
+             (int)(rem / 60 % 60));
+}
+
+/* Sends ev to s as it would have been shown, with its time in front. */
+static void send_past(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* ev, int64_t now_ms) {
+  uvc_msg_t* m = uvc_core_render(core, ev, s);
+  uvc_msg_t* out;
+  uvc_part_t parts[2];
+  char stamp[32];
+  int k;
+  if (m == NULL) return;
+  when(ev->time_ms, now_ms, stamp, sizeof(stamp) - 3);
+  k = (int)strlen(stamp);
+  memmove(stamp + 1, stamp, (size_t)k);
+  stamp[0] = '[';
+  stamp[k + 1] = ']';
+  stamp[k + 2] = ' ';
+  parts[0].p = stamp;
+  parts[0].n = (size_t)k + 3;
+  parts[1].p = m->data;
+  parts[1].n = m->len;
+  out = uvc_msg_concat(parts, 2);
+  uvc_msg_release(m);
+  if (out == NULL) return;
+  uvc_core_send(core, s, out);
+  uvc_msg_release(out);
+}
+
+/* A history answer: the past of a room between two markers, or what was kept while s was
+ * away. */
+static void text_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q,
+                            int status, const uvc_event_t* ev, size_t n) {
+  const uvc_room_t* room = uvc_session_room(s);
+  int64_t now = ev != NULL && n > 0 ? ev[n - 1].time_ms : 0;
+  size_t i;
+  if (q->how == UVC_HQ_AWAY) {
+    if (status != 0 || n == 0) return;
+    reply(core, s, "*** --- while you were away: %u private message%s ---", (unsigned)n,
+          n == 1 ? "" : "s");
+    for (i = 0; i < n; i++)
+      send_past(core, s, &ev[i], now + 86400000); /* with their dates */
+    reply(core, s, "*** --- end of the messages kept for you ---");
+    return;
+  }
+  if (status != 0) {
+    if (q->purpose == HIST_COMMAND)
+      reply(core, s, "! no history of %s: %s", q->target, uvc_strerror(status));
+    return;
+  }
+  /* a join's replay is for the room s is still in */
+  if (q->purpose == HIST_JOIN &&
+      (room == NULL || !uvc_name_eq(room->name, room->name_len, q->target, strlen(q->target))))
+    return;
+  if (n == 0) {
+    if (q->purpose == HIST_COMMAND) reply(core, s, "*** %s has no history yet", q->target);
+    return;
+  }
+  if (core->hooks.wallclock_ms != NULL) now = core->hooks.wallclock_ms(core->ud);
+  reply(core, s, "*** --- the last %u message%s of %s%s ---", (unsigned)n, n == 1 ? "" : "s",
+        q->target, q->purpose == HIST_JOIN ? " (/history N shows more)" : "");
+  for (i = 0; i < n; i++)
+    send_past(core, s, &ev[i], now);
+  reply(core, s, "*** --- end of the history of %s ---", q->target);
 }
 
 /* Why s may not join room, in words. */
@@ -776,6 +913,7 @@ static const struct {
     {"members-only", 'n', UVC_ROOM_MEMBERS_ONLY, "only members may talk", "anyone may talk"},
     {"topic-lock", 't', UVC_ROOM_TOPIC_LOCKED, "only operators set the topic",
      "anyone may set the topic"},
+    {"no-history", 'H', UVC_ROOM_NO_HISTORY, "its messages are not kept", "its messages are kept"},
 };
 #define N_FLAGS (sizeof(kFlags) / sizeof(kFlags[0]))
 
@@ -810,7 +948,7 @@ static void cmd_mode(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     if (len < 2 || (w[0] != '+' && w[0] != '-')) {
       reply(core, s,
             "! usage: /mode +FLAG or -FLAG, FLAG one of moderated invite-only secret "
-            "members-only topic-lock (or m i s n t)");
+            "members-only topic-lock no-history (or m i s n t H)");
       return;
     }
     plus = w[0] == '+';
@@ -822,7 +960,7 @@ static void cmd_mode(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     if (k == N_FLAGS) {
       reply(core, s,
             "! there is no flag \"%.*s\"; the flags are moderated invite-only secret "
-            "members-only topic-lock",
+            "members-only topic-lock no-history",
             (int)len, w);
       return;
     }
@@ -963,6 +1101,7 @@ static void admit(uvc_core_t* core, uvc_session_t* s) {
           (unsigned)(room->n_members - 1), room->n_members == 2 ? "" : "s");
   if (room->topic != NULL)
     reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
+  if (core->history_join > 0) ask_history(core, s, room, core->history_join, HIST_JOIN);
 }
 
 /* A new connection: into the chat at once, or, where the server has a password, only once
@@ -1205,4 +1344,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_watch: text users watch nobody */
     NULL, /* realname: text users have none */
     NULL, /* render_variant: one rendering for every text user */
+    text_on_history,
 };

@@ -272,6 +272,8 @@ static const irc_cmd_t kCommands[] = {
     {"VERSION", irc_cmd_version, AFTER, 0, 1, 0, 0, 0},
     {"WHOWAS", irc_cmd_whowas, AFTER, 1, 2, 0, NO_NICK, NO_NICK},
     {"MONITOR", irc_cmd_monitor, AFTER, 1, 2, 0, 0, 0},
+    /* history (irc_history.c) */
+    {"CHATHISTORY", irc_cmd_chathistory, AFTER, 1, 5, 0, 0, 0},
     /* the server itself (irc_server.c) */
     {"TIME", irc_cmd_time, AFTER, 0, 1, 0, 0, 0},
     {"INFO", irc_cmd_info, AFTER, 0, 1, 0, 0, 0},
@@ -538,4 +540,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_watch,
     irc_realname,
     irc_render_variant,
+    irc_on_history,
 };

@@ -85,7 +85,6 @@ void irc_cmd_join(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
   char word[ECHO_MAX + 1];
   size_t pos = 0, kpos = 0;
   int any = 0;
-  (void)st;
   if (list->n == 1 && list->p[0] == '0') {
     while (s->n_rooms > 0)
       uvc_core_part(core, s, uvc_session_membership(s, s->n_rooms - 1u)->room, NULL, 0);
@@ -105,9 +104,10 @@ void irc_cmd_join(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
     }
     err = uvc_core_join_key(core, s, item.p, item.n, has_key ? key.p : NULL, has_key ? key.n : 0, 1,
                             &room);
-    if (err == 0)
+    if (err == 0) {
       irc_send_joined(core, s, room);
-    else if (err == UVC_EBANNED)
+      irc_history_joined(core, s, st, room);
+    } else if (err == UVC_EBANNED)
       irc_num(core, s, ERR_BANNEDFROMCHAN, irc_echo(item.p, item.n, word));
     else if (err == UVC_EINVITE_ONLY)
       irc_num(core, s, ERR_INVITEONLYCHAN, irc_echo(item.p, item.n, word));
@@ -180,11 +180,9 @@ void irc_cmd_names(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
 static const struct {
   char letter;
   unsigned mode;
-} kFlagLetters[] = {{'i', UVC_ROOM_INVITE_ONLY},
-                    {'m', UVC_ROOM_MODERATED},
-                    {'n', UVC_ROOM_MEMBERS_ONLY},
-                    {'s', UVC_ROOM_SECRET},
-                    {'t', UVC_ROOM_TOPIC_LOCKED}};
+} kFlagLetters[] = {{'H', UVC_ROOM_NO_HISTORY}, {'i', UVC_ROOM_INVITE_ONLY},
+                    {'m', UVC_ROOM_MODERATED},  {'n', UVC_ROOM_MEMBERS_ONLY},
+                    {'s', UVC_ROOM_SECRET},     {'t', UVC_ROOM_TOPIC_LOCKED}};
 #define N_FLAG_LETTERS (sizeof(kFlagLetters) / sizeof(kFlagLetters[0]))
 
 /* 324 and 329: the room's modes; the key only to its members. */

@@ -71,20 +71,21 @@ enum {
  * kCaps in irc_register.c). Those in CAP_RENDER change how core events are rendered for a
  * client, so they choose its render variant (irc_set_variant). */
 enum {
-  CAP_MULTI_PREFIX = 1,       /* every prefix in NAMES and WHO (there is only @) */
-  CAP_USERHOST_IN_NAMES = 2,  /* nick!user@host in NAMES */
-  CAP_SASL = 4,               /* AUTHENTICATE */
-  CAP_SERVER_TIME = 8,        /* @time= on every event */
-  CAP_MESSAGE_TAGS = 16,      /* @msgid= and client-only tags relayed; TAGMSG */
-  CAP_ECHO_MESSAGE = 32,      /* one's own PRIVMSG, NOTICE and TAGMSG come back */
-  CAP_BATCH = 64,             /* BATCH (for labeled-response) */
-  CAP_LABELED_RESPONSE = 128, /* @label= on the answer to a labeled command */
-  CAP_ACCOUNT_TAG = 256,      /* @account= on events from logged-in users */
-  CAP_ACCOUNT_NOTIFY = 512,   /* ACCOUNT when a peer logs in or out */
-  CAP_AWAY_NOTIFY = 1024,     /* AWAY when a peer goes away or comes back */
-  CAP_EXTENDED_JOIN = 2048,   /* JOIN #room account :realname */
-  CAP_CAP_NOTIFY = 4096,      /* CAP NEW/DEL (the set never changes while running) */
-  CAP_STANDARD_REPLIES = 8192 /* FAIL/WARN/NOTE understood */
+  CAP_MULTI_PREFIX = 1,        /* every prefix in NAMES and WHO (there is only @) */
+  CAP_USERHOST_IN_NAMES = 2,   /* nick!user@host in NAMES */
+  CAP_SASL = 4,                /* AUTHENTICATE */
+  CAP_SERVER_TIME = 8,         /* @time= on every event */
+  CAP_MESSAGE_TAGS = 16,       /* @msgid= and client-only tags relayed; TAGMSG */
+  CAP_ECHO_MESSAGE = 32,       /* one's own PRIVMSG, NOTICE and TAGMSG come back */
+  CAP_BATCH = 64,              /* BATCH (for labeled-response) */
+  CAP_LABELED_RESPONSE = 128,  /* @label= on the answer to a labeled command */
+  CAP_ACCOUNT_TAG = 256,       /* @account= on events from logged-in users */
+  CAP_ACCOUNT_NOTIFY = 512,    /* ACCOUNT when a peer logs in or out */
+  CAP_AWAY_NOTIFY = 1024,      /* AWAY when a peer goes away or comes back */
+  CAP_EXTENDED_JOIN = 2048,    /* JOIN #room account :realname */
+  CAP_CAP_NOTIFY = 4096,       /* CAP NEW/DEL (the set never changes while running) */
+  CAP_STANDARD_REPLIES = 8192, /* FAIL/WARN/NOTE understood */
+  CAP_CHATHISTORY = 16384      /* draft/chathistory: no replay on JOIN; CHATHISTORY */
 };
 #define CAP_RENDER                                                                               \
   (CAP_SERVER_TIME | CAP_MESSAGE_TAGS | CAP_ACCOUNT_TAG | CAP_ACCOUNT_NOTIFY | CAP_AWAY_NOTIFY | \
@@ -189,6 +190,19 @@ int irc_user_prefix(const uvc_core_t* core, char* out, size_t cap, const uvc_ses
 int irc_who_prefix(char* out, size_t cap, const uvc_event_who_t* who, const char* nick, size_t len);
 /* Whether a session of adapter a is an IRC client (whose lines were fitted to IRC's length). */
 int irc_format_is_irc(const uvc_adapter_t* a);
+
+/* ------------------------------------------------------------------------------------------
+ * History (irc_history.c)
+ * ---------------------------------------------------------------------------------------- */
+
+void irc_cmd_chathistory(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
+                         const uvc_irc_msg_t* m);
+/* The adapter's on_history entry point. */
+void irc_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q, int status,
+                    const uvc_event_t* ev, size_t n);
+/* s joined room: a client without draft/chathistory gets the last lines as NOTICEs. */
+void irc_history_joined(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
+                        const uvc_room_t* room);
 
 /* ------------------------------------------------------------------------------------------
  * Registration (irc_register.c)

@@ -164,6 +164,13 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
       if (!notice) irc_ns_notice(core, s, "Send your commands to NickServ alone");
     } else {
       uvc_session_t* u = uvc_core_find(core, item.p, item.n);
+      if (u == NULL && !is_ctcp &&
+          uvc_core_keep_private(core, s, item.p, item.n, text, len, notice) == 0) {
+        /* a registered account nobody is logged in to: kept for its next login */
+        irc_sendf(core, s, ":%s NOTICE %s :%s is offline: the message is kept for their next login",
+                  core->server_name, s->nick, irc_echo(item.p, item.n, word));
+        continue;
+      }
       if (u == NULL) {
         if (!notice) irc_num(core, s, ERR_NOSUCHNICK, irc_echo(item.p, item.n, word));
         continue;

@@ -11,7 +11,7 @@ typedef struct irc_cap {
   const char* name;
   const char* value; /* shown to CAP LS 302 clients as name=value, or NULL */
   uint16_t bit;
-  uint8_t accounts; /* offered only where accounts are available */
+  uint8_t accounts; /* offered only where accounts (1) or the history (2) are available */
 } irc_cap_t;
 
 /* Every capability offered, sorted by name; each one's whole behaviour is implemented. */
@@ -20,6 +20,7 @@ static const irc_cap_t kCaps[] = {{"account-notify", NULL, CAP_ACCOUNT_NOTIFY, 0
                                   {"away-notify", NULL, CAP_AWAY_NOTIFY, 0},
                                   {"batch", NULL, CAP_BATCH, 0},
                                   {"cap-notify", NULL, CAP_CAP_NOTIFY, 0},
+                                  {"draft/chathistory", NULL, CAP_CHATHISTORY, 2},
                                   {"echo-message", NULL, CAP_ECHO_MESSAGE, 0},
                                   {"extended-join", NULL, CAP_EXTENDED_JOIN, 0},
                                   {"labeled-response", NULL, CAP_LABELED_RESPONSE, 0},
@@ -29,6 +30,13 @@ static const irc_cap_t kCaps[] = {{"account-notify", NULL, CAP_ACCOUNT_NOTIFY, 0
                                   {"server-time", NULL, CAP_SERVER_TIME, 0},
                                   {"userhost-in-names", NULL, CAP_USERHOST_IN_NAMES, 0},
                                   {NULL, NULL, 0, 0}};
+
+/* Whether c is offered on this server. */
+static int cap_available(const uvc_core_t* core, const irc_cap_t* c) {
+  if (c->accounts == 1) return core->auth != NULL;
+  if (c->accounts == 2) return core->history != NULL;
+  return 1;
+}
 
 /* Completes the registration once NICK and USER are in and no CAP negotiation is open:
  * checks the password, enters the nick into the core, greets, joins the --irc-autojoin room
@@ -133,7 +141,7 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
     list[0] = '\0';
     for (c = kCaps; c->name != NULL; c++) {
       if (!ls && !(st->caps & c->bit)) continue;
-      if (c->accounts && core->auth == NULL) continue;
+      if (!cap_available(core, c)) continue;
       n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s%s%s", n ? " " : "", c->name,
                             ls && c->value && (st->flags & IRC_CAP_302) ? "=" : "",
                             ls && c->value && (st->flags & IRC_CAP_302) ? c->value : "");
@@ -159,7 +167,7 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
       for (c = kCaps; c->name != NULL; c++)
         if (strlen(c->name) == end - start && memcmp(c->name, req->p + start, end - start) == 0)
           break;
-      if (c->name == NULL || (c->accounts && core->auth == NULL)) {
+      if (c->name == NULL || !cap_available(core, c)) {
         ok = 0;
       } else if (neg) {
         off |= c->bit;

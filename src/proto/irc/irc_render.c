@@ -111,11 +111,9 @@ static size_t mode_change(const uvc_event_t* ev, char* out, size_t cap) {
   static const struct {
     unsigned mode;
     char letter;
-  } kLetters[] = {{UVC_ROOM_INVITE_ONLY, 'i'},
-                  {UVC_ROOM_MODERATED, 'm'},
-                  {UVC_ROOM_MEMBERS_ONLY, 'n'},
-                  {UVC_ROOM_SECRET, 's'},
-                  {UVC_ROOM_TOPIC_LOCKED, 't'}};
+  } kLetters[] = {{UVC_ROOM_NO_HISTORY, 'H'}, {UVC_ROOM_INVITE_ONLY, 'i'},
+                  {UVC_ROOM_MODERATED, 'm'},  {UVC_ROOM_MEMBERS_ONLY, 'n'},
+                  {UVC_ROOM_SECRET, 's'},     {UVC_ROOM_TOPIC_LOCKED, 't'}};
   size_t n = 0, i;
   int len;
   if (ev->list != 0)
