@@ -228,12 +228,15 @@ static const char* empty_conf(void) {
 
 void th_server_start(th_server_t* s, const char* const* args) {
   static const char* const kPorts[3] = {"--irc-port", "--tls-port", "--irc-tls-port"};
-  const char* all[48];
+  const char* all[52];
   char data_dir[1024] = "";
   int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0}, has_dir = 0, has_conf = 0;
+  int has_join = 0, has_irc_replay = 0;
   for (i = 0; args != NULL && args[i] != NULL && n < 38; i++) {
     if (strcmp(args[i], "--data-dir") == 0 || strncmp(args[i], "--data-dir=", 11) == 0) has_dir = 1;
     if (strcmp(args[i], "--config") == 0 || strncmp(args[i], "--config=", 9) == 0) has_conf = 1;
+    if (strcmp(args[i], "--history-join") == 0) has_join = 1;
+    if (strcmp(args[i], "--history-irc") == 0) has_irc_replay = 1;
     for (k = 0; k < 3; k++) {
       if (strcmp(args[i], kPorts[k]) == 0 && args[i + 1] != NULL) {
         named[k] = 1;
@@ -252,6 +255,16 @@ void th_server_start(th_server_t* s, const char* const* args) {
   }
   all[n++] = "--log-level";
   all[n++] = "debug";
+  /* The replay of history on joining comes when the store answers, in between whatever a
+   * test expects next: only the tests of history ask for it. */
+  if (!has_join) {
+    all[n++] = "--history-join";
+    all[n++] = "0";
+  }
+  if (!has_irc_replay) {
+    all[n++] = "--history-irc";
+    all[n++] = "0";
+  }
   if (!has_conf) {
     all[n++] = "--config";
     all[n++] = empty_conf();

@@ -280,7 +280,7 @@ static void parser_limits_and_garbage(void** state) {
  * ---------------------------------------------------------------------------------------- */
 
 #define ISUPPORT1                                                                      \
-  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=Ib,k,l,imnst CHANNELLEN=32 " \
+  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=Ib,k,l,Himnst CHANNELLEN=32 " \
   "CHANTYPES=# KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(ov)@+ "           \
   "TOPICLEN=390 USERLEN=10 :are supported by this server"
 #define ISUPPORT2                                                                      \
@@ -304,7 +304,7 @@ static void registration_greets_and_joins_nothing(void** state) {
       "\r\n"
       ":uvchat 003 alice :This server was created Tue Nov 14 2023 at 22:13:20 UTC\r\n"
       ":uvchat 004 alice uvchat " VER
-      " iow Iiklmnostv Iklov\r\n"
+      " iow HIiklmnostv Iklov\r\n"
       ":uvchat 005 alice " ISUPPORT1
       "\r\n"
       ":uvchat 005 alice " ISUPPORT2
