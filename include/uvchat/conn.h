@@ -16,7 +16,9 @@
 #include "uvchat/outq.h"
 #include "uvchat/telnet.h"
 
-typedef struct uvc_server uvc_server_t;
+#include "uvchat/flow.h"
+
+struct uvc_tls_ctx;
 
 typedef enum {
   UVC_CONN_OPEN = 0,
@@ -99,9 +101,18 @@ typedef struct uvc_client {
                         token bucket is full again, so that it is told once per episode */
 } uvc_client_t;
 
-/* Accepts a connection from listener into a new client and greets it (a TLS client once
- * its handshake is done). */
-void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tls);
+/* Accepts a connection from listener into a new client (over TLS from tls, if not NULL), or
+ * returns NULL when it cannot (the connection is then closed). The client does not read yet:
+ * its owner counts it, links it (c->node) and then calls uvc_conn_start or uvc_conn_refuse. */
+uvc_client_t* uvc_conn_accept(uvc_flow_t* flow, uv_stream_t* listener, const uvc_adapter_t* adapter,
+                              struct uvc_tls_ctx* tls);
+/* Starts reading an accepted client and greets it (a TLS client once its handshake is done). */
+void uvc_conn_start(uvc_client_t* c);
+/* Turns an accepted client away with one line saying why (not over TLS) and closes it now. */
+void uvc_conn_refuse(uvc_client_t* c, const char* why);
+
+/* What the flow module may ask of a client (see uvc_flow_ops_t). */
+extern const uvc_flow_ops_t uvc_conn_flow_ops;
 
 /* Queues m (taking a reference) for c; drops c when its send queue passes the limit. */
 void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m);
@@ -143,8 +154,14 @@ void uvc_conn_flush(uvc_client_t* c);
 /* Closes the handle now; queued output is discarded. */
 void uvc_conn_hard_close(uvc_client_t* c);
 
-/* The server a client belongs to: the loop's data pointer. */
-#define UVC_CONN_SRV(c) ((uvc_server_t*)(c)->tcp.loop->data)
+/* The flow state of a client's loop: the loop's data pointer. */
+#define UVC_CONN_FLOW(c) ((uvc_flow_t*)(c)->tcp.loop->data)
+
+/* Formats a socket address as "1.2.3.4:5" or "[::1]:5" (IPv4-mapped IPv6 as IPv4). */
+void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen);
+/* A client's compact address, from a socket address / formatted like uvc_format_addr. */
+void uvc_peer_from(uvc_peer_t* p, const struct sockaddr* sa);
+void uvc_format_peer(const uvc_peer_t* p, char* out, size_t outlen);
 
 /* The client that carries session s. */
 static inline uvc_client_t* uvc_conn_of(uvc_session_t* s) {
