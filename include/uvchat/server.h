@@ -16,6 +16,7 @@
 #include "uvchat/flow.h"
 #include "uvchat/list.h"
 #include "uvchat/log.h"
+#include "uvchat/transport.h"
 
 #define UVC_MAX_LISTENERS 8
 
@@ -25,7 +26,8 @@ typedef struct uvc_listener {
   uv_tcp_t tcp;
   uvc_server_t* srv;
   const uvc_adapter_t* adapter;
-  int tls;       /* clients speak TLS (srv->tls) */
+  uvc_transport_maker_t chain[UVC_MAX_CHAIN]; /* the transports of its clients, socket first */
+  int n_chain;
   char addr[64]; /* "[::]:8080" */
 } uvc_listener_t;
 
@@ -75,6 +77,10 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
  * to err. */
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
                       int tls, char* bound, size_t boundlen, char* err, size_t errlen);
+/* The same for a listener whose clients' bytes go through the n transports chain makes. */
+int uvc_server_listen_chain(uvc_server_t* srv, const char* host, int port,
+                            const uvc_adapter_t* adapter, const uvc_transport_maker_t* chain, int n,
+                            char* bound, size_t boundlen, char* err, size_t errlen);
 
 /* Loads cfg.tls_cert and cfg.tls_key for the TLS listeners. Returns 0, or -1 with a message
  * in err (also when TLS is not compiled in). */

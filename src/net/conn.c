@@ -19,9 +19,7 @@
 #include "uvchat/flow.h"
 #include "uvchat/log.h"
 #include "uvchat/telnet.h"
-#ifdef UVCHAT_WITH_TLS
-#include "uvchat/tls.h"
-#endif
+#include "uvchat/transport.h"
 
 #define LEAVE_TEXT_MAX 300
 
@@ -54,159 +52,26 @@ static int looks_like_http(const char* p, size_t n) {
   return 0;
 }
 
-#ifdef UVCHAT_WITH_TLS
-/* ------------------------------------------------------------------------------------------
- * TLS: a client whose bytes go through a TLS engine. It is a larger struct that starts with
- * the plain client (flag UVC_CONN_TLS), so plaintext clients pay nothing for it. Shared
- * broadcast messages are encrypted per client as they leave its queue; at most
- * TLS_INFLIGHT_MAX bytes of ciphertext are in flight, the rest waits in the queue where the
- * send-queue limits see it.
- * ---------------------------------------------------------------------------------------- */
-
-#define TLS_INFLIGHT_MAX (64 * 1024)
-
-typedef struct uvc_tls_client {
-  uvc_client_t c;
-  uvc_tls_t* tls;
-  struct uvc_tls_ctx* ctx;  /* where tls comes from (the server's context) */
-  uint32_t cipher_inflight; /* ciphertext bytes handed to uv_write and not yet written */
-  uint8_t opened;           /* the handshake is done and the adapter greeted it */
-} uvc_tls_client_t;
-
-typedef struct tls_write {
-  uv_write_t req;
-  uvc_client_t* c;
-  uint32_t n;
-  char data[];
-} tls_write_t;
-
-static uvc_tls_client_t* tls_of(uvc_client_t* c) {
-  return (uvc_tls_client_t*)c;
-}
-
-static void on_tls_write(uv_write_t* req, int status) {
-  tls_write_t* w = (tls_write_t*)req;
-  uvc_client_t* c = w->c;
-  tls_of(c)->cipher_inflight -= w->n;
-  free(w);
-  if (c->state == UVC_CONN_CLOSING) return; /* runs inside the close */
-  if (status < 0) {
-    write_failed(c, status);
-    return;
-  }
-  if (c->outq.count > 0)
-    uvc_flow_mark_dirty(UVC_CONN_FLOW(c), c);
-  else if (c->state == UVC_CONN_DRAINING && tls_of(c)->cipher_inflight == 0)
-    begin_shutdown(c);
-}
-
-/* Sends the ciphertext the engine has ready (handshake messages, alerts, records). */
-static void tls_send(uvc_client_t* c) {
-  uvc_tls_client_t* tc = tls_of(c);
-  size_t n = uvc_tls_pending_out(tc->tls);
-  tls_write_t* w;
-  uv_buf_t b;
-  int r;
-  if (n == 0 || c->state == UVC_CONN_CLOSING) return;
-  if ((w = malloc(sizeof(*w) + n)) == NULL) {
-    write_failed(c, UV_ENOMEM);
-    return;
-  }
-  w->c = c;
-  w->n = (uint32_t)uvc_tls_take_out(tc->tls, w->data, n);
-  b = uv_buf_init(w->data, w->n);
-  if ((r = uv_write(&w->req, (uv_stream_t*)&c->tcp, &b, 1, on_tls_write)) != 0) {
-    free(w);
-    write_failed(c, r);
-    return;
-  }
-  tc->cipher_inflight += w->n;
-}
-
-/* Moves queued messages into the engine while little ciphertext is in flight, then sends. */
-static void tls_flush(uvc_client_t* c) {
-  uvc_tls_client_t* tc = tls_of(c);
-  while (c->outq.count > 0 &&
-         tc->cipher_inflight + uvc_tls_pending_out(tc->tls) < TLS_INFLIGHT_MAX) {
-    uvc_msg_t* m = c->outq.ring[c->outq.head];
-    uint32_t off = c->outq.head_off;
-    int r = uvc_tls_write(tc->tls, m->data + off, m->len - off);
-    if (r == UVC_TLS_FULL) break; /* held until the handshake is done */
-    if (r < 0) {
-      UVC_DEBUG("TLS: %s", uvc_tls_last_error(tc->tls));
-      write_failed(c, UV_EPROTO);
-      return;
-    }
-    uvc_outq_consume(&c->outq, m->len - off);
-  }
-  tls_send(c);
-  if (c->outq.count == 0) {
-    uvc_outq_trim_small(&c->outq);
-    if (c->state == UVC_CONN_DRAINING && tc->cipher_inflight == 0) begin_shutdown(c);
-  }
-}
-
-/* Decrypts what the engine holds and hands it to the line framer while the client is open
- * and not paused; greets the client once its handshake is done. */
-static void tls_pump(uvc_client_t* c) {
-  uvc_flow_t* flow = UVC_CONN_FLOW(c);
-  uvc_tls_client_t* tc = tls_of(c);
-  char* tbuf = uvc_flow_tbuf(flow);
-  if (tbuf == NULL) {
-    uvc_conn_close(c, UVC_LEAVE_LOST, "out of memory for TLS", 21, 0);
-    return;
-  }
-  while (c->state == UVC_CONN_OPEN && c->pause == 0) {
-    int k = uvc_tls_read(tc->tls, tbuf, UVC_READ_BUF);
-    if (!tc->opened && uvc_tls_handshake_done(tc->tls)) {
-      tc->opened = 1;
-      open_session(c);
-      if (c->state != UVC_CONN_OPEN) break;
-    }
-    if (k > 0) {
-      handle_input(c, tbuf, (size_t)k);
-      uvc_wipe(tbuf, (size_t)k);
-    } else if (k == 0) {
-      break;
-    } else if (k == UVC_TLS_CLOSED) {
-      uvc_conn_close(c, UVC_LEAVE_CLOSED, NULL, 0, 1);
-      break;
-    } else {
-      const char* e = uvc_tls_last_error(tc->tls);
-      uvc_conn_close(c, UVC_LEAVE_LOST, e, strlen(e), 0);
-      break;
-    }
-  }
-  tls_send(c); /* handshake replies, alerts, and what the lines above produced */
-}
-
-/* Ciphertext from the socket. A client that speaks plaintext to the TLS port gets one plain
- * line saying so, and is closed. */
-static void tls_input(uvc_client_t* c, char* data, size_t n) {
-  uvc_tls_client_t* tc = tls_of(c);
-  int r = uvc_tls_feed(tc->tls, data, n);
-  if (r == UVC_TLS_NOT_TLS) {
-    static char kPlain[] =
-        "This port speaks TLS: connect with a TLS client (openssl s_client, an IRC client "
-        "with TLS on), or use the plaintext port.\r\n";
-    uv_buf_t b = uv_buf_init(kPlain, sizeof(kPlain) - 1);
-    (void)uv_try_write((uv_stream_t*)&c->tcp, &b, 1);
-    uvc_conn_close(c, UVC_LEAVE_LOST, "plaintext on the TLS port", 25, 0);
-    return;
-  }
-  if (r < 0) {
-    const char* e = uvc_tls_last_error(tc->tls);
-    uvc_conn_close(c, UVC_LEAVE_LOST, e, strlen(e), 0);
-    return;
-  }
-  tls_pump(c);
-}
-#endif
-
 static const char* peer_str(const uvc_client_t* c, char* buf, size_t len) {
   uvc_format_peer(&c->peer, buf, len);
   return buf;
 }
+
+/* The transports of c for the log, top first: ", WebSocket, TLS"; "" for plain TCP. */
+static const char* via(const uvc_client_t* c, char* buf, size_t len) {
+  const uvc_transport_t* t;
+  size_t at = 0;
+  buf[0] = '\0';
+  if (!(c->flags & UVC_CONN_XPORT)) return buf;
+  for (t = ((const uvc_xclient_t*)c)->top; t != NULL && at < len; t = t->below) {
+    int k = snprintf(buf + at, len - at, ", %s", t->ops->name);
+    if (k < 0) break;
+    at += (size_t)k;
+  }
+  return buf;
+}
+
+static int may_write(const uvc_client_t* c);
 
 static const char* who(const uvc_client_t* c) {
   return c->sess.nick_len ? c->sess.nick : "-";
@@ -419,9 +284,11 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
   c->pause &= (uint8_t)~reason;
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
   handle_lines(c, &none);
-#ifdef UVCHAT_WITH_TLS
-  if (c->flags & UVC_CONN_TLS) tls_pump(c); /* records the engine decrypted but we held */
-#endif
+  if (c->flags & UVC_CONN_XPORT) { /* input a transport decoded but held */
+    uvc_transport_t* t;
+    for (t = uvc_xclient_of(c)->bottom; t != NULL && c->pause == 0; t = t->above)
+      if (t->ops->resume != NULL) t->ops->resume(t);
+  }
   if (c->pause != 0 || c->state != UVC_CONN_OPEN) return;
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
     c->err = (int16_t)r;
@@ -432,13 +299,11 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
 static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   uvc_client_t* c = stream->data;
   if (nread > 0) {
-#ifdef UVCHAT_WITH_TLS
-    if (c->flags & UVC_CONN_TLS)
-      tls_input(c, buf->base, (size_t)nread);
-    else
-#endif
-        if (c->last_line == c->since && c->framer == NULL &&
-            looks_like_tls(buf->base, (size_t)nread))
+    if (c->flags & UVC_CONN_XPORT) {
+      uvc_transport_t* t = uvc_xclient_of(c)->bottom;
+      t->ops->input(t, buf->base, (size_t)nread);
+    } else if (c->last_line == c->since && c->framer == NULL &&
+               looks_like_tls(buf->base, (size_t)nread))
       /* A TLS client on a plaintext port cannot read a plaintext line: just close. */
       uvc_conn_close(c, UVC_LEAVE_LOST, "a TLS handshake on a plaintext port", 35, 0);
     else if (c->last_line == c->since && c->framer == NULL && c->sess.unseen &&
@@ -497,12 +362,12 @@ static void open_session(uvc_client_t* c) {
 
 void uvc_conn_reveal(uvc_client_t* c) {
   uvc_flow_t* flow = UVC_CONN_FLOW(c);
-  char addr[64];
+  char addr[64], layers[64];
   if (!c->sess.unseen) return;
   uvc_core_reveal(flow->core, &c->sess);
   uvc_log_limited(&flow->conn_log, uv_now(flow->loop), UVC_LOG_INFO, "connect %s from %s (%s%s)",
                   who(c), peer_str(c, addr, sizeof(addr)), c->sess.adapter->name,
-                  (c->flags & UVC_CONN_TLS) ? ", TLS" : "");
+                  via(c, layers, sizeof(layers)));
 }
 
 static void on_closed_unaccepted(uv_handle_t* h) {
@@ -510,14 +375,10 @@ static void on_closed_unaccepted(uv_handle_t* h) {
 }
 
 uvc_client_t* uvc_conn_accept(uvc_flow_t* flow, uv_stream_t* listener, const uvc_adapter_t* adapter,
-                              struct uvc_tls_ctx* tls) {
-#ifdef UVCHAT_WITH_TLS
-  uvc_client_t* c = calloc(1, tls ? sizeof(uvc_tls_client_t) : sizeof(uvc_client_t));
-#else
-  uvc_client_t* c = calloc(1, sizeof(uvc_client_t));
-#endif
+                              const uvc_transport_maker_t* chain, int n_chain) {
+  uvc_client_t* c = calloc(1, n_chain > 0 ? sizeof(uvc_xclient_t) : sizeof(uvc_client_t));
   uvc_sockaddr_t peer;
-  int len = sizeof(peer), r;
+  int len = sizeof(peer), r, i;
   if (c == NULL) {
     /* Accept into a bare handle and close it, so the listener does not stall. */
     uv_tcp_t* t = malloc(sizeof(*t));
@@ -543,26 +404,35 @@ uvc_client_t* uvc_conn_accept(uvc_flow_t* flow, uv_stream_t* listener, const uvc
   c->state = UVC_CONN_OPEN;
   c->since = c->last_line = (uint32_t)uv_now(flow->loop);
   c->tokens = (uint32_t)(flow->cfg->flood_burst * 1000u);
-#ifdef UVCHAT_WITH_TLS
-  if (tls) {
-    c->flags |= UVC_CONN_TLS;
-    tls_of(c)->ctx = tls;
+  if (n_chain > 0) {
+    uvc_xclient_t* x = uvc_xclient_of(c);
+    c->flags |= UVC_CONN_XPORT;
+    for (i = 0; i < n_chain; i++) {
+      uvc_transport_t* t = chain[i].make(chain[i].arg, c);
+      if (t == NULL) { /* the ones made are freed with the client */
+        x->top = NULL; /* the mark uvc_conn_start looks for */
+        break;
+      }
+      t->below = x->top;
+      if (x->top != NULL)
+        x->top->above = t;
+      else
+        x->bottom = t;
+      x->top = t;
+    }
   }
-#else
-  (void)tls;
-#endif
   return c;
 }
 
 void uvc_conn_refuse(uvc_client_t* c, const char* refusal) {
   uvc_flow_t* flow = UVC_CONN_FLOW(c);
   const uvc_adapter_t* adapter = c->sess.adapter;
-  /* One clear line, then the door closes at once; nothing it sends is read. (A TLS client
-   * cannot read a plain line before its handshake: it is just closed.) Its descriptor is
-   * given back now, not after a drain: in a storm at the open-file limit, refused
-   * connections waiting to drain would use up the descriptors, and the newcomers after
-   * them would be closed by libuv without a word. */
-  if (adapter->on_farewell != NULL && !(c->flags & UVC_CONN_TLS)) {
+  /* One clear line, then the door closes at once; nothing it sends is read. (A client behind
+   * a transport cannot read a plain line: it is just closed.) Its descriptor is given back
+   * now, not after a drain: in a storm at the open-file limit, refused connections waiting
+   * to drain would use up the descriptors, and the newcomers after them would be closed by
+   * libuv without a word. */
+  if (adapter->on_farewell != NULL && !(c->flags & UVC_CONN_XPORT)) {
     size_t bytes, n;
     adapter->on_farewell(flow->core, &c->sess, UVC_LEAVE_REFUSED, refusal);
     n = uvc_outq_fill(&c->outq, flow->iov, UVC_MAX_IOV, &bytes);
@@ -574,18 +444,81 @@ void uvc_conn_refuse(uvc_client_t* c, const char* refusal) {
 
 void uvc_conn_start(uvc_client_t* c) {
   int r;
-#ifdef UVCHAT_WITH_TLS
-  if ((c->flags & UVC_CONN_TLS) && (tls_of(c)->tls = uvc_tls_new(tls_of(c)->ctx)) == NULL) {
-    uvc_conn_close(c, UVC_LEAVE_LOST, "out of memory for TLS", 21, 0);
+  if ((c->flags & UVC_CONN_XPORT) && uvc_xclient_of(c)->top == NULL) {
+    uvc_conn_close(c, UVC_LEAVE_LOST, "out of memory for its transport", 31, 0);
     return;
   }
-#endif
   if ((r = uv_read_start((uv_stream_t*)&c->tcp, on_alloc, on_read)) != 0) {
     c->err = (int16_t)r;
     uvc_conn_close(c, UVC_LEAVE_LOST, NULL, 0, 0);
     return;
   }
-  if (!(c->flags & UVC_CONN_TLS)) open_session(c); /* TLS: once the handshake is done */
+  if (!(c->flags & UVC_CONN_XPORT)) open_session(c); /* else once its transports are ready */
+}
+
+/* ------------------------------------------------------------------------------------------
+ * What transports call
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_transport_up(uvc_transport_t* t, char* data, size_t n) {
+  if (t->above != NULL)
+    t->above->ops->input(t->above, data, n);
+  else
+    handle_input(t->c, data, n);
+}
+
+void uvc_transport_ready(uvc_transport_t* t) {
+  if (t->above == NULL)
+    open_session(t->c);
+  else if (t->above->ops->ready != NULL)
+    t->above->ops->ready(t->above);
+}
+
+void uvc_transport_replace(uvc_transport_t* t, uvc_transport_t* n) {
+  uvc_xclient_t* x = uvc_xclient_of(t->c);
+  n->below = t->below;
+  n->above = t->above;
+  if (t->below != NULL)
+    t->below->above = n;
+  else
+    x->bottom = n;
+  if (t->above != NULL)
+    t->above->below = n;
+  else
+    x->top = n;
+  t->ops->free(t);
+}
+
+void uvc_conn_input(uvc_client_t* c, char* data, size_t n) {
+  handle_input(c, data, n);
+}
+
+void uvc_conn_write_failed(uvc_client_t* c, int err) {
+  write_failed(c, err);
+}
+
+/* Whether every transport of c has written what it holds. */
+static int transports_drained(uvc_client_t* c) {
+  uvc_transport_t* t;
+  if (!(c->flags & UVC_CONN_XPORT)) return 1;
+  for (t = uvc_xclient_of(c)->bottom; t != NULL; t = t->above)
+    if (t->ops->drained != NULL && !t->ops->drained(t)) return 0;
+  return 1;
+}
+
+void uvc_conn_drained(uvc_client_t* c) {
+  if (c->state == UVC_CONN_DRAINING && c->outq.count == 0 && c->wreq == NULL &&
+      transports_drained(c))
+    begin_shutdown(c);
+}
+
+void uvc_conn_queue(uvc_client_t* c, uvc_msg_t* m) {
+  if (!may_write(c) || c->state == UVC_CONN_CLOSING) return;
+  if (uvc_outq_push(&c->outq, m) != 0) {
+    write_failed(c, UV_ENOMEM);
+    return;
+  }
+  uvc_flow_mark_dirty(UVC_CONN_FLOW(c), c);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -680,12 +613,11 @@ void uvc_conn_flush(uvc_client_t* c) {
   uv_write_t* req;
   int r;
   if (c->wreq != NULL || !may_write(c)) return;
-#ifdef UVCHAT_WITH_TLS
-  if (c->flags & UVC_CONN_TLS) {
-    tls_flush(c);
+  if ((c->flags & UVC_CONN_XPORT) && uvc_xclient_of(c)->bottom->ops->flush != NULL) {
+    uvc_transport_t* t = uvc_xclient_of(c)->bottom;
+    t->ops->flush(t);
     return;
   }
-#endif
   while (c->outq.count > 0) {
     n = uvc_outq_fill(&c->outq, flow->iov, UVC_MAX_IOV, &bytes);
     r = uv_try_write(stream, flow->iov, (unsigned)n);
@@ -795,7 +727,7 @@ static const char* leave_word(uvc_leave_t why) {
 
 void uvc_conn_finish_leave(uvc_client_t* c) {
   uvc_flow_t* flow = UVC_CONN_FLOW(c);
-  char addr[64];
+  char addr[64], layers[64];
   int level;
   c->flags &= (uint8_t)~UVC_CONN_IN_PENDING;
   if (c->state != UVC_CONN_PENDING) return;
@@ -805,7 +737,7 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
     uvc_log_limited(&flow->conn_log, uv_now(flow->loop), UVC_LOG_INFO,
                     "probe from %s (%s%s): gone before its first line: %s%s%s%s%s%.*s",
                     peer_str(c, addr, sizeof(addr)), c->sess.adapter->name,
-                    (c->flags & UVC_CONN_TLS) ? ", TLS" : "", leave_word((uvc_leave_t)c->leave_why),
+                    via(c, layers, sizeof(layers)), leave_word((uvc_leave_t)c->leave_why),
                     c->err ? " (" : "", c->err ? uv_strerror(c->err) : "", c->err ? ")" : "",
                     c->leave_len ? ": " : "", (int)c->leave_len,
                     c->leave_text ? c->leave_text : "");
@@ -819,6 +751,12 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
     uvc_log_limited(&flow->conn_log, uv_now(flow->loop), level, "disconnect %s from %s: %.*s",
                     who(c), peer_str(c, addr, sizeof(addr)), (int)c->leave_len, c->leave_text);
   uvc_core_leave(flow->core, &c->sess, (uvc_leave_t)c->leave_why, c->leave_text, c->leave_len);
+  if ((c->flags & (UVC_CONN_GRACEFUL | UVC_CONN_XPORT)) == (UVC_CONN_GRACEFUL | UVC_CONN_XPORT)) {
+    uvc_transport_t* t; /* the last word in each layer's terms (a WebSocket close frame) */
+    for (t = uvc_xclient_of(c)->top; t != NULL; t = t->below)
+      if (t->ops->leaving != NULL)
+        t->ops->leaving(t, (uvc_leave_t)c->leave_why, c->leave_text, c->leave_len);
+  }
   free(c->leave_text);
   c->leave_text = NULL;
   c->leave_len = 0;
@@ -846,13 +784,13 @@ static void on_shutdown(uv_shutdown_t* req, int status) {
 /* All output went out: send FIN, then close. */
 static void begin_shutdown(uvc_client_t* c) {
   uv_shutdown_t* req;
-#ifdef UVCHAT_WITH_TLS
-  if (c->flags & UVC_CONN_TLS) { /* a polite TLS end before the TCP one */
-    uvc_tls_close_notify(tls_of(c)->tls);
-    tls_send(c);
-    if (c->state == UVC_CONN_CLOSING) return; /* the send failed: already closed */
+  if (c->flags & UVC_CONN_XPORT) { /* a polite end in each layer's terms, top first */
+    uvc_transport_t* t;
+    for (t = uvc_xclient_of(c)->top; t != NULL; t = t->below) {
+      if (t->ops->goodbye != NULL) t->ops->goodbye(t);
+      if (c->state == UVC_CONN_CLOSING) return; /* the send failed: already closed */
+    }
   }
-#endif
   req = malloc(sizeof(*req));
   c->state = UVC_CONN_SHUTDOWN;
   if (req == NULL || uv_shutdown(req, (uv_stream_t*)&c->tcp, on_shutdown) != 0) {
@@ -887,9 +825,14 @@ static void on_closed(uv_handle_t* h) {
   uvc_core_forget(flow->core, &c->sess);
   if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
   free(c->leave_text);
-#ifdef UVCHAT_WITH_TLS
-  if (c->flags & UVC_CONN_TLS) uvc_tls_free(tls_of(c)->tls);
-#endif
+  if (c->flags & UVC_CONN_XPORT) {
+    uvc_transport_t* t = uvc_xclient_of(c)->bottom;
+    while (t != NULL) {
+      uvc_transport_t* above = t->above;
+      t->ops->free(t);
+      t = above;
+    }
+  }
   flow->freed(flow->ud, c); /* the server uncounts it */
   free(c);
 }

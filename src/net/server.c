@@ -28,6 +28,7 @@
 #endif
 #ifdef UVCHAT_WITH_TLS
 #include "uvchat/tls.h"
+#include "uvchat/tls_transport.h"
 #endif
 
 #define SWEEP_MS          1000
@@ -274,7 +275,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
 static void accept_client(uvc_server_t* srv, uv_stream_t* server, uvc_listener_t* l) {
   char why[160];
   const char* refusal;
-  uvc_client_t* c = uvc_conn_accept(&srv->flow, server, l->adapter, l->tls ? srv->tls : NULL);
+  uvc_client_t* c = uvc_conn_accept(&srv->flow, server, l->adapter, l->chain, l->n_chain);
   if (c == NULL) return;
   srv->n_clients++;
   uvc_list_insert_tail(&srv->clients, &c->node);
@@ -311,7 +312,7 @@ static void on_listener_closed(uv_handle_t* h) {
 }
 
 static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_adapter_t* adapter,
-                     int tls, char* bound, size_t boundlen) {
+                     const uvc_transport_maker_t* chain, int n, char* bound, size_t boundlen) {
   uvc_listener_t* l;
   uvc_sockaddr_t name;
   int len = sizeof(name), r;
@@ -320,7 +321,8 @@ static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_ada
   if (l == NULL) return UV_ENOMEM;
   l->srv = srv;
   l->adapter = adapter;
-  l->tls = tls;
+  memcpy(l->chain, chain, (size_t)n * sizeof(*chain));
+  l->n_chain = n;
   uv_tcp_init(srv->loop, &l->tcp);
   l->tcp.data = l;
   r = uv_tcp_bind(&l->tcp, sa, 0);
@@ -338,18 +340,36 @@ static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_ada
 
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
                       int tls, char* bound, size_t boundlen, char* err, size_t errlen) {
+  uvc_transport_maker_t chain[1];
+  int n = 0;
+  if (tls) {
+#ifdef UVCHAT_WITH_TLS
+    chain[n].make = uvc_tls_transport_new;
+    chain[n++].arg = srv->tls;
+#else
+    snprintf(err, errlen, "TLS is not compiled into this build (it needs OpenSSL 3)");
+    return UV_ENOTSUP;
+#endif
+  }
+  return uvc_server_listen_chain(srv, host, port, adapter, chain, n, bound, boundlen, err, errlen);
+}
+
+int uvc_server_listen_chain(uvc_server_t* srv, const char* host, int port,
+                            const uvc_adapter_t* adapter, const uvc_transport_maker_t* chain, int n,
+                            char* bound, size_t boundlen, char* err, size_t errlen) {
   uvc_sockaddr_t sa;
   int r;
+  if (n > UVC_MAX_CHAIN) return UV_EINVAL;
   if (host == NULL) {
     uv_ip6_addr("::", port, &sa.in6);
-    r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
+    r = listen_on(srv, &sa.sa, adapter, chain, n, bound, boundlen);
     if (r == UV_EAFNOSUPPORT || r == UV_EADDRNOTAVAIL || r == UV_EINVAL) {
       uv_ip4_addr("0.0.0.0", port, &sa.in4);
-      r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
+      r = listen_on(srv, &sa.sa, adapter, chain, n, bound, boundlen);
     }
     host = "*";
   } else if (uv_ip6_addr(host, port, &sa.in6) == 0 || uv_ip4_addr(host, port, &sa.in4) == 0) {
-    r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
+    r = listen_on(srv, &sa.sa, adapter, chain, n, bound, boundlen);
   } else {
     /* A host name: resolve it synchronously (startup only) and take the first address. */
     uv_getaddrinfo_t req;
@@ -362,7 +382,7 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
     snprintf(service, sizeof(service), "%d", port);
     r = uv_getaddrinfo(srv->loop, &req, NULL, host, service, &hints);
     if (r == 0) {
-      r = listen_on(srv, req.addrinfo->ai_addr, adapter, tls, bound, boundlen);
+      r = listen_on(srv, req.addrinfo->ai_addr, adapter, chain, n, bound, boundlen);
       uv_freeaddrinfo(req.addrinfo);
     } else {
       snprintf(err, errlen, "cannot resolve host '%s': %s", host, uv_strerror(r));
