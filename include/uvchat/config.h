@@ -62,10 +62,10 @@ typedef struct uvc_config {
   uint64_t register_rate;     /* on the whole server */
 
   /* Where the settings come from (not settings of the server itself). */
-  const char* password_file;   /* a file whose first line is the server password, or NULL */
-  const char* config_file;     /* --config: the file in use, or NULL (none found) */
-  int check_config;            /* --check-config: validate and exit */
-  struct uvc_config_str* strs; /* strings this config owns (read from files): see _free */
+  const char* password_file;           /* a file whose first line is the server password, or NULL */
+  const char* config_file;             /* --config: the file in use, or NULL (none found) */
+  int check_config;                    /* --check-config: validate and exit */
+  struct uvc_config_str* strs;         /* strings this config owns (read from files): see _free */
   uvc_listen_t listen[UVC_LISTEN_MAX]; /* --listen, in order */
   int n_listen;
   unsigned ports_given;   /* the port shortcuts set explicitly (bit per UVC_PORT_*) */

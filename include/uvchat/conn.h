@@ -153,6 +153,8 @@ void uvc_conn_finish_leave(uvc_client_t* c);
 /* Writes what is queued: uv_try_write first, uv_write for what the socket did not take. */
 void uvc_conn_flush(uvc_client_t* c);
 
+/* Once a second (the sweep): the transports' limits on time. */
+void uvc_conn_tick(uvc_client_t* c, uint32_t now);
 /* For transports: decoded bytes from the top layer go to the framer and the adapter. */
 void uvc_conn_input(uvc_client_t* c, char* data, size_t n);
 /* For transports: queues m (taking a reference) as it is, whatever the session's state, while

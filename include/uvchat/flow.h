@@ -21,6 +21,7 @@
 #include "uvchat/config.h"
 #include "uvchat/core.h"
 #include "uvchat/log.h"
+#include "uvchat/metrics.h"
 
 #define UVC_READ_BUF (64 * 1024)
 #define UVC_MAX_IOV  1024
@@ -44,6 +45,7 @@ typedef struct uvc_flow {
   uvc_core_t* core;
   uvc_client_t* current;    /* the client whose input is being handled, if any */
   uvc_log_limit_t conn_log; /* connect, disconnect and probe lines: a storm cannot flood */
+  uvc_metrics_t metrics;    /* the counters (metrics.h) */
   /* A client's memory was freed (the server uncounts it). */
   void (*freed)(void* ud, uvc_client_t* c);
   void* ud;

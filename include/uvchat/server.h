@@ -17,6 +17,7 @@
 #include "uvchat/list.h"
 #include "uvchat/log.h"
 #include "uvchat/transport.h"
+#include "uvchat/web.h"
 
 #define UVC_MAX_LISTENERS 8
 
@@ -28,6 +29,7 @@ typedef struct uvc_listener {
   const uvc_adapter_t* adapter;
   uvc_transport_maker_t chain[UVC_MAX_CHAIN]; /* the transports of its clients, socket first */
   int n_chain;
+  int web;       /* HTTP: stays open while the server drains, so that /healthz says 503 */
   char addr[64]; /* "[::]:8080" */
 } uvc_listener_t;
 
@@ -63,6 +65,10 @@ struct uvc_server {
   uv_signal_t sig_break;
 #endif
 
+  uvc_web_ctx_t web;   /* what the web listeners' transports need */
+  uint64_t started_ms; /* loop time at start (uptime) */
+  uint64_t sweep_due;  /* loop time the sweep should run next (event-loop lag) */
+
   int stopping;
   int finished;
   int exit_code;
@@ -77,6 +83,9 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
  * to err. */
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
                       int tls, char* bound, size_t boundlen, char* err, size_t errlen);
+/* Opens a web listener (HTTP, the web client, /ws, /healthz, /metrics), over TLS with tls. */
+int uvc_server_listen_web(uvc_server_t* srv, const char* host, int port, int tls, char* bound,
+                          size_t boundlen, char* err, size_t errlen);
 /* The same for a listener whose clients' bytes go through the n transports chain makes. */
 int uvc_server_listen_chain(uvc_server_t* srv, const char* host, int port,
                             const uvc_adapter_t* adapter, const uvc_transport_maker_t* chain, int n,

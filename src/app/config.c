@@ -252,6 +252,12 @@ static const opt_t kOptions[] = {
      "/metrics) on PORT, over TLS with +tls; repeatable; with it, the port shortcuts above are "
      "opened only when given",
      "none"},
+    {"web-origin", OPT_ORIGIN, F(web_origin), 0, 0, "ORIGIN|same|any",
+     "where a WebSocket at /ws may be opened from: same (its page on this server), any, or one "
+     "origin such as https://chat.example.org",
+     "same"},
+    {"http-timeout", OPT_SECONDS, F(http_ms), 1, UINT64_C(86400000), "SECONDS",
+     "an HTTP client must send each request within this, and is closed when idle that long", "10"},
     {"tls-cert", OPT_STRING, F(tls_cert), 0, 0, "FILE",
      "PEM certificate (chain) for the TLS ports; reloaded when it or the key "
      "changes" UVC_RELOAD_ALSO,

@@ -87,12 +87,12 @@ static int open_listener(uvc_server_t* srv, const uvc_config_t* cfg, const liste
             uvc_proto_name(l->proto));
     return 1;
   }
-  if (l->proto == UVC_PROTO_WEB) {
-    fprintf(stderr, "uvchat: --listen web: the web listener is not compiled into this build\n");
-    return 1;
-  }
-  r = uvc_server_listen(srv, l->host, l->port, adapter, l->tls, bound, sizeof(bound), err,
-                        sizeof(err));
+  if (l->proto == UVC_PROTO_WEB)
+    r = uvc_server_listen_web(srv, l->host, l->port, l->tls, bound, sizeof(bound), err,
+                              sizeof(err));
+  else
+    r = uvc_server_listen(srv, l->host, l->port, adapter, l->tls, bound, sizeof(bound), err,
+                          sizeof(err));
   if (r != 0) {
     fprintf(stderr, "uvchat: %s\n", err);
     return 1;

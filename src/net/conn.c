@@ -215,6 +215,7 @@ static void handle_lines(uvc_client_t* c, uvc_framer_src_t* src) {
     if (flood && c->tokens >= 1000) c->tokens -= 1000;
     c->last_line = (uint32_t)uv_now(flow->loop);
     c->flags &= (uint8_t)~UVC_CONN_PINGED;
+    flow->metrics.lines_in++;
     if (r == UVC_FRAME_LINE)
       a->on_line(core, &c->sess, line, len);
     else
@@ -269,6 +270,7 @@ void uvc_conn_pause(uvc_client_t* c, unsigned reason) {
   unsigned was = c->pause;
   int tracked;
   if (c->state != UVC_CONN_OPEN || (was & reason) != 0) return;
+  if (reason == UVC_PAUSE_FLOOD) flow->metrics.flood_pauses++;
   if (reason == UVC_PAUSE_FLOOD)
     tracked = uvc_flow_flooded(flow, c) == 0;
   else /* on the held list once, whether held back or yielding */
@@ -299,6 +301,7 @@ void uvc_conn_resume(uvc_client_t* c, unsigned reason) {
 static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   uvc_client_t* c = stream->data;
   if (nread > 0) {
+    UVC_CONN_FLOW(c)->metrics.bytes_in += (uint64_t)nread;
     if (c->flags & UVC_CONN_XPORT) {
       uvc_transport_t* t = uvc_xclient_of(c)->bottom;
       t->ops->input(t, buf->base, (size_t)nread);
@@ -489,6 +492,13 @@ void uvc_transport_replace(uvc_transport_t* t, uvc_transport_t* n) {
   t->ops->free(t);
 }
 
+void uvc_conn_tick(uvc_client_t* c, uint32_t now) {
+  uvc_transport_t* t;
+  if (!(c->flags & UVC_CONN_XPORT)) return;
+  for (t = uvc_xclient_of(c)->bottom; t != NULL && c->state == UVC_CONN_OPEN; t = t->above)
+    if (t->ops->tick != NULL) t->ops->tick(t, now);
+}
+
 void uvc_conn_input(uvc_client_t* c, char* data, size_t n) {
   handle_input(c, data, n);
 }
@@ -621,6 +631,7 @@ void uvc_conn_flush(uvc_client_t* c) {
   while (c->outq.count > 0) {
     n = uvc_outq_fill(&c->outq, flow->iov, UVC_MAX_IOV, &bytes);
     r = uv_try_write(stream, flow->iov, (unsigned)n);
+    if (r > 0) flow->metrics.bytes_out += (uint64_t)r;
     if (r == UV_EAGAIN || r == UV_ENOSYS) break;
     if (r < 0) {
       write_failed(c, r);
@@ -655,6 +666,7 @@ static void on_write(uv_write_t* req, int status) {
   uvc_client_t* c = req->data;
   uvc_flow_put_write(UVC_CONN_FLOW(c), req);
   c->wreq = NULL;
+  if (status == 0) UVC_CONN_FLOW(c)->metrics.bytes_out += c->inflight;
   uvc_outq_consume(&c->outq, c->inflight); /* written, failed or cancelled: released once */
   c->inflight = 0;
   if (c->state == UVC_CONN_CLOSING) return; /* runs inside the close: touch nothing else */
@@ -750,6 +762,7 @@ void uvc_conn_finish_leave(uvc_client_t* c) {
   else
     uvc_log_limited(&flow->conn_log, uv_now(flow->loop), level, "disconnect %s from %s: %.*s",
                     who(c), peer_str(c, addr, sizeof(addr)), (int)c->leave_len, c->leave_text);
+  flow->metrics.leaves[c->leave_why & 7]++;
   uvc_core_leave(flow->core, &c->sess, (uvc_leave_t)c->leave_why, c->leave_text, c->leave_len);
   if ((c->flags & (UVC_CONN_GRACEFUL | UVC_CONN_XPORT)) == (UVC_CONN_GRACEFUL | UVC_CONN_XPORT)) {
     uvc_transport_t* t; /* the last word in each layer's terms (a WebSocket close frame) */

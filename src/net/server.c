@@ -26,9 +26,14 @@
 #ifdef __GLIBC__
 #include <malloc.h> /* malloc_trim */
 #endif
+#include "uvchat/irc.h"
+#include "uvchat/text.h"
 #ifdef UVCHAT_WITH_TLS
 #include "uvchat/tls.h"
 #include "uvchat/tls_transport.h"
+#endif
+#ifdef UVCHAT_WITH_WEB
+#include "uvchat/web.h"
 #endif
 
 #define SWEEP_MS          1000
@@ -36,6 +41,8 @@
 #define ACCEPT_ERR_LOG_MS 10000
 
 static void client_freed(void* ud, uvc_client_t* c);
+static void server_metrics(void* ud, uvc_metrics_buf_t* b);
+static int server_healthy(void* ud);
 
 /* Connections from one IPv4 address or IPv6 /64, and refusals not yet logged. */
 typedef struct uvc_addr_entry {
@@ -71,6 +78,7 @@ static void log_refusal(uvc_server_t* srv, uvc_client_t* c, uvc_addr_entry_t* e,
   uint32_t* n = e ? &e->refused : &srv->full_refused;
   char addr[64];
   (*n)++;
+  srv->flow.metrics.refused++; /* the log's count restarts; this one never does */
   if (*at != 0 && now - *at < REFUSAL_LOG_MS) return;
   uvc_format_peer(&c->peer, addr, sizeof(addr));
   UVC_WARN("refused %u connection%s (latest from %s): %s", (unsigned)*n, *n == 1 ? "" : "s", addr,
@@ -218,6 +226,12 @@ static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t ou
              key[3], key[4], key[5], key[6], key[7]);
 }
 
+static void hook_auth_done(void* ud, double seconds) {
+  uvc_server_t* srv = ud;
+  srv->flow.metrics.auth_ops++;
+  uvc_hist_observe(&srv->flow.metrics.auth_latency, seconds);
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -246,10 +260,16 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.observe = hook_observe;
   hooks.wallclock = hook_wallclock;
   hooks.peer_key = hook_peer_key;
+  hooks.auth_done = hook_auth_done;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   uvc_flow_init(&srv->flow, loop, &uvc_conn_flow_ops, &srv->cfg, &srv->core);
   srv->flow.freed = client_freed;
   srv->flow.ud = srv;
+  srv->web.cfg = &srv->cfg;
+  srv->web.metrics = server_metrics;
+  srv->web.healthy = server_healthy;
+  srv->web.ud = srv;
+  srv->started_ms = uv_now(loop);
   srv->fd_budget = client_fd_budget(cfg);
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
     UVC_WARN(
@@ -277,6 +297,7 @@ static void accept_client(uvc_server_t* srv, uv_stream_t* server, uvc_listener_t
   const char* refusal;
   uvc_client_t* c = uvc_conn_accept(&srv->flow, server, l->adapter, l->chain, l->n_chain);
   if (c == NULL) return;
+  srv->flow.metrics.accepted++;
   srv->n_clients++;
   uvc_list_insert_tail(&srv->clients, &c->node);
   if ((refusal = admit(srv, c, why, sizeof(why))) != NULL)
@@ -293,6 +314,7 @@ static void on_connection(uv_stream_t* server, int status) {
      * without spinning; say so now and then, not once per attempt. */
     uint64_t now = uv_now(srv->loop);
     srv->accept_errs++;
+    srv->flow.metrics.accept_errors++;
     if (srv->accept_err_at == 0 || now - srv->accept_err_at >= ACCEPT_ERR_LOG_MS) {
       UVC_WARN(
           "cannot accept on %s: %s (%u time%s); refusing new connections until it "
@@ -352,6 +374,30 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
 #endif
   }
   return uvc_server_listen_chain(srv, host, port, adapter, chain, n, bound, boundlen, err, errlen);
+}
+
+int uvc_server_listen_web(uvc_server_t* srv, const char* host, int port, int tls, char* bound,
+                          size_t boundlen, char* err, size_t errlen) {
+#ifdef UVCHAT_WITH_WEB
+  uvc_transport_maker_t chain[2];
+  int n = 0, r;
+  if (tls) {
+    chain[n].make = uvc_tls_transport_new;
+    chain[n++].arg = srv->tls;
+  }
+  chain[n].make = uvc_web_transport_new;
+  chain[n++].arg = &srv->web;
+  r = uvc_server_listen_chain(srv, host, port, &uvc_irc_ws_text_adapter, chain, n, bound, boundlen,
+                              err, errlen);
+  if (r == 0) srv->listeners[srv->n_listeners - 1]->web = 1;
+  return r;
+#else
+  (void)srv, (void)host, (void)port, (void)tls, (void)bound, (void)boundlen;
+  snprintf(err, errlen,
+           "the web listener is not compiled into this build (it needs http-parser, wslay and "
+           "OpenSSL 3)");
+  return UV_ENOTSUP;
+#endif
 }
 
 int uvc_server_listen_chain(uvc_server_t* srv, const char* host, int port,
@@ -451,12 +497,17 @@ static void on_sweep(uv_timer_t* t) {
   uint64_t now = uv_now(srv->loop);
   uvc_list_t* n = srv->clients.next;
   size_t given_back = 0;
+  if (srv->sweep_due != 0)
+    uvc_hist_observe(&srv->flow.metrics.loop_lag,
+                     now > srv->sweep_due ? (double)(now - srv->sweep_due) / 1000.0 : 0.0);
+  srv->sweep_due = now + SWEEP_MS;
   prune_addrs(srv, now);
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
     if (c->state == UVC_CONN_OPEN) {
-      if (check_timeouts(srv, c, (uint32_t)now)) continue;
+      if (c->flags & UVC_CONN_XPORT) uvc_conn_tick(c, (uint32_t)now);
+      if (c->state != UVC_CONN_OPEN || check_timeouts(srv, c, (uint32_t)now)) continue;
       if (c->outq.count == 0 && c->outq.ring != NULL && c->outq.ring != c->outq.small) {
         given_back += c->outq.cap * sizeof(uvc_msg_t*);
         uvc_outq_trim(&c->outq); /* a reader gone quiet */
@@ -475,10 +526,24 @@ static void on_sweep(uv_timer_t* t) {
 #endif
 }
 
+/* Closes the listeners (all, or all but the web ones). */
+static void close_listeners(uvc_server_t* srv, int all) {
+  int i, k = 0;
+  for (i = 0; i < srv->n_listeners; i++) {
+    uvc_listener_t* l = srv->listeners[i];
+    if (all || !l->web)
+      uv_close((uv_handle_t*)&l->tcp, on_listener_closed);
+    else
+      srv->listeners[k++] = l;
+  }
+  srv->n_listeners = k;
+}
+
 /* Once every client is gone during shutdown: close the server's own handles. */
 static void maybe_finish(uvc_server_t* srv) {
   if (!srv->stopping || srv->finished || srv->n_clients > 0) return;
   srv->finished = 1;
+  close_listeners(srv, 1);
   uvc_flow_close(&srv->flow);
   uv_close((uv_handle_t*)&srv->sweep, NULL);
   uv_close((uv_handle_t*)&srv->stop_timer, NULL);
@@ -501,6 +566,7 @@ static void client_freed(void* ud, uvc_client_t* c) {
 /* The drain deadline passed, or a second signal came: close every client now. */
 static void force_close_all(uvc_server_t* srv) {
   uvc_list_t* n = srv->clients.next;
+  close_listeners(srv, 1);
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next;
@@ -521,7 +587,6 @@ static void on_stop_timer(uv_timer_t* t) {
 void uvc_server_stop(uvc_server_t* srv) {
   static const char kBye[] = "The server is shutting down. Goodbye!";
   uvc_list_t* n;
-  int i;
   if (srv->stopping) {
     if (!srv->finished) {
       UVC_WARN("second stop request: closing every connection now");
@@ -533,9 +598,7 @@ void uvc_server_stop(uvc_server_t* srv) {
   srv->stopping = 1;
   UVC_INFO("shutting down: %u connection%s", (unsigned)srv->n_clients,
            srv->n_clients == 1 ? "" : "s");
-  for (i = 0; i < srv->n_listeners; i++)
-    uv_close((uv_handle_t*)&srv->listeners[i]->tcp, on_listener_closed);
-  srv->n_listeners = 0;
+  close_listeners(srv, 0); /* the web listeners stay while the rest drains: /healthz says 503 */
   uvc_core_announce(&srv->core, kBye, sizeof(kBye) - 1);
   srv->core.stopping = 1;
   for (n = srv->clients.next; n != &srv->clients;) {
@@ -646,4 +709,102 @@ void uvc_server_free(uvc_server_t* srv) {
     }
   }
   uvc_core_free(&srv->core);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * /healthz and /metrics
+ * ---------------------------------------------------------------------------------------- */
+
+static int server_healthy(void* ud) {
+  const uvc_server_t* srv = ud;
+  return !srv->stopping;
+}
+
+/* The label of a client's protocol and transports: "irc", "websocket+tls". */
+static void client_labels(const uvc_client_t* c, const char** proto, char* xport, size_t len) {
+  const uvc_transport_t* t;
+  size_t at = 0;
+  *proto = c->sess.adapter->name;
+  if (!(c->flags & UVC_CONN_XPORT)) {
+    snprintf(xport, len, "tcp");
+    return;
+  }
+  xport[0] = '\0';
+  for (t = ((const uvc_xclient_t*)c)->top; t != NULL && at + 1 < len; t = t->below) {
+    const char* n = t->ops->name;
+    if (at > 0) xport[at++] = '+';
+    for (; *n != '\0' && at + 1 < len; n++)
+      xport[at++] = (char)((*n >= 'A' && *n <= 'Z') ? *n - 'A' + 'a' : *n);
+    xport[at] = '\0';
+  }
+}
+
+static void server_metrics(void* ud, uvc_metrics_buf_t* b) {
+  static const char* const kLeave[8] = {"quit",  "closed", "lost",     "sendq",
+                                        "input", "idle",   "shutdown", "refused"};
+  uvc_server_t* srv = ud;
+  const uvc_metrics_t* m = &srv->flow.metrics;
+  struct {
+    const char* proto;
+    char xport[32];
+    uint32_t n;
+  } kinds[16];
+  int n_kinds = 0, i;
+  uint64_t queued = 0;
+  uvc_list_t* node;
+  for (node = srv->clients.next; node != &srv->clients; node = node->next) {
+    const uvc_client_t* c = UVC_CONTAINER_OF(node, uvc_client_t, node);
+    const char* proto;
+    char xport[32];
+    queued += c->outq.bytes;
+    client_labels(c, &proto, xport, sizeof(xport));
+    for (i = 0; i < n_kinds; i++)
+      if (strcmp(kinds[i].proto, proto) == 0 && strcmp(kinds[i].xport, xport) == 0) break;
+    if (i == n_kinds) {
+      if (n_kinds == 16) continue;
+      kinds[i].proto = proto;
+      memcpy(kinds[i].xport, xport, sizeof(xport));
+      kinds[i].n = 0;
+      n_kinds++;
+    }
+    kinds[i].n++;
+  }
+  uvc_metrics_head(b, "uvchat_connections", "gauge", "Open connections by protocol and transport.");
+  for (i = 0; i < n_kinds; i++)
+    uvc_metrics_printf(b, "uvchat_connections{protocol=\"%s\",transport=\"%s\"} %u\n",
+                       kinds[i].proto, kinds[i].xport, (unsigned)kinds[i].n);
+#define COUNTER(name, help, v)                \
+  uvc_metrics_head(b, name, "counter", help); \
+  uvc_metrics_printf(b, name " %llu\n", (unsigned long long)(v))
+  COUNTER("uvchat_connections_accepted_total", "Connections accepted.", m->accepted);
+  COUNTER("uvchat_connections_refused_total", "Connections turned away by the limits.", m->refused);
+  COUNTER("uvchat_accept_errors_total", "Failed accepts (out of descriptors).", m->accept_errors);
+  COUNTER("uvchat_messages_received_total", "Lines received from clients.", m->lines_in);
+  COUNTER("uvchat_messages_delivered_total", "Messages handed to recipients.", srv->core.delivered);
+  COUNTER("uvchat_received_bytes_total", "Bytes read from clients.", m->bytes_in);
+  COUNTER("uvchat_sent_bytes_total", "Bytes written to clients.", m->bytes_out);
+  COUNTER("uvchat_flood_pauses_total", "Times a client was slowed by flood control.",
+          m->flood_pauses);
+  COUNTER("uvchat_http_requests_total", "HTTP requests answered.", m->http_requests);
+  COUNTER("uvchat_websocket_upgrades_total", "WebSocket connections opened.", m->ws_upgrades);
+  COUNTER("uvchat_account_operations_total", "Account operations answered.", m->auth_ops);
+#undef COUNTER
+  uvc_metrics_head(b, "uvchat_disconnects_total", "counter",
+                   "Connections ended, by reason (sendq and input are drops).");
+  for (i = 0; i < 8; i++)
+    uvc_metrics_printf(b, "uvchat_disconnects_total{reason=\"%s\"} %llu\n", kLeave[i],
+                       (unsigned long long)m->leaves[i]);
+  uvc_metrics_head(b, "uvchat_queued_bytes", "gauge", "Output bytes waiting in send queues.");
+  uvc_metrics_printf(b, "uvchat_queued_bytes %llu\n", (unsigned long long)queued);
+  uvc_metrics_head(b, "uvchat_rooms", "gauge", "Rooms.");
+  uvc_metrics_printf(b, "uvchat_rooms %u\n", (unsigned)HASH_COUNT(srv->core.rooms));
+  uvc_metrics_head(b, "uvchat_users", "gauge", "People present (with a nick).");
+  uvc_metrics_printf(b, "uvchat_users %u\n", (unsigned)srv->core.n_present);
+  uvc_metrics_head(b, "uvchat_uptime_seconds", "gauge", "Seconds since the server started.");
+  uvc_metrics_printf(b, "uvchat_uptime_seconds %.3f\n",
+                     (double)(uv_now(srv->loop) - srv->started_ms) / 1000.0);
+  uvc_metrics_hist(b, "uvchat_account_operation_seconds",
+                   "Time from an account operation's start to its answer.", &m->auth_latency);
+  uvc_metrics_hist(b, "uvchat_event_loop_lag_seconds",
+                   "How late the once-a-second timer ran (event-loop lag).", &m->loop_lag);
 }

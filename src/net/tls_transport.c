@@ -37,6 +37,7 @@ static void on_tls_write(uv_write_t* req, int status) {
   tls_transport_t* x = w->x;
   uvc_client_t* c = x->t.c;
   x->cipher_inflight -= w->n;
+  if (status == 0) UVC_CONN_FLOW(c)->metrics.bytes_out += w->n;
   free(w);
   if (c->state == UVC_CONN_CLOSING) return; /* runs inside the close */
   if (status < 0) {
