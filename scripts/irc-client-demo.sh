@@ -92,8 +92,8 @@ mkdir "$WORK/irssi"
 tm new-window -d -t demo -n irssi \
   "irssi --home=$WORK/irssi -c 127.0.0.1 -p $IRC_PORT -n alice"
 wait_for irssi "MOTD File is missing"
+type_in irssi "/join #lobby" # IRC clients join what they ask for (the greeting says where)
 wait_for nc "*** alice joined #lobby"
-type_in irssi "/join #lobby"
 type_in irssi "hello from irssi"
 wait_for nc "<alice> hello from irssi"
 type_in nc "hello from nc"
@@ -104,13 +104,32 @@ wait_for nc "[private] <alice> and one back"
 type_in irssi "/me waves"
 wait_for nc "* alice waves"
 
+# --- an IRCv3 session typed by hand: server-time, echo-message, msgid -----------------------
+tm new-window -d -t demo -n ircv3 "nc -C 127.0.0.1 $IRC_PORT"
+type_in ircv3 "CAP LS 302"
+wait_for ircv3 "echo-message"
+type_in ircv3 "NICK carol"
+type_in ircv3 "USER carol 0 * :Carol by hand"
+type_in ircv3 "CAP REQ :server-time echo-message message-tags"
+wait_for ircv3 "ACK :server-time echo-message message-tags"
+type_in ircv3 "CAP END"
+wait_for ircv3 "Plain-text users (nc, telnet) talk in #lobby"
+type_in ircv3 "JOIN #lobby"
+wait_for ircv3 "366 carol #lobby"
+type_in ircv3 "PRIVMSG #lobby :an IRCv3 hello, echoed back with its time and id"
+wait_for ircv3 ":carol!~carol@uvchat PRIVMSG #lobby :an IRCv3 hello"
+wait_for irssi "an IRCv3 hello"
+type_in nc "the text user answers"
+wait_for ircv3 ";msgid="
+show ircv3 "a raw IRCv3 session (nc -C): every line from the others carries @time= and @msgid=; its own message comes back (echo-message)"
+
 # --- WeeChat too, when it is installed ----------------------------------------------------
 WEECHAT=""
 command -v weechat >/dev/null 2>&1 && WEECHAT=weechat
 if [ -n "$WEECHAT" ]; then
   mkdir "$WORK/weechat"
   tm new-window -d -t demo -n weechat \
-    "$WEECHAT --dir $WORK/weechat -r '/server add uvchat 127.0.0.1/$IRC_PORT;/set irc.server.uvchat.nicks bob;/set irc.server.uvchat.username bob;/connect uvchat'"
+    "$WEECHAT --dir $WORK/weechat -r '/server add uvchat 127.0.0.1/$IRC_PORT;/set irc.server.uvchat.nicks bob;/set irc.server.uvchat.username bob;/set irc.server.uvchat.autojoin #lobby;/connect uvchat'"
   wait_for nc "*** bob joined #lobby"
   type_in weechat "/buffer #lobby"
   type_in weechat "hi, bob here on WeeChat"

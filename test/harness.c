@@ -702,7 +702,22 @@ th_client_t* th_irc_connect(int port, const char* nick) {
   th_client_t* c = th_connect(port, 0, 1);
   char want[160];
   th_irc_register(c, nick);
-  snprintf(want, sizeof want, ":uvchat 366 %s #lobby :End of /NAMES list", nick);
-  th_expect_eventually(c, want);
+  /* the last line of the greeting says where the text users are */
+  snprintf(want, sizeof want, ":uvchat NOTICE %s :*** Plain-text users", nick);
+  assert_non_null(th_skip_to(c, want, TH_WAIT_MS));
+  return c;
+}
+
+void th_irc_join(th_client_t* c, const char* nick, const char* room) {
+  char line[160];
+  snprintf(line, sizeof line, "JOIN %s\r\n", room);
+  th_sendf(c, line);
+  snprintf(line, sizeof line, ":uvchat 366 %s %s :End of /NAMES list", nick, room);
+  th_expect_eventually(c, line);
+}
+
+th_client_t* th_irc_connect_lobby(int port, const char* nick) {
+  th_client_t* c = th_irc_connect(port, nick);
+  th_irc_join(c, nick, "#lobby");
   return c;
 }

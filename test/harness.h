@@ -140,8 +140,12 @@ const char* th_welcome(th_client_t* c);
 th_client_t* th_text_connect(int port);
 /* Sends NICK and USER for nick (user name nick, real name "Real nick"). */
 void th_irc_register(th_client_t* c, const char* nick);
-/* Connects an IRC client to port and registers it as nick; returns once the lobby's
- * names came. */
+/* Connects an IRC client to port and registers it as nick; returns after the last line of
+ * the greeting (the notice naming the text users' room). It is in no room. */
 th_client_t* th_irc_connect(int port, const char* nick);
+/* Sends JOIN room for the IRC client nick and waits for the end of its names (366). */
+void th_irc_join(th_client_t* c, const char* nick, const char* room);
+/* th_irc_connect(), then th_irc_join() of #lobby, where the text users are. */
+th_client_t* th_irc_connect_lobby(int port, const char* nick);
 
 #endif

@@ -157,7 +157,7 @@ static void text_user(int i, const char* nick) {
   clear();
 }
 
-/* Opens user i as an IRC user registered as nick; clears every inbox. */
+/* Opens user i as an IRC user registered as nick, joined to #lobby; clears every inbox. */
 static void irc_user(int i, const char* nick) {
   char line[128];
   open_user(i, &uvc_irc_adapter);
@@ -166,6 +166,7 @@ static void irc_user(int i, const char* nick) {
   snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
   send_line(i, line);
   assert_true(users[i].s.present);
+  send_line(i, "JOIN #lobby");
   clear();
 }
 
@@ -272,9 +273,9 @@ static void login_logout_and_password_rules(void** state) {
   send_line(1, "/login ALICE correct horse"); /* from another connection: takes the nick */
   settle();
   assert_string_equal(users[1].inbox,
+                      "*** You are logged in as alice.\r\n"
                       "*** alice is now known as guest4\r\n"
-                      "*** guest3 is now known as alice\r\n"
-                      "*** You are logged in as alice.\r\n");
+                      "*** guest3 is now known as alice\r\n");
   assert_string_equal(users[0].inbox,
                       "*** alice is now known as guest4\r\n"
                       "*** you logged in to alice from another connection, which took the nick: "
@@ -294,12 +295,12 @@ static void login_logout_and_password_rules(void** state) {
   clear();
   send_line(0, "/login alice correct horse"); /* the nick is free: taken */
   settle();
-  expect_in(0, "*** guest4 is now known as alice\r\n*** You are logged in as alice.\r\n");
+  expect_in(0, "*** You are logged in as alice.\r\n*** guest4 is now known as alice\r\n");
   send_line(0, "/logout");
   clear();
   send_line(0, "/login alice correct horse"); /* now the nick is free: taken */
   settle();
-  expect_in(0, " is now known as alice\r\n*** You are logged in as alice.\r\n");
+  expect_in(0, "*** You are logged in as alice.\r\n*** guest6 is now known as alice\r\n");
   clear();
   send_line(1, "/nick alice");
   assert_string_equal(users[1].inbox,
@@ -639,7 +640,10 @@ static void sasl_plain(void** state) {
   send_line(0, "/logout");
   open_user(1, &uvc_irc_adapter);
   send_line(1, "CAP LS 302");
-  expect_in(1, ":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names\r\n");
+  expect_in(1,
+            ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
+            "server-time userhost-in-names\r\n");
   send_line(1, "NICK alice");
   send_line(1, "USER a 0 * :A");
   send_line(1, "CAP REQ :sasl");
@@ -658,7 +662,16 @@ static void sasl_plain(void** state) {
   send_line(1, "AUTHENTICATE PLAIN");
   memset(line, 'A', sizeof line);
   memcpy(line, "AUTHENTICATE ", 13);
-  line[13 + 400] = '\0';
+  line[13 + 401] = '\0'; /* a piece longer than 400 bytes */
+  send_line(1, line);
+  assert_string_equal(users[1].inbox, "AUTHENTICATE +\r\n:uvchat 905 * :SASL message too long\r\n");
+  clear();
+  send_line(1, "AUTHENTICATE PLAIN");
+  line[13 + 400] = '\0'; /* pieces of 400: more follows, up to what no credentials need */
+  send_line(1, line);
+  send_line(1, line);
+  send_line(1, line);
+  assert_string_equal(users[1].inbox, "AUTHENTICATE +\r\n");
   send_line(1, line);
   assert_string_equal(users[1].inbox, "AUTHENTICATE +\r\n:uvchat 905 * :SASL message too long\r\n");
   clear();
@@ -688,6 +701,138 @@ static void sasl_plain(void** state) {
   clear();
   send_line(1, "WHOIS alice");
   expect_in(1, ":uvchat 330 alice alice alice :is logged in as\r\n");
+}
+
+/* A SASL payload longer than 400 bytes comes in pieces: 400 bytes means more follows, a
+ * shorter piece ends it, and "+" ends one that filled its last piece. */
+static void sasl_payloads_in_pieces(void** state) {
+  char line[2048], pw[400];
+  (void)state;
+  memset(pw, 'p', sizeof pw);
+  pw[350] = '\0'; /* 1 + 5 + 1 + 350 bytes: 476 in base64 */
+  text_user(0, "alice");
+  send_line(0, "/register correct horse");
+  settle();
+  send_line(0, "/logout");
+  open_user(1, &uvc_irc_adapter);
+  send_line(1, "CAP REQ :sasl");
+  send_line(1, "NICK bob");
+  send_line(1, "USER b 0 * :B");
+  clear();
+  send_line(1, "AUTHENTICATE PLAIN");
+  sasl_payload(line, sizeof line, "", "alice", pw);
+  assert_int_equal(strlen(line), 13 + 476);
+  {
+    char first[13 + 401], second[100];
+    memcpy(first, line, 13 + 400);
+    first[13 + 400] = '\0';
+    snprintf(second, sizeof second, "AUTHENTICATE %s", line + 13 + 400);
+    send_line(1, first);
+    settle();
+    assert_string_equal(users[1].inbox, "AUTHENTICATE +\r\n"); /* waiting for the rest */
+    send_line(1, second);
+  }
+  settle();
+  assert_string_equal(users[1].inbox,
+                      "AUTHENTICATE +\r\n:uvchat 904 * :SASL authentication failed: cannot log in "
+                      "as alice: wrong password, or no such account\r\n");
+  clear();
+  pw[293] = '\0'; /* 1 + 5 + 1 + 293 = 300 bytes: exactly 400 in base64, then "+" */
+  send_line(1, "AUTHENTICATE PLAIN");
+  sasl_payload(line, sizeof line, "", "alice", pw);
+  assert_int_equal(strlen(line), 13 + 400);
+  send_line(1, line);
+  settle();
+  assert_string_equal(users[1].inbox, "AUTHENTICATE +\r\n");
+  send_line(1, "AUTHENTICATE +");
+  settle();
+  assert_string_equal(users[1].inbox,
+                      "AUTHENTICATE +\r\n:uvchat 904 * :SASL authentication failed: cannot log in "
+                      "as alice: wrong password, or no such account\r\n");
+  clear();
+  send_line(1, "AUTHENTICATE PLAIN"); /* "+" alone is an empty payload */
+  send_line(1, "AUTHENTICATE +");
+  assert_string_equal(users[1].inbox,
+                      "AUTHENTICATE +\r\n:uvchat 904 * :SASL authentication failed: malformed "
+                      "PLAIN credentials\r\n");
+}
+
+/* SASL after registration: 900 and 903 come first, then the NICK to the account's nick;
+ * before any NICK, 900 names the client "*" twice (no nick!user@host yet). */
+static void sasl_after_registration_and_before_a_nick(void** state) {
+  char line[512];
+  (void)state;
+  registered(0, "alice", "correct horse");
+  send_line(0, "/logout");
+  send_line(0, "/nick carol");
+  irc_user(1, "bob");
+  send_line(1, "AUTHENTICATE PLAIN");
+  sasl_payload(line, sizeof line, "", "alice", "correct horse");
+  send_line(1, line);
+  settle();
+  assert_string_equal(users[1].inbox,
+                      "AUTHENTICATE +\r\n"
+                      ":uvchat 900 bob bob!~bob@uvchat alice :You are now logged in as alice\r\n"
+                      ":uvchat 903 bob :SASL authentication successful\r\n"
+                      ":bob!~bob@uvchat NICK :alice\r\n");
+  clear();
+  send_line(1, "QUIT");
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_QUIT, NULL, 0);
+  open_user(2, &uvc_irc_adapter);
+  send_line(2, "CAP LS 302");
+  send_line(2, "CAP REQ :sasl");
+  clear();
+  send_line(2, "AUTHENTICATE PLAIN");
+  send_line(2, line);
+  settle();
+  assert_string_equal(users[2].inbox,
+                      "AUTHENTICATE +\r\n"
+                      ":uvchat 900 * * alice :You are now logged in as alice\r\n"
+                      ":uvchat 903 * :SASL authentication successful\r\n");
+}
+
+/* The password bounds are settings (--account-password-min and -max, 8 and 300 by
+ * default): REGISTER and NickServ say the numbers; a password set before the bounds changed
+ * still logs in. */
+static void password_bounds_are_settings(void** state) {
+  uvc_accounts_limits_t limits = {0, 0, 0, 12, 40};
+  char line[400], ns[128];
+  (void)state;
+  text_user(0, "alice");
+  memset(line, 'x', sizeof line);
+  memcpy(line, "/register ", 10);
+  line[10 + 301] = '\0';
+  send_line(0, line);
+  assert_string_equal(users[0].inbox,
+                      "! password not accepted: too long: a password may have at most 300 "
+                      "bytes\r\n");
+  clear();
+  line[10 + 300] = '\0';
+  send_line(0, line);
+  settle();
+  assert_string_equal(users[0].inbox, "*** Account alice registered; you are logged in.\r\n");
+  send_line(0, "/logout");
+  uvc_accounts_set_limits(g_accounts, &limits);
+  text_user(1, "bob");
+  send_line(1, "/register elevenbytes");
+  assert_string_equal(users[1].inbox,
+                      "! password not accepted: too short: a password needs at least 12 bytes\r\n");
+  irc_user(2, "carl");
+  memset(ns, 'y', sizeof ns);
+  memcpy(ns, "PRIVMSG NickServ :REGISTER ", 27);
+  ns[27 + 41] = '\0';
+  send_line(2, ns);
+  settle();
+  assert_string_equal(users[2].inbox,
+                      ":NickServ!service@uvchat NOTICE carl :password not accepted: too long: a "
+                      "password may have at most 40 bytes\r\n");
+  clear();
+  memcpy(line, "/login alice ", 13);
+  memset(line + 13, 'x', 300);
+  line[13 + 300] = '\0';
+  send_line(0, line);
+  settle();
+  expect_in(0, "*** You are logged in as alice.\r\n");
 }
 
 /* NickServ: REGISTER, IDENTIFY (which takes the nick), LOGOUT, SET PASSWORD, DROP; WHOIS
@@ -733,10 +878,11 @@ static void nickserv_commands(void** state) {
   clear();
   send_line(1, "PRIVMSG NickServ :IDENTIFY dave correct-horse");
   settle();
+  /* logged in (900) first, then the nick of the account */
   expect_in(1,
-            ":eve!~eve@uvchat NICK :dave\r\n:NickServ!service@uvchat NOTICE dave :You are now "
-            "logged in as dave\r\n:uvchat 900 dave dave!~eve@uvchat dave :You are now logged "
-            "in as dave\r\n");
+            ":NickServ!service@uvchat NOTICE eve :You are now logged in as dave\r\n"
+            ":uvchat 900 eve eve!~eve@uvchat dave :You are now logged in as dave\r\n"
+            ":eve!~eve@uvchat NICK :dave\r\n");
   clear();
   send_line(2, "/who");
   expect_in(2, " dave+ ");
@@ -823,6 +969,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(busy_who_and_help, setup, teardown),
       cmocka_unit_test_setup_teardown(forget_orphans_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(sasl_plain, setup, teardown),
+      cmocka_unit_test_setup_teardown(sasl_payloads_in_pieces, setup, teardown),
+      cmocka_unit_test_setup_teardown(sasl_after_registration_and_before_a_nick, setup, teardown),
+      cmocka_unit_test_setup_teardown(password_bounds_are_settings, setup, teardown),
       cmocka_unit_test_setup_teardown(nickserv_commands, setup, teardown),
       cmocka_unit_test_setup_teardown(server_password_for_text_users, setup, teardown),
   };

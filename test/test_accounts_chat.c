@@ -100,7 +100,8 @@ static void text_register_login_and_name_protection(void** state) {
             ":uvchat 433 * alice :Nickname is registered; log in with SASL, or pick another "
             "nick and /msg NickServ IDENTIFY alice PASSWORD");
   th_sendf(i, "NICK ivy\r\n");
-  th_expect_eventually(i, ":uvchat 366 ivy #lobby :End of /NAMES list");
+  assert_non_null(th_skip_to(i, ":uvchat NOTICE ivy :*** Plain-text users", TH_WAIT_MS));
+  th_irc_join(i, "ivy", "#lobby");
   th_sendf(i, "NICK ALICE\r\n");
   th_expect(i,
             ":uvchat 433 ivy ALICE :Nickname is registered; log in first (/msg NickServ "
@@ -111,15 +112,15 @@ static void text_register_login_and_name_protection(void** state) {
   th_sendf(b, "/login alice wrong horse\n");
   th_expect(b, "! cannot log in as alice: wrong password, or no such account");
   th_sendf(b, "/login alice correct horse\n");
+  th_expect(b, "*** You are logged in as alice."); /* then the account's nick */
   th_expect(b, "*** guest2 is now known as alice");
-  th_expect(b, "*** You are logged in as alice.");
   th_expect(a, "*** guest2 is now known as alice");
   th_expect(i, ":guest2!text@uvchat NICK :alice");
   /* a second connection logs in to alice: it takes the nick from the first */
   th_sendf(a, "/login alice correct horse\n");
+  th_expect(a, "*** You are logged in as alice.");
   th_expect(a, "*** alice is now known as guest4");
   th_expect(a, "*** guest3 is now known as alice");
-  th_expect(a, "*** You are logged in as alice.");
   th_expect(b, "*** alice is now known as guest4");
   th_expect(b,
             "*** you logged in to alice from another connection, which took the nick: this "
@@ -151,12 +152,12 @@ static void irc_nickserv_and_sasl(void** state) {
   th_client_t *d, *e, *s;
   char line[256];
   (void)state;
-  d = th_irc_connect(srv.irc_port, "dave");
+  d = th_irc_connect_lobby(srv.irc_port, "dave");
   th_sendf(d, "PRIVMSG NickServ :REGISTER correct-horse\r\n");
   th_expect(d, ":NickServ!service@uvchat NOTICE dave :Account dave registered; you are logged in");
   th_expect(d, ":uvchat 900 dave dave!~dave@uvchat dave :You are now logged in as dave");
 
-  e = th_irc_connect(srv.irc_port, "eve");
+  e = th_irc_connect_lobby(srv.irc_port, "eve");
   th_expect(d, ":eve!~eve@uvchat JOIN #lobby");
   th_sendf(e, "PRIVMSG NickServ :IDENTIFY dave wrong-horse\r\n");
   th_expect(e,
@@ -167,7 +168,10 @@ static void irc_nickserv_and_sasl(void** state) {
 
   s = th_connect(srv.irc_port, 0, 1);
   th_sendf(s, "CAP LS 302\r\nNICK dave\r\nUSER d 0 * :D\r\n");
-  th_expect(s, ":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names");
+  th_expect(s,
+            ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
+            "server-time userhost-in-names");
   th_sendf(s, "CAP REQ :sasl\r\n");
   th_expect(s, ":uvchat CAP * ACK :sasl");
   th_sendf(s, "AUTHENTICATE PLAIN\r\n");
@@ -185,7 +189,8 @@ static void irc_nickserv_and_sasl(void** state) {
   th_expect(s, ":uvchat 903 * :SASL authentication successful");
   th_sendf(s, "CAP END\r\n");
   th_expect(s, ":uvchat 001 dave :Welcome to the uvchat Network, dave");
-  th_expect_eventually(s, ":uvchat 366 dave #lobby :End of /NAMES list");
+  assert_non_null(th_skip_to(s, ":uvchat NOTICE dave :*** Plain-text users", TH_WAIT_MS));
+  th_irc_join(s, "dave", "#lobby");
   th_expect_prefix(d, ":dave!~dave@uvchat NICK :guest");
   th_expect_prefix(d,
                    ":uvchat NOTICE * :you logged in to dave from another connection, which took "
@@ -241,8 +246,8 @@ static void registration_survives_kill_9(void** state) {
   th_sendf(b, "/nick alice\n");
   th_expect(b, "! the nick alice is registered; log in with /login alice PASSWORD");
   th_sendf(b, "/login alice correct horse\n");
-  th_expect(b, "*** guest1 is now known as alice");
   th_expect(b, "*** You are logged in as alice.");
+  th_expect(b, "*** guest1 is now known as alice");
   th_close(b);
 }
 
@@ -259,7 +264,8 @@ static void server_password_for_both_protocols(void** state) {
   j = th_connect(srv.irc_port, 0, 1);
   th_sendf(j, "PASS :s3cret pass\r\nNICK jay\r\nUSER j 0 * :J\r\n");
   th_expect(j, ":uvchat 001 jay :Welcome to the uvchat Network, jay");
-  th_expect_eventually(j, ":uvchat 366 jay #lobby :End of /NAMES list");
+  assert_non_null(th_skip_to(j, ":uvchat NOTICE jay :*** Plain-text users", TH_WAIT_MS));
+  th_irc_join(j, "jay", "#lobby");
 
   t = th_connect(srv.port, 0, 1);
   th_expect(t, "*** This server needs a password: type /pass PASSWORD");

@@ -46,6 +46,45 @@ static void flags_take_values_both_ways(void** state) {
   assert_int_equal(c.max_line, 1024);
 }
 
+static void irc_and_account_settings(void** state) {
+  uvc_config_t c;
+  char err[256];
+  (void)state;
+  assert_int_equal(parse(&c, err, NULL, NULL, NULL), UVC_CONFIG_OK);
+  assert_string_equal(c.server_name, "uvchat");
+  assert_null(c.irc_autojoin); /* IRC users join what they ask for */
+  assert_int_equal(c.account_password_min, 8);
+  assert_int_equal(c.account_password_max, 300);
+  assert_int_equal(parse(&c, err, "--server-name", "irc.example.org", "--irc-autojoin=#lobby"),
+                   UVC_CONFIG_OK);
+  assert_string_equal(c.server_name, "irc.example.org");
+  assert_string_equal(c.irc_autojoin, "#lobby");
+  assert_int_equal(parse(&c, err, "--irc-autojoin=#dev", "--irc-autojoin", "off"), UVC_CONFIG_OK);
+  assert_null(c.irc_autojoin);
+  assert_int_equal(parse(&c, err, "--irc-autojoin", "lobby", NULL), UVC_CONFIG_ERROR);
+  assert_string_equal(err,
+                      "--irc-autojoin: cannot use 'lobby' as a room name: a room name starts "
+                      "with '#'");
+  assert_int_equal(parse(&c, err, "--server-name", "irc server", NULL), UVC_CONFIG_ERROR);
+  assert_string_equal(err,
+                      "--server-name: cannot use 'irc server' as a server name: only letters, "
+                      "digits, '.' and '-' may be used");
+  assert_int_equal(parse(&c, err, "--server-name", "-x", NULL), UVC_CONFIG_ERROR);
+  assert_int_equal(parse(&c, err, "--server-name",
+                         "a123456789b123456789c123456789d123456789e123456789f123456789g1234", NULL),
+                   UVC_CONFIG_ERROR);
+  assert_string_equal(err + strlen(err) - 31, "it is longer than 63 characters");
+  assert_int_equal(parse(&c, err, "--account-password-min=12", "--account-password-max=1024", NULL),
+                   UVC_CONFIG_OK);
+  assert_int_equal(c.account_password_min, 12);
+  assert_int_equal(c.account_password_max, 1024);
+  assert_int_equal(parse(&c, err, "--account-password-max=1025", NULL, NULL), UVC_CONFIG_ERROR);
+  assert_int_equal(parse(&c, err, "--account-password-min=0", NULL, NULL), UVC_CONFIG_ERROR);
+  assert_int_equal(parse(&c, err, "--account-password-min=20", "--account-password-max=10", NULL),
+                   UVC_CONFIG_ERROR);
+  assert_string_equal(err, "--account-password-min (20) is more than --account-password-max (10)");
+}
+
 static void help_and_version(void** state) {
   uvc_config_t c;
   char err[256];
@@ -119,7 +158,8 @@ static void file_sets_every_setting(void** state) {
            "max-clients = 5\nmax-per-addr = 6\nregister-timeout = 7\nline-timeout = 8\n"
            "ping-interval = 9\nidle-timeout = 10\nmotd = m.txt\nannounce-limit = 11\n"
            "register-per-addr = 12\nregister-rate = 13\n"
-           "room = #r\nlog-level = debug\nquiet = yes\nlisten = web:8081\n"
+           "room = #r\nirc-autojoin = #a\nserver-name = irc.test\naccount-password-min = 9\n"
+           "account-password-max = 99\nlog-level = debug\nquiet = yes\nlisten = web:8081\n"
            "listen = irc+tls:[::1]:6697\n",
            pw);
   write_text(path, text);
@@ -153,6 +193,10 @@ static void file_sets_every_setting(void** state) {
   assert_int_equal(c.register_per_addr, 12);
   assert_int_equal(c.register_rate, 13);
   assert_string_equal(c.default_room, "#r");
+  assert_string_equal(c.irc_autojoin, "#a");
+  assert_string_equal(c.server_name, "irc.test");
+  assert_int_equal(c.account_password_min, 9);
+  assert_int_equal(c.account_password_max, 99);
   assert_int_equal(c.log_level, UVC_LOG_ERROR); /* quiet came after log-level */
   assert_int_equal(c.n_listen, 2);
   assert_int_equal(c.listen[0].proto, UVC_PROTO_WEB);
@@ -167,7 +211,7 @@ static void file_sets_every_setting(void** state) {
   uvc_config_defaults(&d);
   n = uvc_config_changes(&d, &c, count_change, &changed);
   assert_int_equal(n, changed);
-  assert_int_equal(changed, 29); /* every setting of the table but password, config, quiet */
+  assert_int_equal(changed, 33); /* every setting of the table but password, config, quiet */
   uvc_config_free(&c);
 
   /* Through uvc_config_load: the flags win, and the password file is read. */
@@ -229,9 +273,13 @@ static void file_sets_every_setting(void** state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(defaults),          cmocka_unit_test(flags_take_values_both_ways),
-      cmocka_unit_test(help_and_version),  cmocka_unit_test(errors_are_clear),
-      cmocka_unit_test(sizes_and_seconds), cmocka_unit_test(file_sets_every_setting),
+      cmocka_unit_test(defaults),
+      cmocka_unit_test(flags_take_values_both_ways),
+      cmocka_unit_test(help_and_version),
+      cmocka_unit_test(errors_are_clear),
+      cmocka_unit_test(irc_and_account_settings),
+      cmocka_unit_test(sizes_and_seconds),
+      cmocka_unit_test(file_sets_every_setting),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

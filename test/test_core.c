@@ -125,6 +125,122 @@ static void unseen_arrivals_are_quiet_until_revealed(void** state) {
   assert_string_equal(users[1].inbox, "*** guest4 left (connection closed)\r\n");
 }
 
+/* ---- Watching nicks (MONITOR) and the nick history (WHOWAS) ---------------------------- */
+
+static char g_watch_log[1024]; /* "watcher:+nick(who) " or "watcher:-nick " per notice */
+
+static void record_watch(uvc_core_t* c, uvc_session_t* s, const uvc_session_t* who,
+                         const char* nick, size_t len) {
+  size_t n = strlen(g_watch_log);
+  (void)c;
+  snprintf(g_watch_log + n, sizeof g_watch_log - n, "%s:%c%.*s%s%s%s ", s->nick, who ? '+' : '-',
+           (int)len, nick, who ? "(" : "", who ? who->nick : "", who ? ")" : "");
+}
+
+static uvc_adapter_t g_watching_adapter; /* the text adapter, with on_watch */
+
+/* A watcher hears of the watched nick coming (by rename or arrival) and going (by rename or
+ * leaving), once each; a change of case is no change; unwatching and leaving stop it. */
+static void watchers_hear_nicks_come_and_go(void** state) {
+  user_t late;
+  (void)state;
+  g_watching_adapter = uvc_text_adapter;
+  g_watching_adapter.on_watch = record_watch;
+  users[0].s.adapter = &g_watching_adapter;
+  g_watch_log[0] = '\0';
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "Bob", 3), 0);
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "bob", 3), 0); /* already: same nick */
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "guest4", 6), 0);
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "no way", 6), UVC_ENICK_INVALID);
+  assert_int_equal(uvc_session_watch_count(&users[0].s), 2);
+  assert_string_equal(uvc_session_watched(&users[0].s, 0), "Bob");
+  type(1, "/nick bob");
+  assert_string_equal(g_watch_log, "guest1:+bob(bob) ");
+  g_watch_log[0] = '\0';
+  type(1, "/nick BOB"); /* only its case */
+  assert_string_equal(g_watch_log, "");
+  type(1, "/nick carol");
+  assert_string_equal(g_watch_log, "guest1:-BOB ");
+  g_watch_log[0] = '\0';
+  memset(&late, 0, sizeof late);
+  uvc_session_init(&late.s, &uvc_text_adapter);
+  uvc_text_adapter.on_open(&core, &late.s); /* arrives as guest4 */
+  assert_string_equal(g_watch_log, "guest1:+guest4(guest4) ");
+  g_watch_log[0] = '\0';
+  uvc_core_leave(&core, &late.s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_string_equal(g_watch_log, "guest1:-guest4 ");
+  g_watch_log[0] = '\0';
+  uvc_core_unwatch(&core, &users[0].s, "BOB", 3);
+  assert_int_equal(uvc_session_watch_count(&users[0].s), 1);
+  type(1, "/nick bob");
+  assert_string_equal(g_watch_log, "");
+  uvc_core_unwatch_all(&core, &users[0].s);
+  assert_int_equal(uvc_session_watch_count(&users[0].s), 0);
+  /* A watcher that leaves is forgotten: nobody is told anything through it later. */
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "dave", 4), 0);
+  uvc_core_leave(&core, &users[0].s, UVC_LEAVE_CLOSED, NULL, 0);
+  type(1, "/nick dave");
+  assert_string_equal(g_watch_log, "");
+  assert_null(core.watches);
+}
+
+static void a_watch_list_is_bounded(void** state) {
+  char nick[16];
+  int i;
+  (void)state;
+  for (i = 0; i < UVC_WATCH_MAX; i++) {
+    snprintf(nick, sizeof nick, "w%d", i);
+    assert_int_equal(uvc_core_watch(&core, &users[0].s, nick, strlen(nick)), 0);
+  }
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "one_more", 8), UVC_EWATCH_FULL);
+  assert_int_equal(uvc_core_watch(&core, &users[0].s, "w7", 2), 0); /* already watched */
+  assert_int_equal(uvc_session_watch_count(&users[0].s), UVC_WATCH_MAX);
+}
+
+/* A departed nick (a rename or a leaving) is remembered, newest first, with its user name;
+ * the history keeps the last UVC_WHOWAS_MAX; an unseen probe leaves nothing. */
+static void departed_nicks_are_remembered(void** state) {
+  const uvc_whowas_t* e;
+  user_t probe;
+  char line[32];
+  int i;
+  (void)state;
+  assert_null(uvc_core_whowas(&core, "guest1", 6, 0));
+  type(0, "/nick alice");
+  type(0, "/nick guest1");
+  type(0, "/nick bob");
+  e = uvc_core_whowas(&core, "GUEST1", 6, 0);
+  assert_non_null(e);
+  assert_string_equal(e->nick, "guest1");
+  assert_string_equal(e->user, "text");
+  assert_ptr_equal(e->adapter, &uvc_text_adapter);
+  assert_string_equal(e->realname, "");
+  assert_non_null(uvc_core_whowas(&core, "guest1", 6, 1)); /* the first time too */
+  assert_null(uvc_core_whowas(&core, "guest1", 6, 2));
+  assert_non_null(uvc_core_whowas(&core, "alice", 5, 0));
+  uvc_core_leave(&core, &users[0].s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_non_null(uvc_core_whowas(&core, "bob", 3, 0));
+  memset(&probe, 0, sizeof probe);
+  uvc_session_init(&probe.s, &uvc_text_adapter);
+  probe.s.unseen = 1;
+  uvc_text_adapter.on_open(&core, &probe.s); /* guest4 */
+  uvc_core_leave(&core, &probe.s, UVC_LEAVE_CLOSED, NULL, 0);
+  assert_null(uvc_core_whowas(&core, "guest4", 6, 0));
+  for (i = 0; i < UVC_WHOWAS_MAX + 5; i++) {
+    snprintf(line, sizeof line, "/nick n%d", i);
+    type(1, line);
+    clear();
+  }
+  assert_int_equal(core.whowas_n, UVC_WHOWAS_MAX);
+  assert_null(uvc_core_whowas(&core, "bob", 3, 0));    /* the oldest went first */
+  assert_null(uvc_core_whowas(&core, "guest2", 6, 0)); /* the first rename of user 1 */
+  assert_null(uvc_core_whowas(&core, "n3", 2, 0));
+  assert_non_null(uvc_core_whowas(&core, "n4", 2, 0));
+  assert_non_null(uvc_core_whowas(&core, "n1003", 5, 0));
+  assert_null(uvc_core_whowas(&core, "n1004", 5, 0)); /* still in use */
+  assert_int_equal(core.max_present, 3);              /* the probe came after user 0 had gone */
+}
+
 static void a_line_reaches_everyone_else_once_shared(void** state) {
   (void)state;
   type(0, "hello there");
@@ -563,6 +679,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(accounts_not_available, setup, teardown),
       cmocka_unit_test_setup_teardown(server_password_gate, setup_with_password, teardown_password),
       cmocka_unit_test(split_words),
+      cmocka_unit_test_setup_teardown(watchers_hear_nicks_come_and_go, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_watch_list_is_bounded, setup, teardown),
+      cmocka_unit_test_setup_teardown(departed_nicks_are_remembered, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

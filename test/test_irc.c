@@ -29,16 +29,25 @@ static user_t users[N_USERS];
 static const char* g_motd;
 static const char* g_password;
 static uint32_t g_announce_limit;
+static const char* g_autojoin;
+static const char* g_server_name;
 
-/* Every line an IRC user receives ends with CRLF and fits in 512 bytes. */
+/* Every line an IRC user receives ends with CRLF and fits in 512 bytes (its IRCv3 tags
+ * apart, which have 8191 bytes of their own). */
 static void check_irc_lines(const uvc_msg_t* m) {
   size_t i = 0;
   while (i < m->len) {
     const char* lf = memchr(m->data + i, '\n', m->len - i);
-    size_t n;
+    size_t n, tags = 0;
     assert_non_null(lf);
     n = (size_t)(lf - (m->data + i)) + 1;
-    if (n > 512) fail_msg("a line of %u bytes: %.*s", (unsigned)n, (int)n, m->data + i);
+    if (m->data[i] == '@') {
+      const char* sp = memchr(m->data + i, ' ', n);
+      assert_non_null(sp);
+      tags = (size_t)(sp - (m->data + i)) + 1;
+      assert_true(tags <= 8191);
+    }
+    if (n - tags > 512) fail_msg("a line of %u bytes: %.*s", (unsigned)n, (int)n, m->data + i);
     assert_true(n >= 2 && m->data[i + n - 2] == '\r');
     i += n;
   }
@@ -77,10 +86,11 @@ static int setup(void** state) {
   memset(&cfg, 0, sizeof cfg);
   cfg.default_room = "#lobby";
   cfg.max_line = 4096;
-  cfg.server_name = "uvchat";
+  cfg.server_name = g_server_name != NULL ? g_server_name : "uvchat";
   cfg.motd = g_motd;
   cfg.password = g_password;
   cfg.announce_limit = g_announce_limit;
+  cfg.autojoin = g_autojoin;
   memset(users, 0, sizeof users);
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
   return 0;
@@ -96,7 +106,7 @@ static int teardown(void** state) {
     if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
   }
   uvc_core_free(&core);
-  g_motd = g_password = NULL;
+  g_motd = g_password = g_autojoin = g_server_name = NULL;
   g_announce_limit = 0;
   return 0;
 }
@@ -123,8 +133,9 @@ static void irc_open(int i) {
   uvc_irc_adapter.on_open(&core, &u->s);
 }
 
-/* Opens user i as IRC and registers it as nick (user name = nick); clears every inbox. */
-static void irc_user(int i, const char* nick) {
+/* Opens user i as IRC and registers it as nick (user name = nick), in no room; clears
+ * every inbox. */
+static void irc_user_alone(int i, const char* nick) {
   char line[128];
   irc_open(i);
   snprintf(line, sizeof line, "NICK %s", nick);
@@ -132,6 +143,14 @@ static void irc_user(int i, const char* nick) {
   snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
   send_line(i, line);
   assert_true(users[i].s.present);
+  clear();
+}
+
+/* irc_user_alone(), then JOIN #lobby (where the text users are); clears every inbox. */
+static void irc_user(int i, const char* nick) {
+  irc_user_alone(i, nick);
+  send_line(i, "JOIN #lobby");
+  assert_non_null(uvc_session_in(&users[i].s, core.lobby));
   clear();
 }
 
@@ -249,9 +268,11 @@ static void parser_limits_and_garbage(void** state) {
 #define ISUPPORT2                                                                       \
   "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1 :are supported " \
   "by this server"
+#define ISUPPORT3 "MONITOR=100 WHOX :are supported by this server"
 
-/* NICK + USER: the whole greeting, the lobby's JOIN and names; text users see the arrival. */
-static void registration_greets_and_joins_the_lobby(void** state) {
+/* NICK + USER: the whole greeting, then a notice naming the text users' room; the client is
+ * in no room (text users hear nothing of it) until it joins one. */
+static void registration_greets_and_joins_nothing(void** state) {
   (void)state;
   text_user(0); /* guest1, in the lobby */
   irc_open(1);
@@ -270,22 +291,62 @@ static void registration_greets_and_joins_the_lobby(void** state) {
       "\r\n"
       ":uvchat 005 alice " ISUPPORT2
       "\r\n"
+      ":uvchat 005 alice " ISUPPORT3
+      "\r\n"
       ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers\r\n"
       ":uvchat 254 alice 1 :channels formed\r\n"
       ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
+      ":uvchat 265 alice 2 2 :Current local users 2, max 2\r\n"
+      ":uvchat 266 alice 2 2 :Current global users 2, max 2\r\n"
       ":uvchat 422 alice :MOTD File is missing\r\n"
-      ":alice!~al-icex@uvchat JOIN #lobby\r\n"
-      ":uvchat 353 alice = #lobby :guest1 alice\r\n"
-      ":uvchat 366 alice #lobby :End of /NAMES list\r\n");
-  assert_string_equal(users[0].inbox, "*** alice joined #lobby\r\n");
+      ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby to "
+      "meet them\r\n");
+  assert_string_equal(users[0].inbox, "");
+  assert_int_equal(users[1].s.n_rooms, 0);
   assert_string_equal(users[1].s.user, "~al-icex");
   clear();
   send_line(1, "WHOIS alice");
   assert_string_equal(users[1].inbox,
                       ":uvchat 311 alice alice ~al-icex uvchat * :Alice Liddell\r\n"
-                      ":uvchat 319 alice alice :#lobby\r\n"
                       ":uvchat 312 alice alice uvchat :uvchat chat server\r\n"
                       ":uvchat 318 alice alice :End of /WHOIS list\r\n");
+  clear();
+  send_line(1, "JOIN #lobby");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~al-icex@uvchat JOIN #lobby\r\n"
+                      ":uvchat 353 alice = #lobby :guest1 alice\r\n"
+                      ":uvchat 366 alice #lobby :End of /NAMES list\r\n");
+  assert_string_equal(users[0].inbox, "*** alice joined #lobby\r\n");
+}
+
+/* A core whose IRC users are joined to a room when they register (--irc-autojoin). */
+static int setup_with_autojoin(void** state) {
+  g_autojoin = "#irc";
+  return setup(state);
+}
+
+/* --irc-autojoin #irc: registering joins #irc (created, the first one its operator); the
+ * notice still says where the text users are. */
+static void registration_joins_the_autojoin_room(void** state) {
+  (void)state;
+  text_user(0);
+  irc_open(1);
+  send_line(1, "NICK alice");
+  send_line(1, "USER alice 0 * :A");
+  assert_non_null(strstr(users[1].inbox,
+                         ":uvchat 422 alice :MOTD File is missing\r\n"
+                         ":alice!~alice@uvchat JOIN #irc\r\n"
+                         ":uvchat 353 alice = #irc :@alice\r\n"
+                         ":uvchat 366 alice #irc :End of /NAMES list\r\n"
+                         ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; "
+                         "JOIN #lobby to meet them\r\n"));
+  assert_string_equal(users[0].inbox, "");
+  clear();
+  irc_open(2);
+  send_line(2, "NICK bob");
+  send_line(2, "USER bob 0 * :B");
+  assert_string_equal(users[1].inbox, ":bob!~bob@uvchat JOIN #irc\r\n");
+  assert_false(uvc_session_is_op(&users[2].s, uvc_core_room(&core, "#irc", 4)));
 }
 
 /* Before registration: 451 for most commands; PING, NICK errors and QUIT work. */
@@ -338,16 +399,19 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP REQ :multi-prefix userhost-in-names");
   send_line(0, "CAP LIST");
   send_line(0, "CAP FROB");
-  assert_string_equal(users[0].inbox,
-                      ":uvchat CAP * LS :multi-prefix userhost-in-names\r\n"
-                      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
-                      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
-                      ":uvchat CAP * LIST :multi-prefix userhost-in-names\r\n"
-                      ":uvchat 410 * FROB :Invalid CAP command\r\n");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
+      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names\r\n"
+      ":uvchat CAP * NAK :multi-prefix sasl\r\n"
+      ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
+      ":uvchat CAP * LIST :cap-notify multi-prefix userhost-in-names\r\n"
+      ":uvchat 410 * FROB :Invalid CAP command\r\n");
   clear();
   send_line(0, "CAP END");
   assert_true(users[0].s.present);
   assert_non_null(strstr(users[0].inbox, ":uvchat 001 alice :Welcome"));
+  send_line(0, "JOIN #lobby");
   /* userhost-in-names: full masks in NAMES */
   assert_non_null(strstr(users[0].inbox, ":uvchat 353 alice = #lobby :alice!~alice@uvchat\r\n"));
   clear();
@@ -355,7 +419,7 @@ static void cap_negotiation_holds_registration(void** state) {
   send_line(0, "CAP LIST");
   assert_string_equal(users[0].inbox,
                       ":uvchat CAP alice ACK :-userhost-in-names\r\n"
-                      ":uvchat CAP alice LIST :multi-prefix\r\n");
+                      ":uvchat CAP alice LIST :cap-notify multi-prefix\r\n");
 }
 
 /* With a server password: a wrong or missing PASS gets 464 and ERROR. */
@@ -438,7 +502,8 @@ static void motd_lines(void** state) {
                          ":uvchat 372 alice :- \r\n"
                          ":uvchat 372 alice :- Be \x02nice\x02.\r\n"
                          ":uvchat 376 alice :End of /MOTD command.\r\n"
-                         ":alice!~alice@uvchat JOIN #lobby\r\n"));
+                         ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in "
+                         "#lobby; JOIN #lobby to meet them\r\n"));
   clear();
   send_line(0, "MOTD");
   assert_non_null(strstr(users[0].inbox, ":uvchat 372 alice :- Welcome!\r\n"));
@@ -475,6 +540,7 @@ static void nick_collisions_and_changes(void** state) {
   assert_false(users[2].s.present);
   send_line(2, "NICK bobby");
   assert_true(users[2].s.present);
+  send_line(2, "JOIN #lobby");
   clear();
   send_line(0, "NICK Bob");
   send_line(0, "NICK");
@@ -731,6 +797,8 @@ static void invisible_users(void** state) {
                       ":uvchat 251 alice :There are 1 users and 1 invisible on 1 servers\r\n"
                       ":uvchat 254 alice 2 :channels formed\r\n"
                       ":uvchat 255 alice :I have 2 clients and 0 servers\r\n"
+                      ":uvchat 265 alice 2 2 :Current local users 2, max 2\r\n"
+                      ":uvchat 266 alice 2 2 :Current global users 2, max 2\r\n"
                       ":uvchat 366 alice #dev :End of /NAMES list\r\n"
                       ":uvchat 315 alice #dev :End of WHO list\r\n"
                       ":uvchat 315 alice bob :End of WHO list\r\n");
@@ -1035,6 +1103,401 @@ static void long_text_is_split_for_irc_users(void** state) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * The server name, WHO masks and WHOX, WHOWAS, the server queries, MONITOR, SETNAME, KICK
+ * pairs, and long messages between IRC users
+ * ---------------------------------------------------------------------------------------- */
+
+/* How many lines of s start with prefix. */
+static int count_lines(const char* s, const char* prefix) {
+  int n = 0;
+  size_t len = strlen(prefix);
+  while (*s != '\0') {
+    const char* end = strstr(s, "\r\n");
+    if (strncmp(s, prefix, len) == 0) n++;
+    if (end == NULL) break;
+    s = end + 2;
+  }
+  return n;
+}
+
+static int setup_with_server_name(void** state) {
+  g_server_name = "irc.example.org";
+  return setup(state);
+}
+
+/* --server-name: the greeting, PONG, prefixes, WHO and the hosts all say it. */
+static void the_server_name_is_everywhere(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :Real alice");
+  assert_non_null(strstr(users[0].inbox,
+                         ":irc.example.org 001 alice :Welcome to the irc.example.org Network, "
+                         "alice\r\n:irc.example.org 002 alice :Your host is irc.example.org, "));
+  assert_non_null(strstr(users[0].inbox, ":irc.example.org 004 alice irc.example.org "));
+  assert_non_null(strstr(users[0].inbox, " NETWORK=irc.example.org "));
+  clear();
+  send_line(0, "PING :x");
+  send_line(0, "JOIN #lobby");
+  send_line(0, "WHO alice");
+  assert_string_equal(users[0].inbox,
+                      ":irc.example.org PONG irc.example.org :x\r\n"
+                      ":alice!~alice@irc.example.org JOIN #lobby\r\n"
+                      ":irc.example.org 353 alice = #lobby :alice\r\n"
+                      ":irc.example.org 366 alice #lobby :End of /NAMES list\r\n"
+                      ":irc.example.org 352 alice #lobby ~alice irc.example.org irc.example.org "
+                      "alice H :0 Real alice\r\n"
+                      ":irc.example.org 315 alice alice :End of WHO list\r\n");
+}
+
+/* WHO with masks: nicks, user names, hosts, server and real names, * and ?, "0"; +i users
+ * hidden from who shares no room with them; WHOX fields and token (354). */
+static void who_masks_and_whox(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "coolnick");
+  irc_user_alone(2, "hidden");
+  send_line(2, "MODE hidden +i");
+  text_user(3); /* guest1, in the lobby */
+  clear();
+  send_line(0, "WHO coolni*");
+  send_line(0, "WHO ?OOLNICK");
+  send_line(0, "WHO tex?");     /* a text user's user name */
+  send_line(0, "WHO *liddell"); /* nobody's real name */
+  send_line(0, "WHO hid*");     /* +i and sharing no room */
+  send_line(0, "WHO *.host");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 352 alice #lobby ~coolnick uvchat uvchat coolnick H :0 Real "
+                      "coolnick\r\n"
+                      ":uvchat 315 alice coolni* :End of WHO list\r\n"
+                      ":uvchat 352 alice #lobby ~coolnick uvchat uvchat coolnick H :0 Real "
+                      "coolnick\r\n"
+                      ":uvchat 315 alice ?OOLNICK :End of WHO list\r\n"
+                      ":uvchat 352 alice #lobby text uvchat uvchat guest1 H :0 text user\r\n"
+                      ":uvchat 315 alice tex? :End of WHO list\r\n"
+                      ":uvchat 315 alice *liddell :End of WHO list\r\n"
+                      ":uvchat 315 alice hid* :End of WHO list\r\n"
+                      ":uvchat 315 alice *.host :End of WHO list\r\n");
+  clear();
+  send_line(0, "WHO *");
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 3);
+  assert_null(strstr(users[0].inbox, " hidden "));
+  clear();
+  send_line(0, "WHO 0");
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 3);
+  assert_non_null(strstr(users[0].inbox, ":uvchat 315 alice 0 :End of WHO list\r\n"));
+  clear();
+  send_line(0, "WHO *Real*"); /* real names: alice and coolnick */
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 2);
+  clear();
+  send_line(0, "WHO uvch?t"); /* the host and server of everyone */
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 352 alice "), 3);
+  clear();
+  send_line(2, "WHO *"); /* an invisible user sees itself */
+  assert_int_equal(count_lines(users[2].inbox, ":uvchat 352 hidden "), 4);
+  assert_non_null(strstr(users[2].inbox,
+                         ":uvchat 352 hidden * ~hidden uvchat uvchat hidden H "
+                         ":0 Real hidden\r\n"));
+  clear();
+  send_line(0, "WHO coolnick %tcuihsnfdlaor,123");
+  send_line(0, "WHO #lobby %na");
+  send_line(0, "WHO guest1 %nt");
+  send_line(0, "WHO alice o"); /* no server operators here */
+  send_line(0, "WHO * o");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 354 alice 123 #lobby ~coolnick 255.255.255.255 uvchat uvchat "
+                      "coolnick H 0 0 0 n/a :Real coolnick\r\n"
+                      ":uvchat 315 alice coolnick :End of WHO list\r\n"
+                      ":uvchat 354 alice alice 0\r\n"
+                      ":uvchat 354 alice coolnick 0\r\n"
+                      ":uvchat 354 alice guest1 0\r\n"
+                      ":uvchat 315 alice #lobby :End of WHO list\r\n"
+                      ":uvchat 354 alice 0 guest1\r\n"
+                      ":uvchat 315 alice guest1 :End of WHO list\r\n"
+                      ":uvchat 315 alice alice :End of WHO list\r\n"
+                      ":uvchat 315 alice * :End of WHO list\r\n");
+  clear();
+  send_line(1, "AWAY :lunch");
+  clear();
+  send_line(0, "WHO cool* %nf");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat 354 alice coolnick G\r\n:uvchat 315 alice cool* :End of WHO list\r\n");
+}
+
+/* WHOWAS: departures newest first (quits and renames), count, wildcards, 406, 431, and the
+ * time it went; text users have their fixed real name. */
+static void whowas_history(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  send_line(1, "QUIT :bye");
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_QUIT, NULL, 0);
+  uvc_irc_adapter.on_free(&users[1].s);
+  irc_open(1);
+  send_line(1, "NICK bob");
+  send_line(1, "USER other 0 * :Another Bob");
+  send_line(1, "NICK robert");
+  text_user(2); /* guest1 */
+  send_line(2, "/nick tom");
+  clear();
+  send_line(0, "WHOWAS bob");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 314 alice bob ~other uvchat * :Another Bob\r\n"
+                      ":uvchat 312 alice bob uvchat :Tue Nov 14 22:13:20 2023 UTC\r\n"
+                      ":uvchat 314 alice bob ~bob uvchat * :Real bob\r\n"
+                      ":uvchat 312 alice bob uvchat :Tue Nov 14 22:13:20 2023 UTC\r\n"
+                      ":uvchat 369 alice bob :End of WHOWAS\r\n");
+  clear();
+  send_line(0, "WHOWAS BOB 1");
+  send_line(0, "WHOWAS b?b -1");
+  assert_int_equal(count_lines(users[0].inbox, ":uvchat 314 alice bob "), 3);
+  assert_non_null(strstr(users[0].inbox, ":uvchat 369 alice BOB :End of WHOWAS\r\n"));
+  assert_non_null(strstr(users[0].inbox, ":uvchat 369 alice b?b :End of WHOWAS\r\n"));
+  clear();
+  send_line(0, "WHOWAS guest1,nobody");
+  send_line(0, "WHOWAS");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 314 alice guest1 text uvchat * :text user\r\n"
+                      ":uvchat 312 alice guest1 uvchat :Tue Nov 14 22:13:20 2023 UTC\r\n"
+                      ":uvchat 369 alice guest1 :End of WHOWAS\r\n"
+                      ":uvchat 406 alice nobody :There was no such nickname\r\n"
+                      ":uvchat 369 alice nobody :End of WHOWAS\r\n"
+                      ":uvchat 431 alice :No nickname given\r\n");
+}
+
+/* TIME, INFO, ADMIN, STATS (u, m, others), LINKS; 402 for another server; a nick stands for
+ * its server. */
+static void server_queries(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  send_line(0, "TIME");
+  send_line(0, "TIME alice");
+  send_line(0, "TIME irc.elsewhere.net");
+  send_line(0, "ADMIN");
+  send_line(0, "ADMIN uvch*");
+  send_line(0, "STATS u");
+  send_line(0, "STATS");
+  send_line(0, "STATS l");
+  send_line(0, "STATS u other.server");
+  send_line(0, "LINKS");
+  send_line(0, "LINKS uv*");
+  send_line(0, "LINKS *.org");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 391 alice uvchat :Tuesday November 14 2023 -- 22:13:20 +00:00\r\n"
+                      ":uvchat 391 alice uvchat :Tuesday November 14 2023 -- 22:13:20 +00:00\r\n"
+                      ":uvchat 402 alice irc.elsewhere.net :No such server\r\n"
+                      ":uvchat 256 alice uvchat :Administrative info\r\n"
+                      ":uvchat 257 alice :uvchat chat server\r\n"
+                      ":uvchat 258 alice :no administrator details are configured\r\n"
+                      ":uvchat 259 alice :-\r\n"
+                      ":uvchat 256 alice uvchat :Administrative info\r\n"
+                      ":uvchat 257 alice :uvchat chat server\r\n"
+                      ":uvchat 258 alice :no administrator details are configured\r\n"
+                      ":uvchat 259 alice :-\r\n"
+                      ":uvchat 242 alice :Server Up 0 days 0:00:00\r\n"
+                      ":uvchat 219 alice u :End of /STATS report\r\n"
+                      ":uvchat 219 alice * :End of /STATS report\r\n"
+                      ":uvchat 219 alice l :End of /STATS report\r\n"
+                      ":uvchat 402 alice other.server :No such server\r\n"
+                      ":uvchat 364 alice uvchat uvchat :0 uvchat chat server\r\n"
+                      ":uvchat 365 alice * :End of /LINKS list\r\n"
+                      ":uvchat 364 alice uvchat uvchat :0 uvchat chat server\r\n"
+                      ":uvchat 365 alice uv* :End of /LINKS list\r\n"
+                      ":uvchat 365 alice *.org :End of /LINKS list\r\n");
+  clear();
+  send_line(0, "INFO");
+  assert_true(strncmp(users[0].inbox, ":uvchat 371 alice :" VER ": a chat server", 30) == 0);
+  assert_non_null(strstr(users[0].inbox,
+                         ":uvchat 371 alice :running since Tue Nov 14 2023 at 22:13:20 UTC\r\n"
+                         ":uvchat 374 alice :End of INFO list\r\n"));
+  clear();
+  send_line(0, "STATS m");
+  assert_non_null(strstr(users[0].inbox, ":uvchat 212 alice LINKS "));
+  assert_non_null(strstr(users[0].inbox, ":uvchat 212 alice STATS "));
+  assert_null(strstr(users[0].inbox, " FROBNICATE ")); /* unknown commands are not counted */
+  assert_non_null(strstr(users[0].inbox, ":uvchat 219 alice m :End of /STATS report\r\n"));
+}
+
+/* MONITOR +, -, C, L, S: 730 and 731 at once and whenever a watched nick comes, goes or is
+ * renamed; 732/733; 734 past MONITOR=100; 461 without targets. */
+static void monitor_lists(void** state) {
+  char line[64];
+  int i;
+  (void)state;
+  irc_user(0, "alice");
+  text_user(1); /* guest1 */
+  send_line(0, "MONITOR + bob,GUEST1,carol");
+  send_line(0, "MONITOR +");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 730 alice :guest1!text@uvchat\r\n"
+                      ":uvchat 731 alice :bob,carol\r\n"
+                      ":uvchat 461 alice MONITOR :Not enough parameters\r\n");
+  clear();
+  irc_open(2); /* bob shares no room with alice: she is told all the same */
+  send_line(2, "NICK bob");
+  send_line(2, "USER bob 0 * :B");
+  assert_string_equal(users[0].inbox, ":uvchat 730 alice :bob!~bob@uvchat\r\n");
+  clear();
+  irc_open(3);
+  send_line(3, "NICK carol");
+  send_line(3, "USER carol 0 * :C");
+  assert_string_equal(users[0].inbox, ":uvchat 730 alice :carol!~carol@uvchat\r\n");
+  clear();
+  send_line(3, "NICK caroline");
+  send_line(1, "/nick bob2");
+  send_line(1, "/nick GUEST1");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 731 alice :carol\r\n"
+                      ":guest1!text@uvchat NICK :bob2\r\n"
+                      ":uvchat 731 alice :guest1\r\n"
+                      ":bob2!text@uvchat NICK :GUEST1\r\n"
+                      ":uvchat 730 alice :GUEST1!text@uvchat\r\n");
+  clear();
+  send_line(0, "MONITOR L");
+  send_line(0, "MONITOR S");
+  send_line(0, "MONITOR - bob,nobody");
+  send_line(0, "MONITOR l");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 732 alice :bob,GUEST1,carol\r\n"
+                      ":uvchat 733 alice :End of MONITOR list\r\n"
+                      ":uvchat 730 alice :bob!~bob@uvchat,GUEST1!text@uvchat\r\n"
+                      ":uvchat 731 alice :carol\r\n"
+                      ":uvchat 732 alice :carol,GUEST1\r\n"
+                      ":uvchat 733 alice :End of MONITOR list\r\n");
+  clear();
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_CLOSED, NULL, 0);
+  users[1].open = 0;
+  assert_string_equal(users[0].inbox,
+                      ":GUEST1!text@uvchat QUIT :Connection closed\r\n"
+                      ":uvchat 731 alice :GUEST1\r\n");
+  clear();
+  send_line(0, "MONITOR C");
+  send_line(0, "MONITOR L");
+  assert_string_equal(users[0].inbox, ":uvchat 733 alice :End of MONITOR list\r\n");
+  clear();
+  for (i = 0; i < 99; i++) {
+    snprintf(line, sizeof line, "MONITOR + n%d", i);
+    send_line(0, line);
+  }
+  clear();
+  send_line(0, "MONITOR + n99,extra,more");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 731 alice :n99\r\n"
+                      ":uvchat 734 alice 100 extra,more :Monitor list is full.\r\n");
+}
+
+/* SETNAME: a new real name (WHOIS shows it), the SETNAME line back; FAIL for an empty or
+ * too long one, 461 without a parameter. */
+static void setname_changes_the_real_name(void** state) {
+  char line[128];
+  (void)state;
+  irc_user(0, "alice");
+  send_line(0, "SETNAME :Alice \x02in\x02 Wonderland");
+  send_line(0, "WHOIS alice");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat SETNAME :Alice \x02in\x02 Wonderland\r\n"
+                      ":uvchat 311 alice alice ~alice uvchat * :Alice \x02in\x02 Wonderland\r\n"
+                      ":uvchat 319 alice alice :#lobby\r\n"
+                      ":uvchat 312 alice alice uvchat :uvchat chat server\r\n"
+                      ":uvchat 318 alice alice :End of /WHOIS list\r\n");
+  clear();
+  memset(line, 'x', sizeof line);
+  memcpy(line, "SETNAME :", 9);
+  line[9 + 65] = '\0';
+  send_line(0, line);
+  send_line(0, "SETNAME :");
+  send_line(0, "SETNAME");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
+      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
+      ":uvchat 461 alice SETNAME :Not enough parameters\r\n");
+  clear();
+  line[9 + 64] = '\0';
+  send_line(0, line);
+  send_line(0, "WHOIS alice");
+  assert_non_null(strstr(users[0].inbox, line + 9)); /* 64 bytes: taken */
+}
+
+/* KICK #a,#b bar,baz kicks each pair; KICK #a bar,baz each nick; other shapes 461. A kicked
+ * IRC user goes nowhere; a kicked text user goes back to the lobby. */
+static void kick_pairs(void** state) {
+  (void)state;
+  irc_user(0, "alice");
+  irc_user_alone(1, "bar");
+  irc_user_alone(2, "baz");
+  text_user(3); /* guest1 */
+  send_line(0, "JOIN #a,#b");
+  send_line(1, "JOIN #a,#b");
+  send_line(2, "JOIN #a,#b");
+  send_line(3, "/join #a");
+  clear();
+  send_line(0, "KICK #a,#b bar,baz :out");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat KICK #a bar :out\r\n"
+                      ":alice!~alice@uvchat KICK #b baz :out\r\n");
+  assert_null(uvc_session_in(&users[1].s, uvc_core_room(&core, "#a", 2)));
+  assert_non_null(uvc_session_in(&users[1].s, uvc_core_room(&core, "#b", 2)));
+  assert_null(uvc_session_in(&users[2].s, uvc_core_room(&core, "#b", 2)));
+  clear();
+  send_line(0, "KICK #a bar,baz");
+  send_line(0, "KICK #a,#b bar");
+  send_line(0, "KICK #a,#nowhere baz,bar");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 441 alice bar #a :They aren't on that channel\r\n"
+                      ":alice!~alice@uvchat KICK #a baz :alice\r\n"
+                      ":uvchat 461 alice KICK :Not enough parameters\r\n"
+                      ":uvchat 441 alice baz #a :They aren't on that channel\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n");
+  assert_int_equal(users[2].s.n_rooms, 0); /* baz is in no room: not put back anywhere */
+  clear();
+  send_line(0, "KICK #b bar");
+  assert_int_equal(users[1].s.n_rooms, 0);
+  send_line(0, "KICK #a guest1");
+  assert_ptr_equal(uvc_session_room(&users[3].s), core.lobby); /* back in the lobby */
+}
+
+/* A message between IRC users that no longer fits once the server prefix is on is cut to
+ * one line (the modern IRC rule); text users get it whole; a text user's long line still
+ * reaches IRC users in several lines. */
+static void long_irc_messages_are_cut_not_split(void** state) {
+  char line[600], want[600];
+  const char* p;
+  (void)state;
+  irc_user(0, "alice_with_a_long_nickname");
+  irc_user(1, "bob");
+  text_user(2);
+  memset(line, 'w', sizeof line);
+  memcpy(line, "PRIVMSG #lobby :", 16);
+  line[16 + 490] = '\0'; /* 506 bytes: fits as sent, not with the prefix */
+  send_line(0, line);
+  assert_int_equal(count_lines(users[1].inbox, ":alice_with_a_long_nickname!"), 1);
+  p = strstr(users[1].inbox, "\r\n");
+  assert_int_equal((int)(p - users[1].inbox) + 2, 512); /* cut to the line */
+  memset(want, 'w', 490);
+  want[490] = '\0';
+  assert_non_null(strstr(users[2].inbox, want)); /* the text user has every byte */
+  clear();
+  memcpy(line, "PRIVMSG bob :", 13);
+  memset(line + 13, 'v', 490);
+  line[13 + 490] = '\0';
+  send_line(0, line);
+  assert_int_equal(count_lines(users[1].inbox, ":alice_with_a_long_nickname!"), 1);
+  clear();
+  memcpy(line,
+         "PRIVMSG #lobby :\x01"
+         "ACTION ",
+         24);
+  memset(line + 24, 'a', 470);
+  line[24 + 470] = '\x01';
+  line[24 + 471] = '\0';
+  send_line(0, line);
+  assert_int_equal(count_lines(users[1].inbox, ":alice_with_a_long_nickname!"), 1);
+  assert_non_null(strstr(users[1].inbox, "\x01\r\n")); /* the action still ends right */
+}
+
+/* ------------------------------------------------------------------------------------------
  * Small commands, errors, and the connection hooks
  * ---------------------------------------------------------------------------------------- */
 
@@ -1069,7 +1532,9 @@ static void errors_and_small_commands(void** state) {
                       "clients\r\n"
                       ":uvchat 005 alice " ISUPPORT1
                       "\r\n"
-                      ":uvchat 005 alice " ISUPPORT2 "\r\n");
+                      ":uvchat 005 alice " ISUPPORT2
+                      "\r\n"
+                      ":uvchat 005 alice " ISUPPORT3 "\r\n");
   clear();
   memset(line, 'a', sizeof line);
   memcpy(line, "PRIVMSG #lobby :", 16);
@@ -1086,6 +1551,428 @@ static void errors_and_small_commands(void** state) {
   assert_string_equal(users[0].inbox,
                       "PING :uvchat\r\n"
                       "ERROR :Closing Link: alice (ping timeout: 240 seconds)\r\n");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * IRCv3 capabilities
+ * ---------------------------------------------------------------------------------------- */
+
+#define T0 "2023-11-14T22:13:20.000Z" /* the test clock */
+
+/* Registers user i as nick with the capabilities caps enabled, in #v3; clears every inbox. */
+static void v3_user(int i, const char* nick, const char* caps) {
+  char line[256];
+  irc_user(i, nick);
+  if (caps[0] != '\0') {
+    snprintf(line, sizeof line, "CAP REQ :%s", caps);
+    send_line(i, line);
+    snprintf(line, sizeof line, ":uvchat CAP %s ACK :%s\r\n", nick, caps);
+    assert_string_equal(users[i].inbox, line);
+  }
+  send_line(i, "JOIN #v3");
+  clear();
+}
+
+/* The id of the last event the core made, as the msgid tag shows it. */
+static const char* last_msgid(char out[32]) {
+  snprintf(out, 32, "%llx", (unsigned long long)core.last_id);
+  return out;
+}
+
+/* server-time and message-tags (msgid): each recipient gets the tags it asked for; one
+ * rendering per set of capabilities, shared by everyone with that set; the same msgid and
+ * time for all. */
+static void server_time_and_msgid(void** state) {
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "server-time message-tags");
+  v3_user(1, "bob", "");
+  v3_user(2, "carol", "server-time");
+  v3_user(3, "dave", "message-tags server-time");
+  send_line(1, "PRIVMSG #v3 :hi");
+  last_msgid(id);
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :bob!~bob@uvchat PRIVMSG #v3 :hi\r\n", id);
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[3].inbox, want);
+  assert_ptr_equal(users[0].last, users[3].last); /* rendered once for both */
+  assert_string_equal(users[2].inbox, "@time=" T0 " :bob!~bob@uvchat PRIVMSG #v3 :hi\r\n");
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  send_line(0, "PRIVMSG #v3 :and you");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG #v3 :and you\r\n");
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :alice!~alice@uvchat PRIVMSG #v3 :and you\r\n",
+           last_msgid(id));
+  assert_string_equal(users[3].inbox, want);
+  clear();
+  /* every event gets them, not only messages */
+  send_line(1, "PART #v3");
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :bob!~bob@uvchat PART #v3\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[1].inbox, ":bob!~bob@uvchat PART #v3\r\n");
+  /* a capability taken back: back to the plain rendering */
+  send_line(1, "JOIN #v3");
+  clear();
+  send_line(2, "CAP REQ :-server-time");
+  send_line(3, "PRIVMSG #v3 :plain");
+  assert_string_equal(users[2].inbox,
+                      ":uvchat CAP carol ACK :-server-time\r\n"
+                      ":dave!~dave@uvchat PRIVMSG #v3 :plain\r\n");
+  assert_ptr_equal(users[2].last, users[1].last); /* bob's plain rendering, shared */
+}
+
+/* echo-message: one's own messages come back, with the msgid the others got. */
+static void echo_message(void** state) {
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "echo-message message-tags");
+  v3_user(1, "bob", "message-tags");
+  v3_user(2, "carol", "echo-message");
+  send_line(0, "PRIVMSG #v3 :one");
+  snprintf(want, sizeof want, "@msgid=%s :alice!~alice@uvchat PRIVMSG #v3 :one\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[1].inbox, want);
+  clear();
+  send_line(0, "NOTICE bob :two");
+  snprintf(want, sizeof want, "@msgid=%s :alice!~alice@uvchat NOTICE bob :two\r\n", last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_string_equal(users[1].inbox, want);
+  clear();
+  send_line(2,
+            "PRIVMSG #v3 :\x01"
+            "ACTION waves\x01");
+  assert_string_equal(users[2].inbox,
+                      ":carol!~carol@uvchat PRIVMSG #v3 :\x01"
+                      "ACTION waves\x01\r\n");
+  clear();
+  /* nothing comes back for a message that did not go */
+  send_line(2, "PRIVMSG nobody :x");
+  assert_string_equal(users[2].inbox, ":uvchat 401 carol nobody :No such nick/channel\r\n");
+  clear();
+  /* without the capability, nothing comes back */
+  send_line(1, "PRIVMSG #v3 :three");
+  assert_string_equal(users[1].inbox, "");
+}
+
+/* message-tags: client-only tags are relayed to those who enabled message-tags, other tags
+ * are dropped; TAGMSG carries only tags and reaches nobody else. */
+static void client_tags_and_tagmsg(void** state) {
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "message-tags");
+  v3_user(1, "bob", "message-tags");
+  v3_user(2, "carol", "");
+  send_line(0, "@+draft/reply=abc;time=forged;+typing=active;+bad!key;msgid=x PRIVMSG #v3 :hey");
+  snprintf(want, sizeof want,
+           "@msgid=%s;+draft/reply=abc;+typing=active :alice!~alice@uvchat PRIVMSG #v3 :hey\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+  assert_string_equal(users[2].inbox, ":alice!~alice@uvchat PRIVMSG #v3 :hey\r\n");
+  clear();
+  send_line(0, "@+typing=active TAGMSG #v3");
+  snprintf(want, sizeof want, "@msgid=%s;+typing=active :alice!~alice@uvchat TAGMSG #v3\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+  assert_string_equal(users[2].inbox, "");
+  assert_string_equal(users[0].inbox, "");
+  send_line(0, "@+typing=paused TAGMSG bob");
+  snprintf(want, sizeof want, "@msgid=%s;+typing=paused :alice!~alice@uvchat TAGMSG bob\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox + strlen(users[1].inbox) - strlen(want), want);
+  clear();
+  send_line(0, "TAGMSG nobody");
+  send_line(0, "TAGMSG #nowhere");
+  send_line(0, "TAGMSG");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n"
+                      ":uvchat 461 alice TAGMSG :Not enough parameters\r\n");
+  /* a sender without message-tags sends no tags */
+  clear();
+  send_line(2, "@+typing=active PRIVMSG #v3 :plain");
+  snprintf(want, sizeof want, "@msgid=%s :carol!~carol@uvchat PRIVMSG #v3 :plain\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+}
+
+/* labeled-response with batch: the answer carries the label; none is an ACK, several come
+ * in a labeled-response batch; unlabeled commands and clients without it are as before. */
+static void labeled_response(void** state) {
+  (void)state;
+  v3_user(0, "alice", "batch labeled-response");
+  v3_user(1, "bob", "labeled-response");
+  send_line(0, "@label=p1 PING x");
+  assert_string_equal(users[0].inbox, "@label=p1 :uvchat PONG uvchat :x\r\n");
+  clear();
+  send_line(0, "@label=p2 PONG x");
+  assert_string_equal(users[0].inbox, "@label=p2 :uvchat ACK\r\n");
+  clear();
+  send_line(0, "@label=j;+x=y JOIN #new");
+  assert_string_equal(users[0].inbox,
+                      "@label=j :uvchat BATCH +1 labeled-response\r\n"
+                      "@batch=1 :alice!~alice@uvchat JOIN #new\r\n"
+                      "@batch=1 :uvchat 353 alice = #new :@alice\r\n"
+                      "@batch=1 :uvchat 366 alice #new :End of /NAMES list\r\n"
+                      ":uvchat BATCH -1\r\n");
+  clear();
+  send_line(0, "@label=m PRIVMSG #v3 :hello");
+  assert_string_equal(users[0].inbox, "@label=m :uvchat ACK\r\n");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG #v3 :hello\r\n");
+  clear();
+  send_line(0, "PING y");
+  assert_string_equal(users[0].inbox, ":uvchat PONG uvchat :y\r\n");
+  clear();
+  /* without batch, no labels (the spec needs batch for answers of several lines) */
+  send_line(1, "@label=z PING z");
+  assert_string_equal(users[1].inbox, ":uvchat PONG uvchat :z\r\n");
+  clear();
+  /* with echo-message, the echo is the answer */
+  send_line(0, "CAP REQ echo-message");
+  clear();
+  send_line(0, "@label=e PRIVMSG bob :psst");
+  assert_string_equal(users[0].inbox, "@label=e :alice!~alice@uvchat PRIVMSG bob :psst\r\n");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG bob :psst\r\n");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * IRC over WebSocket: the same IRC bytes, one frame per line
+ * ---------------------------------------------------------------------------------------- */
+
+/* The frames of user i's inbox back as IRC lines (each payload plus CRLF) into out; every
+ * frame must be final, unmasked, of opcode op and hold one line without its CRLF. Returns the
+ * number of frames. */
+static int unframe(int i, int op, char* out, size_t cap) {
+  const unsigned char* p = (const unsigned char*)users[i].inbox;
+  size_t at = 0, n = users[i].len, o = 0;
+  int frames = 0;
+  while (at < n) {
+    size_t len, hl = 2;
+    assert_true(n - at >= 2);
+    assert_int_equal(p[at], 0x80 | op);    /* final, of the subprotocol's opcode */
+    assert_int_equal(p[at + 1] & 0x80, 0); /* not masked */
+    len = p[at + 1] & 0x7F;
+    if (len == 126) {
+      assert_true(n - at >= 4);
+      len = ((size_t)p[at + 2] << 8) | p[at + 3];
+      hl = 4;
+    }
+    assert_true(len != 127);
+    assert_true(n - at >= hl + len);
+    assert_null(memchr(p + at + hl, '\n', len)); /* one line per frame, no line ending */
+    assert_true(o + len + 3 <= cap);
+    memcpy(out + o, p + at + hl, len);
+    o += len;
+    memcpy(out + o, "\r\n", 2);
+    o += 2;
+    at += hl + len;
+    frames++;
+  }
+  out[o] = '\0';
+  return frames;
+}
+
+/* Readies an answer for comparison with another client's: every "msgid=ID" tag left out
+ * (with its separator), and each from replaced by to (from NULL: no replacement). */
+static void edit_for_compare(char* s, const char* from, const char* to) {
+  char out[4096], *p;
+  size_t o = 0, i = 0, n = strlen(s);
+  while (i < n) {
+    if (strncmp(s + i, "msgid=", 6) == 0) {
+      while (i < n && s[i] != ';' && s[i] != ' ')
+        i++;
+      if (i < n && s[i] == ';') i++;
+      continue;
+    }
+    if (from != NULL && strncmp(s + i, from, strlen(from)) == 0) {
+      memcpy(out + o, to, strlen(to));
+      o += strlen(to);
+      i += strlen(from);
+      continue;
+    }
+    out[o++] = s[i++];
+  }
+  out[o] = '\0';
+  while ((p = strstr(out, "; ")) != NULL) /* a msgid that was the last tag */
+    memmove(p, p + 1, strlen(p + 1) + 1);
+  strcpy(s, out);
+}
+
+/* Opens user i over WebSocket (adapter: text or binary frames) as nick with the capabilities
+ * caps, in #lobby and #v3; clears every inbox. */
+static void ws_v3_user(int i, const char* nick, const uvc_adapter_t* adapter, const char* caps) {
+  user_t* u = &users[i];
+  char line[256], got[8192];
+  int op = adapter == &uvc_irc_ws_binary_adapter ? 2 : 1;
+  memset(u, 0, sizeof *u);
+  u->close_why = -1;
+  u->open = 1;
+  uvc_session_init(&u->s, adapter);
+  adapter->on_open(&core, &u->s);
+  snprintf(line, sizeof line, "NICK %s", nick);
+  send_line(i, line);
+  snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
+  send_line(i, line);
+  assert_true(u->s.present);
+  assert_true(unframe(i, op, got, sizeof got) > 5); /* the welcome, each line a frame */
+  assert_non_null(strstr(got, " 001 "));
+  users[i].len = 0;
+  if (caps[0] != '\0') {
+    snprintf(line, sizeof line, "CAP REQ :%s", caps);
+    send_line(i, line);
+    assert_int_equal(unframe(i, op, got, sizeof got), 1);
+    snprintf(line, sizeof line, ":uvchat CAP %s ACK :%s\r\n", nick, caps);
+    assert_string_equal(got, line);
+  }
+  send_line(i, "JOIN #lobby");
+  send_line(i, "JOIN #v3");
+  clear();
+}
+
+#define WS_CAPS "server-time message-tags echo-message batch labeled-response"
+
+/* A WebSocket client gets, for the capabilities it asked for, exactly the IRC bytes a TCP
+ * client with the same capabilities gets, one frame per line: broadcasts rendered and framed
+ * once per subprotocol and variant and shared, echoes and labeled answers framed on their
+ * way to their one client. */
+static void websocket_clients_get_the_same_irc(void** state) {
+  char want[2048], got[4096], id[32];
+  const char* p;
+  int frames;
+  (void)state;
+  v3_user(0, "alice", WS_CAPS);                              /* TCP */
+  ws_v3_user(1, "bob", &uvc_irc_ws_text_adapter, WS_CAPS);   /* text frames */
+  ws_v3_user(2, "carol", &uvc_irc_ws_text_adapter, WS_CAPS); /* text frames */
+  ws_v3_user(3, "dave", &uvc_irc_ws_binary_adapter, WS_CAPS);
+  ws_v3_user(4, "eve", &uvc_irc_ws_text_adapter, "");
+  v3_user(5, "frank", "");
+  assert_int_equal(users[1].s.slot, users[0].s.slot + 1); /* the same variant, format 2 */
+  assert_int_equal(users[3].s.slot, users[0].s.slot + 2); /* format 3 */
+  assert_int_equal(users[4].s.slot, uvc_irc_ws_text_adapter.format);
+
+  send_line(5, "PRIVMSG #v3 :hi");
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :frank!~frank@uvchat PRIVMSG #v3 :hi\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_int_equal(unframe(1, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_int_equal(unframe(2, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_ptr_equal(users[1].last, users[2].last); /* framed once, shared */
+  assert_int_equal(unframe(3, 2, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_ptr_not_equal(users[3].last, users[1].last); /* another subprotocol, its own frame */
+  assert_int_equal(unframe(4, 1, got, sizeof got), 1);
+  assert_string_equal(got, ":frank!~frank@uvchat PRIVMSG #v3 :hi\r\n");
+  clear();
+
+  /* A WebSocket client's own message comes back (echo-message) with the msgid and time the
+   * others got. */
+  send_line(1, "PRIVMSG #v3 :from the browser");
+  snprintf(want, sizeof want,
+           "@time=" T0 ";msgid=%s :bob!~bob@uvchat PRIVMSG #v3 :from the browser\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_int_equal(unframe(1, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_int_equal(unframe(3, 2, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_string_equal(users[5].inbox, ":bob!~bob@uvchat PRIVMSG #v3 :from the browser\r\n");
+  clear();
+
+  /* A labeled command's answer: one line with the label, framed. */
+  send_line(1, "@label=L1 PRIVMSG #v3 :labeled");
+  snprintf(want, sizeof want,
+           "@label=L1;time=" T0 ";msgid=%s :bob!~bob@uvchat PRIVMSG #v3 :labeled\r\n",
+           last_msgid(id));
+  assert_int_equal(unframe(1, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  clear();
+
+  /* An answer of several lines, events rendered for the client alone among them: the same
+   * batch a TCP client gets, each line in its frame. */
+  send_line(0, "@label=J JOIN #w");
+  strcpy(want, users[0].inbox);
+  send_line(0, "PART #w");
+  clear();
+  send_line(1, "@label=J JOIN #w");
+  frames = unframe(1, 1, got, sizeof got);
+  assert_true(frames >= 4); /* BATCH +, JOIN, names, BATCH - */
+  assert_non_null(strstr(got, "@label=J :uvchat BATCH +"));
+  assert_non_null(strstr(got, " :bob!~bob@uvchat JOIN #w\r\n"));
+  assert_non_null(p = strstr(got, ":uvchat BATCH -"));
+  assert_string_equal(strstr(p, "\r\n"), "\r\n"); /* the last line */
+  /* alice's answer over TCP, with her nick for bob's and the msgids (one per event) left
+   * out, is the same bytes */
+  edit_for_compare(want, "alice", "bob");
+  edit_for_compare(got, NULL, NULL);
+  assert_string_equal(got, want);
+  assert_int_equal(users[1].s.slot, users[0].s.slot + 1); /* back to its shared variant */
+}
+
+/* account-tag, account-notify and extended-join: accounts as peers see them. */
+static void account_tag_notify_and_extended_join(void** state) {
+  (void)state;
+  v3_user(0, "alice", "account-tag account-notify extended-join");
+  v3_user(1, "bob", "");
+  v3_user(2, "carol", "account-notify");
+  assert_int_equal(uvc_core_login(&core, &users[1].s, "bob", 3), 0);
+  assert_string_equal(users[0].inbox, "@account=bob :bob!~bob@uvchat ACCOUNT bob\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat ACCOUNT bob\r\n");
+  assert_string_equal(users[1].inbox, "");
+  clear();
+  send_line(1, "PRIVMSG #v3 :logged in");
+  assert_string_equal(users[0].inbox, "@account=bob :bob!~bob@uvchat PRIVMSG #v3 :logged in\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat PRIVMSG #v3 :logged in\r\n");
+  clear();
+  send_line(1, "JOIN #other");
+  send_line(0, "JOIN #other");
+  clear();
+  send_line(1, "PART #other");
+  send_line(1, "JOIN #other");
+  assert_string_equal(users[0].inbox,
+                      "@account=bob :bob!~bob@uvchat PART #other\r\n"
+                      "@account=bob :bob!~bob@uvchat JOIN #other bob :Real bob\r\n");
+  clear();
+  send_line(2, "JOIN #other");
+  assert_string_equal(users[0].inbox, ":carol!~carol@uvchat JOIN #other * :Real carol\r\n");
+  clear();
+  uvc_core_logout(&core, &users[1].s);
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat ACCOUNT *\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat ACCOUNT *\r\n");
+}
+
+/* away-notify: peers with it hear who goes away and comes back; others do not. */
+static void away_notify(void** state) {
+  (void)state;
+  v3_user(0, "alice", "away-notify");
+  v3_user(1, "bob", "");
+  v3_user(2, "carol", "");
+  send_line(1, "AWAY :lunch");
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat AWAY :lunch\r\n");
+  assert_string_equal(users[1].inbox, ":uvchat 306 bob :You have been marked as being away\r\n");
+  assert_string_equal(users[2].inbox, "");
+  clear();
+  send_line(1, "AWAY :lunch"); /* no change: nobody is told */
+  assert_string_equal(users[0].inbox, "");
+  send_line(1, "AWAY");
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat AWAY\r\n");
+}
+
+/* CAP LS 302 lists every capability; cap-notify comes with 302. */
+static void cap_ls_lists_every_capability(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "CAP LS 302");
+  send_line(0, "CAP REQ :server-time echo-message batch labeled-response");
+  send_line(0, "CAP LIST");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+                      "echo-message extended-join labeled-response message-tags multi-prefix "
+                      "server-time userhost-in-names\r\n"
+                      ":uvchat CAP * ACK :server-time echo-message batch labeled-response\r\n"
+                      ":uvchat CAP * LIST :batch cap-notify echo-message labeled-response "
+                      "server-time\r\n");
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1193,7 +2080,9 @@ int main(void) {
       cmocka_unit_test(parser_basics),
       cmocka_unit_test(parser_skips_tags_safely),
       cmocka_unit_test(parser_limits_and_garbage),
-      cmocka_unit_test_setup_teardown(registration_greets_and_joins_the_lobby, setup, teardown),
+      cmocka_unit_test_setup_teardown(registration_greets_and_joins_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(registration_joins_the_autojoin_room, setup_with_autojoin,
+                                      teardown),
       cmocka_unit_test_setup_teardown(only_a_few_commands_before_registration, setup, teardown),
       cmocka_unit_test_setup_teardown(registered_users_cannot_register_again, setup, teardown),
       cmocka_unit_test_setup_teardown(cap_negotiation_holds_registration, setup, teardown),
@@ -1215,6 +2104,23 @@ int main(void) {
       cmocka_unit_test_setup_teardown(long_text_is_split_for_irc_users, setup, teardown),
       cmocka_unit_test_setup_teardown(errors_and_small_commands, setup, teardown),
       cmocka_unit_test_setup_teardown(every_event_rendered, setup, teardown),
+      cmocka_unit_test_setup_teardown(the_server_name_is_everywhere, setup_with_server_name,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(who_masks_and_whox, setup, teardown),
+      cmocka_unit_test_setup_teardown(whowas_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(monitor_lists, setup, teardown),
+      cmocka_unit_test_setup_teardown(setname_changes_the_real_name, setup, teardown),
+      cmocka_unit_test_setup_teardown(kick_pairs, setup, teardown),
+      cmocka_unit_test_setup_teardown(long_irc_messages_are_cut_not_split, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_time_and_msgid, setup, teardown),
+      cmocka_unit_test_setup_teardown(echo_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(websocket_clients_get_the_same_irc, setup, teardown),
+      cmocka_unit_test_setup_teardown(client_tags_and_tagmsg, setup, teardown),
+      cmocka_unit_test_setup_teardown(labeled_response, setup, teardown),
+      cmocka_unit_test_setup_teardown(account_tag_notify_and_extended_join, setup, teardown),
+      cmocka_unit_test_setup_teardown(away_notify, setup, teardown),
+      cmocka_unit_test_setup_teardown(cap_ls_lists_every_capability, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,9 +34,15 @@ static void registration_numerics_and_nick_collision(void** state) {
   a = th_connect(srv.irc_port, 0, 1);
   th_sendf(a, "CAP LS 302\r\nNICK alice\r\nUSER al 0 * :Alice L\r\n");
 #ifdef UVCHAT_TEST_ACCOUNTS
-  th_expect(a, ":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names");
+  th_expect(a,
+            ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
+            "server-time userhost-in-names");
 #else
-  th_expect(a, ":uvchat CAP * LS :multi-prefix userhost-in-names");
+  th_expect(
+      a,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
+      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names");
 #endif
   th_sendf(a, "CAP END\r\n");
   th_expect(a, ":uvchat 001 alice :Welcome to the uvchat Network, alice");
@@ -45,10 +51,21 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
   th_expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
   th_expect_prefix(a, ":uvchat 005 alice TARGMAX=");
+  th_expect(a, ":uvchat 005 alice MONITOR=100 WHOX :are supported by this server");
   th_expect(a, ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers");
   th_expect(a, ":uvchat 254 alice 1 :channels formed");
   th_expect(a, ":uvchat 255 alice :I have 2 clients and 0 servers");
+  th_expect(a, ":uvchat 265 alice 2 2 :Current local users 2, max 2");
+  th_expect(a, ":uvchat 266 alice 2 2 :Current global users 2, max 2");
   th_expect(a, ":uvchat 422 alice :MOTD File is missing");
+  th_expect(a,
+            ":uvchat NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby "
+            "to meet them");
+  th_sendf(a, "WHOIS alice\r\n"); /* in no room until it joins one */
+  th_expect(a, ":uvchat 311 alice alice ~al uvchat * :Alice L");
+  th_expect(a, ":uvchat 312 alice alice uvchat :uvchat chat server");
+  th_expect(a, ":uvchat 318 alice alice :End of /WHOIS list");
+  th_sendf(a, "JOIN #lobby\r\n");
   th_expect(a, ":alice!~al@uvchat JOIN #lobby");
   th_expect(a, ":uvchat 353 alice = #lobby :guest1 alice");
   th_expect(a, ":uvchat 366 alice #lobby :End of /NAMES list");
@@ -65,6 +82,8 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect(b, ":uvchat 433 * bob :Nickname is already in use");
   th_sendf(b, "NICK bobby\r\n");
   th_expect(b, ":uvchat 001 bobby :Welcome to the uvchat Network, bobby");
+  assert_non_null(th_skip_to(b, ":uvchat NOTICE bobby :*** Plain-text users", TH_WAIT_MS));
+  th_sendf(b, "JOIN #lobby\r\n");
   th_expect_eventually(b, ":uvchat 353 bobby = #lobby :bob alice bobby");
   th_expect(a, ":guest1!text@uvchat NICK :bob");
   th_expect(a, ":bobby!~b@uvchat JOIN #lobby");
@@ -81,8 +100,8 @@ static void registration_numerics_and_nick_collision(void** state) {
 static void join_part_privmsg_quit(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = th_irc_connect(srv.irc_port, "alice");
-  b = th_irc_connect(srv.irc_port, "bob");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
+  b = th_irc_connect_lobby(srv.irc_port, "bob");
   th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
   th_sendf(a, "JOIN #dev\r\n");
   th_expect(a, ":alice!~alice@uvchat JOIN #dev");
@@ -122,8 +141,8 @@ static void join_part_privmsg_quit(void** state) {
 static void topic_names_who_whois_list(void** state) {
   th_client_t *a, *b;
   (void)state;
-  a = th_irc_connect(srv.irc_port, "alice");
-  b = th_irc_connect(srv.irc_port, "bob");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
+  b = th_irc_connect_lobby(srv.irc_port, "bob");
   th_expect(a, ":bob!~bob@uvchat JOIN #lobby");
   th_sendf(a, "JOIN #dev\r\n");
   th_expect_eventually(a, ":uvchat 366 alice #dev :End of /NAMES list");
@@ -197,7 +216,7 @@ static void errors_for_unknown_commands_and_missing_parameters(void** state) {
   th_expect(a, ":uvchat 451 * :You have not registered");
   th_expect(a, ":uvchat PONG uvchat :early");
   th_irc_register(a, "alice");
-  th_expect_eventually(a, ":uvchat 366 alice #lobby :End of /NAMES list");
+  assert_non_null(th_skip_to(a, ":uvchat NOTICE alice :*** Plain-text users", TH_WAIT_MS));
   th_sendf(a, "FROBNICATE\r\nJOIN\r\nPRIVMSG\r\nPRIVMSG alice\r\nNICK\r\nUSER a b c :d\r\n");
   th_expect(a, ":uvchat 421 alice FROBNICATE :Unknown command");
   th_expect(a, ":uvchat 461 alice JOIN :Not enough parameters");
@@ -225,7 +244,7 @@ static void irc_and_text_users_meet(void** state) {
   th_client_t *a, *t;
   (void)state;
   t = th_text_connect(srv.port); /* guest1 */
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
 
   th_sendf(t, "hello from nc\n");
@@ -288,7 +307,7 @@ static void irc_and_text_users_meet(void** state) {
   th_sendf(a, "QUIT :see you\r\n");
   th_expect_eventually(t, "*** Alice2 left (quit: see you)");
   th_close(a);
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   th_sendf(t, "/quit bye all\n");
   th_expect(a, ":tom!text@uvchat QUIT :Quit: bye all");
@@ -301,7 +320,7 @@ static void whois_and_ctcp_to_a_text_user(void** state) {
   th_client_t *a, *t;
   (void)state;
   t = th_text_connect(srv.port); /* guest1 */
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   th_sendf(t, "/away lunch\n");
   th_expect(t, "*** You are away: lunch");
@@ -335,7 +354,7 @@ static void ping_pong_and_timeouts(void** state) {
     th_server_start(&srv, args);
   }
   t = th_text_connect(srv.port); /* text users are never pinged */
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   th_expect(t, "*** alice joined #lobby");
   line = th_skip_to(a, "PING ", 8000);
   assert_non_null(line);
@@ -375,8 +394,8 @@ static void paste_is_slowed_with_one_notice(void** state) {
     const char* args[] = {"--irc-port", "0", "--flood-burst", "5", "--flood-rate", "50", NULL};
     th_server_start(&srv, args);
   }
-  a = th_irc_connect(srv.irc_port, "alice");
-  b = th_irc_connect(srv.irc_port, "bob");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
+  b = th_irc_connect_lobby(srv.irc_port, "bob");
   th_expect_eventually(a, ":bob!~bob@uvchat JOIN #lobby");
   for (i = 0; i < 40; i++)
     n += (size_t)snprintf(buf + n, sizeof buf - n, "PRIVMSG #lobby :pasted %02d\r\n", i);
@@ -435,6 +454,91 @@ static void motd_file(void** state) {
   th_server_free(&bad);
 }
 
+/* --server-name and --irc-autojoin over real sockets: the greeting, the prefixes and PONG
+ * name the server; the client is joined to the autojoin room (where a text user sees it
+ * arrive) and told where the text users are. */
+static void server_name_and_autojoin(void** state) {
+  th_client_t *a, *t;
+  (void)state;
+  th_server_stop(&srv);
+  th_server_free(&srv);
+  {
+    const char* args[] = {"--irc-port", "0", "--server-name", "irc.test", "--irc-autojoin",
+                          "#lobby",     NULL};
+    th_server_start(&srv, args);
+  }
+  t = th_text_connect(srv.port);
+  a = th_connect(srv.irc_port, 0, 1);
+  th_irc_register(a, "alice");
+  th_expect(a, ":irc.test 001 alice :Welcome to the irc.test Network, alice");
+  th_expect_eventually(a, ":alice!~alice@irc.test JOIN #lobby");
+  th_expect_eventually(a, ":irc.test 366 alice #lobby :End of /NAMES list");
+  th_expect(a,
+            ":irc.test NOTICE alice :*** Plain-text users (nc, telnet) talk in #lobby; JOIN "
+            "#lobby to meet them");
+  th_expect(t, "*** alice joined #lobby");
+  th_sendf(a, "PING :tok\r\nWHO alice %nhs\r\n");
+  th_expect(a, ":irc.test PONG irc.test :tok");
+  th_expect(a, ":irc.test 354 alice irc.test irc.test alice");
+  th_expect(a, ":irc.test 315 alice alice :End of WHO list");
+  th_close(a);
+  th_close(t);
+}
+
+/* MONITOR, WHOWAS, WHO masks, KICK pairs and long messages between real clients: alice
+ * hears bob come and go, asks after him, kicks a text user (back to the lobby) and an IRC
+ * user (who goes nowhere). */
+static void monitor_whowas_kick_over_sockets(void** state) {
+  th_client_t *a, *b, *t;
+  char line[600];
+  (void)state;
+  a = th_irc_connect(srv.irc_port, "alice");
+  th_sendf(a, "MONITOR + bob\r\n");
+  th_expect(a, ":uvchat 731 alice :bob");
+  b = th_irc_connect(srv.irc_port, "bob");
+  th_expect(a, ":uvchat 730 alice :bob!~bob@uvchat");
+  t = th_text_connect(srv.port); /* guest1, in #lobby */
+  th_sendf(a, "WHO gu*\r\nJOIN #a,#b\r\n");
+  th_expect(a, ":uvchat 352 alice #lobby text uvchat uvchat guest1 H :0 text user");
+  th_expect(a, ":uvchat 315 alice gu* :End of WHO list");
+  th_expect_eventually(a, ":uvchat 366 alice #b :End of /NAMES list");
+  th_sendf(b, "JOIN #a,#b\r\n");
+  th_expect_eventually(b, ":uvchat 366 bob #b :End of /NAMES list");
+  th_sendf(t, "/join #a\n");
+  th_expect_eventually(a, ":guest1!text@uvchat JOIN #a");
+  /* a message that fits as sent but not with the prefix: one line for bob, all for guest1 */
+  memset(line, 'w', sizeof line);
+  memcpy(line, "PRIVMSG #a :", 12);
+  memcpy(line + 12 + 495, "\r\n", 3);
+  th_sendf(a, line);
+  {
+    const char* got = th_skip_to(b, ":alice!~alice@uvchat PRIVMSG #a :", TH_WAIT_MS);
+    assert_non_null(got);
+    assert_int_equal(strlen(got), 510); /* cut to 512 bytes with the CRLF */
+  }
+  {
+    const char* got = th_skip_to(t, "<alice> ", TH_WAIT_MS);
+    assert_non_null(got);
+    assert_int_equal(strlen(got), strlen("<alice> ") + 495);
+  }
+  th_sendf(a, "KICK #a,#b guest1,bob :out\r\n");
+  th_expect_eventually(a, ":alice!~alice@uvchat KICK #a guest1 :out");
+  th_expect(a, ":alice!~alice@uvchat KICK #b bob :out");
+  th_expect_eventually(t, "*** alice removed guest1 from #a (out)");
+  th_expect_eventually(t, "*** guest1 joined #lobby"); /* back in the lobby */
+  th_sendf(b, "WHOIS bob\r\n");
+  th_expect_eventually(b, ":uvchat 319 bob bob :#a");
+  th_sendf(b, "QUIT :bye\r\n");
+  th_expect_eventually(a, ":uvchat 731 alice :bob");
+  th_sendf(a, "WHOWAS bob\r\n");
+  th_expect(a, ":uvchat 314 alice bob ~bob uvchat * :Real bob");
+  th_expect_prefix(a, ":uvchat 312 alice bob uvchat :");
+  th_expect(a, ":uvchat 369 alice bob :End of WHOWAS");
+  th_close(a);
+  th_close(b);
+  th_close(t);
+}
+
 /* A second server on the same IRC port exits 1. */
 static void irc_port_in_use(void** state) {
   th_server_t second;
@@ -455,7 +559,7 @@ static void irc_port_in_use(void** state) {
 /* On SIGTERM an IRC client hears the shutdown notice and an ERROR line, as IRC clients
  * expect, then the server closes the connection and exits 0. */
 static void shutdown_says_error_to_irc_clients(void** state) {
-  th_client_t* a = th_irc_connect(srv.irc_port, "alice");
+  th_client_t* a = th_irc_connect_lobby(srv.irc_port, "alice");
   (void)state;
   th_server_kill(&srv, SIGTERM);
   th_expect_eventually(a, ":uvchat NOTICE * :The server is shutting down. Goodbye!");
@@ -465,6 +569,80 @@ static void shutdown_says_error_to_irc_clients(void** state) {
   th_close(a);
 }
 #endif
+
+/* The value of tag key in an IRC line ("" when absent), copied into out. */
+static const char* tag_value(const char* line, const char* key, char* out, size_t cap) {
+  size_t klen = strlen(key);
+  const char* p = line + 1;
+  const char* end = strchr(line, ' ');
+  out[0] = '\0';
+  if (line[0] != '@' || end == NULL) return out;
+  while (p < end) {
+    const char* semi = memchr(p, ';', (size_t)(end - p));
+    const char* stop = semi != NULL ? semi : end;
+    if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
+      snprintf(out, cap, "%.*s", (int)(stop - p - (ptrdiff_t)klen - 1), p + klen + 1);
+      return out;
+    }
+    p = stop + 1;
+  }
+  return out;
+}
+
+/* IRCv3 over real sockets: echo-message with labeled-response (the echo carries the label
+ * and the same msgid and time the others got), a labeled-response batch, and TAGMSG. */
+static void ircv3_echo_labels_and_batches(void** state) {
+  th_client_t *a, *b;
+  const char* line;
+  char id_a[64], id_b[64], time_a[64], time_b[64];
+  (void)state;
+  a = th_irc_connect(srv.irc_port, "alice");
+  b = th_irc_connect(srv.irc_port, "bob");
+  th_sendf(a, "CAP REQ :echo-message server-time message-tags batch labeled-response\r\n");
+  th_expect_eventually(a,
+                       ":uvchat CAP alice ACK :echo-message server-time message-tags batch "
+                       "labeled-response");
+  th_sendf(b, "CAP REQ :server-time message-tags\r\nJOIN #e\r\n");
+  th_expect(b, ":uvchat CAP bob ACK :server-time message-tags");
+  th_expect_eventually(b, ":uvchat 366 bob #e :End of /NAMES list");
+  th_sendf(a, "JOIN #e\r\n");
+  th_expect_eventually(a, ":uvchat 366 alice #e :End of /NAMES list");
+  th_skip_to(b, "@", TH_WAIT_MS); /* alice's JOIN */
+
+  th_sendf(a, "@label=m1;+draft/reply=x PRIVMSG #e :hello\r\n");
+  line = th_line(a, TH_WAIT_MS);
+  assert_non_null(line);
+  assert_string_equal(tag_value(line, "label", id_a, sizeof id_a), "m1");
+  tag_value(line, "msgid", id_a, sizeof id_a);
+  tag_value(line, "time", time_a, sizeof time_a);
+  assert_non_null(strstr(line, ";+draft/reply=x :alice!~alice@uvchat PRIVMSG #e :hello"));
+  line = th_line(b, TH_WAIT_MS);
+  assert_non_null(line);
+  tag_value(line, "msgid", id_b, sizeof id_b);
+  tag_value(line, "time", time_b, sizeof time_b);
+  assert_non_null(strstr(line, " :alice!~alice@uvchat PRIVMSG #e :hello"));
+  assert_true(id_a[0] != '\0');
+  assert_string_equal(id_a, id_b);           /* one message, one id */
+  assert_string_equal(time_a, time_b);       /* and one time */
+  assert_int_equal((int)strlen(time_a), 24); /* 2026-12-01T16:55:20.123Z */
+
+  th_sendf(a, "@label=w1 WHOIS bob\r\n");
+  th_expect(a, "@label=w1 :uvchat BATCH +1 labeled-response");
+  th_expect_prefix(a, "@batch=1 :uvchat 311 alice bob ~bob uvchat * :");
+  line = th_skip_to(a, ":uvchat BATCH -1", TH_WAIT_MS);
+  assert_non_null(line);
+
+  th_sendf(a, "@label=t1;+typing=active TAGMSG #e\r\n");
+  th_expect_prefix(a, "@label=t1;time=");
+  line = th_line(b, TH_WAIT_MS);
+  assert_non_null(line);
+  assert_non_null(strstr(line, ";+typing=active :alice!~alice@uvchat TAGMSG #e"));
+
+  th_sendf(a, "@label=p1 PONG :x\r\n");
+  th_expect(a, "@label=p1 :uvchat ACK");
+  th_close(a);
+  th_close(b);
+}
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -479,7 +657,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(ping_pong_and_timeouts, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(paste_is_slowed_with_one_notice, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(motd_file, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(ircv3_echo_labels_and_batches, start_irc, stop_server),
       cmocka_unit_test_setup_teardown(irc_port_in_use, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(server_name_and_autojoin, start_irc, stop_server),
+      cmocka_unit_test_setup_teardown(monitor_whowas_kick_over_sockets, start_irc, stop_server),
 #ifndef _WIN32
       cmocka_unit_test_setup_teardown(shutdown_says_error_to_irc_clients, start_irc, stop_server),
 #endif

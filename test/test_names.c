@@ -58,11 +58,45 @@ static void room_names(void** state) {
   assert_non_null(uvc_room_problem("#abcdefghijabcdefghijabcdefghijab", 33));
 }
 
+static int match(const char* mask, const char* s) {
+  return uvc_mask_match(mask, strlen(mask), s, strlen(s));
+}
+
+static void wildcard_masks(void** state) {
+  (void)state;
+  assert_true(match("*", ""));
+  assert_true(match("*", "anything"));
+  assert_true(match("coolni*", "CoolNick"));
+  assert_false(match("coolni*", "xcoolnick"));
+  assert_true(match("*.host", "my.host"));
+  assert_false(match("*.host", "my.hostx"));
+  assert_true(match("a?c", "abc"));
+  assert_false(match("a?c", "ac"));
+  assert_true(match("*b*b*", "abcbd"));
+  assert_false(match("*b*b*", "abcd"));
+  assert_true(match("nick!*@*", "Nick!~user@uvchat"));
+  assert_true(match("", ""));
+  assert_false(match("", "a"));
+  assert_true(match("**a", "a"));
+  /* one backtrack point: a hostile mask against a long string stays fast */
+  {
+    char mask[64], text[4000];
+    memset(mask, 0, sizeof mask);
+    memset(mask, '*', 60);
+    mask[1] = 'a', mask[3] = 'a', mask[5] = 'b';
+    memset(text, 'a', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    assert_false(match(mask, text));
+  }
+  assert_true(uvc_mask_has_wildcard("a*", 2));
+  assert_true(uvc_mask_has_wildcard("?", 1));
+  assert_false(uvc_mask_has_wildcard("alice", 5));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(good_nicks),
-      cmocka_unit_test(bad_nicks_say_why),
-      cmocka_unit_test(case_insensitive),
+      cmocka_unit_test(good_nicks),        cmocka_unit_test(wildcard_masks),
+      cmocka_unit_test(bad_nicks_say_why), cmocka_unit_test(case_insensitive),
       cmocka_unit_test(room_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,6 +96,19 @@ static void rules(void** state) {
   assert_non_null(uvc_password_problem("          ", 10));
   assert_string_equal(uvc_password_problem("short", 5),
                       "too short: a password needs at least 8 bytes");
+  /* Other bounds (the --account-password-min and -max settings) are named in the reason. */
+  assert_string_equal(uvc_password_check("1234567890", 10, 12, 300),
+                      "too short: a password needs at least 12 bytes");
+  assert_null(uvc_password_check("123456789012", 12, 12, 300));
+  {
+    char big[301];
+    memset(big, 'x', sizeof big);
+    assert_null(uvc_password_check(big, 300, 8, 300));
+    assert_string_equal(uvc_password_check(big, 301, 8, 300),
+                        "too long: a password may have at most 300 bytes");
+  }
+  assert_null(uvc_password_check("abc", 3, 1, 300));
+  assert_non_null(uvc_password_check("", 0, 1, 300));
 }
 
 static void hash_then_verify(void** state) {

@@ -186,7 +186,7 @@ static void reload_applies_motd_and_limit_without_dropping(void** state) {
   write_file(g_motd, "the old motd\n");
   write_conf("max-per-addr = 10\n");
   th_server_start(&srv, args);
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   b = th_text_connect(srv.port);
   th_sendf(b, "/nick bob\n");
   th_expect(b, "*** guest1 is now known as bob");
@@ -229,7 +229,7 @@ static void broken_file_on_reload_keeps_old_settings(void** state) {
   write_file(g_motd, "the good motd\n");
   write_conf("max-per-addr = 3\n");
   th_server_start(&srv, args);
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
 
   mark = th_server_log_mark(&srv);
   write_file(g_motd, "a motd that must not show\n");
@@ -262,7 +262,7 @@ static void sighup_reloads_and_never_kills(void** state) {
   (void)state;
   write_file(g_motd, "before the signal\n");
   th_server_start(&srv, args);
-  a = th_irc_connect(srv.irc_port, "alice");
+  a = th_irc_connect_lobby(srv.irc_port, "alice");
   write_file(g_motd, "after the signal\n");
   mark = th_server_log_mark(&srv);
   th_server_kill(&srv, SIGHUP);

@@ -86,7 +86,7 @@ static void irc_over_tls(void** state) {
   plain = th_connect(srv.port, 0, 1);
   th_welcome(plain);
   secure = tls_client(srv.irc_tls_port, 1);
-  th_sendf(secure, "NICK tim\r\nUSER tim 0 * :Tim\r\n");
+  th_sendf(secure, "NICK tim\r\nUSER tim 0 * :Tim\r\nJOIN #lobby\r\n");
   th_expect_eventually(secure, ":uvchat 366 tim #lobby :End of /NAMES list");
   th_expect(plain, "*** tim joined #lobby");
   th_sendf(secure, "PRIVMSG #lobby :hi from IRC over TLS\r\n");

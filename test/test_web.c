@@ -170,13 +170,23 @@ static int next_frame(th_client_t* c, char* out, size_t cap, size_t* len) {
   return op;
 }
 
-/* Skips frames until a text or binary one contains needle; returns 1 when it came. */
-static int frame_with(th_client_t* c, const char* needle) {
+/* Skips frames until a text or binary one contains needle; returns its opcode (1 or 2) with
+ * its payload in out (cap bytes; out may be NULL), or 0 when none came. */
+static int frame_into(th_client_t* c, const char* needle, char* out, size_t cap) {
   char f[2048];
   int op;
-  while ((op = next_frame(c, f, sizeof(f), NULL)) >= 0)
-    if ((op == 1 || op == 2) && strstr(f, needle) != NULL) return 1;
+  while ((op = next_frame(c, f, sizeof(f), NULL)) >= 0) {
+    if ((op == 1 || op == 2) && strstr(f, needle) != NULL) {
+      if (out != NULL) snprintf(out, cap, "%s", f);
+      return op;
+    }
+  }
   return 0;
+}
+
+/* Skips frames until a text or binary one contains needle; returns 1 when it came. */
+static int frame_with(th_client_t* c, const char* needle) {
+  return frame_into(c, needle, NULL, 0) != 0;
 }
 
 /* Opens a WebSocket with the given extra headers; returns the client once the 101 came. */
@@ -198,11 +208,12 @@ static th_client_t* ws_open(int port, const char* headers, char* head, size_t ca
 
 #define KEY "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 
-/* A registered IRC-over-WebSocket user. */
-static th_client_t* ws_user_buf(int port, int rcvbuf, const char* nick) {
-  char head[1024], line[128];
-  th_client_t* c = ws_open_buf(port, rcvbuf, KEY "Sec-WebSocket-Protocol: text.ircv3.net\r\n", head,
-                               sizeof(head));
+/* A registered IRC-over-WebSocket user of subprotocol proto, in #lobby. */
+static th_client_t* ws_user_proto(int port, int rcvbuf, const char* nick, const char* proto) {
+  char head[1024], line[128], hdr[256];
+  th_client_t* c;
+  snprintf(hdr, sizeof(hdr), KEY "Sec-WebSocket-Protocol: %s\r\n", proto);
+  c = ws_open_buf(port, rcvbuf, hdr, head, sizeof(head));
   assert_non_null(strstr(head, "HTTP/1.1 101 "));
   snprintf(line, sizeof(line), "NICK %s", nick);
   send_text(c, line);
@@ -211,6 +222,11 @@ static th_client_t* ws_user_buf(int port, int rcvbuf, const char* nick) {
   send_text(c, "JOIN #lobby");
   assert_true(frame_with(c, " 366 ")); /* end of NAMES */
   return c;
+}
+
+/* A registered IRC-over-WebSocket user (text frames). */
+static th_client_t* ws_user_buf(int port, int rcvbuf, const char* nick) {
+  return ws_user_proto(port, rcvbuf, nick, "text.ircv3.net");
 }
 
 static th_client_t* ws_user(int port, const char* nick) {
@@ -380,6 +396,83 @@ static void ws_chats_with_a_text_user(void** state) {
   assert_true(th_wait_closed(ws, th_ms(TH_WAIT_MS)));
   assert_non_null(th_skip_to(t, "*** webby ", th_ms(TH_WAIT_MS))); /* its leaving, told */
   th_close(ws);
+  th_close(t);
+  th_server_stop(&w.s);
+  th_server_free(&w.s);
+}
+
+#define V3_CAPS "server-time message-tags echo-message"
+
+/* Skips lines until one contains needle; returns it, or NULL when none came. */
+static const char* line_with(th_client_t* c, const char* needle) {
+  const char* l;
+  while ((l = th_line(c, TH_WAIT_MS)) != NULL)
+    if (strstr(l, needle) != NULL) return l;
+  return NULL;
+}
+
+/* IRCv3 over WebSocket: a client that asked for server-time, message-tags and echo-message
+ * gets exactly the line a TCP IRC client with them gets, in one frame (a binary one for
+ * binary.ircv3.net); a client without them gets the plain line; its own message comes back
+ * once with the msgid and time the others got. */
+static void ws_capabilities_like_tcp_irc(void** state) {
+  static const char* const extra[] = {"--irc-port", "0", NULL};
+  web_srv_t w;
+  th_client_t *irc, *ws, *bin, *plain, *plainbin, *t;
+  char line[2048], f[2048];
+  const char* l;
+  (void)state;
+  start(&w, extra);
+  irc = th_irc_connect_lobby(w.s.irc_port, "tcpuser");
+  th_sendf(irc, "CAP REQ :" V3_CAPS "\r\n");
+  th_expect_eventually(irc, ":uvchat CAP tcpuser ACK :" V3_CAPS);
+  ws = ws_user(w.web, "wsuser");
+  send_text(ws, "CAP REQ :" V3_CAPS);
+  assert_int_equal(frame_into(ws, " ACK ", f, sizeof(f)), 1);
+  assert_string_equal(f, ":uvchat CAP wsuser ACK :" V3_CAPS);
+  bin = ws_user_proto(w.web, 0, "binuser", "binary.ircv3.net");
+  send_text(bin, "CAP REQ :" V3_CAPS);
+  assert_int_equal(frame_into(bin, " ACK ", f, sizeof(f)), 2);
+  plain = ws_user(w.web, "plainws");
+  plainbin = ws_user_proto(w.web, 0, "plainbin", "binary.ircv3.net");
+  t = th_text_connect(w.s.port);
+
+  /* a text user's message */
+  th_sendf(t, "hello everyone\n");
+  assert_non_null(l = line_with(irc, "hello everyone"));
+  snprintf(line, sizeof(line), "%s", l);
+  assert_non_null(strstr(line, "@time="));
+  assert_non_null(strstr(line, ";msgid="));
+  assert_non_null(strstr(line, " PRIVMSG #lobby :hello everyone"));
+  assert_int_equal(frame_into(ws, "hello everyone", f, sizeof(f)), 1);
+  assert_string_equal(f, line);
+  assert_int_equal(frame_into(bin, "hello everyone", f, sizeof(f)), 2);
+  assert_string_equal(f, line);
+  assert_int_equal(frame_into(plain, "hello everyone", f, sizeof(f)), 1);
+  assert_string_equal(f, strchr(line, ' ') + 1); /* the same line without its tags */
+  assert_int_equal(frame_into(plainbin, "hello everyone", f, sizeof(f)), 2); /* its own frame */
+  assert_string_equal(f, strchr(line, ' ') + 1);
+
+  /* the WebSocket user's own message: echoed to it once, as the TCP user sees it */
+  send_text(ws, "PRIVMSG #lobby :my own words");
+  assert_non_null(l = line_with(irc, "my own words"));
+  snprintf(line, sizeof(line), "%s", l);
+  assert_non_null(strstr(line, "@time="));
+  assert_non_null(strstr(line, ":wsuser!"));
+  assert_int_equal(frame_into(ws, "my own words", f, sizeof(f)), 1);
+  assert_string_equal(f, line);
+  assert_int_equal(frame_into(bin, "my own words", f, sizeof(f)), 2);
+  assert_string_equal(f, line);
+  th_expect_eventually(t, "<wsuser> my own words");
+  /* one echo only: the answer to a PING sent next is the very next frame */
+  send_text(ws, "PING :after");
+  assert_int_equal(next_frame(ws, f, sizeof(f), NULL), 1);
+  assert_non_null(strstr(f, " PONG "));
+  th_close(irc);
+  th_close(ws);
+  th_close(bin);
+  th_close(plain);
+  th_close(plainbin);
   th_close(t);
   th_server_stop(&w.s);
   th_server_free(&w.s);
@@ -556,6 +649,7 @@ int main(void) {
       cmocka_unit_test(http_limits),
       cmocka_unit_test(ws_bad_handshakes),
       cmocka_unit_test(ws_chats_with_a_text_user),
+      cmocka_unit_test(ws_capabilities_like_tcp_irc),
       cmocka_unit_test(ws_protocol_errors_close),
       cmocka_unit_test(ws_slow_reader_is_dropped),
       cmocka_unit_test(metrics_move_and_pass_promtool),

@@ -38,6 +38,8 @@ typedef struct uvc_accounts_limits {
   uint32_t register_per_addr; /* new accounts per IPv4 address or IPv6 /64 per hour (0: any) */
   uint32_t register_all;      /* new accounts per hour in all (0: any) */
   uint64_t watch_ms;          /* how often to look for changes made by others (0: never) */
+  uint32_t password_min;      /* bytes of the shortest new password (0: UVC_PASSWORD_MIN) */
+  uint32_t password_max;      /* bytes of the longest, at most UVC_PASSWORD_MAX (0: the default) */
 } uvc_accounts_limits_t;
 
 /* Opens the accounts of data_dir (NULL: the platform's default state directory) for core on

@@ -60,6 +60,13 @@ typedef struct uvc_config {
   /* New accounts (see docs/ACCOUNTS.md): per hour, 0 for no limit. */
   uint64_t register_per_addr; /* per IPv4 address or IPv6 /64 */
   uint64_t register_rate;     /* on the whole server */
+  /* Account passwords: the shortest and longest accepted (bytes). */
+  uint64_t account_password_min;
+  uint64_t account_password_max;
+
+  /* IRC. */
+  const char* server_name;  /* how the server calls itself ("uvchat") */
+  const char* irc_autojoin; /* the room IRC clients are joined to on registering, or NULL */
 
   /* Where the settings come from (not settings of the server itself). */
   const char* password_file;           /* a file whose first line is the server password, or NULL */
@@ -130,6 +137,13 @@ int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const ch
 #else
 #define UVC_RELOAD_ALSO " or on SIGHUP"
 #endif
+
+#define UVC_CONFIG_SERVER_NAME_MAX 63   /* characters of --server-name */
+#define UVC_CONFIG_PASSWORD_CAP    1024 /* the longest --account-password-max */
+
+/* NULL when name is usable as --server-name (1 to 63 letters, digits, '.' and '-', starting
+ * with a letter or digit), else a short reason. */
+const char* uvc_config_server_name_problem(const char* name);
 
 /* Writes the usage text, every flag with its default. */
 void uvc_config_usage(FILE* out, const char* prog);

@@ -24,7 +24,16 @@
 #define UVC_AWAY_MAX       200 /* bytes of an away message */
 #define UVC_REASON_MAX     300 /* bytes of a quit, part or kick reason */
 #define UVC_ROOMS_PER_USER 20
-#define UVC_FORMATS        4 /* wire formats a broadcast may be rendered in */
+#define UVC_REALNAME_MAX   64   /* bytes of a real name (IRC's USER and SETNAME) */
+#define UVC_WHOWAS_MAX     1000 /* departed nicks the core remembers (WHOWAS) */
+#define UVC_WATCH_MAX      100  /* nicks one session may watch (IRC MONITOR) */
+#define UVC_FORMATS        4    /* wire formats a broadcast may be rendered in */
+/* Each format may render an event in up to UVC_VARIANTS ways (IRC: one per combination of
+ * capabilities in use, such as server-time or message tags); a session's render slot is
+ * format + UVC_FORMATS * variant. Variant 0 is the format's plain rendering (adapter.render);
+ * the last variant, UVC_VARIANT_OWN, is rendered for its recipient alone and never shared. */
+#define UVC_VARIANTS    16
+#define UVC_VARIANT_OWN (UVC_VARIANTS - 1)
 /* The scratch buffer holds a cleaned line of at least this many bytes, whatever the text
  * line limit: an IRC line may carry 8191 bytes of tags before its 512 bytes. */
 #define UVC_LINE_FLOOR 8704
@@ -58,7 +67,8 @@
   X(AUTH_LOGGED_IN, -25, "you are already logged in")                      \
   X(AUTH_INVALID, -26, "that is not a valid account name")                 \
   X(AUTH_OVERLOADED, -27, "the server is too busy; try again in a moment") \
-  X(AUTH_ERROR, -28, "the account database failed; try again later")
+  X(AUTH_ERROR, -28, "the account database failed; try again later")       \
+  X(WATCH_FULL, -29, "you are watching too many nicks")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -91,17 +101,20 @@ enum {
 enum { UVC_MEMBER_OP = 1 };
 
 typedef enum {
-  UVC_EV_SAY,     /* from says text to room (notice: as a notice) */
-  UVC_EV_ACTION,  /* from acts (/me) in room */
-  UVC_EV_PRIVATE, /* from says text to `to` alone (notice: as a notice) */
-  UVC_EV_ARRIVE,  /* from joined room */
-  UVC_EV_PART,    /* from left room (text: the reason) */
-  UVC_EV_LEAVE,   /* from left the chat (reason, text) */
-  UVC_EV_NICK,    /* from, formerly old_nick, changed name */
-  UVC_EV_TOPIC,   /* from set the topic of room to text (empty: cleared) */
-  UVC_EV_KICK,    /* from removed `to` from room (text: the reason) */
-  UVC_EV_MODE,    /* from changed room's modes (mode_on, mode_off) or `to`'s operator status */
-  UVC_EV_ANNOUNCE /* the server says text to everyone */
+  UVC_EV_SAY,      /* from says text to room (notice: as a notice) */
+  UVC_EV_ACTION,   /* from acts (/me) in room */
+  UVC_EV_PRIVATE,  /* from says text to `to` alone (notice: as a notice) */
+  UVC_EV_ARRIVE,   /* from joined room */
+  UVC_EV_PART,     /* from left room (text: the reason) */
+  UVC_EV_LEAVE,    /* from left the chat (reason, text) */
+  UVC_EV_NICK,     /* from, formerly old_nick, changed name */
+  UVC_EV_TOPIC,    /* from set the topic of room to text (empty: cleared) */
+  UVC_EV_KICK,     /* from removed `to` from room (text: the reason) */
+  UVC_EV_MODE,     /* from changed room's modes (mode_on, mode_off) or `to`'s operator status */
+  UVC_EV_ANNOUNCE, /* the server says text to everyone */
+  UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
+  UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
+  UVC_EV_TAGMSG    /* from sent only tags (tags) to room, or to `to` alone */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -144,6 +157,15 @@ typedef struct uvc_event {
   uint8_t notice;   /* SAY/PRIVATE: a notice, which nobody answers automatically */
   uint8_t mode_on;  /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
   uint8_t mode_off; /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
+  /* Set once by the core when the event is made, so that every recipient, every format and
+   * (later) the history see the same: a message id unique to this server, also across
+   * restarts, and the wall-clock time in milliseconds. */
+  uint64_t id;
+  int64_t time_ms;
+  /* Tags a client attached for the others (IRCv3 client-only tags, "+key=value;..." as on
+   * the wire, without '@'), or NULL. Only formats that carry tags show them. */
+  const char* tags;
+  size_t tags_len;
 } uvc_event_t;
 
 /* What the core needs from a wire format. The same struct carries the adapter's entry
@@ -182,6 +204,16 @@ typedef struct uvc_adapter {
    * second from now on, none is lost. Tell the client (optional). Called once per episode:
    * again only after the client kept under the rate long enough to earn its whole burst. */
   void (*on_slowed)(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
+  /* A nick s watches (uvc_core_watch) came online (who is the session now using it) or went
+   * offline (who NULL): nick[0..len) is the nick as it was or is now spelt. Optional. */
+  void (*on_watch)(uvc_core_t* core, uvc_session_t* s, const uvc_session_t* who, const char* nick,
+                   size_t len);
+  /* The real name of one of its sessions (for the nick history), or NULL. Optional. */
+  const char* (*realname)(const uvc_session_t* s);
+  /* Renders an event in variant v (1 .. UVC_VARIANT_OWN) for sessions whose render slot
+   * says so (optional: formats without variants leave it NULL and keep every slot at
+   * variant 0). The result may depend on the recipient s only for UVC_VARIANT_OWN. */
+  uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
   /* Optional: turns a message sent to one session alone (uvc_core_send) into what goes on its
    * wire, a new message with one reference (IRC over WebSocket: one frame per line). The
    * adapter's render already returns wire-ready messages. */
@@ -199,8 +231,10 @@ typedef struct uvc_membership {
 typedef struct uvc_session_extra {
   uvc_membership_t* more; /* rooms after the first */
   uint16_t cap_more;
-  char* away;    /* the away message (NUL-terminated), or NULL */
-  char* account; /* the account it is logged in to (NUL-terminated), or NULL */
+  char* away;                  /* the away message (NUL-terminated), or NULL */
+  char* account;               /* the account it is logged in to (NUL-terminated), or NULL */
+  struct uvc_watch** watching; /* the nicks it watches (uvc_core_watch) */
+  uint16_t n_watching, cap_watching;
 } uvc_session_extra_t;
 
 struct uvc_session {
@@ -217,6 +251,7 @@ struct uvc_session {
   uint8_t bad_passwords; /* wrong server passwords given so far (text users) */
   uint8_t unseen;        /* not announced yet: has not shown it is a person (uvc_core_reveal) */
   uint8_t nick_len;
+  uint8_t slot; /* render slot: adapter->format + UVC_FORMATS * variant (see UVC_VARIANTS) */
   char nick[UVC_NICK_MAX + 1];
 };
 
@@ -258,6 +293,9 @@ typedef struct uvc_core_hooks {
   void (*observe)(void* ud, const uvc_event_t* ev);
   /* Optional: the wall clock in seconds since 1970 (0 when missing). */
   int64_t (*wallclock)(void* ud);
+  /* Optional: the wall clock in milliseconds, for the time of each event (cheap: it is
+   * asked once per event; without it, wallclock * 1000). */
+  int64_t (*wallclock_ms)(void* ud);
   /* Optional: a key for the address s connects from (IPv4 address, IPv6 /64), for
    * per-address limits such as login throttling. Writes a NUL-terminated string. */
   void (*peer_key)(void* ud, const uvc_session_t* s, char* out, size_t outlen);
@@ -271,7 +309,19 @@ typedef struct uvc_core_config {
   const char* password;     /* the server password clients must give, or NULL */
   uint32_t announce_limit;  /* rooms with more members than this do not announce arrivals,
                                departures and name changes (0: always announce) */
+  const char* autojoin;     /* the room IRC users are joined to when they register, or NULL
+                               (text users always start in default_room) */
 } uvc_core_config_t;
+
+/* One departed nick (a leave or a rename), for WHOWAS. */
+typedef struct uvc_whowas {
+  int64_t when;                 /* wall-clock seconds */
+  const uvc_adapter_t* adapter; /* whose session it was */
+  char nick[UVC_NICK_MAX + 1];
+  char user[UVC_USER_MAX + 1];
+  char realname[UVC_REALNAME_MAX + 1]; /* empty when the adapter has none */
+  char account[UVC_NICK_MAX + 1];      /* the account it was logged in to, or empty */
+} uvc_whowas_t;
 
 struct uvc_core {
   uvc_core_hooks_t hooks;
@@ -296,7 +346,19 @@ struct uvc_core {
   void* auth_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
-  uint64_t delivered; /* messages handed to recipients (counted per fan-out, not per send) */
+  uint64_t delivered;        /* messages handed to recipients (counted per fan-out, not per send) */
+  const char* autojoin;      /* see uvc_core_config_t */
+  uint32_t max_present;      /* the most sessions present at once since start */
+  uvc_whowas_t* whowas;      /* a ring of departed nicks, oldest overwritten first */
+  uint32_t whowas_cap;       /* entries allocated (grows to UVC_WHOWAS_MAX) */
+  uint32_t whowas_n;         /* entries in use */
+  uint32_t whowas_next;      /* where the next one goes */
+  struct uvc_watch* watches; /* watched nicks (uthash head): who watches each */
+  const char* tags;          /* see uvc_core_set_tags */
+  size_t tags_len;
+  uint64_t next_id;     /* the id of the next event (see uvc_event_t.id) */
+  uint64_t last_id;     /* the id and time of the last event made, for an adapter that */
+  int64_t last_time_ms; /* echoes a message to its sender in its own way */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -338,6 +400,26 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
 uvc_session_t* uvc_core_find(uvc_core_t* core, const char* nick, size_t len);
 /* Calls fn for every present session (fn must not make anyone enter or leave). */
 void uvc_core_each(uvc_core_t* core, void (*fn)(uvc_session_t* s, void* arg), void* arg);
+/* The i-th most recent departed nick equal to nick (any case) (i = 0: the latest), or NULL.
+ * A session that left or was renamed leaves its old nick here (at most UVC_WHOWAS_MAX). */
+const uvc_whowas_t* uvc_core_whowas(const uvc_core_t* core, const char* nick, size_t len,
+                                    unsigned i);
+/* The k-th most recent departed nick (k = 0: the latest), or NULL past the oldest kept. */
+const uvc_whowas_t* uvc_core_whowas_at(const uvc_core_t* core, unsigned k);
+
+/* Watching nicks (IRC MONITOR): s is told through its adapter's on_watch when a nick it
+ * watches comes online (enters, is revealed or is taken by a rename) or goes offline (leaves
+ * or is renamed away). Returns 0 (also when already watched), UVC_ENICK_INVALID,
+ * UVC_EWATCH_FULL past UVC_WATCH_MAX nicks, or UVC_ENOMEM. */
+int uvc_core_watch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
+/* Stops watching nick (no-op when not watched). */
+void uvc_core_unwatch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len);
+/* Stops watching every nick (also done when s leaves). */
+void uvc_core_unwatch_all(uvc_core_t* core, uvc_session_t* s);
+/* How many nicks s watches, and the i-th of them (as it was given). */
+unsigned uvc_session_watch_count(const uvc_session_t* s);
+const char* uvc_session_watched(const uvc_session_t* s, unsigned i);
+
 /* Sets (text) or clears (len 0) the session's away message. */
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
 
@@ -376,6 +458,15 @@ int uvc_core_act(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const cha
 /* A private message to the session whose nick is target. Sets *to to the recipient. */
 int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, size_t tlen,
                      const char* text, size_t len, int notice, uvc_session_t** to);
+/* The client-only tags (as on the wire, without '@') of the next message event made
+ * (uvc_core_say, _act, _whisper), which carries them to the formats that show tags; cleared
+ * once used. The bytes must stay valid until that call returns. */
+void uvc_core_set_tags(uvc_core_t* core, const char* tags, size_t len);
+/* Sends only tags (IRCv3 TAGMSG; client-only tags as on the wire, without '@') to
+ * everyone else in room, or, with room NULL, to the session whose nick is target (*to gets
+ * it). Formats without tags show nothing. */
+int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* target,
+                    size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to);
 /* Sends text as a server announcement to every present session. */
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
 
@@ -416,6 +507,11 @@ int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char*
  * (uvc_core_reclaim, then a rename). Returns 0, or UVC_ENOMEM (s is logged in all the same
  * but keeps its nick). */
 int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len);
+/* The two halves of uvc_core_login, for who must say "logged in" between them: s is logged
+ * in to name (0 or UVC_ENOMEM); then s takes its account's nick when present (0, or an
+ * error of uvc_core_reclaim or uvc_core_rename: it keeps its nick). */
+int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len);
+int uvc_core_take_account_nick(uvc_core_t* core, uvc_session_t* s);
 /* Frees nick for s, which is logged in to that account: whoever else holds it (a stranger,
  * or another connection logged in to the same account, such as a dead one not yet timed
  * out) is renamed to a fresh guest nick, with a notice. Returns 0, UVC_ENICK_REGISTERED when
@@ -429,7 +525,7 @@ int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s);
 int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t len);
 
 /* Forgets the account s is logged in to, without renaming it (its account is gone). */
-void uvc_core_forget_account(uvc_session_t* s);
+void uvc_core_forget_account(uvc_core_t* core, uvc_session_t* s);
 /* 1 when pw[0..len) is the server password (core->password), compared in constant time. */
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len);
 /* The login throttle of s's address (see uvc_auth_ops_t.address_wait); 0 without accounts. */

@@ -1,7 +1,8 @@
 /* irc.h: the IRC wire format, so that irssi, WeeChat and HexChat users meet text users.
  *
  * Input: RFC 1459/2812 lines ("[@tags] [:prefix] COMMAND params... [:trailing]"); IRCv3
- * tags are skipped, the prefix a client sends is ignored. The untagged part of a line may
+ * tags are kept for the commands that use them (label, client-only tags), the prefix a
+ * client sends is ignored. The untagged part of a line may
  * be 512 bytes (CRLF included), the tags 8191 more; longer lines get 417 ERR_INPUTTOOLONG.
  * Output: CRLF-terminated lines of at most 512 bytes, numerics laid out as in the Modern
  * IRC documents. Every user's prefix is nick!user@SERVER: hosts are never shown.
@@ -18,6 +19,9 @@ extern const uvc_adapter_t uvc_irc_adapter;
  * (binary.ircv3.net). The same IRC sessions, rendered once per subprotocol. */
 extern const uvc_adapter_t uvc_irc_ws_text_adapter;
 extern const uvc_adapter_t uvc_irc_ws_binary_adapter;
+/* Whether a is one of the IRC adapters (over TCP or over WebSocket): its sessions are IRC
+ * sessions, whatever carries their lines. Test this, never a == &uvc_irc_adapter. */
+int uvc_irc_adapter_is(const uvc_adapter_t* a);
 
 #define UVC_IRC_LINE       512  /* the longest line, CRLF included, tags excluded */
 #define UVC_IRC_TAGS_MAX   8191 /* the longest tag section, '@' and the space included */
@@ -31,6 +35,7 @@ typedef struct uvc_irc_str {
 
 /* A parsed line. Every piece points into the line. */
 typedef struct uvc_irc_msg {
+  uvc_irc_str_t tags;   /* the IRCv3 tag section without its '@'; empty when there was none */
   uvc_irc_str_t prefix; /* without the ':'; empty when there was none */
   uvc_irc_str_t cmd;
   int n; /* parameters, the trailing one included */

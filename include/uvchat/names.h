@@ -31,6 +31,13 @@ int uvc_name_eq(const char* a, size_t alen, const char* b, size_t blen);
 /* Case-insensitive hash (FNV-1a over lower-cased bytes). */
 uint32_t uvc_name_hash(const char* s, size_t len);
 
+/* 1 when s[0..slen) matches the wildcard mask[0..mlen), ignoring ASCII case: '*' stands for
+ * any run of characters (none too), '?' for exactly one. No escapes. Linear in practice
+ * (one backtrack point), never exponential. */
+int uvc_mask_match(const char* mask, size_t mlen, const char* s, size_t slen);
+/* 1 when mask[0..mlen) holds a wildcard ('*' or '?'). */
+int uvc_mask_has_wildcard(const char* mask, size_t mlen);
+
 static inline char uvc_ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }

@@ -30,9 +30,10 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define UVC_PASSWORD_MIN      8   /* bytes */
-#define UVC_PASSWORD_MAX      128 /* bytes */
-#define UVC_PASSWORD_HASH_MAX 127 /* bytes of a hash string, without its NUL */
+#define UVC_PASSWORD_MIN         8    /* bytes: the default shortest password */
+#define UVC_PASSWORD_DEFAULT_MAX 300  /* bytes: the default longest password */
+#define UVC_PASSWORD_MAX         1024 /* bytes: no setting accepts a longer password */
+#define UVC_PASSWORD_HASH_MAX    127  /* bytes of a hash string, without its NUL */
 
 #define UVC_PASSWORD_EINVAL   (-301) /* bad arguments: a password or hash too long */
 #define UVC_PASSWORD_ENOMEM   (-302) /* out of memory */
@@ -61,6 +62,8 @@ int uvc_password_init(void);
  * least UVC_PASSWORD_MIN and at most UVC_PASSWORD_MAX bytes, no control characters (C0, DEL
  * or UTF-8-encoded C1), not only spaces. */
 const char* uvc_password_problem(const char* pw, size_t len);
+/* The same with other bounds (min >= 1, max <= UVC_PASSWORD_MAX): the reason names them. */
+const char* uvc_password_check(const char* pw, size_t len, size_t min, size_t max);
 
 /* Sets the cost of new hashes (0, 0: the INTERACTIVE defaults). Returns 0, or
  * UVC_PASSWORD_EINVAL when a limit is outside libsodium's bounds. Requests already queued

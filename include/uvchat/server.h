@@ -38,6 +38,7 @@ struct uvc_tls_ctx;
 struct uvc_server {
   uvc_flow_t flow; /* first: the loop's data pointer is the flow (see flow.h) */
   uv_loop_t* loop;
+  int64_t clock_offset_ms; /* wall clock minus uv_now (see hook_wallclock_ms) */
   uvc_config_t cfg;
   uvc_core_t core;
   uvc_listener_t* listeners[UVC_MAX_LISTENERS];

@@ -84,6 +84,11 @@ detailf(char* out, const char* fmt, ...) {
 }
 
 /* The throttle key of s's address (from the core's peer_key hook; "-" without one). */
+/* Why pw is not acceptable as a new password under the configured bounds, or NULL. */
+static const char* password_problem(const uvc_accounts_t* a, const char* pw, size_t len) {
+  return uvc_password_check(pw, len, a->limits.password_min, a->limits.password_max);
+}
+
 static void addr_key(const uvc_accounts_t* a, const uvc_session_t* s, char out[ADDR_KEY_MAX]) {
   out[0] = '\0';
   if (a->core->hooks.peer_key != NULL) a->core->hooks.peer_key(a->core->ud, s, out, ADDR_KEY_MAX);
@@ -359,7 +364,7 @@ static void start_register(uvc_accounts_t* a, uvc_session_t* s, const char* pw, 
                detailf(detail, "the nick %s is already registered", s->nick));
     return;
   }
-  if ((problem = uvc_password_problem(pw, len)) != NULL) {
+  if ((problem = password_problem(a, pw, len)) != NULL) {
     answer_now(a, s, UVC_AUTH_REGISTER, UVC_EAUTH_BAD_PASSWORD, NULL,
                detailf(detail, "password not accepted: %s", problem));
     return;
@@ -436,11 +441,23 @@ static void on_verified(void* data, int ok) {
     case UVC_AUTH_LOGIN:
       (void)uvc_core_add_registered(a->core, r->name, r->nlen); /* the store is the truth */
       UVC_INFO("account %s: logged in from %s", r->name, r->addr);
-      err = uvc_core_login(a->core, r->s, r->name, r->nlen);
+      /* Logged in first, said so (IRC: 900 and 903), and only then renamed to the
+       * account's nick: a client learns of its login before the NICK that follows it. */
+      err = uvc_core_set_account(a->core, r->s, r->name, r->nlen);
       if (uvc_session_account(r->s) != NULL) /* the spelling it was registered with */
         snprintf(r->name, sizeof(r->name), "%s", uvc_session_account(r->s));
-      if (err != 0) detailf(detail, "you keep the nick %s", r->s->nick);
-      req_answer(r, 0, err == 0 ? NULL : detail);
+      if (err != 0) {
+        req_answer(r, UVC_ENOMEM, uvc_strerror(UVC_ENOMEM));
+        return;
+      }
+      {
+        uvc_session_t* s = r->s;
+        req_answer(r, 0, NULL); /* r is freed; s lives on (its closing is always deferred) */
+        if (uvc_core_take_account_nick(a->core, s) != 0 && s->present) {
+          detailf(detail, "you keep the nick %s", s->nick);
+          uvc_core_notify(a->core, s, detail, strlen(detail));
+        }
+      }
       return;
     case UVC_AUTH_PASSWD:
       rc = uvc_password_hash(a->loop, r->newpw, r->newlen, on_rehashed, r);
@@ -492,7 +509,7 @@ static void drop_login(uvc_session_t* s, void* arg) {
   dropped_t* d = arg;
   char detail[DETAIL_MAX];
   if (s == d->by || !uvc_session_logged_in_as(s, d->name, d->nlen)) return;
-  uvc_core_forget_account(s); /* no rename: the nick is nobody's now */
+  uvc_core_forget_account(d->a->core, s); /* no rename: the nick is nobody's now */
   answer_now(d->a, s, UVC_AUTH_LOGOUT, 0, d->name,
              detailf(detail, "the account %s was deleted", d->name));
 }
@@ -558,7 +575,7 @@ static void start_check(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op, c
     }
     name = uvc_session_account(s);
     nlen = strlen(name);
-    if (op == UVC_AUTH_PASSWD && (problem = uvc_password_problem(newpw, newlen)) != NULL) {
+    if (op == UVC_AUTH_PASSWD && (problem = password_problem(a, newpw, newlen)) != NULL) {
       answer_now(a, s, op, UVC_EAUTH_BAD_PASSWORD, name,
                  detailf(detail, "new password not accepted: %s", problem));
       return;
@@ -862,6 +879,8 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
   a->limits.register_per_addr = UVC_ACCOUNTS_REGISTER_PER_ADDR;
   a->limits.register_all = UVC_ACCOUNTS_REGISTER_ALL;
   a->limits.watch_ms = UVC_ACCOUNTS_WATCH_MS;
+  a->limits.password_min = UVC_PASSWORD_MIN;
+  a->limits.password_max = UVC_PASSWORD_DEFAULT_MAX;
   uvc_throttle_init(&a->reg_addr, a->limits.register_per_addr, HOUR_MS);
   uvc_throttle_init(&a->reg_all, a->limits.register_all, HOUR_MS);
   if ((r = uvc_store_open(&a->store, data_dir, err, errlen)) != 0) {
@@ -883,6 +902,9 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
 
 void uvc_accounts_set_limits(uvc_accounts_t* a, const uvc_accounts_limits_t* limits) {
   a->limits = *limits;
+  if (a->limits.password_min == 0) a->limits.password_min = UVC_PASSWORD_MIN;
+  if (a->limits.password_max == 0) a->limits.password_max = UVC_PASSWORD_DEFAULT_MAX;
+  if (a->limits.password_max > UVC_PASSWORD_MAX) a->limits.password_max = UVC_PASSWORD_MAX;
   uvc_throttle_free(&a->reg_addr);
   uvc_throttle_free(&a->reg_all);
   /* 0 means no limit: the tables are then never consulted */

@@ -2,6 +2,7 @@
 #include "uvchat/password.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,9 +51,24 @@ int uvc_password_init(void) {
 }
 
 const char* uvc_password_problem(const char* pw, size_t len) {
+  return uvc_password_check(pw, len, UVC_PASSWORD_MIN, UVC_PASSWORD_MAX);
+}
+
+const char* uvc_password_check(const char* pw, size_t len, size_t min, size_t max) {
+  /* the reasons with their numbers; one loop thread, so one buffer each will do */
+  static char short_why[64], long_why[64];
   size_t i, spaces = 0;
-  if (len < UVC_PASSWORD_MIN) return "too short: a password needs at least 8 bytes";
-  if (len > UVC_PASSWORD_MAX) return "too long: a password may have at most 128 bytes";
+  if (max > UVC_PASSWORD_MAX) max = UVC_PASSWORD_MAX;
+  if (len < min || len == 0) {
+    snprintf(short_why, sizeof(short_why), "too short: a password needs at least %u bytes",
+             (unsigned)(min > 0 ? min : 1));
+    return short_why;
+  }
+  if (len > max) {
+    snprintf(long_why, sizeof(long_why), "too long: a password may have at most %u bytes",
+             (unsigned)max);
+    return long_why;
+  }
   for (i = 0; i < len; i++) {
     unsigned char c = (unsigned char)pw[i];
     if (c < 0x20 || c == 0x7F) return "a password may not contain control characters";

@@ -79,6 +79,10 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->announce_limit = 1000;
   cfg->register_per_addr = 3;
   cfg->register_rate = 100;
+  cfg->server_name = "uvchat";
+  cfg->irc_autojoin = NULL;
+  cfg->account_password_min = 8;
+  cfg->account_password_max = 300;
   cfg->http_ms = 10000;
 }
 
@@ -198,6 +202,20 @@ int uvc_parse_seconds(const char* s, uint64_t* out_ms) {
   return 0;
 }
 
+const char* uvc_config_server_name_problem(const char* name) {
+  size_t i, n = strlen(name);
+  if (n == 0) return "it is empty";
+  if (n > UVC_CONFIG_SERVER_NAME_MAX) return "it is longer than 63 characters";
+  for (i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '-'))
+      return "only letters, digits, '.' and '-' may be used";
+  }
+  if (name[0] == '.' || name[0] == '-') return "it must start with a letter or a digit";
+  return NULL;
+}
+
 /* ------------------------------------------------------------------------------------------
  * The option table
  * ---------------------------------------------------------------------------------------- */
@@ -215,8 +233,10 @@ typedef enum {
   OPT_LEVEL,
   OPT_QUIET,
   OPT_ROOM,
-  OPT_LISTEN, /* repeatable: each one adds a listener */
-  OPT_ORIGIN  /* "same", "any" or an origin */
+  OPT_LISTEN,   /* repeatable: each one adds a listener */
+  OPT_ORIGIN,   /* "same", "any" or an origin */
+  OPT_ROOM_OFF, /* a room, or "off" (NULL) */
+  OPT_SERVER    /* a server name: letters, digits, '.', '-' */
 } opt_kind_t;
 
 typedef struct opt {
@@ -313,7 +333,18 @@ static const opt_t kOptions[] = {
      "new accounts one IPv4 address or IPv6 /64 may register per hour (0: no limit)", "3"},
     {"register-rate", OPT_SIZE, F(register_rate), 0, 65536, "N",
      "new accounts per hour on the whole server (0: no limit)", "100"},
-    {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room everyone starts in", "#lobby"},
+    {"room", OPT_ROOM, F(default_room), 0, 0, "#NAME", "the room text users start in", "#lobby"},
+    {"irc-autojoin", OPT_ROOM_OFF, F(irc_autojoin), 0, 0, "#NAME|off",
+     "the room IRC clients are joined to when they register; off: none, they join what they "
+     "ask for",
+     "off"},
+    {"server-name", OPT_SERVER, F(server_name), 0, 0, "NAME",
+     "the name the server gives itself to IRC clients (greeting, PONG, WHO, message prefixes)",
+     "uvchat"},
+    {"account-password-min", OPT_SIZE, F(account_password_min), 1, UVC_CONFIG_PASSWORD_CAP, "N",
+     "bytes of the shortest password an account may have", "8"},
+    {"account-password-max", OPT_SIZE, F(account_password_max), 8, UVC_CONFIG_PASSWORD_CAP, "N",
+     "bytes of the longest password an account may have (at most 1024)", "300"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
     {"quiet", OPT_QUIET, F(log_level), 0, 0, NULL, "log errors only (same as --log-level error)",
@@ -373,6 +404,24 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
       if (o->kind == OPT_SECRET) cfg->password_file = NULL;
       if (o->kind == OPT_SECRET_FILE) cfg->password = NULL;
       return 0;
+    case OPT_SERVER:
+      if (uvc_config_server_name_problem(val) != NULL) {
+        snprintf(err, errlen, "%s%s: cannot use '%s' as a server name: %s", pfx, o->name, val,
+                 uvc_config_server_name_problem(val));
+        return -1;
+      }
+      if (copy && (val = own(cfg, val, strlen(val))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      *(const char**)field = val;
+      return 0;
+    case OPT_ROOM_OFF:
+      if (strcmp(val, "off") == 0) {
+        *(const char**)field = NULL;
+        return 0;
+      }
+      /* fall through */
     case OPT_ROOM: {
       const char* problem = uvc_room_problem(val, strlen(val));
       if (problem != NULL) {
@@ -570,6 +619,13 @@ static uvc_config_result_t finish(uvc_config_t* cfg, char* err, size_t errlen) {
     snprintf(err, errlen, "--tls-cert and --tls-key go together: give both, or neither");
     return UVC_CONFIG_ERROR;
   }
+  if (cfg->account_password_min > cfg->account_password_max) {
+    snprintf(err, errlen,
+             "--account-password-min (%llu) is more than --account-password-max (%llu)",
+             (unsigned long long)cfg->account_password_min,
+             (unsigned long long)cfg->account_password_max);
+    return UVC_CONFIG_ERROR;
+  }
   return UVC_CONFIG_OK;
 }
 
@@ -707,8 +763,13 @@ static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, siz
     case OPT_SECRET_FILE:
     case OPT_CONFIG:
     case OPT_ROOM:
+    case OPT_SERVER:
       str = *(const char* const*)field;
       snprintf(out, outlen, "%s", str ? str : "none");
+      return;
+    case OPT_ROOM_OFF:
+      str = *(const char* const*)field;
+      snprintf(out, outlen, "%s", str ? str : "off");
       return;
     case OPT_PORT:
     case OPT_PORT_OFF:
@@ -778,6 +839,8 @@ static int same_value(const uvc_config_t* a, const uvc_config_t* b, const opt_t*
     case OPT_SECRET_FILE:
     case OPT_CONFIG:
     case OPT_ROOM:
+    case OPT_ROOM_OFF:
+    case OPT_SERVER:
       sa = *(const char* const*)fa;
       sb = *(const char* const*)fb;
       return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
@@ -824,7 +887,9 @@ int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const ch
     case OPT_SECRET:
     case OPT_SECRET_FILE:
     case OPT_CONFIG:
-    case OPT_ROOM: {
+    case OPT_ROOM:
+    case OPT_ROOM_OFF:
+    case OPT_SERVER: {
       const char* s = *(const char* const*)((const char*)src + o->offset);
       if (s != NULL && (s = own(dst, s, strlen(s))) == NULL) return -1;
       *(const char**)((char*)dst + o->offset) = s;

@@ -117,7 +117,8 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts,
   }
   {
     uvc_accounts_limits_t limits = {(uint32_t)cfg->register_per_addr, (uint32_t)cfg->register_rate,
-                                    UVC_ACCOUNTS_WATCH_MS};
+                                    UVC_ACCOUNTS_WATCH_MS, (uint32_t)cfg->account_password_min,
+                                    (uint32_t)cfg->account_password_max};
     uvc_accounts_set_limits(*(uvc_accounts_t**)accounts, &limits);
   }
   UVC_INFO("accounts: %s", uvc_accounts_path(*(uvc_accounts_t**)accounts));

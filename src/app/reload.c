@@ -89,9 +89,9 @@ char* uvc_read_motd(const char* path, char* err, size_t errlen) {
 
 /* Settings the running server cannot take over: they were used once, at start. */
 static int needs_restart(const uvc_reload_t* r, const char* name, const uvc_config_t* next) {
-  static const char* const kAtStart[] = {"host",         "port",   "irc-port", "tls-port",
-                                         "irc-tls-port", "listen", "data-dir", "room",
-                                         "max-line",     NULL};
+  static const char* const kAtStart[] = {"host",         "port",        "irc-port", "tls-port",
+                                         "irc-tls-port", "listen",      "data-dir", "room",
+                                         "max-line",     "server-name", NULL};
   int i;
   for (i = 0; kAtStart[i] != NULL; i++)
     if (strcmp(name, kAtStart[i]) == 0) return 1;
@@ -167,10 +167,13 @@ void uvc_reload_now(uvc_reload_t* r, const char* why) {
   if (srv->tls != NULL) UVC_INFO("reload (%s): loaded the TLS certificate %s", why, next.tls_cert);
 #ifdef UVCHAT_WITH_ACCOUNTS
   if (srv->core.auth_ud != NULL && (next.register_per_addr != srv->cfg.register_per_addr ||
-                                    next.register_rate != srv->cfg.register_rate)) {
+                                    next.register_rate != srv->cfg.register_rate ||
+                                    next.account_password_min != srv->cfg.account_password_min ||
+                                    next.account_password_max != srv->cfg.account_password_max)) {
     /* new limits start with fresh counts */
     uvc_accounts_limits_t limits = {(uint32_t)next.register_per_addr, (uint32_t)next.register_rate,
-                                    UVC_ACCOUNTS_WATCH_MS};
+                                    UVC_ACCOUNTS_WATCH_MS, (uint32_t)next.account_password_min,
+                                    (uint32_t)next.account_password_max};
     uvc_accounts_set_limits(srv->core.auth_ud, &limits);
   }
 #endif

@@ -49,42 +49,70 @@ const char* uvc_strerror(int err) {
  * Rendering once per wire format
  * ---------------------------------------------------------------------------------------- */
 
+/* The renderings of one event, by render slot (format + UVC_FORMATS * variant). A slot's
+ * message is valid only once its bit in done is set, so that making a cache costs one word
+ * however many slots there are. */
 typedef struct {
-  uvc_msg_t* m[UVC_FORMATS];
-  uint8_t done[UVC_FORMATS];
+  uint64_t done;
+  uvc_msg_t* m[UVC_FORMATS * UVC_VARIANTS];
 } render_cache_t;
 
-/* Hands ev, rendered in s's format (rendering it on first use), to s. */
-static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev, uvc_session_t* s) {
+/* Renders ev for s in its slot's variant (the cold part of deliver). */
+static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, unsigned k) {
   const uvc_adapter_t* a = s->adapter;
-  unsigned f = a->format;
-  if (!rc->done[f]) {
-    rc->m[f] = a->render(ev);
-    rc->done[f] = 1;
+  unsigned v = k / UVC_FORMATS;
+  if (v == 0 || a->render_variant == NULL) return a->render(ev);
+  return a->render_variant(ev, s, v);
+}
+
+/* Hands ev, rendered in s's slot (rendering it on first use), to s. */
+static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev, uvc_session_t* s) {
+  unsigned k = s->slot;
+  if (!(rc->done & ((uint64_t)1 << k))) {
+    uvc_msg_t* m = render_slot(ev, s, k);
+    if (k / UVC_FORMATS == UVC_VARIANT_OWN) { /* for s alone: never shared */
+      if (m != NULL) {
+        core->hooks.deliver(core->ud, s, m);
+        uvc_msg_release(m);
+      }
+      return;
+    }
+    rc->m[k] = m;
+    rc->done |= (uint64_t)1 << k;
   }
-  if (rc->m[f] != NULL) core->hooks.deliver(core->ud, s, rc->m[f]);
+  if (rc->m[k] != NULL) core->hooks.deliver(core->ud, s, rc->m[k]);
 }
 
 static void render_cache_free(render_cache_t* rc) {
-  unsigned f;
-  for (f = 0; f < UVC_FORMATS; f++)
-    if (rc->m[f] != NULL) uvc_msg_release(rc->m[f]);
+  uint64_t done = rc->done;
+  unsigned k;
+  for (k = 0; done != 0; k++, done >>= 1)
+    if ((done & 1) && rc->m[k] != NULL) uvc_msg_release(rc->m[k]);
 }
 
-/* An event of type from `from`, with optional text; every other field empty. */
-static void event_init(uvc_event_t* ev, uvc_event_type_t type, const uvc_session_t* from,
-                       const char* text, size_t len) {
+/* The wall clock in milliseconds. */
+static int64_t now_ms(uvc_core_t* core) {
+  if (core->hooks.wallclock_ms != NULL) return core->hooks.wallclock_ms(core->ud);
+  return uvc_core_now(core) * 1000;
+}
+
+/* An event of type from `from`, with optional text; every other field empty but its id and
+ * time, which every rendering of it shares. */
+static void event_init(uvc_core_t* core, uvc_event_t* ev, uvc_event_type_t type,
+                       const uvc_session_t* from, const char* text, size_t len) {
   memset(ev, 0, sizeof(*ev));
   ev->type = type;
   ev->from = from;
   ev->text = text;
   ev->len = len;
+  ev->id = core->last_id = core->next_id++;
+  ev->time_ms = core->last_time_ms = now_ms(core);
 }
 
 /* One event to one recipient. */
 static void deliver_one(uvc_core_t* core, const uvc_event_t* ev, uvc_session_t* s) {
   render_cache_t rc;
-  memset(&rc, 0, sizeof(rc));
+  rc.done = 0;
   deliver(core, &rc, ev, s);
   render_cache_free(&rc);
   core->delivered++;
@@ -96,7 +124,7 @@ static void fanout_room(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* e
   render_cache_t rc;
   uvc_session_t** v = room->members;
   uint32_t i, n = room->n_members;
-  memset(&rc, 0, sizeof(rc));
+  rc.done = 0;
   for (i = 0; i < n; i++)
     if (v[i] != skip) deliver(core, &rc, ev, v[i]);
   render_cache_free(&rc);
@@ -138,7 +166,7 @@ static void fanout_peers(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* 
   render_cache_t rc;
   uint32_t epoch = next_epoch(core);
   unsigned r;
-  memset(&rc, 0, sizeof(rc));
+  rc.done = 0;
   s->mark = epoch;
   if (with_self) deliver(core, &rc, ev, s);
   for (r = 0; r < s->n_rooms && !s->unseen; r++) { /* nobody knows of the unseen */
@@ -206,6 +234,7 @@ static void free_extra(uvc_session_t* s) {
   free(s->x->more);
   free(s->x->away);
   free(s->x->account);
+  free(s->x->watching);
   free(s->x);
   s->x = NULL;
 }
@@ -369,6 +398,182 @@ int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char*
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Watched nicks (MONITOR): for each nick someone watches, who watches it
+ * ---------------------------------------------------------------------------------------- */
+
+struct uvc_watch {
+  UT_hash_handle hh;
+  uvc_session_t** watchers;
+  uint32_t n, cap;
+  uint8_t len;
+  char nick[UVC_NICK_MAX + 1]; /* as the first watcher gave it */
+};
+
+static struct uvc_watch* watch_find(const uvc_core_t* core, const char* nick, size_t len) {
+  struct uvc_watch* w = NULL;
+  if (len == 0 || len > UVC_NICK_MAX) return NULL;
+  HASH_FIND(hh, core->watches, nick, len, w);
+  return w;
+}
+
+static void watch_destroy(uvc_core_t* core, struct uvc_watch* w) {
+  HASH_DEL(core->watches, w);
+  free(w->watchers);
+  free(w);
+}
+
+static void watches_clear(uvc_core_t* core) {
+  struct uvc_watch *w, *tmp;
+  HASH_ITER(hh, core->watches, w, tmp) {
+    watch_destroy(core, w);
+  }
+}
+
+/* Takes s out of w's watchers (and destroys w when nobody is left). */
+static void watch_drop(uvc_core_t* core, struct uvc_watch* w, const uvc_session_t* s) {
+  uint32_t i;
+  for (i = 0; i < w->n; i++)
+    if (w->watchers[i] == s) {
+      w->watchers[i] = w->watchers[--w->n];
+      break;
+    }
+  if (w->n == 0) watch_destroy(core, w);
+}
+
+int uvc_core_watch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
+  struct uvc_watch* w;
+  uint32_t i;
+  if (!uvc_nick_valid(nick, len)) return UVC_ENICK_INVALID;
+  w = watch_find(core, nick, len);
+  if (w != NULL)
+    for (i = 0; i < w->n; i++)
+      if (w->watchers[i] == s) return 0;
+  if (uvc_session_watch_count(s) >= UVC_WATCH_MAX) return UVC_EWATCH_FULL;
+  if (extra(s) == NULL) return UVC_ENOMEM;
+  if (s->x->n_watching == s->x->cap_watching) {
+    uint16_t cap = s->x->cap_watching ? (uint16_t)(s->x->cap_watching * 2) : 4;
+    struct uvc_watch** v = realloc(s->x->watching, cap * sizeof(*v));
+    if (v == NULL) return UVC_ENOMEM;
+    s->x->watching = v;
+    s->x->cap_watching = cap;
+  }
+  if (w == NULL) {
+    if ((w = calloc(1, sizeof(*w))) == NULL) return UVC_ENOMEM;
+    memcpy(w->nick, nick, len);
+    w->len = (uint8_t)len;
+    g_hash_oom = 0;
+    HASH_ADD_KEYPTR(hh, core->watches, w->nick, w->len, w);
+    if (g_hash_oom) {
+      free(w);
+      return UVC_ENOMEM;
+    }
+  }
+  if (w->n == w->cap) {
+    uint32_t cap = w->cap ? w->cap * 2 : 2;
+    uvc_session_t** v = realloc(w->watchers, cap * sizeof(*v));
+    if (v == NULL) {
+      if (w->n == 0) watch_destroy(core, w);
+      return UVC_ENOMEM;
+    }
+    w->watchers = v;
+    w->cap = cap;
+  }
+  w->watchers[w->n++] = s;
+  s->x->watching[s->x->n_watching++] = w;
+  return 0;
+}
+
+void uvc_core_unwatch(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
+  struct uvc_watch* w = watch_find(core, nick, len);
+  uint16_t i;
+  if (w == NULL || s->x == NULL) return;
+  for (i = 0; i < s->x->n_watching; i++)
+    if (s->x->watching[i] == w) {
+      s->x->watching[i] = s->x->watching[--s->x->n_watching];
+      watch_drop(core, w, s);
+      return;
+    }
+}
+
+void uvc_core_unwatch_all(uvc_core_t* core, uvc_session_t* s) {
+  if (s->x == NULL) return;
+  while (s->x->n_watching > 0)
+    watch_drop(core, s->x->watching[--s->x->n_watching], s);
+}
+
+unsigned uvc_session_watch_count(const uvc_session_t* s) {
+  return s->x != NULL ? s->x->n_watching : 0;
+}
+
+const char* uvc_session_watched(const uvc_session_t* s, unsigned i) {
+  return i < uvc_session_watch_count(s) ? s->x->watching[i]->nick : NULL;
+}
+
+/* Tells whoever watches nick that who took it (or, who NULL, that it is gone). */
+static void watch_notify(uvc_core_t* core, const char* nick, size_t len, const uvc_session_t* who) {
+  struct uvc_watch* w = watch_find(core, nick, len);
+  uint32_t i;
+  if (w == NULL) return;
+  for (i = 0; i < w->n; i++) { /* on_watch only sends: the list cannot change meanwhile */
+    uvc_session_t* t = w->watchers[i];
+    if (t->adapter->on_watch != NULL) t->adapter->on_watch(core, t, who, nick, len);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The nick history (WHOWAS): a ring, growing up to UVC_WHOWAS_MAX entries
+ * ---------------------------------------------------------------------------------------- */
+
+/* Copies src (NUL-terminated, or NULL) into dst of cap bytes, cut at a character boundary. */
+static void copy_cut(char* dst, size_t cap, const char* src) {
+  size_t n = src != NULL ? uvc_utf8_cut(src, strlen(src), cap - 1) : 0;
+  if (n > 0) memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* Remembers that s no longer uses nick[0..len). */
+static void whowas_add(uvc_core_t* core, const uvc_session_t* s, const char* nick, size_t len) {
+  uvc_whowas_t* e;
+  if (core->whowas_next == core->whowas_cap) {
+    if (core->whowas_cap < UVC_WHOWAS_MAX) {
+      uint32_t cap = core->whowas_cap ? core->whowas_cap * 2 : 16;
+      uvc_whowas_t* v;
+      if (cap > UVC_WHOWAS_MAX) cap = UVC_WHOWAS_MAX;
+      if ((v = realloc(core->whowas, cap * sizeof(*v))) == NULL) return; /* not remembered */
+      core->whowas = v;
+      core->whowas_cap = cap;
+    } else {
+      core->whowas_next = 0; /* full: the oldest goes */
+    }
+  }
+  e = &core->whowas[core->whowas_next++];
+  if (core->whowas_n < core->whowas_cap) core->whowas_n++;
+  e->when = uvc_core_now(core);
+  e->adapter = s->adapter;
+  if (len > UVC_NICK_MAX) len = UVC_NICK_MAX;
+  memcpy(e->nick, nick, len);
+  e->nick[len] = '\0';
+  copy_cut(e->user, sizeof(e->user), s->user);
+  copy_cut(e->realname, sizeof(e->realname),
+           s->adapter->realname != NULL ? s->adapter->realname(s) : NULL);
+  copy_cut(e->account, sizeof(e->account), uvc_session_account(s));
+}
+
+const uvc_whowas_t* uvc_core_whowas_at(const uvc_core_t* core, unsigned k) {
+  if (k >= core->whowas_n) return NULL;
+  return &core->whowas[(core->whowas_next + core->whowas_cap - 1 - k) % core->whowas_cap];
+}
+
+const uvc_whowas_t* uvc_core_whowas(const uvc_core_t* core, const char* nick, size_t len,
+                                    unsigned i) {
+  const uvc_whowas_t* e;
+  unsigned k;
+  for (k = 0; (e = uvc_core_whowas_at(core, k)) != NULL; k++)
+    if (uvc_name_eq(e->nick, strlen(e->nick), nick, len) && i-- == 0) return e;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Presence
  * ---------------------------------------------------------------------------------------- */
 
@@ -383,7 +588,10 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->motd = cfg->motd;
   core->announce_limit = cfg->announce_limit;
   core->password = cfg->password;
+  core->autojoin = cfg->autojoin;
   core->started = uvc_core_now(core);
+  /* Ids go on from where a previous run could have reached: 65,536 events per millisecond. */
+  core->next_id = (uint64_t)now_ms(core) << 16;
   /* A cleaned line (each byte may become 3) and room for a prefix. */
   core->scratch_cap =
       (size_t)(cfg->max_line > UVC_LINE_FLOOR ? cfg->max_line : UVC_LINE_FLOOR) * 3 + 1024;
@@ -410,11 +618,16 @@ void uvc_core_free(uvc_core_t* core) {
   free(core->scratch);
   core->scratch = NULL;
   registered_clear(core);
+  watches_clear(core);
+  free(core->whowas);
+  core->whowas = NULL;
+  core->whowas_cap = core->whowas_n = core->whowas_next = 0;
 }
 
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter) {
   memset(s, 0, sizeof(*s));
   s->adapter = adapter;
+  s->slot = (uint8_t)adapter->format;
   s->user = ""; /* until the adapter says */
 }
 
@@ -520,6 +733,8 @@ int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t 
   if ((err = nick_add(core, s, nick, len)) != 0) return err;
   s->present = 1;
   core->n_present++;
+  if (core->n_present > core->max_present) core->max_present = core->n_present;
+  if (!s->unseen) watch_notify(core, s->nick, s->nick_len, s);
   return 0;
 }
 
@@ -535,10 +750,11 @@ void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
   unsigned r;
   if (!s->unseen) return;
   s->unseen = 0;
+  if (s->present) watch_notify(core, s->nick, s->nick_len, s);
   for (r = 0; r < s->n_rooms; r++) {
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uvc_event_t ev;
-    event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
+    event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
     ev.room = room;
     fanout_presence(core, room, &ev, s, s);
   }
@@ -549,16 +765,19 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
   if (!s->present) return;
   if (!core->stopping) {
     uvc_event_t ev;
-    event_init(&ev, UVC_EV_LEAVE, s, text, len);
+    event_init(core, &ev, UVC_EV_LEAVE, s, text, len);
     ev.reason = why;
     fanout_peers(core, s, &ev, 0);
   }
   while (s->n_rooms > 0)
     room_remove_at(core, s, s->n_rooms - 1u);
+  uvc_core_unwatch_all(core, s);
+  if (!s->unseen && !core->stopping) whowas_add(core, s, s->nick, s->nick_len);
   free_extra(s);
   nick_del(core, s);
   s->present = 0;
   core->n_present--;
+  if (!s->unseen && !core->stopping) watch_notify(core, s->nick, s->nick_len, NULL);
 }
 
 int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
@@ -579,11 +798,16 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
     (void)nick_add(core, s, old, old_len); /* its slot was just freed: it fits */
     return err;
   }
-  event_init(&ev, UVC_EV_NICK, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_NICK, s, NULL, 0);
   ev.old_nick = old;
   ev.old_len = old_len;
   fanout_peers(core, s, &ev, 1);
   if (core->hooks.observe != NULL) core->hooks.observe(core->ud, &ev);
+  if (!uvc_name_eq(old, old_len, nick, len)) { /* a change of case is the same nick */
+    whowas_add(core, s, old, old_len);
+    watch_notify(core, old, old_len, NULL);
+    watch_notify(core, s->nick, s->nick_len, s);
+  }
   return 0;
 }
 
@@ -600,12 +824,18 @@ static char* dup_cut(const char* text, size_t len, size_t max) {
 
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
   char* away = NULL;
-  (void)core;
   if (len > 0 && (extra(s) == NULL || (away = dup_cut(text, len, UVC_AWAY_MAX)) == NULL))
     return UVC_ENOMEM;
   if (s->x != NULL) {
+    uvc_event_t ev;
+    int changed =
+        (away != NULL) != (s->x->away != NULL) || (away != NULL && strcmp(away, s->x->away) != 0);
     free(s->x->away);
     s->x->away = away;
+    if (changed && s->present) {
+      event_init(core, &ev, UVC_EV_AWAY, s, away, away != NULL ? strlen(away) : 0);
+      fanout_peers(core, s, &ev, 0);
+    }
   }
   return 0;
 }
@@ -638,7 +868,7 @@ int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t l
     return err;
   }
   if (out != NULL) *out = room;
-  event_init(&ev, UVC_EV_ARRIVE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
   ev.room = room;
   fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
   return 0;
@@ -649,7 +879,7 @@ int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const ch
   uvc_event_t ev;
   int r = membership_index(s, room);
   if (r < 0) return UVC_ENOT_IN_ROOM;
-  event_init(&ev, UVC_EV_PART, s, text, len);
+  event_init(core, &ev, UVC_EV_PART, s, text, len);
   ev.room = room;
   fanout_presence(core, room, &ev, s, NULL);
   room_remove_at(core, s, (unsigned)r);
@@ -669,7 +899,7 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   room->topic = topic;
   memcpy(room->topic_by, s->nick, (size_t)s->nick_len + 1);
   room->topic_at = uvc_core_now(core);
-  event_init(&ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
+  event_init(core, &ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
   ev.room = room;
   fanout_room(core, room, &ev, NULL);
   return 0;
@@ -688,7 +918,7 @@ int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_sess
   int err = check_op(s, room), r;
   if (err != 0) return err;
   if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
-  event_init(&ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
+  event_init(core, &ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
   ev.room = room;
   ev.to = target;
   fanout_room(core, room, &ev, NULL);
@@ -708,7 +938,7 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
   clear = off & room->modes & ~set;
   if (set == 0 && clear == 0) return 0;
   room->modes = (uint8_t)((room->modes | set) & ~clear);
-  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
   ev.room = room;
   ev.mode_on = (uint8_t)set;
   ev.mode_off = (uint8_t)clear;
@@ -726,7 +956,7 @@ int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   m = uvc_session_membership(target, (unsigned)r);
   if (((m->flags & UVC_MEMBER_OP) != 0) == (on != 0)) return 0;
   m->flags = on ? (m->flags | UVC_MEMBER_OP) : (m->flags & ~(uint32_t)UVC_MEMBER_OP);
-  event_init(&ev, UVC_EV_MODE, s, NULL, 0);
+  event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
   ev.room = room;
   ev.to = target;
   if (on)
@@ -741,6 +971,19 @@ int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
  * Messages
  * ---------------------------------------------------------------------------------------- */
 
+void uvc_core_set_tags(uvc_core_t* core, const char* tags, size_t len) {
+  core->tags = len > 0 ? tags : NULL;
+  core->tags_len = len > 0 ? len : 0;
+}
+
+/* Moves the client tags set for the next message into ev. */
+static void take_tags(uvc_core_t* core, uvc_event_t* ev) {
+  ev->tags = core->tags;
+  ev->tags_len = core->tags_len;
+  core->tags = NULL;
+  core->tags_len = 0;
+}
+
 /* A message or action to a room, from a member (or anyone, where the room allows it). */
 static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_event_type_t type,
                       const char* text, size_t len, int notice) {
@@ -750,9 +993,10 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
   } else if ((room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0) {
     return UVC_ECANNOT_SEND;
   }
-  event_init(&ev, type, s, text, len);
+  event_init(core, &ev, type, s, text, len);
   ev.room = room;
   ev.notice = (uint8_t)(notice != 0);
+  take_tags(core, &ev);
   fanout_room(core, room, &ev, s);
   return 0;
 }
@@ -773,10 +1017,31 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
   uvc_session_t* t = uvc_core_find(core, target, tlen);
   if (to != NULL) *to = t;
   if (t == NULL) return UVC_ENO_SUCH_NICK;
-  event_init(&ev, UVC_EV_PRIVATE, s, text, len);
+  event_init(core, &ev, UVC_EV_PRIVATE, s, text, len);
   ev.to = t;
   ev.notice = (uint8_t)(notice != 0);
+  take_tags(core, &ev);
   deliver_one(core, &ev, t);
+  return 0;
+}
+
+int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* target,
+                    size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to) {
+  uvc_event_t ev;
+  uvc_session_t* t = NULL;
+  if (room != NULL && (room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0)
+    return UVC_ECANNOT_SEND;
+  if (room == NULL && (t = uvc_core_find(core, target, tlen)) == NULL) return UVC_ENO_SUCH_NICK;
+  if (to != NULL) *to = t;
+  event_init(core, &ev, UVC_EV_TAGMSG, s, NULL, 0);
+  ev.room = room;
+  ev.to = t;
+  ev.tags = tags;
+  ev.tags_len = tags_len;
+  if (room != NULL)
+    fanout_room(core, room, &ev, s);
+  else
+    deliver_one(core, &ev, t);
   return 0;
 }
 
@@ -784,8 +1049,8 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   render_cache_t rc;
   uvc_event_t ev;
   uint32_t i;
-  event_init(&ev, UVC_EV_ANNOUNCE, NULL, text, len);
-  memset(&rc, 0, sizeof(rc));
+  event_init(core, &ev, UVC_EV_ANNOUNCE, NULL, text, len);
+  rc.done = 0;
   for (i = 0; i < core->nick_cap; i++)
     if (core->nicks[i] != NULL) deliver(core, &rc, &ev, core->nicks[i]);
   render_cache_free(&rc);
@@ -793,7 +1058,7 @@ void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
 
 void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
   uvc_event_t ev;
-  event_init(&ev, UVC_EV_ANNOUNCE, NULL, text, len);
+  event_init(core, &ev, UVC_EV_ANNOUNCE, NULL, text, len);
   deliver_one(core, &ev, s);
 }
 
@@ -844,23 +1109,49 @@ int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_
   return 0;
 }
 
-int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
+/* Tells the peers of a present s which account it is logged in to now (none: len 0). */
+static void tell_account(uvc_core_t* core, uvc_session_t* s) {
+  const char* account = uvc_session_account(s);
+  uvc_event_t ev;
+  if (!s->present) return;
+  event_init(core, &ev, UVC_EV_ACCOUNT, s, account, account != NULL ? strlen(account) : 0);
+  fanout_peers(core, s, &ev, 0);
+}
+
+int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
   const char* canon = uvc_core_registered(core, name, len);
   int err;
   if (canon != NULL) name = canon; /* the spelling it was registered with */
   if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
   if ((err = set_account(s, name, len)) != 0) return err;
-  if (!s->present || uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
+  tell_account(core, s);
+  return 0;
+}
+
+int uvc_core_take_account_nick(uvc_core_t* core, uvc_session_t* s) {
+  const char* name = uvc_session_account(s);
+  size_t len;
+  int err;
+  if (name == NULL || !s->present) return 0;
+  len = strlen(name);
+  if (uvc_name_eq(s->nick, s->nick_len, name, len)) return 0;
   if ((err = uvc_core_reclaim(core, s, name, len)) != 0) return err;
   return uvc_core_rename(core, s, name, len);
 }
 
-void uvc_core_forget_account(uvc_session_t* s) {
+int uvc_core_login(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
+  int err = uvc_core_set_account(core, s, name, len);
+  return err != 0 ? err : uvc_core_take_account_nick(core, s);
+}
+
+void uvc_core_forget_account(uvc_core_t* core, uvc_session_t* s) {
   set_account(s, NULL, 0);
+  tell_account(core, s);
 }
 
 void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
   set_account(s, NULL, 0);
+  tell_account(core, s);
   if (s->present && registered_find(core, s->nick, s->nick_len) != NULL)
     (void)uvc_core_rename_guest(core, s);
 }

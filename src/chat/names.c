@@ -1,5 +1,6 @@
 /* names.c: nickname rules and case-insensitive comparison. */
 #include "uvchat/names.h"
+#include <string.h>
 
 static int is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -73,4 +74,29 @@ uint32_t uvc_name_hash(const char* s, size_t len) {
     h *= 16777619u;
   }
   return h;
+}
+
+int uvc_mask_match(const char* mask, size_t mlen, const char* s, size_t slen) {
+  size_t m = 0, i = 0, star_m = (size_t)-1, star_i = 0;
+  while (i < slen) {
+    if (m < mlen && mask[m] == '*') {
+      star_m = m++; /* try matching nothing first; come back to take one more */
+      star_i = i;
+    } else if (m < mlen && (mask[m] == '?' || uvc_ascii_lower(mask[m]) == uvc_ascii_lower(s[i]))) {
+      m++;
+      i++;
+    } else if (star_m != (size_t)-1) {
+      m = star_m + 1;
+      i = ++star_i;
+    } else {
+      return 0;
+    }
+  }
+  while (m < mlen && mask[m] == '*')
+    m++;
+  return m == mlen;
+}
+
+int uvc_mask_has_wildcard(const char* mask, size_t mlen) {
+  return memchr(mask, '*', mlen) != NULL || memchr(mask, '?', mlen) != NULL;
 }

@@ -214,6 +214,21 @@ static int64_t hook_wallclock(void* ud) {
   return uv_gettimeofday(&tv) == 0 ? (int64_t)tv.tv_sec : 0;
 }
 
+/* The wall clock in milliseconds, cheaply: the loop's cached time plus an offset taken at
+ * startup and again every second by the sweep (so a clock step shows within a second). */
+static int64_t hook_wallclock_ms(void* ud) {
+  uvc_server_t* srv = ud;
+  return (int64_t)uv_now(srv->loop) + srv->clock_offset_ms;
+}
+
+/* Sets the offset of hook_wallclock_ms from the system's clock. */
+static void sync_clock(uvc_server_t* srv) {
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) != 0) return;
+  srv->clock_offset_ms =
+      (int64_t)tv.tv_sec * 1000 + (int64_t)(tv.tv_usec / 1000) - (int64_t)uv_now(srv->loop);
+}
+
 static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t outlen) {
   const uvc_client_t* c = UVC_CONTAINER_OF(s, uvc_client_t, sess);
   uint8_t key[16];
@@ -254,11 +269,15 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   cc.default_room = cfg->default_room;
   cc.max_line = (uint32_t)cfg->max_line;
   cc.announce_limit = (uint32_t)cfg->announce_limit;
+  cc.server_name = cfg->server_name;
+  cc.autojoin = cfg->irc_autojoin;
   memset(&hooks, 0, sizeof(hooks));
   hooks.deliver = hook_deliver;
   hooks.request_close = hook_request_close;
   hooks.observe = hook_observe;
   hooks.wallclock = hook_wallclock;
+  hooks.wallclock_ms = hook_wallclock_ms;
+  sync_clock(srv);
   hooks.peer_key = hook_peer_key;
   hooks.auth_done = hook_auth_done;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
@@ -501,6 +520,7 @@ static void on_sweep(uv_timer_t* t) {
     uvc_hist_observe(&srv->flow.metrics.loop_lag,
                      now > srv->sweep_due ? (double)(now - srv->sweep_due) / 1000.0 : 0.0);
   srv->sweep_due = now + SWEEP_MS;
+  sync_clock(srv);
   prune_addrs(srv, now);
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
@@ -663,6 +683,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->cfg = *cfg;
   srv->core.password = cfg->password;
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
+  srv->core.autojoin = cfg->irc_autojoin;
   uvc_flow_apply(&srv->flow, &srv->cfg);
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);

@@ -484,7 +484,8 @@ static void upgrade(web_t* w) {
   }
   UVC_CONN_FLOW(c)->metrics.ws_upgrades++;
   w->started = 0;
-  c->sess.adapter = adapter; /* an IRC session from now on, its lines framed */
+  c->sess.adapter = adapter;               /* an IRC session from now on, its lines framed */
+  c->sess.slot = (uint8_t)adapter->format; /* its subprotocol's slot, variant 0 until CAP REQ */
   w->t.ops = &kWsOps;
   uvc_transport_ready(&w->t);
 }

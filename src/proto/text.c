@@ -24,65 +24,6 @@ static int is_blank(char c) {
   return c == ' ' || c == '\t';
 }
 
-int uvc_split_words(const char* s, size_t len, int max, int rest, uvc_slice_t* out) {
-  size_t i = 0;
-  int n = 0;
-  for (;;) {
-    size_t start;
-    while (i < len && is_blank(s[i]))
-      i++;
-    if (i == len) return n;
-    if (n == max) return max + 1;
-    if (rest && n == max - 1) {
-      size_t end = len;
-      while (end > i && is_blank(s[end - 1]))
-        end--;
-      out[n].p = s + i;
-      out[n].n = end - i;
-      return n + 1;
-    }
-    start = i;
-    while (i < len && !is_blank(s[i]))
-      i++;
-    out[n].p = s + start;
-    out[n].n = i - start;
-    n++;
-  }
-}
-
-int uvc_split_quoted(char* s, size_t len, int max, uvc_slice_t* out) {
-  size_t i = 0;
-  int n = 0;
-  for (;;) {
-    size_t start, o;
-    while (i < len && is_blank(s[i]))
-      i++;
-    if (i == len) return n;
-    if (n == max) return -1;
-    if (s[i] != '"') { /* a plain word, taken as it is */
-      start = i;
-      while (i < len && !is_blank(s[i]))
-        i++;
-      out[n].p = s + start;
-      out[n].n = i - start;
-      n++;
-      continue;
-    }
-    start = o = ++i; /* unquoted in place: the text only gets shorter */
-    for (;;) {
-      if (i == len) return -1; /* no closing quote */
-      if (s[i] == '"') break;
-      if (s[i] == '\\' && i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\')) i++;
-      s[o++] = s[i++];
-    }
-    i++; /* the closing quote */
-    if (i < len && !is_blank(s[i])) return -1;
-    out[n].p = s + start;
-    out[n].n = o - start;
-    n++;
-  }
-}
-
 /* Sends one formatted line (CRLF added) to s alone. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
@@ -829,6 +770,10 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
       return render_mode(ev);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
+    case UVC_EV_AWAY:    /* /who shows who is away */
+    case UVC_EV_ACCOUNT: /* nobody is told of logins */
+    case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */
+      return NULL;
   }
   return NULL;
 }
@@ -848,5 +793,8 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_free: no state of its own */
     text_on_auth,
     text_on_slowed,
+    NULL, /* on_watch: text users watch nobody */
+    NULL, /* realname: text users have none */
+    NULL, /* render_variant: one rendering for every text user */
     NULL, /* wrap */
 };

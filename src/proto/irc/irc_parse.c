@@ -1,4 +1,4 @@
-/* irc_parse.c: cuts one IRC line into tags (skipped), prefix, command and parameters. */
+/* irc_parse.c: cuts one IRC line into tags, prefix, command and parameters. */
 #include <string.h>
 
 #include "uvchat/irc.h"
@@ -17,14 +17,16 @@ static size_t to_space(const char* s, size_t len, size_t i) {
   return sp != NULL ? (size_t)(sp - s) : len;
 }
 
-/* Parses one line: the tag section is measured and skipped (nothing here uses tags), the
- * rest must fit in 510 bytes (512 with the CRLF the framer removed). */
+/* Parses one line: the tag section is measured and kept aside (m->tags), the rest must fit
+ * in 510 bytes (512 with the CRLF the framer removed). */
 uvc_irc_parse_t uvc_irc_parse(const char* line, size_t len, uvc_irc_msg_t* m) {
   size_t i = 0, end;
   memset(m, 0, sizeof(*m));
   if (len > 0 && line[0] == '@') {
     end = to_space(line, len, 0);
     if (end + 1 > UVC_IRC_TAGS_MAX) return UVC_IRC_TOOLONG;
+    m->tags.p = line + 1;
+    m->tags.n = end - 1;
     i = skip_spaces(line, len, end);
   }
   if (len - i > UVC_IRC_LINE - 2) return UVC_IRC_TOOLONG;
