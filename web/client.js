@@ -16,6 +16,7 @@ const RECONNECT_MAX_MS = 30000;
 const CAP_TIMEOUT_MS = 5000; // a server that never answers CAP LS: register without caps
 const KEEPALIVE_MS = 60000; // silent this long: PING the server
 const PING_TIMEOUT_MS = 30000; // and no answer this long after: reconnect
+const REGAIN_MS = 30000; // registered as nick_ after a reconnect: ask for nick again this often
 
 export class IrcClient {
   // opts: { url, nick, user?, realname?, WebSocket?, setTimeout?, clearTimeout?, random? }
@@ -40,7 +41,7 @@ export class IrcClient {
     this.rooms = new Map(); // fold(name) -> name: the rooms to be in (rejoined on reconnect)
     this.attempt = 0;
     this.stopped = true;
-    this.timers = { reconnect: null, cap: null, keepalive: null, pingTimeout: null };
+    this.timers = { reconnect: null, cap: null, keepalive: null, pingTimeout: null, regain: null };
   }
 
   on(name, fn) {
@@ -122,7 +123,7 @@ export class IrcClient {
     const ws = this.ws;
     this.ws = null;
     this.registered = false;
-    for (const t of ["cap", "keepalive", "pingTimeout"]) this.cancel(t);
+    for (const t of ["cap", "keepalive", "pingTimeout", "regain"]) this.cancel(t);
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       try {
@@ -218,6 +219,7 @@ export class IrcClient {
         this.emit("status", { state: "registered", nick: this.nick });
         this.emit("registered", { nick: this.nick, caps: new Set(this.caps) });
         if (this.rooms.size > 0) this.send("JOIN", Array.from(this.rooms.values()).join(","));
+        this.armRegain();
         break;
       case "005":
         Object.assign(this.isupport, parseIsupport(p));
@@ -233,11 +235,18 @@ export class IrcClient {
           this.nickRejected(msg);
           return;
         }
+        if (this.regaining && this.fold(p[1] || "") === this.fold(this.wantedNick)) {
+          this.regaining = false; // still held: quietly try again later
+          this.armRegain();
+          return;
+        }
         break;
       case "NICK":
         if (msg.source && this.isMe(msg.source.nick)) {
           this.nick = p[0];
           this.wantedNick = p[0]; // the name to ask for next time
+          this.regaining = false;
+          this.cancel("regain");
         }
         break;
       case "JOIN":
@@ -305,6 +314,17 @@ export class IrcClient {
     if (next.length > max) next = this.nick.slice(0, max - 1) + String(Math.floor(this.random() * 10));
     this.nick = next;
     this.send("NICK", next);
+  }
+
+  // Registered under another nick than the one asked for (nick_ after a reconnect, while
+  // the old connection still held it): ask for it again every 30 s until it is free.
+  armRegain() {
+    if (this.fold(this.nick) === this.fold(this.wantedNick)) return;
+    this.arm("regain", REGAIN_MS, () => {
+      if (!this.registered || this.fold(this.nick) === this.fold(this.wantedNick)) return;
+      this.regaining = true;
+      this.send("NICK", this.wantedNick);
+    });
   }
 
   // Ask for a new nick (before the first connection, the next connection's).

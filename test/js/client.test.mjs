@@ -155,9 +155,36 @@ test("after a drop: reconnects with growing delays, takes nick_ if the nick is h
   assert.equal(client.nick, "ann_");
   assert.deepEqual(ws.take(), ["JOIN #lobby,#dev"]);
 
+  // It asks for its nick back every 30 s, quietly, until the old connection is gone.
+  const seen = [];
+  client.on("message", (m) => seen.push(m.command));
+  clock.advance(30000);
+  assert.deepEqual(ws.take(), ["NICK ann"]);
+  ws.recv(":uvchat 433 ann_ ann :Nickname is already in use");
+  assert.deepEqual(seen, []); // not shown to the user
+  clock.advance(30000);
+  assert.deepEqual(ws.take(), ["NICK ann"]);
+  ws.recv(":ann_!~web@uvchat NICK :ann");
+  assert.equal(client.nick, "ann");
+  clock.advance(59000); // (at 60 s of silence the keepalive PING would start)
+  assert.deepEqual(ws.take(), []);
+
   // A later drop starts again from the shortest delay.
   ws.drop(1006);
   assert.equal(clock.soonest(), 1000);
+});
+
+test("a nick the user changes on purpose is not taken back", () => {
+  const { sockets, client, clock } = setup();
+  client.connect();
+  const ws = sockets[0];
+  ws.open();
+  welcome(ws);
+  ws.recv(":ann!~web@uvchat NICK :annie");
+  ws.take();
+  clock.advance(120000);
+  assert.deepEqual(ws.take().filter((l) => l.startsWith("NICK")), []);
+  assert.equal(client.wantedNick, "annie");
 });
 
 test("quit: no reconnect", () => {
