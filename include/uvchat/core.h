@@ -182,6 +182,10 @@ typedef struct uvc_adapter {
    * second from now on, none is lost. Tell the client (optional). Called once per episode:
    * again only after the client kept under the rate long enough to earn its whole burst. */
   void (*on_slowed)(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
+  /* Optional: turns a message sent to one session alone (uvc_core_send) into what goes on its
+   * wire, a new message with one reference (IRC over WebSocket: one frame per line). The
+   * adapter's render already returns wire-ready messages. */
+  uvc_msg_t* (*wrap)(const uvc_msg_t* m);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -243,6 +247,8 @@ struct uvc_room {
 };
 
 typedef struct uvc_core_hooks {
+  /* Optional: an account operation took `seconds` from its start to its answer (metrics). */
+  void (*auth_done)(void* ud, double seconds);
   /* Queue m for s. The callee takes its own reference if it keeps m. */
   void (*deliver)(void* ud, uvc_session_t* s, uvc_msg_t* m);
   /* The session's adapter asks to end the session (for example /quit): the owner of the
@@ -290,6 +296,7 @@ struct uvc_core {
   void* auth_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
+  uint64_t delivered; /* messages handed to recipients (counted per fan-out, not per send) */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,

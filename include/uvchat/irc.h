@@ -14,6 +14,10 @@
 #include "uvchat/core.h"
 
 extern const uvc_adapter_t uvc_irc_adapter;
+/* IRC over WebSocket, one line per frame: text frames (text.ircv3.net) or binary frames
+ * (binary.ircv3.net). The same IRC sessions, rendered once per subprotocol. */
+extern const uvc_adapter_t uvc_irc_ws_text_adapter;
+extern const uvc_adapter_t uvc_irc_ws_binary_adapter;
 
 #define UVC_IRC_LINE       512  /* the longest line, CRLF included, tags excluded */
 #define UVC_IRC_TAGS_MAX   8191 /* the longest tag section, '@' and the space included */

@@ -19,6 +19,7 @@
 #include "uvchat/clean.h"
 #include "uvchat/text.h"
 #include "uvchat/version.h"
+#include "uvchat/wsframe.h"
 #ifdef UVCHAT_WITH_ACCOUNTS
 #include <sodium.h>
 #endif
@@ -86,7 +87,7 @@ static uint32_t g_invisible;
 
 /* Whether s is an IRC session (with its state). */
 static int is_irc(const uvc_session_t* s) {
-  return s->adapter == &uvc_irc_adapter && s->proto != NULL;
+  return s->adapter->on_line == uvc_irc_adapter.on_line && s->proto != NULL;
 }
 
 /* Whether s has user mode +i. */
@@ -1833,4 +1834,75 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_free,
     irc_on_auth,
     irc_on_slowed,
+    NULL, /* wrap */
 };
+
+/* ------------------------------------------------------------------------------------------
+ * IRC over WebSocket (the IRCv3 WebSocket specification): the same adapter, each line in a
+ * frame of its own. Events are framed once per subprotocol (a render-cache slot each), so a
+ * broadcast's frame is shared by every WebSocket recipient; replies to one client are framed
+ * on their way (wrap). Before the WebSocket is open (still HTTP) the session has no IRC state
+ * and says nothing.
+ * ---------------------------------------------------------------------------------------- */
+
+static uvc_msg_t* ws_text_render(const uvc_event_t* ev) {
+  uvc_msg_t* m = irc_render(ev);
+  uvc_msg_t* f = uvc_ws_frame_lines(UVC_WS_TEXT, m);
+  if (m != NULL) uvc_msg_release(m);
+  return f;
+}
+
+static uvc_msg_t* ws_binary_render(const uvc_event_t* ev) {
+  uvc_msg_t* m = irc_render(ev);
+  uvc_msg_t* f = uvc_ws_frame_lines(UVC_WS_BINARY, m);
+  if (m != NULL) uvc_msg_release(m);
+  return f;
+}
+
+static uvc_msg_t* ws_text_wrap(const uvc_msg_t* m) {
+  return uvc_ws_frame_lines(UVC_WS_TEXT, m);
+}
+
+static uvc_msg_t* ws_binary_wrap(const uvc_msg_t* m) {
+  return uvc_ws_frame_lines(UVC_WS_BINARY, m);
+}
+
+static void ws_on_idle(uvc_core_t* core, uvc_session_t* s) {
+  if (s->proto != NULL) irc_on_idle(core, s);
+}
+
+static void ws_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text) {
+  if (s->proto != NULL) irc_on_farewell(core, s, why, text);
+}
+
+const uvc_adapter_t uvc_irc_ws_text_adapter = {"irc",          /* name */
+                                               2,              /* format */
+                                               0,              /* telnet */
+                                               0,              /* single_room */
+                                               UVC_LINE_FLOOR, /* max_line */
+                                               ws_text_render,
+                                               irc_on_open,
+                                               irc_on_line,
+                                               irc_on_toolong,
+                                               ws_on_idle,
+                                               ws_on_farewell,
+                                               irc_on_free,
+                                               irc_on_auth,
+                                               irc_on_slowed,
+                                               ws_text_wrap};
+
+const uvc_adapter_t uvc_irc_ws_binary_adapter = {"irc",          /* name */
+                                                 3,              /* format */
+                                                 0,              /* telnet */
+                                                 0,              /* single_room */
+                                                 UVC_LINE_FLOOR, /* max_line */
+                                                 ws_binary_render,
+                                                 irc_on_open,
+                                                 irc_on_line,
+                                                 irc_on_toolong,
+                                                 ws_on_idle,
+                                                 ws_on_farewell,
+                                                 irc_on_free,
+                                                 irc_on_auth,
+                                                 irc_on_slowed,
+                                                 ws_binary_wrap};

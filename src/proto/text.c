@@ -848,4 +848,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_free: no state of its own */
     text_on_auth,
     text_on_slowed,
+    NULL, /* wrap */
 };
