@@ -368,8 +368,17 @@ def run(args):
         driver.get(url)
         log("page loaded: %s" % driver.title)
         assert driver.title == "uvchat", driver.title
-        driver.find_element(By.ID, "nick").send_keys("ann")
-        driver.find_element(By.CSS_SELECTOR, "#nick-form button[type=submit]").click()
+        # A name someone has is refused at once, and the page asks for another.
+        nick = driver.find_element(By.ID, "nick")
+        submit = driver.find_element(By.CSS_SELECTOR, "#nick-form button[type=submit]")
+        nick.send_keys("TOM")
+        submit.click()
+        wait_until(lambda: "is taken" in driver.find_element(By.ID, "login-error").text,
+                   "the page to say the name is taken")
+        assert driver.find_element(By.ID, "chat").get_attribute("hidden") is not None
+        nick.clear()
+        nick.send_keys("ann")
+        submit.click()
         wait_until(lambda: page.status() == "Connected as ann", "the page to connect", 15)
         wait_until(lambda: page.title() == "#lobby", "the page to show #lobby")
         wait_until(lambda: "tom" in page.members() and "ann" in page.members(),
@@ -427,6 +436,22 @@ def run(args):
                    "the topic in the page's header")
         tom.send("builds are green")
         page.wait_line("builds are green")
+        # Leave with the button, come back from the room list.
+        page.d.find_element(By.ID, "leave").click()
+        wait_until(lambda: "#dev" not in [b[0] for b in page.buffers()], "#dev closed")
+        tom.expect("ann left #dev")
+
+        def click_room(name):
+            for b in page.d.find_elements(By.CSS_SELECTOR, "#room-list button"):
+                if b.find_element(By.CSS_SELECTOR, ".name").text == name:
+                    b.click()
+                    return True
+            return False
+        wait_until(lambda: click_room("#dev"), "#dev in the room list")
+        wait_until(lambda: page.title() == "#dev", "#dev joined from the room list")
+        tom.expect("ann joined #dev")
+        wait_until(lambda: page.d.find_element(By.ID, "topic").text == "Where the builders talk",
+                   "the topic shown again on joining")
         tom.send("/join #lobby")
         tom.expect("people are in #lobby")
         page.js("document.getElementById('list-refresh').click()")
