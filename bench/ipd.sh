@@ -3,7 +3,7 @@
 # receivers, the instructions of a 3,000-message run minus those of a 1,000-message run,
 # divided by the 200,000 deliveries in between (so that connecting is not counted).
 #
-#   bash bench/ipd.sh [--proto text|irc|ws] [--uvchat PATH] [--bench PATH]
+#   bash bench/ipd.sh [--proto text|irc] [--uvchat PATH] [--bench PATH]
 #
 # Builds nothing: by default it uses build/release/uvchat and build/release/uvchat-bench
 # (cmake --preset release && cmake --build --preset release -j2 &&
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     --proto) PROTO="$2"; shift 2 ;;
     --uvchat) UVCHAT="$2"; shift 2 ;;
     --bench) BENCH="$2"; shift 2 ;;
-    *) echo "usage: $0 [--proto text|irc|ws] [--uvchat PATH] [--bench PATH]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--proto text|irc] [--uvchat PATH] [--bench PATH]" >&2; exit 2 ;;
   esac
 done
 WORK=$(mktemp -d)
@@ -29,7 +29,6 @@ trap cleanup EXIT
 case "$PROTO" in
   text) LISTEN=(--port 0 --irc-port off); LABEL="(text)" ;;
   irc) LISTEN=(--port 0 --irc-port 0); LABEL="(irc)" ;;
-  ws) LISTEN=(--port 0 --irc-port off --listen web:127.0.0.1:0 --web-origin any); LABEL="(web)" ;;
   *) echo "unknown --proto $PROTO" >&2; exit 2 ;;
 esac
 
