@@ -39,6 +39,7 @@ export class IrcClient {
     this.offered = new Map(); // name -> value, from CAP LS
     this.isupport = { CASEMAPPING: "ascii", CHANTYPES: "#", PREFIX: "(o)@", NICKLEN: "32" };
     this.rooms = new Map(); // fold(name) -> name: the rooms to be in (rejoined on reconnect)
+    this.greeted = false; // went to the room the server's greeting named (once per page)
     this.attempt = 0;
     this.stopped = true;
     this.timers = { reconnect: null, cap: null, keepalive: null, pingTimeout: null, regain: null };
@@ -258,6 +259,9 @@ export class IrcClient {
       case "KICK":
         if (p[1] && this.isMe(p[1]) && p[0]) this.rooms.delete(this.fold(p[0]));
         break;
+      case "NOTICE":
+        this.onGreeting(msg);
+        break;
       case "ERROR":
         this.emit("status", { state: "error", text: p[0] || "closed by the server" });
         break;
@@ -291,6 +295,19 @@ export class IrcClient {
     } else if (sub === "NEW" || sub === "DEL") {
       // cap-notify: not requested, nothing to do.
     }
+  }
+
+  // uvchat joins IRC clients to no room, but its greeting (a server NOTICE after the MOTD)
+  // says where the text users are: "... talk in #lobby; JOIN #lobby to meet them". The page
+  // goes there once, on its first registration, when it is in no room yet; a reconnect
+  // rejoins the rooms it was in instead.
+  onGreeting(msg) {
+    if (this.greeted || !this.registered || this.rooms.size > 0) return;
+    if (msg.source && msg.source.raw.includes("!")) return; // from a person, not the server
+    const m = /JOIN ([#&][^\s,]+) to meet them$/.exec(msg.params[msg.params.length - 1] || "");
+    if (m === null) return;
+    this.greeted = true;
+    this.send("JOIN", m[1]);
   }
 
   // 432/433 before registration. The first time, the user chooses another nick (the page

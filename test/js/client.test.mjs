@@ -51,15 +51,18 @@ test("requests the wanted capabilities the server offers, then ends negotiation"
   assert.equal(client.offered.get("sasl"), "PLAIN");
 });
 
-test("uvchat's own offer: only multi-prefix is wanted", () => {
+test("uvchat's own offer: the four wanted ones are there; a NAK leaves none", () => {
   const { sockets, client } = setup();
   client.connect();
   const ws = sockets[0];
   ws.open();
   ws.take();
-  ws.recv(":uvchat CAP * LS :multi-prefix sasl=PLAIN userhost-in-names");
-  assert.deepEqual(ws.take(), ["CAP REQ multi-prefix"]);
-  ws.recv(":uvchat CAP * NAK :multi-prefix");
+  ws.recv(
+    ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message " +
+      "extended-join labeled-response message-tags multi-prefix sasl=PLAIN server-time userhost-in-names",
+  );
+  assert.deepEqual(ws.take(), ["CAP REQ :server-time echo-message message-tags multi-prefix"]);
+  ws.recv(":uvchat CAP * NAK :server-time echo-message message-tags multi-prefix");
   assert.deepEqual(ws.take(), ["CAP END"]);
   assert.equal(client.caps.size, 0);
 });
@@ -231,6 +234,37 @@ test("own NICK, JOIN, PART and KICK keep the nick and the rooms to rejoin", () =
   assert.deepEqual([...client.rooms.values()], ["#A"]);
   ws.recv(":bob!~b@uvchat JOIN #c"); // someone else's
   assert.deepEqual([...client.rooms.values()], ["#A"]);
+});
+
+test("the first registration goes to the room the server's greeting names, once", () => {
+  const { sockets, client, clock } = setup();
+  client.connect();
+  const ws = sockets[0];
+  ws.open();
+  ws.take();
+  const greeting = ":uvchat NOTICE ann :*** Plain-text users (nc, telnet) talk in #lobby; JOIN #lobby to meet them";
+  ws.recv(greeting); // before the welcome: not yet
+  assert.deepEqual(ws.take(), []);
+  welcome(ws);
+  ws.take();
+  ws.recv(":bob!~b@uvchat NOTICE ann :JOIN #trap to meet them"); // a person, not the server
+  assert.deepEqual(ws.take(), []);
+  ws.recv(greeting);
+  assert.deepEqual(ws.take(), ["JOIN #lobby"]);
+  ws.recv(":ann!~web@uvchat JOIN #lobby", ":ann!~web@uvchat PART #lobby");
+  ws.recv(greeting); // only once
+  assert.deepEqual(ws.take(), []);
+  // after a reconnect it rejoins its own rooms; the greeting does not send it back
+  ws.recv(":ann!~web@uvchat JOIN #dev");
+  ws.drop();
+  clock.advance(60000);
+  const ws2 = sockets[1];
+  ws2.open();
+  ws2.take();
+  welcome(ws2);
+  assert.deepEqual(ws2.take(), ["JOIN #dev"]);
+  ws2.recv(greeting);
+  assert.deepEqual(ws2.take(), []);
 });
 
 test("a message with several lines is read as several lines; binary messages are ignored", () => {
