@@ -257,11 +257,12 @@ class Page:
             b.querySelector('.badge') ? b.querySelector('.badge').textContent : '',
             b.classList.contains('active'), b.classList.contains('parted')]);""")
 
-    def open_buffer(self, name):
+    def open_buffer(self, name, title=None):
+        title = title or name
         for b in self.d.find_elements(By.CSS_SELECTOR, "#buffers button"):
             if b.find_element(By.CSS_SELECTOR, ".name").text == name:
                 b.click()
-                wait_until(lambda: self.title() == name, "the page to show " + name)
+                wait_until(lambda: self.title() == title, "the page to show " + title)
                 return
         raise AssertionError("no buffer %r in %r" % (name, self.buffers()))
 
@@ -277,6 +278,53 @@ class Page:
             raise AssertionError("the page ran a script from a message: alert(%r)" % text)
         except NoAlertPresentException:
             pass
+
+
+def line_time(page, needle):
+    """The datetime of the newest line of the page's log holding needle, and how many hold it."""
+    return page.js("""const li = Array.from(document.querySelectorAll('#log > li'))
+        .filter(li => li.textContent.includes(arguments[0]));
+      return [li.length, li.length ? li[li.length - 1].querySelector('time')
+                                        .getAttribute('datetime') : null];""", needle)
+
+
+def server_time(user, needle):
+    """The @time= tag of the line user received holding needle."""
+    user.expect(needle)
+    for line in user.text().split("\r\n"):
+        if needle in line:
+            m = re.match(r"@(?:\S*;)?time=([^; ]+)", line)
+            assert m, "no server time on %r" % line
+            return m.group(1)
+    raise AssertionError("%r never came" % needle)
+
+
+def check_ircv3(page, bob, tom):
+    """uvchat offers server-time and echo-message, and the page asks for them: its own line is
+    shown once, from the server's echo, and every line carries the server's time, the very
+    one an IRC client with server-time gets."""
+    page.open_buffer("Server", "Server messages")
+    page.wait_line("capabilities:")
+    caps = [l for l in page.lines() if "capabilities:" in l][-1]
+    for cap in ("server-time", "echo-message", "message-tags"):
+        assert cap in caps, caps
+    page.open_buffer("#lobby")
+    bob.send("CAP REQ :server-time")
+    bob.expect("ACK :server-time")
+    # another's line: shown at the time the server gave it
+    tom.send("what time is it")
+    when = server_time(bob, "PRIVMSG #lobby :what time is it")
+    page.wait_line("what time is it")
+    assert line_time(page, "what time is it") == [1, when], (line_time(page, "what time is it"), when)
+    # one's own line: once, when the echo comes, with the echo's time
+    page.type("said once")
+    tom.expect("<ann> said once")
+    when = server_time(bob, "PRIVMSG #lobby :said once")
+    page.wait_line("said once")
+    tom.send("after the echo")  # by the time this shows, a second echo would have too
+    page.wait_line("after the echo")
+    assert line_time(page, "said once") == [1, when], (line_time(page, "said once"), when)
+    log("IRCv3: the page shows server times (%s) and its own line once" % when)
 
 
 def check_hostile(page, tom):
@@ -401,6 +449,8 @@ def run(args):
         users.append(bob)
         bob.send("NICK bob")
         bob.send("USER bob 0 * :Bob")
+        bob.expect(" 001 bob ")
+        bob.send("JOIN #lobby")  # IRC clients join no room of themselves (--irc-autojoin off)
         bob.expect(" 366 bob #lobby ")
         bob.send("PRIVMSG #lobby :\x02bold\x02 and \x1ditalic\x1d and \x0304red\x03 text")
         page.wait_line("bold and italic and red text")
@@ -409,6 +459,7 @@ def run(args):
                     Array.from(l.querySelectorAll('.f-i')).map(e => e.textContent),
                     /[\\x00-\\x1f]/.test(l.textContent)];""")
         assert fmt == [["bold"], ["italic"], False], fmt
+        check_ircv3(page, bob, tom)
         bob.send("PRIVMSG ann :\x01ACTION hugs ann\x01")
 
         # Private messages: an unread marker until opened; answers reach the sender.
