@@ -1,12 +1,15 @@
 /* test_web.c: the web listener over real sockets: HTTP (the web client, 404, limits,
  * /healthz, /metrics checked by promtool) and IRC over WebSocket with raw frames (bad
  * handshakes, Origin, chat both ways with a text user, fragments, ping/pong, unmasked and
- * oversized frames, the close handshake, a slow reader dropped at its limit). */
+ * oversized frames, the close handshake, a slow reader dropped at its limit), IRCv3
+ * capabilities over WebSocket giving the bytes a TCP IRC client gets, and https/wss through
+ * a web+tls listener with the openssl tool as the client. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "tmpdir.h"
 #include "unit.h"
 
 /* memmem, which strict C11 does not have. */
@@ -478,6 +481,126 @@ static void ws_capabilities_like_tcp_irc(void** state) {
   th_server_free(&w.s);
 }
 
+/* ---- wss ----------------------------------------------------------------------------- */
+
+typedef struct label_wait {
+  th_server_t* s;
+  const char* label;
+} label_wait_t;
+
+static int has_label(void* arg) {
+  label_wait_t* l = arg;
+  return l->s->out_buf.p != NULL &&
+         find(l->s->out_buf.p, l->s->out_buf.len, l->label, strlen(l->label)) != NULL;
+}
+
+/* The port of the listener whose "listening on ADDR:PORT (label)" line the server printed. */
+static int port_of(th_server_t* s, const char* label) {
+  label_wait_t l = {s, label};
+  const char* p;
+  assert_true(th_run_until(has_label, &l, th_ms(TH_WAIT_MS)));
+  p = find(s->out_buf.p, s->out_buf.len, label, strlen(label));
+  while (p > s->out_buf.p && p[-1] != ':')
+    p--;
+  return atoi(p);
+}
+
+/* An https and wss listener (web+tls) with a throwaway certificate, reached with the openssl
+ * tool as the TLS client: HTTP and then IRC over WebSocket through one TLS connection, chat
+ * with a text user both ways, server-time on the frames, the close handshake. */
+static void wss_over_tls(void** state) {
+  char dir[600], cert[700], key[700], addr[64], head[1024], f[2048];
+  const char* req[] = {"openssl",
+                       "req",
+                       "-x509",
+                       "-newkey",
+                       "ec",
+                       "-pkeyopt",
+                       "ec_paramgen_curve:prime256v1",
+                       "-nodes",
+                       "-days",
+                       "2",
+                       "-keyout",
+                       key,
+                       "-out",
+                       cert,
+                       "-subj",
+                       "/CN=127.0.0.1",
+                       NULL};
+  const char* client[] = {"openssl", "s_client", "-connect", addr, "-quiet", NULL};
+  const char* extra[8];
+  web_srv_t w;
+  th_client_t *c, *t;
+  const unsigned char* body;
+  size_t n;
+  int port;
+  (void)state;
+  tt_mkdtemp("uvchat-wss", dir, sizeof(dir));
+  snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+  snprintf(key, sizeof(key), "%s/key.pem", dir);
+  if (th_run_program(req, 30000) != 0) fail_msg("openssl req could not make a certificate");
+  extra[0] = "--listen";
+  extra[1] = "web+tls:127.0.0.1:0";
+  extra[2] = "--tls-cert";
+  extra[3] = cert;
+  extra[4] = "--tls-key";
+  extra[5] = key;
+  extra[6] = NULL;
+  start(&w, extra);
+  port = port_of(&w.s, "(web-tls)");
+  assert_true(port > 0 && port != w.web);
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+  c = th_spawn_client(client);
+
+  /* https first, then the upgrade on the same connection (keep-alive) */
+  th_sendf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  response_head(c, head, sizeof(head));
+  assert_non_null(strstr(head, "HTTP/1.1 200 "));
+  n = content_length(head);
+  assert_int_equal(n, 3);
+  assert_non_null(body = take(c, n));
+  assert_memory_equal(body, "ok\n", 3);
+  snprintf(f, sizeof(f),
+           "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: "
+           "Upgrade\r\nSec-WebSocket-Version: 13\r\n" KEY
+           "Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n",
+           port);
+  th_sendf(c, f);
+  response_head(c, head, sizeof(head));
+  assert_non_null(strstr(head, "HTTP/1.1 101 "));
+  assert_non_null(strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+
+  /* IRC over wss, with server-time */
+  send_text(c, "CAP LS 302");
+  send_text(c, "NICK secure");
+  send_text(c, "USER s 0 * :S");
+  assert_true(frame_with(c, " LS :"));
+  send_text(c, "CAP REQ :server-time");
+  assert_true(frame_with(c, " ACK :server-time"));
+  send_text(c, "CAP END");
+  assert_true(frame_with(c, " 001 secure "));
+  send_text(c, "JOIN #lobby");
+  assert_true(frame_with(c, " 366 secure #lobby "));
+  t = th_text_connect(w.s.port);
+  th_sendf(t, "hello over plaintext\n");
+  assert_int_equal(frame_into(c, "hello over plaintext", f, sizeof(f)), 1);
+  assert_true(strncmp(f, "@time=", 6) == 0);
+  assert_non_null(strstr(f, " PRIVMSG #lobby :hello over plaintext"));
+  send_text(c, "PRIVMSG #lobby :hello over wss");
+  th_expect_eventually(t, "<secure> hello over wss");
+  /* the close handshake, through TLS */
+  send_frame(c, 1, 8, "\x03\xe8", 2, 1);
+  assert_int_equal(next_frame(c, f, sizeof(f), &n), 8);
+  assert_true(n >= 2);
+  assert_int_equal(((unsigned char)f[0] << 8) | (unsigned char)f[1], 1000);
+  assert_non_null(th_skip_to(t, "*** secure ", th_ms(TH_WAIT_MS))); /* its leaving, told */
+  th_close(c);
+  th_close(t);
+  th_server_stop(&w.s);
+  th_server_free(&w.s);
+  tt_rmdir(dir);
+}
+
 /* Sends something that must end the WebSocket with close code `code`. */
 static void expect_close(int port, int code, void (*send)(th_client_t*)) {
   th_client_t* c = ws_user(port, "bad");
@@ -650,6 +773,7 @@ int main(void) {
       cmocka_unit_test(ws_bad_handshakes),
       cmocka_unit_test(ws_chats_with_a_text_user),
       cmocka_unit_test(ws_capabilities_like_tcp_irc),
+      cmocka_unit_test(wss_over_tls),
       cmocka_unit_test(ws_protocol_errors_close),
       cmocka_unit_test(ws_slow_reader_is_dropped),
       cmocka_unit_test(metrics_move_and_pass_promtool),
