@@ -21,7 +21,7 @@ if(n LESS 20)
   message(FATAL_ERROR "found only ${n} flags in --help:\n${help}")
 endif()
 set(settings ${flags})
-list(REMOVE_ITEM settings help version config check-config)
+list(REMOVE_ITEM settings help version config check-config hash-password)
 
 set(failed "")
 # compare(WHAT FOUND EXPECTED): every expected item found, and nothing else.

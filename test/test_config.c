@@ -271,6 +271,47 @@ static void file_sets_every_setting(void** state) {
   tt_rmdir(dir);
 }
 
+static void keep_now(void* ud, const char* name, const char* was, const char* now) {
+  snprintf((char*)ud, 300, "%s: %s -> %s", name, was, now);
+}
+
+/* oper = NAME HASH: repeated lines add operators; a bad line names the setting; a reload
+ * reports the names only, never the hashes. */
+static void oper_lines_accumulate(void** state) {
+  char dir[1024], path[1100], err[512];
+  uvc_config_t c, d;
+  char names[300];
+  int changed = 0;
+  (void)state;
+  tt_mkdtemp("uvchat-config", dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/uvchat.conf", dir);
+  write_text(path,
+             "oper = admin $argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA\n"
+             "oper = root   $argon2id$v=19$m=65536,t=2,p=1$c2FsdDI$aGFzaDI\n");
+  uvc_config_defaults(&c);
+  assert_int_equal(uvc_config_read_file(&c, path, err, sizeof(err)), 0);
+  assert_string_equal(c.opers,
+                      "admin $argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA\n"
+                      "root $argon2id$v=19$m=65536,t=2,p=1$c2FsdDI$aGFzaDI\n");
+  uvc_config_defaults(&d);
+  assert_int_equal(uvc_config_changes(&d, &c, keep_now, names), 1);
+  assert_string_equal(names, "oper: none -> admin root");
+  (void)changed;
+  uvc_config_free(&c);
+  write_text(path, "oper = admin plaintext\n");
+  uvc_config_defaults(&c);
+  assert_int_equal(uvc_config_read_file(&c, path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "uvchat.conf:1: oper: give a name and the hash"));
+  uvc_config_free(&c);
+  write_text(path, "hash-password = yes\n");
+  uvc_config_defaults(&c);
+  assert_int_equal(uvc_config_read_file(&c, path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "hash-password can only be given on the command line"));
+  uvc_config_free(&c);
+  remove(path);
+  tt_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults),
@@ -280,6 +321,7 @@ int main(void) {
       cmocka_unit_test(irc_and_account_settings),
       cmocka_unit_test(sizes_and_seconds),
       cmocka_unit_test(file_sets_every_setting),
+      cmocka_unit_test(oper_lines_accumulate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -643,6 +643,253 @@ static int teardown_password(void** state) {
   return teardown(state);
 }
 
+/* ---- Room moderation (text users) ------------------------------------------------------ */
+
+static void masks_match_with_wildcards(void** state) {
+  char out[UVC_MASK_MAX + 1];
+  (void)state;
+  assert_true(uvc_mask_match("bob!*@*", 7, "BOB!~b@uvchat", 13));
+  assert_true(uvc_mask_match("b?b*", 4, "bob!x@y", 7));
+  assert_false(uvc_mask_match("b?b", 3, "bob!x@y", 7));
+  assert_true(uvc_mask_match("*!*@*", 5, "a!b@c", 5));
+  assert_false(uvc_mask_match("*x*", 3, "abc", 3));
+  assert_true(uvc_mask_match("a*c*e", 5, "abcde", 5));
+  assert_int_equal(uvc_mask_normalize("bob", 3, out), 7);
+  assert_string_equal(out, "bob!*@*");
+  uvc_mask_normalize("bob!x", 5, out);
+  assert_string_equal(out, "bob!x@*");
+  uvc_mask_normalize("*@host", 6, out);
+  assert_string_equal(out, "*!*@host");
+  uvc_mask_normalize("a!b@c", 5, out);
+  assert_string_equal(out, "a!b@c");
+  assert_int_equal(uvc_mask_normalize("a b", 3, out), 0);
+  assert_int_equal(uvc_mask_normalize("", 0, out), 0);
+}
+
+/* guest1 makes #dev (its operator) and guest2 follows; everyone's inbox is then empty. */
+static void two_in_dev(void) {
+  type(0, "/join #dev");
+  type(1, "/join #dev");
+  clear();
+}
+
+static void moderated_room_and_voice(void** state) {
+  (void)state;
+  two_in_dev();
+  type(1, "/mode +moderated");
+  assert_string_equal(users[1].inbox, "! only operators of #dev may do that\r\n");
+  type(0, "/mode +moderated");
+  assert_string_equal(users[0].inbox,
+                      "*** guest1 changed #dev: only voiced people and operators may talk\r\n");
+  assert_string_equal(users[1].inbox,
+                      "! only operators of #dev may do that\r\n"
+                      "*** guest1 changed #dev: only voiced people and operators "
+                      "may talk\r\n");
+  clear();
+  type(1, "hi");
+  assert_string_equal(users[1].inbox,
+                      "! not sent: that room is moderated: only voiced people and operators may "
+                      "talk\r\n");
+  assert_string_equal(users[0].inbox, "");
+  type(0, "/voice guest2");
+  assert_string_equal(users[1].inbox,
+                      "! not sent: that room is moderated: only voiced people and "
+                      "operators may talk\r\n*** guest1 gave guest2 a voice in "
+                      "#dev\r\n");
+  clear();
+  type(1, "hi");
+  assert_string_equal(users[0].inbox, "<guest2> hi\r\n");
+  type(0, "/who");
+  assert_string_equal(users[0].inbox,
+                      "<guest2> hi\r\n*** 2 people in #dev:\r\n***   @guest1 "
+                      "+guest2\r\n");
+  clear();
+  type(0, "/devoice guest2");
+  assert_string_equal(users[1].inbox, "*** guest1 took guest2's voice in #dev\r\n");
+  type(0, "/voice guest3");
+  assert_string_equal(users[0].inbox,
+                      "*** guest1 took guest2's voice in #dev\r\n"
+                      "! guest3 is not in #dev\r\n");
+  clear();
+  type(0, "/mode -m +secret");
+  assert_string_equal(users[1].inbox,
+                      "*** guest1 changed #dev: everyone may talk; hidden from the room list\r\n");
+  type(0, "/mode");
+  assert_string_equal(users[0].inbox,
+                      "*** guest1 changed #dev: everyone may talk; hidden from the room list\r\n"
+                      "*** #dev: +secret +members-only +topic-lock\r\n");
+  clear();
+  type(0, "/mode +loud");
+  assert_non_null(strstr(users[0].inbox, "! there is no flag \"loud\""));
+  type(2, "/rooms"); /* guest3 is not in #dev: it does not see it */
+  assert_string_equal(users[2].inbox, "*** 1 room:\r\n***   #lobby                  1 person\r\n");
+  clear();
+  type(1, "/rooms");
+  assert_non_null(strstr(users[1].inbox, "***   #dev"));
+  clear();
+  type(0, "/op guest2");
+  assert_string_equal(users[1].inbox, "*** guest1 made guest2 an operator of #dev\r\n");
+  type(1, "/deop guest1");
+  assert_non_null(
+      strstr(users[1].inbox, "*** guest2 took operator status in #dev from guest1\r\n"));
+}
+
+static void bans_keep_out_and_silence(void** state) {
+  (void)state;
+  two_in_dev();
+  type(1, "/ban guest3");
+  assert_string_equal(users[1].inbox, "! only operators of #dev may do that\r\n");
+  type(0, "/ban");
+  assert_string_equal(users[0].inbox, "*** #dev has no bans\r\n");
+  clear();
+  type(0, "/ban guest3");
+  assert_string_equal(users[1].inbox, "*** guest1 banned guest3!*@* from #dev\r\n");
+  type(2, "/join #dev");
+  assert_string_equal(users[2].inbox, "! cannot join #dev: you are banned from it\r\n");
+  assert_ptr_equal(uvc_session_room(&users[2].s), core.lobby); /* never left the lobby */
+  clear();
+  type(0, "/ban guest?!text@*"); /* guest2 matches, but is voiced-less: silenced */
+  type(0, "/ban");
+  assert_string_equal(users[0].inbox,
+                      "*** guest1 banned guest?!text@* from #dev\r\n"
+                      "*** 2 bans in #dev:\r\n"
+                      "***   guest3!*@* (set by guest1)\r\n"
+                      "***   guest?!text@* (set by guest1)\r\n");
+  clear();
+  type(1, "still here?");
+  assert_string_equal(users[1].inbox, "! not sent: you are banned from that room\r\n");
+  assert_string_equal(users[0].inbox, ""); /* the operator matches too, but operators talk */
+  type(0, "ops talk");
+  assert_string_equal(users[1].inbox,
+                      "! not sent: you are banned from that room\r\n"
+                      "<guest1> ops talk\r\n");
+  clear();
+  type(0, "/unban nobody");
+  assert_string_equal(users[0].inbox, "! nobody is not banned from #dev (/ban lists the bans)\r\n");
+  clear();
+  type(0, "/unban guest?!text@*");
+  type(0, "/unban guest3");
+  assert_string_equal(users[1].inbox,
+                      "*** guest1 lifted the ban on guest?!text@* in #dev\r\n"
+                      "*** guest1 lifted the ban on guest3!*@* in #dev\r\n");
+  type(2, "/join #dev");
+  assert_ptr_equal(uvc_session_room(&users[2].s), uvc_core_room(&core, "#dev", 4));
+}
+
+static void keys_and_limits(void** state) {
+  (void)state;
+  two_in_dev();
+  type(1, "/part");
+  clear();
+  type(0, "/key two words");
+  assert_string_equal(users[0].inbox, "! usage: /key [KEY]\r\n");
+  type(0, "/key sekrit");
+  assert_string_equal(users[0].inbox,
+                      "! usage: /key [KEY]\r\n*** guest1 set the key of #dev to "
+                      "sekrit\r\n");
+  clear();
+  type(1, "/join #dev");
+  assert_string_equal(users[1].inbox, "! cannot join #dev: it needs a key: /join #dev KEY\r\n");
+  clear();
+  type(1, "/join #dev wrong");
+  assert_string_equal(users[1].inbox, "! cannot join #dev: it needs a key: /join #dev KEY\r\n");
+  clear();
+  type(1, "/join #dev sekrit");
+  assert_ptr_equal(uvc_session_room(&users[1].s), uvc_core_room(&core, "#dev", 4));
+  clear();
+  type(0, "/limit 0");
+  assert_non_null(strstr(users[0].inbox, "! usage: /limit N"));
+  clear();
+  type(0, "/limit 2");
+  assert_string_equal(users[1].inbox, "*** guest1 limited #dev to 2 people\r\n");
+  type(2, "/join #dev sekrit");
+  assert_string_equal(users[2].inbox, "! cannot join #dev: it is full (2 people at most)\r\n");
+  type(0, "/mode");
+  assert_string_equal(users[0].inbox,
+                      "*** guest1 limited #dev to 2 people\r\n"
+                      "*** #dev: +members-only +topic-lock key sekrit limit 2\r\n");
+  clear();
+  type(0, "/limit");
+  type(0, "/key");
+  assert_string_equal(users[1].inbox,
+                      "*** guest1 removed the limit of #dev\r\n"
+                      "*** guest1 removed the key of #dev\r\n");
+  type(2, "/join #dev");
+  assert_ptr_equal(uvc_session_room(&users[2].s), uvc_core_room(&core, "#dev", 4));
+}
+
+static void invite_only_rooms(void** state) {
+  (void)state;
+  two_in_dev();
+  type(0, "/mode +invite-only");
+  clear();
+  type(2, "/join #dev");
+  assert_string_equal(users[2].inbox,
+                      "! cannot join #dev: it is invite-only; ask one of its "
+                      "operators to /invite you\r\n");
+  type(1, "/invite guest3");
+  assert_string_equal(users[1].inbox, "! only operators of #dev may do that\r\n");
+  type(0, "/invite guest2");
+  assert_string_equal(users[0].inbox, "! guest2 is already in #dev\r\n");
+  clear();
+  type(0, "/invite guest3");
+  assert_string_equal(users[0].inbox, "*** You invited guest3 to #dev\r\n");
+  assert_string_equal(users[2].inbox, "*** guest1 invites you to #dev: type /join #dev\r\n");
+  type(2, "/join #dev");
+  assert_ptr_equal(uvc_session_room(&users[2].s), uvc_core_room(&core, "#dev", 4));
+  type(2, "/part"); /* the invitation was used up */
+  clear();
+  type(2, "/join #dev");
+  assert_non_null(strstr(users[2].inbox, "it is invite-only"));
+  clear();
+  /* The core's invite list (IRC +I) lets a mask in without an invitation. */
+  assert_int_equal(uvc_core_list_change(&core, &users[0].s, uvc_core_room(&core, "#dev", 4),
+                                        UVC_LIST_INVITE, "guest3", 6, 1),
+                   0);
+  assert_string_equal(users[0].inbox, "*** guest1 added guest3!*@* to the invite list of #dev\r\n");
+  type(2, "/join #dev");
+  assert_ptr_equal(uvc_session_room(&users[2].s), uvc_core_room(&core, "#dev", 4));
+}
+
+static void server_operators(void** state) {
+  (void)state;
+  type(0, "/oper admin pw");
+  assert_string_equal(users[0].inbox, "! server operators are not available on this server\r\n");
+  clear();
+  type(0, "/kill guest2 bye");
+  assert_string_equal(users[0].inbox,
+                      "! only server operators may do that (/oper NAME PASSWORD)\r\n");
+  clear();
+  type(0, "/wallops hi");
+  assert_string_equal(users[0].inbox,
+                      "! only server operators may do that (/oper NAME PASSWORD)\r\n");
+  clear();
+  type(0, "/help");
+  assert_null(strstr(users[0].inbox, "/kill"));
+  clear();
+  uvc_core_set_oper(&core, &users[0].s, "admin", 5);
+  assert_string_equal(uvc_session_oper(&users[0].s), "admin");
+  type(0, "/help");
+  assert_non_null(strstr(users[0].inbox, "/kill NICK REASON"));
+  clear();
+  type(0, "/wallops the disk is full");
+  assert_string_equal(users[0].inbox, "*** [wallops] guest1: the disk is full\r\n");
+  assert_string_equal(users[1].inbox, "");
+  type(0, "/who");
+  assert_non_null(strstr(users[0].inbox, " guest1* guest2 guest3"));
+  type(0, "/kill nobody x");
+  assert_non_null(strstr(users[0].inbox, "! there is nobody called nobody online\r\n"));
+  type(0, "/kill guest2 spamming");
+  assert_int_equal(users[1].close_why, UVC_LEAVE_KILLED);
+  assert_string_equal(users[1].close_text, "Killed (guest1 (spamming))");
+  clear();
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_KILLED, "Killed (guest1 (spamming))", 26);
+  assert_string_equal(users[2].inbox,
+                      "*** guest2 was disconnected (Killed (guest1 (spamming)))\r\n");
+  uvc_core_set_oper(&core, &users[0].s, NULL, 0);
+  assert_null(uvc_session_oper(&users[0].s));
+}
+
 static void split_words(void** state) {
   uvc_slice_t w[3];
   (void)state;
@@ -682,6 +929,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(watchers_hear_nicks_come_and_go, setup, teardown),
       cmocka_unit_test_setup_teardown(a_watch_list_is_bounded, setup, teardown),
       cmocka_unit_test_setup_teardown(departed_nicks_are_remembered, setup, teardown),
+      cmocka_unit_test(masks_match_with_wildcards),
+      cmocka_unit_test_setup_teardown(moderated_room_and_voice, setup, teardown),
+      cmocka_unit_test_setup_teardown(bans_keep_out_and_silence, setup, teardown),
+      cmocka_unit_test_setup_teardown(keys_and_limits, setup, teardown),
+      cmocka_unit_test_setup_teardown(invite_only_rooms, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_operators, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

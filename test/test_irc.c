@@ -261,13 +261,13 @@ static void parser_limits_and_garbage(void** state) {
  * Registration
  * ---------------------------------------------------------------------------------------- */
 
-#define ISUPPORT1                                                                           \
-  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt CHANNELLEN=32 CHANTYPES=# " \
-  "KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(o)@ TOPICLEN=390 USERLEN=10 "      \
-  ":are supported by this server"
-#define ISUPPORT2                                                                       \
-  "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1 :are supported " \
-  "by this server"
+#define ISUPPORT1                                                                      \
+  "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=Ib,k,l,imnst CHANNELLEN=32 " \
+  "CHANTYPES=# KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(ov)@+ "           \
+  "TOPICLEN=390 USERLEN=10 :are supported by this server"
+#define ISUPPORT2                                                                      \
+  "INVEX=I MAXLIST=bI:50 TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4," \
+  "WHOIS:1 :are supported by this server"
 #define ISUPPORT3 "MONITOR=100 WHOX :are supported by this server"
 
 /* NICK + USER: the whole greeting, then a notice naming the text users' room; the client is
@@ -286,7 +286,7 @@ static void registration_greets_and_joins_nothing(void** state) {
       "\r\n"
       ":uvchat 003 alice :This server was created Tue Nov 14 2023 at 22:13:20 UTC\r\n"
       ":uvchat 004 alice uvchat " VER
-      " i not o\r\n"
+      " iow Iiklmnostv Iklov\r\n"
       ":uvchat 005 alice " ISUPPORT1
       "\r\n"
       ":uvchat 005 alice " ISUPPORT2
@@ -833,10 +833,10 @@ static void channel_modes_and_operators(void** state) {
                       ":uvchat 482 bob #lobby :You're not channel operator\r\n"
                       ":uvchat 403 bob #nowhere :No such channel\r\n");
   clear();
-  send_line(0, "MODE #dev -t+klkkk key 10");
+  send_line(0, "MODE #dev -t+zyzzz");
   assert_string_equal(users[0].inbox,
-                      ":uvchat 472 alice k :is unknown mode char to me\r\n"
-                      ":uvchat 472 alice l :is unknown mode char to me\r\n"
+                      ":uvchat 472 alice z :is unknown mode char to me\r\n"
+                      ":uvchat 472 alice y :is unknown mode char to me\r\n"
                       ":alice!~alice@uvchat MODE #dev -t\r\n");
   assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev -t\r\n");
   assert_string_equal(users[2].inbox, "*** alice changed #dev: anyone may set the topic\r\n");
@@ -846,7 +846,7 @@ static void channel_modes_and_operators(void** state) {
                       ":alice!~alice@uvchat MODE #dev +t-n\r\n"
                       ":alice!~alice@uvchat MODE #dev +o bob\r\n");
   assert_string_equal(users[2].inbox,
-                      "*** alice changed #dev: anyone may talk only operators set the topic\r\n"
+                      "*** alice changed #dev: anyone may talk; only operators set the topic\r\n"
                       "*** alice made bob an operator of #dev\r\n");
   clear();
   send_line(1, "MODE #dev -o alice");
@@ -2075,6 +2075,338 @@ static void every_event_rendered(void** state) {
 }
 
 /* The parser tests, then the adapter tests, each with a fresh core. */
+
+/* ------------------------------------------------------------------------------------------
+ * Room features: bans, invite lists, keys, limits, invite-only, moderated, secret, voice
+ * ---------------------------------------------------------------------------------------- */
+
+/* alice (operator) and bob in #dev; carol in the lobby only. */
+static void dev_room(void) {
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  irc_user(2, "carol");
+  send_line(0, "JOIN #dev");
+  send_line(1, "JOIN #dev");
+  clear();
+}
+
+static void bans_and_invite_lists(void** state) {
+  (void)state;
+  dev_room();
+  send_line(1, "MODE #dev +b");
+  send_line(1, "MODE #dev +b carol");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat 368 bob #dev :End of channel ban list\r\n"
+                      ":uvchat 482 bob #dev :You're not channel operator\r\n");
+  clear();
+  send_line(0, "MODE #dev +b bob");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev +b bob!*@*\r\n");
+  send_line(0, "MODE #dev +b bob"); /* already there: nothing */
+  send_line(0, "MODE #dev b");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat MODE #dev +b bob!*@*\r\n"
+                      ":uvchat 367 alice #dev bob!*@* alice 1700000000\r\n"
+                      ":uvchat 368 alice #dev :End of channel ban list\r\n");
+  clear();
+  send_line(1, "PRIVMSG #dev :can I talk?");
+  send_line(1, "NOTICE #dev :or this?"); /* a notice is never answered */
+  assert_string_equal(users[1].inbox, ":uvchat 404 bob #dev :Cannot send to channel (+b)\r\n");
+  assert_string_equal(users[0].inbox, "");
+  send_line(1, "PART #dev");
+  clear();
+  send_line(1, "JOIN #dev");
+  assert_string_equal(users[1].inbox, ":uvchat 474 bob #dev :Cannot join channel (+b)\r\n");
+  clear();
+  send_line(0, "MODE #dev +I");
+  send_line(0, "MODE #dev +I-b *!~bob@* bob!*@*");
+  send_line(0, "MODE #dev I");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 347 alice #dev :End of channel invite list\r\n"
+                      ":alice!~alice@uvchat MODE #dev +I *!~bob@*\r\n"
+                      ":alice!~alice@uvchat MODE #dev -b bob!*@*\r\n"
+                      ":uvchat 346 alice #dev *!~bob@* alice 1700000000\r\n"
+                      ":uvchat 347 alice #dev :End of channel invite list\r\n");
+  clear();
+  send_line(0, "MODE #dev +i");
+  send_line(2, "JOIN #dev");
+  assert_string_equal(users[2].inbox, ":uvchat 473 carol #dev :Cannot join channel (+i)\r\n");
+  send_line(1, "JOIN #dev"); /* on the invite list */
+  assert_non_null(strstr(users[1].inbox, ":bob!~bob@uvchat JOIN #dev\r\n"));
+  clear();
+  send_line(0, "MODE #dev -I *!~bob@*");
+  assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev -I *!~bob@*\r\n");
+}
+
+static void keys_limits_and_channel_modes(void** state) {
+  (void)state;
+  dev_room();
+  send_line(0, "MODE #dev +k");
+  send_line(0, "MODE #dev +k a,b");
+  send_line(0, "MODE #dev +l many");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 461 alice MODE :Not enough parameters\r\n"
+                      ":uvchat 525 alice #dev :Key is not well-formed\r\n"
+                      ":uvchat 696 alice #dev l many :The limit must be a number above 0\r\n");
+  clear();
+  send_line(0, "MODE #dev +kl sekrit 2");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +k sekrit\r\n"
+                      ":alice!~alice@uvchat MODE #dev +l 2\r\n");
+  clear();
+  send_line(0, "MODE #dev");
+  send_line(2, "MODE #dev");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 324 alice #dev +ntkl sekrit 2\r\n"
+                      ":uvchat 329 alice #dev 1700000000\r\n");
+  assert_string_equal(users[2].inbox, /* the key only to members */
+                      ":uvchat 324 carol #dev +ntkl * 2\r\n"
+                      ":uvchat 329 carol #dev 1700000000\r\n");
+  clear();
+  send_line(2, "JOIN #dev");
+  send_line(2, "JOIN #dev wrong");
+  assert_string_equal(users[2].inbox,
+                      ":uvchat 475 carol #dev :Cannot join channel (+k)\r\n"
+                      ":uvchat 475 carol #dev :Cannot join channel (+k)\r\n");
+  clear();
+  send_line(2, "JOIN #dev sekrit");
+  assert_string_equal(users[2].inbox, ":uvchat 471 carol #dev :Cannot join channel (+l)\r\n");
+  clear();
+  send_line(0, "MODE #dev -l+ims");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +ims\r\n"
+                      ":alice!~alice@uvchat MODE #dev -l\r\n");
+  clear();
+  send_line(2, "JOIN #lobby,#dev x,sekrit"); /* keys go with the rooms in order */
+  assert_string_equal(users[2].inbox, ":uvchat 473 carol #dev :Cannot join channel (+i)\r\n");
+  clear();
+  send_line(0, "MODE #dev -ik");
+  send_line(2, "JOIN #dev sekrit");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev -i\r\n"
+                      ":alice!~alice@uvchat MODE #dev -k *\r\n"
+                      ":carol!~carol@uvchat JOIN #dev\r\n");
+}
+
+static void moderation_voice_and_prefixes(void** state) {
+  (void)state;
+  dev_room();
+  text_user(3); /* guest1 */
+  send_line(3, "/join #dev");
+  clear();
+  send_line(0, "MODE #dev +m");
+  send_line(1, "PRIVMSG #dev :hello?");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +m\r\n"
+                      ":uvchat 404 bob #dev :Cannot send to channel (+m)\r\n");
+  assert_string_equal(users[3].inbox,
+                      "*** alice changed #dev: only voiced people and operators may talk\r\n");
+  clear();
+  send_line(0, "MODE #dev +vv bob guest1");
+  assert_string_equal(users[3].inbox,
+                      "*** alice gave bob a voice in #dev\r\n"
+                      "*** alice gave guest1 a voice in #dev\r\n");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +v bob\r\n"
+                      ":alice!~alice@uvchat MODE #dev +v guest1\r\n");
+  send_line(1, "PRIVMSG #dev :hello!");
+  assert_non_null(strstr(users[3].inbox, "<bob> hello!\r\n"));
+  clear();
+  send_line(0, "MODE #dev +v alice");
+  send_line(1, "NAMES #dev");
+  send_line(1, "WHO #dev");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +v alice\r\n"
+                      ":uvchat 353 bob = #dev :@alice +bob +guest1\r\n"
+                      ":uvchat 366 bob #dev :End of /NAMES list\r\n"
+                      ":uvchat 352 bob #dev ~alice uvchat uvchat alice H@ :0 Real alice\r\n"
+                      ":uvchat 352 bob #dev ~bob uvchat uvchat bob H+ :0 Real bob\r\n"
+                      ":uvchat 352 bob #dev text uvchat uvchat guest1 H+ :0 text user\r\n"
+                      ":uvchat 315 bob #dev :End of WHO list\r\n");
+  clear();
+  irc_open(4); /* with multi-prefix, both */
+  send_line(4, "CAP LS 302");
+  send_line(4, "CAP REQ :multi-prefix");
+  send_line(4, "NICK dave");
+  send_line(4, "USER dave 0 * :Dave");
+  send_line(4, "CAP END");
+  clear();
+  send_line(4, "NAMES #dev");
+  assert_string_equal(users[4].inbox,
+                      ":uvchat 353 dave = #dev :@+alice +bob +guest1\r\n"
+                      ":uvchat 366 dave #dev :End of /NAMES list\r\n");
+  clear();
+  send_line(0, "MODE #dev -v+v bob nobody");
+  send_line(0, "MODE #dev +v carol");
+  assert_string_equal(users[0].inbox,
+                      ":alice!~alice@uvchat MODE #dev -v bob\r\n"
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":uvchat 441 alice carol #dev :They aren't on that channel\r\n");
+  clear();
+  send_line(3, "/voice bob"); /* a text user who is not an operator */
+  assert_string_equal(users[3].inbox, "! only operators of #dev may do that\r\n");
+}
+
+static void secret_rooms(void** state) {
+  (void)state;
+  dev_room();
+  send_line(0, "MODE #dev +s");
+  clear();
+  send_line(2, "LIST");
+  send_line(2, "NAMES #dev");
+  send_line(2, "WHOIS alice");
+  send_line(2, "WHO #dev");
+  assert_null(strstr(users[2].inbox, "352 carol"));
+  assert_null(strstr(users[2].inbox, "322 carol #dev"));
+  assert_null(strstr(users[2].inbox, "@#dev"));
+  assert_non_null(strstr(users[2].inbox,
+                         ":uvchat 323 carol :End of /LIST\r\n"
+                         ":uvchat 366 carol #dev :End of /NAMES list\r\n"
+                         ":uvchat 311 carol alice"));
+  assert_non_null(strstr(users[2].inbox, ":uvchat 319 carol alice :#lobby\r\n"));
+  clear();
+  send_line(1, "LIST #dev");
+  send_line(1, "WHOIS alice");
+  assert_non_null(strstr(users[1].inbox, ":uvchat 322 bob #dev 2 :\r\n"));
+  assert_non_null(strstr(users[1].inbox, ":uvchat 319 bob alice :#lobby @#dev\r\n"));
+}
+
+static void invites(void** state) {
+  (void)state;
+  dev_room();
+  send_line(0, "INVITE nobody #dev");
+  send_line(0, "INVITE carol #nowhere");
+  send_line(0, "INVITE bob #dev");
+  send_line(0, "INVITE carol");
+  send_line(2, "INVITE bob #dev");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":uvchat 403 alice #nowhere :No such channel\r\n"
+                      ":uvchat 443 alice bob #dev :is already on channel\r\n"
+                      ":uvchat 461 alice INVITE :Not enough parameters\r\n");
+  assert_string_equal(users[2].inbox, ":uvchat 442 carol #dev :You're not on that channel\r\n");
+  clear();
+  send_line(0, "MODE #dev +i");
+  send_line(1, "INVITE carol #dev");
+  assert_string_equal(users[1].inbox,
+                      ":alice!~alice@uvchat MODE #dev +i\r\n"
+                      ":uvchat 482 bob #dev :You're not channel operator\r\n");
+  clear();
+  send_line(0, "INVITE carol #dev");
+  send_line(2, "INVITE");
+  assert_string_equal(users[0].inbox, ":uvchat 341 alice carol #dev\r\n");
+  assert_string_equal(users[2].inbox,
+                      ":alice!~alice@uvchat INVITE carol #dev\r\n"
+                      ":uvchat 336 carol #dev\r\n"
+                      ":uvchat 337 carol :End of /INVITE list\r\n");
+  send_line(2, "JOIN #dev");
+  assert_non_null(strstr(users[1].inbox, ":carol!~carol@uvchat JOIN #dev\r\n"));
+  send_line(2, "PART #dev");
+  clear();
+  send_line(2, "JOIN #dev"); /* an invitation is used once */
+  assert_string_equal(users[2].inbox, ":uvchat 473 carol #dev :Cannot join channel (+i)\r\n");
+  clear();
+  text_user(3); /* a text user invited by an IRC operator */
+  send_line(0, "INVITE guest1 #dev");
+  assert_string_equal(users[3].inbox, "*** alice invites you to #dev: type /join #dev\r\n");
+  send_line(3, "/join #dev");
+  assert_non_null(strstr(users[0].inbox, ":guest1!text@uvchat JOIN #dev\r\n"));
+}
+
+/* A stand-in for the operators module, as the core sees it: "admin" with password "pw".
+ * It answers at once (the real one checks the Argon2id hash on the thread pool). */
+static void fake_oper_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* name,
+                            size_t nlen, const char* a, size_t alen, const char* b, size_t blen) {
+  int status = 0;
+  (void)ud, (void)op, (void)b, (void)blen;
+  if (nlen != 5 || memcmp(name, "admin", 5) != 0)
+    status = UVC_EOPER_UNAVAILABLE;
+  else if (alen != 2 || memcmp(a, "pw", 2) != 0)
+    status = UVC_EOPER_FAILED;
+  if (status == 0) uvc_core_set_oper(&core, s, name, nlen);
+  s->adapter->on_auth(&core, s, UVC_AUTH_OPER, status, status == 0 ? "admin" : NULL, NULL);
+}
+static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL};
+static int g_rehashed, g_died;
+static void on_rehash(void* ud, const uvc_session_t* by) {
+  (void)ud, (void)by;
+  g_rehashed++;
+}
+static void on_die(void* ud, const uvc_session_t* by) {
+  (void)ud, (void)by;
+  g_died++;
+}
+
+static void server_operators(void** state) {
+  (void)state;
+  dev_room();
+  send_line(0, "OPER admin pw"); /* no operators on this server */
+  send_line(0, "KILL bob :x");
+  send_line(0, "WALLOPS :x");
+  send_line(0, "REHASH");
+  send_line(0, "DIE");
+  send_line(0, "OPER admin");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 491 alice :No O-lines for your host\r\n"
+                      ":uvchat 481 alice :Permission Denied- You're not an IRC operator\r\n"
+                      ":uvchat 481 alice :Permission Denied- You're not an IRC operator\r\n"
+                      ":uvchat 481 alice :Permission Denied- You're not an IRC operator\r\n"
+                      ":uvchat 481 alice :Permission Denied- You're not an IRC operator\r\n"
+                      ":uvchat 461 alice OPER :Not enough parameters\r\n");
+  clear();
+  core.opers = &kFakeOpers;
+  core.on_rehash = on_rehash;
+  core.on_die = on_die;
+  send_line(0, "OPER root pw");
+  send_line(0, "OPER admin nope");
+  send_line(0, "OPER admin pw");
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 491 alice :No O-lines for your host\r\n"
+                      ":uvchat 464 alice :Password incorrect\r\n"
+                      ":uvchat 381 alice :You are now an IRC operator\r\n"
+                      ":alice!~alice@uvchat MODE alice :+ow\r\n");
+  clear();
+  send_line(0, "MODE alice");
+  send_line(1, "WHOIS alice");
+  send_line(1, "WHO alice");
+  send_line(1, "USERHOST alice");
+  assert_string_equal(users[0].inbox, ":uvchat 221 alice +ow\r\n");
+  assert_non_null(strstr(users[1].inbox, ":uvchat 313 bob alice :is an IRC operator\r\n"));
+  assert_non_null(strstr(users[1].inbox,
+                         ":uvchat 352 bob #lobby ~alice uvchat uvchat alice H* :0 Real alice\r\n"));
+  assert_non_null(strstr(users[1].inbox, ":uvchat 302 bob :alice*=+~alice@uvchat\r\n"));
+  clear();
+  text_user(3);
+  send_line(1, "MODE bob +w");
+  send_line(0, "WALLOPS :maintenance at noon");
+  assert_string_equal(users[0].inbox, ":alice!~alice@uvchat WALLOPS :maintenance at noon\r\n");
+  assert_string_equal(users[1].inbox,
+                      ":bob!~bob@uvchat MODE bob :+w\r\n"
+                      ":alice!~alice@uvchat WALLOPS :maintenance at noon\r\n");
+  assert_string_equal(users[2].inbox, "");
+  assert_string_equal(users[3].inbox, "");
+  clear();
+  send_line(0, "REHASH");
+  assert_string_equal(users[0].inbox, ":uvchat 382 alice uvchat.conf :Rehashing\r\n");
+  assert_int_equal(g_rehashed, 1);
+  clear();
+  send_line(0, "KILL nobody :x");
+  send_line(0, "KILL bob :spamming");
+  assert_int_equal(users[1].close_why, UVC_LEAVE_KILLED);
+  assert_string_equal(users[1].close_text, "Killed (alice (spamming))");
+  uvc_core_leave(&core, &users[1].s, UVC_LEAVE_KILLED, "Killed (alice (spamming))", 25);
+  assert_string_equal(users[0].inbox,
+                      ":uvchat 401 alice nobody :No such nick/channel\r\n"
+                      ":bob!~bob@uvchat QUIT :Killed (alice (spamming))\r\n");
+  clear();
+  send_line(0, "DIE");
+  assert_int_equal(g_died, 1);
+  send_line(0, "MODE alice -o");
+  assert_string_equal(users[0].inbox, ":alice!~alice@uvchat MODE alice :-ow\r\n");
+  send_line(0, "KILL carol :x");
+  assert_int_equal(users[2].close_why, -1);
+  core.opers = NULL;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(parser_basics),
@@ -2113,6 +2445,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(setname_changes_the_real_name, setup, teardown),
       cmocka_unit_test_setup_teardown(kick_pairs, setup, teardown),
       cmocka_unit_test_setup_teardown(long_irc_messages_are_cut_not_split, setup, teardown),
+      cmocka_unit_test_setup_teardown(bans_and_invite_lists, setup, teardown),
+      cmocka_unit_test_setup_teardown(keys_limits_and_channel_modes, setup, teardown),
+      cmocka_unit_test_setup_teardown(moderation_voice_and_prefixes, setup, teardown),
+      cmocka_unit_test_setup_teardown(secret_rooms, setup, teardown),
+      cmocka_unit_test_setup_teardown(invites, setup, teardown),
+      cmocka_unit_test_setup_teardown(server_operators, setup, teardown),
       cmocka_unit_test_setup_teardown(server_time_and_msgid, setup, teardown),
       cmocka_unit_test_setup_teardown(echo_message, setup, teardown),
       cmocka_unit_test_setup_teardown(websocket_clients_get_the_same_irc, setup, teardown),

@@ -50,7 +50,7 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect_prefix(a, ":uvchat 003 alice :This server was created ");
   th_expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
   th_expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
-  th_expect_prefix(a, ":uvchat 005 alice TARGMAX=");
+  th_expect_prefix(a, ":uvchat 005 alice INVEX=I MAXLIST=bI:50 TARGMAX=");
   th_expect(a, ":uvchat 005 alice MONITOR=100 WHOX :are supported by this server");
   th_expect(a, ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers");
   th_expect(a, ":uvchat 254 alice 1 :channels formed");

@@ -69,10 +69,12 @@ typedef struct uvc_config {
   const char* irc_autojoin; /* the room IRC clients are joined to on registering, or NULL */
 
   /* Where the settings come from (not settings of the server itself). */
-  const char* password_file;           /* a file whose first line is the server password, or NULL */
-  const char* config_file;             /* --config: the file in use, or NULL (none found) */
-  int check_config;                    /* --check-config: validate and exit */
-  struct uvc_config_str* strs;         /* strings this config owns (read from files): see _free */
+  const char* password_file;   /* a file whose first line is the server password, or NULL */
+  const char* config_file;     /* --config: the file in use, or NULL (none found) */
+  int check_config;            /* --check-config: validate and exit */
+  int hash_password;           /* --hash-password: hash a password from stdin and exit */
+  const char* opers;           /* server operators: "NAME HASH" lines (LF-separated), or NULL */
+  struct uvc_config_str* strs; /* strings this config owns (read from files): see _free */
   uvc_listen_t listen[UVC_LISTEN_MAX]; /* --listen, in order */
   int n_listen;
   unsigned ports_given;   /* the port shortcuts set explicitly (bit per UVC_PORT_*) */

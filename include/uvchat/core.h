@@ -39,36 +39,47 @@
 #define UVC_LINE_FLOOR 8704
 
 /* Core error codes: 0 is success, every error is negative. */
-#define UVC_ERRNO_MAP(X)                                                   \
-  X(NOMEM, -1, "out of memory")                                            \
-  X(NICK_INVALID, -2, "that is not a valid nick")                          \
-  X(NICK_TAKEN, -3, "that nick is already taken")                          \
-  X(NICK_SAME, -4, "that is already your nick")                            \
-  X(NO_SUCH_NICK, -5, "there is nobody by that name")                      \
-  X(NO_ROOM, -6, "you are not in a room")                                  \
-  X(ROOM_INVALID, -7, "that is not a valid room name")                     \
-  X(NO_SUCH_ROOM, -8, "there is no such room")                             \
-  X(NOT_IN_ROOM, -9, "you are not in that room")                           \
-  X(ALREADY_IN_ROOM, -10, "you are already in that room")                  \
-  X(TOO_MANY_ROOMS, -11, "you are in too many rooms")                      \
-  X(NOT_OPERATOR, -12, "you are not an operator of that room")             \
-  X(CANNOT_SEND, -13, "that room only takes messages from members")        \
-  X(TARGET_NOT_IN_ROOM, -14, "they are not in that room")                  \
-  X(NOT_PRESENT, -15, "you have not registered yet")                       \
-  X(NICK_REGISTERED, -16, "that nick belongs to a registered account")     \
-  X(NICK_RESERVED, -17, "that nick is reserved for the server's services") \
-  X(AUTH_UNAVAILABLE, -18, "accounts are not available on this server")    \
-  X(AUTH_BUSY, -19, "an account operation is already under way")           \
-  X(AUTH_FAILED, -20, "wrong password, or no such account")                \
-  X(AUTH_THROTTLED, -21, "too many failed attempts; try again later")      \
-  X(AUTH_BAD_PASSWORD, -22, "that password is not acceptable")             \
-  X(AUTH_EXISTS, -23, "that name is already registered")                   \
-  X(AUTH_NOT_LOGGED_IN, -24, "you are not logged in")                      \
-  X(AUTH_LOGGED_IN, -25, "you are already logged in")                      \
-  X(AUTH_INVALID, -26, "that is not a valid account name")                 \
-  X(AUTH_OVERLOADED, -27, "the server is too busy; try again in a moment") \
-  X(AUTH_ERROR, -28, "the account database failed; try again later")       \
-  X(WATCH_FULL, -29, "you are watching too many nicks")
+#define UVC_ERRNO_MAP(X)                                                                 \
+  X(NOMEM, -1, "out of memory")                                                          \
+  X(NICK_INVALID, -2, "that is not a valid nick")                                        \
+  X(NICK_TAKEN, -3, "that nick is already taken")                                        \
+  X(NICK_SAME, -4, "that is already your nick")                                          \
+  X(NO_SUCH_NICK, -5, "there is nobody by that name")                                    \
+  X(NO_ROOM, -6, "you are not in a room")                                                \
+  X(ROOM_INVALID, -7, "that is not a valid room name")                                   \
+  X(NO_SUCH_ROOM, -8, "there is no such room")                                           \
+  X(NOT_IN_ROOM, -9, "you are not in that room")                                         \
+  X(ALREADY_IN_ROOM, -10, "you are already in that room")                                \
+  X(TOO_MANY_ROOMS, -11, "you are in too many rooms")                                    \
+  X(NOT_OPERATOR, -12, "you are not an operator of that room")                           \
+  X(CANNOT_SEND, -13, "that room only takes messages from members")                      \
+  X(TARGET_NOT_IN_ROOM, -14, "they are not in that room")                                \
+  X(NOT_PRESENT, -15, "you have not registered yet")                                     \
+  X(NICK_REGISTERED, -16, "that nick belongs to a registered account")                   \
+  X(NICK_RESERVED, -17, "that nick is reserved for the server's services")               \
+  X(AUTH_UNAVAILABLE, -18, "accounts are not available on this server")                  \
+  X(AUTH_BUSY, -19, "an account operation is already under way")                         \
+  X(AUTH_FAILED, -20, "wrong password, or no such account")                              \
+  X(AUTH_THROTTLED, -21, "too many failed attempts; try again later")                    \
+  X(AUTH_BAD_PASSWORD, -22, "that password is not acceptable")                           \
+  X(AUTH_EXISTS, -23, "that name is already registered")                                 \
+  X(AUTH_NOT_LOGGED_IN, -24, "you are not logged in")                                    \
+  X(AUTH_LOGGED_IN, -25, "you are already logged in")                                    \
+  X(AUTH_INVALID, -26, "that is not a valid account name")                               \
+  X(AUTH_OVERLOADED, -27, "the server is too busy; try again in a moment")               \
+  X(AUTH_ERROR, -28, "the account database failed; try again later")                     \
+  X(WATCH_FULL, -29, "you are watching too many nicks")                                  \
+  X(BANNED, -30, "you are banned from that room")                                        \
+  X(INVITE_ONLY, -31, "that room is invite-only: an operator must invite you")           \
+  X(BAD_KEY, -32, "that room needs the right key")                                       \
+  X(ROOM_FULL, -33, "that room is full")                                                 \
+  X(MODERATED, -34, "that room is moderated: only voiced people and operators may talk") \
+  X(LIST_FULL, -35, "that list is full")                                                 \
+  X(TARGET_IN_ROOM, -36, "they are already in that room")                                \
+  X(KEY_INVALID, -37, "that is not a valid key")                                         \
+  X(NOT_SERVER_OPER, -38, "you are not a server operator")                               \
+  X(OPER_UNAVAILABLE, -39, "no server operator by that name")                            \
+  X(OPER_FAILED, -40, "wrong operator password")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -88,17 +99,59 @@ typedef enum {
   UVC_LEAVE_INPUT,    /* dropped: too much unprocessed input */
   UVC_LEAVE_IDLE,     /* dropped: idle or registration timeout */
   UVC_LEAVE_SHUTDOWN, /* the server is stopping */
-  UVC_LEAVE_REFUSED   /* turned away at the door (limits); never present */
+  UVC_LEAVE_REFUSED,  /* turned away at the door (limits); never present */
+  UVC_LEAVE_KILLED    /* removed by a server operator (text: "Killed (oper (reason))") */
 } uvc_leave_t;
 
-/* Room modes (a concept, not IRC letters: the IRC adapter maps them to n and t). */
+/* Room modes (a concept, not IRC letters: the IRC adapter maps them to letters). */
 enum {
   UVC_ROOM_MEMBERS_ONLY = 1, /* only members may talk to the room (IRC +n) */
-  UVC_ROOM_TOPIC_LOCKED = 2  /* only operators may set the topic (IRC +t) */
+  UVC_ROOM_TOPIC_LOCKED = 2, /* only operators may set the topic (IRC +t) */
+  UVC_ROOM_INVITE_ONLY = 4,  /* only the invited (or on the invite list) may join (IRC +i) */
+  UVC_ROOM_MODERATED = 8,    /* only voiced members and operators may talk (IRC +m) */
+  UVC_ROOM_SECRET = 16,      /* hidden from room lists and WHOIS of non-members (IRC +s) */
+  UVC_ROOM_KEY = 32,         /* joining needs room->key (IRC +k); set with uvc_core_set_key */
+  UVC_ROOM_LIMIT = 64        /* at most room->limit members (IRC +l); uvc_core_set_limit */
 };
+/* The modes uvc_core_set_modes changes (the key and the limit carry a value). */
+#define UVC_ROOM_FLAG_MODES                                                                    \
+  (UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED | UVC_ROOM_INVITE_ONLY | UVC_ROOM_MODERATED | \
+   UVC_ROOM_SECRET)
 
 /* Membership flags. */
-enum { UVC_MEMBER_OP = 1 };
+enum {
+  UVC_MEMBER_OP = 1,   /* a room operator: changes modes, kicks, bans, invites (IRC @) */
+  UVC_MEMBER_VOICE = 2 /* may talk in a moderated room, and despite a ban (IRC +) */
+};
+
+/* A room's mask lists. */
+typedef enum {
+  UVC_LIST_BAN = 1,   /* who may neither join nor talk (IRC +b) */
+  UVC_LIST_INVITE = 2 /* who may join an invite-only room without an invitation (IRC +I) */
+} uvc_room_list_kind_t;
+#define UVC_LIST_MAX 50  /* masks per list */
+#define UVC_MASK_MAX 100 /* bytes of a mask nick!user@host */
+#define UVC_KEY_MAX  23  /* bytes of a room key */
+#define UVC_INVITES  8   /* pending invitations a session keeps (the oldest goes first) */
+
+/* One entry of a mask list: the mask, who set it and when. */
+typedef struct uvc_mask {
+  char* mask; /* NUL-terminated, normalised nick!user@host */
+  int64_t at; /* wall-clock seconds */
+  char by[UVC_NICK_MAX + 1];
+} uvc_mask_t;
+
+typedef struct uvc_mask_list {
+  uvc_mask_t* v;
+  uint16_t n;
+  uint16_t cap;
+} uvc_mask_list_t;
+
+/* User modes (a byte of the session). */
+enum {
+  UVC_USER_OPER = 1,   /* a server operator: KILL, WALLOPS, REHASH, DIE (IRC +o) */
+  UVC_USER_WALLOPS = 2 /* hears operators' wallops (IRC +w; operators always do) */
+};
 
 typedef enum {
   UVC_EV_SAY,      /* from says text to room (notice: as a notice) */
@@ -110,8 +163,12 @@ typedef enum {
   UVC_EV_NICK,     /* from, formerly old_nick, changed name */
   UVC_EV_TOPIC,    /* from set the topic of room to text (empty: cleared) */
   UVC_EV_KICK,     /* from removed `to` from room (text: the reason) */
-  UVC_EV_MODE,     /* from changed room's modes (mode_on, mode_off) or `to`'s operator status */
+  UVC_EV_MODE,     /* from changed room's modes (mode_on, mode_off; the key in text, the limit
+                      in limit), `to`'s membership flags (UVC_MEMBER_* in mode_on/mode_off), or
+                      a mask list (list: which; text: the mask; mode_on 1 added, mode_off 1 removed) */
   UVC_EV_ANNOUNCE, /* the server says text to everyone */
+  UVC_EV_INVITE,   /* from invites `to` (the recipient) to room */
+  UVC_EV_WALLOPS,  /* server operator from says text to operators and wallops listeners */
   UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
   UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
   UVC_EV_TAGMSG    /* from sent only tags (tags) to room, or to `to` alone */
@@ -123,11 +180,12 @@ typedef struct uvc_room uvc_room_t;
 /* Account operations an adapter can ask for. The slow parts (Argon2id, SQLite) run off the
  * loop; the answer comes back later through the adapter's on_auth entry point. */
 typedef enum {
-  UVC_AUTH_REGISTER,  /* register the session's nick with password a */
-  UVC_AUTH_LOGIN,     /* log in as account `name` with password a */
-  UVC_AUTH_LOGOUT,    /* log out */
-  UVC_AUTH_PASSWD,    /* change the password from a to b */
-  UVC_AUTH_UNREGISTER /* delete the account the session is logged in to (password a) */
+  UVC_AUTH_REGISTER,   /* register the session's nick with password a */
+  UVC_AUTH_LOGIN,      /* log in as account `name` with password a */
+  UVC_AUTH_LOGOUT,     /* log out */
+  UVC_AUTH_PASSWD,     /* change the password from a to b */
+  UVC_AUTH_UNREGISTER, /* delete the account the session is logged in to (password a) */
+  UVC_AUTH_OPER        /* become server operator `name` with password a (core->opers) */
 } uvc_auth_op_t;
 
 typedef struct uvc_auth_ops {
@@ -157,6 +215,8 @@ typedef struct uvc_event {
   uint8_t notice;   /* SAY/PRIVATE: a notice, which nobody answers automatically */
   uint8_t mode_on;  /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
   uint8_t mode_off; /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
+  uint8_t list;     /* MODE: the mask list changed (uvc_room_list_kind_t), or 0 */
+  uint32_t limit;   /* MODE: the new limit, with UVC_ROOM_LIMIT in mode_on */
   /* Set once by the core when the event is made, so that every recipient, every format and
    * (later) the history see the same: a message id unique to this server, also across
    * restarts, and the wall-clock time in milliseconds. */
@@ -235,6 +295,10 @@ typedef struct uvc_session_extra {
   char* account;               /* the account it is logged in to (NUL-terminated), or NULL */
   struct uvc_watch** watching; /* the nicks it watches (uvc_core_watch) */
   uint16_t n_watching, cap_watching;
+  char (*invites)[UVC_ROOM_MAX + 1]; /* rooms it was invited to (UVC_INVITES), or NULL */
+  uint8_t n_invites;
+  uint8_t next_invite;         /* the slot the next invitation takes once all are used */
+  char oper[UVC_NICK_MAX + 1]; /* the operator name it opered up as, or "" */
 } uvc_session_extra_t;
 
 struct uvc_session {
@@ -246,12 +310,13 @@ struct uvc_session {
   const char* user;       /* shown as nick!user@host; the adapter's string ("text") */
   uint32_t nick_hash;     /* uvc_name_hash of the nick, while present (the nick table) */
   uint32_t mark;          /* de-duplicates recipients of a multi-room event */
-  uint16_t n_rooms;
-  uint8_t present;       /* has a nick and is visible to others */
-  uint8_t bad_passwords; /* wrong server passwords given so far (text users) */
-  uint8_t unseen;        /* not announced yet: has not shown it is a person (uvc_core_reveal) */
+  uint8_t n_rooms;        /* at most UVC_ROOMS_PER_USER */
+  uint8_t present;        /* has a nick and is visible to others */
+  uint8_t bad_passwords;  /* wrong server passwords given so far (text users) */
+  uint8_t unseen;         /* not announced yet: has not shown it is a person (uvc_core_reveal) */
   uint8_t nick_len;
-  uint8_t slot; /* render slot: adapter->format + UVC_FORMATS * variant (see UVC_VARIANTS) */
+  uint8_t umodes; /* UVC_USER_* */
+  uint8_t slot;   /* render slot: adapter->format + UVC_FORMATS * variant (see UVC_VARIANTS) */
   char nick[UVC_NICK_MAX + 1];
 };
 
@@ -277,9 +342,17 @@ struct uvc_room {
   uint8_t name_len;
   uint8_t permanent; /* the default room stays when empty */
   uint8_t modes;     /* UVC_ROOM_* */
+  uint32_t limit;    /* with UVC_ROOM_LIMIT: members at most */
+  char* key;         /* with UVC_ROOM_KEY: the key (NUL-terminated), else NULL */
+  uvc_mask_list_t bans;
+  uvc_mask_list_t invex;
   char name[UVC_ROOM_MAX + 1];
   char topic_by[UVC_NICK_MAX + 1];
 };
+
+/* Whether viewer may know that room exists (room lists, WHOIS): a secret room only to its
+ * members. */
+int uvc_room_visible(const uvc_room_t* room, const uvc_session_t* viewer);
 
 typedef struct uvc_core_hooks {
   /* Optional: an account operation took `seconds` from its start to its answer (metrics). */
@@ -344,6 +417,14 @@ struct uvc_core {
   uint32_t announce_limit;
   const uvc_auth_ops_t* auth; /* accounts, when compiled in and open; else NULL */
   void* auth_ud;
+  const uvc_auth_ops_t* opers; /* server operators (UVC_AUTH_OPER), when available; else NULL */
+  const char* oper_lines;      /* the configured operators: "NAME HASH" lines, or NULL */
+  void* opers_ud;
+  /* Optional: a server operator asked to reload the settings (REHASH) or to stop the
+   * server (DIE). */
+  void (*on_rehash)(void* ud, const uvc_session_t* by);
+  void (*on_die)(void* ud, const uvc_session_t* by);
+  void* admin_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
   uint64_t delivered;        /* messages handed to recipients (counted per fan-out, not per send) */
@@ -446,6 +527,67 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
 /* Gives (on) or takes operator status of room to/from target; tells the members. */
 int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
                     int on);
+/* Gives or takes a membership flag (UVC_MEMBER_OP, UVC_MEMBER_VOICE) of room to/from target
+ * (s must be an operator); tells the members. Nothing happens when nothing changes. */
+int uvc_core_set_member(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                        unsigned flag, int on);
+/* Sets (len > 0) or clears (len 0) room's key (s must be an operator): 1 to UVC_KEY_MAX
+ * printable ASCII bytes, no space or comma (UVC_EKEY_INVALID). Tells the members. */
+int uvc_core_set_key(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* key,
+                     size_t len);
+/* Sets (limit > 0) or clears (0) room's member limit; tells the members. */
+int uvc_core_set_limit(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uint32_t limit);
+/* Adds (on) or removes a mask on one of room's lists (s must be an operator). The mask is
+ * normalised first (uvc_mask_normalize). Adding a mask already there or removing one that is
+ * not does nothing and returns 0; UVC_ELIST_FULL past UVC_LIST_MAX. Tells the members. */
+int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
+                         uvc_room_list_kind_t list, const char* mask, size_t len, int on);
+/* The list of room. */
+const uvc_mask_list_t* uvc_room_list(const uvc_room_t* room, uvc_room_list_kind_t list);
+/* Invites target to room (s must be in it; an operator where the room is invite-only): the
+ * invitation lets target join once past invite-only. Tells target. */
+int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target);
+/* Why s may not join room (UVC_EBANNED, UVC_EINVITE_ONLY, UVC_EBAD_KEY, UVC_EROOM_FULL), or
+ * 0. key may be NULL. Does not use up an invitation. */
+int uvc_core_may_join(uvc_core_t* core, const uvc_session_t* s, const uvc_room_t* room,
+                      const char* key, size_t klen);
+/* Joins like uvc_core_join, but an existing room's bans, invite-only, key (key, klen) and
+ * limit apply; an invitation is used up. */
+int uvc_core_join_key(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len,
+                      const char* key, size_t klen, int tell_self, uvc_room_t** out);
+/* Whether s matches a mask on room's list. */
+int uvc_room_matches(const uvc_core_t* core, const uvc_room_t* room, uvc_room_list_kind_t list,
+                     const uvc_session_t* s);
+
+/* ---- Masks ------------------------------------------------------------------------- */
+
+/* Writes mask[0..len) in full form nick!user@host to out (NUL-terminated, at most
+ * UVC_MASK_MAX bytes): "bob" is bob!*@*, "bob!x" bob!x@*, "*@h" *!*@h, "x@h" *!x@h.
+ * Returns its length, or 0 when it cannot be a mask (empty, too long, spaces). */
+size_t uvc_mask_normalize(const char* mask, size_t len, char* out);
+/* Matching a mask: uvc_mask_match() in names.h. */
+/* Writes s's nick!user@host (the host is the server's name: hosts are never shown). */
+size_t uvc_session_mask(const uvc_core_t* core, const uvc_session_t* s, char* out, size_t cap);
+
+/* ---- Server operators -------------------------------------------------------------- */
+
+/* Makes s a server operator named name (UVC_USER_OPER and UVC_USER_WALLOPS), or (name
+ * NULL) takes it away. Called by the operators module once a password was checked. */
+void uvc_core_set_oper(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len);
+/* The operator name s opered up as, or NULL. */
+static inline const char* uvc_session_oper(const uvc_session_t* s) {
+  return (s->umodes & UVC_USER_OPER) && s->x != NULL ? s->x->oper : NULL;
+}
+/* Server operator s disconnects target with reason: target is told and closed, everyone
+ * who shares a room with it sees it leave "Killed (s (reason))". UVC_ENOT_SERVER_OPER. */
+int uvc_core_kill(uvc_core_t* core, uvc_session_t* s, uvc_session_t* target, const char* text,
+                  size_t len);
+/* Server operator s says text to every operator and wallops listener. */
+int uvc_core_wallops(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
+/* Server operator s asks to reload the settings (core->on_rehash). */
+int uvc_core_rehash(uvc_core_t* core, uvc_session_t* s);
+/* Server operator s asks the server to stop (core->on_die). */
+int uvc_core_die(uvc_core_t* core, uvc_session_t* s);
 
 /* ---- Messages ---------------------------------------------------------------------- */
 

@@ -633,6 +633,9 @@ static void op_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* n
     case UVC_AUTH_UNREGISTER:
       start_check(a, s, op, name, nlen, pa, alen, pb, blen);
       break;
+    case UVC_AUTH_OPER: /* the core sends it to core->opers, never here */
+      answer_now(a, s, op, UVC_EOPER_UNAVAILABLE, NULL, NULL);
+      break;
     case UVC_AUTH_LOGOUT:
       if (uvc_session_account(s) == NULL) {
         answer_now(a, s, op, UVC_EAUTH_NOT_LOGGED_IN, NULL, uvc_strerror(UVC_EAUTH_NOT_LOGGED_IN));

@@ -236,7 +236,8 @@ typedef enum {
   OPT_LISTEN,   /* repeatable: each one adds a listener */
   OPT_ORIGIN,   /* "same", "any" or an origin */
   OPT_ROOM_OFF, /* a room, or "off" (NULL) */
-  OPT_SERVER    /* a server name: letters, digits, '.', '-' */
+  OPT_SERVER,   /* a server name: letters, digits, '.', '-' */
+  OPT_OPER      /* "NAME HASH": each one given adds a server operator */
 } opt_kind_t;
 
 typedef struct opt {
@@ -259,6 +260,9 @@ static const opt_t kOptions[] = {
      DEFAULT_CONFIG_HELP},
     {"check-config", OPT_CHECK, F(check_config), 0, 0, NULL,
      "check the configuration file and flags, say what is wrong, exit 0 (valid) or 2", NULL},
+    {"hash-password", OPT_CHECK, F(hash_password), 0, 0, NULL,
+     "read a password from standard input, print its Argon2id hash for an oper setting, exit",
+     NULL},
     {"host", OPT_STRING, F(host), 0, 0, "ADDR", "address to listen on", "all, IPv6 and IPv4"},
     {"port", OPT_PORT, F(port), 0, 65535, "N", "text (nc/telnet) port; 0 picks a free one", "8080"},
     {"irc-port", OPT_PORT_OFF, F(irc_port), 0, 65535, "N|off",
@@ -345,6 +349,9 @@ static const opt_t kOptions[] = {
      "bytes of the shortest password an account may have", "8"},
     {"account-password-max", OPT_SIZE, F(account_password_max), 8, UVC_CONFIG_PASSWORD_CAP, "N",
      "bytes of the longest password an account may have (at most 1024)", "300"},
+    {"oper", OPT_OPER, F(opers), 0, 0, "OPERATOR",
+     "a server operator: a name, a space and the hash --hash-password printed (once per operator)",
+     "none"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
     {"quiet", OPT_QUIET, F(log_level), 0, 0, NULL, "log errors only (same as --log-level error)",
@@ -416,6 +423,41 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
       }
       *(const char**)field = val;
       return 0;
+    case OPT_OPER: { /* appended to the lines given so far */
+      const char* sp = strchr(val, ' ');
+      const char* old = *(const char**)field;
+      size_t nlen = sp ? (size_t)(sp - val) : 0, olen = old ? strlen(old) : 0;
+      char* joined;
+      const char* hash = sp;
+      while (hash != NULL && *hash == ' ')
+        hash++;
+      if (sp == NULL || !uvc_nick_valid(val, nlen) || strncmp(hash, "$argon2id$", 10) != 0 ||
+          strchr(hash, ' ') != NULL || strlen(hash) > 127) {
+        snprintf(err, errlen,
+                 "%s%s: give a name and the hash uvchat --hash-password printed: %s = NAME "
+                 "$argon2id$...",
+                 pfx, o->name, o->name);
+        return -1;
+      }
+      joined = malloc(olen + strlen(val) + 2);
+      if (joined == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      if (olen > 0) memcpy(joined, old, olen);
+      memcpy(joined + olen, val, nlen);
+      joined[olen + nlen] = ' ';
+      strcpy(joined + olen + nlen + 1, hash);
+      strcat(joined, "\n");
+      val = own(cfg, joined, strlen(joined));
+      free(joined);
+      if (val == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      *(const char**)field = val;
+      return 0;
+    }
     case OPT_ROOM_OFF:
       if (strcmp(val, "off") == 0) {
         *(const char**)field = NULL;
@@ -724,7 +766,8 @@ uvc_config_result_t uvc_config_load(uvc_config_t* cfg, int argc, char** argv, ch
     uvc_config_free(cfg);
     return r;
   }
-  given = cfg->config_file;
+  given = cfg->config_file; /* a flag's value: it points into argv */
+  uvc_config_free(cfg);     /* what the first pass owned (oper lines) */
   uvc_config_defaults(cfg);
   if (given != NULL) {
     fr = uvc_config_read_file(cfg, given, err, errlen);
@@ -812,6 +855,26 @@ static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, siz
       if (cfg->n_listen == 0) snprintf(out, outlen, "none");
       return;
     }
+    case OPT_OPER: { /* the names, not the hashes */
+      size_t n = 0;
+      str = *(const char* const*)field;
+      if (str == NULL) {
+        snprintf(out, outlen, "none");
+        return;
+      }
+      out[0] = '\0';
+      while (*str != '\0' && n + 2 < outlen) {
+        const char* sp = strchr(str, ' ');
+        const char* nl = strchr(str, '\n');
+        int w;
+        if (sp == NULL || nl == NULL) break;
+        w = snprintf(out + n, outlen - n, "%s%.*s", n ? " " : "", (int)(sp - str), str);
+        if (w < 0 || (size_t)w >= outlen - n) break;
+        n += (size_t)w;
+        str = nl + 1;
+      }
+      return;
+    }
   }
   out[0] = '\0';
 }
@@ -841,6 +904,7 @@ static int same_value(const uvc_config_t* a, const uvc_config_t* b, const opt_t*
     case OPT_ROOM:
     case OPT_ROOM_OFF:
     case OPT_SERVER:
+    case OPT_OPER:
       sa = *(const char* const*)fa;
       sb = *(const char* const*)fb;
       return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
@@ -889,7 +953,8 @@ int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const ch
     case OPT_CONFIG:
     case OPT_ROOM:
     case OPT_ROOM_OFF:
-    case OPT_SERVER: {
+    case OPT_SERVER:
+    case OPT_OPER: {
       const char* s = *(const char* const*)((const char*)src + o->offset);
       if (s != NULL && (s = own(dst, s, strlen(s))) == NULL) return -1;
       *(const char**)((char*)dst + o->offset) = s;

@@ -9,6 +9,7 @@
 
 #ifdef UVCHAT_WITH_ACCOUNTS
 #include "uvchat/accounts.h"
+#include "uvchat/opers.h"
 #endif
 #include "uvchat/config.h"
 #include "uvchat/irc.h"
@@ -36,6 +37,28 @@ static const char kTls[] = "compiled in";
 #else
 static const char kTls[] = "not compiled in";
 #endif
+
+/* What a server operator's REHASH and DIE reach. */
+typedef struct admin {
+  uvc_server_t* srv;
+  uvc_reload_t* reload;
+} admin_t;
+
+/* REHASH (IRC) or /rehash: the same reload as SIGHUP. */
+static void on_rehash(void* ud, const uvc_session_t* by) {
+  admin_t* a = ud;
+  char why[UVC_NICK_MAX + 16];
+  snprintf(why, sizeof(why), "REHASH by %s", by->nick);
+  uvc_reload_now(a->reload, why);
+}
+
+/* DIE (IRC) or /die: the same graceful stop as SIGTERM (everyone is told, exit 0). */
+static void on_die(void* ud, const uvc_session_t* by) {
+  admin_t* a = ud;
+  UVC_INFO("stopping: DIE by server operator %s (%s)", by->nick,
+           uvc_session_oper(by) != NULL ? uvc_session_oper(by) : "?");
+  uvc_server_stop(a->srv);
+}
 
 /* The listeners: a wire format on a port, in plaintext or over TLS. */
 typedef struct listen_spec {
@@ -184,6 +207,8 @@ int main(int argc, char** argv) {
   uvc_reload_t* reload;
   char* motd = NULL;
   void* accounts = NULL;
+  void* opers = NULL;
+  admin_t admin;
   int r, status;
 
   switch (uvc_config_load(&cfg, argc, argv, err, sizeof(err))) {
@@ -203,6 +228,17 @@ int main(int argc, char** argv) {
     status = check_config(&cfg);
     uvc_config_free(&cfg);
     return status;
+  }
+  if (cfg.hash_password) {
+    uvc_config_free(&cfg);
+#ifdef UVCHAT_WITH_ACCOUNTS
+    return uvc_opers_hash_stdin(stdin, stdout, stderr);
+#else
+    fprintf(stderr,
+            "uvchat: --hash-password: accounts are not compiled into this build (it needs "
+            "libsodium); server operators are not available\n");
+    return 2;
+#endif
   }
 #ifdef SIGPIPE
   signal(SIGPIPE, SIG_IGN); /* a peer that vanished is an EPIPE, not a dead server */
@@ -239,6 +275,21 @@ int main(int argc, char** argv) {
   /* From here on the reloader owns cfg's strings and the MOTD. */
   srv->core.motd = motd; /* uvc_server_init leaves it unset */
   srv->core.password = cfg.password;
+  srv->core.oper_lines = cfg.opers;
+  admin.srv = srv;
+  admin.reload = reload;
+  srv->core.on_rehash = on_rehash;
+  srv->core.on_die = on_die;
+  srv->core.admin_ud = &admin;
+#ifdef UVCHAT_WITH_ACCOUNTS
+  if ((opers = uvc_opers_new(&loop, &srv->core)) == NULL) {
+    fprintf(stderr, "uvchat: out of memory\n");
+    return 1;
+  }
+#else
+  if (cfg.opers != NULL)
+    UVC_WARN("oper: server operators need libsodium, which is not compiled into this build");
+#endif
   UVC_INFO("uvchat %s: accounts %s, TLS %s", UVCHAT_VERSION, kAccounts, kTls);
   if (cfg.config_file != NULL) UVC_INFO("configuration: %s", cfg.config_file);
 
@@ -255,7 +306,9 @@ int main(int argc, char** argv) {
 
 #ifdef UVCHAT_WITH_ACCOUNTS
   uvc_accounts_close((uvc_accounts_t*)accounts);
+  uvc_opers_free((uvc_opers_t*)opers);
 #endif
+  (void)opers;
   status = srv->exit_code;
   uvc_server_free(srv);
   free(srv);

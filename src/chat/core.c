@@ -208,10 +208,21 @@ static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
   return room;
 }
 
+static void list_free(uvc_mask_list_t* l) {
+  uint16_t i;
+  for (i = 0; i < l->n; i++)
+    free(l->v[i].mask);
+  free(l->v);
+  memset(l, 0, sizeof(*l));
+}
+
 static void room_destroy(uvc_core_t* core, uvc_room_t* room) {
   HASH_DEL(core->rooms, room);
   free(room->members);
   free(room->topic);
+  free(room->key);
+  list_free(&room->bans);
+  list_free(&room->invex);
   free(room);
 }
 
@@ -235,6 +246,7 @@ static void free_extra(uvc_session_t* s) {
   free(s->x->away);
   free(s->x->account);
   free(s->x->watching);
+  free(s->x->invites);
   free(s->x);
   s->x = NULL;
 }
@@ -297,6 +309,11 @@ const uvc_membership_t* uvc_session_in(const uvc_session_t* s, const uvc_room_t*
 int uvc_session_is_op(const uvc_session_t* s, const uvc_room_t* room) {
   const uvc_membership_t* m = uvc_session_in(s, room);
   return m != NULL && (m->flags & UVC_MEMBER_OP) != 0;
+}
+
+int uvc_room_visible(const uvc_room_t* room, const uvc_session_t* viewer) {
+  return !(room->modes & UVC_ROOM_SECRET) ||
+         (viewer != NULL && membership_index(viewer, room) >= 0);
 }
 
 /* Removes s's r-th membership; destroys the room when it empties (unless permanent). */
@@ -841,14 +858,115 @@ int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Masks (matching is uvc_mask_match in names.c)
+ * ---------------------------------------------------------------------------------------- */
+
+size_t uvc_mask_normalize(const char* mask, size_t len, char* out) {
+  const char *bang = NULL, *at = NULL;
+  size_t i;
+  int n;
+  if (len == 0 || len > UVC_MASK_MAX) return 0;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)mask[i];
+    if (c <= ' ' || c == 0x7f || c == ',') return 0;
+    if (c == '!' && bang == NULL && at == NULL) bang = mask + i;
+    if (c == '@' && at == NULL) at = mask + i;
+  }
+  if (bang != NULL && at != NULL) /* nick!user@host */
+    n = snprintf(out, UVC_MASK_MAX + 1, "%.*s", (int)len, mask);
+  else if (bang != NULL) /* nick!user */
+    n = snprintf(out, UVC_MASK_MAX + 1, "%.*s@*", (int)len, mask);
+  else if (at != NULL) /* user@host */
+    n = snprintf(out, UVC_MASK_MAX + 1, "*!%.*s", (int)len, mask);
+  else /* nick */
+    n = snprintf(out, UVC_MASK_MAX + 1, "%.*s!*@*", (int)len, mask);
+  if (n <= 0 || n > UVC_MASK_MAX) return 0;
+  /* A part left empty ("!x@h", "n!@h", "n!u@") stands for anyone. */
+  return (size_t)n;
+}
+
+size_t uvc_session_mask(const uvc_core_t* core, const uvc_session_t* s, char* out, size_t cap) {
+  int n = snprintf(out, cap, "%s!%s@%s", s->nick, s->user, core->server_name);
+  return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+}
+
+const uvc_mask_list_t* uvc_room_list(const uvc_room_t* room, uvc_room_list_kind_t list) {
+  return list == UVC_LIST_BAN ? &room->bans : &room->invex;
+}
+
+int uvc_room_matches(const uvc_core_t* core, const uvc_room_t* room, uvc_room_list_kind_t list,
+                     const uvc_session_t* s) {
+  const uvc_mask_list_t* l = uvc_room_list(room, list);
+  char me[UVC_NICK_MAX + UVC_USER_MAX + UVC_ROOM_MAX + 64];
+  size_t n;
+  uint16_t i;
+  if (l->n == 0) return 0;
+  n = uvc_session_mask(core, s, me, sizeof(me));
+  for (i = 0; i < l->n; i++)
+    if (uvc_mask_match(l->v[i].mask, strlen(l->v[i].mask), me, n)) return 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Invitations: kept by the invited session (a few room names), used up by a join
+ * ---------------------------------------------------------------------------------------- */
+
+/* The slot of s's invitation to room, or -1. */
+static int invite_index(const uvc_session_t* s, const uvc_room_t* room) {
+  unsigned i;
+  if (s->x == NULL || s->x->invites == NULL) return -1;
+  for (i = 0; i < s->x->n_invites; i++)
+    if (uvc_name_eq(s->x->invites[i], strlen(s->x->invites[i]), room->name, room->name_len))
+      return (int)i;
+  return -1;
+}
+
+static int invite_add(uvc_session_t* s, const uvc_room_t* room) {
+  unsigned slot;
+  if (invite_index(s, room) >= 0) return 0;
+  if (extra(s) == NULL) return UVC_ENOMEM;
+  if (s->x->invites == NULL &&
+      (s->x->invites = calloc(UVC_INVITES, sizeof(*s->x->invites))) == NULL)
+    return UVC_ENOMEM;
+  if (s->x->n_invites < UVC_INVITES) {
+    slot = s->x->n_invites++;
+  } else { /* all used: the oldest goes */
+    slot = s->x->next_invite;
+    s->x->next_invite = (uint8_t)((slot + 1) % UVC_INVITES);
+  }
+  memcpy(s->x->invites[slot], room->name, (size_t)room->name_len + 1);
+  return 0;
+}
+
+static void invite_use(uvc_session_t* s, int i) {
+  unsigned last = --s->x->n_invites;
+  if ((unsigned)i != last) memcpy(s->x->invites[i], s->x->invites[last], UVC_ROOM_MAX + 1);
+  s->x->next_invite = 0;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Room operations
  * ---------------------------------------------------------------------------------------- */
 
-int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len, int tell_self,
-                  uvc_room_t** out) {
+int uvc_core_may_join(uvc_core_t* core, const uvc_session_t* s, const uvc_room_t* room,
+                      const char* key, size_t klen) {
+  if (uvc_room_matches(core, room, UVC_LIST_BAN, s)) return UVC_EBANNED;
+  if ((room->modes & UVC_ROOM_INVITE_ONLY) && invite_index(s, room) < 0 &&
+      !uvc_room_matches(core, room, UVC_LIST_INVITE, s))
+    return UVC_EINVITE_ONLY;
+  if ((room->modes & UVC_ROOM_KEY) && room->key != NULL &&
+      (key == NULL || klen != strlen(room->key) || memcmp(key, room->key, klen) != 0))
+    return UVC_EBAD_KEY;
+  if ((room->modes & UVC_ROOM_LIMIT) && room->n_members >= room->limit) return UVC_EROOM_FULL;
+  return 0;
+}
+
+/* Joins; with check set, an existing room's rules apply (see uvc_core_join_key). */
+static int join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len, int check,
+                const char* key, size_t klen, int tell_self, uvc_room_t** out) {
   uvc_room_t* room;
   uvc_event_t ev;
-  int created = 0, err;
+  int created = 0, err, inv = -1;
   if (out != NULL) *out = NULL;
   if (!s->present) return UVC_ENOT_PRESENT;
   if (uvc_room_problem(name, len) != NULL) return UVC_EROOM_INVALID;
@@ -858,6 +976,10 @@ int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t l
     return UVC_EALREADY_IN_ROOM;
   }
   if (s->n_rooms >= UVC_ROOMS_PER_USER) return UVC_ETOO_MANY_ROOMS;
+  if (room != NULL && check) {
+    if ((err = uvc_core_may_join(core, s, room, key, klen)) != 0) return err;
+    inv = invite_index(s, room);
+  }
   if (room == NULL) {
     if ((room = room_create(core, name, len)) == NULL) return UVC_ENOMEM;
     room->modes = UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED;
@@ -867,11 +989,22 @@ int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t l
     if (created) room_destroy(core, room);
     return err;
   }
+  if (inv >= 0) invite_use(s, inv);
   if (out != NULL) *out = room;
   event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
   ev.room = room;
   fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
   return 0;
+}
+
+int uvc_core_join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len, int tell_self,
+                  uvc_room_t** out) {
+  return join(core, s, name, len, 0, NULL, 0, tell_self, out);
+}
+
+int uvc_core_join_key(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len,
+                      const char* key, size_t klen, int tell_self, uvc_room_t** out) {
+  return join(core, s, name, len, 1, key, klen, tell_self, out);
 }
 
 int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* text,
@@ -946,24 +1079,155 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
   return 0;
 }
 
-int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
-                    int on) {
+int uvc_core_set_member(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                        unsigned flag, int on) {
   uvc_event_t ev;
   uvc_membership_t* m;
   int err = check_op(s, room), r;
   if (err != 0) return err;
   if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
   m = uvc_session_membership(target, (unsigned)r);
-  if (((m->flags & UVC_MEMBER_OP) != 0) == (on != 0)) return 0;
-  m->flags = on ? (m->flags | UVC_MEMBER_OP) : (m->flags & ~(uint32_t)UVC_MEMBER_OP);
+  if (((m->flags & flag) != 0) == (on != 0)) return 0;
+  m->flags = on ? (m->flags | flag) : (m->flags & ~(uint32_t)flag);
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
   ev.room = room;
   ev.to = target;
   if (on)
-    ev.mode_on = UVC_MEMBER_OP;
+    ev.mode_on = (uint8_t)flag;
   else
-    ev.mode_off = UVC_MEMBER_OP;
+    ev.mode_off = (uint8_t)flag;
   fanout_room(core, room, &ev, NULL);
+  return 0;
+}
+
+int uvc_core_set_op(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
+                    int on) {
+  return uvc_core_set_member(core, s, room, target, UVC_MEMBER_OP, on);
+}
+
+/* Tells the members of a change of the key or the limit. */
+static void tell_value_mode(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, unsigned mode,
+                            int on) {
+  uvc_event_t ev;
+  event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
+  ev.room = room;
+  if (on) {
+    ev.mode_on = (uint8_t)mode;
+    if (mode == UVC_ROOM_KEY) {
+      ev.text = room->key;
+      ev.len = strlen(room->key);
+    }
+    ev.limit = room->limit;
+  } else {
+    ev.mode_off = (uint8_t)mode;
+  }
+  fanout_room(core, room, &ev, NULL);
+}
+
+int uvc_core_set_key(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* key,
+                     size_t len) {
+  int err = check_op(s, room);
+  size_t i;
+  char* k;
+  if (err != 0) return err;
+  if (len == 0) {
+    if (!(room->modes & UVC_ROOM_KEY)) return 0;
+    free(room->key);
+    room->key = NULL;
+    room->modes &= (uint8_t)~UVC_ROOM_KEY;
+    tell_value_mode(core, s, room, UVC_ROOM_KEY, 0);
+    return 0;
+  }
+  if (len > UVC_KEY_MAX) return UVC_EKEY_INVALID;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f || key[i] == ',' ||
+        (i == 0 && key[i] == ':'))
+      return UVC_EKEY_INVALID;
+  if (room->key != NULL && strlen(room->key) == len && memcmp(room->key, key, len) == 0) return 0;
+  if ((k = malloc(len + 1)) == NULL) return UVC_ENOMEM;
+  memcpy(k, key, len);
+  k[len] = '\0';
+  free(room->key);
+  room->key = k;
+  room->modes |= UVC_ROOM_KEY;
+  tell_value_mode(core, s, room, UVC_ROOM_KEY, 1);
+  return 0;
+}
+
+int uvc_core_set_limit(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uint32_t limit) {
+  int err = check_op(s, room);
+  if (err != 0) return err;
+  if (limit == 0) {
+    if (!(room->modes & UVC_ROOM_LIMIT)) return 0;
+    room->modes &= (uint8_t)~UVC_ROOM_LIMIT;
+    room->limit = 0;
+    tell_value_mode(core, s, room, UVC_ROOM_LIMIT, 0);
+    return 0;
+  }
+  if ((room->modes & UVC_ROOM_LIMIT) && room->limit == limit) return 0;
+  room->limit = limit;
+  room->modes |= UVC_ROOM_LIMIT;
+  tell_value_mode(core, s, room, UVC_ROOM_LIMIT, 1);
+  return 0;
+}
+
+int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
+                         uvc_room_list_kind_t list, const char* mask, size_t len, int on) {
+  uvc_mask_list_t* l = list == UVC_LIST_BAN ? &room->bans : &room->invex;
+  char norm[UVC_MASK_MAX + 1];
+  uvc_event_t ev;
+  size_t n;
+  uint16_t i;
+  int err = check_op(s, room);
+  if (err != 0) return err;
+  if ((n = uvc_mask_normalize(mask, len, norm)) == 0) return 0; /* nothing anyone could match */
+  for (i = 0; i < l->n; i++)
+    if (uvc_name_eq(l->v[i].mask, strlen(l->v[i].mask), norm, n)) break;
+  event_init(core, &ev, UVC_EV_MODE, s, norm, n);
+  ev.room = room;
+  ev.list = (uint8_t)list;
+  if (on) {
+    uvc_mask_t* e;
+    if (i < l->n) return 0;
+    if (l->n >= UVC_LIST_MAX) return UVC_ELIST_FULL;
+    if (l->n == l->cap) {
+      uint16_t cap = l->cap ? (uint16_t)(l->cap * 2) : 4;
+      uvc_mask_t* v = realloc(l->v, cap * sizeof(*v));
+      if (v == NULL) return UVC_ENOMEM;
+      l->v = v;
+      l->cap = cap;
+    }
+    e = &l->v[l->n];
+    if ((e->mask = malloc(n + 1)) == NULL) return UVC_ENOMEM;
+    memcpy(e->mask, norm, n + 1);
+    memcpy(e->by, s->nick, (size_t)s->nick_len + 1);
+    e->at = uvc_core_now(core);
+    l->n++;
+    ev.mode_on = 1;
+  } else {
+    if (i == l->n) return 0;
+    memcpy(norm, l->v[i].mask, n + 1); /* as it was set */
+    free(l->v[i].mask);
+    memmove(&l->v[i], &l->v[i + 1], (size_t)(l->n - i - 1) * sizeof(l->v[0]));
+    l->n--;
+    ev.mode_off = 1;
+  }
+  fanout_room(core, room, &ev, NULL);
+  return 0;
+}
+
+int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target) {
+  const uvc_membership_t* m = uvc_session_in(s, room);
+  uvc_event_t ev;
+  int err;
+  if (m == NULL) return UVC_ENOT_IN_ROOM;
+  if ((room->modes & UVC_ROOM_INVITE_ONLY) && !(m->flags & UVC_MEMBER_OP)) return UVC_ENOT_OPERATOR;
+  if (membership_index(target, room) >= 0) return UVC_ETARGET_IN_ROOM;
+  if ((err = invite_add(target, room)) != 0) return err;
+  event_init(core, &ev, UVC_EV_INVITE, s, NULL, 0);
+  ev.room = room;
+  ev.to = target;
+  deliver_one(core, &ev, target);
   return 0;
 }
 
@@ -992,6 +1256,14 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
     if ((room = uvc_session_room(s)) == NULL) return UVC_ENO_ROOM;
   } else if ((room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0) {
     return UVC_ECANNOT_SEND;
+  }
+  /* Once per message, on the sender's side: moderation and bans. */
+  if ((room->modes & UVC_ROOM_MODERATED) || room->bans.n > 0) {
+    const uvc_membership_t* m = uvc_session_in(s, room);
+    if (m == NULL || !(m->flags & (UVC_MEMBER_OP | UVC_MEMBER_VOICE))) {
+      if (room->modes & UVC_ROOM_MODERATED) return UVC_EMODERATED;
+      if (uvc_room_matches(core, room, UVC_LIST_BAN, s)) return UVC_EBANNED;
+    }
   }
   event_init(core, &ev, type, s, text, len);
   ev.room = room;
@@ -1064,7 +1336,67 @@ void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_
 
 void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
   if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
+  if (core->opers != NULL && core->opers->forget != NULL) core->opers->forget(core->opers_ud, s);
   free_extra(s);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Server operators
+ * ---------------------------------------------------------------------------------------- */
+
+void uvc_core_set_oper(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
+  (void)core;
+  if (name == NULL) {
+    s->umodes &= (uint8_t) ~(UVC_USER_OPER | UVC_USER_WALLOPS);
+    if (s->x != NULL) s->x->oper[0] = '\0';
+    return;
+  }
+  if (extra(s) == NULL) return;
+  if (len > UVC_NICK_MAX) len = UVC_NICK_MAX;
+  memcpy(s->x->oper, name, len);
+  s->x->oper[len] = '\0';
+  s->umodes |= UVC_USER_OPER | UVC_USER_WALLOPS;
+}
+
+int uvc_core_kill(uvc_core_t* core, uvc_session_t* s, uvc_session_t* target, const char* text,
+                  size_t len) {
+  char why[UVC_NICK_MAX + UVC_REASON_MAX + 32];
+  int n;
+  if (!(s->umodes & UVC_USER_OPER)) return UVC_ENOT_SERVER_OPER;
+  if (target == NULL || !target->present) return UVC_ENO_SUCH_NICK;
+  len = uvc_utf8_cut(text, len, UVC_REASON_MAX);
+  n = snprintf(why, sizeof(why), "Killed (%s (%.*s))", s->nick, (int)len, len ? text : "");
+  if (n < 0) return UVC_ENOMEM;
+  uvc_core_request_close(core, target, UVC_LEAVE_KILLED, why,
+                         (size_t)n < sizeof(why) ? (size_t)n : sizeof(why) - 1);
+  return 0;
+}
+
+int uvc_core_wallops(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
+  render_cache_t rc;
+  uvc_event_t ev;
+  uint32_t i;
+  if (!(s->umodes & UVC_USER_OPER)) return UVC_ENOT_SERVER_OPER;
+  event_init(core, &ev, UVC_EV_WALLOPS, s, text, len);
+  memset(&rc, 0, sizeof(rc));
+  for (i = 0; i < core->nick_cap; i++) {
+    uvc_session_t* m = core->nicks[i];
+    if (m != NULL && (m->umodes & (UVC_USER_OPER | UVC_USER_WALLOPS))) deliver(core, &rc, &ev, m);
+  }
+  render_cache_free(&rc);
+  return 0;
+}
+
+int uvc_core_rehash(uvc_core_t* core, uvc_session_t* s) {
+  if (!(s->umodes & UVC_USER_OPER)) return UVC_ENOT_SERVER_OPER;
+  if (core->on_rehash != NULL) core->on_rehash(core->admin_ud, s);
+  return 0;
+}
+
+int uvc_core_die(uvc_core_t* core, uvc_session_t* s) {
+  if (!(s->umodes & UVC_USER_OPER)) return UVC_ENOT_SERVER_OPER;
+  if (core->on_die != NULL) core->on_die(core->admin_ud, s);
+  return 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1073,6 +1405,14 @@ void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
 
 void uvc_core_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, const char* name,
                    size_t nlen, const char* a, size_t alen, const char* b, size_t blen) {
+  if (op == UVC_AUTH_OPER) {
+    if (core->opers != NULL)
+      core->opers->start(core->opers_ud, s, op, name, nlen, a, alen, b, blen);
+    else if (s->adapter->on_auth != NULL)
+      s->adapter->on_auth(core, s, op, UVC_EOPER_UNAVAILABLE, NULL,
+                          "server operators are not available on this server");
+    return;
+  }
   if (core->auth != NULL) {
     core->auth->start(core->auth_ud, s, op, name, nlen, a, alen, b, blen);
     return;

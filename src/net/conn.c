@@ -693,7 +693,9 @@ void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t l
     if (!graceful && c->state == UVC_CONN_PENDING) c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
     return;
   }
-  if (graceful && (why == UVC_LEAVE_IDLE || why == UVC_LEAVE_INPUT || why == UVC_LEAVE_SHUTDOWN) &&
+  if (graceful &&
+      (why == UVC_LEAVE_IDLE || why == UVC_LEAVE_INPUT || why == UVC_LEAVE_SHUTDOWN ||
+       why == UVC_LEAVE_KILLED) &&
       c->sess.adapter->on_farewell != NULL) {
     char reason[LEAVE_TEXT_MAX + 1];
     snprintf(reason, sizeof(reason), "%.*s", (int)len, text ? text : "");
@@ -733,6 +735,8 @@ static const char* leave_word(uvc_leave_t why) {
       return "server shutdown";
     case UVC_LEAVE_REFUSED:
       return "refused";
+    case UVC_LEAVE_KILLED:
+      return "killed by a server operator";
   }
   return "closed";
 }

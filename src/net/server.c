@@ -682,6 +682,7 @@ static void on_hup(uv_signal_t* h, int signum) {
 void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->cfg = *cfg;
   srv->core.password = cfg->password;
+  srv->core.oper_lines = cfg->opers;
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
   srv->core.autojoin = cfg->irc_autojoin;
   uvc_flow_apply(&srv->flow, &srv->cfg);

@@ -94,7 +94,8 @@ enum {
   CMD_ACCOUNT = 1, /* an account command: listed by /help only where accounts are available */
   CMD_SECRET = 2,  /* carries a password: the cleaned line is wiped once it ran */
   CMD_GATE = 4,    /* works before the server password was given */
-  CMD_PASS = 8     /* listed by /help only where the server has a password */
+  CMD_PASS = 8,    /* listed by /help only where the server has a password */
+  CMD_OPER = 16    /* for server operators: listed by /help only to them */
 };
 
 typedef struct text_cmd {
@@ -125,6 +126,22 @@ static void cmd_logout(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n
 static void cmd_passwd(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_unregister(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_kick(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_ban(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_unban(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_op(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_deop(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_voice(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_devoice(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_invite(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_mode(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_key(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_limit(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_oper(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_kill(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_wallops(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_rehash(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
+static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void admit(uvc_core_t* core, uvc_session_t* s);
 
 #define SECRET_ACCOUNT (CMD_ACCOUNT | CMD_SECRET)
@@ -133,12 +150,31 @@ static const text_cmd_t kCommands[] = {
     {"nick", cmd_nick, 1, 1, 0, "/nick NAME", "change your name", 0},
     {"msg", cmd_msg, 2, 2, 1, "/msg NICK TEXT", "send TEXT to NICK alone", 0},
     {"me", cmd_me, 1, 1, 1, "/me ACTION", "tell the room what you do", 0},
-    {"join", cmd_join, 1, 1, 0, "/join #ROOM", "move to another room (made if new)", 0},
+    {"join", cmd_join, 1, 2, 0, "/join #ROOM [KEY]", "move to another room (made if new)", 0},
     {"part", cmd_part, 0, 1, 1, "/part [REASON]", "leave this room for the lobby", 0},
     {"rooms", cmd_rooms, 0, 0, 0, "/rooms", "list the rooms", 0},
     {"topic", cmd_topic, 0, 1, 1, "/topic [TEXT]", "show or set this room's topic", 0},
     {"who", cmd_who, 0, 0, 0, "/who", "list who is in this room", 0},
     {"away", cmd_away, 0, 1, 1, "/away [TEXT]", "mark yourself away, or back", 0},
+    {"invite", cmd_invite, 1, 1, 0, "/invite NICK", "invite NICK to this room", 0},
+    {"kick", cmd_kick, 1, 2, 1, "/kick NICK [REASON]", "remove NICK from this room (operators)", 0},
+    {"ban", cmd_ban, 0, 1, 0, "/ban [MASK]",
+     "ban NICK or nick!user@host (* and ?), or list the bans", 0},
+    {"unban", cmd_unban, 1, 1, 0, "/unban MASK", "lift a ban", 0},
+    {"op", cmd_op, 1, 1, 0, "/op NICK", "make NICK an operator of this room", 0},
+    {"deop", cmd_deop, 1, 1, 0, "/deop NICK", "take NICK's operator status", 0},
+    {"voice", cmd_voice, 1, 1, 0, "/voice NICK", "let NICK talk in a moderated room", 0},
+    {"devoice", cmd_devoice, 1, 1, 0, "/devoice NICK", "take NICK's voice", 0},
+    {"mode", cmd_mode, 0, 8, 0, "/mode [+FLAG|-FLAG ...]",
+     "show or change this room's flags: moderated invite-only secret members-only topic-lock", 0},
+    {"key", cmd_key, 0, 1, 0, "/key [KEY]", "set the key needed to join, or remove it", 0},
+    {"limit", cmd_limit, 0, 1, 0, "/limit [N]", "let at most N people in, or remove the limit", 0},
+    {"oper", cmd_oper, 2, 2, 1, "/oper NAME PASSWORD", "become a server operator", CMD_SECRET},
+    {"kill", cmd_kill, 2, 2, 1, "/kill NICK REASON", "disconnect NICK (server operators)",
+     CMD_OPER},
+    {"wallops", cmd_wallops, 1, 1, 1, "/wallops TEXT", "tell every server operator TEXT", CMD_OPER},
+    {"rehash", cmd_rehash, 0, 0, 0, "/rehash", "reload the server's settings", CMD_OPER},
+    {"die", cmd_die, 0, 0, 0, "/die", "stop the server (everyone is told)", CMD_OPER},
     {"register", cmd_register, 1, 1, 1, "/register PASSWORD",
      "register your nick as an account; you are then logged in", SECRET_ACCOUNT},
     {"login", cmd_login, 2, 2, 1, "/login NAME PASSWORD", "log in to your account (takes its nick)",
@@ -225,6 +261,29 @@ static void describe_room(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* 
         room->n_members == 1 ? "person is" : "people are", room->name);
 }
 
+/* Why s may not join room, in words. */
+static void join_refused(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room, int err) {
+  switch (err) {
+    case UVC_EBANNED:
+      reply(core, s, "! cannot join %s: you are banned from it", room->name);
+      break;
+    case UVC_EINVITE_ONLY:
+      reply(core, s, "! cannot join %s: it is invite-only; ask one of its operators to /invite you",
+            room->name);
+      break;
+    case UVC_EBAD_KEY:
+      reply(core, s, "! cannot join %s: it needs a key: /join %s KEY", room->name, room->name);
+      break;
+    case UVC_EROOM_FULL:
+      reply(core, s, "! cannot join %s: it is full (%u people at most)", room->name,
+            (unsigned)room->limit);
+      break;
+    default:
+      reply(core, s, "! cannot join %s: %s", room->name, uvc_strerror(err));
+      break;
+  }
+}
+
 static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* cur = uvc_session_room(s);
   uvc_room_t* room;
@@ -248,8 +307,14 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     reply(core, s, "! you are already in %s", room->name);
     return;
   }
+  if (room != NULL &&
+      (err = uvc_core_may_join(core, s, room, n > 1 ? a[1].p : NULL, n > 1 ? a[1].n : 0)) != 0) {
+    join_refused(core, s, room, err);
+    return; /* checked before leaving: a refused user stays where they were */
+  }
   if (cur != NULL) uvc_core_part(core, s, cur, NULL, 0);
-  err = uvc_core_join(core, s, a[0].p, a[0].n, 1, &room);
+  err = uvc_core_join_key(core, s, a[0].p, a[0].n, n > 1 ? a[1].p : NULL, n > 1 ? a[1].n : 0, 1,
+                          &room);
   if (err != 0) {
     reply(core, s, "! cannot join %.*s: %s", (int)a[0].n, a[0].p, uvc_strerror(err));
     if (uvc_session_room(s) == NULL)
@@ -289,11 +354,12 @@ static void cmd_rooms(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n)
   uvc_room_t **v, *room, *tmp;
   (void)a;
   (void)n;
-  v = malloc(count * sizeof(*v));
+  v = malloc((count > 0 ? count : 1) * sizeof(*v));
   if (v == NULL) return;
   HASH_ITER(hh, core->rooms, room, tmp) {
-    v[i++] = room;
+    if (uvc_room_visible(room, s)) v[i++] = room;
   }
+  count = i;
   qsort(v, count, sizeof(*v), cmp_room);
   reply(core, s, "*** %u room%s:", count, count == 1 ? "" : "s");
   shown = count < ROOMS_MAX_LISTED ? count : ROOMS_MAX_LISTED;
@@ -340,7 +406,8 @@ static int cmp_nick(const void* a, const void* b) {
 }
 
 /* Lists the members of the room, sorted, as many lines as needed: operators marked with @
- * before the nick, users logged in to an account with + after it, away users with ~. */
+ * and voiced members with + before the nick, server operators with * after it, users logged in to
+ * an account with + after it, away users with ~. */
 #define WHO_MAX_NAMES 500
 #define WHO_LINE      400
 static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -365,18 +432,22 @@ static void cmd_who(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   shown = n_listed < WHO_MAX_NAMES ? n_listed : WHO_MAX_NAMES;
   used = 0;
   for (i = 0; i < shown; i++) {
-    int op = uvc_session_is_op(v[i], room), away = uvc_session_away(v[i]) != NULL;
+    const uvc_membership_t* m = uvc_session_in(v[i], room);
+    int op = (m->flags & UVC_MEMBER_OP) != 0, away = uvc_session_away(v[i]) != NULL;
+    int voice = (m->flags & UVC_MEMBER_VOICE) != 0;
     int logged_in = uvc_session_account(v[i]) != NULL;
-    if (used > 0 && used + 4 + v[i]->nick_len > WHO_LINE) {
+    if (used > 0 && used + 6 + v[i]->nick_len > WHO_LINE) {
       reply_text(core, s, "***  ", line, used);
       used = 0;
     }
     line[used++] = ' ';
     if (op) line[used++] = '@';
+    if (voice) line[used++] = '+';
     memcpy(line + used, v[i]->nick, v[i]->nick_len);
     used += v[i]->nick_len;
     if (logged_in) line[used++] = '+';
     if (away) line[used++] = '~';
+    if (v[i]->umodes & UVC_USER_OPER) line[used++] = '*';
   }
   if (used > 0) reply_text(core, s, "***  ", line, used);
   if (shown < n_listed) reply(core, s, "***   ... and %u more", (unsigned)(n_listed - shown));
@@ -396,7 +467,8 @@ static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
 
 /* Whether /help shows c here: account commands where accounts are available, /pass where
  * the server has a password. */
-static int listed(const uvc_core_t* core, const text_cmd_t* c) {
+static int listed(const uvc_core_t* core, const uvc_session_t* s, const text_cmd_t* c) {
+  if ((c->flags & CMD_OPER) && !(s->umodes & UVC_USER_OPER)) return 0;
   if ((c->flags & CMD_ACCOUNT) && core->auth == NULL) return 0;
   if ((c->flags & CMD_PASS) && core->password == NULL) return 0;
   return 1;
@@ -421,6 +493,19 @@ static const struct {
     {"topic",
      {"Without TEXT, shows the topic. In a room someone made, only its operators may set it;",
       "anyone may set the topic of the room everyone starts in.", NULL}},
+    {"ban",
+     {"MASK is a nick (bob means bob!*@*) or nick!user@host, where * matches anything and ? one",
+      "character; text users are NICK!text@SERVER. The banned cannot join, and members who match",
+      "cannot talk unless they have a voice. Only the room's operators ban; /ban alone lists.",
+      NULL}},
+    {"mode",
+     {"/mode +moderated: only voiced people and operators talk. +invite-only: only the invited",
+      "(/invite NICK) join. +secret: hidden from /rooms. +members-only, +topic-lock. A - takes a",
+      "flag away; the IRC letters m i s n t work too. Only the room's operators change flags.",
+      NULL}},
+    {"oper",
+     {"NAME and PASSWORD are a server operator's, from the server's configuration (oper = NAME",
+      "HASH). Server operators may /kill, /wallops, /rehash and /die.", NULL}},
     {"away",
      {"With TEXT you are marked away and people who message you are told TEXT; without",
       "TEXT you are back. /who marks the away with ~.", NULL}},
@@ -447,11 +532,15 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   }
   reply(core, s, "*** Commands:");
   for (c = kCommands; c->name != NULL; c++)
-    if (listed(core, c)) reply(core, s, "***   %-20s %s", c->usage, c->help);
+    if (listed(core, s, c)) reply(core, s, "***   %-20s %s", c->usage, c->help);
   reply(core, s, "***   %-20s %s", "//TEXT", "send a line that starts with /");
   reply(core, s, "*** Anything else you type goes to everyone in your room.");
   if (core->auth != NULL)
-    reply(core, s, "*** In /who, @ marks operators, + people logged in to an account, ~ the away.");
+    reply(core, s,
+          "*** In /who, @ marks operators, + before a nick a voice, + after it an account, ~ the "
+          "away, * server operators.");
+  else
+    reply(core, s, "*** In /who, @ marks operators, + a voice, ~ the away, * server operators.");
 }
 
 static void cmd_quit(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -537,6 +626,286 @@ static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   }
   if (s->bad_passwords >= PASS_TRIES)
     uvc_core_request_close(core, s, UVC_LEAVE_QUIT, kWrong, sizeof(kWrong) - 1);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Moderation: the room the text user is in
+ * ---------------------------------------------------------------------------------------- */
+
+/* The room s moderates, after saying why not (NULL). */
+static uvc_room_t* my_room(uvc_core_t* core, uvc_session_t* s) {
+  uvc_room_t* room = uvc_session_room(s);
+  if (room == NULL) reply(core, s, "! you are not in a room");
+  return room;
+}
+
+/* The member of room called nick, after saying why not (NULL). */
+static uvc_session_t* member_named(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room,
+                                   const uvc_slice_t* nick) {
+  uvc_session_t* t = uvc_core_find(core, nick->p, nick->n);
+  if (t == NULL) {
+    reply(core, s, "! there is nobody called %.*s online", (int)nick->n, nick->p);
+    return NULL;
+  }
+  if (room != NULL && uvc_session_in(t, room) == NULL) {
+    reply(core, s, "! %s is not in %s", t->nick, room->name);
+    return NULL;
+  }
+  return t;
+}
+
+/* A refused moderation command, in words. */
+static void moderation_error(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room, int err) {
+  if (err == UVC_ENOT_OPERATOR)
+    reply(core, s, "! only operators of %s may do that", room->name);
+  else if (err != 0)
+    reply(core, s, "! %s", uvc_strerror(err));
+}
+
+static void cmd_kick(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  uvc_session_t* t;
+  if (room == NULL || (t = member_named(core, s, room, &a[0])) == NULL) return;
+  moderation_error(
+      core, s, room,
+      uvc_core_kick(core, s, room, t, n > 1 ? a[1].p : s->nick, n > 1 ? a[1].n : s->nick_len));
+}
+
+/* Lists one of room's mask lists. */
+static void show_list(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room,
+                      uvc_room_list_kind_t kind) {
+  const uvc_mask_list_t* l = uvc_room_list(room, kind);
+  const char* what = kind == UVC_LIST_BAN ? "ban" : "invite exception";
+  uint16_t i;
+  if (l->n == 0) {
+    reply(core, s, "*** %s has no %ss", room->name, what);
+    return;
+  }
+  reply(core, s, "*** %u %s%s in %s:", (unsigned)l->n, what, l->n == 1 ? "" : "s", room->name);
+  for (i = 0; i < l->n; i++)
+    reply(core, s, "***   %s (set by %s)", l->v[i].mask, l->v[i].by);
+}
+
+static void cmd_ban(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  if (room == NULL) return;
+  if (n == 0) {
+    show_list(core, s, room, UVC_LIST_BAN);
+    return;
+  }
+  moderation_error(core, s, room,
+                   uvc_core_list_change(core, s, room, UVC_LIST_BAN, a[0].p, a[0].n, 1));
+}
+
+static void cmd_unban(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  char norm[UVC_MASK_MAX + 1];
+  size_t len;
+  uint16_t i;
+  const uvc_mask_list_t* l;
+  int err;
+  (void)n;
+  if (room == NULL) return;
+  len = uvc_mask_normalize(a[0].p, a[0].n, norm);
+  l = uvc_room_list(room, UVC_LIST_BAN);
+  for (i = 0; i < l->n; i++)
+    if (uvc_name_eq(l->v[i].mask, strlen(l->v[i].mask), norm, len)) break;
+  if (len == 0 || i == l->n) {
+    if (uvc_session_in(s, room) != NULL && !uvc_session_is_op(s, room))
+      moderation_error(core, s, room, UVC_ENOT_OPERATOR);
+    else
+      reply(core, s, "! %.*s is not banned from %s (/ban lists the bans)", (int)a[0].n, a[0].p,
+            room->name);
+    return;
+  }
+  err = uvc_core_list_change(core, s, room, UVC_LIST_BAN, a[0].p, a[0].n, 0);
+  moderation_error(core, s, room, err);
+}
+
+static void set_flag(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, unsigned flag, int on) {
+  uvc_room_t* room = my_room(core, s);
+  uvc_session_t* t;
+  if (room == NULL || (t = member_named(core, s, room, &a[0])) == NULL) return;
+  moderation_error(core, s, room, uvc_core_set_member(core, s, room, t, flag, on));
+}
+
+static void cmd_op(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  set_flag(core, s, a, UVC_MEMBER_OP, 1);
+}
+static void cmd_deop(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  set_flag(core, s, a, UVC_MEMBER_OP, 0);
+}
+static void cmd_voice(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  set_flag(core, s, a, UVC_MEMBER_VOICE, 1);
+}
+static void cmd_devoice(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  set_flag(core, s, a, UVC_MEMBER_VOICE, 0);
+}
+
+static void cmd_invite(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  uvc_session_t* t;
+  int err;
+  (void)n;
+  if (room == NULL || (t = member_named(core, s, NULL, &a[0])) == NULL) return;
+  err = uvc_core_invite(core, s, room, t);
+  if (err == 0)
+    reply(core, s, "*** You invited %s to %s", t->nick, room->name);
+  else if (err == UVC_ETARGET_IN_ROOM)
+    reply(core, s, "! %s is already in %s", t->nick, room->name);
+  else
+    moderation_error(core, s, room, err);
+}
+
+/* The room flags /mode knows, by word and by letter. */
+static const struct {
+  const char* word;
+  char letter;
+  unsigned mode;
+  const char* on;
+  const char* off;
+} kFlags[] = {
+    {"moderated", 'm', UVC_ROOM_MODERATED, "only voiced people and operators may talk",
+     "everyone may talk"},
+    {"invite-only", 'i', UVC_ROOM_INVITE_ONLY, "only the invited may join", "anyone may join"},
+    {"secret", 's', UVC_ROOM_SECRET, "hidden from the room list", "shown in the room list"},
+    {"members-only", 'n', UVC_ROOM_MEMBERS_ONLY, "only members may talk", "anyone may talk"},
+    {"topic-lock", 't', UVC_ROOM_TOPIC_LOCKED, "only operators set the topic",
+     "anyone may set the topic"},
+};
+#define N_FLAGS (sizeof(kFlags) / sizeof(kFlags[0]))
+
+/* The room's flags, key and limit in words. */
+static void show_modes(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room) {
+  char line[400];
+  size_t used = 0, i;
+  for (i = 0; i < N_FLAGS; i++)
+    if (room->modes & kFlags[i].mode)
+      used += (size_t)snprintf(line + used, sizeof(line) - used, " +%s", kFlags[i].word);
+  if (room->modes & UVC_ROOM_KEY)
+    used += (size_t)snprintf(line + used, sizeof(line) - used, " key %s",
+                             uvc_session_in(s, room) != NULL ? room->key : "(set)");
+  if (room->modes & UVC_ROOM_LIMIT)
+    used += (size_t)snprintf(line + used, sizeof(line) - used, " limit %u", (unsigned)room->limit);
+  reply(core, s, "*** %s:%s", room->name, used > 0 ? line : " no flags");
+}
+
+static void cmd_mode(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  unsigned on = 0, off = 0;
+  int i;
+  if (room == NULL) return;
+  if (n == 0) {
+    show_modes(core, s, room);
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    const char* w = a[i].p;
+    size_t len = a[i].n, k;
+    int plus;
+    if (len < 2 || (w[0] != '+' && w[0] != '-')) {
+      reply(core, s,
+            "! usage: /mode +FLAG or -FLAG, FLAG one of moderated invite-only secret "
+            "members-only topic-lock (or m i s n t)");
+      return;
+    }
+    plus = w[0] == '+';
+    w++, len--;
+    for (k = 0; k < N_FLAGS; k++)
+      if (uvc_name_eq(w, len, kFlags[k].word, strlen(kFlags[k].word)) ||
+          (len == 1 && w[0] == kFlags[k].letter))
+        break;
+    if (k == N_FLAGS) {
+      reply(core, s,
+            "! there is no flag \"%.*s\"; the flags are moderated invite-only secret "
+            "members-only topic-lock",
+            (int)len, w);
+      return;
+    }
+    if (plus)
+      on |= kFlags[k].mode, off &= ~kFlags[k].mode;
+    else
+      off |= kFlags[k].mode, on &= ~kFlags[k].mode;
+  }
+  moderation_error(core, s, room, uvc_core_set_modes(core, s, room, on, off));
+}
+
+static void cmd_key(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  int err;
+  if (room == NULL) return;
+  err = uvc_core_set_key(core, s, room, n > 0 ? a[0].p : NULL, n > 0 ? a[0].n : 0);
+  if (err == UVC_EKEY_INVALID)
+    reply(core, s, "! a key is 1 to %d printable ASCII characters, no spaces or commas",
+          UVC_KEY_MAX);
+  else
+    moderation_error(core, s, room, err);
+}
+
+static void cmd_limit(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_room_t* room = my_room(core, s);
+  unsigned long v = 0;
+  if (room == NULL) return;
+  if (n > 0) {
+    char* end;
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%.*s", (int)(a[0].n < 15 ? a[0].n : 15), a[0].p);
+    v = strtoul(buf, &end, 10);
+    if (*end != '\0' || buf[0] < '0' || buf[0] > '9' || v == 0 || v > 1000000) {
+      reply(core, s, "! usage: /limit N, N a number from 1 to 1000000; /limit alone removes it");
+      return;
+    }
+  }
+  moderation_error(core, s, room, uvc_core_set_limit(core, s, room, (uint32_t)v));
+}
+
+/* /oper NAME PASSWORD: the answer comes in text_on_auth. */
+static void cmd_oper(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  uvc_core_auth(core, s, UVC_AUTH_OPER, a[0].p, a[0].n, a[1].p, a[1].n, NULL, 0);
+}
+
+static void oper_error(uvc_core_t* core, uvc_session_t* s, int err) {
+  if (err == UVC_ENOT_SERVER_OPER)
+    reply(core, s, "! only server operators may do that (/oper NAME PASSWORD)");
+  else if (err != 0)
+    reply(core, s, "! %s", uvc_strerror(err));
+}
+
+static void cmd_kill(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  uvc_session_t* t;
+  (void)n;
+  if (!(s->umodes & UVC_USER_OPER)) {
+    oper_error(core, s, UVC_ENOT_SERVER_OPER);
+    return;
+  }
+  if ((t = member_named(core, s, NULL, &a[0])) == NULL) return;
+  oper_error(core, s, uvc_core_kill(core, s, t, a[1].p, a[1].n));
+}
+
+static void cmd_wallops(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)n;
+  oper_error(core, s, uvc_core_wallops(core, s, a[0].p, a[0].n));
+}
+
+static void cmd_rehash(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  int err = uvc_core_rehash(core, s);
+  (void)a;
+  (void)n;
+  if (err == 0)
+    reply(core, s, "*** Reloading the settings (the server's log says what changed)");
+  else
+    oper_error(core, s, err);
+}
+
+static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
+  (void)a;
+  (void)n;
+  oper_error(core, s, uvc_core_die(core, s));
 }
 
 /* Checks the command c found at the start of line (its name i bytes long) and runs it. */
@@ -668,6 +1037,9 @@ static void text_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, i
     case UVC_AUTH_UNREGISTER:
       reply(core, s, "*** Account %s deleted; you are logged out.", account);
       break;
+    case UVC_AUTH_OPER:
+      reply(core, s, "*** You are now a server operator (%s); /help lists your commands.", account);
+      return;
   }
   if (detail != NULL) reply(core, s, "*** Note: %s.", detail);
 }
@@ -711,26 +1083,58 @@ static uvc_msg_t* render_leave(const uvc_event_t* ev) {
         return render_line(ev->text, ev->len, ")", "*** %s was disconnected (", nick);
       return render_line(NULL, 0, NULL, "*** %s was disconnected (%s)", nick,
                          ev->reason == UVC_LEAVE_IDLE ? "idle too long" : "sending too much");
+    case UVC_LEAVE_KILLED:
+      return render_line(ev->text, ev->len, ")", "*** %s was disconnected (", nick);
     case UVC_LEAVE_SHUTDOWN:
     default:
       return render_line(NULL, 0, NULL, "*** %s left", nick);
   }
 }
 
-/* Room and operator changes in words. */
+/* Room, membership and list changes in words. */
 static uvc_msg_t* render_mode(const uvc_event_t* ev) {
   const char* who = ev->from->nick;
   const char* room = ev->room->name;
-  if (ev->to != NULL)
+  char words[400];
+  size_t used = 0, i;
+  if (ev->list == UVC_LIST_BAN)
+    return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s banned %.*s from %s", who, (int)ev->len,
+                                     ev->text, room)
+                       : render_line(NULL, 0, NULL, "*** %s lifted the ban on %.*s in %s", who,
+                                     (int)ev->len, ev->text, room);
+  if (ev->list == UVC_LIST_INVITE)
+    return render_line(NULL, 0, NULL, "*** %s %s %.*s %s the invite list of %s", who,
+                       ev->mode_on ? "added" : "removed", (int)ev->len, ev->text,
+                       ev->mode_on ? "to" : "from", room);
+  if (ev->to != NULL) {
+    if ((ev->mode_on | ev->mode_off) & UVC_MEMBER_VOICE)
+      return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s gave %s a voice in %s", who,
+                                       ev->to->nick, room)
+                         : render_line(NULL, 0, NULL, "*** %s took %s's voice in %s", who,
+                                       ev->to->nick, room);
     return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s made %s an operator of %s", who,
                                      ev->to->nick, room)
                        : render_line(NULL, 0, NULL, "*** %s took operator status in %s from %s",
                                      who, room, ev->to->nick);
-  return render_line(NULL, 0, NULL, "*** %s changed %s:%s%s%s%s", who, room,
-                     (ev->mode_on & UVC_ROOM_MEMBERS_ONLY) ? " only members may talk" : "",
-                     (ev->mode_off & UVC_ROOM_MEMBERS_ONLY) ? " anyone may talk" : "",
-                     (ev->mode_on & UVC_ROOM_TOPIC_LOCKED) ? " only operators set the topic" : "",
-                     (ev->mode_off & UVC_ROOM_TOPIC_LOCKED) ? " anyone may set the topic" : "");
+  }
+  if (ev->mode_on & UVC_ROOM_KEY)
+    return render_line(ev->text, ev->len, NULL, "*** %s set the key of %s to ", who, room);
+  if (ev->mode_off & UVC_ROOM_KEY)
+    return render_line(NULL, 0, NULL, "*** %s removed the key of %s", who, room);
+  if (ev->mode_on & UVC_ROOM_LIMIT)
+    return render_line(NULL, 0, NULL, "*** %s limited %s to %u people", who, room,
+                       (unsigned)ev->limit);
+  if (ev->mode_off & UVC_ROOM_LIMIT)
+    return render_line(NULL, 0, NULL, "*** %s removed the limit of %s", who, room);
+  for (i = 0; i < N_FLAGS; i++) {
+    const char* w = (ev->mode_on & kFlags[i].mode)    ? kFlags[i].on
+                    : (ev->mode_off & kFlags[i].mode) ? kFlags[i].off
+                                                      : NULL;
+    if (w != NULL)
+      used += (size_t)snprintf(words + used, sizeof(words) - used, "%s%s", used ? "; " : " ", w);
+  }
+  words[used] = '\0';
+  return render_line(NULL, 0, NULL, "*** %s changed %s:%s", who, room, words);
 }
 
 static uvc_msg_t* text_render(const uvc_event_t* ev) {
@@ -770,6 +1174,11 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
       return render_mode(ev);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
+    case UVC_EV_INVITE:
+      return render_line(NULL, 0, NULL, "*** %s invites you to %s: type /join %s", from->nick,
+                         ev->room->name, ev->room->name);
+    case UVC_EV_WALLOPS:
+      return render_line(ev->text, ev->len, NULL, "*** [wallops] %s: ", from->nick);
     case UVC_EV_AWAY:    /* /who shows who is away */
     case UVC_EV_ACCOUNT: /* nobody is told of logins */
     case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */

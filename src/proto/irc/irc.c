@@ -245,6 +245,13 @@ static const irc_cmd_t kCommands[] = {
     {"NAMES", irc_cmd_names, AFTER, 0, 1, 0, 0, 0},
     {"TOPIC", irc_cmd_topic, AFTER, 1, 2, 0, 0, 0},
     {"KICK", irc_cmd_kick, AFTER, 2, 3, 0, 0, 0},
+    {"INVITE", irc_cmd_invite, AFTER, 0, 2, 0, 0, 0},
+    /* server operators (irc_oper.c) */
+    {"OPER", irc_cmd_oper, AFTER, 2, 2, 0, 0, 0},
+    {"KILL", irc_cmd_kill, AFTER | OPER, 2, 2, 0, 0, 0},
+    {"WALLOPS", irc_cmd_wallops, AFTER | OPER, 1, 1, 0, 0, 0},
+    {"REHASH", irc_cmd_rehash, AFTER | OPER, 0, 1, 0, 0, 0},
+    {"DIE", irc_cmd_die, AFTER | OPER, 0, 1, 0, 0, 0},
     /* queries (irc_query.c) */
     {"WHO", irc_cmd_who, AFTER, 1, 2, 0, 0, 0},
     {"WHOIS", irc_cmd_whois, AFTER, 1, 2, 0, NO_NICK, NO_NICK},
@@ -319,7 +326,7 @@ static void dispatch(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, uvc_ir
     irc_num(core, s, ERR_ALREADYREGISTERED);
     return;
   }
-  if ((c->when & OPER) && !(st->flags & IRC_OPER)) {
+  if ((c->when & OPER) && !(s->umodes & UVC_USER_OPER)) {
     irc_num(core, s, ERR_NOPRIVILEGES);
     return;
   }

@@ -245,6 +245,10 @@ void irc_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int statu
   irc_state_t* st = s->proto;
   int sasl;
   if (st == NULL) return;
+  if (op == UVC_AUTH_OPER) { /* not an account operation: OPER (irc_oper.c) */
+    irc_oper_answer(core, s, status, account, detail);
+    return;
+  }
   sasl = (st->flags & IRC_AUTH_BUSY) && !(st->flags & IRC_AUTH_NS);
   st->flags &= (uint16_t) ~(IRC_AUTH_BUSY | IRC_AUTH_NS);
   if (account == NULL) account = uvc_session_account(s) != NULL ? uvc_session_account(s) : "*";
@@ -282,6 +286,8 @@ void irc_on_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, int statu
       case UVC_AUTH_UNREGISTER:
         irc_ns_notice(core, s, "Account %s deleted; you are logged out", account);
         logged_out(core, s);
+        break;
+      case UVC_AUTH_OPER: /* answered above */
         break;
     }
     if (detail != NULL) irc_ns_notice(core, s, "Note: %s", detail);

@@ -66,7 +66,7 @@ enum {
   IRC_SASL_WAIT = 32, /* AUTHENTICATE PLAIN was accepted: the credentials come next */
   IRC_AUTH_BUSY = 64, /* an account operation is under way (registration waits for it) */
   IRC_AUTH_NS = 128,  /* ... started through NickServ (else through SASL) */
-  IRC_OPER = 256      /* a server operator (user mode +o): may run the OPER-only commands */
+  IRC_OPER = 256      /* unused: server operators are the core's (s->umodes & UVC_USER_OPER) */
 };
 
 /* Capabilities (IRCv3). Only those whose whole behaviour is implemented are offered (see
@@ -253,6 +253,24 @@ void irc_cmd_topic(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
 void irc_cmd_names(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 void irc_cmd_kick(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_invite(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+/* The membership prefix of u in room as viewer sees it: "@", "+", "" (both, "@+", with
+ * multi-prefix). */
+const char* irc_prefixes(const uvc_session_t* viewer, const uvc_session_t* u,
+                         const uvc_room_t* room);
+
+/* ------------------------------------------------------------------------------------------
+ * Server operators (irc_oper.c)
+ * ---------------------------------------------------------------------------------------- */
+
+/* The answer to OPER (from irc_on_auth): 381 and +ow, 491 or 464. */
+void irc_oper_answer(uvc_core_t* core, uvc_session_t* s, int status, const char* name,
+                     const char* detail);
+void irc_cmd_oper(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_kill(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_wallops(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_rehash(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
+void irc_cmd_die(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m);
 
 /* ------------------------------------------------------------------------------------------
  * Messages (irc_message.c)

@@ -156,6 +156,10 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
                            g_tags_len);
       }
       if (err == UVC_ECANNOT_SEND && !notice) irc_num(core, s, ERR_CANNOTSENDTOCHAN, room->name);
+      if (err == UVC_EMODERATED && !notice)
+        irc_num(core, s, ERR_CANNOTSENDTOCHAN_WHY, room->name, "+m");
+      if (err == UVC_EBANNED && !notice)
+        irc_num(core, s, ERR_CANNOTSENDTOCHAN_WHY, room->name, "+b");
     } else if (irc_is_nickserv(&item)) { /* with other targets: the text is not for it */
       if (!notice) irc_ns_notice(core, s, "Send your commands to NickServ alone");
     } else {

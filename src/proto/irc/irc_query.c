@@ -9,7 +9,7 @@
 void irc_send_isupport(uvc_core_t* core, uvc_session_t* s) {
   irc_num(core, s, RPL_ISUPPORT_1, UVC_AWAY_MAX, UVC_ROOMS_PER_USER, UVC_ROOM_MAX, UVC_REASON_MAX,
           MODES_MAX, core->server_name, UVC_NICK_MAX, UVC_TOPIC_MAX, UVC_USER_MAX);
-  irc_num(core, s, RPL_ISUPPORT_2, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX);
+  irc_num(core, s, RPL_ISUPPORT_2, UVC_LIST_MAX, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX);
   irc_num(core, s, RPL_ISUPPORT_3, UVC_WATCH_MAX);
 }
 
@@ -80,9 +80,9 @@ static void who_options(const uvc_irc_str_t* p, who_query_t* q) {
   q->token[k] = '\0';
 }
 
-/* Whether u is a server operator (IRC user mode +o). */
+/* Whether u is a server operator (IRC user mode +o; text users can be operators too). */
 static int is_oper(const uvc_session_t* u) {
-  return irc_is_irc(u) && (((const irc_state_t*)u->proto)->flags & IRC_OPER) != 0;
+  return (u->umodes & UVC_USER_OPER) != 0;
 }
 
 /* One reply: 352, or 354 with the WHOX fields asked for; u as seen in room (NULL: none). */
@@ -93,8 +93,8 @@ static void who_line(who_query_t* q, const uvc_room_t* room, const uvc_session_t
   int i, len;
   flags[n++] = uvc_session_away(u) != NULL ? 'G' : 'H';
   if (is_oper(u)) flags[n++] = '*';
-  if (room != NULL && uvc_session_is_op(u, room)) flags[n++] = '@';
   flags[n] = '\0';
+  if (room != NULL) snprintf(flags + n, sizeof(flags) - n, "%s", irc_prefixes(q->s, u, room));
   q->shown++;
   if (q->fields == 0) {
     irc_num(core, q->s, RPL_WHOREPLY, room != NULL ? room->name : "*", u->user, irc_server,
@@ -187,7 +187,7 @@ void irc_cmd_who(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
   if (m->n >= 2) who_options(&m->params[1], &q);
   if (mask->n > 0 && mask->p[0] == '#') {
     uvc_room_t* room = uvc_core_room(core, mask->p, mask->n);
-    if (room != NULL) {
+    if (room != NULL && uvc_room_visible(room, s)) {
       int in_room = uvc_session_in(s, room) != NULL;
       uint32_t i;
       for (i = 0; i < room->n_members; i++) {
@@ -272,18 +272,22 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
     n = (size_t)head;
     for (r = 0; r < u->n_rooms; r++) {
       const uvc_membership_t* mb = uvc_session_membership_c(u, r);
-      size_t len = mb->room->name_len + ((mb->flags & UVC_MEMBER_OP) ? 1u : 0u);
+      const char* pre = irc_prefixes(s, u, mb->room);
+      size_t len = mb->room->name_len + strlen(pre);
+      if (!uvc_room_visible(mb->room, s)) continue; /* a secret room of someone else's */
       if (n > (size_t)head && n + 1 + len > OUT_MAX) {
         irc_send_buf(core, s, buf, n);
         n = (size_t)head;
       }
       if (n > (size_t)head) buf[n++] = ' ';
-      if (mb->flags & UVC_MEMBER_OP) buf[n++] = '@';
+      memcpy(buf + n, pre, strlen(pre));
+      n += strlen(pre);
       memcpy(buf + n, mb->room->name, mb->room->name_len);
       n += mb->room->name_len;
     }
     if (n > (size_t)head) irc_send_buf(core, s, buf, n);
     irc_num(core, s, RPL_WHOISSERVER, u->nick, core->server_name);
+    if (u->umodes & UVC_USER_OPER) irc_num(core, s, RPL_WHOISOPERATOR, u->nick);
     if (uvc_session_away(u) != NULL) irc_num(core, s, RPL_AWAY, u->nick, uvc_session_away(u));
     if (!irc_is_irc(u)) irc_num(core, s, RPL_WHOISTEXT, u->nick);
     if (uvc_session_account(u) != NULL)
@@ -294,6 +298,7 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
 
 /* One 322 line. */
 static void list_line(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room) {
+  if (!uvc_room_visible(room, s)) return; /* secret (+s), and s is not in it */
   irc_num(core, s, RPL_LIST, room->name, (unsigned)room->n_members,
           room->topic != NULL ? room->topic : "");
 }
@@ -357,8 +362,9 @@ void irc_cmd_userhost(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     uvc_session_t* u = uvc_core_find(core, m->params[i].p, m->params[i].n);
     int len;
     if (u == NULL) continue;
-    len = snprintf(list + n, sizeof(list) - n, "%s%s=%c%s@%s", n ? " " : "", u->nick,
-                   uvc_session_away(u) != NULL ? '-' : '+', u->user, irc_server);
+    len = snprintf(list + n, sizeof(list) - n, "%s%s%s=%c%s@%s", n ? " " : "", u->nick,
+                   (u->umodes & UVC_USER_OPER) ? "*" : "", uvc_session_away(u) != NULL ? '-' : '+',
+                   u->user, irc_server);
     if (len > 0 && (size_t)len < sizeof(list) - n) n += (size_t)len;
   }
   irc_num(core, s, RPL_USERHOST, (int)n, list);

@@ -94,6 +94,9 @@ static size_t leave_reason(const uvc_event_t* ev, char* out, size_t cap) {
     case UVC_LEAVE_REFUSED: /* never present: nobody is told */
       n = snprintf(out, cap, "Connection refused");
       break;
+    case UVC_LEAVE_KILLED: /* "Killed (oper (reason))" */
+      n = snprintf(out, cap, "%.*s", (int)ev->len, ev->text);
+      break;
     case UVC_LEAVE_SHUTDOWN:
     default:
       n = snprintf(out, cap, "Server shutting down");
@@ -103,25 +106,44 @@ static size_t leave_reason(const uvc_event_t* ev, char* out, size_t cap) {
   return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-/* A MODE event: "+nt", "-t", "+n-t" or "+o nick". */
+/* A MODE event: "+nt", "-t+m", "+o nick", "+v nick", "+b mask", "+k key", "+l 10", "-l". */
 static size_t mode_change(const uvc_event_t* ev, char* out, size_t cap) {
-  size_t n = 0;
-  int n_on = ev->mode_on & UVC_ROOM_MEMBERS_ONLY, t_on = ev->mode_on & UVC_ROOM_TOPIC_LOCKED;
-  int n_off = ev->mode_off & UVC_ROOM_MEMBERS_ONLY, t_off = ev->mode_off & UVC_ROOM_TOPIC_LOCKED;
+  static const struct {
+    unsigned mode;
+    char letter;
+  } kLetters[] = {{UVC_ROOM_INVITE_ONLY, 'i'},
+                  {UVC_ROOM_MODERATED, 'm'},
+                  {UVC_ROOM_MEMBERS_ONLY, 'n'},
+                  {UVC_ROOM_SECRET, 's'},
+                  {UVC_ROOM_TOPIC_LOCKED, 't'}};
+  size_t n = 0, i;
   int len;
-  if (ev->to != NULL) {
-    len = snprintf(out, cap, "%co %s", ev->mode_on ? '+' : '-', ev->to->nick);
-    return len < 0 ? 0 : ((size_t)len < cap ? (size_t)len : cap - 1);
-  }
-  if (n_on || t_on) {
+  if (ev->list != 0)
+    len = snprintf(out, cap, "%c%c %.*s", ev->mode_on ? '+' : '-',
+                   ev->list == UVC_LIST_BAN ? 'b' : 'I', (int)ev->len, ev->text);
+  else if (ev->to != NULL)
+    len = snprintf(out, cap, "%c%c %s", ev->mode_on ? '+' : '-',
+                   ((ev->mode_on | ev->mode_off) & UVC_MEMBER_VOICE) ? 'v' : 'o', ev->to->nick);
+  else if (ev->mode_on & UVC_ROOM_KEY)
+    len = snprintf(out, cap, "+k %.*s", (int)ev->len, ev->text);
+  else if (ev->mode_off & UVC_ROOM_KEY)
+    len = snprintf(out, cap, "-k *");
+  else if (ev->mode_on & UVC_ROOM_LIMIT)
+    len = snprintf(out, cap, "+l %u", (unsigned)ev->limit);
+  else if (ev->mode_off & UVC_ROOM_LIMIT)
+    len = snprintf(out, cap, "-l");
+  else
+    len = -1;
+  if (len >= 0) return (size_t)len < cap ? (size_t)len : cap - 1;
+  if (ev->mode_on) {
     out[n++] = '+';
-    if (n_on) out[n++] = 'n';
-    if (t_on) out[n++] = 't';
+    for (i = 0; i < sizeof(kLetters) / sizeof(kLetters[0]); i++)
+      if (ev->mode_on & kLetters[i].mode) out[n++] = kLetters[i].letter;
   }
-  if (n_off || t_off) {
+  if (ev->mode_off) {
     out[n++] = '-';
-    if (n_off) out[n++] = 'n';
-    if (t_off) out[n++] = 't';
+    for (i = 0; i < sizeof(kLetters) / sizeof(kLetters[0]); i++)
+      if (ev->mode_off & kLetters[i].mode) out[n++] = kLetters[i].letter;
   }
   out[n] = '\0';
   return n;
@@ -190,6 +212,12 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, unsigned caps, const char*
       return render_lines(pre, plen, head, n, "", 0, "", 0);
     case UVC_EV_ANNOUNCE:
       n = head_of(head, sizeof(head), ":%s NOTICE * :", irc_server);
+      return render_lines(pre, plen, head, n, ev->text, ev->len, "", 1);
+    case UVC_EV_INVITE:
+      n = head_of(head, sizeof(head), "%s INVITE %s %s", prefix, ev->to->nick, ev->room->name);
+      return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_WALLOPS:
+      n = head_of(head, sizeof(head), "%s WALLOPS :", prefix);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 1);
     case UVC_EV_AWAY:
       if (!(caps & CAP_AWAY_NOTIFY)) return NULL;
