@@ -48,6 +48,7 @@ typedef struct uvc_flow {
   uvc_metrics_t metrics;    /* the counters (metrics.h) */
   /* A client's memory was freed (the server uncounts it). */
   void (*freed)(void* ud, uvc_client_t* c);
+  uint32_t n_closing; /* clients closed already (uv_close: their socket is gone), not yet freed */
   void* ud;
 
   uvc_client_t** dirty; /* clients with output to flush at the end of this phase */

@@ -824,6 +824,7 @@ void uvc_conn_hard_close(uvc_client_t* c) {
   if (c->pause & UVC_PAUSE_HELD) uvc_flow_unhold(UVC_CONN_FLOW(c), c);
   if (c->pause & UVC_PAUSE_FLOOD) uvc_flow_unflood(UVC_CONN_FLOW(c), c);
   if (uvc_list_is_linked(&c->node)) uvc_list_remove(&c->node);
+  UVC_CONN_FLOW(c)->n_closing++; /* its descriptor is given back now */
   uv_close((uv_handle_t*)&c->tcp, on_closed);
 }
 

@@ -143,13 +143,15 @@ static const char* admit(uvc_server_t* srv, uvc_client_t* c, char* why, size_t w
   const uvc_config_t* cfg = &srv->cfg;
   uvc_addr_entry_t* e = NULL;
   uint8_t key[16];
-  if (srv->fd_budget > 0 && srv->n_clients > srv->fd_budget) {
+  /* c included; the closed hold no socket (flow counts them) */
+  uint32_t open = srv->n_clients - srv->flow.n_closing;
+  if (srv->fd_budget > 0 && open > srv->fd_budget) {
     snprintf(why, whylen, "the server is at its open-file limit (%u connections); try again later",
              (unsigned)srv->fd_budget);
     log_refusal(srv, c, NULL, why);
     return why;
   }
-  if (cfg->max_clients > 0 && srv->n_clients > cfg->max_clients) {
+  if (cfg->max_clients > 0 && open > cfg->max_clients) {
     snprintf(why, whylen, "the server is full (%u connections); try again later",
              (unsigned)cfg->max_clients);
     log_refusal(srv, c, NULL, why);
@@ -580,6 +582,7 @@ static void client_freed(void* ud, uvc_client_t* c) {
   uvc_server_t* srv = ud;
   if (c->flags & UVC_CONN_COUNTED) discharge(srv, c);
   srv->n_clients--;
+  srv->flow.n_closing--;
   maybe_finish(srv);
 }
 
