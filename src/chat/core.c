@@ -65,22 +65,40 @@ static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, uns
   return a->render_variant(ev, s, v);
 }
 
-/* Hands ev, rendered in s's slot (rendering it on first use), to s. */
-static void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev, uvc_session_t* s) {
-  unsigned k = s->slot;
-  if (!(rc->done & ((uint64_t)1 << k))) {
-    uvc_msg_t* m = render_slot(ev, s, k);
-    if (k / UVC_FORMATS == UVC_VARIANT_OWN) { /* for s alone: never shared */
-      if (m != NULL) {
-        core->hooks.deliver(core->ud, s, m);
-        uvc_msg_release(m);
-      }
-      return;
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#define COLD       static __attribute__((noinline, cold))
+#else
+#define HOT_INLINE static inline
+#define COLD       static
+#endif
+
+/* The first recipient in slot k: renders ev for it (kept in rc for the others of the slot,
+ * unless the rendering is for s alone) and hands it over. */
+COLD void deliver_first(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev,
+                        uvc_session_t* s, unsigned k) {
+  uvc_msg_t* m = render_slot(ev, s, k);
+  if (k / UVC_FORMATS == UVC_VARIANT_OWN) { /* for s alone: never shared */
+    if (m != NULL) {
+      core->hooks.deliver(core->ud, s, m);
+      uvc_msg_release(m);
     }
-    rc->m[k] = m;
-    rc->done |= (uint64_t)1 << k;
+    return;
   }
-  if (rc->m[k] != NULL) core->hooks.deliver(core->ud, s, rc->m[k]);
+  rc->m[k] = m;
+  rc->done |= (uint64_t)1 << k;
+  if (m != NULL) core->hooks.deliver(core->ud, s, m);
+}
+
+/* Hands ev, rendered in s's slot (rendering it on first use), to s. The hot path of every
+ * fan-out: one bit test and the hook, inline in each fan-out loop. */
+HOT_INLINE void deliver(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev,
+                        uvc_session_t* s) {
+  unsigned k = s->slot;
+  if (!(rc->done & ((uint64_t)1 << k)))
+    deliver_first(core, rc, ev, s, k);
+  else if (rc->m[k] != NULL)
+    core->hooks.deliver(core->ud, s, rc->m[k]);
 }
 
 static void render_cache_free(render_cache_t* rc) {
