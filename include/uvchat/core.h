@@ -315,6 +315,10 @@ typedef struct uvc_adapter {
    * UVC_VARIANT_OWN. The result may depend on the recipient s only for UVC_VARIANT_OWN. */
   uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
                                const uvc_session_t* s, unsigned v);
+  /* Optional: turns a message sent to one session alone (uvc_core_send) into what goes on its
+   * wire, a new message with one reference (IRC over WebSocket: one frame per line). The
+   * adapter's render already returns wire-ready messages. */
+  uvc_msg_t* (*wrap)(const uvc_msg_t* m);
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -392,6 +396,8 @@ struct uvc_room {
 int uvc_room_visible(const uvc_room_t* room, const uvc_session_t* viewer);
 
 typedef struct uvc_core_hooks {
+  /* Optional: an account operation took `seconds` from its start to its answer (metrics). */
+  void (*auth_done)(void* ud, double seconds);
   /* Queue m for s. The callee takes its own reference if it keeps m. */
   void (*deliver)(void* ud, uvc_session_t* s, uvc_msg_t* m);
   /* The session's adapter asks to end the session (for example /quit): the owner of the
@@ -462,6 +468,7 @@ struct uvc_core {
   void* admin_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
+  uint64_t delivered;        /* messages handed to recipients (counted per fan-out, not per send) */
   const char* autojoin;      /* see uvc_core_config_t */
   uint32_t max_present;      /* the most sessions present at once since start */
   uvc_whowas_t* whowas;      /* a ring of departed nicks, oldest overwritten first */

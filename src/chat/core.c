@@ -222,6 +222,7 @@ static void deliver_one(uvc_core_t* core, const uvc_event_t* ev, uvc_session_t* 
   rc.done = 0;
   deliver(core, &rc, ev, s);
   render_cache_free(&rc);
+  core->delivered++;
 }
 
 /* Everyone in room but skip. */
@@ -234,6 +235,7 @@ static void fanout_room(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* e
   for (i = 0; i < n; i++)
     if (v[i] != skip) deliver(core, &rc, ev, v[i]);
   render_cache_free(&rc);
+  core->delivered += n - (skip != NULL && n > 0);
 }
 
 static void clear_mark(uvc_session_t* s, void* arg) {
@@ -1649,7 +1651,15 @@ uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int fai
 }
 
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {
-  if (m != NULL) core->hooks.deliver(core->ud, s, m);
+  uvc_msg_t* w;
+  if (m == NULL) return;
+  if (s->adapter->wrap == NULL) {
+    core->hooks.deliver(core->ud, s, m);
+    return;
+  }
+  if ((w = s->adapter->wrap(m)) == NULL) return;
+  core->hooks.deliver(core->ud, s, w);
+  uvc_msg_release(w);
 }
 
 void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,

@@ -144,6 +144,7 @@ static void cmd_rehash(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n
 static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void admit(uvc_core_t* core, uvc_session_t* s);
 
+#define CMD_ARGS_MAX   8 /* the most words a command takes (kCommands max) */
 #define SECRET_ACCOUNT (CMD_ACCOUNT | CMD_SECRET)
 static const text_cmd_t kCommands[] = {
     /* name   handler    min max rest usage               help                     flags */
@@ -911,8 +912,8 @@ static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
 /* Checks the command c found at the start of line (its name i bytes long) and runs it. */
 static void run_found(uvc_core_t* core, uvc_session_t* s, const text_cmd_t* c, const char* line,
                       size_t len, size_t i) {
-  uvc_slice_t args[4];
-  int n;
+  uvc_slice_t args[CMD_ARGS_MAX]; /* no command takes more (/mode: 8) */
+  int n, max;
   if (c == NULL) {
     reply(core, s, "! unknown command %.*s; type /help for the list",
           (int)uvc_utf8_cut(line, i, 40), line);
@@ -922,7 +923,8 @@ static void run_found(uvc_core_t* core, uvc_session_t* s, const text_cmd_t* c, c
     reply(core, s, "! this server needs a password first: type /pass PASSWORD");
     return;
   }
-  n = uvc_split_words(line + i, len - i, c->max, c->rest, args);
+  max = c->max < CMD_ARGS_MAX ? c->max : CMD_ARGS_MAX; /* a table row can never overrun args */
+  n = uvc_split_words(line + i, len - i, max, c->rest, args);
   if (n < c->min || n > c->max)
     reply(core, s, "! usage: %s", c->usage);
   else
@@ -1205,4 +1207,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_watch: text users watch nobody */
     NULL, /* realname: text users have none */
     NULL, /* render_variant: one rendering for every text user */
+    NULL, /* wrap */
 };

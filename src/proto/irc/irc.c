@@ -15,12 +15,12 @@
 
 /* Whether s is an IRC session (with its state). */
 int irc_is_irc(const uvc_session_t* s) {
-  return s->adapter == &uvc_irc_adapter && s->proto != NULL;
+  return uvc_irc_adapter_is(s->adapter) && s->proto != NULL;
 }
 
 /* Whether a session of adapter a is an IRC client. */
 int irc_format_is_irc(const uvc_adapter_t* a) {
-  return a == &uvc_irc_adapter;
+  return uvc_irc_adapter_is(a);
 }
 
 /* Whether s has user mode +i. */
@@ -349,7 +349,7 @@ static void dispatch(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, uvc_ir
 }
 
 /* A new connection: its state, empty until NICK and USER come. */
-static void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
+void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = calloc(1, sizeof(*st) + 1);
   if (st == NULL) {
     uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
@@ -388,7 +388,7 @@ static void capture_start(uvc_session_t* s, irc_state_t* st, const uvc_irc_str_t
     c->label[i] = (label->p[i] == ' ' || label->p[i] == ';') ? '_' : label->p[i];
   c->label[label->n] = '\0';
   c->slot = s->slot;
-  s->slot = (uint8_t)(uvc_irc_adapter.format + UVC_FORMATS * UVC_VARIANT_OWN);
+  s->slot = (uint8_t)(s->adapter->format + UVC_FORMATS * UVC_VARIANT_OWN);
   st->capture = c;
 }
 
@@ -452,7 +452,7 @@ static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
 
 /* One line from the client: parsed, then dispatched (417 when too long). A labeled command
  * from a client with labeled-response gets its answer labeled. */
-static void irc_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
+void irc_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
   uvc_irc_msg_t m;
   irc_state_t* st = s->proto;
   uvc_irc_str_t label;
@@ -478,23 +478,23 @@ static void irc_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, si
 }
 
 /* A line longer than the framer's limit (tags included) was dropped. */
-static void irc_on_toolong(uvc_core_t* core, uvc_session_t* s) {
+void irc_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   irc_num(core, s, ERR_INPUTTOOLONG);
 }
 
 /* The client has been silent for --ping-interval: ask it to show it is there. */
-static void irc_on_idle(uvc_core_t* core, uvc_session_t* s) {
+void irc_on_idle(uvc_core_t* core, uvc_session_t* s) {
   irc_sendf(core, s, "PING :%s", core->server_name);
 }
 
 /* The server is closing the connection (timeout, too much input, refused): say why. */
-static void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text) {
+void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text) {
   (void)why;
   irc_closing_link(core, s, text, strlen(text));
 }
 
 /* Flood control holds back the client's lines: one server NOTICE says so. */
-static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
+void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
   irc_sendf(core, s,
             ":%s NOTICE %s :*** slow down: your lines are being delayed to %u a second (none is "
             "lost)",
@@ -502,12 +502,12 @@ static void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_secon
 }
 
 /* The real name of an IRC session, for the nick history. */
-static const char* irc_realname(const uvc_session_t* s) {
+const char* irc_realname(const uvc_session_t* s) {
   return irc_is_irc(s) ? ((const irc_state_t*)s->proto)->realname : NULL;
 }
 
 /* The connection is gone: its state too. */
-static void irc_on_free(uvc_core_t* core, uvc_session_t* s) {
+void irc_on_free(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = s->proto;
   if (st != NULL) {
     irc_sasl_reset(st);
@@ -538,4 +538,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_on_watch,
     irc_realname,
     irc_render_variant,
+    NULL, /* wrap: render and replies are already IRC lines */
 };

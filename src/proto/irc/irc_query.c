@@ -236,7 +236,7 @@ void irc_cmd_whowas(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
       if (tm == NULL || strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y UTC", tm) == 0)
         snprintf(when, sizeof(when), "%lld", (long long)e->when);
       irc_num(core, s, RPL_WHOWASUSER, e->nick, e->user, core->server_name,
-              e->adapter == &uvc_irc_adapter ? e->realname : TEXT_REALNAME);
+              uvc_irc_adapter_is(e->adapter) ? e->realname : TEXT_REALNAME);
       irc_num(core, s, RPL_WHOWASSERVER, e->nick, core->server_name, when);
     }
     if (!found) irc_num(core, s, ERR_WASNOSUCHNICK, word);
