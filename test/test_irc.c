@@ -2421,7 +2421,7 @@ static void fake_oper_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const 
   if (status == 0) uvc_core_set_oper(&core, s, name, nlen);
   s->adapter->on_auth(&core, s, UVC_AUTH_OPER, status, status == 0 ? "admin" : NULL, NULL);
 }
-static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL};
+static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL, NULL};
 static int g_rehashed, g_died;
 static void on_rehash(void* ud, const uvc_session_t* by) {
   (void)ud, (void)by;

@@ -79,7 +79,8 @@
   X(KEY_INVALID, -37, "that is not a valid key")                                         \
   X(NOT_SERVER_OPER, -38, "you are not a server operator")                               \
   X(OPER_UNAVAILABLE, -39, "no server operator by that name")                            \
-  X(OPER_FAILED, -40, "wrong operator password")
+  X(OPER_FAILED, -40, "wrong operator password")                                         \
+  X(OPERS_UNAVAILABLE, -41, "server operators are not available on this server")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -173,7 +174,10 @@ typedef enum {
   UVC_EV_WALLOPS,  /* server operator from says text to operators and wallops listeners */
   UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
   UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
-  UVC_EV_TAGMSG    /* from sent only tags (tags) to room, or to `to` alone */
+  UVC_EV_TAGMSG,   /* from sent only tags (tags) to room, or to `to` alone */
+  UVC_EV_RECLAIM   /* to (the recipient alone) held the nick of account text, whose owner
+                      from logged in: to was renamed to to.nick (same_account: to was logged
+                      in to that account too, from another connection) */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -202,6 +206,9 @@ typedef struct uvc_auth_ops {
    * with failed set, records a failed attempt first. Returns 0 when the address may try
    * now, else the milliseconds until it may. */
   uint64_t (*address_wait)(void* ud, const uvc_session_t* s, int failed);
+  /* Optional: 1 when pw[0..len) is the secret want[0..wlen) (the server password), compared
+   * in constant time; the core compares byte by byte without it. */
+  int (*same_password)(void* ud, const char* want, size_t wlen, const char* pw, size_t len);
 } uvc_auth_ops_t;
 
 #define UVC_HOST_MAX 63 /* bytes of the host of nick!user@host (a server name) */
@@ -246,6 +253,7 @@ typedef struct uvc_event {
   uint8_t room_len;     /* 0: no room */
   uint8_t old_len;      /* NICK: the length of old_nick */
   uint8_t has_realname; /* ARRIVE: realname is the sender's (else their format has none) */
+  uint8_t same_account; /* RECLAIM: see UVC_EV_RECLAIM */
   uvc_event_who_t from; /* who did it (nick_len 0 for the server) */
   uvc_event_who_t to;   /* PRIVATE, KICK, MODE of a member, INVITE, TAGMSG to one: whom */
   char room[UVC_ROOM_MAX + 1];

@@ -19,11 +19,6 @@ static int g_hash_oom;
 #include <string.h>
 
 #include "uvchat/clean.h"
-#ifdef UVCHAT_WITH_ACCOUNTS
-#include <sodium.h>
-
-#include "uvchat/password.h"
-#endif
 
 /* Nicks and room names compare ignoring ASCII case. */
 #undef HASH_FUNCTION
@@ -1531,8 +1526,7 @@ void uvc_core_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, const c
     if (core->opers != NULL)
       core->opers->start(core->opers_ud, s, op, name, nlen, a, alen, b, blen);
     else if (s->adapter->on_auth != NULL)
-      s->adapter->on_auth(core, s, op, UVC_EOPER_UNAVAILABLE, NULL,
-                          "server operators are not available on this server");
+      s->adapter->on_auth(core, s, op, UVC_EOPERS_UNAVAILABLE, NULL, NULL);
     return;
   }
   if (core->auth != NULL) {
@@ -1552,22 +1546,16 @@ int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s) {
 
 int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
   uvc_session_t* holder = uvc_core_find(core, nick, len);
-  char note[2 * UVC_NICK_MAX + 96];
-  int err, n;
+  const char* account = uvc_session_account(s);
+  uvc_event_t ev;
+  int err;
   if (!uvc_session_logged_in_as(s, nick, len)) return UVC_ENICK_REGISTERED;
   if (holder == NULL || holder == s) return 0;
   if ((err = uvc_core_rename_guest(core, holder)) != 0) return err;
-  if (uvc_session_logged_in_as(holder, nick, len))
-    n = snprintf(note, sizeof(note),
-                 "you logged in to %s from another connection, which took the nick: this one "
-                 "is now %s",
-                 uvc_session_account(s), holder->nick);
-  else
-    n = snprintf(note, sizeof(note),
-                 "%s is a registered nick and its owner logged in: you are now %s",
-                 uvc_session_account(s), holder->nick);
-  if (n > 0)
-    uvc_core_notify(core, holder, note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
+  event_init(core, &ev, UVC_EV_RECLAIM, s, account, account != NULL ? strlen(account) : 0);
+  uvc_event_who_of(core, holder, &ev.to);
+  ev.same_account = (uint8_t)(uvc_session_logged_in_as(holder, nick, len) != 0);
+  deliver_one(core, &ev, holder);
   return 0;
 }
 
@@ -1621,28 +1609,17 @@ void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len) {
   const char* want = core->password;
   size_t n;
+  unsigned diff;
+  size_t i;
   if (want == NULL || pw == NULL) return 0;
   n = strlen(want);
-#ifdef UVCHAT_WITH_ACCOUNTS
-  { /* BLAKE2b of both, compared in constant time: the lengths leak nothing either */
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    int same;
-    if (uvc_password_init() != 0) return 0;
-    crypto_generichash(a, sizeof(a), (const unsigned char*)want, n, NULL, 0);
-    crypto_generichash(b, sizeof(b), (const unsigned char*)pw, len, NULL, 0);
-    same = sodium_memcmp(a, b, sizeof(a)) == 0;
-    sodium_memzero(b, sizeof(b));
-    return n > 0 && same;
-  }
-#else
-  { /* every byte of what was given is compared, with no early exit */
-    unsigned diff = (unsigned)(n ^ len);
-    size_t i;
-    for (i = 0; i < len; i++)
-      diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
-    return n > 0 && diff == 0;
-  }
-#endif
+  if (core->auth != NULL && core->auth->same_password != NULL)
+    return core->auth->same_password(core->auth_ud, want, n, pw, len);
+  /* every byte of what was given is compared, with no early exit */
+  diff = (unsigned)(n ^ len);
+  for (i = 0; i < len; i++)
+    diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
+  return n > 0 && diff == 0;
 }
 
 uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int failed) {

@@ -1174,6 +1174,15 @@ static uvc_msg_t* text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx
                          ev->room);
     case UVC_EV_MODE:
       return render_mode(ev);
+    case UVC_EV_RECLAIM:
+      if (ev->same_account)
+        return render_line(NULL, 0, NULL,
+                           "*** you logged in to %.*s from another connection, which took the "
+                           "nick: this one is now %s",
+                           (int)ev->len, ev->text, ev->to.nick);
+      return render_line(NULL, 0, NULL,
+                         "*** %.*s is a registered nick and its owner logged in: you are now %s",
+                         (int)ev->len, ev->text, ev->to.nick);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
     case UVC_EV_INVITE:

@@ -12,7 +12,7 @@ void irc_oper_answer(uvc_core_t* core, uvc_session_t* s, int status, const char*
     (void)name;
     return;
   }
-  if (status == UVC_EOPER_UNAVAILABLE)
+  if (status == UVC_EOPER_UNAVAILABLE || status == UVC_EOPERS_UNAVAILABLE)
     irc_num(core, s, ERR_NOOPERHOST);
   else if (status == UVC_EOPER_FAILED)
     irc_num(core, s, ERR_PASSWDINCORRECT);

@@ -161,6 +161,7 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ct
    * as many lines as it needs: nothing they typed is lost. */
   int split = f->nick_len > 0 && !irc_format_is_irc(f->adapter);
   size_t n;
+  int k;
   if (f->nick_len > 0) irc_who_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
   switch (ev->type) {
     case UVC_EV_SAY:
@@ -209,6 +210,17 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ct
       mode_change(ev, extra, sizeof(extra));
       n = head_of(head, sizeof(head), "%s MODE %s %s", prefix, ev->room, extra);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_RECLAIM: /* a server notice, as the server words it */
+      n = head_of(head, sizeof(head), ":%s NOTICE * :", ctx->server_name);
+      k = snprintf(extra, sizeof(extra),
+                   ev->same_account ? "you logged in to %.*s from another connection, which took "
+                                      "the nick: this one is now %s"
+                                    : "%.*s is a registered nick and its owner logged in: you are "
+                                      "now %s",
+                   (int)ev->len, ev->text, ev->to.nick);
+      if (k < 0) return NULL;
+      return render_lines(pre, plen, head, n, extra,
+                          (size_t)k < sizeof(extra) ? (size_t)k : sizeof(extra) - 1, "", 1);
     case UVC_EV_ANNOUNCE:
       n = head_of(head, sizeof(head), ":%s NOTICE * :", ctx->server_name);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 1);
