@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "uvchat/msg.h"
 #include "uvchat/names.h"
@@ -381,7 +380,6 @@ static inline const char* uvc_session_account(const uvc_session_t* s) {
 typedef struct uvc_registered uvc_registered_t;
 
 struct uvc_room {
-  UT_hash_handle hh;
   uvc_session_t** members;
   uint32_t n_members;
   uint32_t cap_members;
@@ -445,12 +443,14 @@ typedef struct uvc_whowas {
   char account[UVC_NICK_MAX + 1];      /* the account it was logged in to, or empty */
 } uvc_whowas_t;
 
+/* The core's state. Its fields are the core's own: other modules use the functions below
+ * (core.c and the server that embeds it, which sets the operator and admin slots). */
 struct uvc_core {
   uvc_core_hooks_t hooks;
   void* ud;
-  uvc_session_t** nicks; /* present sessions by nick, case-insensitive: open addressing */
-  uint32_t nick_cap;     /* slots in nicks: a power of two, or 0 */
-  uvc_room_t* rooms;     /* uthash head: rooms by name, case-insensitive */
+  uvc_session_t** nicks;        /* present sessions by nick, case-insensitive: open addressing */
+  uint32_t nick_cap;            /* slots in nicks: a power of two, or 0 */
+  struct uvc_room_entry* rooms; /* rooms by name, case-insensitive (core.c's table) */
   uvc_room_t* lobby;
   uint32_t epoch;
   uint32_t guest_seq;
@@ -505,6 +505,29 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 void uvc_core_free(uvc_core_t* core);
 /* The wall clock through the hook. */
 int64_t uvc_core_now(uvc_core_t* core);
+
+/* ---- What the core was configured with, and counts ------------------------------- */
+
+/* The adapters and the accounts module use these, never the struct's fields. */
+const char* uvc_core_server_name(const uvc_core_t* core);
+uvc_room_t* uvc_core_lobby(const uvc_core_t* core); /* the default room */
+const char* uvc_core_autojoin(const uvc_core_t* core);
+const char* uvc_core_motd(const uvc_core_t* core);
+int64_t uvc_core_started(const uvc_core_t* core); /* wall-clock seconds at init */
+uint32_t uvc_core_present_count(const uvc_core_t* core);
+uint32_t uvc_core_max_present(const uvc_core_t* core);
+uint32_t uvc_core_announce_limit(const uvc_core_t* core);
+uint32_t uvc_core_max_line(const uvc_core_t* core);
+/* Whether clients must give a server password (checked with uvc_core_check_password). */
+int uvc_core_has_password(const uvc_core_t* core);
+/* Whether accounts are available (the accounts module is open). */
+int uvc_core_has_accounts(const uvc_core_t* core);
+/* The buffer adapters clean and format lines in (at least max_line + 1 bytes, and at least
+ * UVC_LINE_FLOOR): one per core, overwritten by the next use. */
+char* uvc_core_scratch(uvc_core_t* core);
+/* The id and time of the last event the core made (for an adapter that echoes a message to
+ * its sender in its own way). */
+void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms);
 
 /* ---- Events and rendering --------------------------------------------------------- */
 
@@ -584,6 +607,11 @@ int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size
 
 /* ---- Rooms ------------------------------------------------------------------------- */
 
+/* How many rooms there are. */
+unsigned uvc_core_room_count(const uvc_core_t* core);
+/* The room after prev (NULL: the first), or NULL after the last, in no particular order.
+ * Rooms must not be created or destroyed during the walk. */
+uvc_room_t* uvc_core_room_next(const uvc_core_t* core, const uvc_room_t* prev);
 /* The room with that name (any case), or NULL. */
 uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len);
 /* Joins (creating it, with s as its operator, when new) the room named name; tells the

@@ -12,6 +12,8 @@ static int g_hash_oom;
 
 #include "uvchat/core.h"
 
+#include <uthash.h>
+
 #include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +41,51 @@ const char* uvc_strerror(int err) {
     default:
       return "unknown error";
   }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Getters: what other modules may know of the core
+ * ---------------------------------------------------------------------------------------- */
+
+const char* uvc_core_server_name(const uvc_core_t* core) {
+  return core->server_name;
+}
+uvc_room_t* uvc_core_lobby(const uvc_core_t* core) {
+  return core->lobby;
+}
+const char* uvc_core_autojoin(const uvc_core_t* core) {
+  return core->autojoin;
+}
+const char* uvc_core_motd(const uvc_core_t* core) {
+  return core->motd;
+}
+int64_t uvc_core_started(const uvc_core_t* core) {
+  return core->started;
+}
+uint32_t uvc_core_present_count(const uvc_core_t* core) {
+  return core->n_present;
+}
+uint32_t uvc_core_max_present(const uvc_core_t* core) {
+  return core->max_present;
+}
+uint32_t uvc_core_announce_limit(const uvc_core_t* core) {
+  return core->announce_limit;
+}
+uint32_t uvc_core_max_line(const uvc_core_t* core) {
+  return core->max_line;
+}
+int uvc_core_has_password(const uvc_core_t* core) {
+  return core->password != NULL;
+}
+int uvc_core_has_accounts(const uvc_core_t* core) {
+  return core->auth != NULL;
+}
+char* uvc_core_scratch(uvc_core_t* core) {
+  return core->scratch;
+}
+void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms) {
+  *id = core->last_id;
+  *time_ms = core->last_time_ms;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -293,21 +340,42 @@ int64_t uvc_core_now(uvc_core_t* core) {
   return core->hooks.wallclock != NULL ? core->hooks.wallclock(core->ud) : 0;
 }
 
+/* A room in the core's table: the room, then the table's handle, which nobody outside
+ * core.c sees (core.h does not include uthash). */
+struct uvc_room_entry {
+  uvc_room_t room; /* first: a room's address is its entry's */
+  UT_hash_handle hh;
+};
+typedef struct uvc_room_entry room_entry_t;
+
+static room_entry_t* entry_of(const uvc_room_t* room) {
+  return (room_entry_t*)(void*)room;
+}
+
 static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
-  uvc_room_t* room;
+  room_entry_t* e;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
-  room = calloc(1, sizeof(*room));
-  if (room == NULL) return NULL;
-  memcpy(room->name, name, len);
-  room->name_len = (uint8_t)len;
-  room->created = uvc_core_now(core);
+  e = calloc(1, sizeof(*e));
+  if (e == NULL) return NULL;
+  memcpy(e->room.name, name, len);
+  e->room.name_len = (uint8_t)len;
+  e->room.created = uvc_core_now(core);
   g_hash_oom = 0;
-  HASH_ADD_KEYPTR(hh, core->rooms, room->name, room->name_len, room);
+  HASH_ADD_KEYPTR(hh, core->rooms, e->room.name, e->room.name_len, e);
   if (g_hash_oom) {
-    free(room);
+    free(e);
     return NULL;
   }
-  return room;
+  return &e->room;
+}
+
+unsigned uvc_core_room_count(const uvc_core_t* core) {
+  return (unsigned)HASH_COUNT(core->rooms);
+}
+
+uvc_room_t* uvc_core_room_next(const uvc_core_t* core, const uvc_room_t* prev) {
+  room_entry_t* e = prev == NULL ? core->rooms : (room_entry_t*)entry_of(prev)->hh.next;
+  return e != NULL ? &e->room : NULL;
 }
 
 static void list_free(uvc_mask_list_t* l) {
@@ -319,20 +387,21 @@ static void list_free(uvc_mask_list_t* l) {
 }
 
 static void room_destroy(uvc_core_t* core, uvc_room_t* room) {
-  HASH_DEL(core->rooms, room);
+  room_entry_t* e = entry_of(room);
+  HASH_DEL(core->rooms, e);
   free(room->members);
   free(room->topic);
   free(room->key);
   list_free(&room->bans);
   list_free(&room->invex);
-  free(room);
+  free(e);
 }
 
 uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len) {
-  uvc_room_t* room = NULL;
+  room_entry_t* e = NULL;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
-  HASH_FIND(hh, core->rooms, name, len, room);
-  return room;
+  HASH_FIND(hh, core->rooms, name, len, e);
+  return e != NULL ? &e->room : NULL;
 }
 
 /* s's extras, allocated on first need; NULL when out of memory. */
@@ -729,12 +798,12 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 }
 
 void uvc_core_free(uvc_core_t* core) {
-  uvc_room_t *room, *tmp;
+  room_entry_t *e, *tmp;
   assert(core->n_present == 0);
   free(core->nicks);
   core->nicks = NULL;
-  HASH_ITER(hh, core->rooms, room, tmp) {
-    room_destroy(core, room);
+  HASH_ITER(hh, core->rooms, e, tmp) {
+    room_destroy(core, &e->room);
   }
   free(core->scratch);
   core->scratch = NULL;

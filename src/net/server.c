@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "uvchat/conn.h"
 #include "uvchat/log.h"
@@ -822,7 +823,7 @@ static void server_metrics(void* ud, uvc_metrics_buf_t* b) {
   uvc_metrics_head(b, "uvchat_queued_bytes", "gauge", "Output bytes waiting in send queues.");
   uvc_metrics_printf(b, "uvchat_queued_bytes %llu\n", (unsigned long long)queued);
   uvc_metrics_head(b, "uvchat_rooms", "gauge", "Rooms.");
-  uvc_metrics_printf(b, "uvchat_rooms %u\n", (unsigned)HASH_COUNT(srv->core.rooms));
+  uvc_metrics_printf(b, "uvchat_rooms %u\n", uvc_core_room_count(&srv->core));
   uvc_metrics_head(b, "uvchat_users", "gauge", "People present (with a nick).");
   uvc_metrics_printf(b, "uvchat_users %u\n", (unsigned)srv->core.n_present);
   uvc_metrics_head(b, "uvchat_uptime_seconds", "gauge", "Seconds since the server started.");

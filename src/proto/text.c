@@ -319,7 +319,7 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   if (err != 0) {
     reply(core, s, "! cannot join %.*s: %s", (int)a[0].n, a[0].p, uvc_strerror(err));
     if (uvc_session_room(s) == NULL)
-      uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 1, &room);
+      uvc_core_join(core, s, uvc_core_lobby(core)->name, uvc_core_lobby(core)->name_len, 1, &room);
     return;
   }
   describe_room(core, s, room);
@@ -327,7 +327,7 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
 
 static void cmd_part(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* cur = uvc_session_room(s);
-  uvc_room_t* lobby = core->lobby;
+  uvc_room_t* lobby = uvc_core_lobby(core);
   if (cur == NULL || cur == lobby) {
     reply(core, s, "! you are in %s, where everyone starts; /join another room, or /quit",
           lobby->name);
@@ -351,15 +351,14 @@ static int cmp_room(const void* a, const void* b) {
 
 #define ROOMS_MAX_LISTED 200
 static void cmd_rooms(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
-  unsigned count = HASH_COUNT(core->rooms), i = 0, shown;
-  uvc_room_t **v, *room, *tmp;
+  unsigned count = uvc_core_room_count(core), i = 0, shown;
+  uvc_room_t **v, *room;
   (void)a;
   (void)n;
   v = malloc((count > 0 ? count : 1) * sizeof(*v));
   if (v == NULL) return;
-  HASH_ITER(hh, core->rooms, room, tmp) {
+  for (room = uvc_core_room_next(core, NULL); room != NULL; room = uvc_core_room_next(core, room))
     if (uvc_room_visible(room, s)) v[i++] = room;
-  }
   count = i;
   qsort(v, count, sizeof(*v), cmp_room);
   reply(core, s, "*** %u room%s:", count, count == 1 ? "" : "s");
@@ -470,8 +469,8 @@ static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
  * the server has a password. */
 static int listed(const uvc_core_t* core, const uvc_session_t* s, const text_cmd_t* c) {
   if ((c->flags & CMD_OPER) && !(s->umodes & UVC_USER_OPER)) return 0;
-  if ((c->flags & CMD_ACCOUNT) && core->auth == NULL) return 0;
-  if ((c->flags & CMD_PASS) && core->password == NULL) return 0;
+  if ((c->flags & CMD_ACCOUNT) && !uvc_core_has_accounts(core)) return 0;
+  if ((c->flags & CMD_PASS) && !uvc_core_has_password(core)) return 0;
   return 1;
 }
 
@@ -536,7 +535,7 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     if (listed(core, s, c)) reply(core, s, "***   %-20s %s", c->usage, c->help);
   reply(core, s, "***   %-20s %s", "//TEXT", "send a line that starts with /");
   reply(core, s, "*** Anything else you type goes to everyone in your room.");
-  if (core->auth != NULL)
+  if (uvc_core_has_accounts(core))
     reply(core, s,
           "*** In /who, @ marks operators, + before a nick a voice, + after it an account, ~ the "
           "away, * server operators.");
@@ -600,7 +599,7 @@ static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   static const char kWrong[] = "wrong server password";
   uint64_t wait;
   (void)n;
-  if (core->password == NULL) {
+  if (!uvc_core_has_password(core)) {
     reply(core, s, "! this server has no password");
     return;
   }
@@ -971,7 +970,7 @@ static void admit(uvc_core_t* core, uvc_session_t* s) {
  * it was given (until then the user is in no room and nobody sees them). */
 static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
   s->user = "text";
-  if (core->password != NULL) {
+  if (uvc_core_has_password(core)) {
     reply(core, s, "*** This server needs a password: type /pass PASSWORD");
     return;
   }
@@ -979,7 +978,7 @@ static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
 }
 
 static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
-  char* text = core->scratch;
+  char* text = uvc_core_scratch(core);
   size_t n = uvc_clean_text(line, len, text, 0);
   int err;
   if (uvc_text_is_blank(text, n)) return;
@@ -1009,7 +1008,7 @@ static void text_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_seco
 
 static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   reply(core, s, "! line too long (the limit is %u bytes); it was not sent",
-        (unsigned)core->max_line);
+        (unsigned)uvc_core_max_line(core));
 }
 
 /* The answer to an account command, in words. */

@@ -8,7 +8,8 @@ void irc_oper_answer(uvc_core_t* core, uvc_session_t* s, int status, const char*
                      const char* detail) {
   if (status == 0) {
     irc_num(core, s, RPL_YOUREOPER);
-    irc_sendf(core, s, ":%s!%s@%s MODE %s :+ow", s->nick, s->user, core->server_name, s->nick);
+    irc_sendf(core, s, ":%s!%s@%s MODE %s :+ow", s->nick, s->user, uvc_core_server_name(core),
+              s->nick);
     (void)name;
     return;
   }

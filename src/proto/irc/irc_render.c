@@ -336,8 +336,7 @@ void irc_echo_message(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
   ev.text = text;
   ev.len = len;
   ev.notice = (uint8_t)(notice != 0);
-  ev.id = core->last_id;
-  ev.time_ms = core->last_time_ms;
+  uvc_core_last_event(core, &ev.id, &ev.time_ms);
   ev.tags = tags;
   ev.tags_len = tags_len;
   uvc_core_render_ctx(core, &ctx);
