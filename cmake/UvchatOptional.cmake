@@ -52,3 +52,32 @@ if(UVCHAT_WITH_SYSTEMD AND NOT _uvchat_systemd_found)
   message(FATAL_ERROR "UVCHAT_WITH_SYSTEMD needs libsystemd (Debian/Ubuntu: libsystemd-dev), "
     "or configure with -DUVCHAT_WITH_SYSTEMD=OFF")
 endif()
+
+# UVCHAT_WITH_WEB: the web listener (HTTP, the built-in web client, IRC over WebSocket,
+# /healthz, /metrics): nodejs' http-parser and wslay, and OpenSSL (TLS) for the handshake's
+# SHA-1. Debian/Ubuntu: libhttp-parser-dev libwslay-dev; Homebrew: http-parser wslay; vcpkg:
+# http-parser (wslay is not in vcpkg: Windows builds go without the web listener).
+find_path(HTTP_PARSER_INCLUDE_DIR NAMES http_parser.h)
+find_library(HTTP_PARSER_LIBRARY NAMES http_parser)
+find_path(WSLAY_INCLUDE_DIR NAMES wslay/wslay.h)
+find_library(WSLAY_LIBRARY NAMES wslay)
+set(_uvchat_web_found OFF)
+if(HTTP_PARSER_INCLUDE_DIR AND HTTP_PARSER_LIBRARY AND WSLAY_INCLUDE_DIR AND WSLAY_LIBRARY
+   AND UVCHAT_WITH_TLS)
+  set(_uvchat_web_found ON)
+endif()
+option(UVCHAT_WITH_WEB "The web listener (needs http-parser, wslay and OpenSSL 3)"
+  ${_uvchat_web_found})
+if(UVCHAT_WITH_WEB AND NOT _uvchat_web_found)
+  message(FATAL_ERROR "UVCHAT_WITH_WEB needs http-parser, wslay and TLS (Debian/Ubuntu: "
+    "libhttp-parser-dev libwslay-dev libssl-dev; Homebrew: http-parser wslay openssl@3), "
+    "or configure with -DUVCHAT_WITH_WEB=OFF")
+endif()
+if(UVCHAT_WITH_WEB AND NOT TARGET Uvchat::HttpParser)
+  add_library(Uvchat::HttpParser UNKNOWN IMPORTED)
+  set_target_properties(Uvchat::HttpParser PROPERTIES IMPORTED_LOCATION "${HTTP_PARSER_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${HTTP_PARSER_INCLUDE_DIR}")
+  add_library(Uvchat::Wslay UNKNOWN IMPORTED)
+  set_target_properties(Uvchat::Wslay PROPERTIES IMPORTED_LOCATION "${WSLAY_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${WSLAY_INCLUDE_DIR}")
+endif()

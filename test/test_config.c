@@ -159,7 +159,8 @@ static void file_sets_every_setting(void** state) {
            "ping-interval = 9\nidle-timeout = 10\nmotd = m.txt\nannounce-limit = 11\n"
            "register-per-addr = 12\nregister-rate = 13\n"
            "room = #r\nirc-autojoin = #a\nserver-name = irc.test\naccount-password-min = 9\n"
-           "account-password-max = 99\nlog-level = debug\nquiet = yes\n",
+           "account-password-max = 99\nlog-level = debug\nquiet = yes\nlisten = web:8081\n"
+           "listen = irc+tls:[::1]:6697\n",
            pw);
   write_text(path, text);
   uvc_config_defaults(&c);
@@ -197,11 +198,20 @@ static void file_sets_every_setting(void** state) {
   assert_int_equal(c.account_password_min, 9);
   assert_int_equal(c.account_password_max, 99);
   assert_int_equal(c.log_level, UVC_LOG_ERROR); /* quiet came after log-level */
+  assert_int_equal(c.n_listen, 2);
+  assert_int_equal(c.listen[0].proto, UVC_PROTO_WEB);
+  assert_int_equal(c.listen[0].tls, 0);
+  assert_int_equal(c.listen[0].port, 8081);
+  assert_string_equal(c.listen[0].host, "");
+  assert_int_equal(c.listen[1].proto, UVC_PROTO_IRC);
+  assert_int_equal(c.listen[1].tls, 1);
+  assert_string_equal(c.listen[1].host, "::1");
+  assert_int_equal(c.listen[1].port, 6697);
   /* Every setting differs from its default (the password counts through password-file). */
   uvc_config_defaults(&d);
   n = uvc_config_changes(&d, &c, count_change, &changed);
   assert_int_equal(n, changed);
-  assert_int_equal(changed, 32); /* every setting of the table but password, config, quiet */
+  assert_int_equal(changed, 33); /* every setting of the table but password, config, quiet */
   uvc_config_free(&c);
 
   /* Through uvc_config_load: the flags win, and the password file is read. */
@@ -214,7 +224,30 @@ static void file_sets_every_setting(void** state) {
     assert_int_equal(c.max_clients, 5);
     assert_string_equal(c.password, "from the file");
     assert_string_equal(c.config_file, path);
+    assert_int_equal(c.n_listen, 2);
     uvc_config_free(&c);
+  }
+  { /* --listen on the command line replaces the file's listeners */
+    char* argv[] = {(char*)"uvchat",           (char*)"--config",           path, (char*)"--listen",
+                    (char*)"text:127.0.0.1:0", (char*)"--listen=web+tls:0", NULL};
+    assert_int_equal(uvc_config_load(&c, 6, argv, err, sizeof(err)), UVC_CONFIG_OK);
+    assert_int_equal(c.n_listen, 2);
+    assert_int_equal(c.listen[0].proto, UVC_PROTO_TEXT);
+    assert_string_equal(c.listen[0].host, "127.0.0.1");
+    assert_int_equal(c.listen[1].proto, UVC_PROTO_WEB);
+    assert_int_equal(c.listen[1].tls, 1);
+    assert_int_equal(c.listen[1].port, 0);
+    uvc_config_free(&c);
+  }
+  {
+    char* argv[] = {(char*)"uvchat", (char*)"--listen", (char*)"gopher:70", NULL};
+    assert_int_equal(uvc_config_load(&c, 3, argv, err, sizeof(err)), UVC_CONFIG_ERROR);
+    assert_non_null(strstr(err, "'gopher' is not a protocol"));
+  }
+  {
+    char* argv[] = {(char*)"uvchat", (char*)"--listen", (char*)"irc:70000", NULL};
+    assert_int_equal(uvc_config_load(&c, 3, argv, err, sizeof(err)), UVC_CONFIG_ERROR);
+    assert_non_null(strstr(err, "is not a port number"));
   }
   {
     char* argv[] = {(char*)"uvchat",     (char*)"--config", path,

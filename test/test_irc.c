@@ -1753,6 +1753,181 @@ static void labeled_response(void** state) {
   assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG bob :psst\r\n");
 }
 
+/* ------------------------------------------------------------------------------------------
+ * IRC over WebSocket: the same IRC bytes, one frame per line
+ * ---------------------------------------------------------------------------------------- */
+
+/* The frames of user i's inbox back as IRC lines (each payload plus CRLF) into out; every
+ * frame must be final, unmasked, of opcode op and hold one line without its CRLF. Returns the
+ * number of frames. */
+static int unframe(int i, int op, char* out, size_t cap) {
+  const unsigned char* p = (const unsigned char*)users[i].inbox;
+  size_t at = 0, n = users[i].len, o = 0;
+  int frames = 0;
+  while (at < n) {
+    size_t len, hl = 2;
+    assert_true(n - at >= 2);
+    assert_int_equal(p[at], 0x80 | op);    /* final, of the subprotocol's opcode */
+    assert_int_equal(p[at + 1] & 0x80, 0); /* not masked */
+    len = p[at + 1] & 0x7F;
+    if (len == 126) {
+      assert_true(n - at >= 4);
+      len = ((size_t)p[at + 2] << 8) | p[at + 3];
+      hl = 4;
+    }
+    assert_true(len != 127);
+    assert_true(n - at >= hl + len);
+    assert_null(memchr(p + at + hl, '\n', len)); /* one line per frame, no line ending */
+    assert_true(o + len + 3 <= cap);
+    memcpy(out + o, p + at + hl, len);
+    o += len;
+    memcpy(out + o, "\r\n", 2);
+    o += 2;
+    at += hl + len;
+    frames++;
+  }
+  out[o] = '\0';
+  return frames;
+}
+
+/* Readies an answer for comparison with another client's: every "msgid=ID" tag left out
+ * (with its separator), and each from replaced by to (from NULL: no replacement). */
+static void edit_for_compare(char* s, const char* from, const char* to) {
+  char out[4096], *p;
+  size_t o = 0, i = 0, n = strlen(s);
+  while (i < n) {
+    if (strncmp(s + i, "msgid=", 6) == 0) {
+      while (i < n && s[i] != ';' && s[i] != ' ')
+        i++;
+      if (i < n && s[i] == ';') i++;
+      continue;
+    }
+    if (from != NULL && strncmp(s + i, from, strlen(from)) == 0) {
+      memcpy(out + o, to, strlen(to));
+      o += strlen(to);
+      i += strlen(from);
+      continue;
+    }
+    out[o++] = s[i++];
+  }
+  out[o] = '\0';
+  while ((p = strstr(out, "; ")) != NULL) /* a msgid that was the last tag */
+    memmove(p, p + 1, strlen(p + 1) + 1);
+  strcpy(s, out);
+}
+
+/* Opens user i over WebSocket (adapter: text or binary frames) as nick with the capabilities
+ * caps, in #lobby and #v3; clears every inbox. */
+static void ws_v3_user(int i, const char* nick, const uvc_adapter_t* adapter, const char* caps) {
+  user_t* u = &users[i];
+  char line[256], got[8192];
+  int op = adapter == &uvc_irc_ws_binary_adapter ? 2 : 1;
+  memset(u, 0, sizeof *u);
+  u->close_why = -1;
+  u->open = 1;
+  uvc_session_init(&u->s, adapter);
+  adapter->on_open(&core, &u->s);
+  snprintf(line, sizeof line, "NICK %s", nick);
+  send_line(i, line);
+  snprintf(line, sizeof line, "USER %s 0 * :Real %s", nick, nick);
+  send_line(i, line);
+  assert_true(u->s.present);
+  assert_true(unframe(i, op, got, sizeof got) > 5); /* the welcome, each line a frame */
+  assert_non_null(strstr(got, " 001 "));
+  users[i].len = 0;
+  if (caps[0] != '\0') {
+    snprintf(line, sizeof line, "CAP REQ :%s", caps);
+    send_line(i, line);
+    assert_int_equal(unframe(i, op, got, sizeof got), 1);
+    snprintf(line, sizeof line, ":uvchat CAP %s ACK :%s\r\n", nick, caps);
+    assert_string_equal(got, line);
+  }
+  send_line(i, "JOIN #lobby");
+  send_line(i, "JOIN #v3");
+  clear();
+}
+
+#define WS_CAPS "server-time message-tags echo-message batch labeled-response"
+
+/* A WebSocket client gets, for the capabilities it asked for, exactly the IRC bytes a TCP
+ * client with the same capabilities gets, one frame per line: broadcasts rendered and framed
+ * once per subprotocol and variant and shared, echoes and labeled answers framed on their
+ * way to their one client. */
+static void websocket_clients_get_the_same_irc(void** state) {
+  char want[2048], got[4096], id[32];
+  const char* p;
+  int frames;
+  (void)state;
+  v3_user(0, "alice", WS_CAPS);                              /* TCP */
+  ws_v3_user(1, "bob", &uvc_irc_ws_text_adapter, WS_CAPS);   /* text frames */
+  ws_v3_user(2, "carol", &uvc_irc_ws_text_adapter, WS_CAPS); /* text frames */
+  ws_v3_user(3, "dave", &uvc_irc_ws_binary_adapter, WS_CAPS);
+  ws_v3_user(4, "eve", &uvc_irc_ws_text_adapter, "");
+  v3_user(5, "frank", "");
+  assert_int_equal(users[1].s.slot, users[0].s.slot + 1); /* the same variant, format 2 */
+  assert_int_equal(users[3].s.slot, users[0].s.slot + 2); /* format 3 */
+  assert_int_equal(users[4].s.slot, uvc_irc_ws_text_adapter.format);
+
+  send_line(5, "PRIVMSG #v3 :hi");
+  snprintf(want, sizeof want, "@time=" T0 ";msgid=%s :frank!~frank@uvchat PRIVMSG #v3 :hi\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_int_equal(unframe(1, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_int_equal(unframe(2, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_ptr_equal(users[1].last, users[2].last); /* framed once, shared */
+  assert_int_equal(unframe(3, 2, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_ptr_not_equal(users[3].last, users[1].last); /* another subprotocol, its own frame */
+  assert_int_equal(unframe(4, 1, got, sizeof got), 1);
+  assert_string_equal(got, ":frank!~frank@uvchat PRIVMSG #v3 :hi\r\n");
+  clear();
+
+  /* A WebSocket client's own message comes back (echo-message) with the msgid and time the
+   * others got. */
+  send_line(1, "PRIVMSG #v3 :from the browser");
+  snprintf(want, sizeof want,
+           "@time=" T0 ";msgid=%s :bob!~bob@uvchat PRIVMSG #v3 :from the browser\r\n",
+           last_msgid(id));
+  assert_string_equal(users[0].inbox, want);
+  assert_int_equal(unframe(1, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_int_equal(unframe(3, 2, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  assert_string_equal(users[5].inbox, ":bob!~bob@uvchat PRIVMSG #v3 :from the browser\r\n");
+  clear();
+
+  /* A labeled command's answer: one line with the label, framed. */
+  send_line(1, "@label=L1 PRIVMSG #v3 :labeled");
+  snprintf(want, sizeof want,
+           "@label=L1;time=" T0 ";msgid=%s :bob!~bob@uvchat PRIVMSG #v3 :labeled\r\n",
+           last_msgid(id));
+  assert_int_equal(unframe(1, 1, got, sizeof got), 1);
+  assert_string_equal(got, want);
+  clear();
+
+  /* An answer of several lines, events rendered for the client alone among them: the same
+   * batch a TCP client gets, each line in its frame. */
+  send_line(0, "@label=J JOIN #w");
+  strcpy(want, users[0].inbox);
+  send_line(0, "PART #w");
+  clear();
+  send_line(1, "@label=J JOIN #w");
+  frames = unframe(1, 1, got, sizeof got);
+  assert_true(frames >= 4); /* BATCH +, JOIN, names, BATCH - */
+  assert_non_null(strstr(got, "@label=J :uvchat BATCH +"));
+  assert_non_null(strstr(got, " :bob!~bob@uvchat JOIN #w\r\n"));
+  assert_non_null(p = strstr(got, ":uvchat BATCH -"));
+  assert_string_equal(strstr(p, "\r\n"), "\r\n"); /* the last line */
+  /* alice's answer over TCP, with her nick for bob's and the msgids (one per event) left
+   * out, is the same bytes */
+  edit_for_compare(want, "alice", "bob");
+  edit_for_compare(got, NULL, NULL);
+  assert_string_equal(got, want);
+  assert_int_equal(users[1].s.slot, users[0].s.slot + 1); /* back to its shared variant */
+}
+
 /* account-tag, account-notify and extended-join: accounts as peers see them. */
 static void account_tag_notify_and_extended_join(void** state) {
   (void)state;
@@ -2246,7 +2421,7 @@ static void fake_oper_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const 
   if (status == 0) uvc_core_set_oper(&core, s, name, nlen);
   s->adapter->on_auth(&core, s, UVC_AUTH_OPER, status, status == 0 ? "admin" : NULL, NULL);
 }
-static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL};
+static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL, NULL};
 static int g_rehashed, g_died;
 static void on_rehash(void* ud, const uvc_session_t* by) {
   (void)ud, (void)by;
@@ -2375,6 +2550,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(server_operators, setup, teardown),
       cmocka_unit_test_setup_teardown(server_time_and_msgid, setup, teardown),
       cmocka_unit_test_setup_teardown(echo_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(websocket_clients_get_the_same_irc, setup, teardown),
       cmocka_unit_test_setup_teardown(client_tags_and_tagmsg, setup, teardown),
       cmocka_unit_test_setup_teardown(labeled_response, setup, teardown),
       cmocka_unit_test_setup_teardown(account_tag_notify_and_extended_join, setup, teardown),

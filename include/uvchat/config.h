@@ -13,6 +13,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The wire formats a listener can speak (--listen PROTOCOL). */
+typedef enum { UVC_PROTO_TEXT = 0, UVC_PROTO_IRC, UVC_PROTO_WEB } uvc_proto_t;
+#define UVC_LISTEN_MAX 8
+
+/* One --listen PROTOCOL[+tls]:[ADDRESS:]PORT. */
+typedef struct uvc_listen {
+  uint8_t proto;     /* uvc_proto_t */
+  uint8_t tls;       /* +tls */
+  uint8_t from_file; /* set by the configuration file (the flags replace those) */
+  int port;
+  char host[64]; /* "" for --host's address */
+} uvc_listen_t;
+
+/* The name of a protocol ("text", "irc", "web"). */
+const char* uvc_proto_name(int proto);
+
 typedef struct uvc_config {
   const char* host;         /* NULL: all interfaces, IPv6 and IPv4 */
   int port;                 /* text listener; 0 picks a free port */
@@ -66,7 +82,19 @@ typedef struct uvc_config {
   int hash_password;           /* --hash-password: hash a password from stdin and exit */
   const char* opers;           /* server operators: "NAME HASH" lines (LF-separated), or NULL */
   struct uvc_config_str* strs; /* strings this config owns (read from files): see _free */
+  uvc_listen_t listen[UVC_LISTEN_MAX]; /* --listen, in order */
+  int n_listen;
+  unsigned ports_given;   /* the port shortcuts set explicitly (bit per UVC_PORT_*) */
+  const char* web_origin; /* the Origin a WebSocket may come from: NULL same origin, "*" any */
+  uint64_t http_ms;       /* an HTTP client must send its request within this */
 } uvc_config_t;
+
+/* Bits of ports_given. */
+enum { UVC_PORT_TEXT = 1, UVC_PORT_IRC = 2, UVC_PORT_TLS = 4, UVC_PORT_IRC_TLS = 8 };
+
+/* Parses "PROTOCOL[+tls]:[ADDRESS:]PORT" (an IPv6 address in brackets). Returns 0, or -1 with
+ * the reason in err. */
+int uvc_parse_listen(const char* s, uvc_listen_t* out, char* err, size_t errlen);
 
 typedef enum {
   UVC_CONFIG_OK = 0,

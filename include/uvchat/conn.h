@@ -16,7 +16,9 @@
 #include "uvchat/outq.h"
 #include "uvchat/telnet.h"
 
-typedef struct uvc_server uvc_server_t;
+#include "uvchat/flow.h"
+
+struct uvc_transport_maker;
 
 typedef enum {
   UVC_CONN_OPEN = 0,
@@ -35,7 +37,7 @@ enum {
   UVC_CONN_COUNTED = 32,   /* counted in the server's per-address table */
   UVC_CONN_HOLDING = 64,   /* congested, and it became congested or took bytes within the
                               last 30 ms: whoever sends to it waits (see server.c) */
-  UVC_CONN_TLS = 128       /* a uvc_tls_client_t: speaks TLS */
+  UVC_CONN_XPORT = 128     /* a uvc_xclient_t: its bytes go through transports (transport.h) */
 };
 
 /* Why a client's input is paused (a bitmask: reading resumes when none is left). */
@@ -99,9 +101,20 @@ typedef struct uvc_client {
                         token bucket is full again, so that it is told once per episode */
 } uvc_client_t;
 
-/* Accepts a connection from listener into a new client and greets it (a TLS client once
- * its handshake is done). */
-void uvc_conn_accept(uv_stream_t* listener, const uvc_adapter_t* adapter, int tls);
+/* Accepts a connection from listener into a new client whose bytes go through the n_chain
+ * transports chain makes (chain[0] nearest the socket; none: plain TCP), or returns NULL when
+ * it cannot (the connection is then closed). The client does not read yet: its owner counts
+ * it, links it (c->node) and then calls uvc_conn_start or uvc_conn_refuse. */
+uvc_client_t* uvc_conn_accept(uvc_flow_t* flow, uv_stream_t* listener, const uvc_adapter_t* adapter,
+                              const struct uvc_transport_maker* chain, int n_chain);
+/* Starts reading an accepted client and greets it (behind transports: once they are ready). */
+void uvc_conn_start(uvc_client_t* c);
+/* Turns an accepted client away with one line saying why (not behind a transport) and closes
+ * it now. */
+void uvc_conn_refuse(uvc_client_t* c, const char* why);
+
+/* What the flow module may ask of a client (see uvc_flow_ops_t). */
+extern const uvc_flow_ops_t uvc_conn_flow_ops;
 
 /* Queues m (taking a reference) for c; drops c when its send queue passes the limit. */
 void uvc_conn_send(uvc_client_t* c, uvc_msg_t* m);
@@ -140,11 +153,29 @@ void uvc_conn_finish_leave(uvc_client_t* c);
 /* Writes what is queued: uv_try_write first, uv_write for what the socket did not take. */
 void uvc_conn_flush(uvc_client_t* c);
 
+/* Once a second (the sweep): the transports' limits on time. */
+void uvc_conn_tick(uvc_client_t* c, uint32_t now);
+/* For transports: decoded bytes from the top layer go to the framer and the adapter. */
+void uvc_conn_input(uvc_client_t* c, char* data, size_t n);
+/* For transports: queues m (taking a reference) as it is, whatever the session's state, while
+ * c may still write (an HTTP response, a WebSocket control frame). */
+void uvc_conn_queue(uvc_client_t* c, uvc_msg_t* m);
+/* For transports: a write failed (the peer is gone). */
+void uvc_conn_write_failed(uvc_client_t* c, int err);
+/* For the bottom transport: everything queued is written; a draining client shuts down. */
+void uvc_conn_drained(uvc_client_t* c);
+
 /* Closes the handle now; queued output is discarded. */
 void uvc_conn_hard_close(uvc_client_t* c);
 
-/* The server a client belongs to: the loop's data pointer. */
-#define UVC_CONN_SRV(c) ((uvc_server_t*)(c)->tcp.loop->data)
+/* The flow state of a client's loop: the loop's data pointer. */
+#define UVC_CONN_FLOW(c) ((uvc_flow_t*)(c)->tcp.loop->data)
+
+/* Formats a socket address as "1.2.3.4:5" or "[::1]:5" (IPv4-mapped IPv6 as IPv4). */
+void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen);
+/* A client's compact address, from a socket address / formatted like uvc_format_addr. */
+void uvc_peer_from(uvc_peer_t* p, const struct sockaddr* sa);
+void uvc_format_peer(const uvc_peer_t* p, char* out, size_t outlen);
 
 /* The client that carries session s. */
 static inline uvc_client_t* uvc_conn_of(uvc_session_t* s) {

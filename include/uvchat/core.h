@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "uvchat/msg.h"
 #include "uvchat/names.h"
@@ -80,8 +79,9 @@
   X(NOT_SERVER_OPER, -38, "you are not a server operator")                               \
   X(OPER_UNAVAILABLE, -39, "no server operator by that name")                            \
   X(OPER_FAILED, -40, "wrong operator password")                                         \
-  X(HISTORY_UNAVAILABLE, -41, "history is not kept on this server")                      \
-  X(HISTORY_OFF, -42, "that room keeps no history")
+  X(OPERS_UNAVAILABLE, -41, "server operators are not available on this server")         \
+  X(HISTORY_UNAVAILABLE, -42, "history is not kept on this server")                      \
+  X(HISTORY_OFF, -43, "that room keeps no history")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -176,7 +176,10 @@ typedef enum {
   UVC_EV_WALLOPS,  /* server operator from says text to operators and wallops listeners */
   UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
   UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
-  UVC_EV_TAGMSG    /* from sent only tags (tags) to room, or to `to` alone */
+  UVC_EV_TAGMSG,   /* from sent only tags (tags) to room, or to `to` alone */
+  UVC_EV_RECLAIM   /* to (the recipient alone) held the nick of account text, whose owner
+                      from logged in: to was renamed to to.nick (same_account: to was logged
+                      in to that account too, from another connection) */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -205,6 +208,9 @@ typedef struct uvc_auth_ops {
    * with failed set, records a failed attempt first. Returns 0 when the address may try
    * now, else the milliseconds until it may. */
   uint64_t (*address_wait)(void* ud, const uvc_session_t* s, int failed);
+  /* Optional: 1 when pw[0..len) is the secret want[0..wlen) (the server password), compared
+   * in constant time; the core compares byte by byte without it. */
+  int (*same_password)(void* ud, const char* want, size_t wlen, const char* pw, size_t len);
 } uvc_auth_ops_t;
 
 #define UVC_HOST_MAX 63 /* bytes of the host of nick!user@host (a server name) */
@@ -249,6 +255,7 @@ typedef struct uvc_event {
   uint8_t room_len;     /* 0: no room */
   uint8_t old_len;      /* NICK: the length of old_nick */
   uint8_t has_realname; /* ARRIVE: realname is the sender's (else their format has none) */
+  uint8_t same_account; /* RECLAIM: see UVC_EV_RECLAIM */
   uvc_event_who_t from; /* who did it (nick_len 0 for the server) */
   uvc_event_who_t to;   /* PRIVATE, KICK, MODE of a member, INVITE, TAGMSG to one: whom */
   char room[UVC_ROOM_MAX + 1];
@@ -319,6 +326,10 @@ typedef struct uvc_adapter {
    * UVC_VARIANT_OWN. The result may depend on the recipient s only for UVC_VARIANT_OWN. */
   uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
                                const uvc_session_t* s, unsigned v);
+  /* Optional: turns a message sent to one session alone (uvc_core_send) into what goes on its
+   * wire, a new message with one reference (IRC over WebSocket: one frame per line). The
+   * adapter's render already returns wire-ready messages. */
+  uvc_msg_t* (*wrap)(const uvc_msg_t* m);
   /* The answer to a history read it started (uvc_core_history): status 0 and the events
    * ev[0..n), oldest first, valid only during the call, or a negative code and none. For
    * UVC_HQ_TARGETS each event names a conversation in ev.room (a room, or a nick) with the
@@ -379,7 +390,6 @@ static inline const char* uvc_session_account(const uvc_session_t* s) {
 typedef struct uvc_registered uvc_registered_t;
 
 struct uvc_room {
-  UT_hash_handle hh;
   uvc_session_t** members;
   uint32_t n_members;
   uint32_t cap_members;
@@ -402,6 +412,8 @@ struct uvc_room {
 int uvc_room_visible(const uvc_room_t* room, const uvc_session_t* viewer);
 
 typedef struct uvc_core_hooks {
+  /* Optional: an account operation took `seconds` from its start to its answer (metrics). */
+  void (*auth_done)(void* ud, double seconds);
   /* Queue m for s. The callee takes its own reference if it keeps m. */
   void (*deliver)(void* ud, uvc_session_t* s, uvc_msg_t* m);
   /* The session's adapter asks to end the session (for example /quit): the owner of the
@@ -487,12 +499,14 @@ typedef struct uvc_history_ops {
   void (*unregistered)(void* ud, const char* account);
 } uvc_history_ops_t;
 
+/* The core's state. Its fields are the core's own: other modules use the functions below
+ * (core.c and the server that embeds it, which sets the operator and admin slots). */
 struct uvc_core {
   uvc_core_hooks_t hooks;
   void* ud;
-  uvc_session_t** nicks; /* present sessions by nick, case-insensitive: open addressing */
-  uint32_t nick_cap;     /* slots in nicks: a power of two, or 0 */
-  uvc_room_t* rooms;     /* uthash head: rooms by name, case-insensitive */
+  uvc_session_t** nicks;        /* present sessions by nick, case-insensitive: open addressing */
+  uint32_t nick_cap;            /* slots in nicks: a power of two, or 0 */
+  struct uvc_room_entry* rooms; /* rooms by name, case-insensitive (core.c's table) */
   uvc_room_t* lobby;
   uint32_t epoch;
   uint32_t guest_seq;
@@ -518,6 +532,7 @@ struct uvc_core {
   void* admin_ud;
   uvc_registered_t* registered; /* the registered account names (uthash head) */
   uint32_t n_registered;
+  uint64_t delivered;        /* messages handed to recipients (counted per fan-out, not per send) */
   const char* autojoin;      /* see uvc_core_config_t */
   uint32_t max_present;      /* the most sessions present at once since start */
   uvc_whowas_t* whowas;      /* a ring of departed nicks, oldest overwritten first */
@@ -550,6 +565,37 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 void uvc_core_free(uvc_core_t* core);
 /* The wall clock through the hook. */
 int64_t uvc_core_now(uvc_core_t* core);
+
+/* ---- What the core was configured with, and counts ------------------------------- */
+
+/* The adapters and the accounts module use these, never the struct's fields. */
+const char* uvc_core_server_name(const uvc_core_t* core);
+uvc_room_t* uvc_core_lobby(const uvc_core_t* core); /* the default room */
+const char* uvc_core_autojoin(const uvc_core_t* core);
+const char* uvc_core_motd(const uvc_core_t* core);
+int64_t uvc_core_started(const uvc_core_t* core); /* wall-clock seconds at init */
+uint32_t uvc_core_present_count(const uvc_core_t* core);
+uint32_t uvc_core_max_present(const uvc_core_t* core);
+uint32_t uvc_core_announce_limit(const uvc_core_t* core);
+uint32_t uvc_core_max_line(const uvc_core_t* core);
+/* Whether clients must give a server password (checked with uvc_core_check_password). */
+int uvc_core_has_password(const uvc_core_t* core);
+/* Whether accounts are available (the accounts module is open). */
+int uvc_core_has_accounts(const uvc_core_t* core);
+/* Whether history is kept (a history module is plugged in). */
+int uvc_core_has_history(const uvc_core_t* core);
+/* Lines of history a text user is shown on joining a room, and an IRC client without
+ * draft/chathistory as notices (0: none). */
+uint32_t uvc_core_history_join(const uvc_core_t* core);
+uint32_t uvc_core_history_irc(const uvc_core_t* core);
+/* The wall clock in milliseconds, as events get it. */
+int64_t uvc_core_now_ms(uvc_core_t* core);
+/* The buffer adapters clean and format lines in (at least max_line + 1 bytes, and at least
+ * UVC_LINE_FLOOR): one per core, overwritten by the next use. */
+char* uvc_core_scratch(uvc_core_t* core);
+/* The id and time of the last event the core made (for an adapter that echoes a message to
+ * its sender in its own way). */
+void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms);
 
 /* ---- Events and rendering --------------------------------------------------------- */
 
@@ -629,6 +675,11 @@ int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size
 
 /* ---- Rooms ------------------------------------------------------------------------- */
 
+/* How many rooms there are. */
+unsigned uvc_core_room_count(const uvc_core_t* core);
+/* The room after prev (NULL: the first), or NULL after the last, in no particular order.
+ * Rooms must not be created or destroyed during the walk. */
+uvc_room_t* uvc_core_room_next(const uvc_core_t* core, const uvc_room_t* prev);
 /* The room with that name (any case), or NULL. */
 uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len);
 /* Joins (creating it, with s as its operator, when new) the room named name; tells the

@@ -15,6 +15,13 @@
 #include "uvchat/core.h"
 
 extern const uvc_adapter_t uvc_irc_adapter;
+/* IRC over WebSocket, one line per frame: text frames (text.ircv3.net) or binary frames
+ * (binary.ircv3.net). The same IRC sessions, rendered once per subprotocol. */
+extern const uvc_adapter_t uvc_irc_ws_text_adapter;
+extern const uvc_adapter_t uvc_irc_ws_binary_adapter;
+/* Whether a is one of the IRC adapters (over TCP or over WebSocket): its sessions are IRC
+ * sessions, whatever carries their lines. Test this, never a == &uvc_irc_adapter. */
+int uvc_irc_adapter_is(const uvc_adapter_t* a);
 
 #define UVC_IRC_LINE       512  /* the longest line, CRLF included, tags excluded */
 #define UVC_IRC_TAGS_MAX   8191 /* the longest tag section, '@' and the space included */

@@ -58,6 +58,7 @@ typedef struct acct_req {
   uvc_accounts_t* a;
   uvc_session_t* s; /* NULL once orphaned */
   uvc_auth_op_t op;
+  uint64_t started; /* uv_hrtime() when it was asked for (metrics) */
   uint8_t found;    /* the account exists (its hash, not the dummy, is being checked) */
   uint8_t checking; /* a password of the account is being checked (until on_verified) */
   size_t nlen, pwlen, newlen;
@@ -131,6 +132,8 @@ static void req_answer(acct_req_t* r, int status, const char* detail) {
   uvc_core_t* core = r->a->core;
   uvc_auth_op_t op = r->op;
   char name[UVC_NICK_MAX + 1];
+  if (core->hooks.auth_done != NULL)
+    core->hooks.auth_done(core->ud, (double)(uv_hrtime() - r->started) / 1e9);
   memcpy(name, r->name, sizeof(name));
   req_free(r);
   if (s != NULL && s->adapter->on_auth != NULL)
@@ -143,6 +146,7 @@ static acct_req_t* req_new(uvc_accounts_t* a, uvc_session_t* s, uvc_auth_op_t op
   acct_req_t* r = calloc(1, sizeof(*r));
   if (r == NULL) return NULL;
   r->a = a;
+  r->started = uv_hrtime();
   r->s = s;
   r->op = op;
   if (nlen > UVC_NICK_MAX) nlen = UVC_NICK_MAX;
@@ -679,7 +683,13 @@ static uint64_t op_address_wait(void* ud, const uvc_session_t* s, int failed) {
   return wait;
 }
 
-static const uvc_auth_ops_t kOps = {op_start, op_forget, op_address_wait};
+/* core->auth->same_password: the server password, compared by the password module. */
+static int op_same_password(void* ud, const char* want, size_t wlen, const char* pw, size_t len) {
+  (void)ud;
+  return uvc_password_equal(want, wlen, pw, len);
+}
+
+static const uvc_auth_ops_t kOps = {op_start, op_forget, op_address_wait, op_same_password};
 
 /* ---- Changes made by others ------------------------------------------------------------ */
 

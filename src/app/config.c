@@ -88,6 +88,76 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->history_private = 1000;
   cfg->history_join = 20;
   cfg->history_irc = 5;
+  cfg->http_ms = 10000;
+}
+
+const char* uvc_proto_name(int proto) {
+  switch (proto) {
+    case UVC_PROTO_TEXT:
+      return "text";
+    case UVC_PROTO_IRC:
+      return "irc";
+    case UVC_PROTO_WEB:
+      return "web";
+  }
+  return "?";
+}
+
+int uvc_parse_listen(const char* s, uvc_listen_t* out, char* err, size_t errlen) {
+  const char* colon = strchr(s, ':');
+  const char* addr;
+  const char* port;
+  size_t plen, alen;
+  uint64_t v;
+  memset(out, 0, sizeof(*out));
+  if (colon == NULL) {
+    snprintf(err, errlen, "'%s' is not PROTOCOL[+tls]:[ADDRESS:]PORT (for example web:8081)", s);
+    return -1;
+  }
+  plen = (size_t)(colon - s);
+  if (plen > 4 && memcmp(colon - 4, "+tls", 4) == 0) {
+    out->tls = 1;
+    plen -= 4;
+  }
+  if (plen == 4 && memcmp(s, "text", 4) == 0)
+    out->proto = UVC_PROTO_TEXT;
+  else if (plen == 3 && memcmp(s, "irc", 3) == 0)
+    out->proto = UVC_PROTO_IRC;
+  else if (plen == 3 && memcmp(s, "web", 3) == 0)
+    out->proto = UVC_PROTO_WEB;
+  else {
+    snprintf(err, errlen, "'%.*s' is not a protocol: text, irc or web (with +tls for TLS)",
+             (int)plen, s);
+    return -1;
+  }
+  addr = colon + 1;
+  port = strrchr(addr, ':');
+  if (port == NULL) {
+    port = addr;
+    alen = 0;
+  } else {
+    alen = (size_t)(port - addr);
+    port++;
+    if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']') { /* [::1] */
+      addr++;
+      alen -= 2;
+    } else if (memchr(addr, ':', alen) != NULL) {
+      snprintf(err, errlen, "'%s': write an IPv6 address in brackets ([::1]:8081)", s);
+      return -1;
+    }
+    if (alen == 0 || alen >= sizeof(out->host)) {
+      snprintf(err, errlen, "'%s': the address is empty or too long", s);
+      return -1;
+    }
+    memcpy(out->host, addr, alen);
+  }
+  if (*port == '\0' || strspn(port, "0123456789") != strlen(port) ||
+      uvc_parse_size(port, &v) != 0 || v > 65535) {
+    snprintf(err, errlen, "'%s': '%s' is not a port number (0 to 65535)", s, port);
+    return -1;
+  }
+  out->port = (int)v;
+  return 0;
 }
 
 int uvc_parse_size(const char* s, uint64_t* out) {
@@ -168,6 +238,8 @@ typedef enum {
   OPT_LEVEL,
   OPT_QUIET,
   OPT_ROOM,
+  OPT_LISTEN,   /* repeatable: each one adds a listener */
+  OPT_ORIGIN,   /* "same", "any" or an origin */
   OPT_ROOM_OFF, /* a room, or "off" (NULL) */
   OPT_SERVER,   /* a server name: letters, digits, '.', '-' */
   OPT_OPER      /* "NAME HASH": each one given adds a server operator */
@@ -204,6 +276,17 @@ static const opt_t kOptions[] = {
      "text over TLS (needs --tls-cert and --tls-key)", "8443"},
     {"irc-tls-port", OPT_PORT_OFF, F(irc_tls_port), 0, 65535, "N|off",
      "IRC over TLS (needs --tls-cert and --tls-key)", "6697"},
+    {"listen", OPT_LISTEN, F(listen), 0, 0, "PROTO[+tls]:[ADDR:]PORT",
+     "listen for PROTO (text, irc, or web: HTTP with the web client, /ws, /healthz and "
+     "/metrics) on PORT, over TLS with +tls; repeatable; with it, the port shortcuts above are "
+     "opened only when given",
+     "none"},
+    {"web-origin", OPT_ORIGIN, F(web_origin), 0, 0, "ORIGIN|same|any",
+     "where a WebSocket at /ws may be opened from: same (its page on this server), any, or one "
+     "origin such as https://chat.example.org",
+     "same"},
+    {"http-timeout", OPT_SECONDS, F(http_ms), 1, UINT64_C(86400000), "SECONDS",
+     "an HTTP client must send each request within this, and is closed when idle that long", "10"},
     {"tls-cert", OPT_STRING, F(tls_cert), 0, 0, "FILE",
      "PEM certificate (chain) for the TLS ports; reloaded when it or the key "
      "changes" UVC_RELOAD_ALSO,
@@ -314,6 +397,15 @@ void uvc_config_usage(FILE* out, const char* prog) {
   fprintf(out, "  %-26s %s\n", "-V, --version", "show the version and exit");
 }
 
+/* The bit of ports_given for a port setting's field. */
+static unsigned port_bit(size_t offset) {
+  if (offset == offsetof(uvc_config_t, port)) return UVC_PORT_TEXT;
+  if (offset == offsetof(uvc_config_t, irc_port)) return UVC_PORT_IRC;
+  if (offset == offsetof(uvc_config_t, tls_port)) return UVC_PORT_TLS;
+  if (offset == offsetof(uvc_config_t, irc_tls_port)) return UVC_PORT_IRC_TLS;
+  return 0;
+}
+
 /* Sets one setting. name_pfx is "--" for a flag, "" for a file's setting. A value from a
  * file (copy) is copied into cfg's own strings; a flag's value points into argv. */
 static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int copy, char* err,
@@ -406,9 +498,47 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
       *(const char**)field = val;
       return 0;
     }
+    case OPT_LISTEN: {
+      uvc_listen_t l;
+      char why[200];
+      int i, k = 0;
+      if (uvc_parse_listen(val, &l, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s%s: %s", pfx, o->name, why);
+        return -1;
+      }
+      if (!copy) { /* the flags replace the file's listeners */
+        for (i = 0; i < cfg->n_listen; i++)
+          if (!cfg->listen[i].from_file) cfg->listen[k++] = cfg->listen[i];
+        cfg->n_listen = k;
+      }
+      if (cfg->n_listen == UVC_LISTEN_MAX) {
+        snprintf(err, errlen, "%s%s: at most %d listeners", pfx, o->name, UVC_LISTEN_MAX);
+        return -1;
+      }
+      l.from_file = (uint8_t)(copy != 0);
+      cfg->listen[cfg->n_listen++] = l;
+      return 0;
+    }
+    case OPT_ORIGIN:
+      if (*val == '\0') {
+        snprintf(err, errlen, "%s%s needs a value: same, any or an origin", pfx, o->name);
+        return -1;
+      }
+      if (strcmp(val, "same") == 0) {
+        cfg->web_origin = NULL;
+        return 0;
+      }
+      if (strcmp(val, "any") == 0) val = "*";
+      if (copy && (val = own(cfg, val, strlen(val))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      cfg->web_origin = val;
+      return 0;
     case OPT_PORT_OFF:
       if (strcmp(val, "off") == 0) {
         *(int*)field = -1;
+        cfg->ports_given |= port_bit(o->offset);
         return 0;
       }
       /* fall through */
@@ -427,9 +557,10 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
                  (unsigned long long)o->min, (unsigned long long)o->max);
         return -1;
       }
-      if (o->kind != OPT_SIZE)
+      if (o->kind != OPT_SIZE) {
         *(int*)field = (int)v;
-      else
+        cfg->ports_given |= port_bit(o->offset);
+      } else
         *(uint64_t*)field = v;
       return 0;
     case OPT_SECONDS:
@@ -724,6 +855,26 @@ static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, siz
     case OPT_CHECK:
       snprintf(out, outlen, "%s", *(const int*)field ? "yes" : "no");
       return;
+    case OPT_ORIGIN:
+      str = cfg->web_origin;
+      snprintf(out, outlen, "%s", str == NULL ? "same" : strcmp(str, "*") == 0 ? "any" : str);
+      return;
+    case OPT_LISTEN: {
+      size_t at = 0;
+      int i;
+      out[0] = '\0';
+      for (i = 0; i < cfg->n_listen && at < outlen; i++) {
+        const uvc_listen_t* l = &cfg->listen[i];
+        int k = snprintf(out + at, outlen - at, "%s%s%s:%s%s%s%s%d", i ? " " : "",
+                         uvc_proto_name(l->proto), l->tls ? "+tls" : "",
+                         strchr(l->host, ':') ? "[" : "", l->host, strchr(l->host, ':') ? "]" : "",
+                         l->host[0] ? ":" : "", l->port);
+        if (k < 0) break;
+        at += (size_t)k;
+      }
+      if (cfg->n_listen == 0) snprintf(out, outlen, "none");
+      return;
+    }
     case OPT_OPER: { /* the names, not the hashes */
       size_t n = 0;
       str = *(const char* const*)field;
@@ -746,6 +897,19 @@ static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, siz
     }
   }
   out[0] = '\0';
+}
+
+/* Whether two lists of listeners are the same (where each came from aside). */
+static int same_listen(const uvc_config_t* a, const uvc_config_t* b) {
+  int i;
+  if (a->n_listen != b->n_listen) return 0;
+  for (i = 0; i < a->n_listen; i++) {
+    const uvc_listen_t *x = &a->listen[i], *y = &b->listen[i];
+    if (x->proto != y->proto || x->tls != y->tls || x->port != y->port ||
+        strcmp(x->host, y->host) != 0)
+      return 0;
+  }
+  return 1;
 }
 
 static int same_value(const uvc_config_t* a, const uvc_config_t* b, const opt_t* o) {
@@ -773,6 +937,12 @@ static int same_value(const uvc_config_t* a, const uvc_config_t* b, const opt_t*
     case OPT_SIZE:
     case OPT_SECONDS:
       return *(const uint64_t*)fa == *(const uint64_t*)fb;
+    case OPT_ORIGIN:
+      sa = a->web_origin;
+      sb = b->web_origin;
+      return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+    case OPT_LISTEN:
+      return same_listen(a, b);
   }
   return 1;
 }
@@ -820,6 +990,16 @@ int uvc_config_copy_setting(uvc_config_t* dst, const uvc_config_t* src, const ch
     case OPT_SIZE:
     case OPT_SECONDS:
       *(uint64_t*)((char*)dst + o->offset) = *(const uint64_t*)((const char*)src + o->offset);
+      return 0;
+    case OPT_ORIGIN:
+      dst->web_origin = src->web_origin;
+      if (dst->web_origin != NULL &&
+          (dst->web_origin = own(dst, src->web_origin, strlen(src->web_origin))) == NULL)
+        return -1;
+      return 0;
+    case OPT_LISTEN:
+      memcpy(dst->listen, src->listen, sizeof(dst->listen));
+      dst->n_listen = src->n_listen;
       return 0;
   }
   return -1;

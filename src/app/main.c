@@ -63,27 +63,75 @@ static void on_die(void* ud, const uvc_session_t* by) {
 
 /* The listeners: a wire format on a port, in plaintext or over TLS. */
 typedef struct listen_spec {
-  int port; /* -1: not opened */
-  const uvc_adapter_t* adapter;
+  int proto; /* uvc_proto_t */
   int tls;
-  const char* label; /* printed as "listening on ADDR (label)" for scripts and tests */
+  const char* host;
+  int port;
 } listen_spec_t;
+
+/* The listeners to open: the port shortcuts (all of them with their defaults when no
+ * --listen is given; else only those given), then every --listen. Returns how many. */
+static int listeners_of(const uvc_config_t* cfg, listen_spec_t* out) {
+  int n = 0, i, all = cfg->n_listen == 0;
+  struct {
+    int port, proto, tls;
+    unsigned bit;
+  } kShort[4];
+  kShort[0].port = cfg->port, kShort[0].proto = UVC_PROTO_TEXT, kShort[0].tls = 0;
+  kShort[0].bit = UVC_PORT_TEXT;
+  kShort[1].port = cfg->irc_port, kShort[1].proto = UVC_PROTO_IRC, kShort[1].tls = 0;
+  kShort[1].bit = UVC_PORT_IRC;
+  kShort[2].port = cfg->tls_port, kShort[2].proto = UVC_PROTO_TEXT, kShort[2].tls = 1;
+  kShort[2].bit = UVC_PORT_TLS;
+  kShort[3].port = cfg->irc_tls_port, kShort[3].proto = UVC_PROTO_IRC, kShort[3].tls = 1;
+  kShort[3].bit = UVC_PORT_IRC_TLS;
+  for (i = 0; i < 4; i++) {
+    if (kShort[i].port < 0 || !(all || (cfg->ports_given & kShort[i].bit))) continue;
+    if (kShort[i].tls && cfg->tls_cert == NULL) continue; /* TLS ports open with a certificate */
+    out[n].proto = kShort[i].proto, out[n].tls = kShort[i].tls;
+    out[n].host = cfg->host, out[n].port = kShort[i].port;
+    n++;
+  }
+  for (i = 0; i < cfg->n_listen; i++) {
+    const uvc_listen_t* l = &cfg->listen[i];
+    out[n].proto = l->proto, out[n].tls = l->tls;
+    out[n].host = l->host[0] ? l->host : cfg->host, out[n].port = l->port;
+    n++;
+  }
+  return n;
+}
+
+/* Opens one listener; prints "listening on ADDR (label)" for scripts and tests. */
+static int open_listener(uvc_server_t* srv, const uvc_config_t* cfg, const listen_spec_t* l) {
+  char err[256], bound[64];
+  const uvc_adapter_t* adapter = l->proto == UVC_PROTO_IRC ? &uvc_irc_adapter : &uvc_text_adapter;
+  int r;
+  if (l->tls && cfg->tls_cert == NULL) {
+    fprintf(stderr, "uvchat: --listen %s+tls: needs --tls-cert and --tls-key\n",
+            uvc_proto_name(l->proto));
+    return 1;
+  }
+  if (l->proto == UVC_PROTO_WEB)
+    r = uvc_server_listen_web(srv, l->host, l->port, l->tls, bound, sizeof(bound), err,
+                              sizeof(err));
+  else
+    r = uvc_server_listen(srv, l->host, l->port, adapter, l->tls, bound, sizeof(bound), err,
+                          sizeof(err));
+  if (r != 0) {
+    fprintf(stderr, "uvchat: %s\n", err);
+    return 1;
+  }
+  printf("listening on %s (%s%s)\n", bound, uvc_proto_name(l->proto), l->tls ? "-tls" : "");
+  return 0;
+}
 
 /* Opens the accounts, the TLS context and every listener, printing where each listens.
  * Returns 0, or 1 after printing why it cannot run. */
 static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts, void** recall,
                  uvc_reload_t* reload) {
-  char err[256], bound[64];
-  listen_spec_t specs[4];
-  int i, r;
-  specs[0].port = cfg->port, specs[0].adapter = &uvc_text_adapter, specs[0].tls = 0;
-  specs[0].label = "text";
-  specs[1].port = cfg->irc_port, specs[1].adapter = &uvc_irc_adapter, specs[1].tls = 0;
-  specs[1].label = "irc";
-  specs[2].port = cfg->tls_port, specs[2].adapter = &uvc_text_adapter, specs[2].tls = 1;
-  specs[2].label = "text-tls";
-  specs[3].port = cfg->irc_tls_port, specs[3].adapter = &uvc_irc_adapter, specs[3].tls = 1;
-  specs[3].label = "irc-tls";
+  char err[256];
+  listen_spec_t specs[4 + UVC_LISTEN_MAX];
+  int i, r, n = listeners_of(cfg, specs);
   (void)accounts;
   (void)recall;
 #ifdef UVCHAT_WITH_ACCOUNTS
@@ -132,16 +180,8 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts, vo
     fprintf(stderr, "uvchat: cannot watch for signals: %s\n", uv_strerror(r));
     return 1;
   }
-  for (i = 0; i < 4; i++) {
-    const listen_spec_t* l = &specs[i];
-    if (l->port < 0 || (l->tls && cfg->tls_cert == NULL)) continue;
-    if (uvc_server_listen(srv, cfg->host, l->port, l->adapter, l->tls, bound, sizeof(bound), err,
-                          sizeof(err)) != 0) {
-      fprintf(stderr, "uvchat: %s\n", err);
-      return 1;
-    }
-    printf("listening on %s (%s)\n", bound, l->label);
-  }
+  for (i = 0; i < n; i++)
+    if (open_listener(srv, cfg, &specs[i]) != 0) return 1;
   fflush(stdout);
   return 0;
 }

@@ -89,10 +89,20 @@ char* uvc_read_motd(const char* path, char* err, size_t errlen) {
 
 /* Settings the running server cannot take over: they were used once, at start. */
 static int needs_restart(const uvc_reload_t* r, const char* name, const uvc_config_t* next) {
-  static const char* const kAtStart[] = {
-      "host", "port",     "irc-port",    "tls-port",     "irc-tls-port", "data-dir",
-      "room", "max-line", "server-name", "history-size", "history-age",  "history-private",
-      NULL};
+  static const char* const kAtStart[] = {"host",
+                                         "port",
+                                         "irc-port",
+                                         "tls-port",
+                                         "irc-tls-port",
+                                         "listen",
+                                         "data-dir",
+                                         "room",
+                                         "max-line",
+                                         "server-name",
+                                         "history-size",
+                                         "history-age",
+                                         "history-private",
+                                         NULL};
   int i;
   for (i = 0; kAtStart[i] != NULL; i++)
     if (strcmp(name, kAtStart[i]) == 0) return 1;

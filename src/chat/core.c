@@ -12,6 +12,8 @@ static int g_hash_oom;
 
 #include "uvchat/core.h"
 
+#include <uthash.h>
+
 #include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,11 +21,6 @@ static int g_hash_oom;
 #include <string.h>
 
 #include "uvchat/clean.h"
-#ifdef UVCHAT_WITH_ACCOUNTS
-#include <sodium.h>
-
-#include "uvchat/password.h"
-#endif
 
 /* Nicks and room names compare ignoring ASCII case. */
 #undef HASH_FUNCTION
@@ -44,6 +41,64 @@ const char* uvc_strerror(int err) {
     default:
       return "unknown error";
   }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Getters: what other modules may know of the core
+ * ---------------------------------------------------------------------------------------- */
+
+const char* uvc_core_server_name(const uvc_core_t* core) {
+  return core->server_name;
+}
+uvc_room_t* uvc_core_lobby(const uvc_core_t* core) {
+  return core->lobby;
+}
+const char* uvc_core_autojoin(const uvc_core_t* core) {
+  return core->autojoin;
+}
+const char* uvc_core_motd(const uvc_core_t* core) {
+  return core->motd;
+}
+int64_t uvc_core_started(const uvc_core_t* core) {
+  return core->started;
+}
+uint32_t uvc_core_present_count(const uvc_core_t* core) {
+  return core->n_present;
+}
+uint32_t uvc_core_max_present(const uvc_core_t* core) {
+  return core->max_present;
+}
+uint32_t uvc_core_announce_limit(const uvc_core_t* core) {
+  return core->announce_limit;
+}
+uint32_t uvc_core_max_line(const uvc_core_t* core) {
+  return core->max_line;
+}
+int uvc_core_has_password(const uvc_core_t* core) {
+  return core->password != NULL;
+}
+int uvc_core_has_accounts(const uvc_core_t* core) {
+  return core->auth != NULL;
+}
+int uvc_core_has_history(const uvc_core_t* core) {
+  return core->history != NULL;
+}
+uint32_t uvc_core_history_join(const uvc_core_t* core) {
+  return core->history != NULL ? core->history_join : 0;
+}
+uint32_t uvc_core_history_irc(const uvc_core_t* core) {
+  return core->history != NULL ? core->history_irc : 0;
+}
+static int64_t now_ms(uvc_core_t* core);
+int64_t uvc_core_now_ms(uvc_core_t* core) {
+  return now_ms(core);
+}
+char* uvc_core_scratch(uvc_core_t* core) {
+  return core->scratch;
+}
+void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms) {
+  *id = core->last_id;
+  *time_ms = core->last_time_ms;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -222,6 +277,7 @@ static void deliver_one(uvc_core_t* core, const uvc_event_t* ev, uvc_session_t* 
   rc.done = 0;
   deliver(core, &rc, ev, s);
   render_cache_free(&rc);
+  core->delivered++;
 }
 
 /* Everyone in room but skip. */
@@ -234,6 +290,7 @@ static void fanout_room(uvc_core_t* core, uvc_room_t* room, const uvc_event_t* e
   for (i = 0; i < n; i++)
     if (v[i] != skip) deliver(core, &rc, ev, v[i]);
   render_cache_free(&rc);
+  core->delivered += n - (skip != NULL && n > 0);
 }
 
 static void clear_mark(uvc_session_t* s, void* arg) {
@@ -296,21 +353,42 @@ int64_t uvc_core_now(uvc_core_t* core) {
   return core->hooks.wallclock != NULL ? core->hooks.wallclock(core->ud) : 0;
 }
 
+/* A room in the core's table: the room, then the table's handle, which nobody outside
+ * core.c sees (core.h does not include uthash). */
+struct uvc_room_entry {
+  uvc_room_t room; /* first: a room's address is its entry's */
+  UT_hash_handle hh;
+};
+typedef struct uvc_room_entry room_entry_t;
+
+static room_entry_t* entry_of(const uvc_room_t* room) {
+  return (room_entry_t*)(void*)room;
+}
+
 static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
-  uvc_room_t* room;
+  room_entry_t* e;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
-  room = calloc(1, sizeof(*room));
-  if (room == NULL) return NULL;
-  memcpy(room->name, name, len);
-  room->name_len = (uint8_t)len;
-  room->created = uvc_core_now(core);
+  e = calloc(1, sizeof(*e));
+  if (e == NULL) return NULL;
+  memcpy(e->room.name, name, len);
+  e->room.name_len = (uint8_t)len;
+  e->room.created = uvc_core_now(core);
   g_hash_oom = 0;
-  HASH_ADD_KEYPTR(hh, core->rooms, room->name, room->name_len, room);
+  HASH_ADD_KEYPTR(hh, core->rooms, e->room.name, e->room.name_len, e);
   if (g_hash_oom) {
-    free(room);
+    free(e);
     return NULL;
   }
-  return room;
+  return &e->room;
+}
+
+unsigned uvc_core_room_count(const uvc_core_t* core) {
+  return (unsigned)HASH_COUNT(core->rooms);
+}
+
+uvc_room_t* uvc_core_room_next(const uvc_core_t* core, const uvc_room_t* prev) {
+  room_entry_t* e = prev == NULL ? core->rooms : (room_entry_t*)entry_of(prev)->hh.next;
+  return e != NULL ? &e->room : NULL;
 }
 
 static void list_free(uvc_mask_list_t* l) {
@@ -322,20 +400,21 @@ static void list_free(uvc_mask_list_t* l) {
 }
 
 static void room_destroy(uvc_core_t* core, uvc_room_t* room) {
-  HASH_DEL(core->rooms, room);
+  room_entry_t* e = entry_of(room);
+  HASH_DEL(core->rooms, e);
   free(room->members);
   free(room->topic);
   free(room->key);
   list_free(&room->bans);
   list_free(&room->invex);
-  free(room);
+  free(e);
 }
 
 uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len) {
-  uvc_room_t* room = NULL;
+  room_entry_t* e = NULL;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
-  HASH_FIND(hh, core->rooms, name, len, room);
-  return room;
+  HASH_FIND(hh, core->rooms, name, len, e);
+  return e != NULL ? &e->room : NULL;
 }
 
 /* s's extras, allocated on first need; NULL when out of memory. */
@@ -732,12 +811,12 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 }
 
 void uvc_core_free(uvc_core_t* core) {
-  uvc_room_t *room, *tmp;
+  room_entry_t *e, *tmp;
   assert(core->n_present == 0);
   free(core->nicks);
   core->nicks = NULL;
-  HASH_ITER(hh, core->rooms, room, tmp) {
-    room_destroy(core, room);
+  HASH_ITER(hh, core->rooms, e, tmp) {
+    room_destroy(core, &e->room);
   }
   free(core->scratch);
   core->scratch = NULL;
@@ -1575,8 +1654,7 @@ void uvc_core_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, const c
     if (core->opers != NULL)
       core->opers->start(core->opers_ud, s, op, name, nlen, a, alen, b, blen);
     else if (s->adapter->on_auth != NULL)
-      s->adapter->on_auth(core, s, op, UVC_EOPER_UNAVAILABLE, NULL,
-                          "server operators are not available on this server");
+      s->adapter->on_auth(core, s, op, UVC_EOPERS_UNAVAILABLE, NULL, NULL);
     return;
   }
   if (core->auth != NULL) {
@@ -1596,22 +1674,16 @@ int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s) {
 
 int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
   uvc_session_t* holder = uvc_core_find(core, nick, len);
-  char note[2 * UVC_NICK_MAX + 96];
-  int err, n;
+  const char* account = uvc_session_account(s);
+  uvc_event_t ev;
+  int err;
   if (!uvc_session_logged_in_as(s, nick, len)) return UVC_ENICK_REGISTERED;
   if (holder == NULL || holder == s) return 0;
   if ((err = uvc_core_rename_guest(core, holder)) != 0) return err;
-  if (uvc_session_logged_in_as(holder, nick, len))
-    n = snprintf(note, sizeof(note),
-                 "you logged in to %s from another connection, which took the nick: this one "
-                 "is now %s",
-                 uvc_session_account(s), holder->nick);
-  else
-    n = snprintf(note, sizeof(note),
-                 "%s is a registered nick and its owner logged in: you are now %s",
-                 uvc_session_account(s), holder->nick);
-  if (n > 0)
-    uvc_core_notify(core, holder, note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
+  event_init(core, &ev, UVC_EV_RECLAIM, s, account, account != NULL ? strlen(account) : 0);
+  uvc_event_who_of(core, holder, &ev.to);
+  ev.same_account = (uint8_t)(uvc_session_logged_in_as(holder, nick, len) != 0);
+  deliver_one(core, &ev, holder);
   return 0;
 }
 
@@ -1666,28 +1738,17 @@ void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len) {
   const char* want = core->password;
   size_t n;
+  unsigned diff;
+  size_t i;
   if (want == NULL || pw == NULL) return 0;
   n = strlen(want);
-#ifdef UVCHAT_WITH_ACCOUNTS
-  { /* BLAKE2b of both, compared in constant time: the lengths leak nothing either */
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    int same;
-    if (uvc_password_init() != 0) return 0;
-    crypto_generichash(a, sizeof(a), (const unsigned char*)want, n, NULL, 0);
-    crypto_generichash(b, sizeof(b), (const unsigned char*)pw, len, NULL, 0);
-    same = sodium_memcmp(a, b, sizeof(a)) == 0;
-    sodium_memzero(b, sizeof(b));
-    return n > 0 && same;
-  }
-#else
-  { /* every byte of what was given is compared, with no early exit */
-    unsigned diff = (unsigned)(n ^ len);
-    size_t i;
-    for (i = 0; i < len; i++)
-      diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
-    return n > 0 && diff == 0;
-  }
-#endif
+  if (core->auth != NULL && core->auth->same_password != NULL)
+    return core->auth->same_password(core->auth_ud, want, n, pw, len);
+  /* every byte of what was given is compared, with no early exit */
+  diff = (unsigned)(n ^ len);
+  for (i = 0; i < len; i++)
+    diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
+  return n > 0 && diff == 0;
 }
 
 uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int failed) {
@@ -1696,7 +1757,15 @@ uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int fai
 }
 
 void uvc_core_send(uvc_core_t* core, uvc_session_t* s, uvc_msg_t* m) {
-  if (m != NULL) core->hooks.deliver(core->ud, s, m);
+  uvc_msg_t* w;
+  if (m == NULL) return;
+  if (s->adapter->wrap == NULL) {
+    core->hooks.deliver(core->ud, s, m);
+    return;
+  }
+  if ((w = s->adapter->wrap(m)) == NULL) return;
+  core->hooks.deliver(core->ud, s, w);
+  uvc_msg_release(w);
 }
 
 void uvc_core_request_close(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,

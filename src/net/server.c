@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "uvchat/conn.h"
 #include "uvchat/log.h"
@@ -26,16 +27,23 @@
 #ifdef __GLIBC__
 #include <malloc.h> /* malloc_trim */
 #endif
+#include "uvchat/irc.h"
+#include "uvchat/text.h"
 #ifdef UVCHAT_WITH_TLS
 #include "uvchat/tls.h"
+#include "uvchat/tls_transport.h"
+#endif
+#ifdef UVCHAT_WITH_WEB
+#include "uvchat/web.h"
 #endif
 
 #define SWEEP_MS          1000
-#define WRITE_POOL_MAX    1024
 #define REFUSAL_LOG_MS    60000 /* a refused address is logged at most once a minute */
 #define ACCEPT_ERR_LOG_MS 10000
-#define SOFT_SENDQ_MAX    (64 * 1024)
-#define SENDQ_SLOT_BYTES  64
+
+static void client_freed(void* ud, uvc_client_t* c);
+static void server_metrics(void* ud, uvc_metrics_buf_t* b);
+static int server_healthy(void* ud);
 
 /* Connections from one IPv4 address or IPv6 /64, and refusals not yet logged. */
 typedef struct uvc_addr_entry {
@@ -47,92 +55,10 @@ typedef struct uvc_addr_entry {
 } uvc_addr_entry_t;
 
 /* ------------------------------------------------------------------------------------------
- * Small helpers
- * ---------------------------------------------------------------------------------------- */
-
-void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen) {
-  char ip[48]; /* INET6_ADDRSTRLEN is 46 */
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
-    static const unsigned char kV4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    if (memcmp(&a->sin6_addr, kV4, sizeof(kV4)) == 0) {
-      const unsigned char* b = (const unsigned char*)&a->sin6_addr;
-      snprintf(out, outlen, "%u.%u.%u.%u:%u", b[12], b[13], b[14], b[15],
-               (unsigned)ntohs(a->sin6_port));
-      return;
-    }
-    if (uv_ip6_name(a, ip, sizeof(ip)) != 0) snprintf(ip, sizeof(ip), "?");
-    snprintf(out, outlen, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
-  } else if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in* a = (const struct sockaddr_in*)sa;
-    if (uv_ip4_name(a, ip, sizeof(ip)) != 0) snprintf(ip, sizeof(ip), "?");
-    snprintf(out, outlen, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
-  } else {
-    snprintf(out, outlen, "(unknown)");
-  }
-}
-
-/* Appends c to a growable array of clients; returns -1 when out of memory. */
-static int push_client(uvc_client_t*** v, uint32_t* n, uint32_t* cap, uvc_client_t* c) {
-  if (*n == *cap) {
-    uint32_t ncap = *cap ? *cap * 2 : 64;
-    uvc_client_t** nv = realloc(*v, ncap * sizeof(*nv));
-    if (nv == NULL) return -1;
-    *v = nv;
-    *cap = ncap;
-  }
-  (*v)[(*n)++] = c;
-  return 0;
-}
-
-uv_write_t* uvc_server_get_write(uvc_server_t* srv) {
-  uv_write_t* req = srv->write_pool;
-  if (req != NULL) {
-    srv->write_pool = req->data;
-    srv->n_write_pool--;
-    return req;
-  }
-  return malloc(sizeof(*req));
-}
-
-void uvc_server_put_write(uvc_server_t* srv, uv_write_t* req) {
-  if (srv->n_write_pool >= WRITE_POOL_MAX) {
-    free(req);
-    return;
-  }
-  req->data = srv->write_pool;
-  srv->write_pool = req;
-  srv->n_write_pool++;
-}
-
-/* ------------------------------------------------------------------------------------------
  * Admission: --max-clients and --max-per-addr
  * ---------------------------------------------------------------------------------------- */
 
 static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-
-void uvc_peer_from(uvc_peer_t* p, const struct sockaddr* sa) {
-  memset(p, 0, sizeof(*p));
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in* a = (const struct sockaddr_in*)sa;
-    memcpy(p->ip, kMapped, 12);
-    memcpy(p->ip + 12, &a->sin_addr, 4);
-    p->port = ntohs(a->sin_port);
-  } else if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
-    memcpy(p->ip, &a->sin6_addr, 16);
-    p->port = ntohs(a->sin6_port);
-  }
-}
-
-void uvc_format_peer(const uvc_peer_t* p, char* out, size_t outlen) {
-  struct sockaddr_in6 a;
-  memset(&a, 0, sizeof(a));
-  a.sin6_family = AF_INET6;
-  memcpy(&a.sin6_addr, p->ip, 16);
-  a.sin6_port = htons(p->port);
-  uvc_format_addr((const struct sockaddr*)&a, out, outlen);
-}
 
 /* The address a connection is counted under: IPv4 (also IPv4-mapped) whole, IPv6 by /64. */
 static void addr_key(const uvc_peer_t* p, uint8_t key[16]) {
@@ -153,6 +79,7 @@ static void log_refusal(uvc_server_t* srv, uvc_client_t* c, uvc_addr_entry_t* e,
   uint32_t* n = e ? &e->refused : &srv->full_refused;
   char addr[64];
   (*n)++;
+  srv->flow.metrics.refused++; /* the log's count restarts; this one never does */
   if (*at != 0 && now - *at < REFUSAL_LOG_MS) return;
   uvc_format_peer(&c->peer, addr, sizeof(addr));
   UVC_WARN("refused %u connection%s (latest from %s): %s", (unsigned)*n, *n == 1 ? "" : "s", addr,
@@ -211,11 +138,14 @@ static uint64_t client_fd_budget(const uvc_config_t* cfg) {
 #endif
 }
 
-const char* uvc_server_admit(uvc_server_t* srv, uvc_client_t* c, char* why, size_t whylen) {
+/* Counts a new connection against the limits. Returns NULL when it may stay, or why it is
+ * refused (and then it is not counted). */
+static const char* admit(uvc_server_t* srv, uvc_client_t* c, char* why, size_t whylen) {
   const uvc_config_t* cfg = &srv->cfg;
   uvc_addr_entry_t* e = NULL;
   uint8_t key[16];
-  uint32_t open = srv->n_clients - srv->n_closing; /* c included; the closed hold no socket */
+  /* c included; the closed hold no socket (flow counts them) */
+  uint32_t open = srv->n_clients - srv->flow.n_closing;
   if (srv->fd_budget > 0 && open > srv->fd_budget) {
     snprintf(why, whylen, "the server is at its open-file limit (%u connections); try again later",
              (unsigned)srv->fd_budget);
@@ -246,7 +176,8 @@ const char* uvc_server_admit(uvc_server_t* srv, uvc_client_t* c, char* why, size
   return NULL;
 }
 
-void uvc_server_discharge(uvc_server_t* srv, uvc_client_t* c) {
+/* The connection is gone: uncount it. */
+static void discharge(uvc_server_t* srv, uvc_client_t* c) {
   uint8_t key[16];
   uvc_addr_entry_t* e;
   addr_key(&c->peer, key);
@@ -263,226 +194,6 @@ static void prune_addrs(uvc_server_t* srv, uint64_t now) {
       free(e);
     }
   }
-}
-
-/* ------------------------------------------------------------------------------------------
- * End-of-phase work
- * ---------------------------------------------------------------------------------------- */
-
-/* Scheduled work keeps the loop alive until the end of the phase carries it out: a client
- * whose input is paused has no active I/O of its own, and prepare/check are unreferenced. */
-static void hold_loop(uvc_server_t* srv) {
-  if (srv->work_ref) return;
-  srv->work_ref = 1;
-  uv_ref((uv_handle_t*)&srv->prepare);
-}
-
-void uvc_server_mark_dirty(uvc_server_t* srv, uvc_client_t* c) {
-  if (c->flags & UVC_CONN_DIRTY) return;
-  hold_loop(srv);
-  if (push_client(&srv->dirty, &srv->n_dirty, &srv->cap_dirty, c) != 0) {
-    uvc_conn_flush(c); /* no room to defer: write now */
-    return;
-  }
-  c->flags |= UVC_CONN_DIRTY;
-}
-
-void uvc_server_schedule_leave(uvc_server_t* srv, uvc_client_t* c) {
-  if (c->flags & UVC_CONN_IN_PENDING) return;
-  hold_loop(srv);
-  if (push_client(&srv->pending, &srv->n_pending, &srv->cap_pending, c) != 0) {
-    /* Out of memory: drop the client without ceremony rather than lose track of it. */
-    c->flags &= (uint8_t)~UVC_CONN_GRACEFUL;
-    uvc_conn_finish_leave(c);
-    return;
-  }
-  c->flags |= UVC_CONN_IN_PENDING;
-}
-
-/* Removes c from an array of clients (order is not kept); 1 if it was there. */
-static int remove_client(uvc_client_t** v, uint32_t* n, uvc_client_t* c) {
-  uint32_t i;
-  for (i = *n; i-- > 0;) {
-    if (v[i] == c) {
-      v[i] = v[--*n];
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* Backpressure, in short: a client over soft_sendq waiting is congested. A congested client
- * holds back whoever sends to it only while it drains: it holds from the moment it becomes
- * congested, and keeps holding while it takes bytes. One that takes nothing for PROBATION_MS
- * (a reader that stopped reading, or was stuck all along) is no reason to wait: it stops
- * holding at once, its senders only yield the rest of the loop turn when they feed it, it
- * fills up to --sendq and is dropped there; any byte it takes makes it hold again. While
- * someone holds, the congestion timer samples progress every HOLD_TICK_MS, else every
- * CONGESTION_TICK_MS (for --stall-timeout, which drops a congested client that took nothing
- * for that long even in a quiet room). */
-#define PROBATION_MS       30
-#define HOLD_TICK_MS       10
-#define CONGESTION_TICK_MS 250
-
-static void on_congestion_timer(uv_timer_t* t);
-
-/* Keeps the congestion timer at the pace the congested clients need (stopped if none). */
-static void pace_congestion_timer(uvc_server_t* srv) {
-  uint64_t want = srv->n_holding > 0 ? HOLD_TICK_MS : CONGESTION_TICK_MS;
-  if (srv->n_congested == 0) {
-    uv_timer_stop(&srv->congestion_timer);
-  } else if (!uv_is_active((uv_handle_t*)&srv->congestion_timer) ||
-             uv_timer_get_repeat(&srv->congestion_timer) != want) {
-    uv_timer_start(&srv->congestion_timer, on_congestion_timer, want, want);
-  }
-}
-
-void uvc_server_congested(uvc_server_t* srv, uvc_client_t* c) {
-  if (c->flags & UVC_CONN_CONGESTED) return;
-  if (push_client(&srv->congested, &srv->n_congested, &srv->cap_congested, c) != 0) return;
-  c->flags |= UVC_CONN_CONGESTED | UVC_CONN_HOLDING; /* on probation */
-  srv->n_holding++;
-  c->t.stall.since = (uint32_t)uv_now(srv->loop);
-  (void)uvc_conn_made_progress(c); /* progress is counted from here */
-  pace_congestion_timer(srv);
-}
-
-void uvc_server_uncongested(uvc_server_t* srv, uvc_client_t* c) {
-  if (!(c->flags & UVC_CONN_CONGESTED)) return;
-  remove_client(srv->congested, &srv->n_congested, c);
-  if (c->flags & UVC_CONN_HOLDING) srv->n_holding--;
-  c->flags &= (uint8_t) ~(UVC_CONN_CONGESTED | UVC_CONN_HOLDING);
-  pace_congestion_timer(srv);
-}
-
-void uvc_server_progress(uvc_server_t* srv, uvc_client_t* c) {
-  c->t.stall.since = (uint32_t)uv_now(srv->loop);
-  if ((c->flags & (UVC_CONN_CONGESTED | UVC_CONN_HOLDING)) == UVC_CONN_CONGESTED) {
-    c->flags |= UVC_CONN_HOLDING; /* it reads again: wait for it again */
-    srv->n_holding++;
-    pace_congestion_timer(srv);
-  }
-}
-
-static void on_congestion_timer(uv_timer_t* t) {
-  uvc_server_t* srv = t->data;
-  uint32_t now = (uint32_t)uv_now(srv->loop);
-  uint32_t i;
-  for (i = srv->n_congested; i-- > 0;) { /* backwards: a drop removes entry i */
-    uvc_client_t* c = srv->congested[i];
-    if (uvc_conn_made_progress(c)) {
-      uvc_server_progress(srv, c);
-    } else if (now - c->t.stall.since >= srv->cfg.stall_ms) {
-      uvc_conn_close(c, UVC_LEAVE_SENDQ, NULL, 0, 0);
-    } else if ((c->flags & UVC_CONN_HOLDING) && now - c->t.stall.since >= PROBATION_MS) {
-      c->flags &= (uint8_t)~UVC_CONN_HOLDING; /* it takes nothing: hold nobody for it */
-      srv->n_holding--;
-      hold_loop(srv); /* held-back senders go on at the end of this phase */
-    }
-  }
-  pace_congestion_timer(srv);
-}
-
-/* ------------------------------------------------------------------------------------------
- * Flood control: clients waiting for tokens
- * ---------------------------------------------------------------------------------------- */
-
-static void on_flood_timer(uv_timer_t* t);
-
-/* Arms the flood timer for the soonest of the waiting clients. */
-static void arm_flood_timer(uvc_server_t* srv) {
-  uint32_t i, soonest = UINT32_MAX, now = (uint32_t)uv_now(srv->loop);
-  if (srv->n_flooded == 0) {
-    uv_timer_stop(&srv->flood_timer);
-    return;
-  }
-  for (i = 0; i < srv->n_flooded; i++) {
-    uint32_t w = uvc_conn_token_wait(srv->flooded[i], now);
-    if (w < soonest) soonest = w;
-  }
-  uv_timer_start(&srv->flood_timer, on_flood_timer, soonest > 0 ? soonest : 1, 0);
-}
-
-int uvc_server_flooded(uvc_server_t* srv, uvc_client_t* c) {
-  if (push_client(&srv->flooded, &srv->n_flooded, &srv->cap_flooded, c) != 0) return -1;
-  arm_flood_timer(srv);
-  return 0;
-}
-
-void uvc_server_unflood(uvc_server_t* srv, uvc_client_t* c) {
-  remove_client(srv->flooded, &srv->n_flooded, c);
-}
-
-/* Resumes every waiting client that has a token again. */
-static void on_flood_timer(uv_timer_t* t) {
-  uvc_server_t* srv = t->data;
-  uint32_t i;
-  for (i = srv->n_flooded; i-- > 0;) {
-    uvc_client_t* c = srv->flooded[i];
-    if (uvc_conn_token_wait(c, (uint32_t)uv_now(srv->loop)) > 0) continue;
-    srv->flooded[i] = srv->flooded[--srv->n_flooded];
-    uvc_conn_resume(c, UVC_PAUSE_FLOOD); /* may pause it again */
-  }
-  arm_flood_timer(srv);
-}
-
-int uvc_server_hold(uvc_server_t* srv, uvc_client_t* c) {
-  hold_loop(srv); /* the end of the phase decides whether it goes on */
-  return push_client(&srv->paused, &srv->n_paused, &srv->cap_paused, c);
-}
-
-void uvc_server_unhold(uvc_server_t* srv, uvc_client_t* c) {
-  remove_client(srv->paused, &srv->n_paused, c);
-}
-
-/* No congested reader is draining: every held-back sender may go on, in the order they were
- * held. Their waiting lines may congest someone again and hold them back anew. */
-static void release_held(uvc_server_t* srv) {
-  uvc_client_t** held = srv->paused;
-  uint32_t i, n = srv->n_paused, cap = srv->cap_paused;
-  srv->paused = NULL;
-  srv->n_paused = srv->cap_paused = 0;
-  for (i = 0; i < n; i++)
-    uvc_conn_resume(held[i], UVC_PAUSE_HELD);
-  if (srv->paused == NULL) {
-    srv->paused = held; /* keep the storage */
-    srv->cap_paused = cap;
-  } else {
-    free(held);
-  }
-}
-
-/* Announces scheduled leavings, flushes every dirty client, and lets held-back senders go
- * on once no congested reader is draining, until none of these is left to do. */
-static void end_of_phase(uvc_server_t* srv) {
-  for (;;) {
-    uint32_t i;
-    for (i = 0; i < srv->n_pending; i++)
-      uvc_conn_finish_leave(srv->pending[i]);
-    srv->n_pending = 0;
-    for (i = 0; i < srv->n_dirty; i++) {
-      uvc_client_t* c = srv->dirty[i];
-      c->flags &= (uint8_t)~UVC_CONN_DIRTY;
-      uvc_conn_flush(c);
-    }
-    srv->n_dirty = 0;
-    if (srv->n_holding == 0 && srv->n_paused > 0) {
-      release_held(srv);
-      continue;
-    }
-    if (srv->n_pending == 0 && srv->n_dirty == 0) break;
-  }
-  if (srv->work_ref) {
-    srv->work_ref = 0;
-    uv_unref((uv_handle_t*)&srv->prepare);
-  }
-}
-
-static void on_prepare(uv_prepare_t* h) {
-  end_of_phase(h->data);
-}
-static void on_check(uv_check_t* h) {
-  end_of_phase(h->data);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -533,6 +244,12 @@ static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t ou
              key[3], key[4], key[5], key[6], key[7]);
 }
 
+static void hook_auth_done(void* ud, double seconds) {
+  uvc_server_t* srv = ud;
+  srv->flow.metrics.auth_ops++;
+  uvc_hist_observe(&srv->flow.metrics.auth_latency, seconds);
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -549,10 +266,8 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   int r;
   memset(srv, 0, sizeof(*srv));
   srv->loop = loop;
-  loop->data = srv; /* how a client finds its server (UVC_CONN_SRV) */
   srv->cfg = *cfg;
   uvc_list_init(&srv->clients);
-  srv->conn_log.what = "connection log lines";
   memset(&cc, 0, sizeof(cc));
   cc.default_room = cfg->default_room;
   cc.max_line = (uint32_t)cfg->max_line;
@@ -567,49 +282,52 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.wallclock_ms = hook_wallclock_ms;
   sync_clock(srv);
   hooks.peer_key = hook_peer_key;
+  hooks.auth_done = hook_auth_done;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   srv->core.history_join = (uint32_t)cfg->history_join; /* used once a history is plugged in */
   srv->core.history_irc = (uint32_t)cfg->history_irc;
+  uvc_flow_init(&srv->flow, loop, &uvc_conn_flow_ops, &srv->cfg, &srv->core);
+  srv->flow.freed = client_freed;
+  srv->flow.ud = srv;
+  srv->web.cfg = &srv->cfg;
+  srv->web.metrics = server_metrics;
+  srv->web.healthy = server_healthy;
+  srv->web.ud = srv;
+  srv->started_ms = uv_now(loop);
   srv->fd_budget = client_fd_budget(cfg);
-  /* Backpressure starts at 64 KiB queued for a reader (or half --sendq, if smaller): enough
-   * for big vectored writes, and a fast sender cannot park more than that in each of a
-   * thousand live readers. */
-  srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
-  /* A queued message costs its ring slot and its header besides its bytes: a stuck reader is
-   * dropped at --sendq bytes or at one message per SENDQ_SLOT_BYTES of it, so that a stream
-   * of tiny messages cannot make its memory many times --sendq. */
-  srv->sendq_slots = (uint32_t)(cfg->sendq / SENDQ_SLOT_BYTES);
-  if (srv->sendq_slots < srv->soft_sendq / 4) srv->sendq_slots = (uint32_t)(srv->soft_sendq / 4);
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
     UVC_WARN(
         "the open-file limit leaves room for %u clients (--max-clients is %u); raise it "
         "with ulimit -n",
         (unsigned)srv->fd_budget, (unsigned)cfg->max_clients);
-  uv_prepare_init(loop, &srv->prepare);
-  uv_check_init(loop, &srv->check);
   uv_timer_init(loop, &srv->sweep);
   uv_timer_init(loop, &srv->stop_timer);
-  uv_timer_init(loop, &srv->flood_timer);
-  srv->flood_timer.data = srv;
-  uv_timer_init(loop, &srv->congestion_timer);
-  srv->congestion_timer.data = srv;
-  uv_unref((uv_handle_t*)&srv->congestion_timer);
   uv_signal_init(loop, &srv->sig_int);
   uv_signal_init(loop, &srv->sig_term);
   uv_signal_init(loop, &srv->sig_hup);
   srv->sig_hup.data = srv;
-  srv->prepare.data = srv->check.data = srv->sweep.data = srv->stop_timer.data = srv;
+  srv->sweep.data = srv->stop_timer.data = srv;
   srv->sig_int.data = srv->sig_term.data = srv;
 #ifdef SIGBREAK
   uv_signal_init(loop, &srv->sig_break);
   srv->sig_break.data = srv;
 #endif
-  /* End-of-phase work runs while anything else keeps the loop alive, never alone. */
-  uv_prepare_start(&srv->prepare, on_prepare);
-  uv_check_start(&srv->check, on_check);
-  uv_unref((uv_handle_t*)&srv->prepare);
-  uv_unref((uv_handle_t*)&srv->check);
   return 0;
+}
+
+/* Accepts a client, counts it against the limits, and lets it in or turns it away. */
+static void accept_client(uvc_server_t* srv, uv_stream_t* server, uvc_listener_t* l) {
+  char why[160];
+  const char* refusal;
+  uvc_client_t* c = uvc_conn_accept(&srv->flow, server, l->adapter, l->chain, l->n_chain);
+  if (c == NULL) return;
+  srv->flow.metrics.accepted++;
+  srv->n_clients++;
+  uvc_list_insert_tail(&srv->clients, &c->node);
+  if ((refusal = admit(srv, c, why, sizeof(why))) != NULL)
+    uvc_conn_refuse(c, refusal);
+  else
+    uvc_conn_start(c);
 }
 
 static void on_connection(uv_stream_t* server, int status) {
@@ -620,6 +338,7 @@ static void on_connection(uv_stream_t* server, int status) {
      * without spinning; say so now and then, not once per attempt. */
     uint64_t now = uv_now(srv->loop);
     srv->accept_errs++;
+    srv->flow.metrics.accept_errors++;
     if (srv->accept_err_at == 0 || now - srv->accept_err_at >= ACCEPT_ERR_LOG_MS) {
       UVC_WARN(
           "cannot accept on %s: %s (%u time%s); refusing new connections until it "
@@ -631,7 +350,7 @@ static void on_connection(uv_stream_t* server, int status) {
     }
     return;
   }
-  uvc_conn_accept(server, l->adapter, l->tls);
+  accept_client(srv, server, l);
 }
 
 static void on_listener_closed(uv_handle_t* h) {
@@ -639,7 +358,7 @@ static void on_listener_closed(uv_handle_t* h) {
 }
 
 static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_adapter_t* adapter,
-                     int tls, char* bound, size_t boundlen) {
+                     const uvc_transport_maker_t* chain, int n, char* bound, size_t boundlen) {
   uvc_listener_t* l;
   uvc_sockaddr_t name;
   int len = sizeof(name), r;
@@ -648,7 +367,8 @@ static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_ada
   if (l == NULL) return UV_ENOMEM;
   l->srv = srv;
   l->adapter = adapter;
-  l->tls = tls;
+  memcpy(l->chain, chain, (size_t)n * sizeof(*chain));
+  l->n_chain = n;
   uv_tcp_init(srv->loop, &l->tcp);
   l->tcp.data = l;
   r = uv_tcp_bind(&l->tcp, sa, 0);
@@ -666,18 +386,60 @@ static int listen_on(uvc_server_t* srv, const struct sockaddr* sa, const uvc_ada
 
 int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_adapter_t* adapter,
                       int tls, char* bound, size_t boundlen, char* err, size_t errlen) {
+  uvc_transport_maker_t chain[1];
+  int n = 0;
+  if (tls) {
+#ifdef UVCHAT_WITH_TLS
+    chain[n].make = uvc_tls_transport_new;
+    chain[n++].arg = srv->tls;
+#else
+    snprintf(err, errlen, "TLS is not compiled into this build (it needs OpenSSL 3)");
+    return UV_ENOTSUP;
+#endif
+  }
+  return uvc_server_listen_chain(srv, host, port, adapter, chain, n, bound, boundlen, err, errlen);
+}
+
+int uvc_server_listen_web(uvc_server_t* srv, const char* host, int port, int tls, char* bound,
+                          size_t boundlen, char* err, size_t errlen) {
+#ifdef UVCHAT_WITH_WEB
+  uvc_transport_maker_t chain[2];
+  int n = 0, r;
+  if (tls) {
+    chain[n].make = uvc_tls_transport_new;
+    chain[n++].arg = srv->tls;
+  }
+  chain[n].make = uvc_web_transport_new;
+  chain[n++].arg = &srv->web;
+  r = uvc_server_listen_chain(srv, host, port, &uvc_irc_ws_text_adapter, chain, n, bound, boundlen,
+                              err, errlen);
+  if (r == 0) srv->listeners[srv->n_listeners - 1]->web = 1;
+  return r;
+#else
+  (void)srv, (void)host, (void)port, (void)tls, (void)bound, (void)boundlen;
+  snprintf(err, errlen,
+           "the web listener is not compiled into this build (it needs http-parser, wslay and "
+           "OpenSSL 3)");
+  return UV_ENOTSUP;
+#endif
+}
+
+int uvc_server_listen_chain(uvc_server_t* srv, const char* host, int port,
+                            const uvc_adapter_t* adapter, const uvc_transport_maker_t* chain, int n,
+                            char* bound, size_t boundlen, char* err, size_t errlen) {
   uvc_sockaddr_t sa;
   int r;
+  if (n > UVC_MAX_CHAIN) return UV_EINVAL;
   if (host == NULL) {
     uv_ip6_addr("::", port, &sa.in6);
-    r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
+    r = listen_on(srv, &sa.sa, adapter, chain, n, bound, boundlen);
     if (r == UV_EAFNOSUPPORT || r == UV_EADDRNOTAVAIL || r == UV_EINVAL) {
       uv_ip4_addr("0.0.0.0", port, &sa.in4);
-      r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
+      r = listen_on(srv, &sa.sa, adapter, chain, n, bound, boundlen);
     }
     host = "*";
   } else if (uv_ip6_addr(host, port, &sa.in6) == 0 || uv_ip4_addr(host, port, &sa.in4) == 0) {
-    r = listen_on(srv, &sa.sa, adapter, tls, bound, boundlen);
+    r = listen_on(srv, &sa.sa, adapter, chain, n, bound, boundlen);
   } else {
     /* A host name: resolve it synchronously (startup only) and take the first address. */
     uv_getaddrinfo_t req;
@@ -690,7 +452,7 @@ int uvc_server_listen(uvc_server_t* srv, const char* host, int port, const uvc_a
     snprintf(service, sizeof(service), "%d", port);
     r = uv_getaddrinfo(srv->loop, &req, NULL, host, service, &hints);
     if (r == 0) {
-      r = listen_on(srv, req.addrinfo->ai_addr, adapter, tls, bound, boundlen);
+      r = listen_on(srv, req.addrinfo->ai_addr, adapter, chain, n, bound, boundlen);
       uv_freeaddrinfo(req.addrinfo);
     } else {
       snprintf(err, errlen, "cannot resolve host '%s': %s", host, uv_strerror(r));
@@ -759,13 +521,18 @@ static void on_sweep(uv_timer_t* t) {
   uint64_t now = uv_now(srv->loop);
   uvc_list_t* n = srv->clients.next;
   size_t given_back = 0;
+  if (srv->sweep_due != 0)
+    uvc_hist_observe(&srv->flow.metrics.loop_lag,
+                     now > srv->sweep_due ? (double)(now - srv->sweep_due) / 1000.0 : 0.0);
+  srv->sweep_due = now + SWEEP_MS;
   sync_clock(srv);
   prune_addrs(srv, now);
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next; /* c may leave the list below */
     if (c->state == UVC_CONN_OPEN) {
-      if (check_timeouts(srv, c, (uint32_t)now)) continue;
+      if (c->flags & UVC_CONN_XPORT) uvc_conn_tick(c, (uint32_t)now);
+      if (c->state != UVC_CONN_OPEN || check_timeouts(srv, c, (uint32_t)now)) continue;
       if (c->outq.count == 0 && c->outq.ring != NULL && c->outq.ring != c->outq.small) {
         given_back += c->outq.cap * sizeof(uvc_msg_t*);
         uvc_outq_trim(&c->outq); /* a reader gone quiet */
@@ -784,16 +551,27 @@ static void on_sweep(uv_timer_t* t) {
 #endif
 }
 
+/* Closes the listeners (all, or all but the web ones). */
+static void close_listeners(uvc_server_t* srv, int all) {
+  int i, k = 0;
+  for (i = 0; i < srv->n_listeners; i++) {
+    uvc_listener_t* l = srv->listeners[i];
+    if (all || !l->web)
+      uv_close((uv_handle_t*)&l->tcp, on_listener_closed);
+    else
+      srv->listeners[k++] = l;
+  }
+  srv->n_listeners = k;
+}
+
 /* Once every client is gone during shutdown: close the server's own handles. */
 static void maybe_finish(uvc_server_t* srv) {
   if (!srv->stopping || srv->finished || srv->n_clients > 0) return;
   srv->finished = 1;
-  uv_close((uv_handle_t*)&srv->prepare, NULL);
-  uv_close((uv_handle_t*)&srv->check, NULL);
+  close_listeners(srv, 1);
+  uvc_flow_close(&srv->flow);
   uv_close((uv_handle_t*)&srv->sweep, NULL);
   uv_close((uv_handle_t*)&srv->stop_timer, NULL);
-  uv_close((uv_handle_t*)&srv->flood_timer, NULL);
-  uv_close((uv_handle_t*)&srv->congestion_timer, NULL);
   uv_close((uv_handle_t*)&srv->sig_int, NULL);
   uv_close((uv_handle_t*)&srv->sig_term, NULL);
   uv_close((uv_handle_t*)&srv->sig_hup, NULL);
@@ -802,15 +580,19 @@ static void maybe_finish(uvc_server_t* srv) {
 #endif
 }
 
-void uvc_server_client_freed(uvc_server_t* srv) {
+/* A client's memory was freed (the flow module's freed hook). */
+static void client_freed(void* ud, uvc_client_t* c) {
+  uvc_server_t* srv = ud;
+  if (c->flags & UVC_CONN_COUNTED) discharge(srv, c);
   srv->n_clients--;
-  srv->n_closing--;
+  srv->flow.n_closing--;
   maybe_finish(srv);
 }
 
 /* The drain deadline passed, or a second signal came: close every client now. */
 static void force_close_all(uvc_server_t* srv) {
   uvc_list_t* n = srv->clients.next;
+  close_listeners(srv, 1);
   while (n != &srv->clients) {
     uvc_client_t* c = UVC_CONTAINER_OF(n, uvc_client_t, node);
     n = n->next;
@@ -831,7 +613,6 @@ static void on_stop_timer(uv_timer_t* t) {
 void uvc_server_stop(uvc_server_t* srv) {
   static const char kBye[] = "The server is shutting down. Goodbye!";
   uvc_list_t* n;
-  int i;
   if (srv->stopping) {
     if (!srv->finished) {
       UVC_WARN("second stop request: closing every connection now");
@@ -843,9 +624,7 @@ void uvc_server_stop(uvc_server_t* srv) {
   srv->stopping = 1;
   UVC_INFO("shutting down: %u connection%s", (unsigned)srv->n_clients,
            srv->n_clients == 1 ? "" : "s");
-  for (i = 0; i < srv->n_listeners; i++)
-    uv_close((uv_handle_t*)&srv->listeners[i]->tcp, on_listener_closed);
-  srv->n_listeners = 0;
+  close_listeners(srv, 0); /* the web listeners stay while the rest drains: /healthz says 503 */
   uvc_core_announce(&srv->core, kBye, sizeof(kBye) - 1);
   srv->core.stopping = 1;
   for (n = srv->clients.next; n != &srv->clients;) {
@@ -914,7 +693,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->core.autojoin = cfg->irc_autojoin;
   srv->core.history_join = (uint32_t)cfg->history_join;
   srv->core.history_irc = (uint32_t)cfg->history_irc;
-  srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
+  uvc_flow_apply(&srv->flow, &srv->cfg);
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);
 }
@@ -922,12 +701,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
 int uvc_server_tls_init(uvc_server_t* srv, char* err, size_t errlen) {
 #ifdef UVCHAT_WITH_TLS
   srv->tls = uvc_tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, err, errlen);
-  if (srv->tls == NULL) return -1;
-  if ((srv->tbuf = malloc(UVC_READ_BUF)) == NULL) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  return 0;
+  return srv->tls == NULL ? -1 : 0;
 #else
   (void)srv;
   snprintf(err, errlen, "TLS is not compiled into this build (it needs OpenSSL 3)");
@@ -952,23 +726,11 @@ int uvc_server_start(uvc_server_t* srv) {
 }
 
 void uvc_server_free(uvc_server_t* srv) {
-  while (srv->write_pool != NULL) {
-    uv_write_t* req = srv->write_pool;
-    srv->write_pool = req->data;
-    free(req);
-  }
-  free(srv->dirty);
-  free(srv->pending);
-  free(srv->congested);
-  free(srv->paused);
-  free(srv->flooded);
-  srv->flooded = NULL;
+  uvc_flow_free(&srv->flow);
 #ifdef UVCHAT_WITH_TLS
   uvc_tls_ctx_free(srv->tls);
   srv->tls = NULL;
 #endif
-  free(srv->tbuf);
-  srv->tbuf = NULL;
   {
     uvc_addr_entry_t *e, *tmp;
     HASH_ITER(hh, srv->addrs, e, tmp) {
@@ -976,6 +738,103 @@ void uvc_server_free(uvc_server_t* srv) {
       free(e);
     }
   }
-  srv->dirty = srv->pending = srv->congested = srv->paused = NULL;
   uvc_core_free(&srv->core);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * /healthz and /metrics
+ * ---------------------------------------------------------------------------------------- */
+
+static int server_healthy(void* ud) {
+  const uvc_server_t* srv = ud;
+  return !srv->stopping;
+}
+
+/* The label of a client's protocol and transports: "irc", "websocket+tls". */
+static void client_labels(const uvc_client_t* c, const char** proto, char* xport, size_t len) {
+  const uvc_transport_t* t;
+  size_t at = 0;
+  *proto = c->sess.adapter->name;
+  if (!(c->flags & UVC_CONN_XPORT)) {
+    snprintf(xport, len, "tcp");
+    return;
+  }
+  xport[0] = '\0';
+  for (t = ((const uvc_xclient_t*)c)->top; t != NULL && at + 1 < len; t = t->below) {
+    const char* n = t->ops->name;
+    if (at > 0) xport[at++] = '+';
+    for (; *n != '\0' && at + 1 < len; n++)
+      xport[at++] = (char)((*n >= 'A' && *n <= 'Z') ? *n - 'A' + 'a' : *n);
+    xport[at] = '\0';
+  }
+}
+
+static void server_metrics(void* ud, uvc_metrics_buf_t* b) {
+  static const char* const kLeave[8] = {"quit",  "closed", "lost",     "sendq",
+                                        "input", "idle",   "shutdown", "refused"};
+  uvc_server_t* srv = ud;
+  const uvc_metrics_t* m = &srv->flow.metrics;
+  struct {
+    const char* proto;
+    char xport[32];
+    uint32_t n;
+  } kinds[16];
+  int n_kinds = 0, i;
+  uint64_t queued = 0;
+  uvc_list_t* node;
+  for (node = srv->clients.next; node != &srv->clients; node = node->next) {
+    const uvc_client_t* c = UVC_CONTAINER_OF(node, uvc_client_t, node);
+    const char* proto;
+    char xport[32];
+    queued += c->outq.bytes;
+    client_labels(c, &proto, xport, sizeof(xport));
+    for (i = 0; i < n_kinds; i++)
+      if (strcmp(kinds[i].proto, proto) == 0 && strcmp(kinds[i].xport, xport) == 0) break;
+    if (i == n_kinds) {
+      if (n_kinds == 16) continue;
+      kinds[i].proto = proto;
+      memcpy(kinds[i].xport, xport, sizeof(xport));
+      kinds[i].n = 0;
+      n_kinds++;
+    }
+    kinds[i].n++;
+  }
+  uvc_metrics_head(b, "uvchat_connections", "gauge", "Open connections by protocol and transport.");
+  for (i = 0; i < n_kinds; i++)
+    uvc_metrics_printf(b, "uvchat_connections{protocol=\"%s\",transport=\"%s\"} %u\n",
+                       kinds[i].proto, kinds[i].xport, (unsigned)kinds[i].n);
+#define COUNTER(name, help, v)                \
+  uvc_metrics_head(b, name, "counter", help); \
+  uvc_metrics_printf(b, name " %llu\n", (unsigned long long)(v))
+  COUNTER("uvchat_connections_accepted_total", "Connections accepted.", m->accepted);
+  COUNTER("uvchat_connections_refused_total", "Connections turned away by the limits.", m->refused);
+  COUNTER("uvchat_accept_errors_total", "Failed accepts (out of descriptors).", m->accept_errors);
+  COUNTER("uvchat_messages_received_total", "Lines received from clients.", m->lines_in);
+  COUNTER("uvchat_messages_delivered_total", "Messages handed to recipients.", srv->core.delivered);
+  COUNTER("uvchat_received_bytes_total", "Bytes read from clients.", m->bytes_in);
+  COUNTER("uvchat_sent_bytes_total", "Bytes written to clients.", m->bytes_out);
+  COUNTER("uvchat_flood_pauses_total", "Times a client was slowed by flood control.",
+          m->flood_pauses);
+  COUNTER("uvchat_http_requests_total", "HTTP requests answered.", m->http_requests);
+  COUNTER("uvchat_websocket_upgrades_total", "WebSocket connections opened.", m->ws_upgrades);
+  COUNTER("uvchat_account_operations_total", "Account operations answered.", m->auth_ops);
+#undef COUNTER
+  uvc_metrics_head(b, "uvchat_disconnects_total", "counter",
+                   "Connections ended, by reason (sendq and input are drops).");
+  for (i = 0; i < 8; i++)
+    uvc_metrics_printf(b, "uvchat_disconnects_total{reason=\"%s\"} %llu\n", kLeave[i],
+                       (unsigned long long)m->leaves[i]);
+  uvc_metrics_head(b, "uvchat_queued_bytes", "gauge", "Output bytes waiting in send queues.");
+  uvc_metrics_printf(b, "uvchat_queued_bytes %llu\n", (unsigned long long)queued);
+  uvc_metrics_head(b, "uvchat_rooms", "gauge", "Rooms.");
+  uvc_metrics_printf(b, "uvchat_rooms %u\n", uvc_core_room_count(&srv->core));
+  uvc_metrics_head(b, "uvchat_users", "gauge", "People present (with a nick).");
+  uvc_metrics_printf(b, "uvchat_users %u\n", (unsigned)srv->core.n_present);
+  uvc_metrics_head(b, "uvchat_uptime_seconds", "gauge", "Seconds since the server started.");
+  uvc_metrics_printf(b, "uvchat_uptime_seconds %.3f\n",
+                     (double)(uv_now(srv->loop) - srv->started_ms) / 1000.0);
+  uvc_metrics_hist(b, "uvchat_account_operation_seconds",
+                   "Time from an account operation's start to its answer.", &m->auth_latency);
+  uvc_metrics_hist(b, "uvchat_event_loop_lag_seconds",
+                   "How late the once-a-second timer ran (event-loop lag).", &m->loop_lag);
 }

@@ -145,6 +145,7 @@ static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void cmd_history(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n);
 static void admit(uvc_core_t* core, uvc_session_t* s);
 
+#define CMD_ARGS_MAX   8 /* the most words a command takes (kCommands max) */
 #define SECRET_ACCOUNT (CMD_ACCOUNT | CMD_SECRET)
 static const text_cmd_t kCommands[] = {
     /* name   handler    min max rest usage               help                     flags */
@@ -274,7 +275,7 @@ static void ask_history(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* ro
                         int purpose) {
   uvc_history_query_t q;
   int err;
-  if (core->history == NULL && purpose == HIST_JOIN) return;
+  if (!uvc_core_has_history(core) && purpose == HIST_JOIN) return;
   memset(&q, 0, sizeof(q));
   q.how = UVC_HQ_LATEST;
   q.purpose = (uint8_t)purpose;
@@ -290,7 +291,8 @@ static void describe_room(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* 
     reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
   reply(core, s, "*** %u %s in %s. /who lists them.", (unsigned)room->n_members,
         room->n_members == 1 ? "person is" : "people are", room->name);
-  if (core->history_join > 0) ask_history(core, s, room, core->history_join, HIST_JOIN);
+  if (uvc_core_history_join(core) > 0)
+    ask_history(core, s, room, uvc_core_history_join(core), HIST_JOIN);
 }
 
 static void cmd_history(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
@@ -390,7 +392,7 @@ static void text_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_histor
     if (q->purpose == HIST_COMMAND) reply(core, s, "*** %s has no history yet", q->target);
     return;
   }
-  if (core->hooks.wallclock_ms != NULL) now = core->hooks.wallclock_ms(core->ud);
+  now = uvc_core_now_ms(core);
   reply(core, s, "*** --- the last %u message%s of %s%s ---", (unsigned)n, n == 1 ? "" : "s",
         q->target, q->purpose == HIST_JOIN ? " (/history N shows more)" : "");
   for (i = 0; i < n; i++)
@@ -455,7 +457,7 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   if (err != 0) {
     reply(core, s, "! cannot join %.*s: %s", (int)a[0].n, a[0].p, uvc_strerror(err));
     if (uvc_session_room(s) == NULL)
-      uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 1, &room);
+      uvc_core_join(core, s, uvc_core_lobby(core)->name, uvc_core_lobby(core)->name_len, 1, &room);
     return;
   }
   describe_room(core, s, room);
@@ -463,7 +465,7 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
 
 static void cmd_part(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* cur = uvc_session_room(s);
-  uvc_room_t* lobby = core->lobby;
+  uvc_room_t* lobby = uvc_core_lobby(core);
   if (cur == NULL || cur == lobby) {
     reply(core, s, "! you are in %s, where everyone starts; /join another room, or /quit",
           lobby->name);
@@ -487,15 +489,14 @@ static int cmp_room(const void* a, const void* b) {
 
 #define ROOMS_MAX_LISTED 200
 static void cmd_rooms(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
-  unsigned count = HASH_COUNT(core->rooms), i = 0, shown;
-  uvc_room_t **v, *room, *tmp;
+  unsigned count = uvc_core_room_count(core), i = 0, shown;
+  uvc_room_t **v, *room;
   (void)a;
   (void)n;
   v = malloc((count > 0 ? count : 1) * sizeof(*v));
   if (v == NULL) return;
-  HASH_ITER(hh, core->rooms, room, tmp) {
+  for (room = uvc_core_room_next(core, NULL); room != NULL; room = uvc_core_room_next(core, room))
     if (uvc_room_visible(room, s)) v[i++] = room;
-  }
   count = i;
   qsort(v, count, sizeof(*v), cmp_room);
   reply(core, s, "*** %u room%s:", count, count == 1 ? "" : "s");
@@ -606,8 +607,8 @@ static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
  * the server has a password. */
 static int listed(const uvc_core_t* core, const uvc_session_t* s, const text_cmd_t* c) {
   if ((c->flags & CMD_OPER) && !(s->umodes & UVC_USER_OPER)) return 0;
-  if ((c->flags & CMD_ACCOUNT) && core->auth == NULL) return 0;
-  if ((c->flags & CMD_PASS) && core->password == NULL) return 0;
+  if ((c->flags & CMD_ACCOUNT) && !uvc_core_has_accounts(core)) return 0;
+  if ((c->flags & CMD_PASS) && !uvc_core_has_password(core)) return 0;
   return 1;
 }
 
@@ -672,7 +673,7 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     if (listed(core, s, c)) reply(core, s, "***   %-20s %s", c->usage, c->help);
   reply(core, s, "***   %-20s %s", "//TEXT", "send a line that starts with /");
   reply(core, s, "*** Anything else you type goes to everyone in your room.");
-  if (core->auth != NULL)
+  if (uvc_core_has_accounts(core))
     reply(core, s,
           "*** In /who, @ marks operators, + before a nick a voice, + after it an account, ~ the "
           "away, * server operators.");
@@ -736,7 +737,7 @@ static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   static const char kWrong[] = "wrong server password";
   uint64_t wait;
   (void)n;
-  if (core->password == NULL) {
+  if (!uvc_core_has_password(core)) {
     reply(core, s, "! this server has no password");
     return;
   }
@@ -1049,8 +1050,8 @@ static void cmd_die(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
 /* Checks the command c found at the start of line (its name i bytes long) and runs it. */
 static void run_found(uvc_core_t* core, uvc_session_t* s, const text_cmd_t* c, const char* line,
                       size_t len, size_t i) {
-  uvc_slice_t args[4];
-  int n;
+  uvc_slice_t args[CMD_ARGS_MAX]; /* no command takes more (/mode: 8) */
+  int n, max;
   if (c == NULL) {
     reply(core, s, "! unknown command %.*s; type /help for the list",
           (int)uvc_utf8_cut(line, i, 40), line);
@@ -1060,7 +1061,8 @@ static void run_found(uvc_core_t* core, uvc_session_t* s, const text_cmd_t* c, c
     reply(core, s, "! this server needs a password first: type /pass PASSWORD");
     return;
   }
-  n = uvc_split_words(line + i, len - i, c->max, c->rest, args);
+  max = c->max < CMD_ARGS_MAX ? c->max : CMD_ARGS_MAX; /* a table row can never overrun args */
+  n = uvc_split_words(line + i, len - i, max, c->rest, args);
   if (n < c->min || n > c->max)
     reply(core, s, "! usage: %s", c->usage);
   else
@@ -1101,14 +1103,15 @@ static void admit(uvc_core_t* core, uvc_session_t* s) {
           (unsigned)(room->n_members - 1), room->n_members == 2 ? "" : "s");
   if (room->topic != NULL)
     reply(core, s, "*** Topic of %s: %s (set by %s)", room->name, room->topic, room->topic_by);
-  if (core->history_join > 0) ask_history(core, s, room, core->history_join, HIST_JOIN);
+  if (uvc_core_history_join(core) > 0)
+    ask_history(core, s, room, uvc_core_history_join(core), HIST_JOIN);
 }
 
 /* A new connection: into the chat at once, or, where the server has a password, only once
  * it was given (until then the user is in no room and nobody sees them). */
 static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
   s->user = "text";
-  if (core->password != NULL) {
+  if (uvc_core_has_password(core)) {
     reply(core, s, "*** This server needs a password: type /pass PASSWORD");
     return;
   }
@@ -1116,7 +1119,7 @@ static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
 }
 
 static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
-  char* text = core->scratch;
+  char* text = uvc_core_scratch(core);
   size_t n = uvc_clean_text(line, len, text, 0);
   int err;
   if (uvc_text_is_blank(text, n)) return;
@@ -1146,7 +1149,7 @@ static void text_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_seco
 
 static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   reply(core, s, "! line too long (the limit is %u bytes); it was not sent",
-        (unsigned)core->max_line);
+        (unsigned)uvc_core_max_line(core));
 }
 
 /* The answer to an account command, in words. */
@@ -1311,6 +1314,15 @@ static uvc_msg_t* text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx
                          ev->room);
     case UVC_EV_MODE:
       return render_mode(ev);
+    case UVC_EV_RECLAIM:
+      if (ev->same_account)
+        return render_line(NULL, 0, NULL,
+                           "*** you logged in to %.*s from another connection, which took the "
+                           "nick: this one is now %s",
+                           (int)ev->len, ev->text, ev->to.nick);
+      return render_line(NULL, 0, NULL,
+                         "*** %.*s is a registered nick and its owner logged in: you are now %s",
+                         (int)ev->len, ev->text, ev->to.nick);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
     case UVC_EV_INVITE:
@@ -1344,5 +1356,6 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* on_watch: text users watch nobody */
     NULL, /* realname: text users have none */
     NULL, /* render_variant: one rendering for every text user */
+    NULL, /* wrap */
     text_on_history,
 };

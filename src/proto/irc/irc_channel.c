@@ -22,7 +22,7 @@ static void send_names(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* roo
   const irc_state_t* st = s->proto;
   int in_room = uvc_session_in(s, room) != NULL;
   int full = st != NULL && (st->caps & CAP_USERHOST_IN_NAMES);
-  int head = snprintf(buf, sizeof(buf), ":%s %03d %s = %s :", core->server_name,
+  int head = snprintf(buf, sizeof(buf), ":%s %03d %s = %s :", uvc_core_server_name(core),
                       IRC_CODE(RPL_NAMREPLY), irc_client(s), room->name);
   size_t n = (size_t)head;
   uint32_t i;
@@ -33,7 +33,7 @@ static void send_names(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* roo
     if ((!in_room && irc_is_invisible(u)) || !uvc_session_listed(u, s)) continue;
     len = snprintf(entry, sizeof(entry), "%s%s%s%s%s%s", irc_prefixes(s, u, room), u->nick,
                    full ? "!" : "", full ? u->user : "", full ? "@" : "",
-                   full ? core->server_name : "");
+                   full ? uvc_core_server_name(core) : "");
     if (len < 0 || len >= (int)sizeof(entry)) continue;
     if (n > (size_t)head && n + 1 + (size_t)len > OUT_MAX) {
       irc_send_buf(core, s, buf, n);
@@ -65,14 +65,14 @@ const char* irc_prefixes(const uvc_session_t* viewer, const uvc_session_t* u,
  * square of its size): the names are only the newcomer's, and NAMES lists everyone. */
 void irc_send_joined(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room) {
   send_topic(core, s, room, 1);
-  if (core->announce_limit == 0 || room->n_members <= core->announce_limit) {
+  if (uvc_core_announce_limit(core) == 0 || room->n_members <= uvc_core_announce_limit(core)) {
     send_names(core, s, room);
     return;
   }
   irc_sendf(core, s,
             ":%s NOTICE %s :%s has %u members, too many to list on joining or to announce who "
             "comes and goes; NAMES %s lists them",
-            core->server_name, s->nick, room->name, (unsigned)room->n_members, room->name);
+            uvc_core_server_name(core), s->nick, room->name, (unsigned)room->n_members, room->name);
   irc_num(core, s, RPL_NAMREPLY, room->name, uvc_session_is_op(s, room) ? "@" : "", s->nick);
   irc_num(core, s, RPL_ENDOFNAMES, room->name);
 }
@@ -426,7 +426,8 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m
   }
   if (n == 0) return;
   out[n] = '\0';
-  irc_sendf(core, s, ":%s!%s@%s MODE %s :%s", s->nick, s->user, core->server_name, s->nick, out);
+  irc_sendf(core, s, ":%s!%s@%s MODE %s :%s", s->nick, s->user, uvc_core_server_name(core), s->nick,
+            out);
 }
 
 /* MODE: a channel's modes when the target starts with #, else user modes. */

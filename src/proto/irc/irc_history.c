@@ -100,7 +100,7 @@ static unsigned parse_limit(const uvc_irc_str_t* l) {
 
 static void fail(uvc_core_t* core, uvc_session_t* s, const char* code, const char* ctx,
                  const char* why) {
-  irc_sendf(core, s, ":%s FAIL CHATHISTORY %s %s :%s", core->server_name, code, ctx, why);
+  irc_sendf(core, s, ":%s FAIL CHATHISTORY %s %s :%s", uvc_core_server_name(core), code, ctx, why);
 }
 
 /* CHATHISTORY LATEST target <*|ref> limit; BEFORE/AFTER/AROUND target ref limit;
@@ -163,8 +163,8 @@ void irc_cmd_chathistory(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
   q.cookie = ++st->batch_seq;
   err = uvc_core_history(core, s, &q);
   if (err == UVC_EHISTORY_UNAVAILABLE || err == UVC_EHISTORY_OFF || err == UVC_ENOMEM) {
-    irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", core->server_name, sub,
-              q.how == UVC_HQ_TARGETS ? "*" : q.target, uvc_strerror(err));
+    irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", uvc_core_server_name(core),
+              sub, q.how == UVC_HQ_TARGETS ? "*" : q.target, uvc_strerror(err));
   } else if (err != 0) { /* not a member, banned, not logged in: the same words for all */
     char ctx[sizeof(sub) + ECHO_MAX + 2];
     snprintf(ctx, sizeof(ctx), "%s %s", sub, irc_echo(q.target, strlen(q.target), word));
@@ -208,13 +208,13 @@ static void notice_past(uvc_core_t* core, uvc_session_t* s, const char* to, cons
   char when[16];
   hhmm(ev->time_ms, when, sizeof(when));
   if (ev->type == UVC_EV_ACTION)
-    irc_sendf(core, s, ":%s NOTICE %s :[%s] * %s %.*s", core->server_name, to, when, ev->from.nick,
-              (int)ev->len, ev->text);
-  else if (ev->type == UVC_EV_TOPIC)
-    irc_sendf(core, s, ":%s NOTICE %s :[%s] %s set the topic: %.*s", core->server_name, to, when,
+    irc_sendf(core, s, ":%s NOTICE %s :[%s] * %s %.*s", uvc_core_server_name(core), to, when,
               ev->from.nick, (int)ev->len, ev->text);
+  else if (ev->type == UVC_EV_TOPIC)
+    irc_sendf(core, s, ":%s NOTICE %s :[%s] %s set the topic: %.*s", uvc_core_server_name(core), to,
+              when, ev->from.nick, (int)ev->len, ev->text);
   else
-    irc_sendf(core, s, ":%s NOTICE %s :[%s] %s%s%s %.*s", core->server_name, to, when,
+    irc_sendf(core, s, ":%s NOTICE %s :[%s] %s%s%s %.*s", uvc_core_server_name(core), to, when,
               ev->notice ? "-" : "<", ev->from.nick, ev->notice ? "-" : ">", (int)ev->len,
               ev->text);
 }
@@ -222,16 +222,18 @@ static void notice_past(uvc_core_t* core, uvc_session_t* s, const char* to, cons
 void irc_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q, int status,
                     const uvc_event_t* ev, size_t n) {
   irc_state_t* st = s->proto;
+  uvc_render_ctx_t ctx;
   char id[16];
   size_t i;
   if (st == NULL) return;
+  uvc_core_render_ctx(core, &ctx);
   if (q->how == UVC_HQ_AWAY) {
     irc_sendf(core, s, ":%s NOTICE %s :%u private message%s reached you while you were away%s",
-              core->server_name, s->nick, (unsigned)n, n == 1 ? "" : "s",
+              uvc_core_server_name(core), s->nick, (unsigned)n, n == 1 ? "" : "s",
               (st->caps & CAP_CHATHISTORY) ? " (CHATHISTORY TARGETS lists them)" : ":");
     if (!(st->caps & CAP_CHATHISTORY))
       for (i = 0; i < n; i++) {
-        uvc_msg_t* m = uvc_core_render(core, &ev[i], s);
+        uvc_msg_t* m = irc_render_caps(&ev[i], &ctx, st->caps);
         if (m == NULL) continue;
         irc_send_msg(core, s, m);
         uvc_msg_release(m);
@@ -242,50 +244,51 @@ void irc_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_
     if (status != 0 || n == 0 ||
         uvc_session_in(s, uvc_core_room(core, q->target, strlen(q->target))) == NULL)
       return;
-    irc_sendf(core, s, ":%s NOTICE %s :--- the last %u message%s of %s ---", core->server_name,
-              q->target, (unsigned)n, n == 1 ? "" : "s", q->target);
+    irc_sendf(core, s, ":%s NOTICE %s :--- the last %u message%s of %s ---",
+              uvc_core_server_name(core), q->target, (unsigned)n, n == 1 ? "" : "s", q->target);
     for (i = 0; i < n; i++)
       notice_past(core, s, q->target, &ev[i]);
-    irc_sendf(core, s, ":%s NOTICE %s :--- end of history ---", core->server_name, q->target);
+    irc_sendf(core, s, ":%s NOTICE %s :--- end of history ---", uvc_core_server_name(core),
+              q->target);
     return;
   }
   if (status != 0) {
-    irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", core->server_name,
+    irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", uvc_core_server_name(core),
               q->how == UVC_HQ_TARGETS ? "TARGETS" : "*",
               q->how == UVC_HQ_TARGETS ? "*" : q->target, uvc_strerror(status));
     return;
   }
   snprintf(id, sizeof(id), "h%u", (unsigned)q->cookie);
   if (q->how == UVC_HQ_TARGETS) {
-    irc_sendf(core, s, ":%s BATCH +%s draft/chathistory-targets", core->server_name, id);
+    irc_sendf(core, s, ":%s BATCH +%s draft/chathistory-targets", uvc_core_server_name(core), id);
     for (i = 0; i < n; i++) {
       time_t secs = (time_t)(ev[i].time_ms / 1000);
       struct tm* tm = gmtime(&secs);
       char when[32] = "1970-01-01T00:00:00";
       if (tm != NULL) strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", tm);
-      irc_sendf(core, s, "@batch=%s :%s CHATHISTORY TARGETS %s %s.%03dZ", id, core->server_name,
-                ev[i].room, when, (int)(ev[i].time_ms % 1000));
+      irc_sendf(core, s, "@batch=%s :%s CHATHISTORY TARGETS %s %s.%03dZ", id,
+                uvc_core_server_name(core), ev[i].room, when, (int)(ev[i].time_ms % 1000));
     }
   } else {
-    irc_sendf(core, s, ":%s BATCH +%s chathistory %s", core->server_name, id, q->target);
+    irc_sendf(core, s, ":%s BATCH +%s chathistory %s", uvc_core_server_name(core), id, q->target);
     for (i = 0; i < n; i++) {
-      uvc_msg_t* m = uvc_core_render(core, &ev[i], s);
+      uvc_msg_t* m = irc_render_caps(&ev[i], &ctx, st->caps);
       if (m == NULL) continue;
       send_tagged(core, s, m, id);
       uvc_msg_release(m);
     }
   }
-  irc_sendf(core, s, ":%s BATCH -%s", core->server_name, id);
+  irc_sendf(core, s, ":%s BATCH -%s", uvc_core_server_name(core), id);
 }
 
 void irc_history_joined(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
                         const uvc_room_t* room) {
   uvc_history_query_t q;
-  if (core->history == NULL || core->history_irc == 0 || (st->caps & CAP_CHATHISTORY)) return;
+  if (uvc_core_history_irc(core) == 0 || (st->caps & CAP_CHATHISTORY)) return;
   memset(&q, 0, sizeof(q));
   q.how = UVC_HQ_LATEST;
   q.purpose = FOR_JOIN;
-  q.limit = core->history_irc;
+  q.limit = uvc_core_history_irc(core);
   memcpy(q.target, room->name, (size_t)room->name_len + 1);
   uvc_core_history(core, s, &q); /* a room that keeps none says nothing */
 }

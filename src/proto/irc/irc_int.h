@@ -10,6 +10,7 @@
  *   irc_query.c     WHO, WHOIS, LIST, ISON, USERHOST, MOTD, LUSERS, VERSION
  *   irc_render.c    core events as IRC lines
  *   irc_parse.c     cutting an input line into its parts
+ *   irc_ws.c        the same adapter over WebSocket (each line in a frame of its own)
  * numerics.h holds every numeric reply with its format.
  *
  * A session is registered when it is present in the core. Before that, the nick it asked
@@ -140,6 +141,19 @@ typedef struct irc_cmd {
   uint16_t none;    /* the numeric for no parameters at all (0: 461) */
   uint16_t few;     /* the numeric for some but too few (0: 461) */
 } irc_cmd_t;
+
+/* ------------------------------------------------------------------------------------------
+ * The adapter's entry points (irc.c), shared by the WebSocket adapters (irc_ws.c)
+ * ---------------------------------------------------------------------------------------- */
+
+void irc_on_open(uvc_core_t* core, uvc_session_t* s);
+void irc_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len);
+void irc_on_toolong(uvc_core_t* core, uvc_session_t* s);
+void irc_on_idle(uvc_core_t* core, uvc_session_t* s);
+void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
+void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
+const char* irc_realname(const uvc_session_t* s);
+void irc_on_free(uvc_core_t* core, uvc_session_t* s);
 
 /* ------------------------------------------------------------------------------------------
  * Helpers (irc.c)

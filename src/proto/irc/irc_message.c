@@ -168,7 +168,7 @@ static void message(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, 
           uvc_core_keep_private(core, s, item.p, item.n, text, len, notice) == 0) {
         /* a registered account nobody is logged in to: kept for its next login */
         irc_sendf(core, s, ":%s NOTICE %s :%s is offline: the message is kept for their next login",
-                  core->server_name, s->nick, irc_echo(item.p, item.n, word));
+                  uvc_core_server_name(core), s->nick, irc_echo(item.p, item.n, word));
         continue;
       }
       if (u == NULL) {

@@ -33,8 +33,8 @@ static const irc_cap_t kCaps[] = {{"account-notify", NULL, CAP_ACCOUNT_NOTIFY, 0
 
 /* Whether c is offered on this server. */
 static int cap_available(const uvc_core_t* core, const irc_cap_t* c) {
-  if (c->accounts == 1) return core->auth != NULL;
-  if (c->accounts == 2) return core->history != NULL;
+  if (c->accounts == 1) return uvc_core_has_accounts(core);
+  if (c->accounts == 2) return uvc_core_has_history(core);
   return 1;
 }
 
@@ -46,14 +46,14 @@ void irc_try_register(uvc_core_t* core, uvc_session_t* s) {
   char nick[UVC_NICK_MAX + 1];
   char when[64];
   size_t len = s->nick_len;
-  time_t started = (time_t)core->started;
+  time_t started = (time_t)uvc_core_started(core);
   struct tm* tm;
   uvc_room_t* room;
   int err;
   if (s->present || len == 0 || !(st->flags & IRC_GOT_USER) ||
       (st->flags & (IRC_CAP_OPEN | IRC_AUTH_BUSY)))
     return;
-  if (core->password != NULL) {
+  if (uvc_core_has_password(core)) {
     static const char kBad[] = "Password incorrect";
     static const char kWait[] = "Too many wrong passwords";
     uint64_t wait = uvc_core_address_wait(core, s, 0);
@@ -105,28 +105,29 @@ void irc_try_register(uvc_core_t* core, uvc_session_t* s) {
   }
   tm = gmtime(&started);
   if (tm == NULL || strftime(when, sizeof(when), "%a %b %d %Y at %H:%M:%S UTC", tm) == 0)
-    snprintf(when, sizeof(when), "at %lld", (long long)core->started);
-  irc_num(core, s, RPL_WELCOME, core->server_name, s->nick);
-  irc_num(core, s, RPL_YOURHOST, core->server_name, VERSION_TEXT);
+    snprintf(when, sizeof(when), "at %lld", (long long)uvc_core_started(core));
+  irc_num(core, s, RPL_WELCOME, uvc_core_server_name(core), s->nick);
+  irc_num(core, s, RPL_YOURHOST, uvc_core_server_name(core), VERSION_TEXT);
   irc_num(core, s, RPL_CREATED, when);
-  irc_num(core, s, RPL_MYINFO, core->server_name, VERSION_TEXT);
+  irc_num(core, s, RPL_MYINFO, uvc_core_server_name(core), VERSION_TEXT);
   irc_send_isupport(core, s);
   irc_send_lusers(core, s);
   irc_send_motd(core, s);
   /* IRC clients join what they ask for, unless the server names a room (--irc-autojoin). */
-  if (core->autojoin != NULL &&
-      uvc_core_join(core, s, core->autojoin, strlen(core->autojoin), 1, &room) == 0)
+  if (uvc_core_autojoin(core) != NULL &&
+      uvc_core_join(core, s, uvc_core_autojoin(core), strlen(uvc_core_autojoin(core)), 1, &room) ==
+          0)
     irc_send_joined(core, s, room);
   /* Always last: where the plain-text users are, who cannot go anywhere else at first. */
-  irc_sendf(core, s,
-            ":%s NOTICE %s :*** Plain-text users (nc, telnet) talk in %s; JOIN %s to meet them",
-            core->server_name, s->nick, core->lobby->name, core->lobby->name);
+  irc_sendf(
+      core, s, ":%s NOTICE %s :*** Plain-text users (nc, telnet) talk in %s; JOIN %s to meet them",
+      uvc_core_server_name(core), s->nick, uvc_core_lobby(core)->name, uvc_core_lobby(core)->name);
 }
 
 /* CAP LS / LIST / REQ / END (IRCv3 capability negotiation). */
 void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   const uvc_irc_str_t* sub = &m->params[0];
-  const char* name = core->server_name;
+  const char* name = uvc_core_server_name(core);
   char list[BUF_SIZE];
   char word[ECHO_MAX + 1];
   size_t n = 0;
@@ -274,19 +275,21 @@ void irc_cmd_setname(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const 
   irc_state_t* grown;
   if (rlen == 0 || rlen > REALNAME_MAX) {
     irc_sendf(core, s, ":%s FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to %d bytes)",
-              core->server_name, REALNAME_MAX);
+              uvc_core_server_name(core), REALNAME_MAX);
     return;
   }
   grown = realloc(st, sizeof(*st) + rlen + 1);
   if (grown == NULL) {
-    irc_sendf(core, s, ":%s FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory", core->server_name);
+    irc_sendf(core, s, ":%s FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory",
+              uvc_core_server_name(core));
     return;
   }
   memcpy(grown->realname, real, rlen);
   grown->realname[rlen] = '\0';
   s->proto = grown;
   s->user = grown->user; /* it moved */
-  irc_sendf(core, s, ":%s!%s@%s SETNAME :%s", s->nick, s->user, core->server_name, grown->realname);
+  irc_sendf(core, s, ":%s!%s@%s SETNAME :%s", s->nick, s->user, uvc_core_server_name(core),
+            grown->realname);
 }
 
 /* PING token: PONG with the token (cleaned: it comes back as it went, without controls). */
@@ -294,7 +297,8 @@ void irc_cmd_ping(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
   const char* token;
   size_t len = irc_clean(core, m->params[0].p, m->params[0].n, OUT_MAX, &token);
   (void)st;
-  irc_sendf(core, s, ":%s PONG %s :%.*s", core->server_name, core->server_name, (int)len, token);
+  irc_sendf(core, s, ":%s PONG %s :%.*s", uvc_core_server_name(core), uvc_core_server_name(core),
+            (int)len, token);
 }
 
 /* PONG: nothing to do; any line counts as activity for the connection layer. */

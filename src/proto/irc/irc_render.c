@@ -159,6 +159,7 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ct
    * as many lines as it needs: nothing they typed is lost. */
   int split = f->nick_len > 0 && !irc_format_is_irc(f->adapter);
   size_t n;
+  int k;
   if (f->nick_len > 0) irc_who_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
   switch (ev->type) {
     case UVC_EV_SAY:
@@ -207,6 +208,17 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ct
       mode_change(ev, extra, sizeof(extra));
       n = head_of(head, sizeof(head), "%s MODE %s %s", prefix, ev->room, extra);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_RECLAIM: /* a server notice, as the server words it */
+      n = head_of(head, sizeof(head), ":%s NOTICE * :", ctx->server_name);
+      k = snprintf(extra, sizeof(extra),
+                   ev->same_account ? "you logged in to %.*s from another connection, which took "
+                                      "the nick: this one is now %s"
+                                    : "%.*s is a registered nick and its owner logged in: you are "
+                                      "now %s",
+                   (int)ev->len, ev->text, ev->to.nick);
+      if (k < 0) return NULL;
+      return render_lines(pre, plen, head, n, extra,
+                          (size_t)k < sizeof(extra) ? (size_t)k : sizeof(extra) - 1, "", 1);
     case UVC_EV_ANNOUNCE:
       n = head_of(head, sizeof(head), ":%s NOTICE * :", ctx->server_name);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 1);
@@ -322,8 +334,7 @@ void irc_echo_message(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
   ev.text = text;
   ev.len = len;
   ev.notice = (uint8_t)(notice != 0);
-  ev.id = core->last_id;
-  ev.time_ms = core->last_time_ms;
+  uvc_core_last_event(core, &ev.id, &ev.time_ms);
   ev.tags = tags;
   ev.tags_len = tags_len;
   uvc_core_render_ctx(core, &ctx);
