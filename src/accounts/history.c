@@ -123,6 +123,8 @@ static void on_batch(void* data, int status) {
   if (status == 0) {
     h->stats.written += b->n;
     h->stats.batches++;
+    UVC_DEBUG("history: a batch of %zu events written (%llu in all)", b->n,
+              (unsigned long long)h->stats.written);
   } else {
     h->stats.dropped += b->n;
     UVC_WARN("history: a batch of %zu events was not written: %s", b->n,
