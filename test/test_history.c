@@ -48,6 +48,7 @@ static void add(uvc_history_t* h, int i) {
   uvc_hist_rec_t e = {0};
   snprintf(id, sizeof id, "m%d", i);
   snprintf(text, sizeof text, "line %d", i);
+  e.seq = i;
   e.time_ms = 1700000000000 + i;
   e.kind = UVC_HIST_SAY;
   e.owner = "";
@@ -76,7 +77,7 @@ static void on_fetch(void* data, int status, const uvc_hist_rec_t* recs, size_t 
   if (n > 0) snprintf(g->last, sizeof g->last, "%s", recs[n - 1].text);
 }
 
-static const uvc_hist_query_t kLatest = {UVC_HIST_LATEST, "", "#dev", {0, NULL}, {0, NULL}, 1000};
+static const uvc_hist_query_t kLatest = {UVC_HIST_LATEST, "", "#dev", {0, 0}, {0, 0}, 1000};
 
 /* How many events #dev has in the store (read without the writer); the last one's text. */
 static size_t in_store(uvc_store_t* s, char* last, size_t cap) {
@@ -253,6 +254,7 @@ static void kill_9_loses_only_what_waited(void** state) {
       uvc_hist_rec_t e = {0};
       snprintf(id, sizeof id, "m%d", i);
       snprintf(text, sizeof text, "line %d", i);
+      e.seq = i;
       e.time_ms = 1700000000000 + i;
       e.kind = UVC_HIST_SAY;
       e.owner = "";
@@ -271,6 +273,7 @@ static void kill_9_loses_only_what_waited(void** state) {
       char id[16];
       uvc_hist_rec_t e = {0};
       snprintf(id, sizeof id, "m%d", i);
+      e.seq = i;
       e.time_ms = 1700000000000 + i;
       e.kind = UVC_HIST_SAY;
       e.owner = "";

@@ -532,6 +532,7 @@ static void put(uvc_store_t* s, const char* owner, const char* target, const cha
   uvc_hist_rec_t e = {0};
   result_t r = {0};
   snprintf(id, sizeof id, "m%lld", (long long)t);
+  e.seq = t;
   e.time_ms = t;
   e.kind = UVC_HIST_SAY;
   e.owner = owner;
@@ -547,14 +548,14 @@ static void put(uvc_store_t* s, const char* owner, const char* target, const cha
 }
 
 static int fetch(uvc_store_t* s, uvc_hist_how_t how, const char* owner, const char* target,
-                 int64_t at, const char* msgid, int64_t at2, unsigned limit) {
+                 int64_t at, int64_t seq, int64_t at2, unsigned limit) {
   uvc_hist_query_t q = {0};
   memset(&g_h, 0, sizeof g_h);
   q.how = how;
   q.owner = owner;
   q.target = target;
   q.a.time_ms = at;
-  q.a.msgid = msgid;
+  q.a.seq = seq;
   q.b.time_ms = at2;
   q.limit = limit;
   assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
@@ -576,6 +577,7 @@ static void ten_events(uvc_store_t* s) {
   for (i = 0; i < 10; i++) {
     snprintf(text[i], sizeof text[i], "n%d", i + 1);
     snprintf(id[i], sizeof id[i], "id%d", i + 1);
+    e[i].seq = i + 1;
     e[i].time_ms = T0 + 1000 * (i + 1);
     e[i].kind = UVC_HIST_SAY;
     e[i].owner = "";
@@ -595,7 +597,7 @@ static void history_latest_before_after_around_between(void** state) {
   ten_events(s);
   put(s, "", "#other", "carol", T0 + 5500, "elsewhere", NULL);
 
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#DEV", 0, NULL, 0, 3), 0); /* any case */
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#DEV", 0, 0, 0, 3), 0); /* any case */
   assert_int_equal(g_h.n, 3);
   assert_string_equal(g_h.lines[0], "bob:n8"); /* oldest first */
   assert_string_equal(g_h.lines[1], "alice:n9");
@@ -604,54 +606,54 @@ static void history_latest_before_after_around_between(void** state) {
   assert_true(g_h.time_ms[2] == T0 + 10000);
 
   /* LATEST after a point: only what is newer */
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, "id7", 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 7, 0, 10), 0);
   assert_int_equal(g_h.n, 3);
   assert_string_equal(g_h.lines[0], "bob:n8");
 
-  /* BEFORE and AFTER a msgid exclude it; by time, the time itself is excluded too */
-  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, "id5", 0, 2), 0);
+  /* BEFORE and AFTER an event exclude it; by time, the time itself is excluded too */
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, 5, 0, 2), 0);
   assert_int_equal(g_h.n, 2);
   assert_string_equal(g_h.lines[0], "alice:n3");
   assert_string_equal(g_h.lines[1], "bob:n4");
-  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", T0 + 2000, NULL, 0, 5), 0);
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", T0 + 2000, 0, 0, 5), 0);
   assert_int_equal(g_h.n, 1);
   assert_string_equal(g_h.lines[0], "alice:n1");
-  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", 0, "id8", 0, 5), 0);
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", 0, 8, 0, 5), 0);
   assert_int_equal(g_h.n, 2);
   assert_string_equal(g_h.lines[0], "alice:n9");
-  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", T0 + 8500, NULL, 0, 1), 0);
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", T0 + 8500, 0, 0, 1), 0);
   assert_int_equal(g_h.n, 1);
   assert_string_equal(g_h.lines[0], "alice:n9");
 
   /* AROUND: half before, the event itself and after */
-  assert_int_equal(fetch(s, UVC_HIST_AROUND, "", "#dev", 0, "id5", 0, 4), 0);
+  assert_int_equal(fetch(s, UVC_HIST_AROUND, "", "#dev", 0, 5, 0, 4), 0);
   assert_int_equal(g_h.n, 4);
   assert_string_equal(g_h.lines[0], "alice:n3");
   assert_string_equal(g_h.lines[2], "alice:n5");
   assert_string_equal(g_h.lines[3], "bob:n6");
 
   /* BETWEEN, either order: always oldest first; the limit nearest the first point */
-  assert_int_equal(fetch(s, UVC_HIST_BETWEEN, "", "#dev", T0 + 2000, NULL, T0 + 6000, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_BETWEEN, "", "#dev", T0 + 2000, 0, T0 + 6000, 10), 0);
   assert_int_equal(g_h.n, 3);
   assert_string_equal(g_h.lines[0], "alice:n3");
   assert_string_equal(g_h.lines[2], "alice:n5");
-  assert_int_equal(fetch(s, UVC_HIST_BETWEEN, "", "#dev", T0 + 9000, NULL, T0 + 1000, 2), 0);
+  assert_int_equal(fetch(s, UVC_HIST_BETWEEN, "", "#dev", T0 + 9000, 0, T0 + 1000, 2), 0);
   assert_int_equal(g_h.n, 2);
   assert_string_equal(g_h.lines[0], "alice:n7");
   assert_string_equal(g_h.lines[1], "bob:n8");
 
-  /* an unknown msgid, a room with nothing, a private history that is not the room's */
-  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, "nope", 0, 5), UVC_STORE_NOT_FOUND);
+  /* an unknown event, a room with nothing, a private history that is not the room's */
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, 77, 0, 5), UVC_STORE_NOT_FOUND);
   assert_int_equal(g_h.n, 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#empty", 0, NULL, 0, 5), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#empty", 0, 0, 0, 5), 0);
   assert_int_equal(g_h.n, 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "alice", "#dev", 0, NULL, 0, 5), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "alice", "#dev", 0, 0, 0, 5), 0);
   assert_int_equal(g_h.n, 0);
   uvc_store_close(s);
 
   /* it all survives a reopen */
   s = open_store(g_tmp);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#other", 0, NULL, 0, 5), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#other", 0, 0, 0, 5), 0);
   assert_int_equal(g_h.n, 1);
   assert_string_equal(g_h.lines[0], "carol:elsewhere");
   uvc_store_close(s);
@@ -673,20 +675,20 @@ static void history_bounds_by_count_and_age(void** state) {
     put(s, "", "#dev", "alice", T0 + i, text, &b);
     put(s, "", "#ops", "alice", T0 + 100 + i, text, &b);
   }
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 3); /* per room */
   assert_string_equal(g_h.lines[0], "alice:r3");
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#ops", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#ops", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 3);
 
   /* private: per account over all its conversations */
   put(s, "bob", "alice", "alice", T0 + 201, "p1", &b);
   put(s, "bob", "carol", "carol", T0 + 202, "p2", &b);
   put(s, "bob", "alice", "alice", T0 + 203, "p3", &b);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 1);
   assert_string_equal(g_h.lines[0], "alice:p3");
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "carol", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "carol", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 1);
 
   /* age: the old events go, a fresh one stays */
@@ -698,7 +700,7 @@ static void history_bounds_by_count_and_age(void** state) {
   age.max_age_ms = 60000;
   assert_int_equal(uvc_store_hist_prune(s, &g_loop, &age, on_done, &r), 0);
   assert_int_equal(finish(s, &r), 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 1);
   assert_string_equal(g_h.lines[0], "dave:fresh");
   uvc_store_close(s);
@@ -714,6 +716,7 @@ static void history_pending_and_delete_by_account(void** state) {
   memset(e, 0, sizeof e);
   s = open_store(g_tmp);
   /* alice writes to bob, who is offline: bob's copy is pending; alice keeps hers */
+  e[0].seq = 1;
   e[0].time_ms = T0 + 1;
   e[0].kind = UVC_HIST_SAY;
   e[0].owner = "bob";
@@ -728,6 +731,7 @@ static void history_pending_and_delete_by_account(void** state) {
   e[1].target = "bob";
   e[1].pending = 0;
   e[2] = e[0];
+  e[2].seq = 2;
   e[2].time_ms = T0 + 2;
   e[2].msgid = "p2";
   e[2].text = "call me";
@@ -749,7 +753,7 @@ static void history_pending_and_delete_by_account(void** state) {
   assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
   assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(g_h.n, 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 2);
   assert_int_equal(g_h.pending[0], 0);
 
@@ -757,9 +761,9 @@ static void history_pending_and_delete_by_account(void** state) {
   memset(&r, 0, sizeof r);
   assert_int_equal(uvc_store_hist_delete_owner(s, &g_loop, "Bob", on_done, &r), 0);
   assert_int_equal(finish(s, &r), 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "alice", "bob", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "alice", "bob", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 1);
   uvc_store_close(s);
 }
@@ -806,7 +810,7 @@ static void history_targets_and_room_delete(void** state) {
 
   assert_int_equal(uvc_store_hist_delete_room(s, &g_loop, "#DEV", on_done, &r), 0);
   assert_int_equal(finish(s, &r), 0);
-  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, NULL, 0, 10), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 0);
   uvc_store_close(s);
   assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 4);
@@ -819,6 +823,7 @@ static void history_bad_records_fail_at_once(void** state) {
   result_t r = {0};
   (void)state;
   s = open_store(g_tmp);
+  e.seq = 1;
   e.owner = "";
   e.target = "#dev";
   e.nick = "alice";

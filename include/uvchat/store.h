@@ -132,9 +132,10 @@ int uvc_store_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char
  * and the room as target. A private message between registered accounts is kept once for
  * each of them: owner is the account whose copy it is, target the other party's nick.
  *
- * Reading returns events oldest first. A point in a history is a time (milliseconds since
- * the epoch) or, when msgid is set and found, that event; "before" and "after" a point
- * never include it. */
+ * Every event has a seq: a number that grows with each event (uvchat uses the event id,
+ * which grows with time), unique within a history. Reading returns events in seq order,
+ * oldest first. A point in a history is an event (its seq) or a time (milliseconds since
+ * the epoch); "before" and "after" a point never include it. */
 
 #define UVC_HIST_TEXT_MAX  8192 /* bytes of an event's text (longer is cut) */
 #define UVC_HIST_FIELD_MAX 255  /* bytes of every other string */
@@ -153,14 +154,15 @@ typedef enum {
 } uvc_hist_kind_t;
 
 typedef struct uvc_hist_rec {
+  int64_t seq; /* > 0 */
   int64_t time_ms;
   int kind;           /* uvc_hist_kind_t */
   int flags;          /* the caller's bits, kept as they are */
   int pending;        /* a private message for an account that was offline, not yet delivered */
   const char* owner;  /* "" for a room */
   const char* target; /* the room, or the other party of a private message */
-  const char* msgid;
-  const char* nick; /* the sender as the event was made */
+  const char* msgid;  /* as clients saw it */
+  const char* nick;   /* the sender as the event was made */
   const char* user;
   const char* host;
   const char* account; /* "" when the sender was not logged in */
@@ -190,8 +192,8 @@ typedef enum {
 } uvc_hist_how_t;
 
 typedef struct uvc_hist_point {
-  int64_t time_ms;   /* 0: unset (LATEST: no lower bound) */
-  const char* msgid; /* NULL or "": by time alone */
+  int64_t time_ms; /* by time, when seq is 0; both 0: unset (LATEST: no lower bound) */
+  int64_t seq;     /* an event; one that is not in the history is UVC_STORE_NOT_FOUND */
 } uvc_hist_point_t;
 
 typedef struct uvc_hist_query {
@@ -209,15 +211,15 @@ typedef struct uvc_hist_target {
 } uvc_hist_target_t;
 
 /* Called on the loop thread with the events found (recs[0..n), oldest first, valid only
- * during the call), or a negative status and none. A point given by a msgid that is not
- * there is UVC_STORE_NOT_FOUND. */
+ * during the call), or a negative status and none. */
 typedef void (*uvc_store_hist_cb)(void* data, int status, const uvc_hist_rec_t* recs, size_t n);
 /* Called on the loop thread with the targets found (latest activity first). */
 typedef void (*uvc_store_targets_cb)(void* data, int status, const uvc_hist_target_t* t, size_t n);
 
-/* Appends recs[0..n) (copied; n at least 1) in one transaction, then applies bounds to the
- * histories it touched (and the age bound to all). cb may be NULL. Returns at once like the
- * account operations; UVC_STORE_INVALID for a record without owner, target, msgid or nick. */
+/* Appends recs[0..n) (copied; n at least 1) in one transaction, then applies the count
+ * bounds to the histories it touched (the age bound is uvc_store_hist_prune's). cb may be NULL.
+ * Returns at once like the account operations; UVC_STORE_INVALID for a record without seq, owner,
+ * target, msgid or nick. An event already in its history (the same seq) is kept once. */
 int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_rec_t* recs, size_t n,
                           const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data);
 /* Reads one history (the query is copied). */

@@ -179,8 +179,8 @@ static void flush_now(uvc_history_t* h) {
 
 int uvc_history_add(uvc_history_t* h, const uvc_hist_rec_t* rec) {
   uvc_hist_rec_t* copy;
-  if (rec->owner == NULL || rec->target == NULL || rec->target[0] == '\0' || rec->msgid == NULL ||
-      rec->msgid[0] == '\0' || rec->nick == NULL || rec->nick[0] == '\0')
+  if (rec->seq <= 0 || rec->owner == NULL || rec->target == NULL || rec->target[0] == '\0' ||
+      rec->msgid == NULL || rec->msgid[0] == '\0' || rec->nick == NULL || rec->nick[0] == '\0')
     return UVC_STORE_INVALID;
   if (h->closing) return UVC_STORE_CLOSING;
   if (h->n_buf >= UVC_HISTORY_BUFFER) {
@@ -246,8 +246,8 @@ static int enqueue(uvc_history_t* h, waiter_t* w) {
 int uvc_history_fetch(uvc_history_t* h, const uvc_hist_query_t* q, uvc_store_hist_cb cb,
                       void* data) {
   waiter_t* w;
-  const char* in[4];
-  const char* out[4];
+  const char* in[2];
+  const char* out[2];
   if (q == NULL || cb == NULL || q->owner == NULL) return UVC_STORE_INVALID;
   if (q->how != UVC_HIST_PENDING && (q->target == NULL || q->target[0] == '\0'))
     return UVC_STORE_INVALID;
@@ -255,9 +255,7 @@ int uvc_history_fetch(uvc_history_t* h, const uvc_hist_query_t* q, uvc_store_his
   if ((w = calloc(1, sizeof(*w))) == NULL) return UVC_STORE_NOMEM;
   in[0] = q->owner;
   in[1] = q->target;
-  in[2] = q->a.msgid;
-  in[3] = q->b.msgid;
-  if ((w->strs = pack(in, 4, out)) == NULL) {
+  if ((w->strs = pack(in, 2, out)) == NULL) {
     free(w);
     return UVC_STORE_NOMEM;
   }
@@ -265,8 +263,6 @@ int uvc_history_fetch(uvc_history_t* h, const uvc_hist_query_t* q, uvc_store_his
   w->q = *q;
   w->q.owner = out[0];
   w->q.target = out[1];
-  w->q.a.msgid = out[2];
-  w->q.b.msgid = out[3];
   w->fetch_cb = cb;
   w->data = data;
   return enqueue(h, w);

@@ -3,6 +3,7 @@
  * may be gone by the time the store answers. */
 #include "uvchat/recall.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "uvchat/list.h"
 #include "uvchat/log.h"
 
-/* How often the age bound is applied to every history (it also applies with each batch). */
+/* How often the age bound is applied to every history (a scan of the whole table). */
 #define PRUNE_MS 60000
 
 struct uvc_recall {
@@ -45,6 +46,7 @@ static void rec_of(const uvc_event_t* ev, uvc_hist_rec_t* rec, char* msgid, char
   uvc_event_msgid(ev, msgid);
   if (n > 0) memcpy(text, ev->text, n);
   text[n] = '\0';
+  rec->seq = (int64_t)ev->id; /* ids grow with time: the store's order */
   rec->time_ms = ev->time_ms;
   rec->msgid = msgid;
   rec->nick = ev->from.nick;
@@ -138,7 +140,7 @@ static void event_of(const uvc_hist_rec_t* rec, const char* self, uvc_event_t* e
   ev->notice = rec->kind == UVC_HIST_NOTICE;
   ev->text = rec->text;
   ev->len = strlen(rec->text);
-  ev->id = strtoull(rec->msgid, NULL, 16);
+  ev->id = (uint64_t)rec->seq;
   ev->time_ms = rec->time_ms;
   copy_field(ev->from.nick, sizeof(ev->from.nick), &ev->from.nick_len, rec->nick);
   copy_field(ev->from.user, sizeof(ev->from.user), &ev->from.user_len, rec->user);
@@ -210,6 +212,17 @@ static void on_targets(void* data, int status, const uvc_hist_target_t* t, size_
   req_done(q);
 }
 
+/* The seq of the event whose message id is msgid (the hex of its id); 0 for none, -1 for
+ * one that cannot be ours (found nowhere). */
+static int64_t seq_of(const char* msgid) {
+  char* end;
+  unsigned long long v;
+  if (msgid[0] == '\0') return 0;
+  v = strtoull(msgid, &end, 16);
+  if (*end != '\0' || v == 0 || v > INT64_MAX) return -1;
+  return (int64_t)v;
+}
+
 static int on_start(void* ud, uvc_session_t* s, const uvc_history_query_t* hq, const char* owner) {
   uvc_recall_t* r = ud;
   recall_req_t* q;
@@ -256,9 +269,9 @@ static int on_start(void* ud, uvc_session_t* s, const uvc_history_query_t* hq, c
     sq.owner = room ? "" : q->owner;
     sq.target = hq->target;
     sq.a.time_ms = hq->a_ms;
-    sq.a.msgid = hq->a_msgid;
+    sq.a.seq = seq_of(hq->a_msgid);
     sq.b.time_ms = hq->b_ms;
-    sq.b.msgid = hq->b_msgid;
+    sq.b.seq = seq_of(hq->b_msgid);
     sq.limit = hq->limit;
     rc = uvc_history_fetch(r->hist, &sq, on_fetched, q);
   }

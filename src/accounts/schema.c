@@ -14,26 +14,24 @@ const char* const uvc_schema_migrations[] = {
     "CREATE TABLE accounts(name TEXT PRIMARY KEY COLLATE NOCASE, hash TEXT NOT NULL,"
     " created INTEGER NOT NULL)",
 
-    /* 2: history. One row per remembered event. A room's events have owner '' and the room
-     * as target; a private message is kept once for each registered party, with that
-     * party's account as owner and the other party's nick as target. pending 1: a private
-     * message kept for an account that was offline, not yet delivered. id is the order of
-     * arrival, which breaks ties between events of the same millisecond. */
-    "CREATE TABLE history(id INTEGER PRIMARY KEY,"
-    " owner TEXT NOT NULL COLLATE NOCASE,"
+    /* 2: history. One row per remembered event, clustered by history and order (WITHOUT
+     * ROWID: one b-tree to write per event, and a history's events side by side). A room's
+     * events have owner '' and the room as target; a private message is kept once for each
+     * registered party, with that party's account as owner and the other party's nick as
+     * target. seq orders the events (uvchat: the event id, which grows with time); pending 1:
+     * a private message kept for an account that was offline, not yet delivered. */
+    "CREATE TABLE history(owner TEXT NOT NULL COLLATE NOCASE,"
     " target TEXT NOT NULL COLLATE NOCASE,"
+    " seq INTEGER NOT NULL,"
     " time_ms INTEGER NOT NULL,"
     " msgid TEXT NOT NULL,"
     " kind INTEGER NOT NULL,"
     " flags INTEGER NOT NULL,"
-    " pending INTEGER NOT NULL DEFAULT 0,"
+    " pending INTEGER NOT NULL,"
     " nick TEXT NOT NULL, user TEXT NOT NULL, host TEXT NOT NULL, account TEXT NOT NULL,"
-    " text TEXT NOT NULL);"
-    "CREATE INDEX history_target ON history(owner, target, time_ms, id);"
-    "CREATE INDEX history_owner ON history(owner, id);"
-    "CREATE INDEX history_time ON history(time_ms);"
-    "CREATE INDEX history_msgid ON history(msgid);"
-    "CREATE INDEX history_pending ON history(owner, id) WHERE pending = 1",
+    " text TEXT NOT NULL,"
+    " PRIMARY KEY(owner, target, seq)) WITHOUT ROWID;"
+    "CREATE INDEX history_pending ON history(owner, seq) WHERE pending = 1",
 };
 
 _Static_assert(sizeof(uvc_schema_migrations) / sizeof(uvc_schema_migrations[0]) == UVC_STORE_SCHEMA,

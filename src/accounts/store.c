@@ -533,14 +533,14 @@ static int exec_sql(sqlite3* db, const char* sql) {
 }
 
 /* Deletes the oldest events of (owner, target) beyond keep (target NULL: of all owner's
- * histories). Returns an SQLite result code. */
+ * histories, by seq). Returns an SQLite result code. */
 static int trim(sqlite3* db, const char* owner, const char* target, unsigned keep) {
   static const char kOne[] =
-      "DELETE FROM history WHERE owner = ?1 AND target = ?2 AND id <= (SELECT id FROM history"
-      " WHERE owner = ?1 AND target = ?2 ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET ?3)";
+      "DELETE FROM history WHERE owner = ?1 AND target = ?2 AND seq <= (SELECT seq FROM history"
+      " WHERE owner = ?1 AND target = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)";
   static const char kAll[] =
-      "DELETE FROM history WHERE owner = ?1 AND id <= (SELECT id FROM history"
-      " WHERE owner = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?3)";
+      "DELETE FROM history WHERE owner = ?1 AND seq <= (SELECT seq FROM history"
+      " WHERE owner = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?3)";
   sqlite3_stmt* st = NULL;
   int rc = sqlite3_prepare_v2(db, target != NULL ? kOne : kAll, -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
@@ -551,7 +551,8 @@ static int trim(sqlite3* db, const char* owner, const char* target, unsigned kee
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Deletes every event older than the age bound. */
+/* Deletes every event older than the age bound (a scan of the whole table: run it now and
+ * then, not per batch). */
 static int prune_age(sqlite3* db, const uvc_hist_bounds_t* b, int64_t now_ms) {
   sqlite3_stmt* st = NULL;
   int rc;
@@ -563,22 +564,56 @@ static int prune_age(sqlite3* db, const uvc_hist_bounds_t* b, int64_t now_ms) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Whether recs[i] is the first of recs[0..i] with its owner (and, for a room, target). */
-static int first_of_its_history(const uvc_hist_rec_t* recs, size_t i) {
-  size_t j;
-  int room = recs[i].owner[0] == '\0';
-  for (j = 0; j < i; j++) {
-    if (sqlite3_stricmp(recs[j].owner, recs[i].owner) != 0) continue;
-    if (!room || sqlite3_stricmp(recs[j].target, recs[i].target) == 0) return 0;
-  }
-  return 1;
+/* The history rec belongs to for its count bound: (owner, target) for a room, the owner
+ * alone for private messages (the bound is per account). Hashed ignoring ASCII case. */
+static uint32_t history_hash(const uvc_hist_rec_t* rec) {
+  uint32_t h = 2166136261u;
+  const char* p;
+  for (p = rec->owner; *p != '\0'; p++)
+    h = (h ^ (uint8_t)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 16777619u;
+  if (rec->owner[0] == '\0')
+    for (p = rec->target; *p != '\0'; p++)
+      h = (h ^ (uint8_t)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 16777619u;
+  return h;
 }
 
-/* The batch in one transaction: the rows, then the bounds of the histories it touched. */
+static int same_history(const uvc_hist_rec_t* a, const uvc_hist_rec_t* b) {
+  if (sqlite3_stricmp(a->owner, b->owner) != 0) return 0;
+  return a->owner[0] != '\0' || sqlite3_stricmp(a->target, b->target) == 0;
+}
+
+/* Applies the count bounds to each history the batch touched, once each (a hash set of the
+ * first record of each). Returns an SQLite result code. */
+static int trim_touched(store_req_t* r, sqlite3* db) {
+  size_t cap = 16, i, *slot;
+  int rc = SQLITE_OK;
+  while (cap < 2 * r->n_recs)
+    cap *= 2;
+  if ((slot = malloc(cap * sizeof(*slot))) == NULL) return SQLITE_NOMEM;
+  for (i = 0; i < cap; i++)
+    slot[i] = (size_t)-1;
+  for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
+    const uvc_hist_rec_t* e = &r->recs[i];
+    size_t k = history_hash(e) & (cap - 1);
+    int room = e->owner[0] == '\0';
+    unsigned keep = room ? r->bounds.count_room : r->bounds.count_private;
+    while (slot[k] != (size_t)-1 && !same_history(&r->recs[slot[k]], e))
+      k = (k + 1) & (cap - 1);
+    if (slot[k] != (size_t)-1) continue; /* trimmed already */
+    slot[k] = i;
+    if (keep > 0) rc = trim(db, e->owner, room ? e->target : NULL, keep);
+  }
+  free(slot);
+  return rc;
+}
+
+/* The batch in one transaction: the rows, then the count bounds of the histories it
+ * touched. An event already there (the same owner, target and seq) is kept once. */
 static void run_append(store_req_t* r, sqlite3* db) {
   static const char kInsert[] =
-      "INSERT INTO history(owner, target, time_ms, msgid, kind, flags, pending, nick, user,"
-      " host, account, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+      "INSERT OR IGNORE INTO history(owner, target, seq, time_ms, msgid, kind, flags, pending,"
+      " nick, user, host, account, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+      " ?12, ?13)";
   sqlite3_stmt* st = NULL;
   size_t i;
   int rc;
@@ -590,28 +625,22 @@ static void run_append(store_req_t* r, sqlite3* db) {
     sqlite3_reset(st);
     rc = sqlite3_bind_text(st, 1, e->owner, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, e->target, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, e->time_ms);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 4, e->msgid, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 5, e->kind);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 6, e->flags);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 7, e->pending ? 1 : 0);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 8, e->nick, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 9, e->user, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 10, e->host, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 11, e->account, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 12, e->text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, e->seq);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, e->time_ms);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, e->msgid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 6, e->kind);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 7, e->flags);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 8, e->pending ? 1 : 0);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 9, e->nick, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 10, e->user, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 11, e->host, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 12, e->account, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 13, e->text, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
   sqlite3_finalize(st);
-  for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
-    const uvc_hist_rec_t* e = &r->recs[i];
-    int room = e->owner[0] == '\0';
-    unsigned keep = room ? r->bounds.count_room : r->bounds.count_private;
-    if (keep == 0 || !first_of_its_history(r->recs, i)) continue;
-    rc = trim(db, e->owner, room ? e->target : NULL, keep);
-  }
-  if (rc == SQLITE_OK) rc = prune_age(db, &r->bounds, r->now_ms);
+  if (rc == SQLITE_OK) rc = trim_touched(r, db);
   if (rc == SQLITE_OK) rc = exec_sql(db, "COMMIT");
   if (rc != SQLITE_OK) {
     db_failed(r, db, rc);
@@ -622,34 +651,30 @@ static void run_append(store_req_t* r, sqlite3* db) {
   uv_mutex_unlock(&r->store->write_lock);
 }
 
-/* A point resolved to (time, id): "before" it means (time_ms, id) < (t, id), "after" it
- * means (time_ms, id) > (t, id). By time alone, before t is id 0 and after t is id max. */
+/* A point resolved: an event (by its seq, and its time) or a time. */
 typedef struct point {
-  int64_t t, id;
-  int event; /* a msgid that was found */
+  int event; /* 1: seq is an event's; 0: a time alone */
+  int64_t seq, t;
 } point_t;
 
-/* Resolves p in r's history. Returns an SQLite code; SQLITE_NOTFOUND for a msgid not there. */
-static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, int after,
-                   point_t* out) {
+/* Resolves p in r's history. Returns an SQLite code; SQLITE_NOTFOUND for a seq not there. */
+static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, point_t* out) {
   sqlite3_stmt* st = NULL;
   int rc;
-  out->event = 0;
+  out->event = p->seq != 0;
+  out->seq = p->seq;
   out->t = p->time_ms;
-  out->id = after ? INT64_MAX : 0;
-  if (p->msgid == NULL || p->msgid[0] == '\0') return SQLITE_OK;
+  if (!out->event) return SQLITE_OK;
   rc = sqlite3_prepare_v2(db,
-                          "SELECT time_ms, id FROM history WHERE msgid = ?3 AND owner = ?1"
-                          " AND target = ?2 LIMIT 1",
+                          "SELECT time_ms FROM history WHERE owner = ?1 AND target = ?2"
+                          " AND seq = ?3",
                           -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, r->q.target, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, p->msgid, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, p->seq);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     out->t = sqlite3_column_int64(st, 0);
-    out->id = sqlite3_column_int64(st, 1);
-    out->event = 1;
     rc = SQLITE_OK;
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_NOTFOUND;
@@ -658,7 +683,7 @@ static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, int a
   return rc;
 }
 
-/* Appends one row of st (the columns of kCols) to r->rows. */
+/* Appends one row of st (the columns of HIST_COLS) to r->rows. */
 static int take_row(store_req_t* r, sqlite3_stmt* st) {
   uvc_hist_rec_t rec, *copy;
   if (r->n_rows == r->cap_rows) {
@@ -670,49 +695,50 @@ static int take_row(store_req_t* r, sqlite3_stmt* st) {
   }
   rec.owner = (const char*)sqlite3_column_text(st, 0);
   rec.target = (const char*)sqlite3_column_text(st, 1);
-  rec.time_ms = sqlite3_column_int64(st, 2);
-  rec.msgid = (const char*)sqlite3_column_text(st, 3);
-  rec.kind = sqlite3_column_int(st, 4);
-  rec.flags = sqlite3_column_int(st, 5);
-  rec.pending = sqlite3_column_int(st, 6);
-  rec.nick = (const char*)sqlite3_column_text(st, 7);
-  rec.user = (const char*)sqlite3_column_text(st, 8);
-  rec.host = (const char*)sqlite3_column_text(st, 9);
-  rec.account = (const char*)sqlite3_column_text(st, 10);
-  rec.text = (const char*)sqlite3_column_text(st, 11);
+  rec.seq = sqlite3_column_int64(st, 2);
+  rec.time_ms = sqlite3_column_int64(st, 3);
+  rec.msgid = (const char*)sqlite3_column_text(st, 4);
+  rec.kind = sqlite3_column_int(st, 5);
+  rec.flags = sqlite3_column_int(st, 6);
+  rec.pending = sqlite3_column_int(st, 7);
+  rec.nick = (const char*)sqlite3_column_text(st, 8);
+  rec.user = (const char*)sqlite3_column_text(st, 9);
+  rec.host = (const char*)sqlite3_column_text(st, 10);
+  rec.account = (const char*)sqlite3_column_text(st, 11);
+  rec.text = (const char*)sqlite3_column_text(st, 12);
   if ((copy = uvc_hist_rec_dup(&rec)) == NULL) return SQLITE_NOMEM;
   r->rows[r->n_rows++] = copy;
   return SQLITE_OK;
 }
 
-#define HIST_COLS \
-  "SELECT owner, target, time_ms, msgid, kind, flags, pending, nick, user, host, account, text"
+#define HIST_COLS                                                                               \
+  "SELECT owner, target, seq, time_ms, msgid, kind, flags, pending, nick, user, host, account," \
+  " text"
 
-/* Reads up to limit rows of r's history past point p (after: ascending from it; before:
- * descending from it, when also bounded by the far point q (NULL: none). */
-static int read_side(store_req_t* r, sqlite3* db, const point_t* p, int after, const point_t* q,
-                     unsigned limit) {
-  char sql[512];
+/* The condition "an event is op point p" for SQL, with its value as parameter n. */
+static void cond(char* out, size_t cap, const point_t* p, const char* op, int n) {
+  snprintf(out, cap, " AND %s %s ?%d", p->event ? "seq" : "time_ms", op, n);
+}
+
+/* Reads up to limit rows of r's history that are op1 p (and op2 q, when q is set), by seq
+ * ascending (asc) or descending. */
+static int read_side(store_req_t* r, sqlite3* db, const char* op1, const point_t* p,
+                     const char* op2, const point_t* q, int asc, unsigned limit) {
+  char sql[512], c1[48] = "", c2[48] = "";
   sqlite3_stmt* st = NULL;
   int rc;
   if (limit == 0) return SQLITE_OK;
+  if (p != NULL) cond(c1, sizeof c1, p, op1, 3);
+  if (q != NULL) cond(c2, sizeof c2, q, op2, 4);
   snprintf(sql, sizeof sql,
-           HIST_COLS
-           " FROM history WHERE owner = ?1 AND target = ?2 AND (time_ms, id) %s (?3, ?4)"
-           "%s ORDER BY time_ms %s, id %s LIMIT ?7",
-           after ? ">" : "<",
-           q == NULL ? ""
-           : after   ? " AND (time_ms, id) < (?5, ?6)"
-                     : " AND (time_ms, id) > (?5, ?6)",
-           after ? "ASC" : "DESC", after ? "ASC" : "DESC");
+           HIST_COLS " FROM history WHERE owner = ?1 AND target = ?2%s%s ORDER BY seq %s LIMIT ?5",
+           c1, c2, asc ? "ASC" : "DESC");
   rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, r->q.target, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, p->t);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, p->id);
-  if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 5, q->t);
-  if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 6, q->id);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 7, (sqlite3_int64)limit);
+  if (rc == SQLITE_OK && p != NULL) rc = sqlite3_bind_int64(st, 3, p->event ? p->seq : p->t);
+  if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 4, q->event ? q->seq : q->t);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
     rc = take_row(r, st);
   sqlite3_finalize(st);
@@ -739,7 +765,7 @@ static int run_pending(store_req_t* r, sqlite3* db) {
     rc = sqlite3_prepare_v2(db,
                             HIST_COLS
                             " FROM history WHERE owner = ?1 AND pending = 1"
-                            " ORDER BY time_ms, id LIMIT ?2",
+                            " ORDER BY seq LIMIT ?2",
                             -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)r->q.limit);
@@ -749,8 +775,9 @@ static int run_pending(store_req_t* r, sqlite3* db) {
   st = NULL;
   if (rc == SQLITE_DONE)
     rc = sqlite3_prepare_v2(db,
-                            "UPDATE history SET pending = 0 WHERE id IN (SELECT id FROM history"
-                            " WHERE owner = ?1 AND pending = 1 ORDER BY time_ms, id LIMIT ?2)",
+                            "UPDATE history SET pending = 0 WHERE owner = ?1 AND pending = 1 AND"
+                            " seq IN (SELECT seq FROM history WHERE owner = ?1 AND pending = 1"
+                            " ORDER BY seq LIMIT ?2)",
                             -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.owner, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)r->q.limit);
@@ -770,40 +797,32 @@ static void run_fetch(store_req_t* r, sqlite3* db) {
   if (r->q.how == UVC_HIST_PENDING) {
     rc = run_pending(r, db);
   } else if (r->q.how == UVC_HIST_LATEST) {
-    a.t = INT64_MAX;
-    a.id = INT64_MAX;
-    if (r->q.a.time_ms != 0 || (r->q.a.msgid != NULL && r->q.a.msgid[0] != '\0'))
-      rc = resolve(r, db, &r->q.a, 1, &b);
-    if (rc == SQLITE_OK)
-      rc = read_side(r, db, &a, 0,
-                     r->q.a.time_ms != 0 || (r->q.a.msgid && r->q.a.msgid[0]) ? &b : NULL, limit);
+    int bounded = r->q.a.time_ms != 0 || r->q.a.seq != 0;
+    if (bounded) rc = resolve(r, db, &r->q.a, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, ">", bounded ? &a : NULL, NULL, NULL, 0, limit);
     reverse_rows(r, 0);
   } else if (r->q.how == UVC_HIST_BEFORE) {
-    rc = resolve(r, db, &r->q.a, 0, &a);
-    if (rc == SQLITE_OK) rc = read_side(r, db, &a, 0, NULL, limit);
+    rc = resolve(r, db, &r->q.a, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, "<", &a, NULL, NULL, 0, limit);
     reverse_rows(r, 0);
   } else if (r->q.how == UVC_HIST_AFTER) {
-    rc = resolve(r, db, &r->q.a, 1, &a);
-    if (rc == SQLITE_OK) rc = read_side(r, db, &a, 1, NULL, limit);
+    rc = resolve(r, db, &r->q.a, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, ">", &a, NULL, NULL, 1, limit);
   } else if (r->q.how == UVC_HIST_AROUND) {
-    rc = resolve(r, db, &r->q.a, 0, &a);
-    if (rc == SQLITE_OK) rc = read_side(r, db, &a, 0, NULL, limit / 2);
+    rc = resolve(r, db, &r->q.a, &a);
+    if (rc == SQLITE_OK) rc = read_side(r, db, "<", &a, NULL, NULL, 0, limit / 2);
     reverse_rows(r, 0);
-    if (rc == SQLITE_OK) {
-      a.id -= 1; /* after, from the event itself (or from the time itself) on */
-      rc = read_side(r, db, &a, 1, NULL, limit - (unsigned)r->n_rows);
-    }
+    if (rc == SQLITE_OK) /* from the event (or the time) itself on */
+      rc = read_side(r, db, ">=", &a, NULL, NULL, 1, limit - (unsigned)r->n_rows);
   } else { /* BETWEEN: ascending when a is before b, else descending from a */
-    rc = resolve(r, db, &r->q.a, 1, &a);
-    if (rc == SQLITE_OK) rc = resolve(r, db, &r->q.b, 0, &b);
-    if (rc == SQLITE_OK && a.t > b.t) {
-      rc = resolve(r, db, &r->q.a, 0, &a);
-      if (rc == SQLITE_OK) rc = resolve(r, db, &r->q.b, 1, &b);
+    rc = resolve(r, db, &r->q.a, &a);
+    if (rc == SQLITE_OK) rc = resolve(r, db, &r->q.b, &b);
+    if (rc == SQLITE_OK && (a.t > b.t || (a.t == b.t && a.event && b.event && a.seq > b.seq))) {
       mark = r->n_rows;
-      if (rc == SQLITE_OK) rc = read_side(r, db, &a, 0, &b, limit);
+      rc = read_side(r, db, "<", &a, ">", &b, 0, limit);
       reverse_rows(r, mark);
     } else if (rc == SQLITE_OK) {
-      rc = read_side(r, db, &a, 1, &b, limit);
+      rc = read_side(r, db, ">", &a, "<", &b, 1, limit);
     }
   }
   if (rc == SQLITE_NOTFOUND) {
@@ -819,7 +838,7 @@ static void run_fetch(store_req_t* r, sqlite3* db) {
 static void run_targets(store_req_t* r, sqlite3* db) {
   sqlite3_stmt* st = NULL;
   char* sql;
-  size_t i, len = 256 + r->n_rooms * 8;
+  size_t i, len = 512 + r->n_rooms * 8;
   int64_t lo = r->q.a.time_ms, hi = r->q.b.time_ms;
   int rc;
   if (lo > hi) {
@@ -833,11 +852,13 @@ static void run_targets(store_req_t* r, sqlite3* db) {
     return;
   }
   snprintf(sql, len,
-           "SELECT target, max(time_ms) AS last FROM history WHERE time_ms BETWEEN ?1 AND ?2 AND"
-           " ((?3 <> '' AND owner = ?3) OR (owner = '' AND target IN (''");
+           "SELECT target, max(time_ms) AS last FROM history WHERE ?3 <> '' AND owner = ?3 AND"
+           " time_ms BETWEEN ?1 AND ?2 GROUP BY target UNION ALL"
+           " SELECT target, max(time_ms) AS last FROM history WHERE owner = '' AND target IN (''");
   for (i = 0; i < r->n_rooms; i++)
     snprintf(sql + strlen(sql), len - strlen(sql), ",?%u", (unsigned)(5 + i));
-  strcat(sql, "))) GROUP BY owner, target ORDER BY last DESC LIMIT ?4");
+  snprintf(sql + strlen(sql), len - strlen(sql),
+           ") AND time_ms BETWEEN ?1 AND ?2 GROUP BY target ORDER BY last DESC LIMIT ?4");
   rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   free(sql);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, lo);
@@ -1102,8 +1123,8 @@ static int hist_queue(store_req_t* r, uv_loop_t* loop) {
 }
 
 static int rec_valid(const uvc_hist_rec_t* e) {
-  return e->owner != NULL && e->target != NULL && e->target[0] != '\0' && e->msgid != NULL &&
-         e->msgid[0] != '\0' && e->nick != NULL && e->nick[0] != '\0';
+  return e->seq > 0 && e->owner != NULL && e->target != NULL && e->target[0] != '\0' &&
+         e->msgid != NULL && e->msgid[0] != '\0' && e->nick != NULL && e->nick[0] != '\0';
 }
 
 int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_rec_t* recs, size_t n,
@@ -1163,8 +1184,8 @@ int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_re
 int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
                          uvc_store_hist_cb cb, void* data) {
   store_req_t* r;
-  const char* in[4];
-  size_t len[4], total = 0, k;
+  const char* in[2];
+  size_t len[2], total = 0, k;
   char* p;
   int rc;
   if (q == NULL || cb == NULL || q->owner == NULL) return UVC_STORE_INVALID;
@@ -1173,9 +1194,7 @@ int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_que
   if (q->how == UVC_HIST_PENDING && q->owner[0] == '\0') return UVC_STORE_INVALID;
   in[0] = q->owner;
   in[1] = q->how == UVC_HIST_PENDING ? "" : q->target;
-  in[2] = q->a.msgid != NULL ? q->a.msgid : "";
-  in[3] = q->b.msgid != NULL ? q->b.msgid : "";
-  for (k = 0; k < 4; k++) {
+  for (k = 0; k < 2; k++) {
     len[k] = strlen(in[k]);
     if (len[k] > UVC_HIST_FIELD_MAX) return UVC_STORE_INVALID;
     total += len[k] + 1;
@@ -1188,14 +1207,10 @@ int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_que
   r->q = *q;
   if (r->q.limit == 0 || r->q.limit > UVC_HIST_FETCH_MAX) r->q.limit = UVC_HIST_FETCH_MAX;
   p = r->qbuf;
-  for (k = 0; k < 4; k++) {
-    memcpy(p, in[k], len[k] + 1);
-    if (k == 0) r->q.owner = p;
-    if (k == 1) r->q.target = p;
-    if (k == 2) r->q.a.msgid = p;
-    if (k == 3) r->q.b.msgid = p;
-    p += len[k] + 1;
-  }
+  memcpy(p, in[0], len[0] + 1);
+  r->q.owner = p;
+  memcpy(p + len[0] + 1, in[1], len[1] + 1);
+  r->q.target = p + len[0] + 1;
   r->hist_cb = cb;
   r->data = data;
   return hist_queue(r, loop);
