@@ -111,8 +111,11 @@ start_uvchat_ws() {
   SERVER_PROTO=ws
 }
 # Whether this uvchat build has the web listener (IRC over WebSocket).
+# (The help is read whole first: grep -q in a pipe may leave uvchat writing into a closed pipe,
+# and pipefail would take its SIGPIPE for "no".)
 HAVE_WEB=0
-"$UVCHAT" --help 2>/dev/null | grep -q 'listen PROTO.*web' && HAVE_WEB=1
+UVCHAT_HELP=$("$UVCHAT" --help 2>/dev/null || true)
+grep -q 'listen PROTO.*web' <<<"$UVCHAT_HELP" && HAVE_WEB=1
 
 start_redis() { # [extra redis flags]
   SERVER_PORT=$(free_port)
