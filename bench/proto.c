@@ -568,12 +568,19 @@ static void resp_feed(bench_t* b, bench_client_t* c, char* p, size_t n) {
  * ---------------------------------------------------------------------------------------- */
 
 enum { WS_HTTP = 0, WS_HDR0, WS_HDR1, WS_EXT, WS_PAYLOAD };
-enum { WS_CONT = 0x0, WS_TEXT = 0x1, WS_BINARY = 0x2, WS_CLOSE = 0x8, WS_PING = 0x9, WS_PONG = 0xA };
-#define WSH_STATUS 0x01 /* saw "HTTP/1.1 101" */
-#define WSH_PROTO  0x02 /* saw Sec-WebSocket-Protocol: text.ircv3.net */
-#define WSH_UPG    0x04 /* saw Upgrade: websocket */
+enum {
+  WS_CONT = 0x0,
+  WS_TEXT = 0x1,
+  WS_BINARY = 0x2,
+  WS_CLOSE = 0x8,
+  WS_PING = 0x9,
+  WS_PONG = 0xA
+};
+#define WSH_STATUS     0x01 /* saw "HTTP/1.1 101" */
+#define WSH_PROTO      0x02 /* saw Sec-WebSocket-Protocol: text.ircv3.net */
+#define WSH_UPG        0x04 /* saw Upgrade: websocket */
 #define WS_SUBPROTOCOL "text.ircv3.net"
-#define WS_FRAME_MAX (16u << 20) /* longer server frames are refused (an IRC line is < 9 KB) */
+#define WS_FRAME_MAX   (16u << 20) /* longer server frames are refused (an IRC line is < 9 KB) */
 
 /* A mask key (or key bytes) from x: splitmix64's finaliser, so that keys vary. */
 static uint32_t ws_key_for(uint64_t x) {
@@ -637,8 +644,8 @@ static void irc_register(bench_t* b, bench_client_t* c) {
   size_t nlen = irc_nick(c, nick);
   int n;
   if (b->o.proto != PROTO_WS) {
-    n = snprintf(buf, sizeof(buf), "NICK %.*s\r\nUSER %.*s 0 * :uvchat-bench\r\n", (int)nlen,
-                 nick, (int)nlen, nick);
+    n = snprintf(buf, sizeof(buf), "NICK %.*s\r\nUSER %.*s 0 * :uvchat-bench\r\n", (int)nlen, nick,
+                 (int)nlen, nick);
     bench_write_str(b, c, buf, (size_t)n);
     return;
   }
@@ -689,8 +696,7 @@ static void ws_upgrade(bench_t* b, bench_client_t* c) {
 
 /* Whether the header line [line, line + len) is "name: value" for this name (ASCII case
  * ignored); if so, its value without surrounding blanks goes to *v, *vn. */
-static int http_header(const char* line, size_t len, const char* name, const char** v,
-                       size_t* vn) {
+static int http_header(const char* line, size_t len, const char* name, const char** v, size_t* vn) {
   size_t nl = strlen(name), i;
   const char* end = line + len;
   if (len <= nl || line[nl] != ':') return 0;
@@ -730,8 +736,8 @@ static void ws_http_line(bench_t* b, bench_client_t* c, const char* line, size_t
   if (!(c->rkind & WSH_STATUS)) {
     if (len < 12 || memcmp(line, "HTTP/1.1 101", 12) != 0) {
       note_error_line(b, c, line, len);
-      bench_fail(b, "connection %u: the server refused the WebSocket upgrade: %s",
-                 (unsigned)c->id, b->last_error_line);
+      bench_fail(b, "connection %u: the server refused the WebSocket upgrade: %s", (unsigned)c->id,
+                 b->last_error_line);
       return;
     }
     c->rkind |= WSH_STATUS;
@@ -746,9 +752,9 @@ static void ws_http_line(bench_t* b, bench_client_t* c, const char* line, size_t
     return; /* Sec-WebSocket-Accept is not verified (see above) */
   }
   if ((c->rkind & (WSH_PROTO | WSH_UPG)) != (WSH_PROTO | WSH_UPG)) {
-    bench_fail(b, "connection %u: the server's 101 lacks %s", (unsigned)c->id,
-               !(c->rkind & WSH_UPG) ? "Upgrade: websocket"
-                                     : "Sec-WebSocket-Protocol: " WS_SUBPROTOCOL);
+    bench_fail(
+        b, "connection %u: the server's 101 lacks %s", (unsigned)c->id,
+        !(c->rkind & WSH_UPG) ? "Upgrade: websocket" : "Sec-WebSocket-Protocol: " WS_SUBPROTOCOL);
     return;
   }
   c->rstate = WS_HDR0;
@@ -772,8 +778,8 @@ static void ws_frame(bench_t* b, bench_client_t* c, unsigned opcode, const char*
     case WS_CLOSE: {
       char why[BENCH_PART_MAX + 40];
       unsigned code = n >= 2 ? (unsigned)((unsigned char)p[0] << 8 | (unsigned char)p[1]) : 0;
-      int k = snprintf(why, sizeof(why), "WebSocket close %u %.*s", code,
-                       (int)(n > 2 ? n - 2 : 0), n > 2 ? p + 2 : "");
+      int k = snprintf(why, sizeof(why), "WebSocket close %u %.*s", code, (int)(n > 2 ? n - 2 : 0),
+                       n > 2 ? p + 2 : "");
       note_error_line(b, c, why, (size_t)k);
       ws_send(b, c, WS_CLOSE, p, n >= 2 ? 2 : 0); /* the answer; then the server closes */
       break;
