@@ -227,14 +227,16 @@ static const char* empty_conf(void) {
 }
 
 void th_server_start(th_server_t* s, const char* const* args) {
-  static const char* const kPorts[3] = {"--irc-port", "--tls-port", "--irc-tls-port"};
-  const char* all[48];
+  /* Off unless the test names them (a web listener a test wants is a --listen web:...). */
+  static const char* const kPorts[4] = {"--irc-port", "--tls-port", "--irc-tls-port",
+                                        "--web-port"};
+  const char* all[64];
   char data_dir[1024] = "";
-  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0}, has_dir = 0, has_conf = 0;
+  int n = 0, i, k, named[4] = {0, 0, 0, 0}, want[4] = {0, 0, 0, 0}, has_dir = 0, has_conf = 0;
   for (i = 0; args != NULL && args[i] != NULL && n < 38; i++) {
     if (strcmp(args[i], "--data-dir") == 0 || strncmp(args[i], "--data-dir=", 11) == 0) has_dir = 1;
     if (strcmp(args[i], "--config") == 0 || strncmp(args[i], "--config=", 9) == 0) has_conf = 1;
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
       if (strcmp(args[i], kPorts[k]) == 0 && args[i + 1] != NULL) {
         named[k] = 1;
         want[k] = strcmp(args[i + 1], "off") != 0;
@@ -244,7 +246,7 @@ void th_server_start(th_server_t* s, const char* const* args) {
   }
   all[n++] = "--port";
   all[n++] = "0";
-  for (k = 0; k < 3; k++) {
+  for (k = 0; k < 4; k++) {
     if (!named[k]) {
       all[n++] = kPorts[k];
       all[n++] = "off";
