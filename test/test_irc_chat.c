@@ -36,13 +36,15 @@ static void registration_numerics_and_nick_collision(void** state) {
 #ifdef UVCHAT_TEST_ACCOUNTS
   th_expect(a,
             ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
-            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
-            "server-time userhost-in-names");
+            "echo-message extended-join invite-notify labeled-response message-tags multi-prefix "
+            "sasl=PLAIN "
+            "server-time setname standard-replies userhost-in-names");
 #else
   th_expect(
       a,
       ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
-      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names");
+      "extended-join invite-notify labeled-response message-tags multi-prefix server-time setname "
+      "standard-replies userhost-in-names");
 #endif
   th_sendf(a, "CAP END\r\n");
   th_expect(a, ":uvchat 001 alice :Welcome to the uvchat Network, alice");
@@ -51,7 +53,7 @@ static void registration_numerics_and_nick_collision(void** state) {
   th_expect_prefix(a, ":uvchat 004 alice uvchat uvchat-");
   th_expect_prefix(a, ":uvchat 005 alice AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 ");
   th_expect_prefix(a, ":uvchat 005 alice INVEX=I MAXLIST=bI:50 TARGMAX=");
-  th_expect(a, ":uvchat 005 alice MONITOR=100 WHOX :are supported by this server");
+  th_expect(a, ":uvchat 005 alice MONITOR=100 NAMELEN=64 WHOX :are supported by this server");
   th_expect(a, ":uvchat 251 alice :There are 2 users and 0 invisible on 1 servers");
   th_expect(a, ":uvchat 254 alice 1 :channels formed");
   th_expect(a, ":uvchat 255 alice :I have 2 clients and 0 servers");

@@ -125,6 +125,10 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts,
       return 1;
     }
     printf("listening on %s (%s)\n", bound, l->label);
+    if (l->tls && l->adapter == &uvc_irc_adapter) { /* where IRC's sts policy sends clients */
+      const char* colon = strrchr(bound, ':');
+      if (colon != NULL) srv->core.irc_tls_port = (uint16_t)atoi(colon + 1);
+    }
   }
   fflush(stdout);
   return 0;

@@ -533,6 +533,12 @@ static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t ou
              key[3], key[4], key[5], key[6], key[7]);
 }
 
+static int hook_secure(void* ud, const uvc_session_t* s) {
+  const uvc_client_t* c = UVC_CONTAINER_OF(s, uvc_client_t, sess);
+  (void)ud;
+  return (c->flags & UVC_CONN_TLS) != 0;
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -567,7 +573,9 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.wallclock_ms = hook_wallclock_ms;
   sync_clock(srv);
   hooks.peer_key = hook_peer_key;
+  hooks.secure = hook_secure;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
+  srv->core.sts_duration = (uint32_t)cfg->irc_sts_duration;
   srv->fd_budget = client_fd_budget(cfg);
   /* Backpressure starts at 64 KiB queued for a reader (or half --sendq, if smaller): enough
    * for big vectored writes, and a fast sender cannot park more than that in each of a
@@ -910,6 +918,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->core.oper_lines = cfg->opers;
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
   srv->core.autojoin = cfg->irc_autojoin;
+  srv->core.sts_duration = (uint32_t)cfg->irc_sts_duration;
   srv->soft_sendq = cfg->sendq / 2 < SOFT_SENDQ_MAX ? cfg->sendq / 2 : SOFT_SENDQ_MAX;
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);
