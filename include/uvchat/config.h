@@ -66,8 +66,9 @@ typedef struct uvc_config {
   uint64_t account_password_max;
 
   /* IRC. */
-  const char* server_name;  /* how the server calls itself ("uvchat") */
-  const char* irc_autojoin; /* the room IRC clients are joined to on registering, or NULL */
+  const char* server_name;   /* how the server calls itself ("uvchat") */
+  const char* irc_autojoin;  /* the room IRC clients are joined to on registering, or NULL */
+  uint64_t irc_sts_duration; /* seconds IRC clients should keep to TLS (sts), with a TLS port */
 
   /* Where the settings come from (not settings of the server itself). */
   const char* password_file;   /* a file whose first line is the server password, or NULL */

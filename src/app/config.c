@@ -82,6 +82,7 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->register_rate = 100;
   cfg->server_name = "uvchat";
   cfg->irc_autojoin = NULL;
+  cfg->irc_sts_duration = 86400;
   cfg->account_password_min = 8;
   cfg->account_password_max = 300;
   cfg->http_ms = 10000;
@@ -350,6 +351,10 @@ static const opt_t kOptions[] = {
     {"server-name", OPT_SERVER, F(server_name), 0, 0, "NAME",
      "the name the server gives itself to IRC clients (greeting, PONG, WHO, message prefixes)",
      "uvchat"},
+    {"irc-sts-duration", OPT_SIZE, F(irc_sts_duration), 0, 31536000, "SECONDS",
+     "with an IRC TLS port: how long IRC clients should keep to TLS once told (IRCv3 sts; 0 "
+     "withdraws the policy)",
+     "86400"},
     {"account-password-min", OPT_SIZE, F(account_password_min), 1, UVC_CONFIG_PASSWORD_CAP, "N",
      "bytes of the shortest password an account may have", "8"},
     {"account-password-max", OPT_SIZE, F(account_password_max), 8, UVC_CONFIG_PASSWORD_CAP, "N",

@@ -126,6 +126,10 @@ static int open_listener(uvc_server_t* srv, const uvc_config_t* cfg, const liste
     return 1;
   }
   printf("listening on %s (%s%s)\n", bound, uvc_proto_name(l->proto), l->tls ? "-tls" : "");
+  if (l->tls && l->proto == UVC_PROTO_IRC) { /* where IRC's sts policy sends clients */
+    const char* colon = strrchr(bound, ':');
+    if (colon != NULL) srv->core.irc_tls_port = (uint16_t)atoi(colon + 1);
+  }
   return 0;
 }
 

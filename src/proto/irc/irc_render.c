@@ -228,6 +228,14 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, unsigned caps, const char*
       n = head_of(head, sizeof(head), "%s ACCOUNT %.*s", prefix, ev->len > 0 ? (int)ev->len : 1,
                   ev->len > 0 ? ev->text : "*");
       return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_INVITED: /* invite-notify: someone else was invited */
+      if (!(caps & CAP_INVITE_NOTIFY)) return NULL;
+      n = head_of(head, sizeof(head), "%s INVITE %s %s", prefix, ev->to->nick, ev->room->name);
+      return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_REALNAME:
+      if (!(caps & CAP_SETNAME)) return NULL;
+      n = head_of(head, sizeof(head), "%s SETNAME :", prefix);
+      return render_lines(pre, plen, head, n, ev->text, ev->len, "", 0);
     case UVC_EV_TAGMSG:
       if (!(caps & CAP_MESSAGE_TAGS)) return NULL;
       n = head_of(head, sizeof(head), "%s TAGMSG %s", prefix,
@@ -288,7 +296,7 @@ uvc_msg_t* irc_render(const uvc_event_t* ev) {
  * (UVC_VARIANT_OWN), which is right but slower.
  * ---------------------------------------------------------------------------------------- */
 
-static uint16_t g_variant_caps[UVC_VARIANTS];
+static uint32_t g_variant_caps[UVC_VARIANTS];
 static uint32_t g_variant_users[UVC_VARIANTS];
 
 void irc_set_variant(uvc_session_t* s, irc_state_t* st, unsigned caps) {
@@ -302,7 +310,7 @@ void irc_set_variant(uvc_session_t* s, irc_state_t* st, unsigned caps) {
     }
     if (v == UVC_VARIANT_OWN && free_v != 0) v = free_v;
     if (v != UVC_VARIANT_OWN) {
-      g_variant_caps[v] = (uint16_t)want;
+      g_variant_caps[v] = want;
       g_variant_users[v]++;
     }
   }
