@@ -72,24 +72,26 @@ enum {
  * kCaps in irc_register.c). Those in CAP_RENDER change how core events are rendered for a
  * client, so they choose its render variant (irc_set_variant). */
 enum {
-  CAP_MULTI_PREFIX = 1,       /* every prefix in NAMES and WHO (there is only @) */
-  CAP_USERHOST_IN_NAMES = 2,  /* nick!user@host in NAMES */
-  CAP_SASL = 4,               /* AUTHENTICATE */
-  CAP_SERVER_TIME = 8,        /* @time= on every event */
-  CAP_MESSAGE_TAGS = 16,      /* @msgid= and client-only tags relayed; TAGMSG */
-  CAP_ECHO_MESSAGE = 32,      /* one's own PRIVMSG, NOTICE and TAGMSG come back */
-  CAP_BATCH = 64,             /* BATCH (for labeled-response) */
-  CAP_LABELED_RESPONSE = 128, /* @label= on the answer to a labeled command */
-  CAP_ACCOUNT_TAG = 256,      /* @account= on events from logged-in users */
-  CAP_ACCOUNT_NOTIFY = 512,   /* ACCOUNT when a peer logs in or out */
-  CAP_AWAY_NOTIFY = 1024,     /* AWAY when a peer goes away or comes back */
-  CAP_EXTENDED_JOIN = 2048,   /* JOIN #room account :realname */
-  CAP_CAP_NOTIFY = 4096,      /* CAP NEW/DEL (the set never changes while running) */
-  CAP_STANDARD_REPLIES = 8192 /* FAIL/WARN/NOTE understood */
+  CAP_MULTI_PREFIX = 1,        /* every prefix in NAMES and WHO (there is only @) */
+  CAP_USERHOST_IN_NAMES = 2,   /* nick!user@host in NAMES */
+  CAP_SASL = 4,                /* AUTHENTICATE */
+  CAP_SERVER_TIME = 8,         /* @time= on every event */
+  CAP_MESSAGE_TAGS = 16,       /* @msgid= and client-only tags relayed; TAGMSG */
+  CAP_ECHO_MESSAGE = 32,       /* one's own PRIVMSG, NOTICE and TAGMSG come back */
+  CAP_BATCH = 64,              /* BATCH (for labeled-response) */
+  CAP_LABELED_RESPONSE = 128,  /* @label= on the answer to a labeled command */
+  CAP_ACCOUNT_TAG = 256,       /* @account= on events from logged-in users */
+  CAP_ACCOUNT_NOTIFY = 512,    /* ACCOUNT when a peer logs in or out */
+  CAP_AWAY_NOTIFY = 1024,      /* AWAY when a peer goes away or comes back */
+  CAP_EXTENDED_JOIN = 2048,    /* JOIN #room account :realname */
+  CAP_CAP_NOTIFY = 4096,       /* CAP NEW/DEL (the set never changes while running) */
+  CAP_STANDARD_REPLIES = 8192, /* FAIL/WARN/NOTE understood: used instead of server notices */
+  CAP_INVITE_NOTIFY = 16384,   /* INVITE when someone is invited to a room one may invite to */
+  CAP_SETNAME = 32768          /* SETNAME when a peer (or oneself) changes the real name */
 };
 #define CAP_RENDER                                                                               \
   (CAP_SERVER_TIME | CAP_MESSAGE_TAGS | CAP_ACCOUNT_TAG | CAP_ACCOUNT_NOTIFY | CAP_AWAY_NOTIFY | \
-   CAP_EXTENDED_JOIN)
+   CAP_EXTENDED_JOIN | CAP_INVITE_NOTIFY | CAP_SETNAME)
 
 #define LABEL_MAX 64 /* bytes of a label (labeled-response) */
 
@@ -103,8 +105,8 @@ typedef struct irc_capture {
 } irc_capture_t;
 
 typedef struct irc_state {
+  uint32_t caps;
   uint16_t flags;
-  uint16_t caps;
   uint16_t sasl_len;           /* bytes collected in sasl */
   char* sasl;                  /* the SASL payload's pieces so far (SASL_MAX bytes), or NULL */
   uint8_t variant;             /* the render variant in use (irc_set_variant) */
