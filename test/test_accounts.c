@@ -642,8 +642,9 @@ static void sasl_plain(void** state) {
   send_line(1, "CAP LS 302");
   expect_in(1,
             ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
-            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
-            "server-time userhost-in-names\r\n");
+            "echo-message extended-join invite-notify labeled-response message-tags multi-prefix "
+            "sasl=PLAIN "
+            "server-time setname standard-replies userhost-in-names\r\n");
   send_line(1, "NICK alice");
   send_line(1, "USER a 0 * :A");
   send_line(1, "CAP REQ :sasl");

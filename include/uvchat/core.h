@@ -177,9 +177,13 @@ typedef enum {
   UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
   UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
   UVC_EV_TAGMSG,   /* from sent only tags (tags) to room, or to `to` alone */
-  UVC_EV_RECLAIM   /* to (the recipient alone) held the nick of account text, whose owner
+  UVC_EV_RECLAIM,  /* to (the recipient alone) held the nick of account text, whose owner
                       from logged in: to was renamed to to.nick (same_account: to was logged
                       in to that account too, from another connection) */
+  UVC_EV_INVITED,  /* from invited `to` to room: to the members who may invite themselves
+                      (IRC invite-notify; formats without such a notice show nothing) */
+  UVC_EV_REALNAME  /* from's real name is now text; to from and its peers (IRC setname;
+                      formats without real names show nothing) */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -429,6 +433,8 @@ typedef struct uvc_core_hooks {
   /* Optional: a key for the address s connects from (IPv4 address, IPv6 /64), for
    * per-address limits such as login throttling. Writes a NUL-terminated string. */
   void (*peer_key)(void* ud, const uvc_session_t* s, char* out, size_t outlen);
+  /* Optional: whether s's connection is encrypted (TLS). Without it, none is. */
+  int (*secure)(void* ud, const uvc_session_t* s);
 } uvc_core_hooks_t;
 
 typedef struct uvc_core_config {
@@ -553,6 +559,10 @@ struct uvc_core {
   uint64_t next_id;     /* the id of the next event (see uvc_event_t.id) */
   uint64_t last_id;     /* the id and time of the last event made, for an adapter that */
   int64_t last_time_ms; /* echoes a message to its sender in its own way */
+  /* The encrypted IRC port clients may be sent to, and for how long (seconds) they should
+   * keep using it (IRC's sts policy); irc_tls_port 0: there is no IRC TLS listener. */
+  uint16_t irc_tls_port;
+  uint32_t sts_duration;
   const uvc_history_ops_t* history; /* the history, when kept; else NULL */
   void* history_ud;
   uint32_t history_join; /* lines a text user is shown on joining a room (0: none) */
@@ -578,6 +588,9 @@ uint32_t uvc_core_present_count(const uvc_core_t* core);
 uint32_t uvc_core_max_present(const uvc_core_t* core);
 uint32_t uvc_core_announce_limit(const uvc_core_t* core);
 uint32_t uvc_core_max_line(const uvc_core_t* core);
+/* The IRC TLS port (0: none) and the sts policy's duration in seconds (IRC's sts). */
+uint16_t uvc_core_irc_tls_port(const uvc_core_t* core);
+uint32_t uvc_core_sts_duration(const uvc_core_t* core);
 /* Whether clients must give a server password (checked with uvc_core_check_password). */
 int uvc_core_has_password(const uvc_core_t* core);
 /* Whether accounts are available (the accounts module is open). */
@@ -670,6 +683,13 @@ void uvc_core_unwatch_all(uvc_core_t* core, uvc_session_t* s);
 unsigned uvc_session_watch_count(const uvc_session_t* s);
 const char* uvc_session_watched(const uvc_session_t* s, unsigned i);
 
+/* Whether s's connection is encrypted (hooks.secure). */
+int uvc_core_secure(const uvc_core_t* core, const uvc_session_t* s);
+
+/* s's real name (kept by its adapter) changed to text[0..len): tells s and everyone who
+ * shares a room with it (UVC_EV_REALNAME). */
+void uvc_core_realname_changed(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
+
 /* Sets (text) or clears (len 0) the session's away message. */
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
 
@@ -719,7 +739,9 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
 /* The list of room. */
 const uvc_mask_list_t* uvc_room_list(const uvc_room_t* room, uvc_room_list_kind_t list);
 /* Invites target to room (s must be in it; an operator where the room is invite-only): the
- * invitation lets target join once past invite-only. Tells target. */
+ * invitation lets target join once past invite-only. Tells target, and (UVC_EV_INVITED)
+ * the other members who could have invited target themselves: everyone but s in a room
+ * that is not invite-only, its operators in one that is. */
 int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target);
 /* Why s may not join room (UVC_EBANNED, UVC_EINVITE_ONLY, UVC_EBAD_KEY, UVC_EROOM_FULL), or
  * 0. key may be NULL. Does not use up an invitation. */

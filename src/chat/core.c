@@ -74,6 +74,12 @@ uint32_t uvc_core_announce_limit(const uvc_core_t* core) {
 uint32_t uvc_core_max_line(const uvc_core_t* core) {
   return core->max_line;
 }
+uint16_t uvc_core_irc_tls_port(const uvc_core_t* core) {
+  return core->irc_tls_port;
+}
+uint32_t uvc_core_sts_duration(const uvc_core_t* core) {
+  return core->sts_duration;
+}
 int uvc_core_has_password(const uvc_core_t* core) {
   return core->password != NULL;
 }
@@ -1024,6 +1030,17 @@ static char* dup_cut(const char* text, size_t len, size_t max) {
   return p;
 }
 
+int uvc_core_secure(const uvc_core_t* core, const uvc_session_t* s) {
+  return core->hooks.secure != NULL && core->hooks.secure(core->ud, s);
+}
+
+void uvc_core_realname_changed(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
+  uvc_event_t ev;
+  if (!s->present) return;
+  event_init(core, &ev, UVC_EV_REALNAME, s, text, len);
+  fanout_peers(core, s, &ev, 1);
+}
+
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
   char* away = NULL;
   if (len > 0 && (extra(s) == NULL || (away = dup_cut(text, len, UVC_AWAY_MAX)) == NULL))
@@ -1414,6 +1431,20 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   uvc_event_set_room(&ev, room);
   uvc_event_who_of(core, target, &ev.to);
   deliver_one(core, &ev, target);
+  /* The same event (its id and time) as a notice to the members who may invite too. */
+  {
+    render_cache_t rc;
+    uint32_t i;
+    int ops_only = (room->modes & UVC_ROOM_INVITE_ONLY) != 0;
+    ev.type = UVC_EV_INVITED;
+    rc.done = 0;
+    for (i = 0; i < room->n_members; i++) {
+      uvc_session_t* u = room->members[i];
+      if (u == s || (ops_only && !uvc_session_is_op(u, room))) continue;
+      deliver(core, &rc, &ev, u);
+    }
+    render_cache_free(&rc);
+  }
   return 0;
 }
 

@@ -250,6 +250,11 @@ static void hook_auth_done(void* ud, double seconds) {
   uvc_hist_observe(&srv->flow.metrics.auth_latency, seconds);
 }
 
+static int hook_secure(void* ud, const uvc_session_t* s) {
+  (void)ud;
+  return uvc_conn_secure(UVC_CONTAINER_OF(s, uvc_client_t, sess));
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -283,6 +288,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   sync_clock(srv);
   hooks.peer_key = hook_peer_key;
   hooks.auth_done = hook_auth_done;
+  hooks.secure = hook_secure;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   srv->core.history_join = (uint32_t)cfg->history_join; /* used once a history is plugged in */
   srv->core.history_irc = (uint32_t)cfg->history_irc;
@@ -294,6 +300,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   srv->web.healthy = server_healthy;
   srv->web.ud = srv;
   srv->started_ms = uv_now(loop);
+  srv->core.sts_duration = (uint32_t)cfg->irc_sts_duration;
   srv->fd_budget = client_fd_budget(cfg);
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
     UVC_WARN(
@@ -694,6 +701,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->core.history_join = (uint32_t)cfg->history_join;
   srv->core.history_irc = (uint32_t)cfg->history_irc;
   uvc_flow_apply(&srv->flow, &srv->cfg);
+  srv->core.sts_duration = (uint32_t)cfg->irc_sts_duration;
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);
 }

@@ -1330,9 +1330,11 @@ static uvc_msg_t* text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx
                          ev->room, ev->room);
     case UVC_EV_WALLOPS:
       return render_line(ev->text, ev->len, NULL, "*** [wallops] %s: ", from->nick);
-    case UVC_EV_AWAY:    /* /who shows who is away */
-    case UVC_EV_ACCOUNT: /* nobody is told of logins */
-    case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */
+    case UVC_EV_AWAY:     /* /who shows who is away */
+    case UVC_EV_ACCOUNT:  /* nobody is told of logins */
+    case UVC_EV_TAGMSG:   /* tags only: nothing a text user can see */
+    case UVC_EV_INVITED:  /* only the invited are told (IRC clients may ask for more) */
+    case UVC_EV_REALNAME: /* text users have no real names to show */
       return NULL;
   }
   return NULL;

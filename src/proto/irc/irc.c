@@ -496,8 +496,17 @@ void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const 
   irc_closing_link(core, s, text, strlen(text));
 }
 
-/* Flood control holds back the client's lines: one server NOTICE says so. */
+/* Flood control holds back the client's lines: one server NOTICE says so (a standard
+ * reply, WARN, to a client with standard-replies). */
 void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
+  const irc_state_t* st = s->proto;
+  if (st != NULL && (st->caps & CAP_STANDARD_REPLIES)) {
+    irc_sendf(core, s,
+              ":%s WARN * SLOWED_DOWN :Your lines are being delayed to %u a second (none is "
+              "lost)",
+              uvc_core_server_name(core), per_second);
+    return;
+  }
   irc_sendf(core, s,
             ":%s NOTICE %s :*** slow down: your lines are being delayed to %u a second (none is "
             "lost)",

@@ -85,12 +85,14 @@ enum {
   CAP_AWAY_NOTIFY = 1024,      /* AWAY when a peer goes away or comes back */
   CAP_EXTENDED_JOIN = 2048,    /* JOIN #room account :realname */
   CAP_CAP_NOTIFY = 4096,       /* CAP NEW/DEL (the set never changes while running) */
-  CAP_STANDARD_REPLIES = 8192, /* FAIL/WARN/NOTE understood */
-  CAP_CHATHISTORY = 16384      /* draft/chathistory: no replay on JOIN; CHATHISTORY */
+  CAP_STANDARD_REPLIES = 8192, /* FAIL/WARN/NOTE understood: used instead of server notices */
+  CAP_INVITE_NOTIFY = 16384,   /* INVITE when someone is invited to a room one may invite to */
+  CAP_SETNAME = 32768,         /* SETNAME when a peer (or oneself) changes the real name */
+  CAP_CHATHISTORY = 65536      /* draft/chathistory: no replay on JOIN; CHATHISTORY */
 };
 #define CAP_RENDER                                                                               \
   (CAP_SERVER_TIME | CAP_MESSAGE_TAGS | CAP_ACCOUNT_TAG | CAP_ACCOUNT_NOTIFY | CAP_AWAY_NOTIFY | \
-   CAP_EXTENDED_JOIN)
+   CAP_EXTENDED_JOIN | CAP_INVITE_NOTIFY | CAP_SETNAME)
 
 #define LABEL_MAX 64 /* bytes of a label (labeled-response) */
 
@@ -104,8 +106,8 @@ typedef struct irc_capture {
 } irc_capture_t;
 
 typedef struct irc_state {
+  uint32_t caps;
   uint16_t flags;
-  uint16_t caps;
   uint16_t sasl_len;           /* bytes collected in sasl */
   char* sasl;                  /* the SASL payload's pieces so far (SASL_MAX bytes), or NULL */
   uint8_t variant;             /* the render variant in use (irc_set_variant) */

@@ -10,7 +10,7 @@ void irc_send_isupport(uvc_core_t* core, uvc_session_t* s) {
   irc_num(core, s, RPL_ISUPPORT_1, UVC_AWAY_MAX, UVC_ROOMS_PER_USER, UVC_ROOM_MAX, UVC_REASON_MAX,
           MODES_MAX, uvc_core_server_name(core), UVC_NICK_MAX, UVC_TOPIC_MAX, UVC_USER_MAX);
   irc_num(core, s, RPL_ISUPPORT_2, UVC_LIST_MAX, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX);
-  irc_num(core, s, RPL_ISUPPORT_3, UVC_WATCH_MAX,
+  irc_num(core, s, RPL_ISUPPORT_3, UVC_WATCH_MAX, REALNAME_MAX,
           uvc_core_has_history(core) ? " CHATHISTORY=1000 MSGREFTYPES=msgid,timestamp" : "");
 }
 

@@ -237,6 +237,14 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ct
       n = head_of(head, sizeof(head), "%s ACCOUNT %.*s", prefix, ev->len > 0 ? (int)ev->len : 1,
                   ev->len > 0 ? ev->text : "*");
       return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_INVITED: /* invite-notify: someone else was invited */
+      if (!(caps & CAP_INVITE_NOTIFY)) return NULL;
+      n = head_of(head, sizeof(head), "%s INVITE %s %s", prefix, ev->to.nick, ev->room);
+      return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_REALNAME:
+      if (!(caps & CAP_SETNAME)) return NULL;
+      n = head_of(head, sizeof(head), "%s SETNAME :", prefix);
+      return render_lines(pre, plen, head, n, ev->text, ev->len, "", 0);
     case UVC_EV_TAGMSG:
       if (!(caps & CAP_MESSAGE_TAGS)) return NULL;
       n = head_of(head, sizeof(head), "%s TAGMSG %s", prefix,
