@@ -28,11 +28,10 @@ static void on_idle(uv_idle_t* i) {
   int k;
   uvc_history_stats(f->h, &st);
   for (k = 0; k < 1000 && f->next < f->total && st.added - st.written < 20000; k++) {
-    char room[32], id[32], text[96];
+    char room[32], text[96];
     uvc_hist_rec_t e;
     memset(&e, 0, sizeof(e));
     snprintf(room, sizeof room, "#room%lu", f->next % f->rooms);
-    snprintf(id, sizeof id, "%lx", f->next + 1);
     snprintf(text, sizeof text, "message %lu: a line of chat about as long as most lines are",
              f->next);
     e.seq = (int64_t)f->next + 1;
@@ -40,7 +39,6 @@ static void on_idle(uv_idle_t* i) {
     e.kind = UVC_HIST_SAY;
     e.owner = "";
     e.target = room;
-    e.msgid = id;
     e.nick = "alice";
     e.user = "~alice";
     e.host = "uvchat";

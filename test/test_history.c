@@ -42,18 +42,16 @@ static uvc_store_t* open_store(void) {
   return s;
 }
 
-/* Adds event i to #dev ("line <i>", msgid "m<i>"). */
+/* Adds event i to #dev ("line <i>", seq i). */
 static void add(uvc_history_t* h, int i) {
-  char id[16], text[32];
+  char text[32];
   uvc_hist_rec_t e = {0};
-  snprintf(id, sizeof id, "m%d", i);
   snprintf(text, sizeof text, "line %d", i);
   e.seq = i;
   e.time_ms = 1700000000000 + i;
   e.kind = UVC_HIST_SAY;
   e.owner = "";
   e.target = "#dev";
-  e.msgid = id;
   e.nick = "alice";
   e.user = "~a";
   e.host = "h";
@@ -250,16 +248,14 @@ static void kill_9_loses_only_what_waited(void** state) {
     if (uv_loop_init(&loop) != 0 || uvc_store_open(&cs, g_tmp, err, sizeof err) != 0) _exit(3);
     if (uvc_history_open(&h, &loop, cs, &lim) != 0) _exit(4);
     for (i = 1; i <= 5; i++) {
-      char id[16], text[32];
+      char text[32];
       uvc_hist_rec_t e = {0};
-      snprintf(id, sizeof id, "m%d", i);
       snprintf(text, sizeof text, "line %d", i);
       e.seq = i;
       e.time_ms = 1700000000000 + i;
       e.kind = UVC_HIST_SAY;
       e.owner = "";
       e.target = "#dev";
-      e.msgid = id;
       e.nick = "alice";
       e.text = text;
       if (uvc_history_add(h, &e) != 0) _exit(5);
@@ -270,15 +266,12 @@ static void kill_9_loses_only_what_waited(void** state) {
     } while (st.batches == 0);
     if (write(fds[1], "B", 1) != 1) _exit(6);
     for (i = 6; i <= 8; i++) {
-      char id[16];
       uvc_hist_rec_t e = {0};
-      snprintf(id, sizeof id, "m%d", i);
       e.seq = i;
       e.time_ms = 1700000000000 + i;
       e.kind = UVC_HIST_SAY;
       e.owner = "";
       e.target = "#dev";
-      e.msgid = id;
       e.nick = "alice";
       e.text = "waiting";
       if (uvc_history_add(h, &e) != 0) _exit(7);

@@ -502,7 +502,7 @@ typedef struct hres {
   int calls, status, off_thread;
   size_t n;
   char lines[64][160]; /* "nick:text" of each event, oldest first */
-  char msgid[64][32];
+  int64_t seq[64];
   int64_t time_ms[64];
   int pending[64];
 } hres_t;
@@ -519,25 +519,22 @@ static void on_hist(void* data, int status, const uvc_hist_rec_t* recs, size_t n
   h->n = n;
   for (i = 0; i < n && i < 64; i++) {
     snprintf(h->lines[i], sizeof h->lines[i], "%s:%s", recs[i].nick, recs[i].text);
-    snprintf(h->msgid[i], sizeof h->msgid[i], "%s", recs[i].msgid);
+    h->seq[i] = recs[i].seq;
     h->time_ms[i] = recs[i].time_ms;
     h->pending[i] = recs[i].pending;
   }
 }
 
-/* Appends one event to (owner, target) said by nick at t with msgid "m<t>". */
+/* Appends one event to (owner, target) said by nick at t (its seq too). */
 static void put(uvc_store_t* s, const char* owner, const char* target, const char* nick, int64_t t,
                 const char* text, const uvc_hist_bounds_t* b) {
-  char id[32];
   uvc_hist_rec_t e = {0};
   result_t r = {0};
-  snprintf(id, sizeof id, "m%lld", (long long)t);
   e.seq = t;
   e.time_ms = t;
   e.kind = UVC_HIST_SAY;
   e.owner = owner;
   e.target = target;
-  e.msgid = id;
   e.nick = nick;
   e.user = "~u";
   e.host = "h";
@@ -570,19 +567,17 @@ static const int64_t T0 = 1700000000000; /* a time well inside any age bound bel
 /* Ten events in #dev at T0+1000..T0+10000, each "n<i>". */
 static void ten_events(uvc_store_t* s) {
   uvc_hist_rec_t e[10];
-  char text[10][8], id[10][16];
+  char text[10][8];
   result_t r = {0};
   int i;
   memset(e, 0, sizeof e);
   for (i = 0; i < 10; i++) {
     snprintf(text[i], sizeof text[i], "n%d", i + 1);
-    snprintf(id[i], sizeof id[i], "id%d", i + 1);
     e[i].seq = i + 1;
     e[i].time_ms = T0 + 1000 * (i + 1);
     e[i].kind = UVC_HIST_SAY;
     e[i].owner = "";
     e[i].target = "#dev";
-    e[i].msgid = id[i];
     e[i].nick = i % 2 ? "bob" : "alice";
     e[i].text = text[i];
   }
@@ -602,7 +597,7 @@ static void history_latest_before_after_around_between(void** state) {
   assert_string_equal(g_h.lines[0], "bob:n8"); /* oldest first */
   assert_string_equal(g_h.lines[1], "alice:n9");
   assert_string_equal(g_h.lines[2], "bob:n10");
-  assert_string_equal(g_h.msgid[2], "id10");
+  assert_true(g_h.seq[2] == 10);
   assert_true(g_h.time_ms[2] == T0 + 10000);
 
   /* LATEST after a point: only what is newer */
@@ -721,7 +716,6 @@ static void history_pending_and_delete_by_account(void** state) {
   e[0].kind = UVC_HIST_SAY;
   e[0].owner = "bob";
   e[0].target = "alice";
-  e[0].msgid = "p1";
   e[0].nick = "alice";
   e[0].account = "alice";
   e[0].text = "are you there?";
@@ -733,7 +727,6 @@ static void history_pending_and_delete_by_account(void** state) {
   e[2] = e[0];
   e[2].seq = 2;
   e[2].time_ms = T0 + 2;
-  e[2].msgid = "p2";
   e[2].text = "call me";
   assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 3, NULL, on_done, &r), 0);
   assert_int_equal(finish(s, &r), 0);
@@ -823,12 +816,17 @@ static void history_bad_records_fail_at_once(void** state) {
   result_t r = {0};
   (void)state;
   s = open_store(g_tmp);
-  e.seq = 1;
   e.owner = "";
   e.target = "#dev";
   e.nick = "alice";
   assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 1, NULL, on_done, &r), UVC_STORE_INVALID);
-  e.msgid = "x";
+  e.seq = 1;
+  e.nick = "";
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 1, NULL, on_done, &r), UVC_STORE_INVALID);
+  e.nick = "alice";
+  e.target = NULL;
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 1, NULL, on_done, &r), UVC_STORE_INVALID);
+  e.target = "#dev";
   assert_int_equal(uvc_store_hist_append(s, &g_loop, &e, 0, NULL, on_done, &r), UVC_STORE_INVALID);
   q.how = UVC_HIST_LATEST;
   q.owner = "";

@@ -30,31 +30,31 @@ typedef struct uvc_listen {
 const char* uvc_proto_name(int proto);
 
 typedef struct uvc_config {
-  const char* host;         /* NULL: all interfaces, IPv6 and IPv4 */
-  int port;                 /* text listener; 0 picks a free port */
-  int irc_port;             /* IRC listener; 0 picks a free port; -1: none */
-  uint64_t max_line;        /* longest accepted line, in bytes */
-  uint64_t sendq;           /* bytes queued for one client before it is dropped */
-  uint64_t stall_ms;        /* a congested client that takes nothing this long is dropped */
-  uint64_t shutdown_ms;     /* how long queued output may drain at shutdown */
-  uint64_t register_ms;     /* an IRC client must register within this (0: no limit) */
-  uint64_t line_ms;         /* a started line must be finished within this (0: no limit) */
-  uint64_t ping_ms;         /* an IRC client silent this long is pinged, twice this dropped */
-  uint64_t idle_ms;         /* any client silent this long is dropped (0: never) */
-  uint64_t flood_burst;     /* lines a client may send at once */
-  uint64_t flood_rate;      /* lines per second after the burst (0: no flood control) */
-  uint64_t max_input;       /* unprocessed input a client may leave with the server */
-  uint64_t max_clients;     /* connections in all (0: no limit) */
-  uint64_t max_per_addr;    /* connections per IPv4 address or IPv6 /64 (0: no limit) */
-  const char* motd_file;    /* message of the day for IRC clients, or NULL */
-  int tls_port;             /* text over TLS; -1: none (opened only with a certificate) */
-  int irc_tls_port;         /* IRC over TLS; -1: none (opened only with a certificate) */
-  int web_port;             /* the web listener (browser client, /ws, /healthz, /metrics); -1: none */
-  const char* tls_cert;     /* PEM certificate (chain) file, or NULL: no TLS listeners */
-  const char* tls_key;      /* PEM private key file */
-  const char* data_dir;     /* where accounts live (NULL: the platform's state directory) */
-  const char* password;     /* the server password every client must give, or NULL */
-  int log_level;            /* uvc_log_level_t */
+  const char* host;      /* NULL: all interfaces, IPv6 and IPv4 */
+  int port;              /* text listener; 0 picks a free port */
+  int irc_port;          /* IRC listener; 0 picks a free port; -1: none */
+  uint64_t max_line;     /* longest accepted line, in bytes */
+  uint64_t sendq;        /* bytes queued for one client before it is dropped */
+  uint64_t stall_ms;     /* a congested client that takes nothing this long is dropped */
+  uint64_t shutdown_ms;  /* how long queued output may drain at shutdown */
+  uint64_t register_ms;  /* an IRC client must register within this (0: no limit) */
+  uint64_t line_ms;      /* a started line must be finished within this (0: no limit) */
+  uint64_t ping_ms;      /* an IRC client silent this long is pinged, twice this dropped */
+  uint64_t idle_ms;      /* any client silent this long is dropped (0: never) */
+  uint64_t flood_burst;  /* lines a client may send at once */
+  uint64_t flood_rate;   /* lines per second after the burst (0: no flood control) */
+  uint64_t max_input;    /* unprocessed input a client may leave with the server */
+  uint64_t max_clients;  /* connections in all (0: no limit) */
+  uint64_t max_per_addr; /* connections per IPv4 address or IPv6 /64 (0: no limit) */
+  const char* motd_file; /* message of the day for IRC clients, or NULL */
+  int tls_port;          /* text over TLS; -1: none (opened only with a certificate) */
+  int irc_tls_port;      /* IRC over TLS; -1: none (opened only with a certificate) */
+  int web_port;          /* the web listener (browser client, /ws, /healthz, /metrics); -1: none */
+  const char* tls_cert;  /* PEM certificate (chain) file, or NULL: no TLS listeners */
+  const char* tls_key;   /* PEM private key file */
+  const char* data_dir;  /* where accounts live (NULL: the platform's state directory) */
+  const char* password;  /* the server password every client must give, or NULL */
+  int log_level;         /* uvc_log_level_t */
   const char* default_room; /* the room everyone starts in */
   uint64_t announce_limit;  /* rooms bigger than this do not announce comings and goings */
 
@@ -92,7 +92,13 @@ typedef struct uvc_config {
 } uvc_config_t;
 
 /* Bits of ports_given. */
-enum { UVC_PORT_TEXT = 1, UVC_PORT_IRC = 2, UVC_PORT_TLS = 4, UVC_PORT_IRC_TLS = 8, UVC_PORT_WEB = 16 };
+enum {
+  UVC_PORT_TEXT = 1,
+  UVC_PORT_IRC = 2,
+  UVC_PORT_TLS = 4,
+  UVC_PORT_IRC_TLS = 8,
+  UVC_PORT_WEB = 16
+};
 
 /* Parses "PROTOCOL[+tls]:[ADDRESS:]PORT" (an IPv6 address in brackets). Returns 0, or -1 with
  * the reason in err. */

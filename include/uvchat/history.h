@@ -51,7 +51,7 @@ int uvc_history_open(uvc_history_t** out, uv_loop_t* loop, uvc_store_t* store,
 void uvc_history_set_limits(uvc_history_t* h, const uvc_history_limits_t* limits);
 
 /* Copies rec into the next batch. Returns 0, UVC_STORE_INVALID (a record without seq,
- * owner, target, msgid or nick), UVC_STORE_NOMEM, or UVC_STORE_BUSY when the buffer is full (the
+ * owner, target or nick), UVC_STORE_NOMEM, or UVC_STORE_BUSY when the buffer is full (the
  * event is dropped and counted). */
 int uvc_history_add(uvc_history_t* h, const uvc_hist_rec_t* rec);
 

@@ -167,10 +167,12 @@ typedef struct uvc_hist_rec {
   const char* host;
   const char* account; /* "" when the sender was not logged in */
   const char* text;
+  size_t text_len; /* bytes of text (then it need not be NUL-terminated); 0: up to its NUL */
 } uvc_hist_rec_t;
 
 /* A copy of rec with its strings in one block (NULL strings become "", the strings are cut
- * at their bounds), to release with free(); NULL when out of memory. */
+ * at their bounds, the text NUL-terminated), to release with free(); NULL when out of
+ * memory. */
 uvc_hist_rec_t* uvc_hist_rec_dup(const uvc_hist_rec_t* rec);
 
 /* How much history is kept: count_room events per room, count_private per account (over
@@ -215,6 +217,21 @@ typedef struct uvc_hist_target {
 typedef void (*uvc_store_hist_cb)(void* data, int status, const uvc_hist_rec_t* recs, size_t n);
 /* Called on the loop thread with the targets found (latest activity first). */
 typedef void (*uvc_store_targets_cb)(void* data, int status, const uvc_hist_target_t* t, size_t n);
+
+/* A batch of records on its way to the store: the records and their strings in two
+ * growing blocks, so that adding one costs no allocation most of the time. Built on one
+ * thread (the loop), then handed to uvc_store_hist_write, which owns it from then on. */
+typedef struct uvc_hist_batch uvc_hist_batch_t;
+/* A new empty batch, or NULL when out of memory. */
+uvc_hist_batch_t* uvc_hist_batch_new(void);
+/* Copies rec into b. Returns 0, UVC_STORE_INVALID (a record without seq, owner, target
+ * or nick) or UVC_STORE_NOMEM (b is unchanged). */
+int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec);
+size_t uvc_hist_batch_count(const uvc_hist_batch_t* b);
+void uvc_hist_batch_free(uvc_hist_batch_t* b);
+/* Writes b (taken: freed by the store, also when this fails) like uvc_store_hist_append. */
+int uvc_store_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
+                         const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data);
 
 /* Appends recs[0..n) (copied; n at least 1) in one transaction, then applies the count
  * bounds to the histories it touched (the age bound is uvc_store_hist_prune's). cb may be NULL.

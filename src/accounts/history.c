@@ -43,10 +43,10 @@ struct uvc_history {
   uv_loop_t* loop;
   uvc_store_t* store;
   uvc_history_limits_t limits;
-  uv_timer_t* timer;    /* flush_ms after the first waiting event; closed by close */
-  uvc_hist_rec_t** buf; /* waiting events, each one block */
-  size_t n_buf, cap_buf;
-  waiter_t* waiters; /* oldest first */
+  uv_timer_t* timer;       /* flush_ms after the first waiting event; closed by close */
+  uvc_hist_batch_t* batch; /* the waiting events (NULL: none yet) */
+  size_t n_buf;            /* how many */
+  waiter_t* waiters;       /* oldest first */
   waiter_t** waiters_tail;
   uint64_t added, done;
   unsigned in_flight; /* batches the store has not answered */
@@ -142,29 +142,20 @@ static void on_batch(void* data, int status) {
 
 /* Sends every waiting event to the store as one batch. */
 static void flush_now(uvc_history_t* h) {
-  uvc_hist_rec_t* flat;
   batch_t* b;
-  size_t i, n = h->n_buf;
+  size_t n = h->n_buf;
   int rc;
   if (h->timer != NULL) uv_timer_stop(h->timer);
   if (n == 0) return;
-  flat = malloc(n * sizeof(*flat));
-  b = malloc(sizeof(*b));
-  if (flat == NULL || b == NULL) {
-    free(flat);
-    free(b);
+  if ((b = malloc(sizeof(*b))) == NULL) {
     if (h->timer != NULL) uv_timer_start(h->timer, on_timer, h->limits.flush_ms, 0);
     return; /* tried again by the timer */
   }
-  for (i = 0; i < n; i++)
-    flat[i] = *h->buf[i];
   b->h = h;
   b->n = n;
   b->last = h->added;
-  rc = uvc_store_hist_append(h->store, h->loop, flat, n, &h->limits.bounds, on_batch, b);
-  free(flat); /* the store copied it */
-  for (i = 0; i < n; i++)
-    free(h->buf[i]);
+  rc = uvc_store_hist_write(h->store, h->loop, h->batch, &h->limits.bounds, on_batch, b);
+  h->batch = NULL; /* the store's now */
   h->n_buf = 0;
   if (rc != 0) {
     UVC_WARN("history: %zu events not written: %s", n, uvc_store_strerror(rc));
@@ -178,10 +169,7 @@ static void flush_now(uvc_history_t* h) {
 }
 
 int uvc_history_add(uvc_history_t* h, const uvc_hist_rec_t* rec) {
-  uvc_hist_rec_t* copy;
-  if (rec->seq <= 0 || rec->owner == NULL || rec->target == NULL || rec->target[0] == '\0' ||
-      rec->msgid == NULL || rec->msgid[0] == '\0' || rec->nick == NULL || rec->nick[0] == '\0')
-    return UVC_STORE_INVALID;
+  int rc;
   if (h->closing) return UVC_STORE_CLOSING;
   if (h->n_buf >= UVC_HISTORY_BUFFER) {
     h->stats.dropped++;
@@ -189,15 +177,9 @@ int uvc_history_add(uvc_history_t* h, const uvc_hist_rec_t* rec) {
     h->warned = 1;
     return UVC_STORE_BUSY;
   }
-  if (h->n_buf == h->cap_buf) {
-    size_t cap = h->cap_buf == 0 ? 64 : h->cap_buf * 2;
-    uvc_hist_rec_t** v = realloc(h->buf, cap * sizeof(*v));
-    if (v == NULL) return UVC_STORE_NOMEM;
-    h->buf = v;
-    h->cap_buf = cap;
-  }
-  if ((copy = uvc_hist_rec_dup(rec)) == NULL) return UVC_STORE_NOMEM;
-  h->buf[h->n_buf++] = copy;
+  if (h->batch == NULL && (h->batch = uvc_hist_batch_new()) == NULL) return UVC_STORE_NOMEM;
+  if ((rc = uvc_hist_batch_add(h->batch, rec)) != 0) return rc; /* copied, or refused */
+  h->n_buf++;
   h->added++;
   h->stats.added++;
   h->warned = 0;
@@ -341,7 +323,7 @@ int uvc_history_idle(const uvc_history_t* h) {
 
 static void maybe_free(uvc_history_t* h) {
   if (!h->closing || h->in_flight > 0 || h->n_buf > 0 || h->waiters != NULL) return;
-  free(h->buf);
+  uvc_hist_batch_free(h->batch);
   free(h);
 }
 

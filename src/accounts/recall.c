@@ -37,23 +37,19 @@ static void maybe_free(uvc_recall_t* r);
 
 /* ---- In: events to records ------------------------------------------------------------- */
 
-/* The parts of a record every event shares: time, id, sender, text (cut to fit, whole
- * characters). msgid and text are the caller's buffers. */
-static void rec_of(const uvc_event_t* ev, uvc_hist_rec_t* rec, char* msgid, char* text) {
-  size_t n =
-      ev->len > UVC_HIST_TEXT_MAX ? uvc_utf8_cut(ev->text, ev->len, UVC_HIST_TEXT_MAX) : ev->len;
+/* The parts of a record every event shares: its place (the event id), time, sender and
+ * text (cut to fit, whole characters; not copied: the record points at the event's). */
+static void rec_of(const uvc_event_t* ev, uvc_hist_rec_t* rec) {
   memset(rec, 0, sizeof(*rec));
-  uvc_event_msgid(ev, msgid);
-  if (n > 0) memcpy(text, ev->text, n);
-  text[n] = '\0';
   rec->seq = (int64_t)ev->id; /* ids grow with time: the store's order */
   rec->time_ms = ev->time_ms;
-  rec->msgid = msgid;
   rec->nick = ev->from.nick;
   rec->user = ev->from.user;
   rec->host = ev->from.host;
   rec->account = ev->from.account;
-  rec->text = text;
+  rec->text = ev->len > 0 ? ev->text : "";
+  rec->text_len =
+      ev->len > UVC_HIST_TEXT_MAX ? uvc_utf8_cut(ev->text, ev->len, UVC_HIST_TEXT_MAX) : ev->len;
   switch (ev->type) {
     case UVC_EV_ACTION:
       rec->kind = UVC_HIST_ACTION;
@@ -76,10 +72,7 @@ static void add(uvc_recall_t* r, const uvc_hist_rec_t* rec) {
 static void on_record(void* ud, const uvc_event_t* ev) {
   uvc_recall_t* r = ud;
   uvc_hist_rec_t rec;
-  char msgid[UVC_MSGID_MAX + 1];
-  char* text = malloc(UVC_HIST_TEXT_MAX + 1);
-  if (text == NULL) return;
-  rec_of(ev, &rec, msgid, text);
+  rec_of(ev, &rec);
   if (ev->type != UVC_EV_PRIVATE) {
     rec.owner = "";
     rec.target = ev->room;
@@ -96,16 +89,12 @@ static void on_record(void* ud, const uvc_event_t* ev) {
       add(r, &rec);
     }
   }
-  free(text);
 }
 
 static void on_keep(void* ud, const uvc_event_t* ev) {
   uvc_recall_t* r = ud;
   uvc_hist_rec_t rec;
-  char msgid[UVC_MSGID_MAX + 1];
-  char* text = malloc(UVC_HIST_TEXT_MAX + 1);
-  if (text == NULL) return;
-  rec_of(ev, &rec, msgid, text);
+  rec_of(ev, &rec);
   rec.owner = ev->to.account;
   rec.target = ev->from.nick;
   rec.pending = 1;
@@ -116,7 +105,6 @@ static void on_keep(void* ud, const uvc_event_t* ev) {
     rec.pending = 0;
     add(r, &rec);
   }
-  free(text);
   uvc_history_flush(r->hist); /* kept for someone: on disk as soon as it can be */
 }
 

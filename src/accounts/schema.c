@@ -18,13 +18,13 @@ const char* const uvc_schema_migrations[] = {
      * ROWID: one b-tree to write per event, and a history's events side by side). A room's
      * events have owner '' and the room as target; a private message is kept once for each
      * registered party, with that party's account as owner and the other party's nick as
-     * target. seq orders the events (uvchat: the event id, which grows with time); pending 1:
+     * target. seq orders the events: uvchat's event id, which grows with time and whose hex is the
+     * message id clients see; pending 1:
      * a private message kept for an account that was offline, not yet delivered. */
     "CREATE TABLE history(owner TEXT NOT NULL COLLATE NOCASE,"
     " target TEXT NOT NULL COLLATE NOCASE,"
     " seq INTEGER NOT NULL,"
     " time_ms INTEGER NOT NULL,"
-    " msgid TEXT NOT NULL,"
     " kind INTEGER NOT NULL,"
     " flags INTEGER NOT NULL,"
     " pending INTEGER NOT NULL,"

@@ -76,7 +76,8 @@ typedef struct store_req {
   size_t n_names;
   /* history: the records to append (one block with their strings), or those found (each
    * row in a block of its own, rows[i]); the query; the targets found */
-  uvc_hist_rec_t* recs;
+  uvc_hist_batch_t* batch; /* append: the records to write */
+  uvc_hist_rec_t* recs;    /* append: views of them, made on the thread pool */
   size_t n_recs;
   uvc_hist_rec_t** rows;
   size_t n_rows, cap_rows;
@@ -489,42 +490,144 @@ uvc_hist_rec_t* uvc_hist_rec_dup(const uvc_hist_rec_t* rec) {
   const char** field[7];
   in[0] = rec->owner;
   in[1] = rec->target;
-  in[2] = rec->msgid;
-  in[3] = rec->nick;
-  in[4] = rec->user;
-  in[5] = rec->host;
-  in[6] = rec->account;
+  in[2] = rec->nick;
+  in[3] = rec->user;
+  in[4] = rec->host;
+  in[5] = rec->account;
+  in[6] = rec->text;
   for (i = 0; i < 7; i++) {
-    len[i] = in[i] != NULL ? strlen(in[i]) : 0;
-    if (len[i] > UVC_HIST_FIELD_MAX) len[i] = UVC_HIST_FIELD_MAX;
+    size_t cap = i == 6 ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
+    len[i] = in[i] == NULL ? 0 : (i == 6 && rec->text_len > 0) ? rec->text_len : strlen(in[i]);
+    if (len[i] > cap) len[i] = cap;
     total += len[i] + 1;
   }
-  {
-    size_t tl = rec->text != NULL ? strlen(rec->text) : 0;
-    if (tl > UVC_HIST_TEXT_MAX) tl = UVC_HIST_TEXT_MAX;
-    total += tl + 1;
-    out = malloc(total);
-    if (out == NULL) return NULL;
-    *out = *rec;
-    field[0] = &out->owner;
-    field[1] = &out->target;
-    field[2] = &out->msgid;
-    field[3] = &out->nick;
-    field[4] = &out->user;
-    field[5] = &out->host;
-    field[6] = &out->account;
-    p = (char*)(out + 1);
-    for (i = 0; i < 7; i++) {
-      if (len[i] > 0) memcpy(p, in[i], len[i]);
-      p[len[i]] = '\0';
-      *field[i] = p;
-      p += len[i] + 1;
-    }
-    if (tl > 0) memcpy(p, rec->text, tl);
-    p[tl] = '\0';
-    out->text = p;
+  if ((out = malloc(total)) == NULL) return NULL;
+  *out = *rec;
+  field[0] = &out->owner;
+  field[1] = &out->target;
+  field[2] = &out->nick;
+  field[3] = &out->user;
+  field[4] = &out->host;
+  field[5] = &out->account;
+  field[6] = &out->text;
+  p = (char*)(out + 1);
+  for (i = 0; i < 7; i++) {
+    if (len[i] > 0) memcpy(p, in[i], len[i]);
+    p[len[i]] = '\0';
+    *field[i] = p;
+    p += len[i] + 1;
   }
+  out->text_len = len[6];
   return out;
+}
+
+/* ---- Batches ------------------------------------------------------------------------- */
+
+enum { F_OWNER, F_TARGET, F_NICK, F_USER, F_HOST, F_ACCOUNT, F_TEXT, N_FIELDS };
+
+typedef struct brec {
+  int64_t seq, time_ms;
+  int kind, flags, pending;
+  uint32_t off[N_FIELDS]; /* of each NUL-terminated string in the arena */
+} brec_t;
+
+struct uvc_hist_batch {
+  brec_t* v;
+  size_t n, cap;
+  char* arena;
+  size_t used, acap;
+};
+
+uvc_hist_batch_t* uvc_hist_batch_new(void) {
+  return calloc(1, sizeof(uvc_hist_batch_t));
+}
+
+size_t uvc_hist_batch_count(const uvc_hist_batch_t* b) {
+  return b->n;
+}
+
+void uvc_hist_batch_free(uvc_hist_batch_t* b) {
+  if (b == NULL) return;
+  free(b->v);
+  free(b->arena);
+  free(b);
+}
+
+int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec) {
+  const char* in[N_FIELDS];
+  size_t len[N_FIELDS], need = 0, k;
+  brec_t* e;
+  if (rec->seq <= 0 || rec->owner == NULL || rec->target == NULL || rec->target[0] == '\0' ||
+      rec->nick == NULL || rec->nick[0] == '\0')
+    return UVC_STORE_INVALID;
+  in[F_OWNER] = rec->owner;
+  in[F_TARGET] = rec->target;
+  in[F_NICK] = rec->nick;
+  in[F_USER] = rec->user;
+  in[F_HOST] = rec->host;
+  in[F_ACCOUNT] = rec->account;
+  in[F_TEXT] = rec->text;
+  for (k = 0; k < N_FIELDS; k++) {
+    size_t cap = k == F_TEXT ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
+    len[k] = in[k] == NULL ? 0 : (k == F_TEXT && rec->text_len > 0) ? rec->text_len : strlen(in[k]);
+    if (len[k] > cap) len[k] = cap;
+    need += len[k] + 1;
+  }
+  if (b->n == b->cap) {
+    size_t cap = b->cap == 0 ? 64 : b->cap * 2;
+    brec_t* v = realloc(b->v, cap * sizeof(*v));
+    if (v == NULL) return UVC_STORE_NOMEM;
+    b->v = v;
+    b->cap = cap;
+  }
+  if (b->used + need > b->acap) {
+    size_t cap = b->acap == 0 ? 16384 : b->acap;
+    char* a;
+    while (cap < b->used + need)
+      cap *= 2;
+    if (cap > UINT32_MAX || (a = realloc(b->arena, cap)) == NULL) return UVC_STORE_NOMEM;
+    b->arena = a;
+    b->acap = cap;
+  }
+  e = &b->v[b->n++];
+  e->seq = rec->seq;
+  e->time_ms = rec->time_ms;
+  e->kind = rec->kind;
+  e->flags = rec->flags;
+  e->pending = rec->pending;
+  for (k = 0; k < N_FIELDS; k++) {
+    e->off[k] = (uint32_t)b->used;
+    if (len[k] > 0) memcpy(b->arena + b->used, in[k], len[k]);
+    b->arena[b->used + len[k]] = '\0';
+    b->used += len[k] + 1;
+  }
+  return 0;
+}
+
+/* r->recs: a view of each record of r->batch (on the thread pool). Returns 0 or -1. */
+static int batch_views(store_req_t* r) {
+  const uvc_hist_batch_t* b = r->batch;
+  size_t i;
+  if ((r->recs = malloc(b->n * sizeof(*r->recs))) == NULL) return -1;
+  for (i = 0; i < b->n; i++) {
+    const brec_t* e = &b->v[i];
+    uvc_hist_rec_t* out = &r->recs[i];
+    out->seq = e->seq;
+    out->time_ms = e->time_ms;
+    out->kind = e->kind;
+    out->flags = e->flags;
+    out->pending = e->pending;
+    out->owner = b->arena + e->off[F_OWNER];
+    out->target = b->arena + e->off[F_TARGET];
+    out->nick = b->arena + e->off[F_NICK];
+    out->user = b->arena + e->off[F_USER];
+    out->host = b->arena + e->off[F_HOST];
+    out->account = b->arena + e->off[F_ACCOUNT];
+    out->text = b->arena + e->off[F_TEXT];
+    out->text_len = 0; /* NUL-terminated */
+  }
+  r->n_recs = b->n;
+  return 0;
 }
 
 /* Runs sql with no result on db. Returns an SQLite result code. */
@@ -611,12 +714,15 @@ static int trim_touched(store_req_t* r, sqlite3* db) {
  * touched. An event already there (the same owner, target and seq) is kept once. */
 static void run_append(store_req_t* r, sqlite3* db) {
   static const char kInsert[] =
-      "INSERT OR IGNORE INTO history(owner, target, seq, time_ms, msgid, kind, flags, pending,"
-      " nick, user, host, account, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-      " ?12, ?13)";
+      "INSERT OR IGNORE INTO history(owner, target, seq, time_ms, kind, flags, pending, nick,"
+      " user, host, account, text) VALUES(?1, ?2, ?3, ?4, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
   sqlite3_stmt* st = NULL;
   size_t i;
   int rc;
+  if (batch_views(r) != 0) {
+    r->status = UVC_STORE_NOMEM;
+    return;
+  }
   uv_mutex_lock(&r->store->write_lock);
   rc = exec_sql(db, "BEGIN IMMEDIATE");
   if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, kInsert, -1, &st, NULL);
@@ -627,7 +733,6 @@ static void run_append(store_req_t* r, sqlite3* db) {
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, e->target, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, e->seq);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, e->time_ms);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, e->msgid, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 6, e->kind);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 7, e->flags);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 8, e->pending ? 1 : 0);
@@ -697,23 +802,22 @@ static int take_row(store_req_t* r, sqlite3_stmt* st) {
   rec.target = (const char*)sqlite3_column_text(st, 1);
   rec.seq = sqlite3_column_int64(st, 2);
   rec.time_ms = sqlite3_column_int64(st, 3);
-  rec.msgid = (const char*)sqlite3_column_text(st, 4);
-  rec.kind = sqlite3_column_int(st, 5);
-  rec.flags = sqlite3_column_int(st, 6);
-  rec.pending = sqlite3_column_int(st, 7);
-  rec.nick = (const char*)sqlite3_column_text(st, 8);
-  rec.user = (const char*)sqlite3_column_text(st, 9);
-  rec.host = (const char*)sqlite3_column_text(st, 10);
-  rec.account = (const char*)sqlite3_column_text(st, 11);
-  rec.text = (const char*)sqlite3_column_text(st, 12);
+  rec.kind = sqlite3_column_int(st, 4);
+  rec.flags = sqlite3_column_int(st, 5);
+  rec.pending = sqlite3_column_int(st, 6);
+  rec.nick = (const char*)sqlite3_column_text(st, 7);
+  rec.user = (const char*)sqlite3_column_text(st, 8);
+  rec.host = (const char*)sqlite3_column_text(st, 9);
+  rec.account = (const char*)sqlite3_column_text(st, 10);
+  rec.text = (const char*)sqlite3_column_text(st, 11);
+  rec.text_len = 0;
   if ((copy = uvc_hist_rec_dup(&rec)) == NULL) return SQLITE_NOMEM;
   r->rows[r->n_rows++] = copy;
   return SQLITE_OK;
 }
 
-#define HIST_COLS                                                                               \
-  "SELECT owner, target, seq, time_ms, msgid, kind, flags, pending, nick, user, host, account," \
-  " text"
+#define HIST_COLS \
+  "SELECT owner, target, seq, time_ms, kind, flags, pending, nick, user, host, account, text"
 
 /* The condition "an event is op point p" for SQL, with its value as parameter n. */
 static void cond(char* out, size_t cap, const point_t* p, const char* op, int n) {
@@ -967,6 +1071,7 @@ static void req_free(store_req_t* r) {
   free(r->targets);
   free(r->target_names);
   free(r->recs);
+  uvc_hist_batch_free(r->batch);
   free(r->qbuf);
   free(r->rooms);
   free(r->names);
@@ -1122,63 +1227,40 @@ static int hist_queue(store_req_t* r, uv_loop_t* loop) {
   return 0;
 }
 
-static int rec_valid(const uvc_hist_rec_t* e) {
-  return e->seq > 0 && e->owner != NULL && e->target != NULL && e->target[0] != '\0' &&
-         e->msgid != NULL && e->msgid[0] != '\0' && e->nick != NULL && e->nick[0] != '\0';
-}
-
-int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_rec_t* recs, size_t n,
-                          const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
+int uvc_store_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
+                         const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
   store_req_t* r;
-  size_t i, total = 0;
-  char* p;
   int rc;
-  if (recs == NULL || n == 0) return UVC_STORE_INVALID;
-  for (i = 0; i < n; i++) {
-    const char* f[8] = {recs[i].owner, recs[i].target, recs[i].msgid,   recs[i].nick,
-                        recs[i].user,  recs[i].host,   recs[i].account, recs[i].text};
-    size_t k;
-    if (!rec_valid(&recs[i])) return UVC_STORE_INVALID;
-    for (k = 0; k < 8; k++) {
-      size_t len = f[k] != NULL ? strlen(f[k]) : 0,
-             cap = k == 7 ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
-      total += (len > cap ? cap : len) + 1;
-    }
+  if (b == NULL) return UVC_STORE_INVALID;
+  if (b->n == 0) {
+    uvc_hist_batch_free(b);
+    return UVC_STORE_INVALID;
   }
-  if ((r = hist_req(store, loop, OP_HIST_APPEND, &rc)) == NULL) return rc;
-  if ((r->recs = malloc(n * sizeof(*r->recs) + total)) == NULL) {
-    req_free(r);
-    return UVC_STORE_NOMEM;
+  if ((r = hist_req(store, loop, OP_HIST_APPEND, &rc)) == NULL) {
+    uvc_hist_batch_free(b);
+    return rc;
   }
-  p = (char*)(r->recs + n);
-  for (i = 0; i < n; i++) { /* the records, their strings after them in the same block */
-    const char** f[8];
-    size_t k;
-    r->recs[i] = recs[i];
-    f[0] = &r->recs[i].owner;
-    f[1] = &r->recs[i].target;
-    f[2] = &r->recs[i].msgid;
-    f[3] = &r->recs[i].nick;
-    f[4] = &r->recs[i].user;
-    f[5] = &r->recs[i].host;
-    f[6] = &r->recs[i].account;
-    f[7] = &r->recs[i].text;
-    for (k = 0; k < 8; k++) {
-      const char* src = *f[k];
-      size_t len = src != NULL ? strlen(src) : 0,
-             cap = k == 7 ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
-      if (len > cap) len = cap;
-      if (len > 0) memcpy(p, src, len);
-      p[len] = '\0';
-      *f[k] = p;
-      p += len + 1;
-    }
-  }
-  r->n_recs = n;
+  r->batch = b;
   if (bounds != NULL) r->bounds = *bounds;
   r->cb = cb;
   r->data = data;
   return hist_queue(r, loop);
+}
+
+int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_rec_t* recs, size_t n,
+                          const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
+  uvc_hist_batch_t* b;
+  size_t i;
+  int rc;
+  if (recs == NULL || n == 0) return UVC_STORE_INVALID;
+  if ((b = uvc_hist_batch_new()) == NULL) return UVC_STORE_NOMEM;
+  for (i = 0; i < n; i++) {
+    if ((rc = uvc_hist_batch_add(b, &recs[i])) != 0) {
+      uvc_hist_batch_free(b);
+      return rc;
+    }
+  }
+  return uvc_store_hist_write(store, loop, b, bounds, cb, data);
 }
 
 int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
