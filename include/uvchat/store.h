@@ -168,6 +168,9 @@ typedef struct uvc_hist_rec {
   const char* account; /* "" when the sender was not logged in */
   const char* text;
   size_t text_len; /* bytes of text (then it need not be NUL-terminated); 0: up to its NUL */
+  /* The lengths of target, nick, user and host, where the caller knows them (they are still
+   * NUL-terminated); 0: measured. A writer that knows them spares a strlen each. */
+  uint16_t target_len, nick_len, user_len, host_len;
 } uvc_hist_rec_t;
 
 /* A copy of rec with its strings in one block (NULL strings become "", the strings are cut
@@ -228,6 +231,10 @@ uvc_hist_batch_t* uvc_hist_batch_new(void);
  * or nick) or UVC_STORE_NOMEM (b is unchanged). */
 int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec);
 size_t uvc_hist_batch_count(const uvc_hist_batch_t* b);
+/* Bytes of strings b holds, and room for recs records and bytes of strings made at once
+ * (a writer that knows how big its last batch was spares the copies of growing). */
+size_t uvc_hist_batch_bytes(const uvc_hist_batch_t* b);
+int uvc_hist_batch_reserve(uvc_hist_batch_t* b, size_t recs, size_t bytes);
 void uvc_hist_batch_free(uvc_hist_batch_t* b);
 /* Writes b (taken: freed by the store, also when this fails) like uvc_store_hist_append. */
 int uvc_store_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,

@@ -43,10 +43,11 @@ struct uvc_history {
   uv_loop_t* loop;
   uvc_store_t* store;
   uvc_history_limits_t limits;
-  uv_timer_t* timer;       /* flush_ms after the first waiting event; closed by close */
-  uvc_hist_batch_t* batch; /* the waiting events (NULL: none yet) */
-  size_t n_buf;            /* how many */
-  waiter_t* waiters;       /* oldest first */
+  uv_timer_t* timer;         /* flush_ms after the first waiting event; closed by close */
+  uvc_hist_batch_t* batch;   /* the waiting events (NULL: none yet) */
+  size_t n_buf;              /* how many */
+  size_t last_n, last_bytes; /* the size of the last batch: the next one starts that big */
+  waiter_t* waiters;         /* oldest first */
   waiter_t** waiters_tail;
   uint64_t added, done;
   unsigned in_flight; /* batches the store has not answered */
@@ -154,6 +155,8 @@ static void flush_now(uvc_history_t* h) {
   b->h = h;
   b->n = n;
   b->last = h->added;
+  h->last_n = n;
+  h->last_bytes = uvc_hist_batch_bytes(h->batch);
   rc = uvc_store_hist_write(h->store, h->loop, h->batch, &h->limits.bounds, on_batch, b);
   h->batch = NULL; /* the store's now */
   h->n_buf = 0;
@@ -177,7 +180,10 @@ int uvc_history_add(uvc_history_t* h, const uvc_hist_rec_t* rec) {
     h->warned = 1;
     return UVC_STORE_BUSY;
   }
-  if (h->batch == NULL && (h->batch = uvc_hist_batch_new()) == NULL) return UVC_STORE_NOMEM;
+  if (h->batch == NULL) {
+    if ((h->batch = uvc_hist_batch_new()) == NULL) return UVC_STORE_NOMEM;
+    (void)uvc_hist_batch_reserve(h->batch, h->last_n, h->last_bytes); /* grows anyway if not */
+  }
   if ((rc = uvc_hist_batch_add(h->batch, rec)) != 0) return rc; /* copied, or refused */
   h->n_buf++;
   h->added++;

@@ -40,27 +40,25 @@ static void maybe_free(uvc_recall_t* r);
 /* The parts of a record every event shares: its place (the event id), time, sender and
  * text (cut to fit, whole characters; not copied: the record points at the event's). */
 static void rec_of(const uvc_event_t* ev, uvc_hist_rec_t* rec) {
-  memset(rec, 0, sizeof(*rec));
   rec->seq = (int64_t)ev->id; /* ids grow with time: the store's order */
   rec->time_ms = ev->time_ms;
+  rec->flags = 0;
+  rec->pending = 0;
   rec->nick = ev->from.nick;
   rec->user = ev->from.user;
   rec->host = ev->from.host;
   rec->account = ev->from.account;
+  rec->nick_len = ev->from.nick_len;
+  rec->user_len = ev->from.user_len;
+  rec->host_len = ev->from.host_len;
+  rec->target_len = 0;
   rec->text = ev->len > 0 ? ev->text : "";
   rec->text_len =
       ev->len > UVC_HIST_TEXT_MAX ? uvc_utf8_cut(ev->text, ev->len, UVC_HIST_TEXT_MAX) : ev->len;
-  switch (ev->type) {
-    case UVC_EV_ACTION:
-      rec->kind = UVC_HIST_ACTION;
-      break;
-    case UVC_EV_TOPIC:
-      rec->kind = UVC_HIST_TOPIC;
-      break;
-    default:
-      rec->kind = ev->notice ? UVC_HIST_NOTICE : UVC_HIST_SAY;
-      break;
-  }
+  rec->kind = ev->type == UVC_EV_ACTION  ? UVC_HIST_ACTION
+              : ev->type == UVC_EV_TOPIC ? UVC_HIST_TOPIC
+              : ev->notice               ? UVC_HIST_NOTICE
+                                         : UVC_HIST_SAY;
 }
 
 static void add(uvc_recall_t* r, const uvc_hist_rec_t* rec) {
@@ -76,6 +74,7 @@ static void on_record(void* ud, const uvc_event_t* ev) {
   if (ev->type != UVC_EV_PRIVATE) {
     rec.owner = "";
     rec.target = ev->room;
+    rec.target_len = ev->room_len;
     add(r, &rec);
   } else {
     if (ev->from.account[0] != '\0') { /* the sender's copy: the conversation with `to` */

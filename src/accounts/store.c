@@ -553,10 +553,43 @@ void uvc_hist_batch_free(uvc_hist_batch_t* b) {
   free(b);
 }
 
+int uvc_hist_batch_reserve(uvc_hist_batch_t* b, size_t recs, size_t bytes) {
+  if (recs > b->cap) {
+    brec_t* v = realloc(b->v, recs * sizeof(*v));
+    if (v == NULL) return UVC_STORE_NOMEM;
+    b->v = v;
+    b->cap = recs;
+  }
+  if (bytes > b->acap && bytes <= UINT32_MAX) {
+    char* a = realloc(b->arena, bytes);
+    if (a == NULL) return UVC_STORE_NOMEM;
+    b->arena = a;
+    b->acap = bytes;
+  }
+  return 0;
+}
+
+size_t uvc_hist_batch_bytes(const uvc_hist_batch_t* b) {
+  return b->used;
+}
+
+/* The length of s (NULL: 0), at most cap. */
+static size_t field_len(const char* s, size_t cap) {
+  size_t n = s != NULL ? strlen(s) : 0;
+  return n < cap ? n : cap;
+}
+
+/* A field's length: the one the caller gave (0: measured), at most UVC_HIST_FIELD_MAX. */
+static size_t known_len(const char* s, size_t given) {
+  if (given == 0) return field_len(s, UVC_HIST_FIELD_MAX);
+  return given < UVC_HIST_FIELD_MAX ? given : UVC_HIST_FIELD_MAX;
+}
+
 int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec) {
   const char* in[N_FIELDS];
-  size_t len[N_FIELDS], need = 0, k;
+  size_t len[N_FIELDS], need, k;
   brec_t* e;
+  char* p;
   if (rec->seq <= 0 || rec->owner == NULL || rec->target == NULL || rec->target[0] == '\0' ||
       rec->nick == NULL || rec->nick[0] == '\0')
     return UVC_STORE_INVALID;
@@ -567,27 +600,23 @@ int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec) {
   in[F_HOST] = rec->host;
   in[F_ACCOUNT] = rec->account;
   in[F_TEXT] = rec->text;
-  for (k = 0; k < N_FIELDS; k++) {
-    size_t cap = k == F_TEXT ? UVC_HIST_TEXT_MAX : UVC_HIST_FIELD_MAX;
-    len[k] = in[k] == NULL ? 0 : (k == F_TEXT && rec->text_len > 0) ? rec->text_len : strlen(in[k]);
-    if (len[k] > cap) len[k] = cap;
-    need += len[k] + 1;
-  }
-  if (b->n == b->cap) {
-    size_t cap = b->cap == 0 ? 64 : b->cap * 2;
-    brec_t* v = realloc(b->v, cap * sizeof(*v));
-    if (v == NULL) return UVC_STORE_NOMEM;
-    b->v = v;
-    b->cap = cap;
-  }
+  len[F_OWNER] = field_len(rec->owner, UVC_HIST_FIELD_MAX);
+  len[F_TARGET] = known_len(rec->target, rec->target_len);
+  len[F_NICK] = known_len(rec->nick, rec->nick_len);
+  len[F_USER] = known_len(rec->user, rec->user_len);
+  len[F_HOST] = known_len(rec->host, rec->host_len);
+  len[F_ACCOUNT] = field_len(rec->account, UVC_HIST_FIELD_MAX);
+  len[F_TEXT] = rec->text_len > 0
+                    ? (rec->text_len < UVC_HIST_TEXT_MAX ? rec->text_len : UVC_HIST_TEXT_MAX)
+                    : field_len(rec->text, UVC_HIST_TEXT_MAX);
+  need = len[0] + len[1] + len[2] + len[3] + len[4] + len[5] + len[6] + N_FIELDS;
+  if (b->n == b->cap && uvc_hist_batch_reserve(b, b->cap == 0 ? 64 : b->cap * 2, 0) != 0)
+    return UVC_STORE_NOMEM;
   if (b->used + need > b->acap) {
     size_t cap = b->acap == 0 ? 16384 : b->acap;
-    char* a;
     while (cap < b->used + need)
       cap *= 2;
-    if (cap > UINT32_MAX || (a = realloc(b->arena, cap)) == NULL) return UVC_STORE_NOMEM;
-    b->arena = a;
-    b->acap = cap;
+    if (cap > UINT32_MAX || uvc_hist_batch_reserve(b, 0, cap) != 0) return UVC_STORE_NOMEM;
   }
   e = &b->v[b->n++];
   e->seq = rec->seq;
@@ -595,12 +624,14 @@ int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec) {
   e->kind = rec->kind;
   e->flags = rec->flags;
   e->pending = rec->pending;
+  p = b->arena + b->used;
   for (k = 0; k < N_FIELDS; k++) {
-    e->off[k] = (uint32_t)b->used;
-    if (len[k] > 0) memcpy(b->arena + b->used, in[k], len[k]);
-    b->arena[b->used + len[k]] = '\0';
-    b->used += len[k] + 1;
+    e->off[k] = (uint32_t)(p - b->arena);
+    if (len[k] > 0) memcpy(p, in[k], len[k]);
+    p[len[k]] = '\0';
+    p += len[k] + 1;
   }
+  b->used = (size_t)(p - b->arena);
   return 0;
 }
 
