@@ -8,8 +8,10 @@
 import { parseLine, buildLine, fold, isChannel, parseIsupport } from "./irc.js";
 
 // Capabilities the page uses when the server offers them; without them it does the same
-// work itself (local echo, local time).
-export const WANTED_CAPS = ["server-time", "echo-message", "message-tags", "multi-prefix"];
+// work itself (local echo, local time). With draft/chathistory (and batch) it asks for a
+// room's last HISTORY_LINES messages when it joins it.
+export const WANTED_CAPS = ["server-time", "echo-message", "message-tags", "multi-prefix", "batch", "draft/chathistory"];
+export const HISTORY_LINES = 50;
 
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 30000;
@@ -251,7 +253,11 @@ export class IrcClient {
         }
         break;
       case "JOIN":
-        if (msg.source && this.isMe(msg.source.nick) && p[0]) this.rooms.set(this.fold(p[0]), p[0]);
+        if (msg.source && this.isMe(msg.source.nick) && p[0]) {
+          this.rooms.set(this.fold(p[0]), p[0]);
+          if (this.caps.has("draft/chathistory") && this.caps.has("batch"))
+            this.send("CHATHISTORY", "LATEST", p[0], "*", String(HISTORY_LINES));
+        }
         break;
       case "PART":
         if (msg.source && this.isMe(msg.source.nick) && p[0]) this.rooms.delete(this.fold(p[0]));
@@ -281,7 +287,10 @@ export class IrcClient {
         this.offered.set(eq < 0 ? tok : tok.slice(0, eq), eq < 0 ? "" : tok.slice(eq + 1));
       }
       if (more || this.capsDone) return;
-      const want = WANTED_CAPS.filter((c) => this.offered.has(c));
+      // batch only serves chathistory here: without it, not asked for
+      const want = WANTED_CAPS.filter(
+        (c) => this.offered.has(c) && (c !== "batch" || this.offered.has("draft/chathistory")),
+      );
       if (want.length === 0) this.endCaps();
       else this.send("CAP", "REQ", want.join(" "));
     } else if (sub === "ACK") {

@@ -27,6 +27,7 @@ export class ChatState {
     this.pendingList = null;
     this.wantActive = null; // fold(room) the user asked to join: shown when joined
     this.connected = false;
+    this.batches = new Map(); // open BATCH id -> { type, target } (chathistory answers)
     this.ensure(SERVER_KEY, "Server", "server");
     client.on("message", (m) => this.onMessage(m));
     client.on("registered", (r) => this.onRegistered(r));
@@ -199,13 +200,42 @@ export class ChatState {
     return this.now();
   }
 
+  // Whether m is part of a CHATHISTORY answer: a past line, shown but never counted unread
+  // and never changing the room's state (its topic).
+  past(m) {
+    const id = m.tags && m.tags.batch;
+    const batch = id ? this.batches.get(id) : null;
+    return !!batch && batch.type === "chathistory";
+  }
+
+  // BATCH +id chathistory #room ... BATCH -id: the room's earlier messages between markers.
+  onBatch(m) {
+    const ref = m.params[0] || "";
+    const id = ref.slice(1);
+    if (ref.startsWith("+")) {
+      const batch = { type: m.params[1] || "", target: m.params[2] || "", lines: 0 };
+      this.batches.set(id, batch);
+      if (batch.type === "chathistory" && this.client.isChannel(batch.target))
+        this.add(this.room(batch.target), "info", "", "Earlier messages:", { time: this.time(m) });
+    } else if (ref.startsWith("-")) {
+      const batch = this.batches.get(id);
+      this.batches.delete(id);
+      if (batch && batch.type === "chathistory" && this.client.isChannel(batch.target))
+        this.add(this.room(batch.target), "info", "", "End of earlier messages", { time: this.now() });
+    }
+  }
+
   onMessage(m) {
     const c = this.client;
     const p = m.params;
     const from = m.source ? m.source.nick : "";
     const time = this.time(m);
     const server = this.buffers.get(SERVER_KEY);
+    const past = this.past(m);
     switch (m.command) {
+      case "BATCH":
+        this.onBatch(m);
+        return;
       case "PRIVMSG":
       case "NOTICE": {
         const target = p[0] || "";
@@ -228,8 +258,8 @@ export class ChatState {
           type = "action";
           body = ctcp.text;
         }
-        const highlight = !self && (b.kind === "query" || mentions(body, c.nick));
-        this.add(b, type, from || (m.source ? m.source.raw : ""), body, { time, self, notify: true, highlight });
+        const highlight = !past && !self && (b.kind === "query" || mentions(body, c.nick));
+        this.add(b, type, from || (m.source ? m.source.raw : ""), body, { time, self, notify: !past, highlight });
         return;
       }
       case "JOIN": {
@@ -328,9 +358,11 @@ export class ChatState {
       }
       case "TOPIC": {
         const b = this.room(p[0]);
-        b.topic = p[1] || "";
+        const topic = p[1] || "";
+        this.add(b, "topic", from, topic ? `${from} set the topic: ${topic}` : `${from} cleared the topic`, { time });
+        if (past) return; // an old topic: the room's is the one 332 gave
+        b.topic = topic;
         b.topicBy = from;
-        this.add(b, "topic", from, b.topic ? `${from} set the topic: ${b.topic}` : `${from} cleared the topic`, { time });
         this.emit("topic", b);
         return;
       }

@@ -67,6 +67,16 @@ test("uvchat's own offer: the four wanted ones are there; a NAK leaves none", ()
   assert.equal(client.caps.size, 0);
 });
 
+test("with history on offer: batch and draft/chathistory are asked for too", () => {
+  const { sockets, client } = setup();
+  client.connect();
+  const ws = sockets[0];
+  ws.open();
+  ws.take();
+  ws.recv(":uvchat CAP * LS :batch draft/chathistory message-tags server-time");
+  assert.deepEqual(ws.take(), ["CAP REQ :server-time message-tags batch draft/chathistory"]);
+});
+
 test("nothing wanted on offer: CAP END at once; a server without CAP: no CAP END", () => {
   const a = setup();
   a.client.connect();

@@ -248,3 +248,36 @@ test("CTCP other than ACTION is shown, never answered", () => {
   assert.deepEqual(ws.take(), []);
   assert.deepEqual(texts(state.get("bob")).at(-1), ["info", "", "bob sent CTCP VERSION"]);
 });
+
+test("with draft/chathistory a joined room asks for its last messages and shows them between markers, unread-free", () => {
+  const { ws, state } = setup("server-time message-tags batch draft/chathistory");
+  ws.recv(":ann!~web@uvchat JOIN #dev");
+  assert.ok(ws.take().includes("CHATHISTORY LATEST #dev * 50"));
+  state.setActive("#lobby");
+  ws.recv(
+    ":uvchat BATCH +h1 chathistory #dev",
+    "@batch=h1;time=2023-11-14T22:13:20.000Z;msgid=1 :alice!text@uvchat PRIVMSG #dev :hi ann",
+    "@batch=h1;time=2023-11-14T22:14:00.000Z;msgid=2 :alice!text@uvchat TOPIC #dev :an old topic",
+    ":uvchat BATCH -h1",
+  );
+  const dev = state.get("#dev");
+  const t = texts(dev);
+  const at = t.findIndex((x) => x[2] === "Earlier messages:");
+  assert.ok(at >= 0);
+  assert.deepEqual(t[at + 1], ["privmsg", "alice", "hi ann"]);
+  assert.deepEqual(t[at + 2], ["topic", "alice", "alice set the topic: an old topic"]);
+  assert.deepEqual(t[at + 3], ["info", "", "End of earlier messages"]);
+  assert.equal(dev.lines[at + 1].time.toISOString(), "2023-11-14T22:13:20.000Z");
+  assert.equal(dev.unread, 0); // the past is not news, even a mention
+  assert.ok(!dev.highlight);
+  assert.ok(!dev.topic); // nor is an old topic the room's
+  // a live message after the batch counts as before
+  ws.recv(":alice!text@uvchat PRIVMSG #dev :now ann");
+  assert.equal(dev.unread, 1);
+});
+
+test("without draft/chathistory nothing is asked on joining", () => {
+  const { ws } = setup("server-time message-tags");
+  ws.recv(":ann!~web@uvchat JOIN #dev");
+  assert.ok(!ws.take().some((l) => l.startsWith("CHATHISTORY")));
+});
