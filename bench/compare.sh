@@ -80,7 +80,7 @@ SERVER_PROTO=""
 start_uvchat() { # [extra flags]
   local out="$WORK/uvchat.out"
   "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port off --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 "$@" >"$out" 2>"$WORK/uvchat.err" &
+    --max-per-addr 0 --max-clients 0 --data-dir "$WORK/data" "$@" >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(text)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -91,7 +91,8 @@ start_uvchat() { # [extra flags]
 start_uvchat_irc() {
   local out="$WORK/uvchat.out"
   "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port 0 --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
+    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 --data-dir "$WORK/data" \
+    >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(irc)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -103,7 +104,8 @@ start_uvchat_irc() {
 start_uvchat_ws() {
   local out="$WORK/uvchat.out"
   "$UVCHAT" --host 127.0.0.1 --listen web:127.0.0.1:0 --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
+    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 --data-dir "$WORK/data" \
+    >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(web)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -262,7 +264,7 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
               uvchat-ws) listen=(--listen web:127.0.0.1:0); label=web ;;
             esac
             valgrind --tool=callgrind --callgrind-out-file="$cg" "$UVCHAT" --host 127.0.0.1 "${listen[@]}" \
-              --quiet --flood-rate 0 --max-per-addr 0 >"$WORK/cg.stdout" 2>/dev/null &
+              --quiet --flood-rate 0 --max-per-addr 0 --data-dir "$WORK/data" >"$WORK/cg.stdout" 2>/dev/null &
             SERVER_PID=$!; PIDS+=("$SERVER_PID")
             for _ in $(seq 400); do grep -q "($label)" "$WORK/cg.stdout" 2>/dev/null && break; sleep 0.05; done
             SERVER_PORT=$(sed -n "s/.*:\\([0-9]*\\) ($label).*/\\1/p" "$WORK/cg.stdout")
