@@ -279,9 +279,9 @@ static void parser_limits_and_garbage(void** state) {
  * Registration
  * ---------------------------------------------------------------------------------------- */
 
-#define ISUPPORT1                                                                      \
+#define ISUPPORT1                                                                       \
   "AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=Ib,k,l,Himnst CHANNELLEN=32 " \
-  "CHANTYPES=# KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(ov)@+ "           \
+  "CHANTYPES=# KICKLEN=300 MODES=4 NETWORK=uvchat NICKLEN=32 PREFIX=(ov)@+ "            \
   "TOPICLEN=390 USERLEN=10 :are supported by this server"
 #define ISUPPORT2                                                                      \
   "INVEX=I MAXLIST=bI:50 TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4," \
