@@ -307,6 +307,79 @@ static void offline_user_gets_the_message_at_login(void** state) {
   th_close(i);
 }
 
+/* Reads lines until one contains text; fails the test when none comes. */
+static const char* expect_contains(th_client_t* c, const char* text) {
+  const char* l;
+  char last[512] = "";
+  while ((l = th_line(c, th_ms(TH_WAIT_MS))) != NULL) {
+    if (strstr(l, text) != NULL) return l;
+    snprintf(last, sizeof last, "%s", l);
+  }
+  fail_msg("no line containing \"%s\" (the last: \"%s\")", text, last);
+  return NULL;
+}
+
+/* Private messages between accounts are kept for both; CHATHISTORY reads them by the other
+ * party's nick and TARGETS lists the conversation; deleting an account deletes its copies
+ * (a new account of the same name finds none), the other party keeps theirs. */
+static void private_history_is_per_account(void** state) {
+  th_client_t *a, *b;
+  const char* l;
+  (void)state;
+  a = irc_with_history("alice");
+  th_sendf(a, "PRIVMSG NickServ :REGISTER alice-horse\r\n");
+  expect_contains(a, "Account alice registered; you are logged in");
+  b = irc_with_history("bob");
+  th_sendf(b, "PRIVMSG NickServ :REGISTER bob-battery\r\n");
+  expect_contains(b, "Account bob registered; you are logged in");
+  th_sendf(a, "PRIVMSG bob :hello bob\r\n");
+  expect_contains(b, " :alice!~alice@uvchat PRIVMSG bob :hello bob");
+  th_sendf(b, "PRIVMSG alice :hi alice\r\n");
+  expect_contains(a, " :bob!~bob@uvchat PRIVMSG alice :hi alice");
+
+  th_sendf(a, "CHATHISTORY LATEST bob * 10\r\n");
+  th_expect(a, ":uvchat BATCH +h1 chathistory bob");
+  l = th_line(a, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  assert_non_null(strstr(l, " :alice!~alice@uvchat PRIVMSG bob :hello bob"));
+  l = th_line(a, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  assert_non_null(strstr(l, " :bob!~bob@uvchat PRIVMSG alice :hi alice"));
+  th_expect(a, ":uvchat BATCH -h1");
+  th_sendf(a,
+           "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00Z timestamp=2100-01-01T00:00:00Z "
+           "10\r\n");
+  th_expect(a, ":uvchat BATCH +h2 draft/chathistory-targets");
+  th_expect_prefix(a, "@batch=h2 :uvchat CHATHISTORY TARGETS bob ");
+  th_expect(a, ":uvchat BATCH -h2");
+
+  /* not logged in: no private history */
+  th_sendf(a, "PRIVMSG NickServ :LOGOUT\r\n");
+  expect_contains(a, "901 alice");
+  th_sendf(a, "CHATHISTORY LATEST bob * 10\r\n");
+  th_expect_eventually(a,
+                       ":uvchat FAIL CHATHISTORY INVALID_TARGET LATEST bob :Messages could not "
+                       "be retrieved");
+
+  /* alice's account goes, and her copies with it */
+  th_sendf(a, "PRIVMSG NickServ :IDENTIFY alice alice-horse\r\n");
+  expect_contains(a, ":You are now logged in as alice");
+  th_sendf(a, "PRIVMSG NickServ :DROP alice-horse\r\n");
+  expect_contains(a, "Account alice deleted; you are logged out");
+  th_sendf(a, "PRIVMSG NickServ :REGISTER alice-horse\r\n");
+  expect_contains(a, "Account alice registered; you are logged in");
+  th_sendf(a, "CHATHISTORY LATEST bob * 10\r\n");
+  th_expect_eventually(a, ":uvchat BATCH +h4 chathistory bob");
+  th_expect(a, ":uvchat BATCH -h4");
+  th_sendf(b, "CHATHISTORY LATEST alice * 10\r\n"); /* bob keeps his */
+  th_expect_eventually(b, ":uvchat BATCH +h1 chathistory alice");
+  expect_contains(b, "PRIVMSG bob :hello bob");
+  expect_contains(b, "PRIVMSG alice :hi alice");
+  th_expect(b, ":uvchat BATCH -h1");
+  th_close(a);
+  th_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(joiners_see_what_was_said, setup, teardown),
@@ -314,6 +387,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(history_survives_a_clean_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(kill_9_loses_at_most_the_last_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(offline_user_gets_the_message_at_login, setup, teardown),
+      cmocka_unit_test_setup_teardown(private_history_is_per_account, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
