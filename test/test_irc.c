@@ -1732,6 +1732,10 @@ static void labeled_response(void** state) {
   send_line(0, "@label=p2 PONG x");
   assert_string_equal(users[0].inbox, "@label=p2 :uvchat ACK\r\n");
   clear();
+  /* a label's controls never reach the line (a CR would end it early): found by fuzz_irc */
+  send_line(0, "@label=c\r\r\x01r PING x");
+  assert_string_equal(users[0].inbox, "@label=c___r :uvchat PONG uvchat :x\r\n");
+  clear();
   send_line(0, "@label=j;+x=y JOIN #new");
   assert_string_equal(users[0].inbox,
                       "@label=j :uvchat BATCH +1 labeled-response\r\n"
