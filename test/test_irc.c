@@ -2163,6 +2163,14 @@ static void bans_and_invite_lists(void** state) {
   clear();
   send_line(0, "MODE #dev -I *!~bob@*");
   assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev -I *!~bob@*\r\n");
+  clear();
+  /* a mask with non-ASCII bytes matches no one (names are ASCII): it is not set, and its bytes
+   * (here not even UTF-8) reach nobody. Found by fuzz_irc. */
+  send_line(0, "MODE #dev +b bob!*\xca*@*");
+  send_line(0, "MODE #dev +I caf\xc3\xa9");
+  send_line(0, "MODE #dev b");
+  assert_string_equal(users[0].inbox, ":uvchat 368 alice #dev :End of channel ban list\r\n");
+  assert_string_equal(users[1].inbox, "");
 }
 
 static void keys_limits_and_channel_modes(void** state) {
