@@ -373,9 +373,9 @@ static int origin_ok(const web_t* w) {
   const char* o = w->hv[H_ORIGIN];
   size_t n = w->hl[H_ORIGIN];
   const char* sep;
+  size_t i;
   if (n == 0) return 1;
   if (want != NULL) {
-    size_t i;
     if (strcmp(want, "*") == 0) return 1;
     if (strlen(want) != n) return 0;
     for (i = 0; i < n; i++) {
@@ -386,8 +386,10 @@ static int origin_ok(const web_t* w) {
     }
     return 1;
   }
-  sep = n > 3 ? strstr(o, "://") : NULL;
-  if (sep == NULL || (size_t)(sep - o) + 3 > n) return 0;
+  /* o is not NUL-terminated (and may hold an earlier request's bytes past n): never strstr */
+  for (sep = NULL, i = 0; sep == NULL && i + 3 <= n; i++)
+    if (memcmp(o + i, "://", 3) == 0) sep = o + i;
+  if (sep == NULL) return 0;
   sep += 3;
   n -= (size_t)(sep - o);
   if (w->hl[H_HOST] != n) return 0;
@@ -395,7 +397,7 @@ static int origin_ok(const web_t* w) {
     char host[HV_MAX + 1];
     memcpy(host, w->hv[H_HOST], n);
     host[n] = '\0';
-    for (size_t i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
       if (host[i] >= 'A' && host[i] <= 'Z') host[i] = (char)(host[i] - 'A' + 'a');
     return lower_eq(sep, n, host);
   }
