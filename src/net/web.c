@@ -202,7 +202,7 @@ static void ws_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
   while (n > 0 && (arg->msg[n - 1] == '\n' || arg->msg[n - 1] == '\r'))
     n--;
   if (n > UVC_LINE_FLOOR) n = UVC_LINE_FLOOR; /* wslay refuses longer messages already */
-  memcpy(line, arg->msg, n);
+  if (n > 0) memcpy(line, arg->msg, n);       /* an empty message has no buffer (msg NULL) */
   line[n] = '\n';
   uvc_conn_input(w->t.c, line, n + 1);
   uvc_wipe(line, n + 1); /* it may have been a password */
