@@ -27,6 +27,7 @@
 #include "uvchat/conn.h"
 #include "uvchat/flow.h"
 #include "uvchat/irc.h"
+#include "uvchat/log.h"
 #include "uvchat/transport.h"
 #include "uvchat/web.h"
 
@@ -216,7 +217,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uvc_transport_t* t;
   size_t chunk, i;
   if (size < 2) return 0;
-  if (trace < 0) trace = getenv("FUZZ_TRACE") != NULL;
+  if (trace < 0) {
+    trace = getenv("FUZZ_TRACE") != NULL;
+    uvc_log_set_level(trace ? UVC_LOG_DEBUG : UVC_LOG_OFF); /* a refused Origin is logged */
+  }
   loop.data = &flow;
   loop.time = 1000000;
   cfg.http_ms = 10000;
