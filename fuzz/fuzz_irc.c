@@ -37,34 +37,6 @@ static user_t users[N_USERS];
 static uvc_core_t core;
 static int trace = -1; /* FUZZ_TRACE=1: what each user gets, on stderr */
 
-/* One IRC line a[0..n) without its CRLF: no NUL, CR or LF, the limits of irc.h. */
-static void check_irc_line(const unsigned char* p, size_t n) {
-  size_t tags = 0;
-  if (memchr(p, '\0', n) != NULL || memchr(p, '\r', n) != NULL || memchr(p, '\n', n) != NULL)
-    abort();
-  if (n > 0 && p[0] == '@') {
-    const unsigned char* sp = memchr(p, ' ', n);
-    if (sp == NULL) abort();
-    tags = (size_t)(sp - p) + 1;
-    if (tags > UVC_IRC_TAGS_MAX) abort();
-  }
-  if (n - tags + 2 > UVC_IRC_LINE || n == tags) abort();
-}
-
-static void check_irc(const unsigned char* p, size_t len) {
-  size_t i = 0;
-  if (len == 0) abort();
-  while (i < len) {
-    const unsigned char* lf = memchr(p + i, '\n', len - i);
-    size_t n;
-    if (lf == NULL) abort();
-    n = (size_t)(lf - (p + i));
-    if (n == 0 || p[i + n - 1] != '\r') abort();
-    check_irc_line(p + i, n - 1);
-    i += n + 1;
-  }
-}
-
 /* Whether p[0..n) is UTF-8 (RFC 3629). */
 static int utf8_ok(const unsigned char* p, size_t n) {
   size_t i = 0;
@@ -91,6 +63,41 @@ static int utf8_ok(const unsigned char* p, size_t n) {
     i += need + 1;
   }
   return 1;
+}
+
+/* One IRC line a[0..n) without its CRLF: no NUL, CR or LF, the limits of irc.h. */
+static void check_irc_line(const unsigned char* p, size_t n) {
+  size_t tags = 0;
+  if (memchr(p, '\0', n) != NULL || memchr(p, '\r', n) != NULL || memchr(p, '\n', n) != NULL)
+    abort();
+  if (n > 0 && p[0] == '@') {
+    const unsigned char* sp = memchr(p, ' ', n);
+    if (sp == NULL) abort();
+    tags = (size_t)(sp - p) + 1;
+    if (tags > UVC_IRC_TAGS_MAX) abort();
+  }
+  if (n - tags + 2 > UVC_IRC_LINE || n == tags) abort();
+  { /* past the tags, clean text: what IRC shows may hold formatting codes and CTCP's \1 */
+    unsigned char copy[UVC_IRC_LINE];
+    size_t k;
+    for (k = 0; k < n - tags; k++)
+      copy[k] = p[tags + k] == 1 ? 'A' : p[tags + k];
+    fuzz_check_clean(copy, n - tags, 1);
+  }
+}
+
+static void check_irc(const unsigned char* p, size_t len) {
+  size_t i = 0;
+  if (len == 0) abort();
+  while (i < len) {
+    const unsigned char* lf = memchr(p + i, '\n', len - i);
+    size_t n;
+    if (lf == NULL) abort();
+    n = (size_t)(lf - (p + i));
+    if (n == 0 || p[i + n - 1] != '\r') abort();
+    check_irc_line(p + i, n - 1);
+    i += n + 1;
+  }
 }
 
 /* Unmasked final text frames, each one IRC line without its line ending. */
