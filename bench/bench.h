@@ -26,7 +26,10 @@
  * duplicates cannot be told from reorders. */
 #define BENCH_BITMAP_MAX ((uint64_t)1 << 30) /* bytes */
 
-typedef enum { PROTO_TEXT, PROTO_IRC, PROTO_RESP } bench_proto_t;
+/* PROTO_WS is IRC over WebSocket (the IRCv3 WebSocket specification, subprotocol
+ * text.ircv3.net): an HTTP/1.1 upgrade at GET /ws, then one IRC line per text frame, client
+ * frames masked. */
+typedef enum { PROTO_TEXT, PROTO_IRC, PROTO_RESP, PROTO_WS } bench_proto_t;
 
 typedef struct bench_opts {
   bench_proto_t proto;
@@ -77,7 +80,7 @@ typedef struct bench_client {
   uint8_t role;      /* bench_role_t */
   uint8_t state;     /* bench_cstate_t */
   uint8_t flags;     /* BF_* */
-  /* RESP parser state */
+  /* RESP parser state (WebSocket: the frame parser's, see proto.c) */
   uint8_t rstate;      /* 0: expecting a header line; 1: inside a bulk string */
   uint8_t relem;       /* index of the next element of the current top-level array */
   uint8_t rkind;       /* what the current top-level array is (message, subscribe, other) */

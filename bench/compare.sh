@@ -16,8 +16,10 @@
 #     open-file limit allows), with a gnuplot chart.
 # Everything goes to DIR (default bench/results/): results.md, raw.txt, scale.png.
 # --only runs some scenarios (fanout100 fanout1000 mesh10 lat100 slow1 slow1-ref idle),
-# --servers some servers (uvchat redis ngircd uvchat-irc). UVCHAT=path and BENCH=path in the
-# environment measure another build (for example the one before a change).
+# --servers some servers (uvchat redis ngircd uvchat-irc uvchat-ws; uvchat-ws is uvchat's web
+# listener with IRC over WebSocket clients, skipped when the build has no --listen web).
+# Callgrind measures the servers chosen. UVCHAT=path and BENCH=path in the environment
+# measure another build (for example the one before a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --servers) ONLY_SERVERS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -58,6 +60,9 @@ mkdir -p "$OUT"
 RAW="$OUT/raw.txt"
 : >"$RAW"
 WORK=$(mktemp -d)
+# Every uvchat the bench starts has an account database of its own and no configuration file
+# of the machine's.
+ISOLATE=(--data-dir "$WORK/data" --config /dev/null)
 chmod 777 "$WORK" # a server that drops root's privileges (ngircd) must still write its callgrind file
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -77,8 +82,8 @@ SERVER_PROTO=""
 
 start_uvchat() { # [extra flags]
   local out="$WORK/uvchat.out"
-  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port off --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 "$@" >"$out" 2>"$WORK/uvchat.err" &
+  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port off --web-port off "${ISOLATE[@]}" --quiet \
+    --flood-rate 0 --max-per-addr 0 --max-clients 0 "$@" >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(text)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -88,14 +93,32 @@ start_uvchat() { # [extra flags]
 
 start_uvchat_irc() {
   local out="$WORK/uvchat.out"
-  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port 0 --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
+  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port 0 --web-port off "${ISOLATE[@]}" --quiet \
+    --flood-rate 0 --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(irc)" "$out" 2>/dev/null && break; sleep 0.05; done
   SERVER_PORT=$(sed -n 's/.*:\([0-9]*\) (irc).*/\1/p' "$out")
   SERVER_PROTO=irc
 }
+
+# IRC over WebSocket: the web listener alone (with --listen the shortcut ports stay closed).
+start_uvchat_ws() {
+  local out="$WORK/uvchat.out"
+  "$UVCHAT" --host 127.0.0.1 --listen web:127.0.0.1:0 "${ISOLATE[@]}" --quiet --flood-rate 0 \
+    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  for _ in $(seq 200); do grep -q "(web)" "$out" 2>/dev/null && break; sleep 0.05; done
+  SERVER_PORT=$(sed -n 's/.*:\([0-9]*\) (web).*/\1/p' "$out")
+  SERVER_PROTO=ws
+}
+# Whether this uvchat build has the web listener (IRC over WebSocket).
+# (The help is read whole first: grep -q in a pipe may leave uvchat writing into a closed pipe,
+# and pipefail would take its SIGPIPE for "no".)
+HAVE_WEB=0
+UVCHAT_HELP=$("$UVCHAT" --help 2>/dev/null || true)
+grep -q 'listen PROTO.*web' <<<"$UVCHAT_HELP" && HAVE_WEB=1
 
 start_redis() { # [extra redis flags]
   SERVER_PORT=$(free_port)
@@ -175,7 +198,7 @@ declare -A SCEN=(
   [idle]="--receivers 10000 --senders 0 --idle 3 --connect-concurrency 64"
 )
 ORDER="fanout100 fanout1000 mesh10 lat100 slow1 slow1-ref idle"
-SERVERS="uvchat redis ngircd uvchat-irc"
+SERVERS="uvchat redis ngircd uvchat-irc uvchat-ws"
 [ -n "$ONLY" ] && ORDER="$ONLY"
 [ -n "$ONLY_SERVERS" ] && SERVERS="$ONLY_SERVERS"
 for scen in $ORDER; do
@@ -184,9 +207,15 @@ done
 
 run_one() { # scenario server rep
   local scen="$1" srv="$2" rep="$3" line
+  if [ "$srv" = uvchat-ws ] && [ "$HAVE_WEB" = 0 ]; then
+    echo "scenario=$scen server=$srv rep=$rep skipped=1 reason=no_web_listener_in_$(basename "$UVCHAT")" >>"$RAW"
+    printf '  %-10s %-11s rep %s: skipped (this uvchat has no web listener)\n' "$scen" "$srv" "$rep"
+    return
+  fi
   case "$srv" in
     uvchat) start_uvchat ;;
     uvchat-irc) start_uvchat_irc ;;
+    uvchat-ws) start_uvchat_ws ;;
     redis)
       case "$scen" in
         slow1*) start_redis --client-output-buffer-limit "pubsub 1mb 1mb 0" ;;
@@ -228,11 +257,19 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
   local fn="$1" m="$2" cg="$WORK/cg.out"
   rm -f "$cg"
   case "$fn" in
-    uvchat) valgrind --tool=callgrind --callgrind-out-file="$cg" "$UVCHAT" --host 127.0.0.1 --port 0 \
-              --irc-port off --quiet --flood-rate 0 --max-per-addr 0 >"$WORK/cg.stdout" 2>/dev/null &
+    uvchat|uvchat-irc|uvchat-ws)
+            # the same server and flags; only the listener the clients use differs
+            case "$fn" in
+              uvchat) listen=(--port 0 --irc-port off --web-port off); label=text ;;
+              uvchat-irc) listen=(--port 0 --irc-port 0 --web-port off); label=irc ;;
+              uvchat-ws) listen=(--listen web:127.0.0.1:0); label=web ;;
+            esac
+            valgrind --tool=callgrind --callgrind-out-file="$cg" "$UVCHAT" --host 127.0.0.1 "${listen[@]}" \
+              "${ISOLATE[@]}" --quiet --flood-rate 0 --max-per-addr 0 >"$WORK/cg.stdout" 2>/dev/null &
             SERVER_PID=$!; PIDS+=("$SERVER_PID")
-            for _ in $(seq 400); do grep -q "(text)" "$WORK/cg.stdout" 2>/dev/null && break; sleep 0.05; done
-            SERVER_PORT=$(sed -n 's/.*:\([0-9]*\) (text).*/\1/p' "$WORK/cg.stdout"); SERVER_PROTO=text ;;
+            for _ in $(seq 400); do grep -q "($label)" "$WORK/cg.stdout" 2>/dev/null && break; sleep 0.05; done
+            SERVER_PORT=$(sed -n "s/.*:\\([0-9]*\\) ($label).*/\\1/p" "$WORK/cg.stdout")
+            case "$label" in text) SERVER_PROTO=text ;; irc) SERVER_PROTO=irc ;; web) SERVER_PROTO=ws ;; esac ;;
     redis)  SERVER_PORT=$(free_port)
             valgrind --tool=callgrind --callgrind-out-file="$cg" redis-server --port "$SERVER_PORT" \
               --bind 127.0.0.1 --save '' --appendonly no --loglevel warning >/dev/null 2>&1 &
@@ -260,7 +297,11 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
 }
 if [ "$CALLGRIND" = 1 ]; then
   echo "== user-space instructions per delivery (callgrind; 100 receivers, 1000 vs 3000 messages)"
-  for srv in uvchat redis ngircd; do
+  for srv in $SERVERS; do
+    if [ "$srv" = uvchat-ws ] && [ "$HAVE_WEB" = 0 ]; then
+      echo "server=$srv skipped (this uvchat has no web listener)" | tee -a "$IPD_FILE"
+      continue
+    fi
     a=$(callgrind_ir "$srv" 1000)
     b=$(callgrind_ir "$srv" 3000)
     if [ -n "$a" ] && [ -n "$b" ]; then

@@ -26,8 +26,9 @@ static void usage(FILE* out) {
       "receiver gets: deliveries, losses, duplicates, reorders and latency.\n"
       "\n"
       "options:\n"
-      "  --proto text|irc|resp      protocol: uvchat's plain text, IRC, or Redis pub/sub\n"
-      "                             (RESP) (default: text)\n"
+      "  --proto text|irc|resp|ws   protocol: uvchat's plain text, IRC, Redis pub/sub\n"
+      "                             (RESP), or IRC over WebSocket (ws: GET /ws, subprotocol\n"
+      "                             text.ircv3.net, one line per frame) (default: text)\n"
       "  --host ADDR                server address: 127.0.0.0/8 or ::1 only (default:\n"
       "                             127.0.0.1)\n"
       "  --port N                   server port (required)\n"
@@ -37,7 +38,7 @@ static void usage(FILE* out) {
       "  --rate R                   messages per second per sender; 0 = full speed, keeping\n"
       "                             %d KiB queued per sender (default: 0)\n"
       "  --size BYTES               payload bytes per message, at least its header\n"
-      "                             \"B sender seq ts \" (default: 64; irc: at most %u)\n"
+      "                             \"B sender seq ts \" (default: 64; irc, ws: at most %u)\n"
       "  --timeout SECONDS          stop after this long whatever happens; the result line\n"
       "                             then says timeout=1 (default: 60)\n"
       "  --quiet SECONDS            after the senders finished, stop waiting once nothing\n"
@@ -52,8 +53,8 @@ static void usage(FILE* out) {
       "                             before and after the measured phase\n"
       "  --connect-concurrency C    at most C connections between starting the TCP connect\n"
       "                             and the server's first answer (default: 256)\n"
-      "  --channel NAME             channel (irc: #bench, resp: bench; text: unused, everyone\n"
-      "                             is in the server's default room)\n"
+      "  --channel NAME             channel (irc and ws: #bench, resp: bench; text: unused,\n"
+      "                             everyone is in the server's default room)\n"
       "  -v, --verbose              progress and server errors on stderr\n"
       "  -h, --help                 show this help and exit\n"
       "\n"
@@ -179,8 +180,10 @@ static int parse_args(bench_t* b, int argc, char** argv) {
         o->proto = PROTO_IRC;
       else if (strcmp(val, "resp") == 0)
         o->proto = PROTO_RESP;
+      else if (strcmp(val, "ws") == 0)
+        o->proto = PROTO_WS;
       else
-        return usage_error("--proto must be text, irc or resp", val);
+        return usage_error("--proto must be text, irc, resp or ws", val);
     } else if (strcmp(name, "--host") == 0) {
       o->host = val;
     } else if (strcmp(name, "--port") == 0) {
@@ -243,9 +246,10 @@ static int parse_args(bench_t* b, int argc, char** argv) {
     return usage_error("too many connections", NULL);
   if ((uint64_t)o->receivers + o->senders + o->slow == 0)
     return usage_error("nothing to connect", NULL);
-  if (o->proto == PROTO_IRC && o->size > IRC_MAX_SIZE)
-    return usage_error("--size is at most 400 with --proto irc (512-byte lines)", NULL);
-  if (o->channel == NULL) o->channel = o->proto == PROTO_IRC ? "#bench" : "bench";
+  if ((o->proto == PROTO_IRC || o->proto == PROTO_WS) && o->size > IRC_MAX_SIZE)
+    return usage_error("--size is at most 400 with --proto irc or ws (512-byte lines)", NULL);
+  if (o->channel == NULL)
+    o->channel = o->proto == PROTO_IRC || o->proto == PROTO_WS ? "#bench" : "bench";
   return -1;
 }
 

@@ -1,4 +1,5 @@
-/* proto.c: uvchat-bench's wire protocols (text, IRC, RESP): handshakes, messages, parsing. */
+/* proto.c: uvchat-bench's wire protocols (text, IRC, RESP, IRC over WebSocket): handshakes,
+ * messages, parsing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ const char* proto_name(bench_proto_t p) {
       return "irc";
     case PROTO_RESP:
       return "resp";
+    case PROTO_WS:
+      return "ws";
   }
   return "?";
 }
@@ -53,6 +56,7 @@ size_t proto_prefix(const bench_opts_t* o, char* out, size_t cap) {
       out[0] = '\0';
       break;
     case PROTO_IRC:
+    case PROTO_WS:
       n = snprintf(out, cap, "PRIVMSG %s :", o->channel);
       break;
     case PROTO_RESP:
@@ -78,13 +82,28 @@ static size_t payload_header(char* out, uint32_t sender, uint32_t seq, uint64_t 
   return (size_t)(p - out);
 }
 
+static size_t ws_frame_head(char* out, unsigned opcode, size_t n, uint32_t key);
+static void ws_mask(char* p, size_t n, uint32_t key);
+static uint32_t ws_key_for(uint64_t x);
+
 /* Writes one complete message of the run's protocol, carrying sender, seq and the send time
- * ts, padded with 'x' to --size bytes of payload; returns its length (at most b->msg_max). */
+ * ts, padded with 'x' to --size bytes of payload; returns its length (at most b->msg_max).
+ * WebSocket: the IRC line without CR LF in one masked text frame. */
 size_t proto_message(const bench_t* b, char* out, uint32_t sender, uint32_t seq, uint64_t ts) {
   char hdr[48];
   size_t h = payload_header(hdr, sender, seq, ts);
   size_t plen = h > b->o.size ? h : b->o.size;
   char* p = out;
+  if (b->o.proto == PROTO_WS) {
+    size_t n = b->prefix_len + plen;
+    uint32_t key = ws_key_for(((uint64_t)sender << 32) | seq);
+    char* line = p + ws_frame_head(p, 0x1, n, key);
+    memcpy(line, b->prefix, b->prefix_len);
+    memcpy(line + b->prefix_len, hdr, h);
+    memset(line + b->prefix_len + h, 'x', plen - h);
+    ws_mask(line, n, key);
+    return (size_t)(line + n - out);
+  }
   memcpy(p, b->prefix, b->prefix_len);
   p += b->prefix_len;
   if (b->o.proto == PROTO_RESP) {
@@ -253,6 +272,20 @@ static void text_line(bench_t* b, bench_client_t* c, const char* line, size_t le
     bench_mark_ready(b, c);
 }
 
+static void ws_send(bench_t* b, bench_client_t* c, unsigned opcode, const char* p, size_t n);
+
+/* Sends one IRC line s[0..n) (with its CR LF): as it is over TCP, without the CR LF in a
+ * masked text frame over WebSocket. */
+static void irc_send(bench_t* b, bench_client_t* c, const char* s, size_t n) {
+  if (b->o.proto != PROTO_WS) {
+    bench_write_str(b, c, s, n);
+    return;
+  }
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+    n--;
+  ws_send(b, c, 0x1, s, n);
+}
+
 /* Tells whether ch is an ASCII digit. */
 static int is_digit(char ch) {
   return ch >= '0' && ch <= '9';
@@ -343,7 +376,7 @@ static void irc_line(bench_t* b, bench_client_t* c, const char* line, size_t len
       char buf[128];
       int n = snprintf(buf, sizeof(buf), "JOIN %s\r\n", b->o.channel);
       c->flags |= BF_WELCOME;
-      bench_write_str(b, c, buf, (size_t)n);
+      irc_send(b, c, buf, (size_t)n);
     } else if (num == 366 && irc_param_is(rest, end, 1, b->o.channel)) {
       c->flags |= BF_NAMES;
     } else if (irc_fatal_numeric(num)) {
@@ -359,7 +392,7 @@ static void irc_line(bench_t* b, bench_client_t* c, const char* line, size_t len
     memcpy(buf, "PONG ", 5);
     memcpy(buf + 5, rest, n);
     memcpy(buf + 5 + n, "\r\n", 2);
-    bench_write_str(b, c, buf, n + 7);
+    irc_send(b, c, buf, n + 7);
     return;
   } else if (clen == 4 && memcmp(cmd, "JOIN", 4) == 0 && prefix != NULL) {
     char nick[24];
@@ -516,6 +549,360 @@ static void resp_feed(bench_t* b, bench_client_t* c, char* p, size_t n) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * IRC over WebSocket (RFC 6455, client side; the IRCv3 WebSocket specification)
+ *
+ * The handshake is GET /ws with Sec-WebSocket-Protocol: text.ircv3.net. The server's answer
+ * must be 101 and name that subprotocol; its Sec-WebSocket-Accept is not verified (that
+ * takes a SHA-1, and the bench keeps to libuv alone: a server that got the key wrong would be
+ * caught by its own tests, not by a load generator). Then every IRC line is one frame: the
+ * client's masked, the server's not.
+ *
+ * A connection's frame parser reuses the RESP fields of bench_client_t: rstate is the state
+ * below, rkind the opcode of the frame being read (in WS_HTTP: what the response said so
+ * far, WSH_*), relem the extended-length bytes still to come, rbulk_len and rbulk_left the
+ * payload's length and its bytes still to come. Headers are parsed a byte at a time, so a
+ * header split across reads needs no buffer; a payload that arrived whole is parsed in place,
+ * one split across reads is completed in the partial-line buffer (its first BENCH_PART_MAX
+ * bytes, which is all of any IRC line). Fragmented messages are refused: uvchat sends each
+ * line in one frame (FIN set), and a bench that joined fragments would measure nothing more.
+ * ---------------------------------------------------------------------------------------- */
+
+enum { WS_HTTP = 0, WS_HDR0, WS_HDR1, WS_EXT, WS_PAYLOAD };
+enum {
+  WS_CONT = 0x0,
+  WS_TEXT = 0x1,
+  WS_BINARY = 0x2,
+  WS_CLOSE = 0x8,
+  WS_PING = 0x9,
+  WS_PONG = 0xA
+};
+#define WSH_STATUS     0x01 /* saw "HTTP/1.1 101" */
+#define WSH_PROTO      0x02 /* saw Sec-WebSocket-Protocol: text.ircv3.net */
+#define WSH_UPG        0x04 /* saw Upgrade: websocket */
+#define WS_SUBPROTOCOL "text.ircv3.net"
+#define WS_FRAME_MAX   (16u << 20) /* longer server frames are refused (an IRC line is < 9 KB) */
+
+/* A mask key (or key bytes) from x: splitmix64's finaliser, so that keys vary. */
+static uint32_t ws_key_for(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return (uint32_t)(x ^ (x >> 31));
+}
+
+/* Writes the header of a masked client frame (FIN set) of opcode with an n-byte payload, and
+ * its mask key, to out (14 bytes of room); returns its length. */
+static size_t ws_frame_head(char* out, unsigned opcode, size_t n, uint32_t key) {
+  unsigned char* o = (unsigned char*)out;
+  size_t h, i;
+  o[0] = (unsigned char)(0x80 | (opcode & 0x0F));
+  if (n < 126) {
+    o[1] = (unsigned char)(0x80 | n);
+    h = 2;
+  } else if (n <= 0xFFFF) {
+    o[1] = 0x80 | 126;
+    o[2] = (unsigned char)(n >> 8);
+    o[3] = (unsigned char)n;
+    h = 4;
+  } else {
+    o[1] = 0x80 | 127;
+    for (i = 0; i < 8; i++)
+      o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    h = 10;
+  }
+  for (i = 0; i < 4; i++)
+    o[h + i] = (unsigned char)(key >> (24 - 8 * i));
+  return h + 4;
+}
+
+/* Masks (or unmasks) p[0..n) with key, as ws_frame_head wrote it. */
+static void ws_mask(char* p, size_t n, uint32_t key) {
+  unsigned char m[4];
+  size_t i;
+  for (i = 0; i < 4; i++)
+    m[i] = (unsigned char)(key >> (24 - 8 * i));
+  for (i = 0; i < n; i++)
+    p[i] = (char)((unsigned char)p[i] ^ m[i & 3]);
+}
+
+/* Sends p[0..n) (n <= BENCH_PART_MAX + 16) to c in one masked frame of opcode. */
+static void ws_send(bench_t* b, bench_client_t* c, unsigned opcode, const char* p, size_t n) {
+  char buf[BENCH_PART_MAX + 32];
+  uint32_t key = ws_key_for(((uint64_t)c->id << 32) ^ uv_hrtime());
+  size_t h;
+  if (n > BENCH_PART_MAX + 16) n = BENCH_PART_MAX + 16;
+  h = ws_frame_head(buf, opcode, n, key);
+  memcpy(buf + h, p, n);
+  ws_mask(buf + h, n, key);
+  bench_write_str(b, c, buf, h + n);
+}
+
+/* Starts the IRC registration: NICK and USER, in one write over TCP, in two frames over
+ * WebSocket (once upgraded). */
+static void irc_register(bench_t* b, bench_client_t* c) {
+  char buf[256], nick[24];
+  size_t nlen = irc_nick(c, nick);
+  int n;
+  if (b->o.proto != PROTO_WS) {
+    n = snprintf(buf, sizeof(buf), "NICK %.*s\r\nUSER %.*s 0 * :uvchat-bench\r\n", (int)nlen, nick,
+                 (int)nlen, nick);
+    bench_write_str(b, c, buf, (size_t)n);
+    return;
+  }
+  n = snprintf(buf, sizeof(buf), "NICK %.*s", (int)nlen, nick);
+  ws_send(b, c, WS_TEXT, buf, (size_t)n);
+  n = snprintf(buf, sizeof(buf), "USER %.*s 0 * :uvchat-bench", (int)nlen, nick);
+  ws_send(b, c, WS_TEXT, buf, (size_t)n);
+}
+
+/* Writes 16 bytes derived from c's index, in base64, to out (25 bytes of room): c's
+ * Sec-WebSocket-Key. */
+static void ws_client_key(const bench_client_t* c, char out[25]) {
+  static const char k64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  unsigned char raw[18];
+  size_t i, o = 0;
+  for (i = 0; i < 4; i++) {
+    uint32_t k = ws_key_for(((uint64_t)c->id << 2) | i);
+    raw[4 * i] = (unsigned char)(k >> 24);
+    raw[4 * i + 1] = (unsigned char)(k >> 16);
+    raw[4 * i + 2] = (unsigned char)(k >> 8);
+    raw[4 * i + 3] = (unsigned char)k;
+  }
+  raw[16] = raw[17] = 0;
+  for (i = 0; i < 18; i += 3) {
+    uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+    out[o++] = k64[(v >> 18) & 63];
+    out[o++] = k64[(v >> 12) & 63];
+    out[o++] = k64[(v >> 6) & 63];
+    out[o++] = k64[v & 63];
+  }
+  out[22] = out[23] = '='; /* 16 bytes: the last group holds one byte */
+  out[24] = '\0';
+}
+
+/* Sends the HTTP upgrade request. */
+static void ws_upgrade(bench_t* b, bench_client_t* c) {
+  char buf[512], key[25];
+  int n;
+  ws_client_key(c, key);
+  n = snprintf(buf, sizeof(buf),
+               "GET /ws HTTP/1.1\r\nHost: %s%s%s:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: " WS_SUBPROTOCOL "\r\n\r\n",
+               b->family == AF_INET6 ? "[" : "", b->o.host, b->family == AF_INET6 ? "]" : "",
+               b->o.port, key);
+  bench_write_str(b, c, buf, (size_t)n);
+}
+
+/* Whether the header line [line, line + len) is "name: value" for this name (ASCII case
+ * ignored); if so, its value without surrounding blanks goes to *v, *vn. */
+static int http_header(const char* line, size_t len, const char* name, const char** v, size_t* vn) {
+  size_t nl = strlen(name), i;
+  const char* end = line + len;
+  if (len <= nl || line[nl] != ':') return 0;
+  for (i = 0; i < nl; i++) {
+    char a = line[i];
+    if (a >= 'A' && a <= 'Z') a = (char)(a + 32);
+    if (a != name[i]) return 0;
+  }
+  line += nl + 1;
+  while (line < end && (*line == ' ' || *line == '\t'))
+    line++;
+  while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  *v = line;
+  *vn = (size_t)(end - line);
+  return 1;
+}
+
+/* Whether v[0..n) is s, ignoring ASCII case. */
+static int eq_nocase(const char* v, size_t n, const char* s) {
+  size_t i;
+  if (strlen(s) != n) return 0;
+  for (i = 0; i < n; i++) {
+    char a = v[i], z = s[i];
+    if (a >= 'A' && a <= 'Z') a = (char)(a + 32);
+    if (z >= 'A' && z <= 'Z') z = (char)(z + 32);
+    if (a != z) return 0;
+  }
+  return 1;
+}
+
+/* One line of the server's answer to the upgrade (without CR LF); the empty line ends it and
+ * starts the IRC registration over frames. */
+static void ws_http_line(bench_t* b, bench_client_t* c, const char* line, size_t len) {
+  const char* v;
+  size_t vn;
+  if (!(c->rkind & WSH_STATUS)) {
+    if (len < 12 || memcmp(line, "HTTP/1.1 101", 12) != 0) {
+      note_error_line(b, c, line, len);
+      bench_fail(b, "connection %u: the server refused the WebSocket upgrade: %s", (unsigned)c->id,
+                 b->last_error_line);
+      return;
+    }
+    c->rkind |= WSH_STATUS;
+    return;
+  }
+  if (len > 0) {
+    if (http_header(line, len, "sec-websocket-protocol", &v, &vn) &&
+        eq_nocase(v, vn, WS_SUBPROTOCOL))
+      c->rkind |= WSH_PROTO;
+    else if (http_header(line, len, "upgrade", &v, &vn) && eq_nocase(v, vn, "websocket"))
+      c->rkind |= WSH_UPG;
+    return; /* Sec-WebSocket-Accept is not verified (see above) */
+  }
+  if ((c->rkind & (WSH_PROTO | WSH_UPG)) != (WSH_PROTO | WSH_UPG)) {
+    bench_fail(
+        b, "connection %u: the server's 101 lacks %s", (unsigned)c->id,
+        !(c->rkind & WSH_UPG) ? "Upgrade: websocket" : "Sec-WebSocket-Protocol: " WS_SUBPROTOCOL);
+    return;
+  }
+  c->rstate = WS_HDR0;
+  c->rkind = 0;
+  irc_register(b, c);
+}
+
+/* One whole frame from the server: its payload p[0..n) (cut to BENCH_PART_MAX if it came in
+ * pieces). */
+static void ws_frame(bench_t* b, bench_client_t* c, unsigned opcode, const char* p, size_t n) {
+  switch (opcode) {
+    case WS_TEXT:
+    case WS_BINARY:
+      irc_line(b, c, p, n);
+      break;
+    case WS_PING:
+      ws_send(b, c, WS_PONG, p, n);
+      break;
+    case WS_PONG:
+      break;
+    case WS_CLOSE: {
+      char why[BENCH_PART_MAX + 40];
+      unsigned code = n >= 2 ? (unsigned)((unsigned char)p[0] << 8 | (unsigned char)p[1]) : 0;
+      int k = snprintf(why, sizeof(why), "WebSocket close %u %.*s", code, (int)(n > 2 ? n - 2 : 0),
+                       n > 2 ? p + 2 : "");
+      note_error_line(b, c, why, (size_t)k);
+      ws_send(b, c, WS_CLOSE, p, n >= 2 ? 2 : 0); /* the answer; then the server closes */
+      break;
+    }
+    default:
+      bench_fail(b, "connection %u: a WebSocket frame with opcode %u from the server",
+                 (unsigned)c->id, opcode);
+      break;
+  }
+}
+
+/* A frame's header is complete: its payload of len bytes comes next. */
+static void ws_payload_start(bench_t* b, bench_client_t* c, uint32_t len) {
+  c->rbulk_len = c->rbulk_left = len;
+  c->rstate = WS_PAYLOAD;
+  if (len == 0) { /* nothing more to wait for */
+    c->rstate = WS_HDR0;
+    ws_frame(b, c, c->rkind, "", 0);
+  }
+}
+
+/* Parses what a WebSocket connection read: the HTTP answer, then frames (several per read,
+ * or one split across reads). */
+static void ws_feed(bench_t* b, bench_client_t* c, char* p, size_t n) {
+  char* end = p + n;
+  while (p < end && c->state != CS_CLOSED && b->phase != PH_DONE) {
+    unsigned char u;
+    size_t avail = (size_t)(end - p);
+    switch (c->rstate) {
+      case WS_HTTP: {
+        char* nl = memchr(p, '\n', avail);
+        const char* line;
+        size_t len;
+        if (nl == NULL) {
+          part_append(b, c, p, avail);
+          return;
+        }
+        if (c->part_len > 0) {
+          part_append(b, c, p, (size_t)(nl - p));
+          line = c->part;
+          len = c->part_len;
+        } else {
+          line = p;
+          len = (size_t)(nl - p);
+        }
+        p = nl + 1;
+        if (len > 0 && line[len - 1] == '\r') len--;
+        ws_http_line(b, c, line, len);
+        c->part_len = 0;
+        break;
+      }
+      case WS_HDR0:
+        u = (unsigned char)*p++;
+        if (u & 0x70) {
+          bench_fail(b, "connection %u: a WebSocket frame with reserved bits set", (unsigned)c->id);
+          return;
+        }
+        if (!(u & 0x80) || (u & 0x0F) == WS_CONT) {
+          bench_fail(b,
+                     "connection %u: a fragmented WebSocket message (uvchat-bench does not "
+                     "join fragments)",
+                     (unsigned)c->id);
+          return;
+        }
+        c->rkind = (uint8_t)(u & 0x0F);
+        c->rstate = WS_HDR1;
+        break;
+      case WS_HDR1:
+        u = (unsigned char)*p++;
+        if (u & 0x80) {
+          bench_fail(b, "connection %u: a masked WebSocket frame from the server", (unsigned)c->id);
+          return;
+        }
+        u &= 0x7F;
+        if (c->rkind >= WS_CLOSE && u > 125) {
+          bench_fail(b, "connection %u: a WebSocket control frame over 125 bytes", (unsigned)c->id);
+          return;
+        }
+        if (u < 126) {
+          ws_payload_start(b, c, u);
+        } else {
+          c->relem = u == 126 ? 2 : 8;
+          c->rbulk_len = 0;
+          c->rstate = WS_EXT;
+        }
+        break;
+      case WS_EXT:
+        while (p < end && c->relem > 0) {
+          if (c->rbulk_len > (WS_FRAME_MAX >> 8)) {
+            bench_fail(b, "connection %u: a WebSocket frame over %u bytes", (unsigned)c->id,
+                       WS_FRAME_MAX);
+            return;
+          }
+          c->rbulk_len = c->rbulk_len << 8 | (unsigned char)*p++;
+          c->relem--;
+        }
+        if (c->relem == 0) ws_payload_start(b, c, c->rbulk_len);
+        break;
+      case WS_PAYLOAD: {
+        size_t take = avail < c->rbulk_left ? avail : c->rbulk_left;
+        if (c->rbulk_left == c->rbulk_len && avail >= c->rbulk_left) { /* all here */
+          c->rstate = WS_HDR0;
+          p += take;
+          ws_frame(b, c, c->rkind, p - take, take);
+          break;
+        }
+        part_append(b, c, p, take); /* keeps the first BENCH_PART_MAX bytes */
+        c->rbulk_left -= (uint32_t)take;
+        p += take;
+        if (c->rbulk_left == 0) {
+          c->rstate = WS_HDR0;
+          ws_frame(b, c, c->rkind, c->part, c->part_len);
+          c->part_len = 0;
+        }
+        break;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------
  * Entry points
  * ---------------------------------------------------------------------------------------- */
 
@@ -526,14 +913,12 @@ void proto_on_connect(bench_t* b, bench_client_t* c) {
   switch (b->o.proto) {
     case PROTO_TEXT:
       break; /* the server greets first */
-    case PROTO_IRC: {
-      char nick[24];
-      size_t nlen = irc_nick(c, nick);
-      n = snprintf(buf, sizeof(buf), "NICK %.*s\r\nUSER %.*s 0 * :uvchat-bench\r\n", (int)nlen,
-                   nick, (int)nlen, nick);
-      bench_write_str(b, c, buf, (size_t)n);
+    case PROTO_IRC:
+      irc_register(b, c);
       break;
-    }
+    case PROTO_WS:
+      ws_upgrade(b, c); /* then the registration, over frames */
+      break;
     case PROTO_RESP:
       if (c->role == ROLE_SEND) {
         bench_mark_ready(b, c); /* a publisher needs no handshake */
@@ -557,6 +942,9 @@ void proto_feed(bench_t* b, bench_client_t* c, char* data, size_t n) {
       break;
     case PROTO_RESP:
       resp_feed(b, c, data, n);
+      break;
+    case PROTO_WS:
+      ws_feed(b, c, data, n);
       break;
   }
 }

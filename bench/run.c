@@ -564,6 +564,7 @@ static int setup(bench_t* b) {
   b->per_recv = (uint64_t)o->senders * o->messages;
   b->prefix_len = proto_prefix(o, b->prefix, sizeof(b->prefix));
   b->msg_max = b->prefix_len + 24 + (o->size > 48 ? o->size : 48) + 2;
+  if (o->proto == PROTO_WS) b->msg_max += 14; /* a masked frame's header, at most */
   b->chunk_cap = b->msg_max > BENCH_CHUNK ? b->msg_max : BENCH_CHUNK;
   b->max_inflight = (uint32_t)(BENCH_SEND_WINDOW / b->chunk_cap);
   if (b->max_inflight == 0) b->max_inflight = 1;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # irc-client-demo.sh: drives real terminal IRC clients (irssi, and WeeChat when installed)
 # against a freshly started uvchat, next to a plain nc user, and prints what each screen
-# showed. Fails when a client shows an error or a step does not happen.
+# showed: a plain chat, an IRCv3 session typed by hand (server-time, echo-message, msgid,
+# invite-notify, setname) and a moderation round (+m, a voice, bans, a kick) that the nc user
+# sees. Fails when a client shows an error or a step does not happen.
 #
 #   sh scripts/irc-client-demo.sh [path/to/uvchat]
 #
@@ -110,8 +112,8 @@ type_in ircv3 "CAP LS 302"
 wait_for ircv3 "echo-message"
 type_in ircv3 "NICK carol"
 type_in ircv3 "USER carol 0 * :Carol by hand"
-type_in ircv3 "CAP REQ :server-time echo-message message-tags"
-wait_for ircv3 "ACK :server-time echo-message message-tags"
+type_in ircv3 "CAP REQ :server-time echo-message message-tags invite-notify setname"
+wait_for ircv3 "ACK :server-time echo-message message-tags invite-notify setname"
 type_in ircv3 "CAP END"
 wait_for ircv3 "Plain-text users (nc, telnet) talk in #lobby"
 type_in ircv3 "JOIN #lobby"
@@ -139,6 +141,44 @@ if [ -n "$WEECHAT" ]; then
   wait_for weechat "welcome bob"
 fi
 
+# --- a moderation round in #mod: alice (irssi) runs it, the nc user is moderated ------------
+type_in irssi "/join #mod" # a new room: alice is its operator
+wait_for irssi "#mod: Total of 1 nicks"
+type_in ircv3 "JOIN #mod"
+wait_for ircv3 "366 carol #mod"
+type_in irssi "/invite guest1 #mod"
+wait_for nc "*** alice invites you to #mod: type /join #mod"
+wait_for ircv3 "@uvchat INVITE guest1 #mod" # invite-notify: carol is told too
+type_in nc "/join #mod"
+wait_for irssi "guest1"
+if [ -n "$WEECHAT" ]; then
+  type_in weechat "/join #mod"
+  wait_for nc "*** bob joined #mod"
+fi
+type_in irssi "/mode #mod +m"
+wait_for nc "*** alice changed #mod: only voiced people and operators may talk"
+type_in nc "may I speak?"
+wait_for nc "moderated: only voiced people and operators may talk"
+type_in irssi "/voice guest1"
+wait_for nc "*** alice gave guest1 a voice in #mod"
+type_in nc "thanks for the voice"
+wait_for irssi "thanks for the voice"
+wait_for ircv3 "PRIVMSG #mod :thanks for the voice"
+type_in irssi "/mode #mod +b troll*!*@*"
+wait_for nc "*** alice banned troll*!*@* from #mod"
+if [ -n "$WEECHAT" ]; then
+  type_in irssi "/mode #mod +b bob!*@*"
+  wait_for nc "*** alice banned bob!*@* from #mod"
+  type_in irssi "/kick bob out for the demo"
+  wait_for nc "*** alice removed bob from #mod (out for the demo)"
+  type_in weechat "/join #mod"
+  wait_for weechat "Cannot join channel (+b)"
+fi
+type_in ircv3 "SETNAME :Carol, renamed" # setname: the change comes back to her
+wait_for ircv3 ":carol!~carol@uvchat SETNAME :Carol, renamed"
+show ircv3 "a raw IRCv3 session (nc -C), later: the invitation to guest1 (invite-notify), the moderation as MODE lines, the new real name (setname)"
+show nc "nc user in #mod"
+
 # --- irssi's status window, then everyone quits -------------------------------------------
 type_in irssi "/window 1"
 sleep 0.5
@@ -148,15 +188,20 @@ type_in irssi "/window 2"
 sleep 0.5
 show irssi "irssi: #lobby"
 check_clean irssi "irssi's #lobby window"
+type_in irssi "/window goto #mod"
+sleep 0.5
+show irssi "irssi: #mod, where alice moderated"
+check_clean irssi "irssi's #mod window"
+type_in irssi "/window 2"
 if [ -n "$WEECHAT" ]; then
-  show weechat "WeeChat: #lobby"
-  check_clean weechat "WeeChat's #lobby buffer"
+  show weechat "WeeChat: its current buffer (#mod, which bob was kicked and banned from)"
+  check_clean weechat "WeeChat's current buffer"
   type_in weechat "/buffer uvchat"
   sleep 0.5
   show weechat "WeeChat: server buffer"
   check_clean weechat "WeeChat's server buffer"
   type_in weechat "/quit"
-  wait_for nc "*** bob left (quit:"
+  wait_for irssi "bob [~bob@uvchat] has quit" # (the nc user is in #mod, bob was kicked out of it)
 fi
 type_in irssi "/quit demo done"
 wait_for nc "*** alice left (quit: demo done)"

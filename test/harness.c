@@ -118,10 +118,41 @@ static void on_exit_cb(uv_process_t* p, int64_t status, int term_signal) {
   uv_close((uv_handle_t*)p, on_handle_closed);
 }
 
+/* An empty configuration file for servers whose test names none: a uvchat installed on the
+ * machine (SYSCONFDIR/uvchat/uvchat.conf) must not change what a test sees. */
+static char g_conf_dir[1024];
+static char g_empty_conf[1100];
+
+static void remove_empty_conf(void) {
+  if (g_conf_dir[0] != '\0') tt_rmdir(g_conf_dir);
+}
+
+static const char* empty_conf(void) {
+  if (g_empty_conf[0] == '\0') {
+    FILE* f;
+    tt_mkdtemp("uvchat-conf", g_conf_dir, sizeof(g_conf_dir));
+    snprintf(g_empty_conf, sizeof(g_empty_conf), "%s/empty.conf", g_conf_dir);
+    if ((f = fopen(g_empty_conf, "w")) == NULL) fail_msg("cannot write %s", g_empty_conf);
+    fclose(f);
+    atexit(remove_empty_conf);
+  }
+  return g_empty_conf;
+}
+
+/* Whether args name the flag (as "--flag" or "--flag=..."). */
+static int names_flag(const char* const* args, const char* flag) {
+  size_t n = strlen(flag);
+  int i;
+  for (i = 0; args != NULL && args[i] != NULL; i++)
+    if (strncmp(args[i], flag, n) == 0 && (args[i][n] == '\0' || args[i][n] == '=')) return 1;
+  return 0;
+}
+
 void th_server_spawn(th_server_t* s, const char* const* args) {
   uv_process_options_t opt;
   uv_stdio_container_t stdio[3];
   char* argv[64];
+  char data_dir[1024] = "";
   char* wrapper = NULL;
   int argc = 0, r, i;
   const char* w = getenv("UVCHAT_TEST_WRAPPER");
@@ -139,9 +170,26 @@ void th_server_spawn(th_server_t* s, const char* const* args) {
   argv[argc++] = (char*)UVCHAT_WINLAUNCH;
 #endif
   argv[argc++] = (char*)UVCHAT_BIN;
-  for (i = 0; args != NULL && args[i] != NULL && argc < 63; i++)
+  for (i = 0; args != NULL && args[i] != NULL && argc < 56; i++)
     argv[argc++] = (char*)args[i];
+  /* Whatever the test says, the server is its own: an account database, no configuration
+   * file of the machine's, and no web port the test did not ask for (another server may
+   * hold 8081). */
+  if (!names_flag(args, "--data-dir")) {
+    tt_mkdtemp("uvchat-data", data_dir, sizeof(data_dir));
+    argv[argc++] = (char*)"--data-dir";
+    argv[argc++] = data_dir;
+  }
+  if (!names_flag(args, "--config")) {
+    argv[argc++] = (char*)"--config";
+    argv[argc++] = (char*)empty_conf();
+  }
+  if (!names_flag(args, "--web-port") && !names_flag(args, "--listen")) {
+    argv[argc++] = (char*)"--web-port";
+    argv[argc++] = (char*)"off";
+  }
   argv[argc] = NULL;
+  snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir); /* removed by th_server_free */
   uv_pipe_init(th_loop(), &s->out, 0);
   uv_pipe_init(th_loop(), &s->err, 0);
   s->out.data = s->err.data = s->proc.data = s;
@@ -205,36 +253,16 @@ static int has_port(void* arg) {
           (!s->want_tls || s->tls_port != 0) && (!s->want_irc_tls || s->irc_tls_port != 0));
 }
 
-/* An empty configuration file for servers whose test names none: a uvchat installed on the
- * machine (SYSCONFDIR/uvchat/uvchat.conf) must not change what a test sees. */
-static char g_conf_dir[1024];
-static char g_empty_conf[1100];
-
-static void remove_empty_conf(void) {
-  if (g_conf_dir[0] != '\0') tt_rmdir(g_conf_dir);
-}
-
-static const char* empty_conf(void) {
-  if (g_empty_conf[0] == '\0') {
-    FILE* f;
-    tt_mkdtemp("uvchat-conf", g_conf_dir, sizeof(g_conf_dir));
-    snprintf(g_empty_conf, sizeof(g_empty_conf), "%s/empty.conf", g_conf_dir);
-    if ((f = fopen(g_empty_conf, "w")) == NULL) fail_msg("cannot write %s", g_empty_conf);
-    fclose(f);
-    atexit(remove_empty_conf);
-  }
-  return g_empty_conf;
-}
-
 void th_server_start(th_server_t* s, const char* const* args) {
-  static const char* const kPorts[3] = {"--irc-port", "--tls-port", "--irc-tls-port"};
-  const char* all[48];
+  /* Off unless the test names them (a web listener a test wants is a --listen web:...). */
+  static const char* const kPorts[4] = {"--irc-port", "--tls-port", "--irc-tls-port", "--web-port"};
+  const char* all[64];
   char data_dir[1024] = "";
-  int n = 0, i, k, named[3] = {0, 0, 0}, want[3] = {0, 0, 0}, has_dir = 0, has_conf = 0;
+  int n = 0, i, k, named[4] = {0, 0, 0, 0}, want[4] = {0, 0, 0, 0}, has_dir = 0, has_conf = 0;
   for (i = 0; args != NULL && args[i] != NULL && n < 38; i++) {
     if (strcmp(args[i], "--data-dir") == 0 || strncmp(args[i], "--data-dir=", 11) == 0) has_dir = 1;
     if (strcmp(args[i], "--config") == 0 || strncmp(args[i], "--config=", 9) == 0) has_conf = 1;
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
       if (strcmp(args[i], kPorts[k]) == 0 && args[i + 1] != NULL) {
         named[k] = 1;
         want[k] = strcmp(args[i + 1], "off") != 0;
@@ -244,7 +272,7 @@ void th_server_start(th_server_t* s, const char* const* args) {
   }
   all[n++] = "--port";
   all[n++] = "0";
-  for (k = 0; k < 3; k++) {
+  for (k = 0; k < 4; k++) {
     if (!named[k]) {
       all[n++] = kPorts[k];
       all[n++] = "off";

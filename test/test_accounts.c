@@ -82,7 +82,7 @@ static void close_core(void) {
     if (!users[i].open) continue;
     uvc_core_leave(&core, &users[i].s, UVC_LEAVE_CLOSED, NULL, 0);
     uvc_core_forget(&core, &users[i].s);
-    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
+    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&core, &users[i].s);
     users[i].open = 0;
   }
   uv_run(&g_loop, UV_RUN_DEFAULT);
@@ -135,7 +135,7 @@ static void open_user(int i, const uvc_adapter_t* adapter) {
   if (u->open) { /* the slot's previous user goes first, as its connection would */
     uvc_core_leave(&core, &u->s, UVC_LEAVE_CLOSED, NULL, 0);
     uvc_core_forget(&core, &u->s);
-    if (u->s.adapter->on_free != NULL) u->s.adapter->on_free(&u->s);
+    if (u->s.adapter->on_free != NULL) u->s.adapter->on_free(&core, &u->s);
   }
   memset(u, 0, sizeof *u);
   u->close_why = -1;
@@ -642,8 +642,9 @@ static void sasl_plain(void** state) {
   send_line(1, "CAP LS 302");
   expect_in(1,
             ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
-            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
-            "server-time userhost-in-names\r\n");
+            "echo-message extended-join invite-notify labeled-response message-tags multi-prefix "
+            "sasl=PLAIN "
+            "server-time setname standard-replies userhost-in-names\r\n");
   send_line(1, "NICK alice");
   send_line(1, "USER a 0 * :A");
   send_line(1, "CAP REQ :sasl");

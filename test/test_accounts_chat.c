@@ -170,8 +170,9 @@ static void irc_nickserv_and_sasl(void** state) {
   th_sendf(s, "CAP LS 302\r\nNICK dave\r\nUSER d 0 * :D\r\n");
   th_expect(s,
             ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
-            "echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN "
-            "server-time userhost-in-names");
+            "echo-message extended-join invite-notify labeled-response message-tags multi-prefix "
+            "sasl=PLAIN "
+            "server-time setname standard-replies userhost-in-names");
   th_sendf(s, "CAP REQ :sasl\r\n");
   th_expect(s, ":uvchat CAP * ACK :sasl");
   th_sendf(s, "AUTHENTICATE PLAIN\r\n");

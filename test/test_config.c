@@ -151,7 +151,7 @@ static void file_sets_every_setting(void** state) {
   snprintf(pw, sizeof(pw), "%s/pw", dir);
   write_text(pw, "from the file\r\nsecond line\n");
   snprintf(text, sizeof(text),
-           "host = ::1\nport = 1\nirc-port = off\ntls-port = 3\nirc-tls-port = off\n"
+           "host = ::1\nport = 1\nirc-port = off\ntls-port = 3\nirc-tls-port = off\nweb-port = 4\n"
            "tls-cert = c.pem\ntls-key = k.pem\ndata-dir = /d\npassword = p\n"
            "password-file = %s\nmax-line = 1K\nsendq = 2M\nstall-timeout = 1.5\n"
            "shutdown-timeout = 2\nflood-burst = 3\nflood-rate = 0\nmax-input = 4K\n"
@@ -170,6 +170,7 @@ static void file_sets_every_setting(void** state) {
   assert_int_equal(c.irc_port, -1);
   assert_int_equal(c.tls_port, 3);
   assert_int_equal(c.irc_tls_port, -1);
+  assert_int_equal(c.web_port, 4);
   assert_string_equal(c.tls_cert, "c.pem");
   assert_string_equal(c.tls_key, "k.pem");
   assert_string_equal(c.data_dir, "/d");
@@ -211,7 +212,7 @@ static void file_sets_every_setting(void** state) {
   uvc_config_defaults(&d);
   n = uvc_config_changes(&d, &c, count_change, &changed);
   assert_int_equal(n, changed);
-  assert_int_equal(changed, 33); /* every setting of the table but password, config, quiet */
+  assert_int_equal(changed, 34); /* every setting of the table but password, config, quiet */
   uvc_config_free(&c);
 
   /* Through uvc_config_load: the flags win, and the password file is read. */

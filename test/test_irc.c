@@ -1,6 +1,7 @@
 /* test_irc.c: the IRC adapter without sockets: its line parser, and the exact lines IRC and
  * text users get from the core after each command someone sends. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "inbox.h"
 #include "unit.h"
@@ -71,6 +72,15 @@ static void request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const cha
   snprintf(u->close_text, sizeof u->close_text, "%.*s", (int)len, text ? text : "");
 }
 
+/* The last rename the core told of (uvc_core_hooks_t.observe), copied: an event is a value. */
+static uvc_event_t g_observed;
+static int g_n_observed;
+static void observe(void* ud, const uvc_event_t* ev) {
+  (void)ud;
+  g_observed = *ev;
+  g_n_observed++;
+}
+
 /* A fixed clock, so creation and topic times are known. */
 static int64_t wallclock(void* ud) {
   (void)ud;
@@ -80,8 +90,10 @@ static int64_t wallclock(void* ud) {
 /* A fresh core (with the MOTD and password the test asked for), nobody in it. */
 static int setup(void** state) {
   uvc_core_config_t cfg;
-  uvc_core_hooks_t hooks = {
-      .deliver = deliver, .request_close = request_close, .wallclock = wallclock};
+  uvc_core_hooks_t hooks = {.deliver = deliver,
+                            .request_close = request_close,
+                            .wallclock = wallclock,
+                            .observe = observe};
   (void)state;
   memset(&cfg, 0, sizeof cfg);
   cfg.default_room = "#lobby";
@@ -92,6 +104,7 @@ static int setup(void** state) {
   cfg.announce_limit = g_announce_limit;
   cfg.autojoin = g_autojoin;
   memset(users, 0, sizeof users);
+  g_n_observed = 0;
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
   return 0;
 }
@@ -103,7 +116,7 @@ static int teardown(void** state) {
   for (i = 0; i < N_USERS; i++) {
     if (!users[i].open) continue;
     uvc_core_leave(&core, &users[i].s, UVC_LEAVE_CLOSED, NULL, 0);
-    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&users[i].s);
+    if (users[i].s.adapter->on_free != NULL) users[i].s.adapter->on_free(&core, &users[i].s);
   }
   uvc_core_free(&core);
   g_motd = g_password = g_autojoin = g_server_name = NULL;
@@ -116,6 +129,11 @@ static void clear(void) {
   int i;
   for (i = 0; i < N_USERS; i++)
     users[i].len = 0, users[i].inbox[0] = '\0';
+}
+
+/* Sends one line (without its line ending) from u. */
+static void send_line_to(user_t* u, const char* line) {
+  u->s.adapter->on_line(&core, &u->s, line, strlen(line));
 }
 
 /* Sends one line (without its line ending) from user i. */
@@ -268,7 +286,7 @@ static void parser_limits_and_garbage(void** state) {
 #define ISUPPORT2                                                                      \
   "INVEX=I MAXLIST=bI:50 TARGMAX=JOIN:,KICK:4,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4," \
   "WHOIS:1 :are supported by this server"
-#define ISUPPORT3 "MONITOR=100 WHOX :are supported by this server"
+#define ISUPPORT3 "MONITOR=100 NAMELEN=64 WHOX :are supported by this server"
 
 /* NICK + USER: the whole greeting, then a notice naming the text users' room; the client is
  * in no room (text users hear nothing of it) until it joins one. */
@@ -402,7 +420,8 @@ static void cap_negotiation_holds_registration(void** state) {
   assert_string_equal(
       users[0].inbox,
       ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify echo-message "
-      "extended-join labeled-response message-tags multi-prefix server-time userhost-in-names\r\n"
+      "extended-join invite-notify labeled-response message-tags multi-prefix server-time setname "
+      "standard-replies userhost-in-names\r\n"
       ":uvchat CAP * NAK :multi-prefix sasl\r\n"
       ":uvchat CAP * ACK :multi-prefix userhost-in-names\r\n"
       ":uvchat CAP * LIST :cap-notify multi-prefix userhost-in-names\r\n"
@@ -1233,7 +1252,7 @@ static void whowas_history(void** state) {
   irc_user(1, "bob");
   send_line(1, "QUIT :bye");
   uvc_core_leave(&core, &users[1].s, UVC_LEAVE_QUIT, NULL, 0);
-  uvc_irc_adapter.on_free(&users[1].s);
+  uvc_irc_adapter.on_free(&core, &users[1].s);
   irc_open(1);
   send_line(1, "NICK bob");
   send_line(1, "USER other 0 * :Another Bob");
@@ -1387,16 +1406,16 @@ static void monitor_lists(void** state) {
                       ":uvchat 734 alice 100 extra,more :Monitor list is full.\r\n");
 }
 
-/* SETNAME: a new real name (WHOIS shows it), the SETNAME line back; FAIL for an empty or
- * too long one, 461 without a parameter. */
-static void setname_changes_the_real_name(void** state) {
+/* SETNAME without the setname capability: the real name changes (WHOIS shows it) and
+ * nothing is answered, not even for a bad name (the specification: silent, as historic
+ * servers were); 461 without a parameter. */
+static void setname_without_the_cap_is_silent(void** state) {
   char line[128];
   (void)state;
   irc_user(0, "alice");
   send_line(0, "SETNAME :Alice \x02in\x02 Wonderland");
   send_line(0, "WHOIS alice");
   assert_string_equal(users[0].inbox,
-                      ":alice!~alice@uvchat SETNAME :Alice \x02in\x02 Wonderland\r\n"
                       ":uvchat 311 alice alice ~alice uvchat * :Alice \x02in\x02 Wonderland\r\n"
                       ":uvchat 319 alice alice :#lobby\r\n"
                       ":uvchat 312 alice alice uvchat :uvchat chat server\r\n"
@@ -1408,16 +1427,53 @@ static void setname_changes_the_real_name(void** state) {
   send_line(0, line);
   send_line(0, "SETNAME :");
   send_line(0, "SETNAME");
-  assert_string_equal(
-      users[0].inbox,
-      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
-      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
-      ":uvchat 461 alice SETNAME :Not enough parameters\r\n");
+  assert_string_equal(users[0].inbox, ":uvchat 461 alice SETNAME :Not enough parameters\r\n");
   clear();
   line[9 + 64] = '\0';
   send_line(0, line);
   send_line(0, "WHOIS alice");
   assert_non_null(strstr(users[0].inbox, line + 9)); /* 64 bytes: taken */
+}
+
+/* SETNAME with the setname capability: FAIL for an empty or too long name; a change comes
+ * back as SETNAME (with the tags the client asked for) and goes to everyone with the
+ * capability who shares a room, once each; peers without it and text users get nothing. */
+static void setname_with_the_cap_tells_peers(void** state) {
+  char line[128];
+  (void)state;
+  irc_user(0, "alice");
+  irc_user(1, "bob");
+  irc_user(2, "carol");
+  irc_user_alone(3, "dave"); /* with the cap, but in no room with alice */
+  text_user(4);
+  send_line(4, "/join #lobby");
+  send_line(0, "CAP REQ :setname");
+  send_line(1, "CAP REQ :setname server-time");
+  send_line(3, "CAP REQ :setname");
+  send_line(0, "JOIN #two");
+  send_line(1, "JOIN #two"); /* bob shares two rooms with alice: told once */
+  clear();
+  send_line(0, "SETNAME :Alice Liddell");
+  assert_string_equal(users[0].inbox, ":alice!~alice@uvchat SETNAME :Alice Liddell\r\n");
+  assert_string_equal(users[1].inbox,
+                      "@time=2023-11-14T22:13:20.000Z :alice!~alice@uvchat SETNAME :Alice "
+                      "Liddell\r\n");
+  assert_string_equal(users[2].inbox, "");
+  assert_string_equal(users[3].inbox, "");
+  assert_string_equal(users[4].inbox, "");
+  clear();
+  memset(line, 'x', sizeof line);
+  memcpy(line, "SETNAME :", 9);
+  line[9 + 65] = '\0';
+  send_line(0, line);
+  send_line(0, "SETNAME :\x01\x02"); /* nothing left once cleaned */
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n"
+      ":uvchat FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 64 bytes)\r\n");
+  assert_string_equal(users[1].inbox, "");
+  send_line(2, "WHOIS alice");
+  assert_non_null(strstr(users[2].inbox, ":uvchat 311 carol alice ~alice uvchat * :Alice Liddell"));
 }
 
 /* KICK #a,#b bar,baz kicks each pair; KICK #a bar,baz each nick; other shapes 461. A kicked
@@ -1994,13 +2050,86 @@ static void cap_ls_lists_every_capability(void** state) {
   send_line(0, "CAP LS 302");
   send_line(0, "CAP REQ :server-time echo-message batch labeled-response");
   send_line(0, "CAP LIST");
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
+      "echo-message extended-join invite-notify labeled-response message-tags multi-prefix "
+      "server-time setname standard-replies userhost-in-names\r\n"
+      ":uvchat CAP * ACK :server-time echo-message batch labeled-response\r\n"
+      ":uvchat CAP * LIST :batch cap-notify echo-message labeled-response "
+      "server-time\r\n");
+}
+
+/* A stand-in for the connection layer's TLS flag: users 1 and 3 are on TLS. */
+static int fake_secure(void* ud, const uvc_session_t* s) {
+  (void)ud;
+  return s == &users[1].s || s == &users[3].s;
+}
+
+/* sts: offered to CAP LS 302 clients only where there is an IRC TLS port: in plaintext the
+ * port and the duration, over TLS the duration; a duration of 0 withdraws the policy (told
+ * over TLS, nothing in plaintext). Nobody may request it (NAK). */
+static void sts_policy(void** state) {
+  (void)state;
+  core.hooks.secure = fake_secure;
+  irc_open(0);
+  send_line(0, "CAP LS 302"); /* no IRC TLS port: no sts */
+  assert_null(strstr(users[0].inbox, "sts"));
+  core.irc_tls_port = 6697;
+  core.sts_duration = 86400;
+  clear();
+  send_line(0, "CAP LS 302");
+  send_line(0, "CAP REQ :sts");
+  send_line(0, "CAP REQ :server-time sts");
   assert_string_equal(users[0].inbox,
                       ":uvchat CAP * LS :account-notify account-tag away-notify batch cap-notify "
-                      "echo-message extended-join labeled-response message-tags multi-prefix "
-                      "server-time userhost-in-names\r\n"
-                      ":uvchat CAP * ACK :server-time echo-message batch labeled-response\r\n"
-                      ":uvchat CAP * LIST :batch cap-notify echo-message labeled-response "
-                      "server-time\r\n");
+                      "echo-message extended-join invite-notify labeled-response message-tags "
+                      "multi-prefix server-time setname standard-replies "
+                      "sts=port=6697,duration=86400 userhost-in-names\r\n"
+                      ":uvchat CAP * NAK :sts\r\n"
+                      ":uvchat CAP * NAK :server-time sts\r\n");
+  irc_open(1);
+  send_line(1, "CAP LS 302");
+  assert_non_null(strstr(users[1].inbox, " standard-replies sts=duration=86400 userhost-in-names"));
+  irc_open(2);
+  send_line(2, "CAP LS"); /* cannot read values: no sts */
+  assert_null(strstr(users[2].inbox, "sts"));
+  core.sts_duration = 0;
+  clear();
+  send_line(0, "CAP LS 302");
+  assert_null(strstr(users[0].inbox, "sts"));
+  irc_open(3);
+  send_line(3, "CAP LS 302");
+  assert_non_null(strstr(users[3].inbox, " sts=duration=0 "));
+  send_line(3, "CAP LIST");
+  assert_non_null(strstr(users[3].inbox, ":uvchat CAP * LIST :cap-notify\r\n"));
+}
+
+/* standard-replies: a client with it gets a NOTE where others get the closing server notice
+ * of the greeting, and a WARN where others get the notice that flood control slows it. */
+static void standard_replies(void** state) {
+  (void)state;
+  irc_open(0);
+  send_line(0, "CAP LS 302");
+  send_line(0, "CAP REQ :standard-replies");
+  send_line(0, "NICK alice");
+  send_line(0, "USER alice 0 * :Alice");
+  send_line(0, "CAP END");
+  assert_non_null(strstr(users[0].inbox,
+                         ":uvchat 422 alice :MOTD File is missing\r\n"
+                         ":uvchat NOTE * TEXT_USERS_ROOM #lobby :Plain-text users (nc, telnet) "
+                         "talk in #lobby; JOIN #lobby to meet them\r\n"));
+  assert_null(strstr(users[0].inbox, " NOTICE "));
+  irc_user(1, "bob");
+  clear();
+  uvc_irc_adapter.on_slowed(&core, &users[0].s, 5);
+  uvc_irc_adapter.on_slowed(&core, &users[1].s, 5);
+  assert_string_equal(
+      users[0].inbox,
+      ":uvchat WARN * SLOWED_DOWN :Your lines are being delayed to 5 a second (none is lost)\r\n");
+  assert_string_equal(users[1].inbox,
+                      ":uvchat NOTICE bob :*** slow down: your lines are being delayed to 5 a "
+                      "second (none is lost)\r\n");
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -2008,11 +2137,89 @@ static void cap_ls_lists_every_capability(void** state) {
  * ---------------------------------------------------------------------------------------- */
 
 static void expect_render(const uvc_event_t* ev, const char* want) {
-  uvc_msg_t* m = uvc_irc_adapter.render(ev);
+  uvc_render_ctx_t ctx;
+  uvc_msg_t* m;
+  uvc_core_render_ctx(&core, &ctx);
+  m = uvc_irc_adapter.render(ev, &ctx);
   assert_non_null(m);
   check_irc_lines(m);
   if (m->len != strlen(want) || memcmp(m->data, want, m->len) != 0)
     fail_msg("rendered \"%.*s\"\n  wanted \"%s\"", (int)m->len, m->data, want);
+  uvc_msg_release(m);
+}
+
+/* Renders ev in format a with ctx and compares with want. */
+static void expect_rendered(const uvc_adapter_t* a, const uvc_event_t* ev,
+                            const uvc_render_ctx_t* ctx, const char* want) {
+  uvc_msg_t* m = a->render(ev, ctx);
+  assert_non_null(m);
+  if (m->len != strlen(want) || memcmp(m->data, want, m->len) != 0)
+    fail_msg("rendered \"%.*s\"\n  wanted \"%s\"", (int)m->len, m->data, want);
+  uvc_msg_release(m);
+}
+
+/* Events are values: an event whose sender has left and whose session memory is gone (the
+ * way one comes back from history) renders as it did, in both formats; with another
+ * server's context only the server's own words change. */
+static void past_event_renders_after_sender_left(void** state) {
+  user_t* gone = calloc(1, sizeof *gone); /* on the heap: a read through it after free fails */
+  uvc_event_t said, renamed, announced;
+  uvc_render_ctx_t ctx, other;
+  uvc_msg_t* m;
+  (void)state;
+  assert_non_null(gone);
+  gone->close_why = -1;
+  uvc_session_init(&gone->s, &uvc_irc_adapter);
+  uvc_irc_adapter.on_open(&core, &gone->s);
+  send_line_to(gone, "NICK alice");
+  send_line_to(gone, "USER al 0 * :Alice Liddell");
+  send_line_to(gone, "JOIN #lobby");
+  assert_true(gone->s.present);
+  /* a message, as the core makes it */
+  memset(&said, 0, sizeof said);
+  said.type = UVC_EV_SAY;
+  uvc_event_who_of(&core, &gone->s, &said.from);
+  uvc_event_set_room(&said, uvc_session_room(&gone->s));
+  said.text = "hello";
+  said.len = 5;
+  /* a rename, copied from the core's own event */
+  send_line_to(gone, "NICK alicia");
+  assert_int_equal(g_n_observed, 1);
+  renamed = g_observed;
+  uvc_core_announce(&core, "restarting", 10);
+  /* she leaves; her session is freed and its memory scribbled over */
+  uvc_core_leave(&core, &gone->s, UVC_LEAVE_QUIT, NULL, 0);
+  uvc_core_forget(&core, &gone->s);
+  uvc_irc_adapter.on_free(&core, &gone->s);
+  memset(gone, 0x5a, sizeof *gone);
+  free(gone);
+
+  uvc_core_render_ctx(&core, &ctx);
+  expect_rendered(&uvc_text_adapter, &said, &ctx, "<alice> hello\r\n");
+  expect_rendered(&uvc_irc_adapter, &said, &ctx, ":alice!~al@uvchat PRIVMSG #lobby :hello\r\n");
+  expect_rendered(&uvc_text_adapter, &renamed, &ctx, "*** alice is now known as alicia\r\n");
+  expect_rendered(&uvc_irc_adapter, &renamed, &ctx, ":alice!~al@uvchat NICK :alicia\r\n");
+  /* the event keeps the host it was made with; the rendering server names itself */
+  other = ctx;
+  other.server_name = "far.example";
+  other.server_len = strlen(other.server_name);
+  expect_rendered(&uvc_irc_adapter, &said, &other, ":alice!~al@uvchat PRIVMSG #lobby :hello\r\n");
+  memset(&announced, 0, sizeof announced);
+  announced.type = UVC_EV_ANNOUNCE;
+  announced.text = "restarting";
+  announced.len = 10;
+  expect_rendered(&uvc_irc_adapter, &announced, &other, ":far.example NOTICE * :restarting\r\n");
+  expect_rendered(&uvc_text_adapter, &announced, &other, "*** restarting\r\n");
+  /* rendered for a live viewer as the fan-out would: an IRC user with server-time */
+  irc_user(0, "bob");
+  send_line(0, "CAP REQ :server-time");
+  renamed.time_ms = 1700000000123;
+  m = uvc_core_render(&core, &renamed, &users[0].s);
+  assert_non_null(m);
+  assert_int_equal(m->len,
+                   strlen("@time=2023-11-14T22:13:20.123Z :alice!~al@uvchat NICK :alicia\r\n"));
+  assert_memory_equal(m->data, "@time=2023-11-14T22:13:20.123Z :alice!~al@uvchat NICK :alicia\r\n",
+                      m->len);
   uvc_msg_release(m);
 }
 
@@ -2025,9 +2232,9 @@ static void every_event_rendered(void** state) {
   irc_user(0, "alice");
   irc_user(1, "bob");
   memset(&ev, 0, sizeof ev);
-  ev.from = &users[0].s;
-  ev.room = core.lobby;
-  ev.to = &users[1].s;
+  uvc_event_who_of(&core, &users[0].s, &ev.from);
+  uvc_event_set_room(&ev, core.lobby);
+  uvc_event_who_of(&core, &users[1].s, &ev.to);
   ev.type = UVC_EV_SAY;
   ev.text = "hi";
   ev.len = 2;
@@ -2065,7 +2272,7 @@ static void every_event_rendered(void** state) {
   ev.mode_on = 0;
   ev.mode_off = UVC_MEMBER_OP;
   expect_render(&ev, ":alice!~alice@uvchat MODE #lobby -o bob\r\n");
-  ev.to = NULL;
+  memset(&ev.to, 0, sizeof ev.to);
   ev.mode_on = UVC_ROOM_MEMBERS_ONLY | UVC_ROOM_TOPIC_LOCKED;
   ev.mode_off = 0;
   expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +nt\r\n");
@@ -2073,7 +2280,7 @@ static void every_event_rendered(void** state) {
   ev.mode_off = UVC_ROOM_MEMBERS_ONLY;
   expect_render(&ev, ":alice!~alice@uvchat MODE #lobby +t-n\r\n");
   ev.type = UVC_EV_NICK;
-  ev.old_nick = "al";
+  memcpy(ev.old_nick, "al", 3);
   ev.old_len = 2;
   expect_render(&ev, ":al!~alice@uvchat NICK :alice\r\n");
   ev.type = UVC_EV_LEAVE;
@@ -2348,6 +2555,46 @@ static void invites(void** state) {
   assert_non_null(strstr(users[0].inbox, ":guest1!text@uvchat JOIN #dev\r\n"));
 }
 
+/* invite-notify: the other members with the capability who could have invited too (all
+ * of them in a room that is not invite-only, its operators in one that is) get the INVITE
+ * line; the inviter gets 341 only, members without the capability and text users nothing. */
+static void invite_notify(void** state) {
+  (void)state;
+  dev_room();
+  irc_user(3, "dave");
+  send_line(3, "JOIN #dev");
+  text_user(4); /* guest1 */
+  send_line(4, "/join #dev");
+  irc_user_alone(5, "erin");
+  send_line(0, "CAP REQ :invite-notify");
+  send_line(1, "CAP REQ :invite-notify message-tags");
+  clear();
+  send_line(1, "INVITE carol #dev");
+  assert_string_equal(users[1].inbox, ":uvchat 341 bob carol #dev\r\n");
+  assert_string_equal(users[0].inbox, ":bob!~bob@uvchat INVITE carol #dev\r\n");
+  assert_string_equal(users[2].inbox, ":bob!~bob@uvchat INVITE carol #dev\r\n");
+  assert_string_equal(users[3].inbox, "");
+  assert_string_equal(users[4].inbox, "");
+  clear();
+  send_line(0, "MODE #dev +i");
+  clear();
+  send_line(0, "INVITE erin #dev"); /* invite-only: only operators may invite, or hear of it */
+  assert_string_equal(users[0].inbox, ":uvchat 341 alice erin #dev\r\n");
+  assert_string_equal(users[1].inbox, "");
+  assert_string_equal(users[5].inbox, ":alice!~alice@uvchat INVITE erin #dev\r\n");
+  send_line(0, "MODE #dev +o bob");
+  clear();
+  send_line(0, "INVITE erin #dev");
+  {
+    char want[128];
+    snprintf(want, sizeof want, "@msgid=%llx :alice!~alice@uvchat INVITE erin #dev\r\n",
+             (unsigned long long)core.last_id);
+    assert_string_equal(users[1].inbox, want);
+  }
+  assert_string_equal(users[3].inbox, "");
+  assert_string_equal(users[4].inbox, "");
+}
+
 /* A stand-in for the operators module, as the core sees it: "admin" with password "pw".
  * It answers at once (the real one checks the Argon2id hash on the thread pool). */
 static void fake_oper_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const char* name,
@@ -2361,7 +2608,7 @@ static void fake_oper_start(void* ud, uvc_session_t* s, uvc_auth_op_t op, const 
   if (status == 0) uvc_core_set_oper(&core, s, name, nlen);
   s->adapter->on_auth(&core, s, UVC_AUTH_OPER, status, status == 0 ? "admin" : NULL, NULL);
 }
-static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL};
+static const uvc_auth_ops_t kFakeOpers = {fake_oper_start, NULL, NULL, NULL};
 static int g_rehashed, g_died;
 static void on_rehash(void* ud, const uvc_session_t* by) {
   (void)ud, (void)by;
@@ -2472,13 +2719,15 @@ int main(void) {
       cmocka_unit_test_setup_teardown(long_text_is_split_for_irc_users, setup, teardown),
       cmocka_unit_test_setup_teardown(errors_and_small_commands, setup, teardown),
       cmocka_unit_test_setup_teardown(every_event_rendered, setup, teardown),
+      cmocka_unit_test_setup_teardown(past_event_renders_after_sender_left, setup, teardown),
       cmocka_unit_test_setup_teardown(the_server_name_is_everywhere, setup_with_server_name,
                                       teardown),
       cmocka_unit_test_setup_teardown(who_masks_and_whox, setup, teardown),
       cmocka_unit_test_setup_teardown(whowas_history, setup, teardown),
       cmocka_unit_test_setup_teardown(server_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(monitor_lists, setup, teardown),
-      cmocka_unit_test_setup_teardown(setname_changes_the_real_name, setup, teardown),
+      cmocka_unit_test_setup_teardown(setname_without_the_cap_is_silent, setup, teardown),
+      cmocka_unit_test_setup_teardown(setname_with_the_cap_tells_peers, setup, teardown),
       cmocka_unit_test_setup_teardown(kick_pairs, setup, teardown),
       cmocka_unit_test_setup_teardown(long_irc_messages_are_cut_not_split, setup, teardown),
       cmocka_unit_test_setup_teardown(bans_and_invite_lists, setup, teardown),
@@ -2486,6 +2735,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(moderation_voice_and_prefixes, setup, teardown),
       cmocka_unit_test_setup_teardown(secret_rooms, setup, teardown),
       cmocka_unit_test_setup_teardown(invites, setup, teardown),
+      cmocka_unit_test_setup_teardown(invite_notify, setup, teardown),
       cmocka_unit_test_setup_teardown(server_operators, setup, teardown),
       cmocka_unit_test_setup_teardown(server_time_and_msgid, setup, teardown),
       cmocka_unit_test_setup_teardown(echo_message, setup, teardown),
@@ -2496,6 +2746,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(account_tag_notify_and_extended_join, setup, teardown),
       cmocka_unit_test_setup_teardown(away_notify, setup, teardown),
       cmocka_unit_test_setup_teardown(cap_ls_lists_every_capability, setup, teardown),
+      cmocka_unit_test_setup_teardown(sts_policy, setup, teardown),
+      cmocka_unit_test_setup_teardown(standard_replies, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

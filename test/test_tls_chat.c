@@ -97,6 +97,28 @@ static void irc_over_tls(void** state) {
   th_close(plain);
 }
 
+/* IRCv3 sts: the plaintext IRC port names the TLS port the server really got and the
+ * duration (a day by default); the TLS port gives the duration alone. */
+static void sts_policy_names_the_tls_port(void** state) {
+  th_client_t *plain, *secure;
+  const char* l;
+  char want[64];
+  (void)state;
+  plain = th_connect(srv.irc_port, 0, 1);
+  th_sendf(plain, "CAP LS 302\r\n");
+  l = th_skip_to(plain, ":uvchat CAP * LS :", TH_WAIT_MS);
+  assert_non_null(l);
+  snprintf(want, sizeof want, " sts=port=%d,duration=86400 ", srv.irc_tls_port);
+  if (strstr(l, want) == NULL) fail_msg("no \"%s\" in %s", want, l);
+  secure = tls_client(srv.irc_tls_port, 1);
+  th_sendf(secure, "CAP LS 302\r\n");
+  l = th_skip_to(secure, ":uvchat CAP * LS :", TH_WAIT_MS);
+  assert_non_null(l);
+  if (strstr(l, " sts=duration=86400 ") == NULL) fail_msg("no sts=duration=86400 in %s", l);
+  th_close(secure);
+  th_close(plain);
+}
+
 #ifndef _WIN32
 /* SIGHUP (a reload) loads a new certificate: new connections get it, open ones keep working; a bad
  * certificate file leaves the old one in place. */
@@ -207,6 +229,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(tls_text_user_chats_with_plaintext_user, setup, teardown),
       cmocka_unit_test_setup_teardown(irc_over_tls, setup, teardown),
+      cmocka_unit_test_setup_teardown(sts_policy_names_the_tls_port, setup, teardown),
 #ifndef _WIN32
       cmocka_unit_test_setup_teardown(certificate_reload, setup, teardown),
 #endif

@@ -49,6 +49,7 @@ typedef struct uvc_config {
   const char* motd_file;    /* message of the day for IRC clients, or NULL */
   int tls_port;             /* text over TLS; -1: none (opened only with a certificate) */
   int irc_tls_port;         /* IRC over TLS; -1: none (opened only with a certificate) */
+  int web_port;             /* the web listener (browser client, /ws, /healthz, /metrics); -1: none */
   const char* tls_cert;     /* PEM certificate (chain) file, or NULL: no TLS listeners */
   const char* tls_key;      /* PEM private key file */
   const char* data_dir;     /* where accounts live (NULL: the platform's state directory) */
@@ -65,8 +66,9 @@ typedef struct uvc_config {
   uint64_t account_password_max;
 
   /* IRC. */
-  const char* server_name;  /* how the server calls itself ("uvchat") */
-  const char* irc_autojoin; /* the room IRC clients are joined to on registering, or NULL */
+  const char* server_name;   /* how the server calls itself ("uvchat") */
+  const char* irc_autojoin;  /* the room IRC clients are joined to on registering, or NULL */
+  uint64_t irc_sts_duration; /* seconds IRC clients should keep to TLS (sts), with a TLS port */
 
   /* Where the settings come from (not settings of the server itself). */
   const char* password_file;   /* a file whose first line is the server password, or NULL */
@@ -83,7 +85,7 @@ typedef struct uvc_config {
 } uvc_config_t;
 
 /* Bits of ports_given. */
-enum { UVC_PORT_TEXT = 1, UVC_PORT_IRC = 2, UVC_PORT_TLS = 4, UVC_PORT_IRC_TLS = 8 };
+enum { UVC_PORT_TEXT = 1, UVC_PORT_IRC = 2, UVC_PORT_TLS = 4, UVC_PORT_IRC_TLS = 8, UVC_PORT_WEB = 16 };
 
 /* Parses "PROTOCOL[+tls]:[ADDRESS:]PORT" (an IPv6 address in brackets). Returns 0, or -1 with
  * the reason in err. */

@@ -177,6 +177,9 @@ void uvc_format_addr(const struct sockaddr* sa, char* out, size_t outlen);
 void uvc_peer_from(uvc_peer_t* p, const struct sockaddr* sa);
 void uvc_format_peer(const uvc_peer_t* p, char* out, size_t outlen);
 
+/* Whether c's bytes go over TLS (a transport of its chain is TLS). */
+int uvc_conn_secure(const uvc_client_t* c);
+
 /* The client that carries session s. */
 static inline uvc_client_t* uvc_conn_of(uvc_session_t* s) {
   return UVC_CONTAINER_OF(s, uvc_client_t, sess);

@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "uvchat/msg.h"
 #include "uvchat/names.h"
@@ -79,7 +78,8 @@
   X(KEY_INVALID, -37, "that is not a valid key")                                         \
   X(NOT_SERVER_OPER, -38, "you are not a server operator")                               \
   X(OPER_UNAVAILABLE, -39, "no server operator by that name")                            \
-  X(OPER_FAILED, -40, "wrong operator password")
+  X(OPER_FAILED, -40, "wrong operator password")                                         \
+  X(OPERS_UNAVAILABLE, -41, "server operators are not available on this server")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -149,8 +149,10 @@ typedef struct uvc_mask_list {
 
 /* User modes (a byte of the session). */
 enum {
-  UVC_USER_OPER = 1,   /* a server operator: KILL, WALLOPS, REHASH, DIE (IRC +o) */
-  UVC_USER_WALLOPS = 2 /* hears operators' wallops (IRC +w; operators always do) */
+  UVC_USER_OPER = 1,     /* a server operator: KILL, WALLOPS, REHASH, DIE (IRC +o) */
+  UVC_USER_WALLOPS = 2,  /* hears operators' wallops (IRC +w; operators always do) */
+  UVC_USER_INVISIBLE = 4 /* left out of lists of people who share no room with the viewer
+                            (IRC +i); set with uvc_core_set_invisible, which counts them */
 };
 
 typedef enum {
@@ -171,7 +173,14 @@ typedef enum {
   UVC_EV_WALLOPS,  /* server operator from says text to operators and wallops listeners */
   UVC_EV_AWAY,     /* from went away (text: the message) or came back (len 0); to its peers */
   UVC_EV_ACCOUNT,  /* from logged in to account text, or out (len 0); to its peers */
-  UVC_EV_TAGMSG    /* from sent only tags (tags) to room, or to `to` alone */
+  UVC_EV_TAGMSG,   /* from sent only tags (tags) to room, or to `to` alone */
+  UVC_EV_RECLAIM,  /* to (the recipient alone) held the nick of account text, whose owner
+                      from logged in: to was renamed to to.nick (same_account: to was logged
+                      in to that account too, from another connection) */
+  UVC_EV_INVITED,  /* from invited `to` to room: to the members who may invite themselves
+                      (IRC invite-notify; formats without such a notice show nothing) */
+  UVC_EV_REALNAME  /* from's real name is now text; to from and its peers (IRC setname;
+                      formats without real names show nothing) */
 } uvc_event_type_t;
 
 typedef struct uvc_session uvc_session_t;
@@ -200,33 +209,74 @@ typedef struct uvc_auth_ops {
    * with failed set, records a failed attempt first. Returns 0 when the address may try
    * now, else the milliseconds until it may. */
   uint64_t (*address_wait)(void* ud, const uvc_session_t* s, int failed);
+  /* Optional: 1 when pw[0..len) is the secret want[0..wlen) (the server password), compared
+   * in constant time; the core compares byte by byte without it. */
+  int (*same_password)(void* ud, const char* want, size_t wlen, const char* pw, size_t len);
 } uvc_auth_ops_t;
 
+#define UVC_HOST_MAX 63 /* bytes of the host of nick!user@host (a server name) */
+
+/* Someone as an event shows them: copied from their session when the event is made, so that
+ * the event renders the same after they left (from history) or where they never were (from
+ * another server). */
+typedef struct uvc_event_who {
+  const struct uvc_adapter* adapter; /* the wire format they used (a static table), or NULL */
+  uint8_t nick_len;                  /* 0: nobody (an announcement has no sender) */
+  uint8_t user_len;
+  uint8_t host_len;
+  char nick[UVC_NICK_MAX + 1];
+  char user[UVC_USER_MAX + 1];
+  char host[UVC_HOST_MAX + 1];    /* the host shown (hosts are never shown: a server name) */
+  char account[UVC_NICK_MAX + 1]; /* the account they were logged in to, or "" */
+} uvc_event_who_t;
+
+/* An event is a value: everything a rendering needs is in it (or, for the text and the tags,
+ * in bytes its maker keeps for as long as the event is used), never a pointer to a live
+ * session or room. The core makes one on its stack for each fan-out; a history can copy it
+ * and render it again later. */
 typedef struct uvc_event {
   uvc_event_type_t type;
-  const uvc_session_t* from;
-  const uvc_session_t* to;
-  const uvc_room_t* room;
+  uvc_leave_t reason;
   const char* text; /* cleaned UTF-8, not NUL-terminated; may hold IRC formatting codes */
   size_t len;
-  const char* old_nick;
-  size_t old_len;
-  uvc_leave_t reason;
-  uint8_t notice;   /* SAY/PRIVATE: a notice, which nobody answers automatically */
-  uint8_t mode_on;  /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
-  uint8_t mode_off; /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
-  uint8_t list;     /* MODE: the mask list changed (uvc_room_list_kind_t), or 0 */
-  uint32_t limit;   /* MODE: the new limit, with UVC_ROOM_LIMIT in mode_on */
-  /* Set once by the core when the event is made, so that every recipient, every format and
-   * (later) the history see the same: a message id unique to this server, also across
-   * restarts, and the wall-clock time in milliseconds. */
-  uint64_t id;
-  int64_t time_ms;
   /* Tags a client attached for the others (IRCv3 client-only tags, "+key=value;..." as on
    * the wire, without '@'), or NULL. Only formats that carry tags show them. */
   const char* tags;
   size_t tags_len;
+  /* Set once by the core when the event is made, so that every recipient, every format and
+   * the history see the same: a message id unique to this server, also across restarts,
+   * and the wall-clock time in milliseconds. */
+  uint64_t id;
+  int64_t time_ms;
+  uint32_t limit;       /* MODE: the new limit, with UVC_ROOM_LIMIT in mode_on */
+  uint8_t notice;       /* SAY/PRIVATE: a notice, which nobody answers automatically */
+  uint8_t mode_on;      /* MODE: room modes set (UVC_ROOM_*), or UVC_MEMBER_OP given to `to` */
+  uint8_t mode_off;     /* MODE: room modes cleared, or UVC_MEMBER_OP taken from `to` */
+  uint8_t list;         /* MODE: the mask list changed (uvc_room_list_kind_t), or 0 */
+  uint8_t room_len;     /* 0: no room */
+  uint8_t old_len;      /* NICK: the length of old_nick */
+  uint8_t has_realname; /* ARRIVE: realname is the sender's (else their format has none) */
+  uint8_t same_account; /* RECLAIM: see UVC_EV_RECLAIM */
+  uvc_event_who_t from; /* who did it (nick_len 0 for the server) */
+  uvc_event_who_t to;   /* PRIVATE, KICK, MODE of a member, INVITE, TAGMSG to one: whom */
+  char room[UVC_ROOM_MAX + 1];
+  char old_nick[UVC_NICK_MAX + 1];     /* NICK: the name before */
+  char realname[UVC_REALNAME_MAX + 1]; /* ARRIVE: the sender's real name (see has_realname) */
 } uvc_event_t;
+
+/* Whether ev has a sender (every event but an announcement). */
+static inline int uvc_event_has_from(const uvc_event_t* ev) {
+  return ev->from.nick_len > 0;
+}
+
+/* What a rendering may depend on besides the event: the rendering server and, for a render
+ * variant, what the variant means. The core makes one per rendering; a history or a test
+ * makes its own. */
+typedef struct uvc_render_ctx {
+  const char* server_name; /* how the rendering server calls itself (NUL-terminated) */
+  size_t server_len;
+  unsigned flags; /* the variant's flags (uvc_core_variant); 0 for variant 0 */
+} uvc_render_ctx_t;
 
 /* What the core needs from a wire format. The same struct carries the adapter's entry
  * points for its connection layer, which the core never calls. */
@@ -241,7 +291,7 @@ typedef struct uvc_adapter {
   /* Renders an event for one of this adapter's sessions: a new message with one
    * reference, or NULL when this format shows nothing for the event. The result must not
    * depend on the recipient: it is shared by every recipient with this adapter. */
-  uvc_msg_t* (*render)(const uvc_event_t* ev);
+  uvc_msg_t* (*render)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx);
   /* Connection entry points. */
   void (*on_open)(uvc_core_t* core, uvc_session_t* s);
   void (*on_line)(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len);
@@ -252,7 +302,7 @@ typedef struct uvc_adapter {
    * tell the client (optional). text is a short explanation. */
   void (*on_farewell)(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
   /* Frees the adapter's per-session state (optional), after the session left. */
-  void (*on_free)(uvc_session_t* s);
+  void (*on_free)(uvc_core_t* core, uvc_session_t* s);
   /* The answer to an account operation it started, or the news that s was logged out
    * (op UVC_AUTH_LOGOUT with status 0 when someone deleted the account). status is 0 or a
    * negative code; account is the account concerned (NULL when there is none); detail is a
@@ -272,8 +322,10 @@ typedef struct uvc_adapter {
   const char* (*realname)(const uvc_session_t* s);
   /* Renders an event in variant v (1 .. UVC_VARIANT_OWN) for sessions whose render slot
    * says so (optional: formats without variants leave it NULL and keep every slot at
-   * variant 0). The result may depend on the recipient s only for UVC_VARIANT_OWN. */
-  uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
+   * variant 0). ctx->flags are the variant's flags (uvc_core_variant), 0 for
+   * UVC_VARIANT_OWN. The result may depend on the recipient s only for UVC_VARIANT_OWN. */
+  uvc_msg_t* (*render_variant)(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                               const uvc_session_t* s, unsigned v);
   /* Optional: turns a message sent to one session alone (uvc_core_send) into what goes on its
    * wire, a new message with one reference (IRC over WebSocket: one frame per line). The
    * adapter's render already returns wire-ready messages. */
@@ -332,7 +384,6 @@ static inline const char* uvc_session_account(const uvc_session_t* s) {
 typedef struct uvc_registered uvc_registered_t;
 
 struct uvc_room {
-  UT_hash_handle hh;
   uvc_session_t** members;
   uint32_t n_members;
   uint32_t cap_members;
@@ -372,6 +423,8 @@ typedef struct uvc_core_hooks {
   /* Optional: a key for the address s connects from (IPv4 address, IPv6 /64), for
    * per-address limits such as login throttling. Writes a NUL-terminated string. */
   void (*peer_key)(void* ud, const uvc_session_t* s, char* out, size_t outlen);
+  /* Optional: whether s's connection is encrypted (TLS). Without it, none is. */
+  int (*secure)(void* ud, const uvc_session_t* s);
 } uvc_core_hooks_t;
 
 typedef struct uvc_core_config {
@@ -396,12 +449,14 @@ typedef struct uvc_whowas {
   char account[UVC_NICK_MAX + 1];      /* the account it was logged in to, or empty */
 } uvc_whowas_t;
 
+/* The core's state. Its fields are the core's own: other modules use the functions below
+ * (core.c and the server that embeds it, which sets the operator and admin slots). */
 struct uvc_core {
   uvc_core_hooks_t hooks;
   void* ud;
-  uvc_session_t** nicks; /* present sessions by nick, case-insensitive: open addressing */
-  uint32_t nick_cap;     /* slots in nicks: a power of two, or 0 */
-  uvc_room_t* rooms;     /* uthash head: rooms by name, case-insensitive */
+  uvc_session_t** nicks;        /* present sessions by nick, case-insensitive: open addressing */
+  uint32_t nick_cap;            /* slots in nicks: a power of two, or 0 */
+  struct uvc_room_entry* rooms; /* rooms by name, case-insensitive (core.c's table) */
   uvc_room_t* lobby;
   uint32_t epoch;
   uint32_t guest_seq;
@@ -437,9 +492,21 @@ struct uvc_core {
   struct uvc_watch* watches; /* watched nicks (uthash head): who watches each */
   const char* tags;          /* see uvc_core_set_tags */
   size_t tags_len;
+  size_t server_len;           /* strlen(server_name) */
+  char host[UVC_HOST_MAX + 1]; /* the host events show (the server name, cut to fit) */
+  uint8_t host_len;
+  /* Render variants by render slot (format + UVC_FORMATS * variant): each one's flags, and
+   * how many sessions use it (see uvc_core_variant). */
+  uint32_t variant_flags[UVC_FORMATS * UVC_VARIANTS];
+  uint32_t variant_users[UVC_FORMATS * UVC_VARIANTS];
+  uint32_t n_invisible; /* sessions with UVC_USER_INVISIBLE */
   uint64_t next_id;     /* the id of the next event (see uvc_event_t.id) */
   uint64_t last_id;     /* the id and time of the last event made, for an adapter that */
   int64_t last_time_ms; /* echoes a message to its sender in its own way */
+  /* The encrypted IRC port clients may be sent to, and for how long (seconds) they should
+   * keep using it (IRC's sts policy); irc_tls_port 0: there is no IRC TLS listener. */
+  uint16_t irc_tls_port;
+  uint32_t sts_duration;
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -448,6 +515,53 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 void uvc_core_free(uvc_core_t* core);
 /* The wall clock through the hook. */
 int64_t uvc_core_now(uvc_core_t* core);
+
+/* ---- What the core was configured with, and counts ------------------------------- */
+
+/* The adapters and the accounts module use these, never the struct's fields. */
+const char* uvc_core_server_name(const uvc_core_t* core);
+uvc_room_t* uvc_core_lobby(const uvc_core_t* core); /* the default room */
+const char* uvc_core_autojoin(const uvc_core_t* core);
+const char* uvc_core_motd(const uvc_core_t* core);
+int64_t uvc_core_started(const uvc_core_t* core); /* wall-clock seconds at init */
+uint32_t uvc_core_present_count(const uvc_core_t* core);
+uint32_t uvc_core_max_present(const uvc_core_t* core);
+uint32_t uvc_core_announce_limit(const uvc_core_t* core);
+uint32_t uvc_core_max_line(const uvc_core_t* core);
+/* The IRC TLS port (0: none) and the sts policy's duration in seconds (IRC's sts). */
+uint16_t uvc_core_irc_tls_port(const uvc_core_t* core);
+uint32_t uvc_core_sts_duration(const uvc_core_t* core);
+/* Whether clients must give a server password (checked with uvc_core_check_password). */
+int uvc_core_has_password(const uvc_core_t* core);
+/* Whether accounts are available (the accounts module is open). */
+int uvc_core_has_accounts(const uvc_core_t* core);
+/* The buffer adapters clean and format lines in (at least max_line + 1 bytes, and at least
+ * UVC_LINE_FLOOR): one per core, overwritten by the next use. */
+char* uvc_core_scratch(uvc_core_t* core);
+/* The id and time of the last event the core made (for an adapter that echoes a message to
+ * its sender in its own way). */
+void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms);
+
+/* ---- Events and rendering --------------------------------------------------------- */
+
+/* Copies what an event shows of s (nick, user, host, account, format) into who. */
+void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who);
+/* Copies room's name into ev. */
+void uvc_event_set_room(uvc_event_t* ev, const uvc_room_t* room);
+/* The context this server renders in (its name; no variant flags). */
+void uvc_core_render_ctx(const uvc_core_t* core, uvc_render_ctx_t* ctx);
+/* Renders ev for s as the fan-out would (in s's render slot, with the core's context): a new
+ * message with one reference, or NULL when s's format shows nothing for it. For events made
+ * outside a fan-out, such as one from history. */
+uvc_msg_t* uvc_core_render(uvc_core_t* core, const uvc_event_t* ev, const uvc_session_t* s);
+/* A format whose rendering depends on a few flags of the recipient (IRC: the capabilities
+ * that change its lines) gives each combination in use a render variant, so that an event is
+ * rendered once per combination, not once per recipient. Returns the variant of format for
+ * flags (0 for none; a free one for a combination nobody uses yet; UVC_VARIANT_OWN when every
+ * variant is taken), counting the caller as its user, and gives up old (the variant this
+ * caller had, or 0). The caller puts it in the session's slot; uvc_core_variant(core, f, 0,
+ * v) gives v up. */
+unsigned uvc_core_variant(uvc_core_t* core, unsigned format, unsigned flags, unsigned old);
 
 /* Prepares a session (not yet present) for an adapter. */
 void uvc_session_init(uvc_session_t* s, const uvc_adapter_t* adapter);
@@ -501,11 +615,23 @@ void uvc_core_unwatch_all(uvc_core_t* core, uvc_session_t* s);
 unsigned uvc_session_watch_count(const uvc_session_t* s);
 const char* uvc_session_watched(const uvc_session_t* s, unsigned i);
 
+/* Whether s's connection is encrypted (hooks.secure). */
+int uvc_core_secure(const uvc_core_t* core, const uvc_session_t* s);
+
+/* s's real name (kept by its adapter) changed to text[0..len): tells s and everyone who
+ * shares a room with it (UVC_EV_REALNAME). */
+void uvc_core_realname_changed(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
+
 /* Sets (text) or clears (len 0) the session's away message. */
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len);
 
 /* ---- Rooms ------------------------------------------------------------------------- */
 
+/* How many rooms there are. */
+unsigned uvc_core_room_count(const uvc_core_t* core);
+/* The room after prev (NULL: the first), or NULL after the last, in no particular order.
+ * Rooms must not be created or destroyed during the walk. */
+uvc_room_t* uvc_core_room_next(const uvc_core_t* core, const uvc_room_t* prev);
 /* The room with that name (any case), or NULL. */
 uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len);
 /* Joins (creating it, with s as its operator, when new) the room named name; tells the
@@ -545,7 +671,9 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
 /* The list of room. */
 const uvc_mask_list_t* uvc_room_list(const uvc_room_t* room, uvc_room_list_kind_t list);
 /* Invites target to room (s must be in it; an operator where the room is invite-only): the
- * invitation lets target join once past invite-only. Tells target. */
+ * invitation lets target join once past invite-only. Tells target, and (UVC_EV_INVITED)
+ * the other members who could have invited target themselves: everyone but s in a room
+ * that is not invite-only, its operators in one that is. */
 int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target);
 /* Why s may not join room (UVC_EBANNED, UVC_EINVITE_ONLY, UVC_EBAD_KEY, UVC_EROOM_FULL), or
  * 0. key may be NULL. Does not use up an invitation. */
@@ -579,6 +707,10 @@ void uvc_core_set_oper(uvc_core_t* core, uvc_session_t* s, const char* name, siz
 static inline const char* uvc_session_oper(const uvc_session_t* s) {
   return (s->umodes & UVC_USER_OPER) && s->x != NULL ? s->x->oper : NULL;
 }
+/* Sets (on) or clears user mode UVC_USER_INVISIBLE of s. */
+void uvc_core_set_invisible(uvc_core_t* core, uvc_session_t* s, int on);
+/* How many sessions have UVC_USER_INVISIBLE (until they are forgotten: uvc_core_forget). */
+uint32_t uvc_core_invisible(const uvc_core_t* core);
 /* Server operator s disconnects target with reason: target is told and closed, everyone
  * who shares a room with it sees it leave "Killed (s (reason))". UVC_ENOT_SERVER_OPER. */
 int uvc_core_kill(uvc_core_t* core, uvc_session_t* s, uvc_session_t* target, const char* text,

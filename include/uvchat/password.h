@@ -95,6 +95,10 @@ int uvc_password_verify(uv_loop_t* loop, const char* hash, const char* pw, size_
 /* 1 when a stored hash was made with other parameters than the current ones (rehash it
  * after the next successful login), 0 when it is current, negative when it is malformed. */
 int uvc_password_needs_rehash(const char* hash);
+/* 1 when pw[0..len) equals want[0..wlen) (a non-empty shared secret such as the server
+ * password), compared in constant time through BLAKE2b of both, so that neither the bytes
+ * nor the lengths leak; 0 otherwise. */
+int uvc_password_equal(const char* want, size_t wlen, const char* pw, size_t len);
 
 /* Requests queued whose callback has not run yet (for an orderly shutdown). */
 unsigned uvc_password_pending(void);

@@ -681,7 +681,13 @@ static uint64_t op_address_wait(void* ud, const uvc_session_t* s, int failed) {
   return wait;
 }
 
-static const uvc_auth_ops_t kOps = {op_start, op_forget, op_address_wait};
+/* core->auth->same_password: the server password, compared by the password module. */
+static int op_same_password(void* ud, const char* want, size_t wlen, const char* pw, size_t len) {
+  (void)ud;
+  return uvc_password_equal(want, wlen, pw, len);
+}
+
+static const uvc_auth_ops_t kOps = {op_start, op_forget, op_address_wait, op_same_password};
 
 /* ---- Changes made by others ------------------------------------------------------------ */
 

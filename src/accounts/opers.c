@@ -121,7 +121,7 @@ static void oper_forget(void* ud, uvc_session_t* s) {
     if (r->s == s) r->s = NULL;
 }
 
-static const uvc_auth_ops_t kOps = {oper_start, oper_forget, NULL};
+static const uvc_auth_ops_t kOps = {oper_start, oper_forget, NULL, NULL};
 
 uvc_opers_t* uvc_opers_new(uv_loop_t* loop, uvc_core_t* core) {
   uvc_opers_t* o = calloc(1, sizeof(*o));

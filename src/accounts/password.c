@@ -305,3 +305,15 @@ unsigned uvc_password_cancel_all(uv_loop_t* loop) {
   }
   return n;
 }
+
+int uvc_password_equal(const char* want, size_t wlen, const char* pw, size_t len) {
+  /* BLAKE2b of both, compared in constant time: the lengths leak nothing either */
+  unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
+  int same;
+  if (want == NULL || pw == NULL || uvc_password_init() != 0) return 0;
+  crypto_generichash(a, sizeof(a), (const unsigned char*)want, wlen, NULL, 0);
+  crypto_generichash(b, sizeof(b), (const unsigned char*)pw, len, NULL, 0);
+  same = sodium_memcmp(a, b, sizeof(a)) == 0;
+  sodium_memzero(b, sizeof(b));
+  return wlen > 0 && same;
+}

@@ -61,6 +61,7 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->irc_port = 6667;
   cfg->tls_port = 8443;
   cfg->irc_tls_port = 6697;
+  cfg->web_port = 8081;
   cfg->register_ms = 60000;
   cfg->line_ms = 60000;
   cfg->ping_ms = 120000;
@@ -81,6 +82,7 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->register_rate = 100;
   cfg->server_name = "uvchat";
   cfg->irc_autojoin = NULL;
+  cfg->irc_sts_duration = 86400;
   cfg->account_password_min = 8;
   cfg->account_password_max = 300;
   cfg->http_ms = 10000;
@@ -271,6 +273,10 @@ static const opt_t kOptions[] = {
      "text over TLS (needs --tls-cert and --tls-key)", "8443"},
     {"irc-tls-port", OPT_PORT_OFF, F(irc_tls_port), 0, 65535, "N|off",
      "IRC over TLS (needs --tls-cert and --tls-key)", "6697"},
+    {"web-port", OPT_PORT_OFF, F(web_port), 0, 65535, "N|off",
+     "web port: the browser client at http://HOST:N/, WebSocket at /ws, /healthz and /metrics "
+     "(builds without the web module have none)",
+     "8081"},
     {"listen", OPT_LISTEN, F(listen), 0, 0, "PROTO[+tls]:[ADDR:]PORT",
      "listen for PROTO (text, irc, or web: HTTP with the web client, /ws, /healthz and "
      "/metrics) on PORT, over TLS with +tls; repeatable; with it, the port shortcuts above are "
@@ -345,6 +351,10 @@ static const opt_t kOptions[] = {
     {"server-name", OPT_SERVER, F(server_name), 0, 0, "NAME",
      "the name the server gives itself to IRC clients (greeting, PONG, WHO, message prefixes)",
      "uvchat"},
+    {"irc-sts-duration", OPT_SIZE, F(irc_sts_duration), 0, 31536000, "SECONDS",
+     "with an IRC TLS port: how long IRC clients should keep to TLS once told (IRCv3 sts; 0 "
+     "withdraws the policy)",
+     "86400"},
     {"account-password-min", OPT_SIZE, F(account_password_min), 1, UVC_CONFIG_PASSWORD_CAP, "N",
      "bytes of the shortest password an account may have", "8"},
     {"account-password-max", OPT_SIZE, F(account_password_max), 8, UVC_CONFIG_PASSWORD_CAP, "N",
@@ -383,6 +393,7 @@ static unsigned port_bit(size_t offset) {
   if (offset == offsetof(uvc_config_t, irc_port)) return UVC_PORT_IRC;
   if (offset == offsetof(uvc_config_t, tls_port)) return UVC_PORT_TLS;
   if (offset == offsetof(uvc_config_t, irc_tls_port)) return UVC_PORT_IRC_TLS;
+  if (offset == offsetof(uvc_config_t, web_port)) return UVC_PORT_WEB;
   return 0;
 }
 

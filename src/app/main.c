@@ -75,7 +75,7 @@ static int listeners_of(const uvc_config_t* cfg, listen_spec_t* out) {
   struct {
     int port, proto, tls;
     unsigned bit;
-  } kShort[4];
+  } kShort[5];
   kShort[0].port = cfg->port, kShort[0].proto = UVC_PROTO_TEXT, kShort[0].tls = 0;
   kShort[0].bit = UVC_PORT_TEXT;
   kShort[1].port = cfg->irc_port, kShort[1].proto = UVC_PROTO_IRC, kShort[1].tls = 0;
@@ -84,9 +84,14 @@ static int listeners_of(const uvc_config_t* cfg, listen_spec_t* out) {
   kShort[2].bit = UVC_PORT_TLS;
   kShort[3].port = cfg->irc_tls_port, kShort[3].proto = UVC_PROTO_IRC, kShort[3].tls = 1;
   kShort[3].bit = UVC_PORT_IRC_TLS;
-  for (i = 0; i < 4; i++) {
+  kShort[4].port = cfg->web_port, kShort[4].proto = UVC_PROTO_WEB, kShort[4].tls = 0;
+  kShort[4].bit = UVC_PORT_WEB;
+  for (i = 0; i < 5; i++) {
     if (kShort[i].port < 0 || !(all || (cfg->ports_given & kShort[i].bit))) continue;
     if (kShort[i].tls && cfg->tls_cert == NULL) continue; /* TLS ports open with a certificate */
+#ifndef UVCHAT_WITH_WEB
+    if (kShort[i].proto == UVC_PROTO_WEB && !(cfg->ports_given & UVC_PORT_WEB)) continue;
+#endif
     out[n].proto = kShort[i].proto, out[n].tls = kShort[i].tls;
     out[n].host = cfg->host, out[n].port = kShort[i].port;
     n++;
@@ -121,6 +126,10 @@ static int open_listener(uvc_server_t* srv, const uvc_config_t* cfg, const liste
     return 1;
   }
   printf("listening on %s (%s%s)\n", bound, uvc_proto_name(l->proto), l->tls ? "-tls" : "");
+  if (l->tls && l->proto == UVC_PROTO_IRC) { /* where IRC's sts policy sends clients */
+    const char* colon = strrchr(bound, ':');
+    if (colon != NULL) srv->core.irc_tls_port = (uint16_t)atoi(colon + 1);
+  }
   return 0;
 }
 

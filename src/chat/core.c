@@ -12,17 +12,15 @@ static int g_hash_oom;
 
 #include "uvchat/core.h"
 
+#include <uthash.h>
+
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "uvchat/clean.h"
-#ifdef UVCHAT_WITH_ACCOUNTS
-#include <sodium.h>
-
-#include "uvchat/password.h"
-#endif
 
 /* Nicks and room names compare ignoring ASCII case. */
 #undef HASH_FUNCTION
@@ -46,6 +44,57 @@ const char* uvc_strerror(int err) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Getters: what other modules may know of the core
+ * ---------------------------------------------------------------------------------------- */
+
+const char* uvc_core_server_name(const uvc_core_t* core) {
+  return core->server_name;
+}
+uvc_room_t* uvc_core_lobby(const uvc_core_t* core) {
+  return core->lobby;
+}
+const char* uvc_core_autojoin(const uvc_core_t* core) {
+  return core->autojoin;
+}
+const char* uvc_core_motd(const uvc_core_t* core) {
+  return core->motd;
+}
+int64_t uvc_core_started(const uvc_core_t* core) {
+  return core->started;
+}
+uint32_t uvc_core_present_count(const uvc_core_t* core) {
+  return core->n_present;
+}
+uint32_t uvc_core_max_present(const uvc_core_t* core) {
+  return core->max_present;
+}
+uint32_t uvc_core_announce_limit(const uvc_core_t* core) {
+  return core->announce_limit;
+}
+uint32_t uvc_core_max_line(const uvc_core_t* core) {
+  return core->max_line;
+}
+uint16_t uvc_core_irc_tls_port(const uvc_core_t* core) {
+  return core->irc_tls_port;
+}
+uint32_t uvc_core_sts_duration(const uvc_core_t* core) {
+  return core->sts_duration;
+}
+int uvc_core_has_password(const uvc_core_t* core) {
+  return core->password != NULL;
+}
+int uvc_core_has_accounts(const uvc_core_t* core) {
+  return core->auth != NULL;
+}
+char* uvc_core_scratch(uvc_core_t* core) {
+  return core->scratch;
+}
+void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms) {
+  *id = core->last_id;
+  *time_ms = core->last_time_ms;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Rendering once per wire format
  * ---------------------------------------------------------------------------------------- */
 
@@ -58,11 +107,47 @@ typedef struct {
 } render_cache_t;
 
 /* Renders ev for s in its slot's variant (the cold part of deliver). */
-static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, unsigned k) {
+static uvc_msg_t* render_slot(const uvc_core_t* core, const uvc_event_t* ev, const uvc_session_t* s,
+                              unsigned k) {
   const uvc_adapter_t* a = s->adapter;
   unsigned v = k / UVC_FORMATS;
-  if (v == 0 || a->render_variant == NULL) return a->render(ev);
-  return a->render_variant(ev, s, v);
+  uvc_render_ctx_t ctx;
+  ctx.server_name = core->server_name;
+  ctx.server_len = core->server_len;
+  ctx.flags = v == UVC_VARIANT_OWN ? 0 : core->variant_flags[k];
+  if (v == 0 || a->render_variant == NULL) return a->render(ev, &ctx);
+  return a->render_variant(ev, &ctx, s, v);
+}
+
+uvc_msg_t* uvc_core_render(uvc_core_t* core, const uvc_event_t* ev, const uvc_session_t* s) {
+  return render_slot(core, ev, s, s->slot);
+}
+
+void uvc_core_render_ctx(const uvc_core_t* core, uvc_render_ctx_t* ctx) {
+  ctx->server_name = core->server_name;
+  ctx->server_len = core->server_len;
+  ctx->flags = 0;
+}
+
+unsigned uvc_core_variant(uvc_core_t* core, unsigned format, unsigned flags, unsigned old) {
+  unsigned v, free_v = 0;
+  assert(format < UVC_FORMATS);
+  if (old != 0 && old != UVC_VARIANT_OWN) {
+    assert(core->variant_users[format + UVC_FORMATS * old] > 0);
+    core->variant_users[format + UVC_FORMATS * old]--;
+  }
+  if (flags == 0) return 0;
+  for (v = 1; v < UVC_VARIANT_OWN; v++) {
+    unsigned k = format + UVC_FORMATS * v;
+    if (core->variant_users[k] > 0 && core->variant_flags[k] == flags) break;
+    if (core->variant_users[k] == 0 && free_v == 0) free_v = v;
+  }
+  if (v == UVC_VARIANT_OWN && free_v != 0) v = free_v;
+  if (v != UVC_VARIANT_OWN) {
+    core->variant_flags[format + UVC_FORMATS * v] = (uint32_t)flags;
+    core->variant_users[format + UVC_FORMATS * v]++;
+  }
+  return v;
 }
 
 #if defined(__GNUC__)
@@ -77,7 +162,7 @@ static uvc_msg_t* render_slot(const uvc_event_t* ev, const uvc_session_t* s, uns
  * unless the rendering is for s alone) and hands it over. */
 COLD void deliver_first(uvc_core_t* core, render_cache_t* rc, const uvc_event_t* ev,
                         uvc_session_t* s, unsigned k) {
-  uvc_msg_t* m = render_slot(ev, s, k);
+  uvc_msg_t* m = render_slot(core, ev, s, k);
   if (k / UVC_FORMATS == UVC_VARIANT_OWN) { /* for s alone: never shared */
     if (m != NULL) {
       core->hooks.deliver(core->ud, s, m);
@@ -114,17 +199,69 @@ static int64_t now_ms(uvc_core_t* core) {
   return uvc_core_now(core) * 1000;
 }
 
-/* An event of type from `from`, with optional text; every other field empty but its id and
- * time, which every rendering of it shares. */
+/* Copies the NUL-terminated s (or "" for NULL) into out[0..cap), cut to fit; its length. */
+static size_t copy_str(char* out, size_t cap, const char* s) {
+  size_t n = s != NULL ? strlen(s) : 0;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, s != NULL ? s : "", n);
+  out[n] = '\0';
+  return n;
+}
+
+void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who) {
+  const char* account = uvc_session_account(s);
+  /* Fixed-size copies of whole buffers (both NUL-terminated within): a few moves each. */
+  who->adapter = s->adapter;
+  who->nick_len = s->nick_len;
+  memcpy(who->nick, s->nick, sizeof(who->nick));
+  who->user_len = (uint8_t)copy_str(who->user, sizeof(who->user), s->user);
+  who->host_len = core->host_len;
+  memcpy(who->host, core->host, sizeof(who->host));
+  if (account != NULL)
+    copy_str(who->account, sizeof(who->account), account);
+  else
+    who->account[0] = '\0';
+}
+
+void uvc_event_set_room(uvc_event_t* ev, const uvc_room_t* room) {
+  ev->room_len = room->name_len;
+  memcpy(ev->room, room->name, sizeof(ev->room));
+}
+
+/* An event of type from `from` (NULL: the server), with optional text; every other field
+ * empty but its id and time, which every rendering of it shares. Copies the sender (a nick,
+ * a user and a host: a few dozen bytes per event, not per recipient). */
 static void event_init(uvc_core_t* core, uvc_event_t* ev, uvc_event_type_t type,
                        const uvc_session_t* from, const char* text, size_t len) {
-  memset(ev, 0, sizeof(*ev));
+  memset(ev, 0, offsetof(uvc_event_t, from));
   ev->type = type;
-  ev->from = from;
   ev->text = text;
   ev->len = len;
   ev->id = core->last_id = core->next_id++;
   ev->time_ms = core->last_time_ms = now_ms(core);
+  if (from != NULL) {
+    uvc_event_who_of(core, from, &ev->from);
+  } else {
+    ev->from.adapter = NULL;
+    ev->from.nick_len = ev->from.user_len = ev->from.host_len = 0;
+    ev->from.nick[0] = ev->from.user[0] = ev->from.host[0] = ev->from.account[0] = '\0';
+  }
+  ev->to.adapter = NULL;
+  ev->to.nick_len = ev->to.user_len = ev->to.host_len = 0;
+  ev->to.nick[0] = ev->to.user[0] = ev->to.host[0] = ev->to.account[0] = '\0';
+  ev->room[0] = ev->old_nick[0] = ev->realname[0] = '\0';
+}
+
+/* s arrived in room: the event, with s's real name where its format has one. */
+static void arrive_init(uvc_core_t* core, uvc_event_t* ev, const uvc_session_t* s,
+                        const uvc_room_t* room) {
+  const char* real = s->adapter->realname != NULL ? s->adapter->realname(s) : NULL;
+  event_init(core, ev, UVC_EV_ARRIVE, s, NULL, 0);
+  uvc_event_set_room(ev, room);
+  if (real != NULL) {
+    copy_str(ev->realname, sizeof(ev->realname), real);
+    ev->has_realname = 1;
+  }
 }
 
 /* One event to one recipient. */
@@ -209,21 +346,42 @@ int64_t uvc_core_now(uvc_core_t* core) {
   return core->hooks.wallclock != NULL ? core->hooks.wallclock(core->ud) : 0;
 }
 
+/* A room in the core's table: the room, then the table's handle, which nobody outside
+ * core.c sees (core.h does not include uthash). */
+struct uvc_room_entry {
+  uvc_room_t room; /* first: a room's address is its entry's */
+  UT_hash_handle hh;
+};
+typedef struct uvc_room_entry room_entry_t;
+
+static room_entry_t* entry_of(const uvc_room_t* room) {
+  return (room_entry_t*)(void*)room;
+}
+
 static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
-  uvc_room_t* room;
+  room_entry_t* e;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
-  room = calloc(1, sizeof(*room));
-  if (room == NULL) return NULL;
-  memcpy(room->name, name, len);
-  room->name_len = (uint8_t)len;
-  room->created = uvc_core_now(core);
+  e = calloc(1, sizeof(*e));
+  if (e == NULL) return NULL;
+  memcpy(e->room.name, name, len);
+  e->room.name_len = (uint8_t)len;
+  e->room.created = uvc_core_now(core);
   g_hash_oom = 0;
-  HASH_ADD_KEYPTR(hh, core->rooms, room->name, room->name_len, room);
+  HASH_ADD_KEYPTR(hh, core->rooms, e->room.name, e->room.name_len, e);
   if (g_hash_oom) {
-    free(room);
+    free(e);
     return NULL;
   }
-  return room;
+  return &e->room;
+}
+
+unsigned uvc_core_room_count(const uvc_core_t* core) {
+  return (unsigned)HASH_COUNT(core->rooms);
+}
+
+uvc_room_t* uvc_core_room_next(const uvc_core_t* core, const uvc_room_t* prev) {
+  room_entry_t* e = prev == NULL ? core->rooms : (room_entry_t*)entry_of(prev)->hh.next;
+  return e != NULL ? &e->room : NULL;
 }
 
 static void list_free(uvc_mask_list_t* l) {
@@ -235,20 +393,21 @@ static void list_free(uvc_mask_list_t* l) {
 }
 
 static void room_destroy(uvc_core_t* core, uvc_room_t* room) {
-  HASH_DEL(core->rooms, room);
+  room_entry_t* e = entry_of(room);
+  HASH_DEL(core->rooms, e);
   free(room->members);
   free(room->topic);
   free(room->key);
   list_free(&room->bans);
   list_free(&room->invex);
-  free(room);
+  free(e);
 }
 
 uvc_room_t* uvc_core_room(uvc_core_t* core, const char* name, size_t len) {
-  uvc_room_t* room = NULL;
+  room_entry_t* e = NULL;
   if (len == 0 || len > UVC_ROOM_MAX) return NULL;
-  HASH_FIND(hh, core->rooms, name, len, room);
-  return room;
+  HASH_FIND(hh, core->rooms, name, len, e);
+  return e != NULL ? &e->room : NULL;
 }
 
 /* s's extras, allocated on first need; NULL when out of memory. */
@@ -620,6 +779,8 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->ud = ud;
   core->max_line = cfg->max_line;
   core->server_name = cfg->server_name ? cfg->server_name : "uvchat";
+  core->server_len = strlen(core->server_name);
+  core->host_len = (uint8_t)copy_str(core->host, sizeof(core->host), core->server_name);
   core->motd = cfg->motd;
   core->announce_limit = cfg->announce_limit;
   core->password = cfg->password;
@@ -643,12 +804,12 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
 }
 
 void uvc_core_free(uvc_core_t* core) {
-  uvc_room_t *room, *tmp;
+  room_entry_t *e, *tmp;
   assert(core->n_present == 0);
   free(core->nicks);
   core->nicks = NULL;
-  HASH_ITER(hh, core->rooms, room, tmp) {
-    room_destroy(core, room);
+  HASH_ITER(hh, core->rooms, e, tmp) {
+    room_destroy(core, &e->room);
   }
   free(core->scratch);
   core->scratch = NULL;
@@ -789,8 +950,7 @@ void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
   for (r = 0; r < s->n_rooms; r++) {
     uvc_room_t* room = uvc_session_membership(s, r)->room;
     uvc_event_t ev;
-    event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
-    ev.room = room;
+    arrive_init(core, &ev, s, room);
     fanout_presence(core, room, &ev, s, s);
   }
 }
@@ -834,8 +994,8 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
     return err;
   }
   event_init(core, &ev, UVC_EV_NICK, s, NULL, 0);
-  ev.old_nick = old;
-  ev.old_len = old_len;
+  memcpy(ev.old_nick, old, old_len + 1);
+  ev.old_len = (uint8_t)old_len;
   fanout_peers(core, s, &ev, 1);
   if (core->hooks.observe != NULL) core->hooks.observe(core->ud, &ev);
   if (!uvc_name_eq(old, old_len, nick, len)) { /* a change of case is the same nick */
@@ -855,6 +1015,17 @@ static char* dup_cut(const char* text, size_t len, size_t max) {
   memcpy(p, text, len);
   p[len] = '\0';
   return p;
+}
+
+int uvc_core_secure(const uvc_core_t* core, const uvc_session_t* s) {
+  return core->hooks.secure != NULL && core->hooks.secure(core->ud, s);
+}
+
+void uvc_core_realname_changed(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
+  uvc_event_t ev;
+  if (!s->present) return;
+  event_init(core, &ev, UVC_EV_REALNAME, s, text, len);
+  fanout_peers(core, s, &ev, 1);
 }
 
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
@@ -1009,8 +1180,7 @@ static int join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len
   }
   if (inv >= 0) invite_use(s, inv);
   if (out != NULL) *out = room;
-  event_init(core, &ev, UVC_EV_ARRIVE, s, NULL, 0);
-  ev.room = room;
+  arrive_init(core, &ev, s, room);
   fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
   return 0;
 }
@@ -1031,7 +1201,7 @@ int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const ch
   int r = membership_index(s, room);
   if (r < 0) return UVC_ENOT_IN_ROOM;
   event_init(core, &ev, UVC_EV_PART, s, text, len);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   fanout_presence(core, room, &ev, s, NULL);
   room_remove_at(core, s, (unsigned)r);
   return 0;
@@ -1051,7 +1221,7 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   memcpy(room->topic_by, s->nick, (size_t)s->nick_len + 1);
   room->topic_at = uvc_core_now(core);
   event_init(core, &ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   fanout_room(core, room, &ev, NULL);
   return 0;
 }
@@ -1070,8 +1240,8 @@ int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_sess
   if (err != 0) return err;
   if ((r = membership_index(target, room)) < 0) return UVC_ETARGET_NOT_IN_ROOM;
   event_init(core, &ev, UVC_EV_KICK, s, text, uvc_utf8_cut(text, len, UVC_REASON_MAX));
-  ev.room = room;
-  ev.to = target;
+  uvc_event_set_room(&ev, room);
+  uvc_event_who_of(core, target, &ev.to);
   fanout_room(core, room, &ev, NULL);
   room_remove_at(core, target, (unsigned)r);
   if (target->adapter->single_room && target->n_rooms == 0 && room != core->lobby)
@@ -1090,7 +1260,7 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
   if (set == 0 && clear == 0) return 0;
   room->modes = (uint8_t)((room->modes | set) & ~clear);
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   ev.mode_on = (uint8_t)set;
   ev.mode_off = (uint8_t)clear;
   fanout_room(core, room, &ev, NULL);
@@ -1108,8 +1278,8 @@ int uvc_core_set_member(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uv
   if (((m->flags & flag) != 0) == (on != 0)) return 0;
   m->flags = on ? (m->flags | flag) : (m->flags & ~(uint32_t)flag);
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
-  ev.room = room;
-  ev.to = target;
+  uvc_event_set_room(&ev, room);
+  uvc_event_who_of(core, target, &ev.to);
   if (on)
     ev.mode_on = (uint8_t)flag;
   else
@@ -1128,7 +1298,7 @@ static void tell_value_mode(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room
                             int on) {
   uvc_event_t ev;
   event_init(core, &ev, UVC_EV_MODE, s, NULL, 0);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   if (on) {
     ev.mode_on = (uint8_t)mode;
     if (mode == UVC_ROOM_KEY) {
@@ -1202,7 +1372,7 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
   for (i = 0; i < l->n; i++)
     if (uvc_name_eq(l->v[i].mask, strlen(l->v[i].mask), norm, n)) break;
   event_init(core, &ev, UVC_EV_MODE, s, norm, n);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   ev.list = (uint8_t)list;
   if (on) {
     uvc_mask_t* e;
@@ -1243,9 +1413,23 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   if (membership_index(target, room) >= 0) return UVC_ETARGET_IN_ROOM;
   if ((err = invite_add(target, room)) != 0) return err;
   event_init(core, &ev, UVC_EV_INVITE, s, NULL, 0);
-  ev.room = room;
-  ev.to = target;
+  uvc_event_set_room(&ev, room);
+  uvc_event_who_of(core, target, &ev.to);
   deliver_one(core, &ev, target);
+  /* The same event (its id and time) as a notice to the members who may invite too. */
+  {
+    render_cache_t rc;
+    uint32_t i;
+    int ops_only = (room->modes & UVC_ROOM_INVITE_ONLY) != 0;
+    ev.type = UVC_EV_INVITED;
+    rc.done = 0;
+    for (i = 0; i < room->n_members; i++) {
+      uvc_session_t* u = room->members[i];
+      if (u == s || (ops_only && !uvc_session_is_op(u, room))) continue;
+      deliver(core, &rc, &ev, u);
+    }
+    render_cache_free(&rc);
+  }
   return 0;
 }
 
@@ -1284,7 +1468,7 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
     }
   }
   event_init(core, &ev, type, s, text, len);
-  ev.room = room;
+  uvc_event_set_room(&ev, room);
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   fanout_room(core, room, &ev, s);
@@ -1308,7 +1492,7 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
   if (to != NULL) *to = t;
   if (t == NULL) return UVC_ENO_SUCH_NICK;
   event_init(core, &ev, UVC_EV_PRIVATE, s, text, len);
-  ev.to = t;
+  uvc_event_who_of(core, t, &ev.to);
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   deliver_one(core, &ev, t);
@@ -1324,8 +1508,8 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
   if (room == NULL && (t = uvc_core_find(core, target, tlen)) == NULL) return UVC_ENO_SUCH_NICK;
   if (to != NULL) *to = t;
   event_init(core, &ev, UVC_EV_TAGMSG, s, NULL, 0);
-  ev.room = room;
-  ev.to = t;
+  if (room != NULL) uvc_event_set_room(&ev, room);
+  if (t != NULL) uvc_event_who_of(core, t, &ev.to);
   ev.tags = tags;
   ev.tags_len = tags_len;
   if (room != NULL)
@@ -1352,7 +1536,22 @@ void uvc_core_notify(uvc_core_t* core, uvc_session_t* s, const char* text, size_
   deliver_one(core, &ev, s);
 }
 
+void uvc_core_set_invisible(uvc_core_t* core, uvc_session_t* s, int on) {
+  if (on && !(s->umodes & UVC_USER_INVISIBLE)) {
+    s->umodes |= UVC_USER_INVISIBLE;
+    core->n_invisible++;
+  } else if (!on && (s->umodes & UVC_USER_INVISIBLE)) {
+    s->umodes &= (uint8_t)~UVC_USER_INVISIBLE;
+    core->n_invisible--;
+  }
+}
+
+uint32_t uvc_core_invisible(const uvc_core_t* core) {
+  return core->n_invisible;
+}
+
 void uvc_core_forget(uvc_core_t* core, uvc_session_t* s) {
+  uvc_core_set_invisible(core, s, 0);
   if (core->auth != NULL && core->auth->forget != NULL) core->auth->forget(core->auth_ud, s);
   if (core->opers != NULL && core->opers->forget != NULL) core->opers->forget(core->opers_ud, s);
   free_extra(s);
@@ -1427,8 +1626,7 @@ void uvc_core_auth(uvc_core_t* core, uvc_session_t* s, uvc_auth_op_t op, const c
     if (core->opers != NULL)
       core->opers->start(core->opers_ud, s, op, name, nlen, a, alen, b, blen);
     else if (s->adapter->on_auth != NULL)
-      s->adapter->on_auth(core, s, op, UVC_EOPER_UNAVAILABLE, NULL,
-                          "server operators are not available on this server");
+      s->adapter->on_auth(core, s, op, UVC_EOPERS_UNAVAILABLE, NULL, NULL);
     return;
   }
   if (core->auth != NULL) {
@@ -1448,22 +1646,16 @@ int uvc_core_rename_guest(uvc_core_t* core, uvc_session_t* s) {
 
 int uvc_core_reclaim(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t len) {
   uvc_session_t* holder = uvc_core_find(core, nick, len);
-  char note[2 * UVC_NICK_MAX + 96];
-  int err, n;
+  const char* account = uvc_session_account(s);
+  uvc_event_t ev;
+  int err;
   if (!uvc_session_logged_in_as(s, nick, len)) return UVC_ENICK_REGISTERED;
   if (holder == NULL || holder == s) return 0;
   if ((err = uvc_core_rename_guest(core, holder)) != 0) return err;
-  if (uvc_session_logged_in_as(holder, nick, len))
-    n = snprintf(note, sizeof(note),
-                 "you logged in to %s from another connection, which took the nick: this one "
-                 "is now %s",
-                 uvc_session_account(s), holder->nick);
-  else
-    n = snprintf(note, sizeof(note),
-                 "%s is a registered nick and its owner logged in: you are now %s",
-                 uvc_session_account(s), holder->nick);
-  if (n > 0)
-    uvc_core_notify(core, holder, note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
+  event_init(core, &ev, UVC_EV_RECLAIM, s, account, account != NULL ? strlen(account) : 0);
+  uvc_event_who_of(core, holder, &ev.to);
+  ev.same_account = (uint8_t)(uvc_session_logged_in_as(holder, nick, len) != 0);
+  deliver_one(core, &ev, holder);
   return 0;
 }
 
@@ -1517,28 +1709,17 @@ void uvc_core_logout(uvc_core_t* core, uvc_session_t* s) {
 int uvc_core_check_password(const uvc_core_t* core, const char* pw, size_t len) {
   const char* want = core->password;
   size_t n;
+  unsigned diff;
+  size_t i;
   if (want == NULL || pw == NULL) return 0;
   n = strlen(want);
-#ifdef UVCHAT_WITH_ACCOUNTS
-  { /* BLAKE2b of both, compared in constant time: the lengths leak nothing either */
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    int same;
-    if (uvc_password_init() != 0) return 0;
-    crypto_generichash(a, sizeof(a), (const unsigned char*)want, n, NULL, 0);
-    crypto_generichash(b, sizeof(b), (const unsigned char*)pw, len, NULL, 0);
-    same = sodium_memcmp(a, b, sizeof(a)) == 0;
-    sodium_memzero(b, sizeof(b));
-    return n > 0 && same;
-  }
-#else
-  { /* every byte of what was given is compared, with no early exit */
-    unsigned diff = (unsigned)(n ^ len);
-    size_t i;
-    for (i = 0; i < len; i++)
-      diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
-    return n > 0 && diff == 0;
-  }
-#endif
+  if (core->auth != NULL && core->auth->same_password != NULL)
+    return core->auth->same_password(core->auth_ud, want, n, pw, len);
+  /* every byte of what was given is compared, with no early exit */
+  diff = (unsigned)(n ^ len);
+  for (i = 0; i < len; i++)
+    diff |= (unsigned char)pw[i] ^ (unsigned char)want[n > 0 ? i % n : 0];
+  return n > 0 && diff == 0;
 }
 
 uint64_t uvc_core_address_wait(uvc_core_t* core, const uvc_session_t* s, int failed) {

@@ -57,6 +57,14 @@ static const char* peer_str(const uvc_client_t* c, char* buf, size_t len) {
   return buf;
 }
 
+int uvc_conn_secure(const uvc_client_t* c) {
+  const uvc_transport_t* t;
+  if (!(c->flags & UVC_CONN_XPORT)) return 0;
+  for (t = ((const uvc_xclient_t*)c)->bottom; t != NULL; t = t->above)
+    if (strcmp(t->ops->name, "TLS") == 0) return 1;
+  return 0;
+}
+
 /* The transports of c for the log, top first: ", WebSocket, TLS"; "" for plain TCP. */
 static const char* via(const uvc_client_t* c, char* buf, size_t len) {
   const uvc_transport_t* t;
@@ -841,7 +849,7 @@ static void on_closed(uv_handle_t* h) {
   }
   uvc_telnet_free(c->telnet);
   uvc_core_forget(flow->core, &c->sess);
-  if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(&c->sess);
+  if (c->sess.adapter->on_free != NULL) c->sess.adapter->on_free(flow->core, &c->sess);
   free(c->leave_text);
   if (c->flags & UVC_CONN_XPORT) {
     uvc_transport_t* t = uvc_xclient_of(c)->bottom;

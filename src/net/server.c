@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "uvchat/conn.h"
 #include "uvchat/log.h"
@@ -249,10 +250,15 @@ static void hook_auth_done(void* ud, double seconds) {
   uvc_hist_observe(&srv->flow.metrics.auth_latency, seconds);
 }
 
+static int hook_secure(void* ud, const uvc_session_t* s) {
+  (void)ud;
+  return uvc_conn_secure(UVC_CONTAINER_OF(s, uvc_client_t, sess));
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
-    UVC_INFO("nick %.*s is now %s", (int)ev->old_len, ev->old_nick, ev->from->nick);
+    UVC_INFO("nick %.*s is now %s", (int)ev->old_len, ev->old_nick, ev->from.nick);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -282,6 +288,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   sync_clock(srv);
   hooks.peer_key = hook_peer_key;
   hooks.auth_done = hook_auth_done;
+  hooks.secure = hook_secure;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   uvc_flow_init(&srv->flow, loop, &uvc_conn_flow_ops, &srv->cfg, &srv->core);
   srv->flow.freed = client_freed;
@@ -291,6 +298,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   srv->web.healthy = server_healthy;
   srv->web.ud = srv;
   srv->started_ms = uv_now(loop);
+  srv->core.sts_duration = (uint32_t)cfg->irc_sts_duration;
   srv->fd_budget = client_fd_budget(cfg);
   if (srv->fd_budget > 0 && (cfg->max_clients == 0 || srv->fd_budget < cfg->max_clients))
     UVC_WARN(
@@ -689,6 +697,7 @@ void uvc_server_apply(uvc_server_t* srv, const uvc_config_t* cfg) {
   srv->core.announce_limit = (uint32_t)cfg->announce_limit;
   srv->core.autojoin = cfg->irc_autojoin;
   uvc_flow_apply(&srv->flow, &srv->cfg);
+  srv->core.sts_duration = (uint32_t)cfg->irc_sts_duration;
   srv->fd_budget = client_fd_budget(cfg);
   uvc_log_set_level(cfg->log_level);
 }
@@ -822,7 +831,7 @@ static void server_metrics(void* ud, uvc_metrics_buf_t* b) {
   uvc_metrics_head(b, "uvchat_queued_bytes", "gauge", "Output bytes waiting in send queues.");
   uvc_metrics_printf(b, "uvchat_queued_bytes %llu\n", (unsigned long long)queued);
   uvc_metrics_head(b, "uvchat_rooms", "gauge", "Rooms.");
-  uvc_metrics_printf(b, "uvchat_rooms %u\n", (unsigned)HASH_COUNT(srv->core.rooms));
+  uvc_metrics_printf(b, "uvchat_rooms %u\n", uvc_core_room_count(&srv->core));
   uvc_metrics_head(b, "uvchat_users", "gauge", "People present (with a nick).");
   uvc_metrics_printf(b, "uvchat_users %u\n", (unsigned)srv->core.n_present);
   uvc_metrics_head(b, "uvchat_uptime_seconds", "gauge", "Seconds since the server started.");

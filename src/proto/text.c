@@ -319,7 +319,7 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   if (err != 0) {
     reply(core, s, "! cannot join %.*s: %s", (int)a[0].n, a[0].p, uvc_strerror(err));
     if (uvc_session_room(s) == NULL)
-      uvc_core_join(core, s, core->lobby->name, core->lobby->name_len, 1, &room);
+      uvc_core_join(core, s, uvc_core_lobby(core)->name, uvc_core_lobby(core)->name_len, 1, &room);
     return;
   }
   describe_room(core, s, room);
@@ -327,7 +327,7 @@ static void cmd_join(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
 
 static void cmd_part(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
   uvc_room_t* cur = uvc_session_room(s);
-  uvc_room_t* lobby = core->lobby;
+  uvc_room_t* lobby = uvc_core_lobby(core);
   if (cur == NULL || cur == lobby) {
     reply(core, s, "! you are in %s, where everyone starts; /join another room, or /quit",
           lobby->name);
@@ -351,15 +351,14 @@ static int cmp_room(const void* a, const void* b) {
 
 #define ROOMS_MAX_LISTED 200
 static void cmd_rooms(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) {
-  unsigned count = HASH_COUNT(core->rooms), i = 0, shown;
-  uvc_room_t **v, *room, *tmp;
+  unsigned count = uvc_core_room_count(core), i = 0, shown;
+  uvc_room_t **v, *room;
   (void)a;
   (void)n;
   v = malloc((count > 0 ? count : 1) * sizeof(*v));
   if (v == NULL) return;
-  HASH_ITER(hh, core->rooms, room, tmp) {
+  for (room = uvc_core_room_next(core, NULL); room != NULL; room = uvc_core_room_next(core, room))
     if (uvc_room_visible(room, s)) v[i++] = room;
-  }
   count = i;
   qsort(v, count, sizeof(*v), cmp_room);
   reply(core, s, "*** %u room%s:", count, count == 1 ? "" : "s");
@@ -470,8 +469,8 @@ static void cmd_away(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
  * the server has a password. */
 static int listed(const uvc_core_t* core, const uvc_session_t* s, const text_cmd_t* c) {
   if ((c->flags & CMD_OPER) && !(s->umodes & UVC_USER_OPER)) return 0;
-  if ((c->flags & CMD_ACCOUNT) && core->auth == NULL) return 0;
-  if ((c->flags & CMD_PASS) && core->password == NULL) return 0;
+  if ((c->flags & CMD_ACCOUNT) && !uvc_core_has_accounts(core)) return 0;
+  if ((c->flags & CMD_PASS) && !uvc_core_has_password(core)) return 0;
   return 1;
 }
 
@@ -536,7 +535,7 @@ static void cmd_help(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
     if (listed(core, s, c)) reply(core, s, "***   %-20s %s", c->usage, c->help);
   reply(core, s, "***   %-20s %s", "//TEXT", "send a line that starts with /");
   reply(core, s, "*** Anything else you type goes to everyone in your room.");
-  if (core->auth != NULL)
+  if (uvc_core_has_accounts(core))
     reply(core, s,
           "*** In /who, @ marks operators, + before a nick a voice, + after it an account, ~ the "
           "away, * server operators.");
@@ -600,7 +599,7 @@ static void cmd_pass(uvc_core_t* core, uvc_session_t* s, uvc_slice_t* a, int n) 
   static const char kWrong[] = "wrong server password";
   uint64_t wait;
   (void)n;
-  if (core->password == NULL) {
+  if (!uvc_core_has_password(core)) {
     reply(core, s, "! this server has no password");
     return;
   }
@@ -971,7 +970,7 @@ static void admit(uvc_core_t* core, uvc_session_t* s) {
  * it was given (until then the user is in no room and nobody sees them). */
 static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
   s->user = "text";
-  if (core->password != NULL) {
+  if (uvc_core_has_password(core)) {
     reply(core, s, "*** This server needs a password: type /pass PASSWORD");
     return;
   }
@@ -979,7 +978,7 @@ static void text_on_open(uvc_core_t* core, uvc_session_t* s) {
 }
 
 static void text_on_line(uvc_core_t* core, uvc_session_t* s, const char* line, size_t len) {
-  char* text = core->scratch;
+  char* text = uvc_core_scratch(core);
   size_t n = uvc_clean_text(line, len, text, 0);
   int err;
   if (uvc_text_is_blank(text, n)) return;
@@ -1009,7 +1008,7 @@ static void text_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_seco
 
 static void text_on_toolong(uvc_core_t* core, uvc_session_t* s) {
   reply(core, s, "! line too long (the limit is %u bytes); it was not sent",
-        (unsigned)core->max_line);
+        (unsigned)uvc_core_max_line(core));
 }
 
 /* The answer to an account command, in words. */
@@ -1068,7 +1067,7 @@ render_line(const char* text, size_t len, const char* tail, const char* fmt, ...
 }
 
 static uvc_msg_t* render_leave(const uvc_event_t* ev) {
-  const char* nick = ev->from->nick;
+  const char* nick = ev->from.nick;
   switch (ev->reason) {
     case UVC_LEAVE_QUIT:
       if (ev->len > 0) return render_line(ev->text, ev->len, ")", "*** %s left (quit: ", nick);
@@ -1095,8 +1094,8 @@ static uvc_msg_t* render_leave(const uvc_event_t* ev) {
 
 /* Room, membership and list changes in words. */
 static uvc_msg_t* render_mode(const uvc_event_t* ev) {
-  const char* who = ev->from->nick;
-  const char* room = ev->room->name;
+  const char* who = ev->from.nick;
+  const char* room = ev->room;
   char words[400];
   size_t used = 0, i;
   if (ev->list == UVC_LIST_BAN)
@@ -1108,16 +1107,16 @@ static uvc_msg_t* render_mode(const uvc_event_t* ev) {
     return render_line(NULL, 0, NULL, "*** %s %s %.*s %s the invite list of %s", who,
                        ev->mode_on ? "added" : "removed", (int)ev->len, ev->text,
                        ev->mode_on ? "to" : "from", room);
-  if (ev->to != NULL) {
+  if (ev->to.nick_len > 0) {
     if ((ev->mode_on | ev->mode_off) & UVC_MEMBER_VOICE)
       return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s gave %s a voice in %s", who,
-                                       ev->to->nick, room)
+                                       ev->to.nick, room)
                          : render_line(NULL, 0, NULL, "*** %s took %s's voice in %s", who,
-                                       ev->to->nick, room);
+                                       ev->to.nick, room);
     return ev->mode_on ? render_line(NULL, 0, NULL, "*** %s made %s an operator of %s", who,
-                                     ev->to->nick, room)
+                                     ev->to.nick, room)
                        : render_line(NULL, 0, NULL, "*** %s took operator status in %s from %s",
-                                     who, room, ev->to->nick);
+                                     who, room, ev->to.nick);
   }
   if (ev->mode_on & UVC_ROOM_KEY)
     return render_line(ev->text, ev->len, NULL, "*** %s set the key of %s to ", who, room);
@@ -1139,8 +1138,9 @@ static uvc_msg_t* render_mode(const uvc_event_t* ev) {
   return render_line(NULL, 0, NULL, "*** %s changed %s:%s", who, room, words);
 }
 
-static uvc_msg_t* text_render(const uvc_event_t* ev) {
-  const uvc_session_t* from = ev->from;
+static uvc_msg_t* text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx) {
+  const uvc_event_who_t* from = &ev->from;
+  (void)ctx; /* a text line names nobody's server */
   switch (ev->type) {
     case UVC_EV_SAY:
       return render_line(ev->text, ev->len, NULL, ev->notice ? "-%s- " : "<%s> ", from->nick);
@@ -1150,11 +1150,11 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
       return render_line(ev->text, ev->len, NULL,
                          ev->notice ? "[private notice] -%s- " : "[private] <%s> ", from->nick);
     case UVC_EV_ARRIVE:
-      return render_line(NULL, 0, NULL, "*** %s joined %s", from->nick, ev->room->name);
+      return render_line(NULL, 0, NULL, "*** %s joined %s", from->nick, ev->room);
     case UVC_EV_PART:
       if (ev->len > 0)
-        return render_line(ev->text, ev->len, ")", "*** %s left %s (", from->nick, ev->room->name);
-      return render_line(NULL, 0, NULL, "*** %s left %s", from->nick, ev->room->name);
+        return render_line(ev->text, ev->len, ")", "*** %s left %s (", from->nick, ev->room);
+      return render_line(NULL, 0, NULL, "*** %s left %s", from->nick, ev->room);
     case UVC_EV_LEAVE:
       return render_leave(ev);
     case UVC_EV_NICK:
@@ -1162,28 +1162,38 @@ static uvc_msg_t* text_render(const uvc_event_t* ev) {
                          ev->old_nick, from->nick);
     case UVC_EV_TOPIC:
       if (ev->len == 0)
-        return render_line(NULL, 0, NULL, "*** %s cleared the topic of %s", from->nick,
-                           ev->room->name);
+        return render_line(NULL, 0, NULL, "*** %s cleared the topic of %s", from->nick, ev->room);
       return render_line(ev->text, ev->len, NULL, "*** %s set the topic of %s: ", from->nick,
-                         ev->room->name);
+                         ev->room);
     case UVC_EV_KICK:
       if (ev->len > 0)
         return render_line(ev->text, ev->len, ")", "*** %s removed %s from %s (", from->nick,
-                           ev->to->nick, ev->room->name);
-      return render_line(NULL, 0, NULL, "*** %s removed %s from %s", from->nick, ev->to->nick,
-                         ev->room->name);
+                           ev->to.nick, ev->room);
+      return render_line(NULL, 0, NULL, "*** %s removed %s from %s", from->nick, ev->to.nick,
+                         ev->room);
     case UVC_EV_MODE:
       return render_mode(ev);
+    case UVC_EV_RECLAIM:
+      if (ev->same_account)
+        return render_line(NULL, 0, NULL,
+                           "*** you logged in to %.*s from another connection, which took the "
+                           "nick: this one is now %s",
+                           (int)ev->len, ev->text, ev->to.nick);
+      return render_line(NULL, 0, NULL,
+                         "*** %.*s is a registered nick and its owner logged in: you are now %s",
+                         (int)ev->len, ev->text, ev->to.nick);
     case UVC_EV_ANNOUNCE:
       return render_line(ev->text, ev->len, NULL, "*** ");
     case UVC_EV_INVITE:
       return render_line(NULL, 0, NULL, "*** %s invites you to %s: type /join %s", from->nick,
-                         ev->room->name, ev->room->name);
+                         ev->room, ev->room);
     case UVC_EV_WALLOPS:
       return render_line(ev->text, ev->len, NULL, "*** [wallops] %s: ", from->nick);
-    case UVC_EV_AWAY:    /* /who shows who is away */
-    case UVC_EV_ACCOUNT: /* nobody is told of logins */
-    case UVC_EV_TAGMSG:  /* tags only: nothing a text user can see */
+    case UVC_EV_AWAY:     /* /who shows who is away */
+    case UVC_EV_ACCOUNT:  /* nobody is told of logins */
+    case UVC_EV_TAGMSG:   /* tags only: nothing a text user can see */
+    case UVC_EV_INVITED:  /* only the invited are told (IRC clients may ask for more) */
+    case UVC_EV_REALNAME: /* text users have no real names to show */
       return NULL;
   }
   return NULL;

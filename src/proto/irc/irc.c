@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char* irc_server = "uvchat";
-uint32_t irc_invisible;
-
 /* ------------------------------------------------------------------------------------------
  * Small helpers
  * ---------------------------------------------------------------------------------------- */
@@ -21,9 +18,14 @@ int irc_is_irc(const uvc_session_t* s) {
   return uvc_irc_adapter_is(s->adapter) && s->proto != NULL;
 }
 
+/* Whether a session of adapter a is an IRC client. */
+int irc_format_is_irc(const uvc_adapter_t* a) {
+  return uvc_irc_adapter_is(a);
+}
+
 /* Whether s has user mode +i. */
 int irc_is_invisible(const uvc_session_t* s) {
-  return irc_is_irc(s) && (((const irc_state_t*)s->proto)->flags & IRC_INVISIBLE) != 0;
+  return (s->umodes & UVC_USER_INVISIBLE) != 0;
 }
 
 /* The realname WHO and WHOIS show: USER's for IRC users, a fixed one for text users. */
@@ -71,9 +73,9 @@ int irc_atoi(const uvc_irc_str_t* x) {
 
 /* Cleans text (keeping IRC formatting) into the core's scratch buffer, cut to max bytes. */
 size_t irc_clean(uvc_core_t* core, const char* text, size_t len, size_t max, const char** out) {
-  size_t n = uvc_clean_text(text, len, core->scratch, UVC_CLEAN_KEEP_IRC_FORMAT);
-  *out = core->scratch;
-  return uvc_utf8_cut(core->scratch, n, max);
+  size_t n = uvc_clean_text(text, len, uvc_core_scratch(core), UVC_CLEAN_KEEP_IRC_FORMAT);
+  *out = uvc_core_scratch(core);
+  return uvc_utf8_cut(uvc_core_scratch(core), n, max);
 }
 
 /* Iterates the comma-separated items of a list: *pos is where to start; returns 0 at the
@@ -192,7 +194,8 @@ void
 irc_num(uvc_core_t* core, uvc_session_t* s, int code, const char* fmt, ...) {
   char buf[BUF_SIZE];
   va_list ap;
-  int head = snprintf(buf, sizeof(buf), ":%s %03d %s ", core->server_name, code, irc_client(s));
+  int head =
+      snprintf(buf, sizeof(buf), ":%s %03d %s ", uvc_core_server_name(core), code, irc_client(s));
   size_t n;
   if (head < 0 || head >= (int)sizeof(buf)) return;
   va_start(ap, fmt);
@@ -207,8 +210,15 @@ void irc_closing_link(uvc_core_t* core, uvc_session_t* s, const char* why, size_
 }
 
 /* The prefix "nick!user@server" of a user, with an optional other nick. */
-int irc_user_prefix(char* out, size_t cap, const uvc_session_t* u, const char* nick, int len) {
-  int n = snprintf(out, cap, ":%.*s!%s@%s", len, nick, u->user, irc_server);
+int irc_user_prefix(const uvc_core_t* core, char* out, size_t cap, const uvc_session_t* u,
+                    const char* nick, int len) {
+  int n = snprintf(out, cap, ":%.*s!%s@%s", len, nick, u->user, uvc_core_server_name(core));
+  return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
+}
+
+int irc_who_prefix(char* out, size_t cap, const uvc_event_who_t* who, const char* nick,
+                   size_t len) {
+  int n = snprintf(out, cap, ":%.*s!%s@%s", (int)len, nick, who->user, who->host);
   return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
 }
 
@@ -342,7 +352,6 @@ static void dispatch(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, uvc_ir
 /* A new connection: its state, empty until NICK and USER come. */
 void irc_on_open(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = calloc(1, sizeof(*st) + 1);
-  irc_server = core->server_name;
   if (st == NULL) {
     uvc_core_request_close(core, s, UVC_LEAVE_LOST, NULL, 0);
     return;
@@ -422,19 +431,19 @@ static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
   if (m != NULL) {
     char* out = m->data;
     if (lines == 0) {
-      n = (size_t)snprintf(out, cap, "@label=%s :%s ACK\r\n", c->label, core->server_name);
+      n = (size_t)snprintf(out, cap, "@label=%s :%s ACK\r\n", c->label, uvc_core_server_name(core));
     } else if (lines == 1) {
       n = tag_line(out, c->buf, c->len, "label", c->label);
     } else {
       snprintf(id, sizeof(id), "%u", (unsigned)++st->batch_seq);
       n = (size_t)snprintf(out, cap, "@label=%s :%s BATCH +%s labeled-response\r\n", c->label,
-                           core->server_name, id);
+                           uvc_core_server_name(core), id);
       for (start = 0, i = 0; i + 1 < c->len; i++) {
         if (c->buf[i] != '\r' || c->buf[i + 1] != '\n') continue;
         n += tag_line(out + n, c->buf + start, i + 2 - start, "batch", id);
         start = i + 2;
       }
-      n += (size_t)snprintf(out + n, cap - n, ":%s BATCH -%s\r\n", core->server_name, id);
+      n += (size_t)snprintf(out + n, cap - n, ":%s BATCH -%s\r\n", uvc_core_server_name(core), id);
     }
     m->len = (uint32_t)n;
     uvc_core_send(core, s, m);
@@ -478,7 +487,7 @@ void irc_on_toolong(uvc_core_t* core, uvc_session_t* s) {
 
 /* The client has been silent for --ping-interval: ask it to show it is there. */
 void irc_on_idle(uvc_core_t* core, uvc_session_t* s) {
-  irc_sendf(core, s, "PING :%s", core->server_name);
+  irc_sendf(core, s, "PING :%s", uvc_core_server_name(core));
 }
 
 /* The server is closing the connection (timeout, too much input, refused): say why. */
@@ -487,12 +496,21 @@ void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const 
   irc_closing_link(core, s, text, strlen(text));
 }
 
-/* Flood control holds back the client's lines: one server NOTICE says so. */
+/* Flood control holds back the client's lines: one server NOTICE says so (a standard
+ * reply, WARN, to a client with standard-replies). */
 void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second) {
+  const irc_state_t* st = s->proto;
+  if (st != NULL && (st->caps & CAP_STANDARD_REPLIES)) {
+    irc_sendf(core, s,
+              ":%s WARN * SLOWED_DOWN :Your lines are being delayed to %u a second (none is "
+              "lost)",
+              uvc_core_server_name(core), per_second);
+    return;
+  }
   irc_sendf(core, s,
             ":%s NOTICE %s :*** slow down: your lines are being delayed to %u a second (none is "
             "lost)",
-            core->server_name, irc_client(s), per_second);
+            uvc_core_server_name(core), irc_client(s), per_second);
 }
 
 /* The real name of an IRC session, for the nick history. */
@@ -501,12 +519,11 @@ const char* irc_realname(const uvc_session_t* s) {
 }
 
 /* The connection is gone: its state too. */
-void irc_on_free(uvc_session_t* s) {
+void irc_on_free(uvc_core_t* core, uvc_session_t* s) {
   irc_state_t* st = s->proto;
-  if (st != NULL && (st->flags & IRC_INVISIBLE) && irc_invisible > 0) irc_invisible--;
   if (st != NULL) {
     irc_sasl_reset(st);
-    irc_set_variant(s, st, 0);
+    irc_set_variant(core, s, st, 0);
     if (st->capture != NULL) free(st->capture->buf);
     free(st->capture);
   }

@@ -22,24 +22,25 @@ void irc_cmd_pass(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 }
 
 /* The client's nick!user@host for 900 and 901, or "*" before a nick was asked for. */
-static void mask_of(const uvc_session_t* s, char* out, size_t cap) {
+static void mask_of(const uvc_core_t* core, const uvc_session_t* s, char* out, size_t cap) {
   if (s->nick_len == 0 && !s->present)
     snprintf(out, cap, "*");
   else
-    snprintf(out, cap, "%s!%s@%s", s->nick, s->user[0] != '\0' ? s->user : "*", irc_server);
+    snprintf(out, cap, "%s!%s@%s", s->nick, s->user[0] != '\0' ? s->user : "*",
+             uvc_core_server_name(core));
 }
 
 /* 900 RPL_LOGGEDIN for account. */
 static void logged_in(uvc_core_t* core, uvc_session_t* s, const char* account) {
   char mask[UVC_NICK_MAX + UVC_USER_MAX + 64];
-  mask_of(s, mask, sizeof(mask));
+  mask_of(core, s, mask, sizeof(mask));
   irc_num(core, s, RPL_LOGGEDIN, mask, account, account);
 }
 
 /* 901 RPL_LOGGEDOUT. */
 static void logged_out(uvc_core_t* core, uvc_session_t* s) {
   char mask[UVC_NICK_MAX + UVC_USER_MAX + 64];
-  mask_of(s, mask, sizeof(mask));
+  mask_of(core, s, mask, sizeof(mask));
   irc_num(core, s, RPL_LOGGEDOUT, mask);
 }
 
@@ -52,7 +53,8 @@ irc_ns_notice(uvc_core_t* core, uvc_session_t* s, const char* fmt, ...) {
   char buf[BUF_SIZE];
   va_list ap;
   int head =
-      snprintf(buf, sizeof(buf), ":" NICKSERV "!service@%s NOTICE %s :", irc_server, irc_client(s));
+      snprintf(buf, sizeof(buf), ":" NICKSERV "!service@%s NOTICE %s :", uvc_core_server_name(core),
+               irc_client(s));
   size_t n;
   if (head < 0 || head >= (int)sizeof(buf)) return;
   va_start(ap, fmt);
@@ -136,7 +138,7 @@ void irc_cmd_authenticate(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
   if (!(st->flags & IRC_SASL_WAIT)) { /* the mechanism */
     if (uvc_session_account(s) != NULL) {
       irc_num(core, s, ERR_SASLALREADY);
-    } else if (core->auth == NULL) {
+    } else if (!uvc_core_has_accounts(core)) {
       irc_num(core, s, ERR_SASLFAIL_WHY, uvc_strerror(UVC_EAUTH_UNAVAILABLE));
     } else if (!irc_str_eq(p, "PLAIN")) {
       irc_num(core, s, RPL_SASLMECHS);
@@ -190,14 +192,14 @@ static int is_word(const uvc_slice_t* w, const char* k) {
  * spaces; SET PASSWORD also takes "quoted" passwords with spaces). The text, with its password,
  * is cleaned into the core's scratch buffer, and wiped there once handled. */
 void irc_nickserv(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_str_t* t) {
-  char* text = core->scratch;
+  char* text = uvc_core_scratch(core);
   size_t len = uvc_clean_text(t->p, t->n, text, 0);
   uvc_slice_t w[4];
   int n = uvc_split_words(text, len, 4, 0, w);
   char word[ECHO_MAX + 1];
   if (n == 0 || is_word(&w[0], "HELP")) {
     ns_help(core, s);
-  } else if (core->auth == NULL) {
+  } else if (!uvc_core_has_accounts(core)) {
     irc_ns_notice(core, s, "%s", uvc_strerror(UVC_EAUTH_UNAVAILABLE));
   } else if (st->flags & IRC_AUTH_BUSY) {
     irc_ns_notice(core, s, "%s; wait for its answer", uvc_strerror(UVC_EAUTH_BUSY));

@@ -22,7 +22,7 @@ static void send_names(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* roo
   const irc_state_t* st = s->proto;
   int in_room = uvc_session_in(s, room) != NULL;
   int full = st != NULL && (st->caps & CAP_USERHOST_IN_NAMES);
-  int head = snprintf(buf, sizeof(buf), ":%s %03d %s = %s :", core->server_name,
+  int head = snprintf(buf, sizeof(buf), ":%s %03d %s = %s :", uvc_core_server_name(core),
                       IRC_CODE(RPL_NAMREPLY), irc_client(s), room->name);
   size_t n = (size_t)head;
   uint32_t i;
@@ -32,7 +32,8 @@ static void send_names(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* roo
     int len;
     if ((!in_room && irc_is_invisible(u)) || !uvc_session_listed(u, s)) continue;
     len = snprintf(entry, sizeof(entry), "%s%s%s%s%s%s", irc_prefixes(s, u, room), u->nick,
-                   full ? "!" : "", full ? u->user : "", full ? "@" : "", full ? irc_server : "");
+                   full ? "!" : "", full ? u->user : "", full ? "@" : "",
+                   full ? uvc_core_server_name(core) : "");
     if (len < 0 || len >= (int)sizeof(entry)) continue;
     if (n > (size_t)head && n + 1 + (size_t)len > OUT_MAX) {
       irc_send_buf(core, s, buf, n);
@@ -64,14 +65,14 @@ const char* irc_prefixes(const uvc_session_t* viewer, const uvc_session_t* u,
  * square of its size): the names are only the newcomer's, and NAMES lists everyone. */
 void irc_send_joined(uvc_core_t* core, uvc_session_t* s, const uvc_room_t* room) {
   send_topic(core, s, room, 1);
-  if (core->announce_limit == 0 || room->n_members <= core->announce_limit) {
+  if (uvc_core_announce_limit(core) == 0 || room->n_members <= uvc_core_announce_limit(core)) {
     send_names(core, s, room);
     return;
   }
   irc_sendf(core, s,
             ":%s NOTICE %s :%s has %u members, too many to list on joining or to announce who "
             "comes and goes; NAMES %s lists them",
-            core->server_name, s->nick, room->name, (unsigned)room->n_members, room->name);
+            uvc_core_server_name(core), s->nick, room->name, (unsigned)room->n_members, room->name);
   irc_num(core, s, RPL_NAMREPLY, room->name, uvc_session_is_op(s, room) ? "@" : "", s->nick);
   irc_num(core, s, RPL_ENDOFNAMES, room->name);
 }
@@ -361,20 +362,20 @@ static void channel_mode(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t
 }
 
 /* The user modes of s as letters: i (invisible), o (server operator), w (wallops). */
-static unsigned umode_bits(const uvc_session_t* s, const irc_state_t* st) {
-  return ((st->flags & IRC_INVISIBLE) ? 1u : 0u) | ((s->umodes & UVC_USER_OPER) ? 2u : 0u) |
+static unsigned umode_bits(const uvc_session_t* s) {
+  return ((s->umodes & UVC_USER_INVISIBLE) ? 1u : 0u) | ((s->umodes & UVC_USER_OPER) ? 2u : 0u) |
          ((s->umodes & UVC_USER_WALLOPS) ? 4u : 0u);
 }
 static const char kUmodeLetters[] = "iow";
 
 /* MODE nick [+i|-i|+w|-w|-o]: one's own modes only (221; 501 for other letters; +o is
  * ignored, only OPER gives it); 502 for someone else's. */
-static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
+static void user_mode(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m) {
   const uvc_irc_str_t* target = &m->params[0];
   char word[ECHO_MAX + 1];
   char out[16];
-  unsigned before = umode_bits(s, st), after, bit;
-  int on_sign = 1, unknown = 0, want_i = (st->flags & IRC_INVISIBLE) != 0;
+  unsigned before = umode_bits(s), after, bit;
+  int on_sign = 1, unknown = 0, want_i = (s->umodes & UVC_USER_INVISIBLE) != 0;
   int want_w = (s->umodes & UVC_USER_WALLOPS) != 0, deoper = 0, sign = 0, said_w = 0;
   size_t k, n = 0;
   if (!uvc_name_eq(target->p, target->n, s->nick, s->nick_len)) {
@@ -410,18 +411,12 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     uvc_core_set_oper(core, s, NULL, 0); /* takes +w with it, unless this asks for it */
     if (!said_w) want_w = 0;
   }
-  if (want_i && !(st->flags & IRC_INVISIBLE)) {
-    st->flags |= IRC_INVISIBLE;
-    irc_invisible++;
-  } else if (!want_i && (st->flags & IRC_INVISIBLE)) {
-    st->flags &= (uint16_t)~IRC_INVISIBLE;
-    irc_invisible--;
-  }
+  uvc_core_set_invisible(core, s, want_i);
   if (want_w)
     s->umodes |= UVC_USER_WALLOPS;
   else
     s->umodes &= (uint8_t)~UVC_USER_WALLOPS;
-  after = umode_bits(s, st);
+  after = umode_bits(s);
   for (bit = 0; bit < 3; bit++) { /* what changed: "+i", "-ow" ... */
     unsigned b1 = 1u << bit;
     if ((before & b1) == (after & b1)) continue;
@@ -433,15 +428,17 @@ static void user_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
   }
   if (n == 0) return;
   out[n] = '\0';
-  irc_sendf(core, s, ":%s!%s@%s MODE %s :%s", s->nick, s->user, irc_server, s->nick, out);
+  irc_sendf(core, s, ":%s!%s@%s MODE %s :%s", s->nick, s->user, uvc_core_server_name(core), s->nick,
+            out);
 }
 
 /* MODE: a channel's modes when the target starts with #, else user modes. */
 void irc_cmd_mode(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
+  (void)st;
   if (m->params[0].n > 0 && m->params[0].p[0] == '#')
     channel_mode(core, s, m);
   else
-    user_mode(core, s, st, m);
+    user_mode(core, s, m);
 }
 
 /* KICK #room nick[,nick] [:reason], or KICK #a,#b nick1,nick2: one room and several nicks,

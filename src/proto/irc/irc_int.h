@@ -61,7 +61,6 @@ enum {
   IRC_GOT_USER = 1,   /* USER was given */
   IRC_PASS_OK = 2,    /* PASS matched the server password */
   IRC_CAP_OPEN = 4,   /* CAP LS/REQ before registration: wait for CAP END */
-  IRC_INVISIBLE = 8,  /* user mode +i */
   IRC_CAP_302 = 16,   /* CAP LS 302 or later: capabilities are listed with their values */
   IRC_SASL_WAIT = 32, /* AUTHENTICATE PLAIN was accepted: the credentials come next */
   IRC_AUTH_BUSY = 64, /* an account operation is under way (registration waits for it) */
@@ -73,24 +72,26 @@ enum {
  * kCaps in irc_register.c). Those in CAP_RENDER change how core events are rendered for a
  * client, so they choose its render variant (irc_set_variant). */
 enum {
-  CAP_MULTI_PREFIX = 1,       /* every prefix in NAMES and WHO (there is only @) */
-  CAP_USERHOST_IN_NAMES = 2,  /* nick!user@host in NAMES */
-  CAP_SASL = 4,               /* AUTHENTICATE */
-  CAP_SERVER_TIME = 8,        /* @time= on every event */
-  CAP_MESSAGE_TAGS = 16,      /* @msgid= and client-only tags relayed; TAGMSG */
-  CAP_ECHO_MESSAGE = 32,      /* one's own PRIVMSG, NOTICE and TAGMSG come back */
-  CAP_BATCH = 64,             /* BATCH (for labeled-response) */
-  CAP_LABELED_RESPONSE = 128, /* @label= on the answer to a labeled command */
-  CAP_ACCOUNT_TAG = 256,      /* @account= on events from logged-in users */
-  CAP_ACCOUNT_NOTIFY = 512,   /* ACCOUNT when a peer logs in or out */
-  CAP_AWAY_NOTIFY = 1024,     /* AWAY when a peer goes away or comes back */
-  CAP_EXTENDED_JOIN = 2048,   /* JOIN #room account :realname */
-  CAP_CAP_NOTIFY = 4096,      /* CAP NEW/DEL (the set never changes while running) */
-  CAP_STANDARD_REPLIES = 8192 /* FAIL/WARN/NOTE understood */
+  CAP_MULTI_PREFIX = 1,        /* every prefix in NAMES and WHO (there is only @) */
+  CAP_USERHOST_IN_NAMES = 2,   /* nick!user@host in NAMES */
+  CAP_SASL = 4,                /* AUTHENTICATE */
+  CAP_SERVER_TIME = 8,         /* @time= on every event */
+  CAP_MESSAGE_TAGS = 16,       /* @msgid= and client-only tags relayed; TAGMSG */
+  CAP_ECHO_MESSAGE = 32,       /* one's own PRIVMSG, NOTICE and TAGMSG come back */
+  CAP_BATCH = 64,              /* BATCH (for labeled-response) */
+  CAP_LABELED_RESPONSE = 128,  /* @label= on the answer to a labeled command */
+  CAP_ACCOUNT_TAG = 256,       /* @account= on events from logged-in users */
+  CAP_ACCOUNT_NOTIFY = 512,    /* ACCOUNT when a peer logs in or out */
+  CAP_AWAY_NOTIFY = 1024,      /* AWAY when a peer goes away or comes back */
+  CAP_EXTENDED_JOIN = 2048,    /* JOIN #room account :realname */
+  CAP_CAP_NOTIFY = 4096,       /* CAP NEW/DEL (the set never changes while running) */
+  CAP_STANDARD_REPLIES = 8192, /* FAIL/WARN/NOTE understood: used instead of server notices */
+  CAP_INVITE_NOTIFY = 16384,   /* INVITE when someone is invited to a room one may invite to */
+  CAP_SETNAME = 32768          /* SETNAME when a peer (or oneself) changes the real name */
 };
 #define CAP_RENDER                                                                               \
   (CAP_SERVER_TIME | CAP_MESSAGE_TAGS | CAP_ACCOUNT_TAG | CAP_ACCOUNT_NOTIFY | CAP_AWAY_NOTIFY | \
-   CAP_EXTENDED_JOIN)
+   CAP_EXTENDED_JOIN | CAP_INVITE_NOTIFY | CAP_SETNAME)
 
 #define LABEL_MAX 64 /* bytes of a label (labeled-response) */
 
@@ -104,8 +105,8 @@ typedef struct irc_capture {
 } irc_capture_t;
 
 typedef struct irc_state {
+  uint32_t caps;
   uint16_t flags;
-  uint16_t caps;
   uint16_t sasl_len;           /* bytes collected in sasl */
   char* sasl;                  /* the SASL payload's pieces so far (SASL_MAX bytes), or NULL */
   uint8_t variant;             /* the render variant in use (irc_set_variant) */
@@ -114,12 +115,6 @@ typedef struct irc_state {
   char user[UVC_USER_MAX + 1]; /* "~" + the USER name; the session's user points here */
   char realname[];             /* NUL-terminated; grows when USER arrives */
 } irc_state_t;
-
-/* The server name for rendering, which has only the event to go by: the core's name, taken
- * when a session opens (one core per process). */
-extern const char* irc_server;
-/* Present sessions with user mode +i, for LUSERS (decreased when the session is freed). */
-extern uint32_t irc_invisible;
 
 /* ------------------------------------------------------------------------------------------
  * The command table (irc.c)
@@ -159,7 +154,7 @@ void irc_on_idle(uvc_core_t* core, uvc_session_t* s);
 void irc_on_farewell(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text);
 void irc_on_slowed(uvc_core_t* core, uvc_session_t* s, unsigned per_second);
 const char* irc_realname(const uvc_session_t* s);
-void irc_on_free(uvc_session_t* s);
+void irc_on_free(uvc_core_t* core, uvc_session_t* s);
 
 /* ------------------------------------------------------------------------------------------
  * Helpers (irc.c)
@@ -204,7 +199,12 @@ IRC_PRINTF(4, 5) void irc_num(uvc_core_t* core, uvc_session_t* s, int code, cons
 /* Sends "ERROR :Closing Link: <nick or *> (<why>)" to s. */
 void irc_closing_link(uvc_core_t* core, uvc_session_t* s, const char* why, size_t len);
 /* The prefix ":nick!user@server" of a user, with an optional other nick; its length. */
-int irc_user_prefix(char* out, size_t cap, const uvc_session_t* u, const char* nick, int len);
+int irc_user_prefix(const uvc_core_t* core, char* out, size_t cap, const uvc_session_t* u,
+                    const char* nick, int len);
+/* The same for someone as an event shows them. */
+int irc_who_prefix(char* out, size_t cap, const uvc_event_who_t* who, const char* nick, size_t len);
+/* Whether a session of adapter a is an IRC client (whose lines were fitted to IRC's length). */
+int irc_format_is_irc(const uvc_adapter_t* a);
 
 /* ------------------------------------------------------------------------------------------
  * Registration (irc_register.c)
@@ -327,14 +327,15 @@ void irc_on_watch(uvc_core_t* core, uvc_session_t* s, const uvc_session_t* who, 
  * ---------------------------------------------------------------------------------------- */
 
 /* A core event as IRC lines for clients without capabilities (the adapter's render). */
-uvc_msg_t* irc_render(const uvc_event_t* ev);
+uvc_msg_t* irc_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx);
 /* A core event for the clients of a render variant (the adapter's render_variant). */
-uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_session_t* s, unsigned v);
-/* ev rendered for the capabilities caps (and, when capturing, into s's capture). */
-uvc_msg_t* irc_render_caps(const uvc_event_t* ev, unsigned caps);
+uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                              const uvc_session_t* s, unsigned v);
+/* ev rendered for the capabilities caps. */
+uvc_msg_t* irc_render_caps(const uvc_event_t* ev, const uvc_render_ctx_t* ctx, unsigned caps);
 /* Chooses s's render variant from its capabilities (after CAP REQ), or gives it back
  * (caps 0, when the session goes). */
-void irc_set_variant(uvc_session_t* s, irc_state_t* st, unsigned caps);
+void irc_set_variant(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, unsigned caps);
 /* The message s just sent, back to s (echo-message): the core's last event, as s sees it. */
 void irc_echo_message(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
                       const uvc_room_t* room, const uvc_session_t* to, const char* text, size_t len,

@@ -123,7 +123,7 @@ static void ctcp_answer(uvc_core_t* core, uvc_session_t* s, const uvc_session_t*
     return;
   }
   if (n < 0) return;
-  irc_user_prefix(prefix, sizeof(prefix), u, u->nick, u->nick_len);
+  irc_user_prefix(core, prefix, sizeof(prefix), u, u->nick, u->nick_len);
   irc_sendf(core, s, "%s NOTICE %s :\x01%.*s\x01", prefix, s->nick, n, text);
 }
 

@@ -44,7 +44,7 @@ static void status_of(uvc_core_t* core, const char* target, size_t len, mon_batc
   const uvc_session_t* u = uvc_core_find(core, target, len);
   char item[UVC_NICK_MAX * 2 + 64];
   if (u != NULL && !u->unseen) {
-    snprintf(item, sizeof(item), "%s!%s@%s", u->nick, u->user, irc_server);
+    snprintf(item, sizeof(item), "%s!%s@%s", u->nick, u->user, uvc_core_server_name(core));
     batch_add(on, item);
   } else {
     snprintf(item, sizeof(item), "%.*s", (int)len, target);
@@ -138,7 +138,7 @@ void irc_on_watch(uvc_core_t* core, uvc_session_t* s, const uvc_session_t* who, 
   batches_init(core, s, &on, &off);
   if (who != NULL) {
     char item[UVC_NICK_MAX * 2 + 64];
-    snprintf(item, sizeof(item), "%s!%s@%s", who->nick, who->user, irc_server);
+    snprintf(item, sizeof(item), "%s!%s@%s", who->nick, who->user, uvc_core_server_name(core));
     batch_add(&on, item);
   } else {
     char item[UVC_NICK_MAX + 1];

@@ -8,11 +8,12 @@ void irc_oper_answer(uvc_core_t* core, uvc_session_t* s, int status, const char*
                      const char* detail) {
   if (status == 0) {
     irc_num(core, s, RPL_YOUREOPER);
-    irc_sendf(core, s, ":%s!%s@%s MODE %s :+ow", s->nick, s->user, irc_server, s->nick);
+    irc_sendf(core, s, ":%s!%s@%s MODE %s :+ow", s->nick, s->user, uvc_core_server_name(core),
+              s->nick);
     (void)name;
     return;
   }
-  if (status == UVC_EOPER_UNAVAILABLE)
+  if (status == UVC_EOPER_UNAVAILABLE || status == UVC_EOPERS_UNAVAILABLE)
     irc_num(core, s, ERR_NOOPERHOST);
   else if (status == UVC_EOPER_FAILED)
     irc_num(core, s, ERR_PASSWDINCORRECT);

@@ -8,18 +8,18 @@
 
 void irc_send_isupport(uvc_core_t* core, uvc_session_t* s) {
   irc_num(core, s, RPL_ISUPPORT_1, UVC_AWAY_MAX, UVC_ROOMS_PER_USER, UVC_ROOM_MAX, UVC_REASON_MAX,
-          MODES_MAX, core->server_name, UVC_NICK_MAX, UVC_TOPIC_MAX, UVC_USER_MAX);
+          MODES_MAX, uvc_core_server_name(core), UVC_NICK_MAX, UVC_TOPIC_MAX, UVC_USER_MAX);
   irc_num(core, s, RPL_ISUPPORT_2, UVC_LIST_MAX, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX);
-  irc_num(core, s, RPL_ISUPPORT_3, UVC_WATCH_MAX);
+  irc_num(core, s, RPL_ISUPPORT_3, UVC_WATCH_MAX, REALNAME_MAX);
 }
 
 /* 251, 254, 255, 265 and 266: people, rooms, connections, now and at most (one server:
  * local and global are the same). */
 void irc_send_lusers(uvc_core_t* core, uvc_session_t* s) {
-  unsigned all = core->n_present, max = core->max_present;
-  unsigned inv = irc_invisible < all ? irc_invisible : all;
+  unsigned all = uvc_core_present_count(core), max = uvc_core_max_present(core);
+  unsigned inv = uvc_core_invisible(core) < all ? uvc_core_invisible(core) : all;
   irc_num(core, s, RPL_LUSERCLIENT, all - inv, inv);
-  irc_num(core, s, RPL_LUSERCHANNELS, (unsigned)HASH_COUNT(core->rooms));
+  irc_num(core, s, RPL_LUSERCHANNELS, uvc_core_room_count(core));
   irc_num(core, s, RPL_LUSERME, all);
   irc_num(core, s, RPL_LOCALUSERS, all, max, all, max);
   irc_num(core, s, RPL_GLOBALUSERS, all, max, all, max);
@@ -27,12 +27,12 @@ void irc_send_lusers(uvc_core_t* core, uvc_session_t* s) {
 
 /* The message of the day, a 372 per line (cleaned, cut to fit), or 422 without one. */
 void irc_send_motd(uvc_core_t* core, uvc_session_t* s) {
-  const char* p = core->motd;
+  const char* p = uvc_core_motd(core);
   if (p == NULL) {
     irc_num(core, s, ERR_NOMOTD);
     return;
   }
-  irc_num(core, s, RPL_MOTDSTART, core->server_name);
+  irc_num(core, s, RPL_MOTDSTART, uvc_core_server_name(core));
   while (*p != '\0') {
     const char* nl = strchr(p, '\n');
     size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
@@ -97,12 +97,13 @@ static void who_line(who_query_t* q, const uvc_room_t* room, const uvc_session_t
   if (room != NULL) snprintf(flags + n, sizeof(flags) - n, "%s", irc_prefixes(q->s, u, room));
   q->shown++;
   if (q->fields == 0) {
-    irc_num(core, q->s, RPL_WHOREPLY, room != NULL ? room->name : "*", u->user, irc_server,
-            core->server_name, u->nick, flags, irc_realname_of(u));
+    irc_num(core, q->s, RPL_WHOREPLY, room != NULL ? room->name : "*", u->user,
+            uvc_core_server_name(core), uvc_core_server_name(core), u->nick, flags,
+            irc_realname_of(u));
     return;
   }
-  len = snprintf(buf, sizeof(buf), ":%s %03d %s", core->server_name, IRC_CODE(RPL_WHOSPCRPL),
-                 irc_client(q->s));
+  len = snprintf(buf, sizeof(buf), ":%s %03d %s", uvc_core_server_name(core),
+                 IRC_CODE(RPL_WHOSPCRPL), irc_client(q->s));
   n = len > 0 ? (size_t)len : 0;
   for (i = 0; kWhoxFields[i] != '\0'; i++) {
     const char* v;
@@ -121,10 +122,10 @@ static void who_line(who_query_t* q, const uvc_room_t* room, const uvc_session_t
         v = "255.255.255.255"; /* addresses are never shown */
         break;
       case 'h':
-        v = irc_server;
+        v = uvc_core_server_name(core);
         break;
       case 's':
-        v = core->server_name;
+        v = uvc_core_server_name(core);
         break;
       case 'n':
         v = u->nick;
@@ -159,8 +160,10 @@ static int who_matches(const uvc_core_t* core, const uvc_irc_str_t* mask, const 
   const char* real = irc_realname_of(u);
   return uvc_mask_match(mask->p, mask->n, u->nick, u->nick_len) ||
          uvc_mask_match(mask->p, mask->n, u->user, strlen(u->user)) ||
-         uvc_mask_match(mask->p, mask->n, irc_server, strlen(irc_server)) ||
-         uvc_mask_match(mask->p, mask->n, core->server_name, strlen(core->server_name)) ||
+         uvc_mask_match(mask->p, mask->n, uvc_core_server_name(core),
+                        strlen(uvc_core_server_name(core))) ||
+         uvc_mask_match(mask->p, mask->n, uvc_core_server_name(core),
+                        strlen(uvc_core_server_name(core))) ||
          uvc_mask_match(mask->p, mask->n, real, strlen(real));
 }
 
@@ -235,9 +238,9 @@ void irc_cmd_whowas(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
       tm = gmtime(&t);
       if (tm == NULL || strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y UTC", tm) == 0)
         snprintf(when, sizeof(when), "%lld", (long long)e->when);
-      irc_num(core, s, RPL_WHOWASUSER, e->nick, e->user, irc_server,
+      irc_num(core, s, RPL_WHOWASUSER, e->nick, e->user, uvc_core_server_name(core),
               uvc_irc_adapter_is(e->adapter) ? e->realname : TEXT_REALNAME);
-      irc_num(core, s, RPL_WHOWASSERVER, e->nick, core->server_name, when);
+      irc_num(core, s, RPL_WHOWASSERVER, e->nick, uvc_core_server_name(core), when);
     }
     if (!found) irc_num(core, s, ERR_WASNOSUCHNICK, word);
     irc_num(core, s, RPL_ENDOFWHOWAS, word);
@@ -253,8 +256,9 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
   (void)st;
   irc_echo(target->p, target->n, word);
   if (irc_is_nickserv(target)) {
-    irc_num(core, s, RPL_WHOISUSER, NICKSERV, "service", irc_server, "Account services");
-    irc_num(core, s, RPL_WHOISSERVER, NICKSERV, core->server_name);
+    irc_num(core, s, RPL_WHOISUSER, NICKSERV, "service", uvc_core_server_name(core),
+            "Account services");
+    irc_num(core, s, RPL_WHOISSERVER, NICKSERV, uvc_core_server_name(core));
     irc_num(core, s, RPL_WHOISSERVICE, NICKSERV);
     irc_num(core, s, RPL_ENDOFWHOIS, NICKSERV);
     return;
@@ -266,8 +270,9 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
     int head;
     size_t n;
     unsigned r;
-    irc_num(core, s, RPL_WHOISUSER, u->nick, u->user, irc_server, irc_realname_of(u));
-    head = snprintf(buf, sizeof(buf), ":%s %03d %s %s :", core->server_name,
+    irc_num(core, s, RPL_WHOISUSER, u->nick, u->user, uvc_core_server_name(core),
+            irc_realname_of(u));
+    head = snprintf(buf, sizeof(buf), ":%s %03d %s %s :", uvc_core_server_name(core),
                     IRC_CODE(RPL_WHOISCHANNELS), irc_client(s), u->nick);
     n = (size_t)head;
     for (r = 0; r < u->n_rooms; r++) {
@@ -286,7 +291,7 @@ void irc_cmd_whois(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
       n += mb->room->name_len;
     }
     if (n > (size_t)head) irc_send_buf(core, s, buf, n);
-    irc_num(core, s, RPL_WHOISSERVER, u->nick, core->server_name);
+    irc_num(core, s, RPL_WHOISSERVER, u->nick, uvc_core_server_name(core));
     if (u->umodes & UVC_USER_OPER) irc_num(core, s, RPL_WHOISOPERATOR, u->nick);
     if (uvc_session_away(u) != NULL) irc_num(core, s, RPL_AWAY, u->nick, uvc_session_away(u));
     if (!irc_is_irc(u)) irc_num(core, s, RPL_WHOISTEXT, u->nick);
@@ -316,10 +321,9 @@ void irc_cmd_list(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
       if (room != NULL) list_line(core, s, room);
     }
   } else {
-    uvc_room_t *room, *tmp;
-    HASH_ITER(hh, core->rooms, room, tmp) {
+    uvc_room_t* room;
+    for (room = uvc_core_room_next(core, NULL); room != NULL; room = uvc_core_room_next(core, room))
       list_line(core, s, room);
-    }
   }
   irc_num(core, s, RPL_LISTEND);
 }
@@ -364,7 +368,7 @@ void irc_cmd_userhost(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const
     if (u == NULL) continue;
     len = snprintf(list + n, sizeof(list) - n, "%s%s%s=%c%s@%s", n ? " " : "", u->nick,
                    (u->umodes & UVC_USER_OPER) ? "*" : "", uvc_session_away(u) != NULL ? '-' : '+',
-                   u->user, irc_server);
+                   u->user, uvc_core_server_name(core));
     if (len > 0 && (size_t)len < sizeof(list) - n) n += (size_t)len;
   }
   irc_num(core, s, RPL_USERHOST, (int)n, list);
@@ -388,6 +392,6 @@ void irc_cmd_lusers(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const u
 void irc_cmd_version(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   (void)st;
   (void)m;
-  irc_num(core, s, RPL_VERSION, VERSION_TEXT, core->server_name);
+  irc_num(core, s, RPL_VERSION, VERSION_TEXT, uvc_core_server_name(core));
   irc_send_isupport(core, s);
 }

@@ -10,8 +10,8 @@
 typedef struct irc_cap {
   const char* name;
   const char* value; /* shown to CAP LS 302 clients as name=value, or NULL */
-  uint16_t bit;
-  uint8_t accounts; /* offered only where accounts are available */
+  uint32_t bit;      /* 0: listed, never enabled (sts: a policy to read, not to request) */
+  uint8_t accounts;  /* offered only where accounts are available */
 } irc_cap_t;
 
 /* Every capability offered, sorted by name; each one's whole behaviour is implemented. */
@@ -22,11 +22,15 @@ static const irc_cap_t kCaps[] = {{"account-notify", NULL, CAP_ACCOUNT_NOTIFY, 0
                                   {"cap-notify", NULL, CAP_CAP_NOTIFY, 0},
                                   {"echo-message", NULL, CAP_ECHO_MESSAGE, 0},
                                   {"extended-join", NULL, CAP_EXTENDED_JOIN, 0},
+                                  {"invite-notify", NULL, CAP_INVITE_NOTIFY, 0},
                                   {"labeled-response", NULL, CAP_LABELED_RESPONSE, 0},
                                   {"message-tags", NULL, CAP_MESSAGE_TAGS, 0},
                                   {"multi-prefix", NULL, CAP_MULTI_PREFIX, 0},
                                   {"sasl", "PLAIN", CAP_SASL, 1},
                                   {"server-time", NULL, CAP_SERVER_TIME, 0},
+                                  {"setname", NULL, CAP_SETNAME, 0},
+                                  {"standard-replies", NULL, CAP_STANDARD_REPLIES, 0},
+                                  {"sts", NULL, 0, 0}, /* its value: sts_value */
                                   {"userhost-in-names", NULL, CAP_USERHOST_IN_NAMES, 0},
                                   {NULL, NULL, 0, 0}};
 
@@ -38,14 +42,14 @@ void irc_try_register(uvc_core_t* core, uvc_session_t* s) {
   char nick[UVC_NICK_MAX + 1];
   char when[64];
   size_t len = s->nick_len;
-  time_t started = (time_t)core->started;
+  time_t started = (time_t)uvc_core_started(core);
   struct tm* tm;
   uvc_room_t* room;
   int err;
   if (s->present || len == 0 || !(st->flags & IRC_GOT_USER) ||
       (st->flags & (IRC_CAP_OPEN | IRC_AUTH_BUSY)))
     return;
-  if (core->password != NULL) {
+  if (uvc_core_has_password(core)) {
     static const char kBad[] = "Password incorrect";
     static const char kWait[] = "Too many wrong passwords";
     uint64_t wait = uvc_core_address_wait(core, s, 0);
@@ -97,28 +101,55 @@ void irc_try_register(uvc_core_t* core, uvc_session_t* s) {
   }
   tm = gmtime(&started);
   if (tm == NULL || strftime(when, sizeof(when), "%a %b %d %Y at %H:%M:%S UTC", tm) == 0)
-    snprintf(when, sizeof(when), "at %lld", (long long)core->started);
-  irc_num(core, s, RPL_WELCOME, core->server_name, s->nick);
-  irc_num(core, s, RPL_YOURHOST, core->server_name, VERSION_TEXT);
+    snprintf(when, sizeof(when), "at %lld", (long long)uvc_core_started(core));
+  irc_num(core, s, RPL_WELCOME, uvc_core_server_name(core), s->nick);
+  irc_num(core, s, RPL_YOURHOST, uvc_core_server_name(core), VERSION_TEXT);
   irc_num(core, s, RPL_CREATED, when);
-  irc_num(core, s, RPL_MYINFO, core->server_name, VERSION_TEXT);
+  irc_num(core, s, RPL_MYINFO, uvc_core_server_name(core), VERSION_TEXT);
   irc_send_isupport(core, s);
   irc_send_lusers(core, s);
   irc_send_motd(core, s);
   /* IRC clients join what they ask for, unless the server names a room (--irc-autojoin). */
-  if (core->autojoin != NULL &&
-      uvc_core_join(core, s, core->autojoin, strlen(core->autojoin), 1, &room) == 0)
+  if (uvc_core_autojoin(core) != NULL &&
+      uvc_core_join(core, s, uvc_core_autojoin(core), strlen(uvc_core_autojoin(core)), 1, &room) ==
+          0)
     irc_send_joined(core, s, room);
-  /* Always last: where the plain-text users are, who cannot go anywhere else at first. */
-  irc_sendf(core, s,
-            ":%s NOTICE %s :*** Plain-text users (nc, telnet) talk in %s; JOIN %s to meet them",
-            core->server_name, s->nick, core->lobby->name, core->lobby->name);
+  /* Always last: where the plain-text users are, who cannot go anywhere else at first (a
+   * standard reply, NOTE, to a client with standard-replies). */
+  if (((irc_state_t*)s->proto)->caps & CAP_STANDARD_REPLIES)
+    irc_sendf(core, s,
+              ":%s NOTE * TEXT_USERS_ROOM %s :Plain-text users (nc, telnet) talk in %s; JOIN %s "
+              "to meet them",
+              uvc_core_server_name(core), uvc_core_lobby(core)->name, uvc_core_lobby(core)->name,
+              uvc_core_lobby(core)->name);
+  else
+    irc_sendf(core, s,
+              ":%s NOTICE %s :*** Plain-text users (nc, telnet) talk in %s; JOIN %s to meet them",
+              uvc_core_server_name(core), s->nick, uvc_core_lobby(core)->name,
+              uvc_core_lobby(core)->name);
+}
+
+/* The value of the sts capability for s (IRCv3 strict transport security) into out, or
+ * NULL when none is offered: without an IRC TLS port, or to a client that cannot read
+ * values (before CAP LS 302). Over TLS the policy's duration ("duration=0" withdraws it);
+ * in plaintext the port to upgrade to and the duration, unless the policy is withdrawn. */
+static const char* sts_value(const uvc_core_t* core, const uvc_session_t* s, const irc_state_t* st,
+                             char* out, size_t cap) {
+  if (uvc_core_irc_tls_port(core) == 0 || !(st->flags & IRC_CAP_302)) return NULL;
+  if (uvc_core_secure(core, s))
+    snprintf(out, cap, "duration=%u", (unsigned)uvc_core_sts_duration(core));
+  else if (uvc_core_sts_duration(core) > 0)
+    snprintf(out, cap, "port=%u,duration=%u", (unsigned)uvc_core_irc_tls_port(core),
+             (unsigned)uvc_core_sts_duration(core));
+  else
+    return NULL;
+  return out;
 }
 
 /* CAP LS / LIST / REQ / END (IRCv3 capability negotiation). */
 void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   const uvc_irc_str_t* sub = &m->params[0];
-  const char* name = core->server_name;
+  const char* name = uvc_core_server_name(core);
   char list[BUF_SIZE];
   char word[ECHO_MAX + 1];
   size_t n = 0;
@@ -132,11 +163,14 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
     }
     list[0] = '\0';
     for (c = kCaps; c->name != NULL; c++) {
+      char sts[48];
+      const char* value = c->value;
       if (!ls && !(st->caps & c->bit)) continue;
-      if (c->accounts && core->auth == NULL) continue;
+      if (c->accounts && !uvc_core_has_accounts(core)) continue;
+      if (c->bit == 0 && (value = sts_value(core, s, st, sts, sizeof(sts))) == NULL) continue;
       n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s%s%s", n ? " " : "", c->name,
-                            ls && c->value && (st->flags & IRC_CAP_302) ? "=" : "",
-                            ls && c->value && (st->flags & IRC_CAP_302) ? c->value : "");
+                            ls && value && (st->flags & IRC_CAP_302) ? "=" : "",
+                            ls && value && (st->flags & IRC_CAP_302) ? value : "");
     }
     irc_sendf(core, s, ":%s CAP %s %s :%s", name, irc_client(s), ls ? "LS" : "LIST", list);
   } else if (irc_str_eq(sub, "REQ")) {
@@ -159,7 +193,7 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
       for (c = kCaps; c->name != NULL; c++)
         if (strlen(c->name) == end - start && memcmp(c->name, req->p + start, end - start) == 0)
           break;
-      if (c->name == NULL || (c->accounts && core->auth == NULL)) {
+      if (c->name == NULL || c->bit == 0 || (c->accounts && !uvc_core_has_accounts(core))) {
         ok = 0;
       } else if (neg) {
         off |= c->bit;
@@ -171,9 +205,9 @@ void irc_cmd_cap(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_
       i = end;
     }
     if (ok) {
-      st->caps = (uint16_t)((st->caps | on) & ~off);
+      st->caps = (st->caps | on) & ~off;
       if (st->flags & IRC_CAP_302) st->caps |= CAP_CAP_NOTIFY; /* implied by 302 */
-      irc_set_variant(s, st, st->caps);
+      irc_set_variant(core, s, st, st->caps);
     }
     for (i = 0; m->n >= 2 && i < req->n && n < 400; i++) /* echoed as printable ASCII */
       list[n++] =
@@ -258,27 +292,38 @@ void irc_cmd_user(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 }
 
 /* SETNAME :realname (IRCv3 setname): a new real name, cleaned, of 1 to REALNAME_MAX bytes
- * (FAIL SETNAME INVALID_REALNAME otherwise); the client gets the SETNAME line back. The
- * realname shows in WHO, WHOIS and, once the nick is gone, WHOWAS. */
+ * with something visible besides formatting codes and spaces.
+ * It shows in WHO, WHOIS and, once the nick is gone, WHOWAS. With the setname capability
+ * the client gets FAIL SETNAME INVALID_REALNAME for a bad one, and the change as a SETNAME
+ * line, which everyone with the capability who shares a room with it gets too; without
+ * the capability the command is answered with nothing, as the specification says
+ * (historic servers were silent). */
 void irc_cmd_setname(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   const char* real;
   size_t rlen = irc_clean(core, m->params[0].p, m->params[0].n, BUF_SIZE, &real);
+  int tell = (st->caps & CAP_SETNAME) != 0;
+  char visible[UVC_CLEAN_MAX(REALNAME_MAX)];
   irc_state_t* grown;
-  if (rlen == 0 || rlen > REALNAME_MAX) {
-    irc_sendf(core, s, ":%s FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to %d bytes)",
-              core->server_name, REALNAME_MAX);
+  /* Blank once the formatting codes are gone (only bold, spaces...): not a name either. */
+  if (rlen == 0 || rlen > REALNAME_MAX ||
+      uvc_text_is_blank(visible, uvc_clean_text(real, rlen, visible, 0))) {
+    if (tell)
+      irc_sendf(core, s, ":%s FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to %d bytes)",
+                uvc_core_server_name(core), REALNAME_MAX);
     return;
   }
   grown = realloc(st, sizeof(*st) + rlen + 1);
   if (grown == NULL) {
-    irc_sendf(core, s, ":%s FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory", core->server_name);
+    if (tell)
+      irc_sendf(core, s, ":%s FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory",
+                uvc_core_server_name(core));
     return;
   }
   memcpy(grown->realname, real, rlen);
   grown->realname[rlen] = '\0';
   s->proto = grown;
   s->user = grown->user; /* it moved */
-  irc_sendf(core, s, ":%s!%s@%s SETNAME :%s", s->nick, s->user, irc_server, grown->realname);
+  uvc_core_realname_changed(core, s, grown->realname, rlen);
 }
 
 /* PING token: PONG with the token (cleaned: it comes back as it went, without controls). */
@@ -286,7 +331,8 @@ void irc_cmd_ping(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
   const char* token;
   size_t len = irc_clean(core, m->params[0].p, m->params[0].n, OUT_MAX, &token);
   (void)st;
-  irc_sendf(core, s, ":%s PONG %s :%.*s", core->server_name, core->server_name, (int)len, token);
+  irc_sendf(core, s, ":%s PONG %s :%.*s", uvc_core_server_name(core), uvc_core_server_name(core),
+            (int)len, token);
 }
 
 /* PONG: nothing to do; any line counts as activity for the connection layer. */

@@ -121,9 +121,9 @@ static size_t mode_change(const uvc_event_t* ev, char* out, size_t cap) {
   if (ev->list != 0)
     len = snprintf(out, cap, "%c%c %.*s", ev->mode_on ? '+' : '-',
                    ev->list == UVC_LIST_BAN ? 'b' : 'I', (int)ev->len, ev->text);
-  else if (ev->to != NULL)
+  else if (ev->to.nick_len > 0)
     len = snprintf(out, cap, "%c%c %s", ev->mode_on ? '+' : '-',
-                   ((ev->mode_on | ev->mode_off) & UVC_MEMBER_VOICE) ? 'v' : 'o', ev->to->nick);
+                   ((ev->mode_on | ev->mode_off) & UVC_MEMBER_VOICE) ? 'v' : 'o', ev->to.nick);
   else if (ev->mode_on & UVC_ROOM_KEY)
     len = snprintf(out, cap, "+k %.*s", (int)ev->len, ev->text);
   else if (ev->mode_off & UVC_ROOM_KEY)
@@ -150,71 +150,82 @@ static size_t mode_change(const uvc_event_t* ev, char* out, size_t cap) {
 }
 
 /* ev as IRC lines for clients with caps, each line starting with pre[0..plen). */
-static uvc_msg_t* render_event(const uvc_event_t* ev, unsigned caps, const char* pre, size_t plen) {
-  const uvc_session_t* f = ev->from;
+static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ctx, unsigned caps,
+                               const char* pre, size_t plen) {
+  const uvc_event_who_t* f = &ev->from;
   char head[3 * UVC_NICK_MAX + 2 * UVC_ROOM_MAX + 128];
   char prefix[2 * UVC_NICK_MAX + 96];
   char extra[UVC_REASON_MAX + 64];
   /* A message from an IRC user fitted in one line when it was sent: relayed with a longer
    * prefix, it is cut to fit (the modern IRC rule). A text user's long line is split over
    * as many lines as it needs: nothing they typed is lost. */
-  int split = f != NULL && !irc_is_irc(f);
+  int split = f->nick_len > 0 && !irc_format_is_irc(f->adapter);
   size_t n;
-  if (f != NULL) irc_user_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
+  int k;
+  if (f->nick_len > 0) irc_who_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
   switch (ev->type) {
     case UVC_EV_SAY:
       n = head_of(head, sizeof(head), "%s %s %s :", prefix, ev->notice ? "NOTICE" : "PRIVMSG",
-                  ev->room->name);
+                  ev->room);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", split);
     case UVC_EV_ACTION:
       n = head_of(head, sizeof(head),
                   "%s PRIVMSG %s :\x01"
                   "ACTION ",
-                  prefix, ev->room->name);
+                  prefix, ev->room);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "\x01", split);
     case UVC_EV_PRIVATE:
       n = head_of(head, sizeof(head), "%s %s %s :", prefix, ev->notice ? "NOTICE" : "PRIVMSG",
-                  ev->to->nick);
+                  ev->to.nick);
       /* A CTCP passed on from another IRC user stays on one line. */
       return render_lines(pre, plen, head, n, ev->text, ev->len, "",
                           split && (ev->len == 0 || ev->text[0] != '\x01'));
     case UVC_EV_ARRIVE:
       if (caps & CAP_EXTENDED_JOIN) {
-        const char* account = uvc_session_account(f);
-        n = head_of(head, sizeof(head), "%s JOIN %s %s :", prefix, ev->room->name,
-                    account != NULL ? account : "*");
-        return render_lines(pre, plen, head, n, irc_realname_of(f), strlen(irc_realname_of(f)), "",
-                            0);
+        const char* real = ev->has_realname ? ev->realname : TEXT_REALNAME;
+        n = head_of(head, sizeof(head), "%s JOIN %s %s :", prefix, ev->room,
+                    f->account[0] != '\0' ? f->account : "*");
+        return render_lines(pre, plen, head, n, real, strlen(real), "", 0);
       }
-      n = head_of(head, sizeof(head), "%s JOIN %s", prefix, ev->room->name);
+      n = head_of(head, sizeof(head), "%s JOIN %s", prefix, ev->room);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
     case UVC_EV_PART:
-      n = head_of(head, sizeof(head), "%s PART %s%s", prefix, ev->room->name,
-                  ev->len > 0 ? " :" : "");
+      n = head_of(head, sizeof(head), "%s PART %s%s", prefix, ev->room, ev->len > 0 ? " :" : "");
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 0);
     case UVC_EV_LEAVE:
       n = head_of(head, sizeof(head), "%s QUIT :", prefix);
       return render_lines(pre, plen, head, n, extra, leave_reason(ev, extra, sizeof(extra)), "", 0);
     case UVC_EV_NICK:
-      irc_user_prefix(prefix, sizeof(prefix), f, ev->old_nick, (int)ev->old_len);
+      irc_who_prefix(prefix, sizeof(prefix), f, ev->old_nick, ev->old_len);
       n = head_of(head, sizeof(head), "%s NICK :%s", prefix, f->nick);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
     case UVC_EV_TOPIC:
-      n = head_of(head, sizeof(head), "%s TOPIC %s :", prefix, ev->room->name);
+      n = head_of(head, sizeof(head), "%s TOPIC %s :", prefix, ev->room);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 0);
     case UVC_EV_KICK:
-      n = head_of(head, sizeof(head), "%s KICK %s %s :", prefix, ev->room->name, ev->to->nick);
+      n = head_of(head, sizeof(head), "%s KICK %s %s :", prefix, ev->room, ev->to.nick);
       if (ev->len == 0) return render_lines(pre, plen, head, n, f->nick, f->nick_len, "", 0);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 0);
     case UVC_EV_MODE:
       mode_change(ev, extra, sizeof(extra));
-      n = head_of(head, sizeof(head), "%s MODE %s %s", prefix, ev->room->name, extra);
+      n = head_of(head, sizeof(head), "%s MODE %s %s", prefix, ev->room, extra);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_RECLAIM: /* a server notice, as the server words it */
+      n = head_of(head, sizeof(head), ":%s NOTICE * :", ctx->server_name);
+      k = snprintf(extra, sizeof(extra),
+                   ev->same_account ? "you logged in to %.*s from another connection, which took "
+                                      "the nick: this one is now %s"
+                                    : "%.*s is a registered nick and its owner logged in: you are "
+                                      "now %s",
+                   (int)ev->len, ev->text, ev->to.nick);
+      if (k < 0) return NULL;
+      return render_lines(pre, plen, head, n, extra,
+                          (size_t)k < sizeof(extra) ? (size_t)k : sizeof(extra) - 1, "", 1);
     case UVC_EV_ANNOUNCE:
-      n = head_of(head, sizeof(head), ":%s NOTICE * :", irc_server);
+      n = head_of(head, sizeof(head), ":%s NOTICE * :", ctx->server_name);
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", 1);
     case UVC_EV_INVITE:
-      n = head_of(head, sizeof(head), "%s INVITE %s %s", prefix, ev->to->nick, ev->room->name);
+      n = head_of(head, sizeof(head), "%s INVITE %s %s", prefix, ev->to.nick, ev->room);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
     case UVC_EV_WALLOPS:
       n = head_of(head, sizeof(head), "%s WALLOPS :", prefix);
@@ -228,10 +239,18 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, unsigned caps, const char*
       n = head_of(head, sizeof(head), "%s ACCOUNT %.*s", prefix, ev->len > 0 ? (int)ev->len : 1,
                   ev->len > 0 ? ev->text : "*");
       return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_INVITED: /* invite-notify: someone else was invited */
+      if (!(caps & CAP_INVITE_NOTIFY)) return NULL;
+      n = head_of(head, sizeof(head), "%s INVITE %s %s", prefix, ev->to.nick, ev->room);
+      return render_lines(pre, plen, head, n, "", 0, "", 0);
+    case UVC_EV_REALNAME:
+      if (!(caps & CAP_SETNAME)) return NULL;
+      n = head_of(head, sizeof(head), "%s SETNAME :", prefix);
+      return render_lines(pre, plen, head, n, ev->text, ev->len, "", 0);
     case UVC_EV_TAGMSG:
       if (!(caps & CAP_MESSAGE_TAGS)) return NULL;
       n = head_of(head, sizeof(head), "%s TAGMSG %s", prefix,
-                  ev->room != NULL ? ev->room->name : ev->to->nick);
+                  ev->room_len > 0 ? ev->room : ev->to.nick);
       return render_lines(pre, plen, head, n, "", 0, "", 0);
   }
   return NULL;
@@ -242,7 +261,7 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, unsigned caps, const char*
 static size_t tags_of(const uvc_event_t* ev, unsigned caps, char* out, size_t cap) {
   size_t n = 0;
   int k;
-  const char* account = ev->from != NULL ? uvc_session_account(ev->from) : NULL;
+  const char* account = ev->from.account[0] != '\0' ? ev->from.account : NULL;
   if (caps & CAP_SERVER_TIME) {
     time_t secs = (time_t)(ev->time_ms / 1000);
     struct tm* tm = gmtime(&secs);
@@ -271,51 +290,36 @@ static size_t tags_of(const uvc_event_t* ev, unsigned caps, char* out, size_t ca
   return n;
 }
 
-uvc_msg_t* irc_render_caps(const uvc_event_t* ev, unsigned caps) {
+uvc_msg_t* irc_render_caps(const uvc_event_t* ev, const uvc_render_ctx_t* ctx, unsigned caps) {
   char pre[UVC_IRC_TAGS_MAX + 64];
   size_t plen = tags_of(ev, caps, pre, sizeof(pre));
-  return render_event(ev, caps, pre, plen);
+  return render_event(ev, ctx, caps, pre, plen);
 }
 
-uvc_msg_t* irc_render(const uvc_event_t* ev) {
-  return render_event(ev, 0, "", 0);
+uvc_msg_t* irc_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx) {
+  return render_event(ev, ctx, 0, "", 0);
 }
 
 /* ------------------------------------------------------------------------------------------
- * Render variants: each combination of rendering capabilities in use gets one, so that an
- * event is rendered once per combination, not once per client. Variant 0 has none; a
- * client whose combination finds no free variant (14 in use) is rendered for alone
- * (UVC_VARIANT_OWN), which is right but slower.
+ * Render variants: each combination of rendering capabilities in use gets one (from the
+ * core's table, uvc_core_variant), so that an event is rendered once per combination, not
+ * once per client. Variant 0 has none; a client whose combination finds no free variant (14
+ * in use) is rendered for alone (UVC_VARIANT_OWN), which is right but slower.
  * ---------------------------------------------------------------------------------------- */
 
-static uint16_t g_variant_caps[UVC_VARIANTS];
-static uint32_t g_variant_users[UVC_VARIANTS];
-
-void irc_set_variant(uvc_session_t* s, irc_state_t* st, unsigned caps) {
-  unsigned want = caps & CAP_RENDER, v, free_v = 0;
-  if (st->variant != 0 && st->variant != UVC_VARIANT_OWN) g_variant_users[st->variant]--;
-  v = 0;
-  if (want != 0) {
-    for (v = 1; v < UVC_VARIANT_OWN; v++) {
-      if (g_variant_users[v] > 0 && g_variant_caps[v] == want) break;
-      if (g_variant_users[v] == 0 && free_v == 0) free_v = v;
-    }
-    if (v == UVC_VARIANT_OWN && free_v != 0) v = free_v;
-    if (v != UVC_VARIANT_OWN) {
-      g_variant_caps[v] = (uint16_t)want;
-      g_variant_users[v]++;
-    }
-  }
+void irc_set_variant(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, unsigned caps) {
+  unsigned v = uvc_core_variant(core, s->adapter->format, caps & CAP_RENDER, st->variant);
   st->variant = (uint8_t)v;
   if (st->capture == NULL) s->slot = (uint8_t)(s->adapter->format + UVC_FORMATS * v);
 }
 
-uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_session_t* s, unsigned v) {
+uvc_msg_t* irc_render_variant(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                              const uvc_session_t* s, unsigned v) {
   const irc_state_t* st = s->proto;
   uvc_msg_t* m;
-  if (v != UVC_VARIANT_OWN) return irc_render_caps(ev, g_variant_caps[v]);
-  if (st == NULL) return irc_render(ev);
-  m = irc_render_caps(ev, st->caps);
+  if (v != UVC_VARIANT_OWN) return irc_render_caps(ev, ctx, ctx->flags);
+  if (st == NULL) return irc_render(ev, ctx);
+  m = irc_render_caps(ev, ctx, st->caps);
   if (m != NULL && st->capture != NULL) { /* the answer to a labeled command */
     irc_send_msg(NULL, (uvc_session_t*)s, m);
     uvc_msg_release(m);
@@ -328,22 +332,23 @@ void irc_echo_message(uvc_core_t* core, uvc_session_t* s, uvc_event_type_t type,
                       const uvc_room_t* room, const uvc_session_t* to, const char* text, size_t len,
                       int notice, const char* tags, size_t tags_len) {
   const irc_state_t* st = s->proto;
+  uvc_render_ctx_t ctx;
   uvc_event_t ev;
   uvc_msg_t* m;
   if (st == NULL || !(st->caps & CAP_ECHO_MESSAGE)) return;
   memset(&ev, 0, sizeof(ev));
   ev.type = type;
-  ev.from = s;
-  ev.room = room;
-  ev.to = to;
+  uvc_event_who_of(core, s, &ev.from);
+  if (room != NULL) uvc_event_set_room(&ev, room);
+  if (to != NULL) uvc_event_who_of(core, to, &ev.to);
   ev.text = text;
   ev.len = len;
   ev.notice = (uint8_t)(notice != 0);
-  ev.id = core->last_id;
-  ev.time_ms = core->last_time_ms;
+  uvc_core_last_event(core, &ev.id, &ev.time_ms);
   ev.tags = tags;
   ev.tags_len = tags_len;
-  m = irc_render_caps(&ev, st->caps);
+  uvc_core_render_ctx(core, &ctx);
+  m = irc_render_caps(&ev, &ctx, st->caps);
   if (m == NULL) return;
   irc_send_msg(core, s, m);
   uvc_msg_release(m);

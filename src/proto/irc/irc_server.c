@@ -10,7 +10,7 @@ int irc_our_server(uvc_core_t* core, uvc_session_t* s, const uvc_irc_msg_t* m, i
   const uvc_irc_str_t* t = &m->params[i];
   char word[ECHO_MAX + 1];
   if (m->n <= i || t->n == 0) return 1;
-  if (uvc_mask_match(t->p, t->n, core->server_name, strlen(core->server_name)) ||
+  if (uvc_mask_match(t->p, t->n, uvc_core_server_name(core), strlen(uvc_core_server_name(core))) ||
       uvc_core_find(core, t->p, t->n) != NULL) /* a nick stands for its server: this one */
     return 1;
   irc_num(core, s, ERR_NOSUCHSERVER, irc_echo(t->p, t->n, word));
@@ -26,12 +26,12 @@ void irc_cmd_time(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
   if (!irc_our_server(core, s, m, 0)) return;
   if (tm == NULL || strftime(when, sizeof(when), "%A %B %d %Y -- %H:%M:%S +00:00", tm) == 0)
     snprintf(when, sizeof(when), "%lld", (long long)now);
-  irc_num(core, s, RPL_TIME, core->server_name, when);
+  irc_num(core, s, RPL_TIME, uvc_core_server_name(core), when);
 }
 
 /* INFO [server]: a few 371 lines about the program, then 374. */
 void irc_cmd_info(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
-  time_t started = (time_t)core->started;
+  time_t started = (time_t)uvc_core_started(core);
   struct tm* tm = gmtime(&started);
   char line[128], when[64];
   (void)st;
@@ -49,7 +49,7 @@ void irc_cmd_info(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc
 void irc_cmd_admin(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uvc_irc_msg_t* m) {
   (void)st;
   if (!irc_our_server(core, s, m, 0)) return;
-  irc_num(core, s, RPL_ADMINME, core->server_name);
+  irc_num(core, s, RPL_ADMINME, uvc_core_server_name(core));
   irc_num(core, s, RPL_ADMINLOC1, "uvchat chat server");
   irc_num(core, s, RPL_ADMINLOC2, "no administrator details are configured");
   irc_num(core, s, RPL_ADMINEMAIL, "-");
@@ -68,7 +68,7 @@ void irc_cmd_stats(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
   (void)st;
   if (!irc_our_server(core, s, m, 1)) return;
   if (letter == 'u') {
-    int64_t up = uvc_core_now(core) - core->started;
+    int64_t up = uvc_core_now(core) - uvc_core_started(core);
     if (up < 0) up = 0;
     irc_num(core, s, RPL_STATSUPTIME, (unsigned)(up / 86400), (unsigned)(up / 3600 % 24),
             (unsigned)(up / 60 % 60), (unsigned)(up % 60));
@@ -89,8 +89,10 @@ void irc_cmd_links(uvc_core_t* core, uvc_session_t* s, irc_state_t* st, const uv
   (void)st;
   if (m->n >= 2 && !irc_our_server(core, s, m, 0)) return;
   if (mask == NULL || mask->n == 0 ||
-      uvc_mask_match(mask->p, mask->n, core->server_name, strlen(core->server_name)))
-    irc_num(core, s, RPL_LINKS, core->server_name, core->server_name, "uvchat chat server");
+      uvc_mask_match(mask->p, mask->n, uvc_core_server_name(core),
+                     strlen(uvc_core_server_name(core))))
+    irc_num(core, s, RPL_LINKS, uvc_core_server_name(core), uvc_core_server_name(core),
+            "uvchat chat server");
   irc_num(core, s, RPL_ENDOFLINKS,
           mask != NULL && mask->n > 0 ? irc_echo(mask->p, mask->n, word) : "*");
 }

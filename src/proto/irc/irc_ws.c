@@ -38,22 +38,22 @@ static uvc_msg_t* framed(unsigned opcode, uvc_msg_t* m) {
   return f;
 }
 
-static uvc_msg_t* ws_text_render(const uvc_event_t* ev) {
-  return framed(UVC_WS_TEXT, irc_render(ev));
+static uvc_msg_t* ws_text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx) {
+  return framed(UVC_WS_TEXT, irc_render(ev, ctx));
 }
 
-static uvc_msg_t* ws_binary_render(const uvc_event_t* ev) {
-  return framed(UVC_WS_BINARY, irc_render(ev));
+static uvc_msg_t* ws_binary_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx) {
+  return framed(UVC_WS_BINARY, irc_render(ev, ctx));
 }
 
-static uvc_msg_t* ws_text_render_variant(const uvc_event_t* ev, const uvc_session_t* s,
-                                         unsigned v) {
-  return framed(UVC_WS_TEXT, irc_render_variant(ev, s, v));
+static uvc_msg_t* ws_text_render_variant(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                                         const uvc_session_t* s, unsigned v) {
+  return framed(UVC_WS_TEXT, irc_render_variant(ev, ctx, s, v));
 }
 
-static uvc_msg_t* ws_binary_render_variant(const uvc_event_t* ev, const uvc_session_t* s,
-                                           unsigned v) {
-  return framed(UVC_WS_BINARY, irc_render_variant(ev, s, v));
+static uvc_msg_t* ws_binary_render_variant(const uvc_event_t* ev, const uvc_render_ctx_t* ctx,
+                                           const uvc_session_t* s, unsigned v) {
+  return framed(UVC_WS_BINARY, irc_render_variant(ev, ctx, s, v));
 }
 
 static uvc_msg_t* ws_text_wrap(const uvc_msg_t* m) {

@@ -24,7 +24,7 @@
 #define RPL_MYINFO                   4, "%s %s iow Iiklmnostv Iklov"
 #define RPL_ISUPPORT_1               5, "AWAYLEN=%d CASEMAPPING=ascii CHANLIMIT=#:%d CHANMODES=Ib,k,l,imnst CHANNELLEN=%d CHANTYPES=# KICKLEN=%d MODES=%d NETWORK=%s NICKLEN=%d PREFIX=(ov)@+ TOPICLEN=%d USERLEN=%d :are supported by this server"
 #define RPL_ISUPPORT_2               5, "INVEX=I MAXLIST=bI:%d TARGMAX=JOIN:,KICK:%d,LIST:,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1 :are supported by this server"
-#define RPL_ISUPPORT_3               5, "MONITOR=%d WHOX :are supported by this server"
+#define RPL_ISUPPORT_3               5, "MONITOR=%d NAMELEN=%d WHOX :are supported by this server"
 #define RPL_STATSCOMMANDS          212, "%s %u 0 0"
 #define RPL_ENDOFSTATS             219, "%c :End of /STATS report"
 #define RPL_UMODEIS                221, "%s"
