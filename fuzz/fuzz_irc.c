@@ -196,7 +196,7 @@ static void fake_forget(void* ud, uvc_session_t* s) {
   UVC_CONTAINER_OF(s, user_t, s)->pending = 0;
 }
 
-static const uvc_auth_ops_t kFakeAuth = {fake_start, fake_forget, NULL};
+static const uvc_auth_ops_t kFakeAuth = {.start = fake_start, .forget = fake_forget};
 
 static void answer(user_t* u) {
   uvc_session_t* s = &u->s;
@@ -266,7 +266,7 @@ static void open_user(int u) {
 static void close_user(int u) {
   uvc_core_leave(&core, &users[u].s, UVC_LEAVE_CLOSED, NULL, 0);
   uvc_core_forget(&core, &users[u].s);
-  if (kAdapters[u]->on_free != NULL) kAdapters[u]->on_free(&users[u].s);
+  if (kAdapters[u]->on_free != NULL) kAdapters[u]->on_free(&core, &users[u].s);
 }
 
 /* Input: lines separated by LF; the first byte of each line picks who types it (its value
