@@ -82,6 +82,10 @@ case "$mode" in
         -DUVCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
       cmake --build build/fuzz -j "$(jobs)"
       for t in $(ls fuzz/corpus); do
+        if [ ! -x "build/fuzz/fuzz/fuzz_$t" ]; then # fuzz_web needs the web listener's libraries
+          echo "dev.sh: fuzz_$t was not built (its libraries are missing): skipped" >&2
+          continue
+        fi
         work=$(mktemp -d)
         dict=""
         [ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict" # the target's keywords, if any
