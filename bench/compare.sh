@@ -60,6 +60,9 @@ mkdir -p "$OUT"
 RAW="$OUT/raw.txt"
 : >"$RAW"
 WORK=$(mktemp -d)
+# Every uvchat the bench starts has an account database of its own and no configuration file
+# of the machine's.
+ISOLATE=(--data-dir "$WORK/data" --config /dev/null)
 chmod 777 "$WORK" # a server that drops root's privileges (ngircd) must still write its callgrind file
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -79,8 +82,8 @@ SERVER_PROTO=""
 
 start_uvchat() { # [extra flags]
   local out="$WORK/uvchat.out"
-  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port off --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 --data-dir "$WORK/data" "$@" >"$out" 2>"$WORK/uvchat.err" &
+  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port off --web-port off "${ISOLATE[@]}" --quiet \
+    --flood-rate 0 --max-per-addr 0 --max-clients 0 "$@" >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(text)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -90,9 +93,8 @@ start_uvchat() { # [extra flags]
 
 start_uvchat_irc() {
   local out="$WORK/uvchat.out"
-  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port 0 --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 --data-dir "$WORK/data" \
-    >"$out" 2>"$WORK/uvchat.err" &
+  "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port 0 --web-port off "${ISOLATE[@]}" --quiet \
+    --flood-rate 0 --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(irc)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -103,9 +105,8 @@ start_uvchat_irc() {
 # IRC over WebSocket: the web listener alone (with --listen the shortcut ports stay closed).
 start_uvchat_ws() {
   local out="$WORK/uvchat.out"
-  "$UVCHAT" --host 127.0.0.1 --listen web:127.0.0.1:0 --quiet --flood-rate 0 \
-    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 --data-dir "$WORK/data" \
-    >"$out" 2>"$WORK/uvchat.err" &
+  "$UVCHAT" --host 127.0.0.1 --listen web:127.0.0.1:0 "${ISOLATE[@]}" --quiet --flood-rate 0 \
+    --max-per-addr 0 --max-clients 0 --register-timeout 0 --ping-interval 0 >"$out" 2>"$WORK/uvchat.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 200); do grep -q "(web)" "$out" 2>/dev/null && break; sleep 0.05; done
@@ -259,12 +260,12 @@ callgrind_ir() { # server-start-fn messages -> total Ir of the server
     uvchat|uvchat-irc|uvchat-ws)
             # the same server and flags; only the listener the clients use differs
             case "$fn" in
-              uvchat) listen=(--port 0 --irc-port off); label=text ;;
-              uvchat-irc) listen=(--port 0 --irc-port 0); label=irc ;;
+              uvchat) listen=(--port 0 --irc-port off --web-port off); label=text ;;
+              uvchat-irc) listen=(--port 0 --irc-port 0 --web-port off); label=irc ;;
               uvchat-ws) listen=(--listen web:127.0.0.1:0); label=web ;;
             esac
             valgrind --tool=callgrind --callgrind-out-file="$cg" "$UVCHAT" --host 127.0.0.1 "${listen[@]}" \
-              --quiet --flood-rate 0 --max-per-addr 0 --data-dir "$WORK/data" >"$WORK/cg.stdout" 2>/dev/null &
+              "${ISOLATE[@]}" --quiet --flood-rate 0 --max-per-addr 0 >"$WORK/cg.stdout" 2>/dev/null &
             SERVER_PID=$!; PIDS+=("$SERVER_PID")
             for _ in $(seq 400); do grep -q "($label)" "$WORK/cg.stdout" 2>/dev/null && break; sleep 0.05; done
             SERVER_PORT=$(sed -n "s/.*:\\([0-9]*\\) ($label).*/\\1/p" "$WORK/cg.stdout")

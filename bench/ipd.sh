@@ -27,8 +27,8 @@ cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 case "$PROTO" in
-  text) LISTEN=(--port 0 --irc-port off); LABEL="(text)" ;;
-  irc) LISTEN=(--port 0 --irc-port 0); LABEL="(irc)" ;;
+  text) LISTEN=(--port 0 --irc-port off --web-port off); LABEL="(text)" ;;
+  irc) LISTEN=(--port 0 --irc-port 0 --web-port off); LABEL="(irc)" ;;
   *) echo "unknown --proto $PROTO" >&2; exit 2 ;;
 esac
 
@@ -36,7 +36,7 @@ ir() { # messages -> total Ir of the server
   local m="$1" cg="$WORK/cg.out" port
   rm -f "$cg"
   valgrind --tool=callgrind --callgrind-out-file="$cg" "$UVCHAT" --host 127.0.0.1 \
-    "${LISTEN[@]}" --quiet --flood-rate 0 --max-per-addr 0 --data-dir "$WORK/data" >"$WORK/out" 2>/dev/null &
+    "${LISTEN[@]}" --data-dir "$WORK/data" --config /dev/null --quiet --flood-rate 0 --max-per-addr 0 >"$WORK/out" 2>/dev/null &
   PID=$!
   for _ in $(seq 400); do grep -q "$LABEL" "$WORK/out" 2>/dev/null && break; sleep 0.05; done
   port=$(grep -F "$LABEL" "$WORK/out" | sed -n 's/.*:\([0-9]*\) (.*/\1/p' | head -n 1)

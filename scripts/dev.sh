@@ -82,8 +82,15 @@ case "$mode" in
         -DUVCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
       cmake --build build/fuzz -j "$(jobs)"
       for t in $(ls fuzz/corpus); do
+        if [ ! -x "build/fuzz/fuzz/fuzz_$t" ]; then # fuzz_web needs the web listener's libraries
+          echo "dev.sh: fuzz_$t was not built (its libraries are missing): skipped" >&2
+          continue
+        fi
         work=$(mktemp -d)
-        if ! ./build/fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-20}" \
+        dict=""
+        [ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict" # the target's keywords, if any
+        # shellcheck disable=SC2086 # $dict is one word or none
+        if ! ./build/fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-20}" $dict \
           -artifact_prefix="fuzz/corpus/$t/crash-" "$work" "fuzz/corpus/$t" >"$work.log" 2>&1; then
           tail -n 40 "$work.log"
           echo "dev.sh: fuzz_$t found a fault; its input is in fuzz/corpus/$t/" >&2

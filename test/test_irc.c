@@ -1752,6 +1752,30 @@ static void client_tags_and_tagmsg(void** state) {
   assert_string_equal(users[0].inbox, want);
 }
 
+/* A client-only tag whose value holds a NUL, a CR or bytes that are not UTF-8 is dropped (it
+ * would cut the line short for the recipient's client, or make a WebSocket text frame that the
+ * browser refuses); the sender's other tags still go. Found by fuzz_irc. */
+static void client_tags_bad_values(void** state) {
+  static const char kNul[] = "@+a=x\0y;+b=ok TAGMSG bob";
+  char want[512], id[32];
+  (void)state;
+  v3_user(0, "alice", "message-tags");
+  v3_user(1, "bob", "message-tags");
+  users[0].s.adapter->on_line(&core, &users[0].s, kNul, sizeof(kNul) - 1);
+  snprintf(want, sizeof want, "@msgid=%s;+b=ok :alice!~alice@uvchat TAGMSG bob\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+  clear();
+  send_line(0, "@+a=\xff\xfe;+c=caf\xc3\xa9;+d=\xc3 TAGMSG bob");
+  snprintf(want, sizeof want, "@msgid=%s;+c=caf\xc3\xa9 :alice!~alice@uvchat TAGMSG bob\r\n",
+           last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+  clear();
+  send_line(0, "@+a=x\ry;+e TAGMSG bob");
+  snprintf(want, sizeof want, "@msgid=%s;+e :alice!~alice@uvchat TAGMSG bob\r\n", last_msgid(id));
+  assert_string_equal(users[1].inbox, want);
+}
+
 /* labeled-response with batch: the answer carries the label; none is an ACK, several come
  * in a labeled-response batch; unlabeled commands and clients without it are as before. */
 static void labeled_response(void** state) {
@@ -1763,6 +1787,10 @@ static void labeled_response(void** state) {
   clear();
   send_line(0, "@label=p2 PONG x");
   assert_string_equal(users[0].inbox, "@label=p2 :uvchat ACK\r\n");
+  clear();
+  /* a label's controls never reach the line (a CR would end it early): found by fuzz_irc */
+  send_line(0, "@label=c\r\r\x01r PING x");
+  assert_string_equal(users[0].inbox, "@label=c___r :uvchat PONG uvchat :x\r\n");
   clear();
   send_line(0, "@label=j;+x=y JOIN #new");
   assert_string_equal(users[0].inbox,
@@ -2342,6 +2370,14 @@ static void bans_and_invite_lists(void** state) {
   clear();
   send_line(0, "MODE #dev -I *!~bob@*");
   assert_string_equal(users[1].inbox, ":alice!~alice@uvchat MODE #dev -I *!~bob@*\r\n");
+  clear();
+  /* a mask with non-ASCII bytes matches no one (names are ASCII): it is not set, and its bytes
+   * (here not even UTF-8) reach nobody. Found by fuzz_irc. */
+  send_line(0, "MODE #dev +b bob!*\xca*@*");
+  send_line(0, "MODE #dev +I caf\xc3\xa9");
+  send_line(0, "MODE #dev b");
+  assert_string_equal(users[0].inbox, ":uvchat 368 alice #dev :End of channel ban list\r\n");
+  assert_string_equal(users[1].inbox, "");
 }
 
 static void keys_limits_and_channel_modes(void** state) {
@@ -2705,6 +2741,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(echo_message, setup, teardown),
       cmocka_unit_test_setup_teardown(websocket_clients_get_the_same_irc, setup, teardown),
       cmocka_unit_test_setup_teardown(client_tags_and_tagmsg, setup, teardown),
+      cmocka_unit_test_setup_teardown(client_tags_bad_values, setup, teardown),
       cmocka_unit_test_setup_teardown(labeled_response, setup, teardown),
       cmocka_unit_test_setup_teardown(account_tag_notify_and_extended_join, setup, teardown),
       cmocka_unit_test_setup_teardown(away_notify, setup, teardown),

@@ -759,7 +759,8 @@ int uvc_room_matches(const uvc_core_t* core, const uvc_room_t* room, uvc_room_li
 
 /* Writes mask[0..len) in full form nick!user@host to out (NUL-terminated, at most
  * UVC_MASK_MAX bytes): "bob" is bob!*@*, "bob!x" bob!x@*, "*@h" *!*@h, "x@h" *!x@h.
- * Returns its length, or 0 when it cannot be a mask (empty, too long, spaces). */
+ * Returns its length, or 0 when it cannot be a mask (empty, too long, spaces, non-ASCII: no
+ * nick, user or host has any). */
 size_t uvc_mask_normalize(const char* mask, size_t len, char* out);
 /* Matching a mask: uvc_mask_match() in names.h. */
 /* Writes s's nick!user@host (the host is the server's name: hosts are never shown). */

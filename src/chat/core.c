@@ -1070,7 +1070,7 @@ size_t uvc_mask_normalize(const char* mask, size_t len, char* out) {
   if (len == 0 || len > UVC_MASK_MAX) return 0;
   for (i = 0; i < len; i++) {
     unsigned char c = (unsigned char)mask[i];
-    if (c <= ' ' || c == 0x7f || c == ',') return 0;
+    if (c <= ' ' || c >= 0x7f || c == ',') return 0; /* names are ASCII: no match, no bad UTF-8 */
     if (c == '!' && bang == NULL && at == NULL) bang = mask + i;
     if (c == '@' && at == NULL) at = mask + i;
   }

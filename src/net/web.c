@@ -202,7 +202,7 @@ static void ws_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
   while (n > 0 && (arg->msg[n - 1] == '\n' || arg->msg[n - 1] == '\r'))
     n--;
   if (n > UVC_LINE_FLOOR) n = UVC_LINE_FLOOR; /* wslay refuses longer messages already */
-  memcpy(line, arg->msg, n);
+  if (n > 0) memcpy(line, arg->msg, n);       /* an empty message has no buffer (msg NULL) */
   line[n] = '\n';
   uvc_conn_input(w->t.c, line, n + 1);
   uvc_wipe(line, n + 1); /* it may have been a password */
@@ -373,9 +373,9 @@ static int origin_ok(const web_t* w) {
   const char* o = w->hv[H_ORIGIN];
   size_t n = w->hl[H_ORIGIN];
   const char* sep;
+  size_t i;
   if (n == 0) return 1;
   if (want != NULL) {
-    size_t i;
     if (strcmp(want, "*") == 0) return 1;
     if (strlen(want) != n) return 0;
     for (i = 0; i < n; i++) {
@@ -386,8 +386,10 @@ static int origin_ok(const web_t* w) {
     }
     return 1;
   }
-  sep = n > 3 ? strstr(o, "://") : NULL;
-  if (sep == NULL || (size_t)(sep - o) + 3 > n) return 0;
+  /* o is not NUL-terminated (and may hold an earlier request's bytes past n): never strstr */
+  for (sep = NULL, i = 0; sep == NULL && i + 3 <= n; i++)
+    if (memcmp(o + i, "://", 3) == 0) sep = o + i;
+  if (sep == NULL) return 0;
   sep += 3;
   n -= (size_t)(sep - o);
   if (w->hl[H_HOST] != n) return 0;
@@ -395,7 +397,7 @@ static int origin_ok(const web_t* w) {
     char host[HV_MAX + 1];
     memcpy(host, w->hv[H_HOST], n);
     host[n] = '\0';
-    for (size_t i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
       if (host[i] >= 'A' && host[i] <= 'Z') host[i] = (char)(host[i] - 'A' + 'a');
     return lower_eq(sep, n, host);
   }

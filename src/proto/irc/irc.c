@@ -387,8 +387,10 @@ static void capture_start(uvc_session_t* s, irc_state_t* st, const uvc_irc_str_t
   irc_capture_t* c = calloc(1, sizeof(*c));
   size_t i;
   if (c == NULL) return;
-  for (i = 0; i < label->n; i++) /* a label is a token: keep it one tag value */
-    c->label[i] = (label->p[i] == ' ' || label->p[i] == ';') ? '_' : label->p[i];
+  for (i = 0; i < label->n; i++) { /* a label is a token: keep it one tag value, no controls */
+    unsigned char b = (unsigned char)label->p[i];
+    c->label[i] = (b <= ' ' || b == ';' || b == 0x7F) ? '_' : label->p[i];
+  }
   c->label[label->n] = '\0';
   c->slot = s->slot;
   s->slot = (uint8_t)(s->adapter->format + UVC_FORMATS * UVC_VARIANT_OWN);

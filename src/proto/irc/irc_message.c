@@ -25,8 +25,41 @@ static int key_char(char c) {
          c == '.' || c == '/';
 }
 
+/* Whether a tag value p[0..n) may be relayed: UTF-8 (a WebSocket text frame must be) without
+ * NUL or CR, as message-tags says (LF, ';' and ' ' cannot be in it). */
+static int value_ok(const char* p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)p[i];
+    unsigned k, cp, j;
+    if (c < 0x80) {
+      if (c == '\0' || c == '\r') return 0;
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+      k = 1, cp = c & 0x1Fu;
+    else if (c >= 0xE0 && c <= 0xEF)
+      k = 2, cp = c & 0x0Fu;
+    else if (c >= 0xF0 && c <= 0xF4)
+      k = 3, cp = c & 0x07u;
+    else
+      return 0;
+    if (n - i <= k) return 0;
+    for (j = 1; j <= k; j++) {
+      if (((unsigned char)p[i + j] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | ((unsigned char)p[i + j] & 0x3Fu);
+    }
+    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
 /* Keeps the client-only tags of a tag section in g_tags (values stay escaped as they came):
- * those with a well-formed key, as many whole ones as fit in CLIENT_TAGS_MAX. */
+ * those with a well-formed key and value, as many whole ones as fit in CLIENT_TAGS_MAX. */
 static void take_client_tags(const irc_state_t* st, const uvc_irc_str_t* tags) {
   size_t i = 0;
   g_tags_len = 0;
@@ -38,6 +71,7 @@ static void take_client_tags(const irc_state_t* st, const uvc_irc_str_t* tags) {
     while (k < end && tags->p[k] != '=' && key_char(tags->p[k]))
       k++;
     if (tags->p[i] == '+' && k > i + 1 && (k == end || tags->p[k] == '=') &&
+        value_ok(tags->p + k, end - k) &&
         g_tags_len + (g_tags_len > 0) + (end - i) <= CLIENT_TAGS_MAX) {
       if (g_tags_len > 0) g_tags[g_tags_len++] = ';';
       memcpy(g_tags + g_tags_len, tags->p + i, end - i);

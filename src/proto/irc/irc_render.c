@@ -45,7 +45,7 @@ static uvc_msg_t* render_lines(const char* pre, size_t plen, const char* head, s
     p += taillen;
     memcpy(p, CRLF, 2);
     p += 2;
-    text += next;
+    if (next > 0) text += next; /* text may be NULL when there is none */
     tlen -= next;
   } while (tlen > 0);
   m->len = (uint32_t)(p - m->data);
