@@ -33,6 +33,7 @@
 #define UVC_STORE_SCHEMA   2     /* the schema version this code writes */
 #define UVC_STORE_POOL     4     /* idle connections kept at most */
 #define UVC_STORE_BUSY_MS  10000 /* how long to wait for another process holding the lock */
+#define UVC_STORE_CACHE_KB 512   /* SQLite page cache per connection */
 
 /* Store status codes: 0 is success, every error is negative. */
 #define UVC_STORE_ERRNO_MAP(X)                                         \

@@ -27,6 +27,9 @@
 #include <time.h>
 
 #include "schema.h"
+
+#define UVC_STR_(x) #x
+#define UVC_STR(x)  UVC_STR_(x)
 #include "uvchat/log.h"
 
 struct uvc_store {
@@ -169,6 +172,11 @@ static sqlite3* connect_db(const char* path, char* err, size_t errlen) {
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, UVC_STORE_BUSY_MS);
   if (rc == SQLITE_OK) rc = sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int*)NULL);
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+  /* 512 KiB of page cache per connection, not SQLite's 2 MB: history churns through pages
+   * (each event in, the oldest out) that would otherwise fill every connection's cache for
+   * nothing; the kernel keeps the file's pages anyway. */
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db, "PRAGMA cache_size=-" UVC_STR(UVC_STORE_CACHE_KB), NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     uvc_errf(err, errlen, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
