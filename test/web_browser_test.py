@@ -4,7 +4,7 @@ driven by python3-selenium through chromedriver) against the real uvchat.
 
 A browser user and a raw-socket text user (what nc would do) chat both ways in one room; an
 IRC user sends formatting; the browser user receives hostile text (markup, bidi overrides)
-and the page shows it as text; private messages, unread markers, rooms, topics, a phone-sized
+and the page shows it as text; older history loaded by scrolling up; private messages, unread markers, rooms, topics, a phone-sized
 window; the server is stopped and started again on the same web port, and the page
 reconnects by itself and rejoins its rooms. Screenshots go to --out.
 
@@ -111,7 +111,7 @@ class Server:
         self.argv = wrapper + [
             binary, "--config", conf, "--data-dir", data, "--port", "0", "--irc-port", "0",
             "--tls-port", "off", "--irc-tls-port", "off", "--listen", "web:" + web_listen,
-            "--log-level", "info",
+            "--log-level", "info", "--flood-burst", "200",  # the history step's 120 lines at once
         ]
         log("starting: " + " ".join(shlex.quote(a) for a in self.argv))
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
@@ -219,7 +219,7 @@ def start_browser(profile):
 
 
 JS_LINES = """
-return Array.from(document.querySelectorAll('#log > li')).map(li => li.textContent);
+return Array.from(document.querySelectorAll('#log > li.line')).map(li => li.textContent);
 """
 
 
@@ -325,6 +325,69 @@ def check_ircv3(page, bob, tom):
     page.wait_line("after the echo")
     assert line_time(page, "said once") == [1, when], (line_time(page, "said once"), when)
     log("IRCv3: the page shows server times (%s) and its own line once" % when)
+
+
+OLD_LINES = 120
+
+
+def check_older(page, tom):
+    """A room with more history than the page asks for on joining: scrolled to the top, the
+    message list gets the older lines above the others, in order, each once, the view staying
+    where it was; at the start of history it says so and asks no more."""
+    tom.send("/join #archive")
+    tom.expect("in #archive. /who lists them")
+    for i in range(1, OLD_LINES + 1):
+        tom.send("old line %03d" % i)
+    tom.send("/join #lobby")  # answered once the 120 lines before it were handled
+    tom.expect("people are in #lobby")
+    page.type("/join #archive")
+    wait_until(lambda: page.title() == "#archive", "the page to show #archive")
+
+    def shown():
+        return page.js("""return Array.from(document.querySelectorAll('#log > li.line'))
+            .map(li => /old line (\\d+)/.exec(li.textContent)).filter(Boolean).map(m => +m[1]);""")
+
+    def marker():
+        return page.js("return document.querySelector('#log > li.older-marker').textContent")
+
+    def top_line():
+        """[data-id, top on screen] of the first line in view."""
+        return page.js("""const log = document.getElementById('log');
+            const top = log.getBoundingClientRect().top;
+            const li = Array.from(log.querySelectorAll('li.line'))
+              .find(li => li.getBoundingClientRect().bottom > top);
+            return [li.dataset.id, li.getBoundingClientRect().top];""")
+
+    def where(line_id):
+        return page.js("""const li = document.querySelector('#log > li[data-id="' + arguments[0] + '"]');
+            return li ? li.getBoundingClientRect().top : null;""", line_id)
+
+    wait_until(lambda: shown() == list(range(OLD_LINES - 49, OLD_LINES + 1)),
+               "the last 50 lines of #archive (it shows %r)" % (shown(),))
+    wait_until(lambda: page.js("return window.uvchat.state.active.older") == "idle",
+               "#archive ready for older lines")
+    expect = list(range(OLD_LINES - 49, OLD_LINES + 1))
+    for lo in (OLD_LINES - 99, 1):  # 50 more, then the last 20 (fewer than asked: the start)
+        page.js("document.getElementById('log').scrollTop = 0")
+        anchor, was = top_line()
+        expect = list(range(lo, OLD_LINES + 1))
+        wait_until(lambda: shown() == expect, "lines %d.. above the others (it shows %r)" % (lo, shown()))
+        now = where(anchor)
+        assert now is not None and abs(now - was) <= 2, \
+            "the view jumped: the line at the top moved from %r to %r" % (was, now)
+        assert page.js("return document.getElementById('log').scrollTop") > 0
+    wait_until(lambda: marker() == "Start of history", "the start of history marked (%r)" % marker())
+    assert page.js("return window.uvchat.state.active.older") == "done"
+    # at the start, scrolling to the top again asks nothing and adds nothing
+    page.js("document.getElementById('log').scrollTop = 0")
+    page.js("document.getElementById('log').scrollTop = 1")
+    assert page.js("return window.uvchat.client.historyAsked.size") == 0
+    assert shown() == expect, shown()
+    assert not any(b[1] for b in page.buffers() if b[0] == "#archive"), page.buffers()
+    log("older history: %d lines of #archive by scrolling up, in order, each once" % len(expect))
+    page.d.find_element(By.ID, "leave").click()
+    wait_until(lambda: "#archive" not in [b[0] for b in page.buffers()], "#archive closed")
+    wait_until(lambda: page.title() == "#lobby", "back in #lobby")
 
 
 def check_hostile(page, tom):
@@ -442,6 +505,7 @@ def run(args):
         page.type("/me waves")
         tom.expect("* ann waves")
 
+        check_older(page, tom)
         check_hostile(page, tom)
 
         # An IRC user's formatting: bold and italic shown as such, colour codes gone.

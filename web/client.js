@@ -9,7 +9,9 @@ import { parseLine, buildLine, fold, isChannel, parseIsupport } from "./irc.js";
 
 // Capabilities the page uses when the server offers them; without them it does the same
 // work itself (local echo, local time). With draft/chathistory (and batch) it asks for a
-// room's last HISTORY_LINES messages when it joins it.
+// room's last HISTORY_LINES messages when it joins it, and for older ones when asked
+// (requestHistory); each request is remembered until its answer comes (takeHistoryRequest),
+// since the server answers a target's requests in order.
 export const WANTED_CAPS = ["server-time", "echo-message", "message-tags", "multi-prefix", "batch", "draft/chathistory"];
 export const HISTORY_LINES = 50;
 
@@ -41,6 +43,7 @@ export class IrcClient {
     this.offered = new Map(); // name -> value, from CAP LS
     this.isupport = { CASEMAPPING: "ascii", CHANTYPES: "#", PREFIX: "(o)@", NICKLEN: "32" };
     this.rooms = new Map(); // fold(name) -> name: the rooms to be in (rejoined on reconnect)
+    this.historyAsked = new Map();
     this.greeted = false; // went to the room the server's greeting named (once per page)
     this.attempt = 0;
     this.stopped = true;
@@ -76,6 +79,7 @@ export class IrcClient {
     this.registered = false;
     this.capsDone = false;
     this.caps = new Set();
+    this.historyAsked = new Map(); // fold(target) -> [{sub, limit}] not answered yet
     this.offered = new Map();
     this.nick = this.wantedNick;
     this.emit("status", { state: "connecting", attempt: this.attempt });
@@ -126,6 +130,7 @@ export class IrcClient {
     const ws = this.ws;
     this.ws = null;
     this.registered = false;
+    this.historyAsked = new Map(); // nothing asked on this connection is answered now
     for (const t of ["cap", "keepalive", "pingTimeout", "regain"]) this.cancel(t);
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
@@ -255,8 +260,7 @@ export class IrcClient {
       case "JOIN":
         if (msg.source && this.isMe(msg.source.nick) && p[0]) {
           this.rooms.set(this.fold(p[0]), p[0]);
-          if (this.caps.has("draft/chathistory") && this.caps.has("batch"))
-            this.send("CHATHISTORY", "LATEST", p[0], "*", String(HISTORY_LINES));
+          this.requestHistory("LATEST", p[0], "*", HISTORY_LINES);
         }
         break;
       case "PART":
@@ -273,6 +277,32 @@ export class IrcClient {
         break;
     }
     this.emit("message", msg);
+  }
+
+  // Whether the server answers CHATHISTORY here (draft/chathistory and batch enabled).
+  get hasHistory() {
+    return this.caps.has("draft/chathistory") && this.caps.has("batch");
+  }
+
+  // CHATHISTORY sub target ref limit, remembered until its batch (or FAIL) comes. False when
+  // the server has no history for us or the connection is down.
+  requestHistory(sub, target, ref, limit) {
+    if (!this.hasHistory || !this.send("CHATHISTORY", sub, target, ref, String(limit))) return false;
+    const k = this.fold(target);
+    const q = this.historyAsked.get(k) || [];
+    q.push({ sub, limit });
+    this.historyAsked.set(k, q);
+    return true;
+  }
+
+  // The oldest request for target not answered yet (null when none), now answered.
+  takeHistoryRequest(target) {
+    const k = this.fold(target);
+    const q = this.historyAsked.get(k);
+    if (!q || q.length === 0) return null;
+    const r = q.shift();
+    if (q.length === 0) this.historyAsked.delete(k);
+    return r;
   }
 
   onCap(msg) {

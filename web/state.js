@@ -3,12 +3,21 @@
 // the server, and the commands people type. It listens to an IrcClient and tells the page
 // what changed through on("change", fn(what, buffer, extra)); it never touches the DOM, so
 // Node's tests drive it too.
+//
+// Older history: loadOlder(key) asks CHATHISTORY BEFORE the oldest message shown (msgid=, or
+// timestamp= without one) for OLDER_LINES more; the answer goes above every line, without
+// the lines already shown (by msgid), and announced as "older" (b, {lines, before}). Each
+// buffer's b.older says where that stands: "idle" (more may exist), "loading" (one request
+// in flight: never two), "done" (the server sent fewer than asked: the start of history),
+// "none" (the server keeps nothing here for us), "full" (MAX_LINES on the page); changes
+// are announced as "older-state" (b).
 
 import { splitText, parsePrefix } from "./irc.js";
 import { parseCtcp, mentions, plain } from "./format.js";
 
 export const SERVER_KEY = "\u0000server";
 const MAX_LINES = 1000;
+export const OLDER_LINES = 50;
 // Room for the text of a PRIVMSG: 512 bytes less CRLF, the command, the target and the
 // prefix the server puts in front (":nick!~user@host "), with some margin.
 const TEXT_BYTES = 380;
@@ -70,6 +79,7 @@ export class ChatState {
         members: new Map(), // fold(nick) -> {nick, prefix}
         namesPending: null,
         joined: false,
+        older: "idle",
       };
       this.buffers.set(key, b);
       this.emit("buffers");
@@ -137,7 +147,15 @@ export class ChatState {
       text: text || "",
       self: !!opts.self,
       mention: !!opts.highlight && b.kind === "room",
+      msgid: opts.msgid || "",
+      serverTime: !!opts.serverTime, // the time came from the server (a timestamp= reference)
     };
+    if (opts.past && line.msgid && b.lines.some((l) => l.msgid === line.msgid)) return null; // shown already
+    if (this.collect && this.collect.buffer === b) {
+      // an older message: put above the others when its batch ends
+      this.collect.collected.push(line);
+      return line;
+    }
     b.lines.push(line);
     if (b.lines.length > MAX_LINES) b.lines.splice(0, b.lines.length - MAX_LINES);
     const inView = b.key === this.activeKey && this.visible;
@@ -180,7 +198,9 @@ export class ChatState {
   onDisconnected(d) {
     if (!this.connected) return;
     this.connected = false;
+    this.batches.clear();
     for (const b of this.buffers.values()) {
+      if (b.older === "loading") this.setOlder(b, "idle");
       if (b.kind === "room") {
         b.joined = false;
         b.members.clear();
@@ -208,33 +228,128 @@ export class ChatState {
     return !!batch && batch.type === "chathistory";
   }
 
-  // BATCH +id chathistory #room ... BATCH -id: the room's earlier messages between markers.
+  // BATCH +id chathistory TARGET ... BATCH -id: the answer to the oldest CHATHISTORY request
+  // for TARGET. The last messages (LATEST, on joining) are shown between markers; older ones
+  // (BEFORE) are collected and inserted above the oldest line shown.
   onBatch(m) {
     const ref = m.params[0] || "";
     const id = ref.slice(1);
     if (ref.startsWith("+")) {
-      const batch = { type: m.params[1] || "", target: m.params[2] || "", lines: 0 };
+      const batch = { type: m.params[1] || "", target: m.params[2] || "", count: 0, collected: [] };
       this.batches.set(id, batch);
-      if (batch.type === "chathistory" && this.client.isChannel(batch.target))
-        this.add(this.room(batch.target), "info", "", "Earlier messages:", { time: this.time(m) });
+      if (batch.type !== "chathistory") return;
+      batch.req = this.client.takeHistoryRequest(batch.target);
+      const isRoom = this.client.isChannel(batch.target);
+      batch.buffer = isRoom ? this.room(batch.target) : this.get(batch.target);
+      batch.older = !!batch.req && batch.req.sub === "BEFORE" && !!batch.buffer;
+      if (isRoom && !batch.older) this.add(batch.buffer, "info", "", "Earlier messages:", { time: this.time(m) });
     } else if (ref.startsWith("-")) {
       const batch = this.batches.get(id);
       this.batches.delete(id);
-      if (batch && batch.type === "chathistory" && this.client.isChannel(batch.target))
-        this.add(this.room(batch.target), "info", "", "End of earlier messages", { time: this.now() });
+      if (!batch || batch.type !== "chathistory") return;
+      const b = batch.buffer;
+      if (batch.older) batch.added = this.insertOlder(b, batch.collected);
+      else if (this.client.isChannel(batch.target)) this.add(b, "info", "", "End of earlier messages", { time: this.now() });
+      if (!b || !batch.req) return;
+      if (batch.count < batch.req.limit) this.setOlder(b, "done");
+      else if (batch.older && batch.added === 0) this.setOlder(b, "done"); // nothing new: no end of asking
+      else if (b.older === "loading") this.setOlder(b, b.lines.length >= MAX_LINES ? "full" : "idle");
+      else this.emit("older-state", b); // the last messages came: older ones may be asked for
+    }
+  }
+
+  setOlder(b, st) {
+    if (b.older === st) return;
+    b.older = st;
+    this.emit("older-state", b);
+  }
+
+  // How to refer to the oldest message shown: its msgid, else the server's time of the
+  // oldest line that has one, else now.
+  oldestRef(b) {
+    let l = b.lines.find((x) => x.msgid);
+    if (l) return "msgid=" + l.msgid;
+    l = b.lines.find((x) => x.serverTime);
+    return "timestamp=" + (l ? l.time : this.now()).toISOString();
+  }
+
+  // Whether loadOlder(b) would ask: history on, nothing asked for b and not answered yet
+  // (its last messages on joining included), and more may exist.
+  canLoadOlder(b) {
+    const c = this.client;
+    if (!b || b.kind === "server" || !this.connected || !c.hasHistory || b.older !== "idle") return false;
+    if (b.kind === "room" && !b.joined) return false;
+    const asked = c.historyAsked.get(b.key);
+    return !asked || asked.length === 0;
+  }
+
+  // Ask for the messages before the oldest one shown in b (the one in view by default).
+  loadOlder(key = this.activeKey) {
+    const b = this.buffers.get(key);
+    if (!this.canLoadOlder(b)) return false;
+    if (!this.client.requestHistory("BEFORE", b.name, this.oldestRef(b), OLDER_LINES)) return false;
+    this.setOlder(b, "loading");
+    return true;
+  }
+
+  // Older lines (oldest first) above all the others, without those shown already; no more
+  // than MAX_LINES in all (the newest of them kept).
+  insertOlder(b, lines) {
+    const seen = new Set(b.lines.map((l) => l.msgid).filter(Boolean));
+    let fresh = lines.filter((l) => {
+      if (!l.msgid) return true;
+      if (seen.has(l.msgid)) return false;
+      seen.add(l.msgid);
+      return true;
+    });
+    const room = Math.max(0, MAX_LINES - b.lines.length);
+    if (fresh.length > room) fresh = room ? fresh.slice(-room) : [];
+    if (fresh.length === 0) return 0;
+    const before = b.lines[0] || null;
+    b.lines.unshift(...fresh);
+    this.emit("older", b, { lines: fresh, before });
+    return fresh.length;
+  }
+
+  // FAIL CHATHISTORY CODE SUB [TARGET] :why: the request it answers gets no batch.
+  onFail(m) {
+    const p = m.params;
+    if ((p[0] || "").toUpperCase() !== "CHATHISTORY") return;
+    const targeted = p.length >= 5 ? p[3] : null; // INVALID_TARGET, MESSAGE_ERROR
+    for (const b of this.buffers.values()) {
+      if (targeted !== null ? b.key !== this.key(targeted) : b.older !== "loading") continue;
+      this.client.takeHistoryRequest(b.name);
+      this.setOlder(b, "none");
     }
   }
 
   onMessage(m) {
+    const id = m.tags && m.tags.batch;
+    const batch = id ? this.batches.get(id) : null;
+    if (batch && batch.type === "chathistory") batch.count++;
+    this.collect = batch && batch.older ? batch : null;
+    try {
+      this.handle(m);
+    } finally {
+      this.collect = null;
+    }
+  }
+
+  handle(m) {
     const c = this.client;
     const p = m.params;
     const from = m.source ? m.source.nick : "";
     const time = this.time(m);
     const server = this.buffers.get(SERVER_KEY);
     const past = this.past(m);
+    const msgid = (m.tags && m.tags.msgid) || "";
+    const serverTime = !!(m.tags && m.tags.time);
     switch (m.command) {
       case "BATCH":
         this.onBatch(m);
+        return;
+      case "FAIL":
+        this.onFail(m);
         return;
       case "PRIVMSG":
       case "NOTICE": {
@@ -259,7 +374,7 @@ export class ChatState {
           body = ctcp.text;
         }
         const highlight = !past && !self && (b.kind === "query" || mentions(body, c.nick));
-        this.add(b, type, from || (m.source ? m.source.raw : ""), body, { time, self, notify: !past, highlight });
+        this.add(b, type, from || (m.source ? m.source.raw : ""), body, { time, self, notify: !past, highlight, past, msgid, serverTime });
         return;
       }
       case "JOIN": {
@@ -359,7 +474,7 @@ export class ChatState {
       case "TOPIC": {
         const b = this.room(p[0]);
         const topic = p[1] || "";
-        this.add(b, "topic", from, topic ? `${from} set the topic: ${topic}` : `${from} cleared the topic`, { time });
+        this.add(b, "topic", from, topic ? `${from} set the topic: ${topic}` : `${from} cleared the topic`, { time, past, msgid, serverTime });
         if (past) return; // an old topic: the room's is the one 332 gave
         b.topic = topic;
         b.topicBy = from;
@@ -674,6 +789,7 @@ export class ChatState {
         return;
       case "clear":
         b.lines = [];
+        if (b.older === "idle") this.setOlder(b, "done"); // cleared: not to be filled again
         this.emit("active", b);
         return;
       case "help":

@@ -8,6 +8,14 @@ import { SERVER_KEY } from "./state.js";
 import { parsePrefix } from "./irc.js";
 
 const MAX_DOM_LINES = 1000;
+const NEAR_TOP_PX = 80; // scrolled this close to the top: older messages are asked for
+
+const OLDER_TEXT = {
+  loading: "Loading older messages…",
+  done: "Start of history",
+  none: "No earlier messages are kept here",
+  full: "Older messages are not shown here (1000 lines at most)",
+};
 
 // An element with properties and children (strings become text nodes).
 export function el(tag, props = {}, ...children) {
@@ -133,6 +141,9 @@ export class Ui {
       if (b.kind === "room" && !b.joined) state.join(b.name);
       else state.close(b.key);
     });
+    e.log.addEventListener("scroll", () => {
+      if (e.log.scrollTop < NEAR_TOP_PX) state.loadOlder(state.activeKey);
+    }, { passive: true });
     e.menuToggle.addEventListener("click", () => this.toggle(e.sidebar, e.menuToggle));
     e.membersToggle.addEventListener("click", () => this.toggle(e.members, e.membersToggle));
     this.doc.addEventListener("visibilitychange", () => {
@@ -177,6 +188,15 @@ export class Ui {
         break;
       case "line":
         if (b.key === this.state.activeKey) this.appendLine(b.lines, extra);
+        break;
+      case "older":
+        if (b.key === this.state.activeKey) this.insertOlder(extra.lines, extra.before);
+        break;
+      case "older-state":
+        if (b.key === this.state.activeKey) {
+          this.renderOlderMarker();
+          this.fillUp();
+        }
         break;
       case "members":
         if (b.key === this.state.activeKey) this.renderMembers();
@@ -275,16 +295,52 @@ export class Ui {
   renderLog() {
     const b = this.state.active;
     const frag = this.doc.createDocumentFragment();
+    this.e.older = el("li", { class: "older-marker", hidden: true });
+    frag.append(this.e.older);
     for (const line of b.lines.slice(-MAX_DOM_LINES)) frag.append(this.lineEl(line));
     this.e.log.replaceChildren(frag);
     this.e.log.scrollTop = this.e.log.scrollHeight;
+    this.renderOlderMarker();
+    this.fillUp();
+  }
+
+  // Above the lines: whether older ones are coming, or there are none (for a server that
+  // keeps history).
+  renderOlderMarker() {
+    const b = this.state.active;
+    // Its room is kept while more may come, so that "Loading…" moves no line.
+    this.e.older.textContent = OLDER_TEXT[b.older] || "";
+    this.e.older.hidden = b.kind === "server" || !this.client.hasHistory;
+  }
+
+  // Lines that do not fill the log leave nothing to scroll: ask for older ones at once.
+  fillUp() {
+    const log = this.e.log;
+    if (log.scrollHeight - log.clientHeight < NEAR_TOP_PX || log.scrollTop < NEAR_TOP_PX)
+      this.state.loadOlder(this.state.activeKey);
+  }
+
+  // Older lines above the line `before` (null: above all), the view kept where it was: the
+  // first line in view stays at the same height on screen.
+  insertOlder(lines, before) {
+    const log = this.e.log;
+    const top = log.getBoundingClientRect().top;
+    const items = Array.from(log.children).filter((x) => x.classList.contains("line"));
+    const anchor = items.find((x) => x.getBoundingClientRect().bottom > top) || null;
+    const was = anchor ? anchor.getBoundingClientRect().top : 0;
+    const frag = this.doc.createDocumentFragment();
+    for (const line of lines) frag.append(this.lineEl(line));
+    const next = (before && log.querySelector(`li[data-id="${before.id}"]`)) || this.e.older.nextSibling;
+    log.insertBefore(frag, next);
+    while (log.childElementCount > MAX_DOM_LINES + 1) log.lastElementChild.remove();
+    if (anchor && anchor.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - was;
   }
 
   appendLine(lines, line) {
     const log = this.e.log;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     log.append(this.lineEl(line));
-    while (log.childElementCount > MAX_DOM_LINES) log.firstElementChild.remove();
+    while (log.childElementCount > MAX_DOM_LINES + 1) this.e.older.nextElementSibling.remove();
     if (atBottom || line.self) log.scrollTop = log.scrollHeight;
   }
 
@@ -306,7 +362,7 @@ export class Ui {
       default:
         parts.push(el("bdi", { class: "text", dir: "auto" }, plain(line.text)));
     }
-    return el("li", { class: cls.join(" ") }, ...parts);
+    return el("li", { class: cls.join(" "), "data-id": line.id }, ...parts);
   }
 
   renderMembers() {

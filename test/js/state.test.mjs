@@ -281,3 +281,156 @@ test("without draft/chathistory nothing is asked on joining", () => {
   ws.recv(":ann!~web@uvchat JOIN #dev");
   assert.ok(!ws.take().some((l) => l.startsWith("CHATHISTORY")));
 });
+
+// ---- older history, as the page is scrolled up ------------------------------------------
+
+const HIST = "server-time message-tags batch draft/chathistory";
+
+// #dev joined with its last `n` messages, msgid m<i> for message i (1 the oldest of them).
+function joinedWithHistory(n, first = 1) {
+  const s = setup(HIST);
+  s.ws.recv(":ann!~web@uvchat JOIN #dev");
+  s.ws.take();
+  s.state.setActive("#dev");
+  s.ws.recv(":uvchat BATCH +l1 chathistory #dev", ...historyLines("l1", first, first + n - 1), ":uvchat BATCH -l1");
+  return s;
+}
+
+function historyLines(batch, from, to, target = "#dev", nick = "alice") {
+  const out = [];
+  for (let i = from; i <= to; i++) {
+    const t = new Date(Date.UTC(2023, 10, 14, 0, 0, i)).toISOString();
+    out.push(`@batch=${batch};time=${t};msgid=m${i} :${nick}!text@uvchat PRIVMSG ${target} :line ${i}`);
+  }
+  return out;
+}
+
+const messages = (b) => b.lines.filter((l) => l.type === "privmsg").map((l) => l.text);
+const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`);
+
+test("older messages are asked for before the oldest one shown, once at a time, and go above it", () => {
+  const { ws, state } = joinedWithHistory(50, 51);
+  const dev = state.get("#dev");
+  assert.equal(dev.older, "idle");
+  assert.ok(state.loadOlder());
+  assert.equal(dev.older, "loading");
+  assert.deepEqual(ws.take(), ["CHATHISTORY BEFORE #dev msgid=m51 50"]);
+  assert.equal(state.loadOlder(), false); // never two at once
+  assert.deepEqual(ws.take(), []);
+  const events = [];
+  state.on((what, b, extra) => events.push([what, extra]));
+  ws.recv(":uvchat BATCH +b1 chathistory #dev", ...historyLines("b1", 1, 50), ":uvchat BATCH -b1");
+  assert.deepEqual(messages(dev), range(1, 100));
+  // above every line shown, oldest first
+  assert.deepEqual(texts(dev).slice(0, 50).map((x) => x[2]), range(1, 50));
+  assert.equal(dev.older, "idle"); // 50 asked, 50 came: there may be more
+  const older = events.find((e) => e[0] === "older");
+  assert.equal(older[1].lines.length, 50);
+  assert.equal(older[1].before.text, "You joined #dev");
+  assert.ok(!events.some((e) => e[0] === "line")); // nothing appended at the bottom
+  assert.equal(dev.unread, 0);
+});
+
+test("fewer than asked is the start of history: nothing more is asked", () => {
+  const { ws, state } = joinedWithHistory(50, 21);
+  const dev = state.get("#dev");
+  state.loadOlder();
+  ws.take();
+  ws.recv(":uvchat BATCH +b1 chathistory #dev", ...historyLines("b1", 1, 20), ":uvchat BATCH -b1");
+  assert.deepEqual(messages(dev), range(1, 70));
+  assert.equal(dev.older, "done");
+  assert.equal(state.loadOlder(), false);
+  assert.deepEqual(ws.take(), []);
+});
+
+test("a room whose last messages were fewer than asked has no older ones to ask for", () => {
+  const { ws, state } = joinedWithHistory(7);
+  assert.equal(state.get("#dev").older, "done");
+  assert.equal(state.loadOlder(), false);
+  assert.deepEqual(ws.take(), []);
+});
+
+test("nothing older is asked for before the last messages of a joined room came", () => {
+  const { ws, state } = setup(HIST);
+  ws.recv(":ann!~web@uvchat JOIN #dev");
+  ws.take();
+  state.setActive("#dev");
+  assert.equal(state.loadOlder(), false);
+  assert.deepEqual(ws.take(), []);
+});
+
+test("older lines already shown are not shown twice (by msgid), and an answer of nothing new ends the asking", () => {
+  const { ws, state } = joinedWithHistory(50, 51);
+  const dev = state.get("#dev");
+  state.loadOlder();
+  ws.take();
+  // an answer that overlaps what is shown: 11..60
+  ws.recv(":uvchat BATCH +b1 chathistory #dev", ...historyLines("b1", 11, 60), ":uvchat BATCH -b1");
+  assert.deepEqual(messages(dev), range(11, 100));
+  assert.equal(new Set(dev.lines.filter((l) => l.msgid).map((l) => l.msgid)).size, 90);
+  state.loadOlder();
+  assert.deepEqual(ws.take(), ["CHATHISTORY BEFORE #dev msgid=m11 50"]);
+  ws.recv(":uvchat BATCH +b2 chathistory #dev", ...historyLines("b2", 11, 60), ":uvchat BATCH -b2");
+  assert.deepEqual(messages(dev), range(11, 100));
+  assert.equal(dev.older, "done"); // 50 came, none new: asking again would loop
+});
+
+test("older messages are never unread nor mentions, even in a room not in view", () => {
+  const { ws, state } = joinedWithHistory(50, 51);
+  const dev = state.get("#dev");
+  state.loadOlder();
+  ws.take();
+  state.setActive("#lobby");
+  ws.recv(
+    ":uvchat BATCH +b1 chathistory #dev",
+    "@batch=b1;time=2023-11-14T00:00:00.000Z;msgid=x1 :alice!text@uvchat PRIVMSG #dev :ann, look",
+    "@batch=b1;time=2023-11-14T00:00:01.000Z;msgid=x2 :alice!text@uvchat TOPIC #dev :old topic",
+    ":uvchat BATCH -b1",
+  );
+  assert.equal(dev.unread, 0);
+  assert.ok(!dev.highlight);
+  assert.ok(!dev.topic);
+  assert.equal(messages(dev)[0], "ann, look");
+  assert.equal(dev.older, "done");
+});
+
+test("a private conversation asks for older messages too, by timestamp when no line has a msgid", () => {
+  const { ws, state } = setup("server-time batch draft/chathistory"); // no message-tags: no msgid
+  ws.recv("@time=2024-01-01T11:00:00.000Z :bob!~b@uvchat PRIVMSG ann :hi");
+  const q = state.get("bob");
+  state.setActive(q.key);
+  assert.ok(state.loadOlder());
+  assert.deepEqual(ws.take(), ["CHATHISTORY BEFORE bob timestamp=2024-01-01T11:00:00.000Z 50"]);
+  ws.recv(
+    ":uvchat BATCH +p1 chathistory bob",
+    "@batch=p1;time=2024-01-01T10:00:00.000Z :bob!~b@uvchat PRIVMSG ann :earlier",
+    "@batch=p1;time=2024-01-01T10:00:01.000Z :ann!~web@uvchat PRIVMSG bob :my answer",
+    ":uvchat BATCH -p1",
+  );
+  assert.deepEqual(messages(q), ["earlier", "my answer", "hi"]);
+  assert.equal(q.older, "done");
+  assert.equal(q.unread, 0);
+});
+
+test("a refused request ends the asking for that buffer and frees the next one", () => {
+  const { ws, state } = setup(HIST);
+  ws.recv("@time=2024-01-01T11:00:00.000Z;msgid=q1 :bob!~b@uvchat PRIVMSG ann :hi");
+  const q = state.get("bob");
+  state.setActive(q.key);
+  state.loadOlder();
+  ws.take();
+  ws.recv(":uvchat FAIL CHATHISTORY INVALID_TARGET BEFORE bob :Messages could not be retrieved");
+  assert.equal(q.older, "none");
+  assert.ok(!state.client.historyAsked.has("bob"));
+  assert.equal(state.loadOlder(), false);
+});
+
+test("a request in flight when the connection drops is forgotten: not loading, nothing pending", () => {
+  const { ws, state, client } = joinedWithHistory(50, 51);
+  const dev = state.get("#dev");
+  state.loadOlder();
+  ws.drop();
+  assert.equal(dev.older, "idle");
+  assert.equal(state.loadOlder(), false); // not connected
+  assert.equal(client.historyAsked.size, 0);
+});
