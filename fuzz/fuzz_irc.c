@@ -37,34 +37,6 @@ static user_t users[N_USERS];
 static uvc_core_t core;
 static int trace = -1; /* FUZZ_TRACE=1: what each user gets, on stderr */
 
-/* Whether p[0..n) is UTF-8 (RFC 3629). */
-static int utf8_ok(const unsigned char* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = p[i], k, need, cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-      need = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-      need = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-      need = 3, cp = c & 0x07;
-    else
-      return 0;
-    for (k = 1; k <= need; k++) {
-      if (i + k >= n || (p[i + k] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-    i += need + 1;
-  }
-  return 1;
-}
-
 /* One IRC line a[0..n) without its CRLF: no NUL, CR or LF, the limits of irc.h. */
 static void check_irc_line(const unsigned char* p, size_t n) {
   size_t tags = 0;
@@ -119,7 +91,7 @@ static void check_ws(const unsigned char* p, size_t len) {
     }
     if (n > len - i) abort();
     check_irc_line(p + i, (size_t)n);
-    if (!utf8_ok(p + i, (size_t)n)) abort(); /* a text frame must be UTF-8: browsers drop it */
+    if (!fuzz_utf8_ok(p + i, (size_t)n)) abort(); /* a text frame must be UTF-8: browsers drop it */
     i += (size_t)n;
   }
 }
@@ -310,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } else if (sel >= 0xE0) { /* a timeout: the client is told first */
         if (a->on_farewell != NULL) a->on_farewell(&core, &who->s, UVC_LEAVE_IDLE, "timed out");
         who->closing = 1;
-      } else if (a == &uvc_irc_ws_text_adapter && !utf8_ok(data + i + 1, len)) {
+      } else if (a == &uvc_irc_ws_text_adapter && !fuzz_utf8_ok(data + i + 1, len)) {
         /* web.c closes a WebSocket whose text message is not UTF-8: no such line comes */
       } else if (len > max) { /* the framer's limit */
         if (a->on_toolong != NULL) a->on_toolong(&core, &who->s);

@@ -40,33 +40,6 @@ static int trace = -1;             /* FUZZ_TRACE=1: the output and the lines, on
 static unsigned char out[1 << 16]; /* what went out after the 101 */
 static size_t out_len;
 
-static int utf8_ok(const unsigned char* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = p[i], k, need, cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-      need = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-      need = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-      need = 3, cp = c & 0x07;
-    else
-      return 0;
-    for (k = 1; k <= need; k++) {
-      if (i + k >= n || (p[i + k] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-    i += need + 1;
-  }
-  return 1;
-}
-
 /* One HTTP response: status line, header lines of printable ASCII, a blank line, a body. */
 static void check_response(const unsigned char* p, size_t n) {
   size_t i = 0, clen = (size_t)-1;
@@ -133,12 +106,13 @@ static void check_frames(const unsigned char* p, size_t n) {
     if (len > n - i) abort();
     switch (op) {
       case 0x1:
-        if (!utf8_ok(p + i, (size_t)len)) abort();
+        if (!fuzz_utf8_ok(p + i, (size_t)len)) abort();
         break;
       case 0x2:
         break;
       case 0x8: /* close: nothing, or a code and a UTF-8 reason */
-        if (len > 125 || len == 1 || (len > 2 && !utf8_ok(p + i + 2, (size_t)len - 2))) abort();
+        if (len > 125 || len == 1 || (len > 2 && !fuzz_utf8_ok(p + i + 2, (size_t)len - 2)))
+          abort();
         break;
       case 0x9:
       case 0xA:
@@ -167,7 +141,7 @@ void uvc_conn_queue(uvc_client_t* c, uvc_msg_t* m) {
 
 void uvc_conn_close(uvc_client_t* c, uvc_leave_t why, const char* text, size_t len, int grace) {
   (void)why;
-  if (text != NULL && !utf8_ok((const unsigned char*)text, len)) abort(); /* it is logged */
+  if (text != NULL && !fuzz_utf8_ok((const unsigned char*)text, len)) abort(); /* it is logged */
   if (c->state != UVC_CONN_OPEN) {
     if (!grace) graceful = 0;
     return;

@@ -138,6 +138,18 @@ static void irc_colours_leave_no_digits(void** state) {
                       "04,01red"); /* IRC users keep them */
 }
 
+/* The one UTF-8 check (WebSocket text frames, IRC tag values): RFC 3629 exactly. */
+static void utf8_validity(void** state) {
+  (void)state;
+  assert_true(uvc_utf8_valid("", 0));
+  assert_true(uvc_utf8_valid("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 14));
+  assert_false(uvc_utf8_valid("\xC0\xAF", 2));         /* overlong */
+  assert_false(uvc_utf8_valid("\xED\xA0\x80", 3));     /* a surrogate */
+  assert_false(uvc_utf8_valid("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+  assert_false(uvc_utf8_valid("\xE2\x82", 2));         /* truncated */
+  assert_false(uvc_utf8_valid("a\x80", 2));            /* a lone continuation byte */
+}
+
 static void blank_and_cut(void** state) {
   (void)state;
   assert_true(uvc_text_is_blank("", 0));
@@ -156,6 +168,7 @@ int main(void) {
       cmocka_unit_test(bidi_overrides_are_removed),
       cmocka_unit_test(irc_formatting_kept_on_request),
       cmocka_unit_test(irc_colours_leave_no_digits),
+      cmocka_unit_test(utf8_validity),
       cmocka_unit_test(blank_and_cut),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

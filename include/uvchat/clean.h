@@ -28,6 +28,9 @@ int uvc_text_is_blank(const char* s, size_t len);
  * a password, once it has been handled). */
 void uvc_wipe(void* p, size_t n);
 
+/* 1 when s[0..len) is valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+int uvc_utf8_valid(const char* s, size_t len);
+
 /* The longest prefix of s[0..len) (valid UTF-8) that fits in max bytes without cutting a
  * character in two. */
 size_t uvc_utf8_cut(const char* s, size_t len, size_t max);

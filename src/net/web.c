@@ -153,38 +153,6 @@ static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t* data, size_t 
   return (ssize_t)len;
 }
 
-/* Whether p[0..n) is valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
-static int valid_utf8(const unsigned char* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char b = p[i];
-    size_t k;
-    uint32_t cp;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    if (b >= 0xC2 && b <= 0xDF)
-      k = 1, cp = b & 0x1F;
-    else if (b >= 0xE0 && b <= 0xEF)
-      k = 2, cp = b & 0x0F;
-    else if (b >= 0xF0 && b <= 0xF4)
-      k = 3, cp = b & 0x07;
-    else
-      return 0;
-    if (i + k >= n) return 0;
-    for (size_t j = 1; j <= k; j++) {
-      if ((p[i + j] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[i + j] & 0x3F);
-    }
-    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    i += k + 1;
-  }
-  return 1;
-}
-
 /* One whole message from the client: one IRC line (a trailing CR LF is allowed). */
 static void ws_message(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg* arg,
                        void* ud) {
@@ -192,7 +160,7 @@ static void ws_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
   char line[UVC_LINE_FLOOR + 2];
   size_t n = arg->msg_length;
   if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME) return;
-  if (arg->opcode == WSLAY_TEXT_FRAME && !valid_utf8(arg->msg, n)) {
+  if (arg->opcode == WSLAY_TEXT_FRAME && !uvc_utf8_valid((const char*)arg->msg, n)) {
     static const char kWhy[] = "a text message that is not UTF-8";
     (void)wslay_event_queue_close(ctx, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA, (const uint8_t*)kWhy,
                                   sizeof(kWhy) - 1);

@@ -212,6 +212,21 @@ int uvc_text_is_blank(const char* s, size_t len) {
   return 1;
 }
 
+int uvc_utf8_valid(const char* text, size_t len) {
+  const unsigned char* in = (const unsigned char*)text;
+  size_t i = 0;
+  while (i < len) {
+    int n;
+    if (in[i] < 0x80) {
+      i++;
+      continue;
+    }
+    if ((n = utf8_seq(in, len, i)) < 0) return 0;
+    i += (size_t)n;
+  }
+  return 1;
+}
+
 size_t uvc_utf8_cut(const char* s, size_t len, size_t max) {
   size_t k;
   if (len <= max) return len;

@@ -28,34 +28,7 @@ static int key_char(char c) {
 /* Whether a tag value p[0..n) may be relayed: UTF-8 (a WebSocket text frame must be) without
  * NUL or CR, as message-tags says (LF, ';' and ' ' cannot be in it). */
 static int value_ok(const char* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = (unsigned char)p[i];
-    unsigned k, cp, j;
-    if (c < 0x80) {
-      if (c == '\0' || c == '\r') return 0;
-      i++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-      k = 1, cp = c & 0x1Fu;
-    else if (c >= 0xE0 && c <= 0xEF)
-      k = 2, cp = c & 0x0Fu;
-    else if (c >= 0xF0 && c <= 0xF4)
-      k = 3, cp = c & 0x07u;
-    else
-      return 0;
-    if (n - i <= k) return 0;
-    for (j = 1; j <= k; j++) {
-      if (((unsigned char)p[i + j] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | ((unsigned char)p[i + j] & 0x3Fu);
-    }
-    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    i += k + 1;
-  }
-  return 1;
+  return memchr(p, '\0', n) == NULL && memchr(p, '\r', n) == NULL && uvc_utf8_valid(p, n);
 }
 
 /* Keeps the client-only tags of a tag section in g_tags (values stay escaped as they came):
