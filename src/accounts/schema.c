@@ -46,7 +46,8 @@ const char* const uvc_schema_migrations[] = {
     " data BLOB NOT NULL);"
     "CREATE INDEX room_chunks_seq ON room_chunks(room, first_seq);"
     "CREATE TABLE room_state(room TEXT PRIMARY KEY COLLATE NOCASE,"
-    " floor INTEGER NOT NULL, count INTEGER NOT NULL, last_seq INTEGER NOT NULL) WITHOUT ROWID",
+    " first INTEGER NOT NULL, skip INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL) WITHOUT ROWID",
 };
 
 _Static_assert(sizeof(uvc_schema_migrations) / sizeof(uvc_schema_migrations[0]) == UVC_STORE_SCHEMA,

@@ -68,6 +68,11 @@ typedef enum {
   OP_HIST_PRUNE
 } op_t;
 
+/* A room's kept events: see "Rooms in chunks" below. */
+typedef struct room_state {
+  int64_t first, skip, count, last_seq;
+} room_state_t;
+
 typedef struct store_req {
   uv_work_t work;
   uvc_store_t* store;
@@ -98,7 +103,7 @@ typedef struct store_req {
   const char** rooms;
   size_t n_rooms;
   int64_t now_ms;
-  int64_t room_floor; /* fetch of a room: the first seq it keeps */
+  room_state_t room; /* fetch of a room: what it keeps */
   uvc_store_hist_cb hist_cb;
   uvc_store_targets_cb targets_cb;
   char error[160]; /* SQLite's message when status is UVC_STORE_DB, for the log */
@@ -216,7 +221,10 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   int64_t version = 0, rows = 0;
   int rc, v;
   char* msg = NULL;
-  rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+  /* 16 KiB pages for a new database (an existing one keeps its size): a batch of history is
+   * a few large rows, and bigger pages write it in a quarter of the WAL frames and calls. */
+  rc = sqlite3_exec(db, "PRAGMA page_size=16384", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
   if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
     const unsigned char* mode = sqlite3_column_text(st, 0);
     if (mode == NULL || strcmp((const char*)mode, "wal") != 0) rc = SQLITE_CANTOPEN;
@@ -792,28 +800,27 @@ static int trim_touched(store_req_t* r, sqlite3* db) {
 /* ---- Rooms in chunks -------------------------------------------------------------------
  *
  * A room's events are kept in room_chunks, one row per batch (hchunk.h), with disjoint
- * ranges of seq in order; room_state says from which seq on they are kept (floor), how
- * many (count) and the last seq. The count bound moves the floor up and deletes the chunks
- * wholly below it, so that a read sees exactly the events kept. */
+ * ranges of seq in order, each chunk's events in order. room_state says which chunk is the
+ * oldest (first: its first_seq) and how many of its first events the count bound has
+ * already taken (skip: they are no longer shown), how many events are kept (count) and the
+ * last seq. The count bound deletes whole chunks and moves skip, by arithmetic on the
+ * chunks' counts: it never reads a chunk's bytes. A read sees exactly the events kept. */
 
-#define ROOM_CHUNK_MAX 500 /* events per chunk when chunks are rewritten (a merge, a migration) */
-
-typedef struct room_state {
-  int64_t floor, count, last_seq;
-} room_state_t;
+#define ROOM_CHUNK_MAX 500 /* events per chunk at most: a read decodes whole chunks */
 
 static int room_state_get(sqlite3* db, const char* room, room_state_t* rs) {
   int rc;
   sqlite3_stmt* st =
-      cached(db, "SELECT floor, count, last_seq FROM room_state WHERE room = ?1", &rc);
+      cached(db, "SELECT first, skip, count, last_seq FROM room_state WHERE room = ?1", &rc);
   memset(rs, 0, sizeof(*rs));
   if (st == NULL) return rc;
   rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    rs->floor = sqlite3_column_int64(st, 0);
-    rs->count = sqlite3_column_int64(st, 1);
-    rs->last_seq = sqlite3_column_int64(st, 2);
+    rs->first = sqlite3_column_int64(st, 0);
+    rs->skip = sqlite3_column_int64(st, 1);
+    rs->count = sqlite3_column_int64(st, 2);
+    rs->last_seq = sqlite3_column_int64(st, 3);
     rc = SQLITE_OK;
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_OK;
@@ -825,17 +832,23 @@ static int room_state_get(sqlite3* db, const char* room, room_state_t* rs) {
 static int room_state_put(sqlite3* db, const char* room, const room_state_t* rs) {
   int rc;
   sqlite3_stmt* st = cached(db,
-                            "INSERT OR REPLACE INTO room_state(room, floor, count, last_seq)"
-                            " VALUES(?1, ?2, ?3, ?4)",
+                            "INSERT OR REPLACE INTO room_state(room, first, skip, count, last_seq)"
+                            " VALUES(?1, ?2, ?3, ?4, ?5)",
                             &rc);
   if (st == NULL) return rc;
   rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->floor);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, rs->count);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, rs->last_seq);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->first);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, rs->skip);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, rs->count);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, rs->last_seq);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   put_back(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Whether event i of the chunk that starts at first_seq is still shown. */
+static inline int kept(const room_state_t* rs, int64_t first_seq, size_t i) {
+  return first_seq != rs->first || (int64_t)i >= rs->skip;
 }
 
 static int chunk_insert(sqlite3* db, const char* room, const uvc_hchunk_t* c) {
@@ -895,71 +908,60 @@ static int row_views(sqlite3_stmt* st, int col, views_t* w) {
   return each_rec(sqlite3_column_blob(st, col), sqlite3_column_bytes(st, col), add_view, w);
 }
 
-/* Moves the floor of room up so that rs->count is keep: the oldest events go (whole chunks
- * deleted, the one the floor falls in kept from the floor on). */
-static int advance_floor(sqlite3* db, const char* room, room_state_t* rs, unsigned keep) {
-  int64_t drop = rs->count - (int64_t)keep, floor = rs->floor;
-  views_t w = {0};
+/* Takes the oldest events of room until rs->count is keep: whole chunks deleted, and skip
+ * moved in the one the bound falls in. */
+static int apply_count_bound(sqlite3* db, const char* room, room_state_t* rs, unsigned keep) {
+  int64_t drop = rs->count - (int64_t)keep, first, skip;
   sqlite3_stmt* st;
   int rc;
   if (keep == 0 || drop <= 0) return SQLITE_OK;
-  st = cached(db,
-              "SELECT first_seq, last_seq, n, CASE WHEN first_seq < ?2 THEN data END"
-              " FROM room_chunks WHERE room = ?1 AND last_seq >= ?2 ORDER BY first_seq",
-              &rc);
+  st = cached(db, "SELECT first_seq, n FROM room_chunks WHERE room = ?1 ORDER BY first_seq", &rc);
   if (st == NULL) return rc;
   rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->floor);
-  while (rc == SQLITE_OK && drop > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t first = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
-    int64_t visible = sqlite3_column_int64(st, 2);
-    size_t i, k = 0;
+  first = INT64_MAX; /* when every chunk goes */
+  skip = 0;
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t f = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+    int64_t gone = f == rs->first ? rs->skip : 0;
     rc = SQLITE_OK;
-    if (first < rs->floor) { /* the chunk the floor is in: count from the floor */
-      if ((rc = row_views(st, 3, &w)) != SQLITE_OK) break;
-      for (i = 0, visible = 0; i < w.n; i++)
-        visible += w.v[i].seq >= rs->floor;
-    }
-    if (visible <= drop) { /* all of it goes */
-      drop -= visible;
-      floor = last + 1;
+    if (drop > 0 && n - gone <= drop) { /* all of it goes */
+      drop -= n - gone;
       continue;
     }
-    if (first >= rs->floor) { /* read it now: the floor falls inside */
-      sqlite3_stmt* one = NULL;
-      rc = sqlite3_prepare_v2(db, "SELECT data FROM room_chunks WHERE room = ?1 AND first_seq = ?2",
-                              -1, &one, NULL);
-      if (rc == SQLITE_OK) rc = sqlite3_bind_text(one, 1, room, -1, SQLITE_STATIC);
-      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(one, 2, first);
-      if (rc == SQLITE_OK && (rc = sqlite3_step(one)) == SQLITE_ROW) rc = row_views(one, 0, &w);
-      sqlite3_finalize(one);
-      if (rc != SQLITE_OK) break;
-    }
-    for (i = 0; i < w.n; i++) { /* skip drop kept events; the next one is the new floor */
-      if (w.v[i].seq < rs->floor) continue;
-      if (k++ == (size_t)drop) {
-        floor = w.v[i].seq;
-        break;
-      }
-    }
-    drop = 0;
+    first = f; /* the oldest chunk left: the bound falls in it, or just before it */
+    skip = gone + drop;
+    break;
   }
   put_back(st);
-  free(w.v);
   if (rc == SQLITE_DONE || rc == SQLITE_ROW) rc = SQLITE_OK;
   if (rc != SQLITE_OK) return rc;
-  if (floor > rs->floor) {
-    st = cached(db, "DELETE FROM room_chunks WHERE room = ?1 AND last_seq < ?2", &rc);
-    if (st == NULL) return rc;
-    rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, floor);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    put_back(st);
-    if (rc != SQLITE_DONE) return rc;
+  st = cached(db, "DELETE FROM room_chunks WHERE room = ?1 AND first_seq < ?2", &rc);
+  if (st == NULL) return rc;
+  rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, first);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  put_back(st);
+  if (rc != SQLITE_DONE) return rc;
+  rs->first = first == INT64_MAX ? 0 : first;
+  rs->skip = skip;
+  rs->count = keep;
+  return SQLITE_OK;
+}
+
+/* Runs sql (?1 the text a) that returns one integer, into *out (0 when no row or NULL). */
+static int query_text_int(sqlite3* db, const char* sql, const char* a, int64_t* out) {
+  sqlite3_stmt* st = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  *out = 0;
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st, 0);
+    rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
     rc = SQLITE_OK;
   }
-  rs->floor = floor;
-  rs->count = keep;
+  sqlite3_finalize(st);
   return rc;
 }
 
@@ -977,53 +979,58 @@ static int cmp_seq(const void* a, const void* b) {
 static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc_hist_rec_t** v,
                       size_t n, uvc_hchunk_t* c) {
   views_t w = {0};
-  uvc_hist_rec_t* all = NULL;
-  size_t n_all = 0, i;
-  int64_t lo = INT64_MAX, old_visible = 0;
+  uvc_hist_rec_t* all;
+  size_t n_all, i;
+  int64_t lo = INT64_MAX, old_kept = 0, below = INT64_MIN;
   sqlite3_stmt* st = NULL;
-  int rc;
+  int rc, oldest = 0;
   /* every block of chunk bytes read, kept until the merged chunks are written */
   void** blobs = NULL;
   size_t n_blobs = 0;
   for (i = 0; i < n; i++)
     if (v[i]->seq < lo) lo = v[i]->seq;
   rc = sqlite3_prepare_v2(db,
-                          "SELECT data FROM room_chunks WHERE room = ?1 AND last_seq >= ?2"
-                          " ORDER BY first_seq",
+                          "SELECT first_seq, data FROM room_chunks WHERE room = ?1"
+                          " AND last_seq >= ?2 ORDER BY first_seq",
                           -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, lo);
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int len = sqlite3_column_bytes(st, 0);
+    int64_t first = sqlite3_column_int64(st, 0);
+    int len = sqlite3_column_bytes(st, 1);
     void* copy = malloc(len > 0 ? (size_t)len : 1);
     void** grown = realloc(blobs, (n_blobs + 1) * sizeof(*blobs));
+    size_t from = w.n, k;
     rc = SQLITE_OK;
+    if (grown != NULL) blobs = grown;
     if (copy == NULL || grown == NULL) {
       free(copy);
-      if (grown != NULL) blobs = grown;
       rc = SQLITE_NOMEM;
       break;
     }
-    blobs = grown;
-    if (len > 0) memcpy(copy, sqlite3_column_blob(st, 0), (size_t)len);
+    if (len > 0) memcpy(copy, sqlite3_column_blob(st, 1), (size_t)len);
     blobs[n_blobs++] = copy;
     if ((rc = each_rec(copy, len, add_view, &w)) != SQLITE_OK) break;
-    n_all = w.n; /* w keeps growing across rows */
+    if (first == rs->first) { /* the oldest: what the bound took is not merged back */
+      oldest = 1;
+      for (k = from; k < w.n && (int64_t)(k - from) < rs->skip; k++)
+        below = w.v[k].seq;
+      memmove(w.v + from, w.v + k, (w.n - k) * sizeof(*w.v));
+      w.n -= k - from;
+    }
   }
   sqlite3_finalize(st);
   if (rc == SQLITE_DONE) rc = SQLITE_OK;
-  all = w.v;
-  for (i = 0; rc == SQLITE_OK && i < n_all; i++) {
-    all[i].pending = 0;
-    old_visible += all[i].seq >= rs->floor;
-  }
+  old_kept = (int64_t)w.n;
+  for (i = 0; i < w.n; i++)
+    w.v[i].pending = 0;
   for (i = 0; rc == SQLITE_OK && i < n; i++) { /* the newcomers, marked */
     uvc_hist_rec_t e = *v[i];
-    if (e.seq < rs->floor) continue; /* older than what is kept */
+    if (e.seq <= below) continue; /* no newer than what the bound took */
     e.pending = 1;
     rc = add_view(&w, &e);
-    all = w.v;
   }
+  all = w.v;
   n_all = w.n;
   if (rc == SQLITE_OK) qsort(all, n_all, sizeof(*all), cmp_seq);
   if (rc == SQLITE_OK) {
@@ -1036,11 +1043,13 @@ static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
   uvc_hchunk_clear(c);
-  rs->count -= old_visible;
+  rs->count -= old_kept;
   for (i = 0; rc == SQLITE_OK && i < n_all; i++) {
     if (i > 0 && all[i].seq == all[i - 1].seq) continue; /* kept once */
-    if (all[i].seq < rs->floor) continue;
-    if ((rc = uvc_hchunk_add(c, &all[i]) != 0 ? SQLITE_NOMEM : SQLITE_OK) != SQLITE_OK) break;
+    if (uvc_hchunk_add(c, &all[i]) != 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
     rs->count++;
     if (all[i].seq > rs->last_seq) rs->last_seq = all[i].seq;
     if (c->n == ROOM_CHUNK_MAX) {
@@ -1049,6 +1058,12 @@ static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc
     }
   }
   if (rc == SQLITE_OK) rc = chunk_insert(db, room, c);
+  if (rc == SQLITE_OK) { /* the oldest chunk now, and nothing of it hidden if it is new */
+    int64_t first = 0;
+    rc = query_text_int(db, "SELECT min(first_seq) FROM room_chunks WHERE room = ?1", room, &first);
+    if (oldest || first != rs->first) rs->skip = 0;
+    rs->first = first;
+  }
   for (i = 0; i < n_blobs; i++)
     free(blobs[i]);
   free(blobs);
@@ -1068,15 +1083,23 @@ static int append_room(sqlite3* db, const char* room, const uvc_hist_rec_t** v, 
     prev = v[i]->seq;
   if (i < n) {
     rc = merge_room(db, room, &rs, v, n, c);
-  } else { /* the usual way: all after the last, in order: one new chunk */
+  } else {               /* the usual way: all after the last, in order: one new chunk */
+    if (rs.count == 0) { /* the room's first chunk (or first since all were taken) */
+      rs.first = v[0]->seq;
+      rs.skip = 0;
+    }
     uvc_hchunk_clear(c);
-    for (i = 0; i < n; i++)
+    for (i = 0; rc == SQLITE_OK && i < n; i++) { /* at most ROOM_CHUNK_MAX events a chunk */
       if (uvc_hchunk_add(c, v[i]) != 0) return SQLITE_NOMEM;
-    rc = chunk_insert(db, room, c);
+      if (c->n == ROOM_CHUNK_MAX || i + 1 == n) {
+        rc = chunk_insert(db, room, c);
+        uvc_hchunk_clear(c);
+      }
+    }
     rs.count += (int64_t)n;
     rs.last_seq = v[n - 1]->seq;
   }
-  if (rc == SQLITE_OK) rc = advance_floor(db, room, &rs, keep);
+  if (rc == SQLITE_OK) rc = apply_count_bound(db, room, &rs, keep);
   if (rc == SQLITE_OK) rc = room_state_put(db, room, &rs);
   return rc;
 }
@@ -1094,21 +1117,19 @@ static int exec_ab(sqlite3* db, const char* sql, const char* a, int64_t b) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* The first kept event of the chunk at or after time cutoff. */
-typedef struct first_after {
-  int64_t floor, cutoff, seq;
-  int64_t visible; /* events from the floor on */
-} first_after_t;
-static int first_after_one(void* arg, const uvc_hist_rec_t* e) {
-  first_after_t* f = arg;
-  if (e->seq < f->floor) return 0;
-  if (f->seq == 0 && e->time_ms >= f->cutoff) f->seq = e->seq;
-  if (f->seq != 0) f->visible++;
+/* How many of a chunk's first events are older than cutoff (its events are in order). */
+typedef struct older {
+  int64_t cutoff, n;
+} older_t;
+static int count_older(void* arg, const uvc_hist_rec_t* e) {
+  older_t* o = arg;
+  if (e->time_ms >= o->cutoff) return 1;
+  o->n++;
   return 0;
 }
 
-/* The age bound for rooms: the chunks wholly older than cutoff go, and each room's floor
- * moves to its first event at or after cutoff; its count is counted again. */
+/* The age bound for rooms: the chunks wholly older than cutoff go, and in each room's oldest
+ * chunk left the events older than cutoff are hidden (skip); its count is counted again. */
 static int prune_rooms(sqlite3* db, int64_t cutoff) {
   sqlite3_stmt* st = NULL;
   char** rooms = NULL;
@@ -1135,39 +1156,33 @@ static int prune_rooms(sqlite3* db, int64_t cutoff) {
   if (rc == SQLITE_DONE) rc = SQLITE_OK;
   for (i = 0; rc == SQLITE_OK && i < n; i++) {
     room_state_t rs;
-    first_after_t f;
-    int64_t whole = 0;
-    int any = 0;
+    int64_t total = 0;
+    older_t o = {cutoff, 0};
     if ((rc = room_state_get(db, rooms[i], &rs)) != SQLITE_OK) break;
-    memset(&f, 0, sizeof f);
-    f.floor = rs.floor;
-    f.cutoff = cutoff;
-    /* the oldest chunk left holds the new floor (every older one is gone) */
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT first_seq, n, data FROM room_chunks WHERE room = ?1 AND"
-                            " last_seq >= ?2 ORDER BY first_seq",
-                            -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, rooms[i], -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs.floor);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-      rc = SQLITE_OK;
-      if (!any || f.seq == 0) { /* still looking for the first event to keep */
-        rc = each_rec(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2), first_after_one, &f);
-      } else {
-        whole += sqlite3_column_int64(st, 1);
-      }
-      any = 1;
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    rc = query_text_int(db, "SELECT coalesce(sum(n), 0) FROM room_chunks WHERE room = ?1", rooms[i],
+                        &total);
     if (rc != SQLITE_OK) break;
-    if (!any || f.seq == 0) { /* nothing kept */
+    if (total == 0) { /* nothing kept */
       rc = exec_ab(db, "DELETE FROM room_state WHERE room = ?1", rooms[i], 0);
-      if (rc == SQLITE_OK) rc = exec_ab(db, "DELETE FROM room_chunks WHERE room = ?1", rooms[i], 0);
       continue;
     }
-    rs.floor = f.seq;
-    rs.count = f.visible + whole;
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT first_seq, data FROM room_chunks WHERE room = ?1"
+                            " ORDER BY first_seq LIMIT 1",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, rooms[i], -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+      int64_t first = sqlite3_column_int64(st, 0);
+      rc = each_rec(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), count_older, &o);
+      if (rc == 1) rc = SQLITE_OK;
+      if (first != rs.first) rs.skip = 0; /* the chunk that was oldest is gone */
+      rs.first = first;
+      if (o.n > rs.skip) rs.skip = o.n;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) break;
+    rs.count = total - rs.skip;
     rc = room_state_put(db, rooms[i], &rs);
   }
   for (i = 0; i < n; i++)
@@ -1181,7 +1196,7 @@ static int move_room_rows(sqlite3* db) {
   sqlite3_stmt* st = NULL;
   uvc_hchunk_t c = {0};
   char room[UVC_HIST_FIELD_MAX + 1] = "";
-  room_state_t rs = {0, 0, 0};
+  room_state_t rs = {0, 0, 0, 0};
   int rc = sqlite3_prepare_v2(db,
                               "SELECT target, seq, time_ms, kind, flags, nick, user, host,"
                               " account, text FROM history WHERE owner = '' ORDER BY target, seq",
@@ -1193,6 +1208,7 @@ static int move_room_rows(sqlite3* db) {
     rc = SQLITE_OK;
     if (target == NULL) continue;
     if (room[0] != '\0' && (sqlite3_stricmp(room, target) != 0 || c.n == ROOM_CHUNK_MAX)) {
+      if (rs.first == 0) rs.first = c.first_seq;
       rc = chunk_insert(db, room, &c);
       uvc_hchunk_clear(&c);
       if (rc == SQLITE_OK && sqlite3_stricmp(room, target) != 0) {
@@ -1216,6 +1232,7 @@ static int move_room_rows(sqlite3* db) {
   }
   sqlite3_finalize(st);
   if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  if (rs.first == 0) rs.first = c.first_seq;
   if (rc == SQLITE_OK && room[0] != '\0') rc = chunk_insert(db, room, &c);
   if (rc == SQLITE_OK && room[0] != '\0') rc = room_state_put(db, room, &rs);
   if (rc == SQLITE_OK) rc = exec_sql(db, "DELETE FROM history WHERE owner = ''");
@@ -1301,7 +1318,11 @@ static void run_append(store_req_t* r, sqlite3* db) {
     return;
   }
   uv_mutex_lock(&r->store->write_lock);
-  rc = exec_sql(db, "BEGIN IMMEDIATE");
+  /* Without a sync of its own: in WAL mode a committed batch survives a crash of the process
+   * (kill -9) all the same, and the machine's crash costs at most the batches since the last
+   * checkpoint, never the database's consistency. The accounts' writes stay synced (FULL). */
+  rc = exec_sql(db, "PRAGMA synchronous=NORMAL");
+  if (rc == SQLITE_OK) rc = exec_sql(db, "BEGIN IMMEDIATE");
   for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
     const uvc_hist_rec_t* e = &r->recs[i];
     if (e->owner[0] == '\0') continue; /* a room's: in chunks, below */
@@ -1332,6 +1353,7 @@ static void run_append(store_req_t* r, sqlite3* db) {
   } else {
     r->status = 0;
   }
+  exec_sql(db, "PRAGMA synchronous=FULL"); /* the connection goes back to the pool */
   uv_mutex_unlock(&r->store->write_lock);
 }
 
@@ -1391,21 +1413,22 @@ static int room_side(store_req_t* r, sqlite3* db, const room_state_t* rs, const 
   if (p != NULL) chunk_cond(c1, sizeof c1, p, op1, 3);
   if (q != NULL) chunk_cond(c2, sizeof c2, q, op2, 4);
   snprintf(sql, sizeof sql,
-           "SELECT room, data FROM room_chunks WHERE room = ?1 AND last_seq >= ?2%s%s"
+           "SELECT room, first_seq, data FROM room_chunks WHERE room = ?1%s%s"
            " ORDER BY first_seq %s",
            c1, c2, asc ? "ASC" : "DESC");
   rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.target, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->floor);
   if (rc == SQLITE_OK && p != NULL) rc = sqlite3_bind_int64(st, 3, p->event ? p->seq : p->t);
   if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 4, q->event ? q->seq : q->t);
   while (rc == SQLITE_OK && got < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char* room = (const char*)sqlite3_column_text(st, 0);
+    int64_t first = sqlite3_column_int64(st, 1);
     size_t i;
-    if ((rc = row_views(st, 1, &w)) != SQLITE_OK) break;
+    if ((rc = row_views(st, 2, &w)) != SQLITE_OK) break;
     for (i = 0; rc == SQLITE_OK && got < limit && i < w.n; i++) {
-      const uvc_hist_rec_t* e = &w.v[asc ? i : w.n - 1 - i];
-      if (e->seq < rs->floor || !passes(e, op1, p) || !passes(e, op2, q)) continue;
+      size_t k = asc ? i : w.n - 1 - i;
+      const uvc_hist_rec_t* e = &w.v[k];
+      if (!kept(rs, first, k) || !passes(e, op1, p) || !passes(e, op2, q)) continue;
       rc = keep_row(r, e, room != NULL ? room : r->q.target);
       got++;
     }
@@ -1416,14 +1439,16 @@ static int room_side(store_req_t* r, sqlite3* db, const room_state_t* rs, const 
 }
 
 typedef struct find_seq {
-  int64_t seq, t;
-  int found;
+  int64_t seq, t, index, i;
 } find_seq_t;
 static int find_one(void* arg, const uvc_hist_rec_t* e) {
   find_seq_t* f = arg;
-  if (e->seq != f->seq) return 0;
+  if (e->seq != f->seq) {
+    f->i++;
+    return 0;
+  }
   f->t = e->time_ms;
-  f->found = 1;
+  f->index = f->i;
   return 1;
 }
 
@@ -1431,35 +1456,37 @@ static int find_one(void* arg, const uvc_hist_rec_t* e) {
 static int room_resolve(sqlite3* db, const char* room, const room_state_t* rs, int64_t seq,
                         int64_t* t) {
   sqlite3_stmt* st = NULL;
-  find_seq_t f = {seq, 0, 0};
-  int rc;
-  if (seq < rs->floor) return SQLITE_NOTFOUND;
-  rc = sqlite3_prepare_v2(db,
-                          "SELECT data FROM room_chunks WHERE room = ?1 AND first_seq <= ?2"
-                          " AND last_seq >= ?2 ORDER BY first_seq DESC LIMIT 1",
-                          -1, &st, NULL);
+  find_seq_t f = {seq, 0, -1, 0};
+  int64_t first = 0;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT first_seq, data FROM room_chunks WHERE room = ?1"
+                              " AND first_seq <= ?2 AND last_seq >= ?2"
+                              " ORDER BY first_seq DESC LIMIT 1",
+                              -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, seq);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    rc = each_rec(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), find_one, &f);
+    first = sqlite3_column_int64(st, 0);
+    rc = each_rec(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), find_one, &f);
     if (rc == 1) rc = SQLITE_OK;
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_OK;
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_OK) return rc;
-  if (!f.found) return SQLITE_NOTFOUND;
+  if (f.index < 0 || !kept(rs, first, (size_t)f.index)) return SQLITE_NOTFOUND;
   *t = f.t;
   return SQLITE_OK;
 }
 
 typedef struct latest_in {
-  int64_t lo, hi, floor, best;
+  int64_t lo, hi, best;
+  size_t skip, i; /* the first skip events of this chunk are not kept */
 } latest_in_t;
 static int latest_one(void* arg, const uvc_hist_rec_t* e) {
   latest_in_t* l = arg;
-  if (e->seq >= l->floor && e->time_ms >= l->lo && e->time_ms <= l->hi && e->time_ms > l->best)
+  if (l->i++ >= l->skip && e->time_ms >= l->lo && e->time_ms <= l->hi && e->time_ms > l->best)
     l->best = e->time_ms;
   return 0;
 }
@@ -1477,17 +1504,17 @@ static int room_latest(sqlite3* db, const char* room, int64_t lo, int64_t hi, in
   if (rc != SQLITE_OK) return rc;
   l.lo = lo;
   l.hi = hi;
-  l.floor = rs.floor;
   l.best = INT64_MIN;
   rc = sqlite3_prepare_v2(db,
-                          "SELECT room, data FROM room_chunks WHERE room = ?1 AND last_seq >= ?2"
+                          "SELECT room, data, first_seq FROM room_chunks WHERE room = ?1"
                           " AND min_ms <= ?4 AND max_ms >= ?3 ORDER BY first_seq DESC",
                           -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs.floor);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, lo);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, hi);
   while (rc == SQLITE_OK && l.best == INT64_MIN && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    l.i = 0;
+    l.skip = sqlite3_column_int64(st, 2) == rs.first ? (size_t)rs.skip : 0;
     rc = each_rec(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), latest_one, &l);
     if (rc == SQLITE_OK && l.best != INT64_MIN) {
       const char* stored = (const char*)sqlite3_column_text(st, 0);
@@ -1513,8 +1540,7 @@ static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, point
   out->t = p->time_ms;
   if (!out->event) return SQLITE_OK;
   if (r->q.owner[0] == '\0') {
-    room_state_t rs = {r->room_floor, 0, 0};
-    return room_resolve(db, r->q.target, &rs, p->seq, &out->t);
+    return room_resolve(db, r->q.target, &r->room, p->seq, &out->t);
   }
   rc = sqlite3_prepare_v2(db,
                           "SELECT time_ms FROM history WHERE owner = ?1 AND target = ?2"
@@ -1579,8 +1605,7 @@ static int read_side(store_req_t* r, sqlite3* db, const char* op1, const point_t
   int rc;
   if (limit == 0) return SQLITE_OK;
   if (r->q.owner[0] == '\0') {
-    room_state_t rs = {r->room_floor, 0, 0};
-    return room_side(r, db, &rs, op1, p, op2, q, asc, limit);
+    return room_side(r, db, &r->room, op1, p, op2, q, asc, limit);
   }
   if (p != NULL) cond(c1, sizeof c1, p, op1, 3);
   if (q != NULL) cond(c2, sizeof c2, q, op2, 4);
@@ -1648,11 +1673,8 @@ static void run_fetch(store_req_t* r, sqlite3* db) {
   unsigned limit = r->q.limit;
   int rc = SQLITE_OK;
   size_t mark;
-  if (r->q.how != UVC_HIST_PENDING && r->q.owner[0] == '\0') { /* a room: from its floor */
-    room_state_t rs;
-    rc = room_state_get(db, r->q.target, &rs);
-    r->room_floor = rs.floor;
-  }
+  if (r->q.how != UVC_HIST_PENDING && r->q.owner[0] == '\0') /* a room: what it keeps */
+    rc = room_state_get(db, r->q.target, &r->room);
   if (rc != SQLITE_OK) {
   } else if (r->q.how == UVC_HIST_PENDING) {
     rc = run_pending(r, db);
