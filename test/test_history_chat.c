@@ -448,6 +448,113 @@ static void private_history_is_per_account(void** state) {
   th_close(b);
 }
 
+/* Expects c's next lines to be the batch hN of a CHATHISTORY of target: the lines of want
+ * (each the part from the source on: ":nick!user@uvchat PRIVMSG to :text"), in order. */
+static void expect_batch(th_client_t* c, unsigned n, const char* target, const char* const* want) {
+  char line[256];
+  const char* l;
+  snprintf(line, sizeof line, ":uvchat BATCH +h%u chathistory %s", n, target);
+  th_expect(c, line);
+  for (; *want != NULL; want++) {
+    size_t k = strlen(*want), m;
+    l = th_line(c, th_ms(TH_WAIT_MS));
+    if (l == NULL) fail_msg("expected a line ending in \"%s\", got nothing", *want);
+    m = strlen(l);
+    snprintf(line, sizeof line, "@batch=h%u;", n);
+    if (strncmp(l, line, strlen(line)) != 0 || m < k + 1 || strcmp(l + m - k, *want) != 0 ||
+        l[m - k - 1] != ' ')
+      fail_msg("expected a line of h%u ending in \"%s\"\n       got \"%s\"", n, *want, l);
+  }
+  snprintf(line, sizeof line, ":uvchat BATCH -h%u", n);
+  th_expect(c, line);
+}
+
+/* A private conversation is kept under the other party's account, not the nick they used:
+ * alice talks with bob, logged in to bob but using other nicks, both change nick midway,
+ * and a message kept while bob was logged out joins it too (his login then takes the nick
+ * bob, and he changes it once more). CHATHISTORY finds all of it by
+ * the other's present nick or by their account name, and TARGETS lists it once, under the
+ * account. Each line shows its sender's nick as it was. */
+static void a_private_conversation_is_kept_by_account(void** state) {
+  th_client_t *a, *b;
+  static const char* const kAliceSees[] = {
+      ":alice!~alice@uvchat PRIVMSG rob :one",    ":bobby!~bob@uvchat PRIVMSG alicia :two",
+      ":alicia!~alice@uvchat PRIVMSG rob :three", ":robert!~bob@uvchat PRIVMSG alicia :four",
+      ":alicia!~alice@uvchat PRIVMSG rob :five",  NULL};
+  static const char* const kAliceAsksBob[] = {
+      ":alice!~alice@uvchat PRIVMSG bob :one",    ":bobby!~bob@uvchat PRIVMSG alicia :two",
+      ":alicia!~alice@uvchat PRIVMSG bob :three", ":robert!~bob@uvchat PRIVMSG alicia :four",
+      ":alicia!~alice@uvchat PRIVMSG bob :five",  NULL};
+  static const char* const kBobSees[] = {
+      ":alice!~alice@uvchat PRIVMSG rob :one",    ":bobby!~bob@uvchat PRIVMSG alicia :two",
+      ":alicia!~alice@uvchat PRIVMSG rob :three", ":robert!~bob@uvchat PRIVMSG alicia :four",
+      ":alicia!~alice@uvchat PRIVMSG rob :five",  NULL};
+  static const char* const kBobAsksAlice[] = {
+      ":alice!~alice@uvchat PRIVMSG rob :one",    ":bobby!~bob@uvchat PRIVMSG alice :two",
+      ":alicia!~alice@uvchat PRIVMSG rob :three", ":robert!~bob@uvchat PRIVMSG alice :four",
+      ":alicia!~alice@uvchat PRIVMSG rob :five",  NULL};
+  (void)state;
+  a = irc_with_history("alice");
+  th_sendf(a, "PRIVMSG NickServ :REGISTER alice-horse\r\n");
+  expect_contains(a, "Account alice registered; you are logged in");
+  b = irc_with_history("bob");
+  th_sendf(b, "PRIVMSG NickServ :REGISTER bob-battery\r\n");
+  expect_contains(b, "Account bob registered; you are logged in");
+  th_sendf(b, "NICK bobby\r\n");
+  expect_contains(b, ":bob!~bob@uvchat NICK :bobby");
+
+  th_sendf(a, "PRIVMSG bobby :one\r\n");
+  expect_contains(b, " :alice!~alice@uvchat PRIVMSG bobby :one");
+  th_sendf(b, "PRIVMSG alice :two\r\n");
+  expect_contains(a, " :bobby!~bob@uvchat PRIVMSG alice :two");
+  th_sendf(b, "NICK robert\r\n");
+  expect_contains(b, ":bobby!~bob@uvchat NICK :robert");
+  th_sendf(a, "NICK alicia\r\n");
+  expect_contains(a, ":alice!~alice@uvchat NICK :alicia");
+  th_sendf(a, "PRIVMSG robert :three\r\n");
+  expect_contains(b, " :alicia!~alice@uvchat PRIVMSG robert :three");
+  th_sendf(b, "PRIVMSG alicia :four\r\n");
+  expect_contains(a, " :robert!~bob@uvchat PRIVMSG alicia :four");
+  /* bob logs out (keeping the nick robert): a message to the account bob is kept for him */
+  th_sendf(b, "PRIVMSG NickServ :LOGOUT\r\n");
+  expect_contains(b, "901 robert");
+  th_sendf(a, "PRIVMSG bob :five\r\n");
+  expect_contains(
+      a, ":uvchat NOTICE alicia :bob is offline: the message is kept for their next login");
+  th_sendf(b, "PRIVMSG NickServ :IDENTIFY bob bob-battery\r\n");
+  expect_contains(b, ":You are now logged in as bob");
+  expect_contains(b, ":robert!~bob@uvchat NICK :bob"); /* a login takes the account's nick */
+  expect_contains(b, ":uvchat NOTICE bob :1 private message reached you while you were away");
+  th_sendf(b, "NICK rob\r\n");
+  expect_contains(b, ":bob!~bob@uvchat NICK :rob");
+
+  /* alice, by bob's present nick and by his account name */
+  th_sendf(a, "CHATHISTORY LATEST rob * 10\r\n");
+  expect_batch(a, 1, "rob", kAliceSees);
+  th_sendf(a, "CHATHISTORY LATEST bob * 10\r\n");
+  expect_batch(a, 2, "bob", kAliceAsksBob);
+  th_sendf(a,
+           "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00Z timestamp=2100-01-01T00:00:00Z "
+           "10\r\n");
+  th_expect(a, ":uvchat BATCH +h3 draft/chathistory-targets");
+  th_expect_prefix(a, "@batch=h3 :uvchat CHATHISTORY TARGETS bob ");
+  th_expect(a, ":uvchat BATCH -h3");
+
+  /* bob, by alice's present nick and by her account name */
+  th_sendf(b, "CHATHISTORY LATEST alicia * 10\r\n");
+  expect_batch(b, 1, "alicia", kBobSees);
+  th_sendf(b, "CHATHISTORY LATEST alice * 10\r\n");
+  expect_batch(b, 2, "alice", kBobAsksAlice);
+  th_sendf(b,
+           "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00Z timestamp=2100-01-01T00:00:00Z "
+           "10\r\n");
+  th_expect(b, ":uvchat BATCH +h3 draft/chathistory-targets");
+  th_expect_prefix(b, "@batch=h3 :uvchat CHATHISTORY TARGETS alice ");
+  th_expect(b, ":uvchat BATCH -h3");
+  th_close(a);
+  th_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(joiners_see_what_was_said, setup, teardown),
@@ -458,6 +565,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(kill_9_loses_at_most_the_last_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(offline_user_gets_the_message_at_login, setup, teardown),
       cmocka_unit_test_setup_teardown(private_history_is_per_account, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_private_conversation_is_kept_by_account, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
