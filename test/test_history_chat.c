@@ -46,6 +46,18 @@ static void expect_suffix(th_client_t* c, const char* suffix) {
     fail_msg("expected a line ending in \"%s\"\n       got \"%s\"", suffix, l);
 }
 
+/* Reads lines until one contains text; fails the test when none comes. */
+static const char* expect_contains(th_client_t* c, const char* text) {
+  const char* l;
+  char last[512] = "";
+  while ((l = th_line(c, th_ms(TH_WAIT_MS))) != NULL) {
+    if (strstr(l, text) != NULL) return l;
+    snprintf(last, sizeof last, "%s", l);
+  }
+  fail_msg("no line containing \"%s\" (the last: \"%s\")", text, last);
+  return NULL;
+}
+
 /* A text user called nick in room. */
 static th_client_t* text_user(const char* nick, const char* room) {
   char line[128];
@@ -62,17 +74,27 @@ static th_client_t* text_user(const char* nick, const char* room) {
   return c;
 }
 
-/* An IRC client with draft/chathistory, batch, server-time and message-tags. */
-static th_client_t* irc_with_history(const char* nick) {
-  char line[128];
+/* An IRC client with draft/chathistory, batch, server-time, message-tags and more (extra
+ * capabilities, "" for none). */
+static th_client_t* irc_with_caps(const char* nick, const char* more) {
+  char line[256], caps[160];
   th_client_t* c = th_connect(srv.irc_port, 0, 1);
-  th_sendf(c, "CAP LS 302\r\nCAP REQ :draft/chathistory batch server-time message-tags\r\n");
-  th_expect_eventually(c, ":uvchat CAP * ACK :draft/chathistory batch server-time message-tags");
+  snprintf(caps, sizeof caps, "draft/chathistory batch server-time message-tags%s%s",
+           more[0] != '\0' ? " " : "", more);
+  snprintf(line, sizeof line, "CAP LS 302\r\nCAP REQ :%s\r\n", caps);
+  th_sendf(c, line);
+  snprintf(line, sizeof line, ":uvchat CAP * ACK :%s", caps);
+  th_expect_eventually(c, line);
   th_sendf(c, "CAP END\r\n");
   th_irc_register(c, nick);
   snprintf(line, sizeof line, ":uvchat NOTICE %s :*** Plain-text users", nick);
   if (th_skip_to(c, line, th_ms(TH_WAIT_MS)) == NULL) fail_msg("no greeting for %s", nick);
   return c;
+}
+
+/* An IRC client with draft/chathistory, batch, server-time and message-tags. */
+static th_client_t* irc_with_history(const char* nick) {
+  return irc_with_caps(nick, "");
 }
 
 /* alice (text) makes #dev and says three things in it. */
@@ -210,6 +232,64 @@ static void non_members_and_the_banned_get_nothing(void** state) {
   th_close(e);
 }
 
+/* A labeled CHATHISTORY (labeled-response) gets its label on the BATCH start line of its
+ * answer, which comes later, not an ACK at once and an unlabeled batch; an answer with no
+ * events is a labeled empty batch, TARGETS likewise, and a FAIL carries the label too. */
+static void labeled_chathistory_is_answered_with_its_label(void** state) {
+  th_client_t *a, *d;
+  const char* l;
+  (void)state;
+  a = alice_talks();
+  d = irc_with_caps("dave", "labeled-response");
+  th_sendf(d, "JOIN #dev\r\n");
+  th_expect_eventually(d, ":uvchat 366 dave #dev :End of /NAMES list");
+  th_sendf(d, "@label=abc CHATHISTORY LATEST #dev * 2\r\n");
+  th_expect(d, "@label=abc :uvchat BATCH +h1 chathistory #dev");
+  l = th_line(d, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  assert_true(strncmp(l, "@batch=h1;time=", 15) == 0);
+  assert_non_null(strstr(l, " :alice!text@uvchat TOPIC #dev :plans"));
+  l = th_line(d, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  assert_non_null(strstr(l, " :alice!text@uvchat PRIVMSG #dev :third, with colour"));
+  th_expect(d, ":uvchat BATCH -h1");
+
+  /* nothing found: a labeled empty batch (a message id that is not kept) */
+  th_sendf(d, "@label=e1 CHATHISTORY BEFORE #dev msgid=ffffffffff 10\r\n");
+  th_expect(d, "@label=e1 :uvchat BATCH +h2 chathistory #dev");
+  th_expect(d, ":uvchat BATCH -h2");
+
+  th_sendf(d,
+           "@label=t1 CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00Z "
+           "timestamp=2100-01-01T00:00:00Z 10\r\n");
+  th_expect(d, "@label=t1 :uvchat BATCH +h3 draft/chathistory-targets");
+  th_expect_prefix(d, "@batch=h3 :uvchat CHATHISTORY TARGETS #dev ");
+  th_expect(d, ":uvchat BATCH -h3");
+
+  /* errors, found before or after the store was asked: one labeled line each */
+  th_sendf(d, "@label=f1 CHATHISTORY LATEST #dev bogus 10\r\n");
+  th_expect(d,
+            "@label=f1 :uvchat FAIL CHATHISTORY INVALID_PARAMS LATEST :Invalid message "
+            "reference");
+  th_sendf(d, "@label=f2 CHATHISTORY LATEST #nosuch * 10\r\n");
+  th_expect(d,
+            "@label=f2 :uvchat FAIL CHATHISTORY INVALID_TARGET LATEST #nosuch :Messages could "
+            "not be retrieved");
+  th_sendf(a, "/mode +no-history\r\n");
+  th_expect_eventually(a, "*** alice changed #dev: its messages are not kept");
+  expect_contains(d, " :alice!text@uvchat MODE #dev +H");
+  th_sendf(d, "@label=f3 CHATHISTORY LATEST #dev * 10\r\n");
+  th_expect_prefix(d, "@label=f3 :uvchat FAIL CHATHISTORY MESSAGE_ERROR LATEST #dev :");
+
+  /* unlabeled, the same answers come without a label */
+  th_sendf(d, "CHATHISTORY LATEST #nosuch * 10\r\n");
+  th_expect(d,
+            ":uvchat FAIL CHATHISTORY INVALID_TARGET LATEST #nosuch :Messages could not be "
+            "retrieved");
+  th_close(a);
+  th_close(d);
+}
+
 /* A clean stop writes everything; the next start has it. */
 static void history_survives_a_clean_restart(void** state) {
   th_client_t *a, *b;
@@ -307,18 +387,6 @@ static void offline_user_gets_the_message_at_login(void** state) {
   th_close(i);
 }
 
-/* Reads lines until one contains text; fails the test when none comes. */
-static const char* expect_contains(th_client_t* c, const char* text) {
-  const char* l;
-  char last[512] = "";
-  while ((l = th_line(c, th_ms(TH_WAIT_MS))) != NULL) {
-    if (strstr(l, text) != NULL) return l;
-    snprintf(last, sizeof last, "%s", l);
-  }
-  fail_msg("no line containing \"%s\" (the last: \"%s\")", text, last);
-  return NULL;
-}
-
 /* Private messages between accounts are kept for both; CHATHISTORY reads them by the other
  * party's nick and TARGETS lists the conversation; deleting an account deletes its copies
  * (a new account of the same name finds none), the other party keeps theirs. */
@@ -380,14 +448,124 @@ static void private_history_is_per_account(void** state) {
   th_close(b);
 }
 
+/* Expects c's next lines to be the batch hN of a CHATHISTORY of target: the lines of want
+ * (each the part from the source on: ":nick!user@uvchat PRIVMSG to :text"), in order. */
+static void expect_batch(th_client_t* c, unsigned n, const char* target, const char* const* want) {
+  char line[256];
+  const char* l;
+  snprintf(line, sizeof line, ":uvchat BATCH +h%u chathistory %s", n, target);
+  th_expect(c, line);
+  for (; *want != NULL; want++) {
+    size_t k = strlen(*want), m;
+    l = th_line(c, th_ms(TH_WAIT_MS));
+    if (l == NULL) fail_msg("expected a line ending in \"%s\", got nothing", *want);
+    m = strlen(l);
+    snprintf(line, sizeof line, "@batch=h%u;", n);
+    if (strncmp(l, line, strlen(line)) != 0 || m < k + 1 || strcmp(l + m - k, *want) != 0 ||
+        l[m - k - 1] != ' ')
+      fail_msg("expected a line of h%u ending in \"%s\"\n       got \"%s\"", n, *want, l);
+  }
+  snprintf(line, sizeof line, ":uvchat BATCH -h%u", n);
+  th_expect(c, line);
+}
+
+/* A private conversation is kept under the other party's account, not the nick they used:
+ * alice talks with bob, logged in to bob but using other nicks, both change nick midway,
+ * and a message kept while bob was logged out joins it too (his login then takes the nick
+ * bob, and he changes it once more). CHATHISTORY finds all of it by
+ * the other's present nick or by their account name, and TARGETS lists it once, under the
+ * account. Each line shows its sender's nick as it was. */
+static void a_private_conversation_is_kept_by_account(void** state) {
+  th_client_t *a, *b;
+  static const char* const kAliceSees[] = {
+      ":alice!~alice@uvchat PRIVMSG rob :one",    ":bobby!~bob@uvchat PRIVMSG alicia :two",
+      ":alicia!~alice@uvchat PRIVMSG rob :three", ":robert!~bob@uvchat PRIVMSG alicia :four",
+      ":alicia!~alice@uvchat PRIVMSG rob :five",  NULL};
+  static const char* const kAliceAsksBob[] = {
+      ":alice!~alice@uvchat PRIVMSG bob :one",    ":bobby!~bob@uvchat PRIVMSG alicia :two",
+      ":alicia!~alice@uvchat PRIVMSG bob :three", ":robert!~bob@uvchat PRIVMSG alicia :four",
+      ":alicia!~alice@uvchat PRIVMSG bob :five",  NULL};
+  static const char* const kBobSees[] = {
+      ":alice!~alice@uvchat PRIVMSG rob :one",    ":bobby!~bob@uvchat PRIVMSG alicia :two",
+      ":alicia!~alice@uvchat PRIVMSG rob :three", ":robert!~bob@uvchat PRIVMSG alicia :four",
+      ":alicia!~alice@uvchat PRIVMSG rob :five",  NULL};
+  static const char* const kBobAsksAlice[] = {
+      ":alice!~alice@uvchat PRIVMSG rob :one",    ":bobby!~bob@uvchat PRIVMSG alice :two",
+      ":alicia!~alice@uvchat PRIVMSG rob :three", ":robert!~bob@uvchat PRIVMSG alice :four",
+      ":alicia!~alice@uvchat PRIVMSG rob :five",  NULL};
+  (void)state;
+  a = irc_with_history("alice");
+  th_sendf(a, "PRIVMSG NickServ :REGISTER alice-horse\r\n");
+  expect_contains(a, "Account alice registered; you are logged in");
+  b = irc_with_history("bob");
+  th_sendf(b, "PRIVMSG NickServ :REGISTER bob-battery\r\n");
+  expect_contains(b, "Account bob registered; you are logged in");
+  th_sendf(b, "NICK bobby\r\n");
+  expect_contains(b, ":bob!~bob@uvchat NICK :bobby");
+
+  th_sendf(a, "PRIVMSG bobby :one\r\n");
+  expect_contains(b, " :alice!~alice@uvchat PRIVMSG bobby :one");
+  th_sendf(b, "PRIVMSG alice :two\r\n");
+  expect_contains(a, " :bobby!~bob@uvchat PRIVMSG alice :two");
+  th_sendf(b, "NICK robert\r\n");
+  expect_contains(b, ":bobby!~bob@uvchat NICK :robert");
+  th_sendf(a, "NICK alicia\r\n");
+  expect_contains(a, ":alice!~alice@uvchat NICK :alicia");
+  th_sendf(a, "PRIVMSG robert :three\r\n");
+  expect_contains(b, " :alicia!~alice@uvchat PRIVMSG robert :three");
+  th_sendf(b, "PRIVMSG alicia :four\r\n");
+  expect_contains(a, " :robert!~bob@uvchat PRIVMSG alicia :four");
+  /* bob logs out (keeping the nick robert): a message to the account bob is kept for him */
+  th_sendf(b, "PRIVMSG NickServ :LOGOUT\r\n");
+  expect_contains(b, "901 robert");
+  th_sendf(a, "PRIVMSG bob :five\r\n");
+  expect_contains(
+      a, ":uvchat NOTICE alicia :bob is offline: the message is kept for their next login");
+  th_sendf(b, "PRIVMSG NickServ :IDENTIFY bob bob-battery\r\n");
+  expect_contains(b, ":You are now logged in as bob");
+  expect_contains(b, ":robert!~bob@uvchat NICK :bob"); /* a login takes the account's nick */
+  expect_contains(b, ":uvchat NOTICE bob :1 private message reached you while you were away");
+  th_sendf(b, "NICK rob\r\n");
+  expect_contains(b, ":bob!~bob@uvchat NICK :rob");
+
+  /* alice, by bob's present nick and by his account name */
+  th_sendf(a, "CHATHISTORY LATEST rob * 10\r\n");
+  expect_batch(a, 1, "rob", kAliceSees);
+  th_sendf(a, "CHATHISTORY LATEST bob * 10\r\n");
+  expect_batch(a, 2, "bob", kAliceAsksBob);
+  th_sendf(a,
+           "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00Z timestamp=2100-01-01T00:00:00Z "
+           "10\r\n");
+  th_expect(a, ":uvchat BATCH +h3 draft/chathistory-targets");
+  th_expect_prefix(a, "@batch=h3 :uvchat CHATHISTORY TARGETS bob ");
+  th_expect(a, ":uvchat BATCH -h3");
+
+  /* bob, by alice's present nick and by her account name */
+  th_sendf(b, "CHATHISTORY LATEST alicia * 10\r\n");
+  expect_batch(b, 1, "alicia", kBobSees);
+  th_sendf(b, "CHATHISTORY LATEST alice * 10\r\n");
+  expect_batch(b, 2, "alice", kBobAsksAlice);
+  th_sendf(b,
+           "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00Z timestamp=2100-01-01T00:00:00Z "
+           "10\r\n");
+  th_expect(b, ":uvchat BATCH +h3 draft/chathistory-targets");
+  th_expect_prefix(b, "@batch=h3 :uvchat CHATHISTORY TARGETS alice ");
+  th_expect(b, ":uvchat BATCH -h3");
+  th_close(a);
+  th_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(joiners_see_what_was_said, setup, teardown),
       cmocka_unit_test_setup_teardown(non_members_and_the_banned_get_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(labeled_chathistory_is_answered_with_its_label, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(history_survives_a_clean_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(kill_9_loses_at_most_the_last_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(offline_user_gets_the_message_at_login, setup, teardown),
       cmocka_unit_test_setup_teardown(private_history_is_per_account, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_private_conversation_is_kept_by_account, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1819,6 +1819,80 @@ static void labeled_response(void** state) {
   assert_string_equal(users[1].inbox, ":alice!~alice@uvchat PRIVMSG bob :psst\r\n");
 }
 
+/* A history slot that keeps the last query started and answers only when the test says
+ * (the store answers later): what a labeled CHATHISTORY's answer looks like when it comes. */
+static uvc_history_query_t g_hq;
+static uvc_session_t* g_hq_s;
+static void hist_record(void* ud, const uvc_event_t* ev) {
+  (void)ud, (void)ev;
+}
+static int hist_start(void* ud, uvc_session_t* s, const uvc_history_query_t* q, const char* owner) {
+  (void)ud, (void)owner;
+  g_hq = *q;
+  g_hq_s = s;
+  return 0;
+}
+static void hist_forget(void* ud, uvc_session_t* s) {
+  (void)ud;
+  if (g_hq_s == s) g_hq_s = NULL;
+}
+static void hist_login(void* ud, uvc_session_t* s) {
+  (void)ud, (void)s;
+}
+static void hist_unregistered(void* ud, const char* account) {
+  (void)ud, (void)account;
+}
+static const uvc_history_ops_t kHistLater = {hist_record, hist_record, hist_start,
+                                             hist_forget, hist_login,  hist_unregistered};
+
+/* A labeled CHATHISTORY gets nothing at once (no ACK); its answer, when it comes, has the
+ * label on its first line: the BATCH start, or the FAIL of a store that failed. Unlabeled,
+ * the same answers come without one. */
+static void labeled_chathistory_answered_later(void** state) {
+  char want[256];
+  (void)state;
+  core.history = &kHistLater;
+  v3_user(0, "alice", "batch labeled-response draft/chathistory");
+  send_line(0, "@label=l1 CHATHISTORY LATEST #v3 * 5");
+  assert_string_equal(users[0].inbox, "");
+  assert_ptr_equal(g_hq_s, &users[0].s);
+  assert_string_equal(g_hq.label, "l1");
+  users[0].s.adapter->on_history(&core, g_hq_s, &g_hq, 0, NULL, 0);
+  snprintf(want, sizeof want,
+           "@label=l1 :uvchat BATCH +h%u chathistory #v3\r\n:uvchat BATCH -h%u\r\n",
+           (unsigned)g_hq.cookie, (unsigned)g_hq.cookie);
+  assert_string_equal(users[0].inbox, want);
+  clear();
+  send_line(0, "@label=l2 CHATHISTORY BEFORE #v3 msgid=1a 5");
+  assert_string_equal(users[0].inbox, "");
+  users[0].s.adapter->on_history(&core, g_hq_s, &g_hq, UVC_EAUTH_ERROR, NULL, 0);
+  snprintf(want, sizeof want, "@label=l2 :uvchat FAIL CHATHISTORY MESSAGE_ERROR BEFORE #v3 :%s\r\n",
+           uvc_strerror(UVC_EAUTH_ERROR));
+  assert_string_equal(users[0].inbox, want);
+  clear();
+  send_line(0,
+            "@label=l3 CHATHISTORY TARGETS timestamp=2023-01-01T00:00:00Z "
+            "timestamp=2024-01-01T00:00:00Z 5");
+  assert_string_equal(users[0].inbox, "");
+  users[0].s.adapter->on_history(&core, g_hq_s, &g_hq, UVC_ENOMEM, NULL, 0);
+  snprintf(want, sizeof want, "@label=l3 :uvchat FAIL CHATHISTORY MESSAGE_ERROR TARGETS * :%s\r\n",
+           uvc_strerror(UVC_ENOMEM));
+  assert_string_equal(users[0].inbox, want);
+  clear();
+  send_line(0, "CHATHISTORY LATEST #v3 * 5");
+  assert_string_equal(g_hq.label, "");
+  users[0].s.adapter->on_history(&core, g_hq_s, &g_hq, UVC_EAUTH_ERROR, NULL, 0);
+  snprintf(want, sizeof want, ":uvchat FAIL CHATHISTORY MESSAGE_ERROR LATEST #v3 :%s\r\n",
+           uvc_strerror(UVC_EAUTH_ERROR));
+  assert_string_equal(users[0].inbox, want);
+  clear();
+  /* an error found at once is a labeled reply like any other */
+  send_line(0, "@label=l4 CHATHISTORY LATEST #v3 * 0");
+  assert_string_equal(
+      users[0].inbox,
+      "@label=l4 :uvchat FAIL CHATHISTORY INVALID_PARAMS LATEST :Invalid limit\r\n");
+}
+
 /* ------------------------------------------------------------------------------------------
  * IRC over WebSocket: the same IRC bytes, one frame per line
  * ---------------------------------------------------------------------------------------- */
@@ -2743,6 +2817,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(client_tags_and_tagmsg, setup, teardown),
       cmocka_unit_test_setup_teardown(client_tags_bad_values, setup, teardown),
       cmocka_unit_test_setup_teardown(labeled_response, setup, teardown),
+      cmocka_unit_test_setup_teardown(labeled_chathistory_answered_later, setup, teardown),
       cmocka_unit_test_setup_teardown(account_tag_notify_and_extended_join, setup, teardown),
       cmocka_unit_test_setup_teardown(away_notify, setup, teardown),
       cmocka_unit_test_setup_teardown(cap_ls_lists_every_capability, setup, teardown),

@@ -471,7 +471,8 @@ typedef enum {
   UVC_HQ_AWAY     /* the private messages kept for s's account while it was offline */
 } uvc_history_how_t;
 
-#define UVC_MSGID_MAX 24 /* bytes of a message id (the hex of uvc_event_t.id) */
+#define UVC_MSGID_MAX    24 /* bytes of a message id (the hex of uvc_event_t.id) */
+#define UVC_HQ_LABEL_MAX 64 /* bytes of uvc_history_query_t.label */
 
 struct uvc_history_query {
   uint8_t how;     /* uvc_history_how_t */
@@ -482,7 +483,9 @@ struct uvc_history_query {
   int64_t b_ms;
   char a_msgid[UVC_MSGID_MAX + 1];
   char b_msgid[UVC_MSGID_MAX + 1];
-  char target[UVC_ROOM_MAX + 1]; /* a room or a nick; unused for TARGETS and AWAY */
+  char target[UVC_ROOM_MAX + 1];    /* a room or a nick; unused for TARGETS and AWAY */
+  char label[UVC_HQ_LABEL_MAX + 1]; /* the adapter's own: a word it wants back with the
+                                       answer (IRC: the labeled-response label), or "" */
 };
 
 typedef struct uvc_history_ops {

@@ -67,6 +67,13 @@ static void add(uvc_recall_t* r, const uvc_hist_rec_t* rec) {
     UVC_WARN("history: an event was not kept: %s", uvc_store_strerror(rc));
 }
 
+/* The name a private conversation with a party is kept under: their account when they
+ * are logged in to one, so that it stays one conversation whatever nicks they use; else
+ * their nick. */
+static const char* peer_of(const uvc_event_who_t* who) {
+  return who->account[0] != '\0' ? who->account : who->nick;
+}
+
 static void on_record(void* ud, const uvc_event_t* ev) {
   uvc_recall_t* r = ud;
   uvc_hist_rec_t rec;
@@ -79,12 +86,12 @@ static void on_record(void* ud, const uvc_event_t* ev) {
   } else {
     if (ev->from.account[0] != '\0') { /* the sender's copy: the conversation with `to` */
       rec.owner = ev->from.account;
-      rec.target = ev->to.nick;
+      rec.target = peer_of(&ev->to);
       add(r, &rec);
     }
     if (ev->to.account[0] != '\0' && strcmp(ev->to.account, ev->from.account) != 0) {
       rec.owner = ev->to.account;
-      rec.target = ev->from.nick;
+      rec.target = peer_of(&ev->from);
       add(r, &rec);
     }
   }
@@ -95,16 +102,28 @@ static void on_keep(void* ud, const uvc_event_t* ev) {
   uvc_hist_rec_t rec;
   rec_of(ev, &rec);
   rec.owner = ev->to.account;
-  rec.target = ev->from.nick;
+  rec.target = peer_of(&ev->from);
   rec.pending = 1;
   add(r, &rec);
   if (ev->from.account[0] != '\0') {
     rec.owner = ev->from.account;
-    rec.target = ev->to.nick;
+    rec.target = ev->to.account; /* nobody is logged in to it: its nick is its name */
     rec.pending = 0;
     add(r, &rec);
   }
   uvc_history_flush(r->hist); /* kept for someone: on disk as soon as it can be */
+}
+
+/* The name the conversation with `nick` is kept under (see peer_of): the account of the
+ * one online by that nick, when they are logged in; else the registered account of that
+ * name (nobody else may use it as a nick); else the nick itself. */
+static const char* peer_named(uvc_core_t* core, const char* nick) {
+  size_t n = strlen(nick);
+  uvc_session_t* t = uvc_core_find(core, nick, n);
+  const char* name;
+  if (t != NULL) return uvc_session_account(t) != NULL ? uvc_session_account(t) : nick;
+  name = uvc_core_registered(core, nick, n);
+  return name != NULL ? name : nick;
 }
 
 /* ---- Out: records to events ------------------------------------------------------------ */
@@ -118,8 +137,11 @@ static void copy_field(char* dst, size_t cap, uint8_t* len, const char* src) {
 }
 
 /* The event rec was made from, as seen by the owner of the history (whose nick is now
- * `self`): a room's event in its room, a private message from or to the owner. */
-static void event_of(const uvc_hist_rec_t* rec, const char* self, uvc_event_t* ev) {
+ * `self`): a room's event in its room, a private message from or to the owner. A private
+ * message the owner sent shows as sent to `peer` (the name the owner asked for the
+ * conversation by) or, when that is NULL, to the name the conversation is kept under. */
+static void event_of(const uvc_hist_rec_t* rec, const char* self, const char* peer,
+                     uvc_event_t* ev) {
   memset(ev, 0, sizeof(*ev));
   ev->type = rec->kind == UVC_HIST_ACTION  ? UVC_EV_ACTION
              : rec->kind == UVC_HIST_TOPIC ? UVC_EV_TOPIC
@@ -136,12 +158,14 @@ static void event_of(const uvc_hist_rec_t* rec, const char* self, uvc_event_t* e
   if (rec->owner[0] == '\0') {
     copy_field(ev->room, sizeof(ev->room), &ev->room_len, rec->target);
   } else {
-    /* private: to the owner (when the other party sent it), else to the other party */
+    /* private: from the owner (sent logged in to the owner's account) to the other party,
+     * else from the other party to the owner */
     ev->type = UVC_EV_PRIVATE;
-    if (uvc_name_eq(rec->nick, strlen(rec->nick), rec->target, strlen(rec->target)))
-      copy_field(ev->to.nick, sizeof(ev->to.nick), &ev->to.nick_len, self);
+    if (uvc_name_eq(rec->account, strlen(rec->account), rec->owner, strlen(rec->owner)))
+      copy_field(ev->to.nick, sizeof(ev->to.nick), &ev->to.nick_len,
+                 peer != NULL ? peer : rec->target);
     else
-      copy_field(ev->to.nick, sizeof(ev->to.nick), &ev->to.nick_len, rec->target);
+      copy_field(ev->to.nick, sizeof(ev->to.nick), &ev->to.nick_len, self);
   }
 }
 
@@ -172,7 +196,7 @@ static void on_fetched(void* data, int status, const uvc_hist_rec_t* recs, size_
   if (status == 0 && n > 0 && (evs = calloc(n, sizeof(*evs))) == NULL) status = UVC_ENOMEM;
   if (status != 0) status = status == UVC_ENOMEM ? UVC_ENOMEM : UVC_EAUTH_ERROR;
   for (i = 0; evs != NULL && i < n; i++)
-    event_of(&recs[i], s->nick, &evs[i]);
+    event_of(&recs[i], s->nick, q->q.target[0] != '\0' ? q->q.target : NULL, &evs[i]);
   s->adapter->on_history(q->r->core, s, &q->q, status, evs, status == 0 ? n : 0);
   free(evs);
   req_done(q);
@@ -254,7 +278,7 @@ static int on_start(void* ud, uvc_session_t* s, const uvc_history_query_t* hq, c
         break;
     }
     sq.owner = room ? "" : q->owner;
-    sq.target = hq->target;
+    sq.target = room || hq->how == UVC_HQ_AWAY ? hq->target : peer_named(r->core, hq->target);
     sq.a.time_ms = hq->a_ms;
     sq.a.seq = seq_of(hq->a_msgid);
     sq.b.time_ms = hq->b_ms;

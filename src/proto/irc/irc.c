@@ -417,7 +417,8 @@ static size_t tag_line(char* out, const char* line, size_t n, const char* tag, c
 }
 
 /* Sends the collected answer of a labeled command as the spec says: ACK for none, the one
- * line with the label, or a labeled-response batch around several. */
+ * line with the label, or a labeled-response batch around several; or, for a command
+ * answered later with the label on its answer (c->later), what was collected as it is. */
 static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
   irc_capture_t* c = st->capture;
   size_t lines = 0, i, cap, n = 0, start;
@@ -425,6 +426,15 @@ static void capture_end(uvc_core_t* core, uvc_session_t* s, irc_state_t* st) {
   uvc_msg_t* m;
   s->slot = c->slot;
   st->capture = NULL;
+  if (c->later) { /* the label goes on the answer when it comes: nothing to label now */
+    if (c->len > 0 && (m = uvc_msg_from(c->buf, c->len)) != NULL) {
+      uvc_core_send(core, s, m);
+      uvc_msg_release(m);
+    }
+    free(c->buf);
+    free(c);
+    return;
+  }
   for (i = 0; i + 1 < c->len; i++)
     if (c->buf[i] == '\r' && c->buf[i + 1] == '\n') lines++;
   /* Every line may get "@batch=ID;" in front; the batch lines and an ACK are short. */

@@ -15,6 +15,9 @@
 /* What an answer is for (uvc_history_query_t.purpose). */
 enum { FOR_CHATHISTORY = 1, FOR_JOIN };
 
+/* A labeled CHATHISTORY's label travels with its query to the answer. */
+_Static_assert(LABEL_MAX <= UVC_HQ_LABEL_MAX, "a label must fit in a history query");
+
 /* ---- Parsing -------------------------------------------------------------------------- */
 
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
@@ -103,17 +106,29 @@ static void fail(uvc_core_t* core, uvc_session_t* s, const char* code, const cha
   irc_sendf(core, s, ":%s FAIL CHATHISTORY %s %s :%s", uvc_core_server_name(core), code, ctx, why);
 }
 
+/* The subcommands: name, query, message references. */
+static const struct {
+  const char* name;
+  uint8_t how;
+  uint8_t refs;
+} kSub[] = {{"LATEST", UVC_HQ_LATEST, 1},   {"BEFORE", UVC_HQ_BEFORE, 1},
+            {"AFTER", UVC_HQ_AFTER, 1},     {"AROUND", UVC_HQ_AROUND, 1},
+            {"BETWEEN", UVC_HQ_BETWEEN, 2}, {"TARGETS", UVC_HQ_TARGETS, 2}};
+
+/* The subcommand of a query (for a FAIL that comes with the answer). */
+static const char* sub_name(uint8_t how) {
+  size_t k;
+  for (k = 0; k < sizeof(kSub) / sizeof(kSub[0]); k++)
+    if (kSub[k].how == how) return kSub[k].name;
+  return "*";
+}
+
 /* CHATHISTORY LATEST target <*|ref> limit; BEFORE/AFTER/AROUND target ref limit;
- * BETWEEN target ref ref limit; TARGETS ref ref limit. */
+ * BETWEEN target ref ref limit; TARGETS ref ref limit. A labeled one (labeled-response)
+ * has its label on its answer, which comes later; an error found at once is labeled by
+ * the capture like any reply. */
 void irc_cmd_chathistory(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
                          const uvc_irc_msg_t* m) {
-  static const struct {
-    const char* name;
-    uint8_t how;
-    uint8_t refs;
-  } kSub[] = {{"LATEST", UVC_HQ_LATEST, 1},   {"BEFORE", UVC_HQ_BEFORE, 1},
-              {"AFTER", UVC_HQ_AFTER, 1},     {"AROUND", UVC_HQ_AROUND, 1},
-              {"BETWEEN", UVC_HQ_BETWEEN, 2}, {"TARGETS", UVC_HQ_TARGETS, 2}};
   uvc_history_query_t q;
   char sub[16], word[ECHO_MAX + 1];
   size_t i, k, at;
@@ -161,7 +176,10 @@ void irc_cmd_chathistory(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
     return;
   }
   q.cookie = ++st->batch_seq;
+  if (st->capture != NULL) /* labeled: the answer comes later, so the label goes with it */
+    memcpy(q.label, st->capture->label, strlen(st->capture->label) + 1);
   err = uvc_core_history(core, s, &q);
+  if (err == 0 && st->capture != NULL) st->capture->later = 1;
   if (err == UVC_EHISTORY_UNAVAILABLE || err == UVC_EHISTORY_OFF || err == UVC_ENOMEM) {
     irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", uvc_core_server_name(core),
               sub, q.how == UVC_HQ_TARGETS ? "*" : q.target, uvc_strerror(err));
@@ -223,7 +241,7 @@ void irc_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_
                     const uvc_event_t* ev, size_t n) {
   irc_state_t* st = s->proto;
   uvc_render_ctx_t ctx;
-  char id[16];
+  char id[16], label[UVC_HQ_LABEL_MAX + 9] = "";
   size_t i;
   if (st == NULL) return;
   uvc_core_render_ctx(core, &ctx);
@@ -252,15 +270,19 @@ void irc_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_
               q->target);
     return;
   }
+  /* a labeled CHATHISTORY: its label on the first line of the answer, the BATCH start or
+   * the FAIL (labeled-response); an empty batch is an answer too, so never an ACK */
+  if (q->label[0] != '\0') snprintf(label, sizeof(label), "@label=%s ", q->label);
   if (status != 0) {
-    irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", uvc_core_server_name(core),
-              q->how == UVC_HQ_TARGETS ? "TARGETS" : "*",
+    irc_sendf(core, s, "%s:%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", label,
+              uvc_core_server_name(core), sub_name(q->how),
               q->how == UVC_HQ_TARGETS ? "*" : q->target, uvc_strerror(status));
     return;
   }
   snprintf(id, sizeof(id), "h%u", (unsigned)q->cookie);
   if (q->how == UVC_HQ_TARGETS) {
-    irc_sendf(core, s, ":%s BATCH +%s draft/chathistory-targets", uvc_core_server_name(core), id);
+    irc_sendf(core, s, "%s:%s BATCH +%s draft/chathistory-targets", label,
+              uvc_core_server_name(core), id);
     for (i = 0; i < n; i++) {
       time_t secs = (time_t)(ev[i].time_ms / 1000);
       struct tm* tm = gmtime(&secs);
@@ -270,7 +292,8 @@ void irc_on_history(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_
                 uvc_core_server_name(core), ev[i].room, when, (int)(ev[i].time_ms % 1000));
     }
   } else {
-    irc_sendf(core, s, ":%s BATCH +%s chathistory %s", uvc_core_server_name(core), id, q->target);
+    irc_sendf(core, s, "%s:%s BATCH +%s chathistory %s", label, uvc_core_server_name(core), id,
+              q->target);
     for (i = 0; i < n; i++) {
       uvc_msg_t* m = irc_render_caps(&ev[i], &ctx, st->caps);
       if (m == NULL) continue;

@@ -100,7 +100,8 @@ enum {
  * every line for the client, replies and events alike, while the command runs. */
 typedef struct irc_capture {
   char label[LABEL_MAX + 1];
-  uint8_t slot; /* the session's render slot before (capturing renders for it alone) */
+  uint8_t slot;  /* the session's render slot before (capturing renders for it alone) */
+  uint8_t later; /* the answer comes later and carries the label itself (CHATHISTORY) */
   size_t len, cap;
   char* buf; /* lines, each with its CRLF */
 } irc_capture_t;
