@@ -75,7 +75,7 @@ static void on_fetch(void* data, int status, const uvc_hist_rec_t* recs, size_t 
   if (n > 0) snprintf(g->last, sizeof g->last, "%s", recs[n - 1].text);
 }
 
-static const uvc_hist_query_t kLatest = {UVC_HIST_LATEST, "", "#dev", {0, 0}, {0, 0}, 1000};
+static const uvc_hist_query_t kLatest = {UVC_HIST_LATEST, "", "#dev", {0, 0}, {0, 0}, 1000, 0};
 
 /* How many events #dev has in the store (read without the writer); the last one's text. */
 static size_t in_store(uvc_store_t* s, char* last, size_t cap) {

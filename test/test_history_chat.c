@@ -555,10 +555,41 @@ static void a_private_conversation_is_kept_by_account(void** state) {
   th_close(b);
 }
 
+/* What a closed room (invite-only, secret or keyed) said stays with that room: once it has
+ * emptied and gone, a later room of the same name shows only what was said while it was
+ * open. Its members saw all of it while it lasted. */
+static void a_closed_room_keeps_its_history_from_a_later_one(void** state) {
+  th_client_t *a, *b;
+  (void)state;
+  a = text_user("alice", "#den");
+  th_sendf(a, "open words\r\n/mode +invite-only\r\n");
+  th_expect_eventually(a, "*** alice changed #den: only the invited may join");
+  th_sendf(a, "closed words\r\n/history\r\n");
+  th_expect_eventually(a, "*** --- the last 2 messages of #den ---");
+  expect_suffix(a, "] <alice> open words");
+  expect_suffix(a, "] <alice> closed words");
+  th_expect(a, "*** --- end of the history of #den ---");
+  th_sendf(a, "/join #lobby\r\n"); /* #den empties and is gone */
+  th_expect_eventually(a, "*** alice joined #lobby");
+
+  b = text_user("bob", "#den"); /* a new #den, open */
+  th_expect_eventually(b, "*** --- the last 1 message of #den (/history N shows more) ---");
+  expect_suffix(b, "] <alice> open words");
+  th_expect(b, "*** --- end of the history of #den ---");
+  th_sendf(b, "/history 10\r\n");
+  th_expect_eventually(b, "*** --- the last 1 message of #den ---");
+  expect_suffix(b, "] <alice> open words");
+  th_expect(b, "*** --- end of the history of #den ---");
+  th_close(a);
+  th_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(joiners_see_what_was_said, setup, teardown),
       cmocka_unit_test_setup_teardown(non_members_and_the_banned_get_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_closed_room_keeps_its_history_from_a_later_one, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(labeled_chathistory_is_answered_with_its_label, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(history_survives_a_clean_restart, setup, teardown),

@@ -260,6 +260,7 @@ typedef struct uvc_event {
   uint8_t old_len;      /* NICK: the length of old_nick */
   uint8_t has_realname; /* ARRIVE: realname is the sender's (else their format has none) */
   uint8_t same_account; /* RECLAIM: see UVC_EV_RECLAIM */
+  uint8_t room_modes;   /* the room's modes (UVC_ROOM_*) when the event was made */
   uvc_event_who_t from; /* who did it (nick_len 0 for the server) */
   uvc_event_who_t to;   /* PRIVATE, KICK, MODE of a member, INVITE, TAGMSG to one: whom */
   char room[UVC_ROOM_MAX + 1];
@@ -397,9 +398,11 @@ struct uvc_room {
   uvc_session_t** members;
   uint32_t n_members;
   uint32_t cap_members;
-  int64_t created;  /* wall-clock seconds */
-  int64_t topic_at; /* when the topic was set */
-  char* topic;      /* NUL-terminated, or NULL */
+  int64_t created;   /* wall-clock seconds */
+  uint64_t since_id; /* the id of the first event made after it was created: earlier events
+                        were another room of the same name (history keeps them apart) */
+  int64_t topic_at;  /* when the topic was set */
+  char* topic;       /* NUL-terminated, or NULL */
   uint8_t name_len;
   uint8_t permanent; /* the default room stays when empty */
   uint8_t modes;     /* UVC_ROOM_* */

@@ -208,7 +208,15 @@ typedef struct uvc_hist_query {
   const char* target;
   uvc_hist_point_t a, b;
   unsigned limit; /* at most UVC_HIST_FETCH_MAX */
+  /* A room: its events flagged UVC_HIST_CLOSED whose seq is below this are left out, as if
+   * they were not kept (0: none is). A room that was invite-only, secret or keyed keeps its
+   * history from a later room of the same name this way. */
+  int64_t closed_before;
 } uvc_hist_query_t;
+
+/* A flag of uvc_hist_rec_t.flags: the event was made in a room that was invite-only, secret
+ * or keyed at the time (see uvc_hist_query_t.closed_before). */
+#define UVC_HIST_CLOSED 1
 
 /* A conversation with recent activity (CHATHISTORY TARGETS). */
 typedef struct uvc_hist_target {

@@ -82,6 +82,8 @@ static void on_record(void* ud, const uvc_event_t* ev) {
     rec.owner = "";
     rec.target = ev->room;
     rec.target_len = ev->room_len;
+    if (ev->room_modes & (UVC_ROOM_INVITE_ONLY | UVC_ROOM_SECRET | UVC_ROOM_KEY))
+      rec.flags = UVC_HIST_CLOSED; /* for its members: not for a later room of its name */
     add(r, &rec);
   } else {
     if (ev->from.account[0] != '\0') { /* the sender's copy: the conversation with `to` */
@@ -284,6 +286,10 @@ static int on_start(void* ud, uvc_session_t* s, const uvc_history_query_t* hq, c
     sq.b.time_ms = hq->b_ms;
     sq.b.seq = seq_of(hq->b_msgid);
     sq.limit = hq->limit;
+    if (room) { /* what a closed room said stays with it, not with a later one of its name */
+      const uvc_room_t* rm = uvc_core_room(r->core, hq->target, strlen(hq->target));
+      sq.closed_before = rm != NULL ? (int64_t)rm->since_id : INT64_MAX;
+    }
     rc = uvc_history_fetch(r->hist, &sq, on_fetched, q);
   }
   if (rc != 0) {

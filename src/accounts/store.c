@@ -223,7 +223,7 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   char* msg = NULL;
   /* 16 KiB pages for a new database (an existing one keeps its size): a batch of history is
    * a few large rows, and bigger pages write it in a quarter of the WAL frames and calls. */
-  rc = sqlite3_exec(db, "PRAGMA page_size=16384", NULL, NULL, NULL);
+  rc = sqlite3_exec(db, "PRAGMA page_size=4096", NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
   if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
     const unsigned char* mode = sqlite3_column_text(st, 0);
@@ -806,7 +806,8 @@ static int trim_touched(store_req_t* r, sqlite3* db) {
  * last seq. The count bound deletes whole chunks and moves skip, by arithmetic on the
  * chunks' counts: it never reads a chunk's bytes. A read sees exactly the events kept. */
 
-#define ROOM_CHUNK_MAX 500 /* events per chunk at most: a read decodes whole chunks */
+#define ROOM_CHUNK_MAX   500   /* events per chunk at most: a read decodes whole chunks */
+#define ROOM_CHUNK_BYTES 65536 /* and bytes, past which a chunk is full */
 
 static int room_state_get(sqlite3* db, const char* room, room_state_t* rs) {
   int rc;
@@ -1052,7 +1053,7 @@ static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc
     }
     rs->count++;
     if (all[i].seq > rs->last_seq) rs->last_seq = all[i].seq;
-    if (c->n == ROOM_CHUNK_MAX) {
+    if (c->n == ROOM_CHUNK_MAX || c->len >= ROOM_CHUNK_BYTES) {
       rc = chunk_insert(db, room, c);
       uvc_hchunk_clear(c);
     }
@@ -1091,7 +1092,7 @@ static int append_room(sqlite3* db, const char* room, const uvc_hist_rec_t** v, 
     uvc_hchunk_clear(c);
     for (i = 0; rc == SQLITE_OK && i < n; i++) { /* at most ROOM_CHUNK_MAX events a chunk */
       if (uvc_hchunk_add(c, v[i]) != 0) return SQLITE_NOMEM;
-      if (c->n == ROOM_CHUNK_MAX || i + 1 == n) {
+      if (c->n == ROOM_CHUNK_MAX || c->len >= ROOM_CHUNK_BYTES || i + 1 == n) {
         rc = chunk_insert(db, room, c);
         uvc_hchunk_clear(c);
       }
@@ -1429,6 +1430,7 @@ static int room_side(store_req_t* r, sqlite3* db, const room_state_t* rs, const 
       size_t k = asc ? i : w.n - 1 - i;
       const uvc_hist_rec_t* e = &w.v[k];
       if (!kept(rs, first, k) || !passes(e, op1, p) || !passes(e, op2, q)) continue;
+      if ((e->flags & UVC_HIST_CLOSED) && e->seq < r->q.closed_before) continue; /* not theirs */
       rc = keep_row(r, e, room != NULL ? room : r->q.target);
       got++;
     }
@@ -1440,6 +1442,7 @@ static int room_side(store_req_t* r, sqlite3* db, const room_state_t* rs, const 
 
 typedef struct find_seq {
   int64_t seq, t, index, i;
+  int flags;
 } find_seq_t;
 static int find_one(void* arg, const uvc_hist_rec_t* e) {
   find_seq_t* f = arg;
@@ -1448,15 +1451,16 @@ static int find_one(void* arg, const uvc_hist_rec_t* e) {
     return 0;
   }
   f->t = e->time_ms;
+  f->flags = e->flags;
   f->index = f->i;
   return 1;
 }
 
 /* resolve for a room: the time of its kept event seq. SQLITE_NOTFOUND when not kept. */
 static int room_resolve(sqlite3* db, const char* room, const room_state_t* rs, int64_t seq,
-                        int64_t* t) {
+                        int64_t* t, int* flags) {
   sqlite3_stmt* st = NULL;
-  find_seq_t f = {seq, 0, -1, 0};
+  find_seq_t f = {seq, 0, -1, 0, 0};
   int64_t first = 0;
   int rc = sqlite3_prepare_v2(db,
                               "SELECT first_seq, data FROM room_chunks WHERE room = ?1"
@@ -1477,6 +1481,7 @@ static int room_resolve(sqlite3* db, const char* room, const room_state_t* rs, i
   if (rc != SQLITE_OK) return rc;
   if (f.index < 0 || !kept(rs, first, (size_t)f.index)) return SQLITE_NOTFOUND;
   *t = f.t;
+  *flags = f.flags;
   return SQLITE_OK;
 }
 
@@ -1540,7 +1545,11 @@ static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, point
   out->t = p->time_ms;
   if (!out->event) return SQLITE_OK;
   if (r->q.owner[0] == '\0') {
-    return room_resolve(db, r->q.target, &r->room, p->seq, &out->t);
+    int flags = 0;
+    rc = room_resolve(db, r->q.target, &r->room, p->seq, &out->t, &flags);
+    if (rc == SQLITE_OK && (flags & UVC_HIST_CLOSED) && p->seq < r->q.closed_before)
+      rc = SQLITE_NOTFOUND; /* another room's, of the same name */
+    return rc;
   }
   rc = sqlite3_prepare_v2(db,
                           "SELECT time_ms FROM history WHERE owner = ?1 AND target = ?2"

@@ -238,6 +238,7 @@ void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_
 
 void uvc_event_set_room(uvc_event_t* ev, const uvc_room_t* room) {
   ev->room_len = room->name_len;
+  ev->room_modes = room->modes;
   memcpy(ev->room, room->name, sizeof(ev->room));
 }
 
@@ -379,6 +380,7 @@ static uvc_room_t* room_create(uvc_core_t* core, const char* name, size_t len) {
   memcpy(e->room.name, name, len);
   e->room.name_len = (uint8_t)len;
   e->room.created = uvc_core_now(core);
+  e->room.since_id = core->next_id;
   g_hash_oom = 0;
   HASH_ADD_KEYPTR(hh, core->rooms, e->room.name, e->room.name_len, e);
   if (g_hash_oom) {
