@@ -264,13 +264,6 @@ static void close_from_a_callback(void** state) {
   assert_int_equal(g_callbacks, 2);
   assert_int_equal(count_accounts(NULL), 2);
 }
-static int count_name(void* ud, const char* name, size_t len) {
-  int* n = ud;
-  assert_int_equal(strlen(name), len);
-  (*n)++;
-  return 0;
-}
-
 /* ---- The watch and the names at startup ---- */
 
 typedef struct wres {

@@ -247,6 +247,13 @@ static void make_schema1_db(const char* dir) {
   sqlite3_close(db);
 }
 
+static int count_name(void* ud, const char* name, size_t len) {
+  int* n = ud;
+  assert_int_equal(strlen(name), len);
+  (*n)++;
+  return 0;
+}
+
 static void migration_from_schema1_keeps_the_accounts(void** state) {
   uvc_store_t* s;
   char hash[UVC_STORE_HASH_MAX + 1], err[256];
