@@ -70,8 +70,10 @@
   "local function fmap(a) local m = {} for i = 1, #a, 2 do m[a[i]] = a[i + 1] end return m " \
   "end\n"                                                                                    \
   "local function forget(o, ik, e)\n"                                                        \
-  "  local f = fmap(e[2])\n"                                                                 \
-  "  redis.call('HDEL', ik, ifield(o, f.l, f.s))\n"                                          \
+  "  local a = e[2]\n"                                                                       \
+  "  local s, l = a[2], a[14]\n"                                                             \
+  "  if a[1] ~= 's' or a[13] ~= 'l' then local f = fmap(a) s, l = f.s, f.l end\n"            \
+  "  redis.call('HDEL', ik, ifield(o, l, s))\n"                                              \
   "  if o ~= '' then redis.call('SREM', P .. 'pend:' .. o, e[1]) end\n"                      \
   "end\n"                                                                                    \
   "local function idms(id) return tonumber(string.match(id, '^(%d+)')) end\n"                \
@@ -119,6 +121,11 @@ static const char kWatch[] =
 static const char kWrite[] = LUA_PRELUDE
     "local cr, cp = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local last, touched, order = {}, {}, {}\n"
+    "local function xadd(sk, id, i)\n"
+    "  return redis.pcall('XADD', sk, id, 's', ARGV[i + 2], 't', ARGV[i + 3], 'k', ARGV[i + 4],"
+    " 'f', ARGV[i + 5], 'o', ARGV[i + 7], 'g', ARGV[i + 8], 'l', ARGV[i + 1], 'n', ARGV[i + 9],"
+    " 'u', ARGV[i + 10], 'h', ARGV[i + 11], 'a', ARGV[i + 12], 'x', ARGV[i + 13])\n"
+    "end\n"
     "for i = 3, #ARGV - 13, 14 do\n"
     "  local o, tl, seq, t = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
     "  local sk, ik = skey(o, tl), ikey(o, tl)\n"
@@ -133,11 +140,9 @@ static const char kWrite[] = LUA_PRELUDE
     "    local tm = tonumber(t)\n"
     "    if tm > ms then ms = tm end\n"
     "    if ms < 1 then ms = 1 end\n"
-    "    local a = {'s', seq, 't', t, 'k', ARGV[i + 4], 'f', ARGV[i + 5], 'o', ARGV[i + 7],"
-    " 'g', ARGV[i + 8], 'l', tl, 'n', ARGV[i + 9], 'u', ARGV[i + 10], 'h', ARGV[i + 11],"
-    " 'a', ARGV[i + 12], 'x', ARGV[i + 13]}\n"
-    "    local id = redis.pcall('XADD', sk, string.format('%d-*', ms), unpack(a))\n"
-    "    if type(id) == 'table' then id = redis.call('XADD', sk, '*', unpack(a)) end\n"
+    "    local id = xadd(sk, string.format('%d-*', ms), i)\n"
+    "    if type(id) == 'table' then id = xadd(sk, '*', i) end\n"
+    "    if type(id) == 'table' then return id end\n"
     "    last[sk] = idms(id)\n"
     "    redis.call('HSET', ik, fld, id)\n"
     "    if o ~= '' then\n"
