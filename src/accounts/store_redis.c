@@ -326,7 +326,12 @@ static const char kPrune[] = LUA_PRELUDE
     "    lo = '(' .. c[#c][1]\n"
     "  end\n"
     "  redis.call('XTRIM', sk, 'MINID', string.format('%d', cut))\n"
-    "  if o ~= '' then redis.call('ZREMRANGEBYSCORE', P .. 'tg:' .. o, '-inf', '(' .. cut) end\n"
+    "  if o ~= '' then\n"
+    "    local tg, old = P .. 'tg:' .. o, nil\n"
+    "    old = redis.call('ZRANGEBYSCORE', tg, '-inf', string.format('(%d', cut))\n"
+    "    for _, t in ipairs(old) do redis.call('HDEL', P .. 'tgn:' .. o, t) end\n"
+    "    redis.call('ZREMRANGEBYSCORE', tg, '-inf', string.format('(%d', cut))\n"
+    "  end\n"
     "  if redis.call('XLEN', sk) == 0 then\n"
     "    redis.call('DEL', sk, ik)\n"
     "    redis.call('SREM', P .. 'hist', sk)\n"
@@ -915,7 +920,10 @@ static int redis_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_
   char* buf = NULL;
   rreq_t p = {0};
   int rc = UVC_STORE_NOMEM;
-  (void)loop;
+  if (loop == NULL) {
+    uvc_hist_batch_free(b);
+    return UVC_STORE_INVALID;
+  }
   /* room for the two bounds, and per event its two lowercased names and five numbers */
   cap = 2 * 24;
   for (i = 0; i < n; i++) {
