@@ -732,6 +732,44 @@ static void history_event_is_kept_once(void** state) {
   assert_int_equal(count_events(), 4);
 }
 
+/* A batch bigger than a backend may send at once (Redis: UVC_REDIS_WRITE_CHUNK events a
+ * script) is written whole, with the count bound applied per room, and calls back once. */
+static void history_big_batch(void** state) {
+  uvc_store_t* s;
+  uvc_hist_rec_t* e;
+  uvc_hist_bounds_t b = {300, 0, 0};
+  result_t r = {0};
+  char(*text)[16];
+  int i;
+  (void)state;
+  e = calloc(700, sizeof(*e));
+  text = calloc(700, sizeof(*text));
+  assert_non_null(e);
+  assert_non_null(text);
+  for (i = 0; i < 700; i++) {
+    snprintf(text[i], sizeof text[i], "b%d", i + 1);
+    e[i].seq = i + 1;
+    e[i].time_ms = T0 + i + 1;
+    e[i].kind = UVC_HIST_SAY;
+    e[i].owner = "";
+    e[i].target = i % 2 ? "#odd" : "#even";
+    e[i].nick = "alice";
+    e[i].text = text[i];
+  }
+  s = open_store(g_tmp);
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 700, &b, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  free(e);
+  free(text);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#even", 0, 0, 0, 1), 0);
+  assert_string_equal(g_h.lines[0], "alice:b699");
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#odd", T0, 0, 0, 2), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:b102"); /* 350 odd ones, the oldest 50 gone */
+  close_store(s);
+  assert_int_equal(count_events(), 600);
+}
+
 #define STORE_CASES(setup, teardown)                                                               \
   cmocka_unit_test_setup_teardown(create_get_set_delete, setup, teardown),                         \
       cmocka_unit_test_setup_teardown(duplicate_name_in_another_case_is_refused, setup, teardown), \
@@ -747,6 +785,7 @@ static void history_event_is_kept_once(void** state) {
       cmocka_unit_test_setup_teardown(history_pending_and_delete_by_account, setup, teardown),     \
       cmocka_unit_test_setup_teardown(history_targets_and_room_delete, setup, teardown),           \
       cmocka_unit_test_setup_teardown(history_event_is_kept_once, setup, teardown),                \
+      cmocka_unit_test_setup_teardown(history_big_batch, setup, teardown),                         \
       cmocka_unit_test_setup_teardown(history_bad_records_fail_at_once, setup, teardown)
 
 #endif

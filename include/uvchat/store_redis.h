@@ -15,6 +15,9 @@
  * - Close: requests in flight still complete; the store is freed once the connection's
  *   poll handle and the store's timers have been closed, so run the loop after
  *   uvc_store_close() (uv_run returns when that is done), then uv_loop_close() returns 0.
+ * - A history write of more than UVC_REDIS_WRITE_CHUNK events goes as several scripts, each
+ *   atomic, not as one transaction: a failure can leave part of it written (a write again
+ *   keeps every event once). uvc_store_pending() counts each script.
  * - Durability is Redis's own (its AOF/RDB settings): a callback with 0 means Redis has the
  *   change in memory, not that it reached a disk.
  * - uvc_store_path() is "redis://HOST:PORT/DB" (no password); uvc_store_schema_version() is
@@ -41,6 +44,7 @@
 #define UVC_REDIS_TIMEOUT_MS     5000 /* a request without a reply this long drops the link */
 #define UVC_REDIS_BACKOFF_MIN_MS 100
 #define UVC_REDIS_BACKOFF_MAX_MS 5000
+#define UVC_REDIS_WRITE_CHUNK    256 /* events per write script (a batch may make several) */
 
 /* Connects to the Redis server at host:port (a name or an address), authenticates with
  * password (NULL or "": none), selects database db, checks the server's version and the

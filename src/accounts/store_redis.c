@@ -391,6 +391,15 @@ typedef enum {
   R_DONE /* delete_owner, delete_room, prune: 1 or an error */
 } rop_t;
 
+/* A history write sent as several scripts: the caller's callback runs once, when the last
+ * has answered, with the first failure if any. */
+typedef struct wbatch {
+  unsigned parts; /* scripts not answered yet */
+  int status;
+  uvc_store_cb cb;
+  void* data;
+} wbatch_t;
+
 typedef struct rreq {
   redis_store_t* s;
   rop_t op;
@@ -400,6 +409,7 @@ typedef struct rreq {
   uvc_store_hist_cb hist_cb;
   uvc_store_targets_cb targets_cb;
   void* data;
+  wbatch_t* wb; /* R_WRITE: the batch this script is a part of */
 } rreq_t;
 
 static const uvc_store_ops_t redis_ops;
@@ -742,6 +752,9 @@ static void on_reply(redisAsyncContext* ac, void* reply, void* priv) {
       case R_TARGETS:
         status = deliver_targets(q, r);
         break;
+      case R_WRITE:
+        if (r->type != REDIS_REPLY_INTEGER) status = UVC_STORE_DB;
+        break;
       default: /* the scripts' 1 (done) or 0 (taken, or not found) */
         if (reply_int(r, &v) != 0)
           status = UVC_STORE_DB;
@@ -753,7 +766,16 @@ static void on_reply(redisAsyncContext* ac, void* reply, void* priv) {
         break;
     }
   }
-  if (status != 0) fail(q, status);
+  if (q->op == R_WRITE) {
+    wbatch_t* wb = q->wb;
+    if (status != 0 && wb->status == 0) wb->status = status;
+    if (--wb->parts == 0) {
+      if (wb->cb != NULL) wb->cb(wb->data, wb->status);
+      free(wb);
+    }
+  } else if (status != 0) {
+    fail(q, status);
+  }
   s->dispatching = 0;
   free(q);
   if (s->closing && s->pending == 0)
@@ -911,22 +933,17 @@ static void redis_watch_again(uvc_store_t* store) {
 
 /* ---- History -------------------------------------------------------------------------- */
 
-static int redis_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
-                            const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
-  redis_store_t* s = rs(store);
-  size_t n = uvc_hist_batch_count(b), i, k, nargs = 2 + 14 * n, used = 0, cap;
-  const char** args = NULL;
-  size_t* lens = NULL;
-  char* buf = NULL;
+/* Sends events [from, to) of b as one write script for wb. Returns 0 or a negative code. */
+static int send_write(redis_store_t* s, const uvc_hist_batch_t* b, size_t from, size_t to,
+                      const uvc_hist_bounds_t* bounds, wbatch_t* wb) {
+  size_t n = to - from, i, k = 0, nargs = 2 + 14 * n, used = 0, cap = 2 * 24;
+  const char** args;
+  size_t* lens;
+  char* buf;
   rreq_t p = {0};
   int rc = UVC_STORE_NOMEM;
-  if (loop == NULL) {
-    uvc_hist_batch_free(b);
-    return UVC_STORE_INVALID;
-  }
   /* room for the two bounds, and per event its two lowercased names and five numbers */
-  cap = 2 * 24;
-  for (i = 0; i < n; i++) {
+  for (i = from; i < to; i++) {
     uvc_hist_rec_t e;
     uvc_hist_batch_get(b, i, &e);
     cap += strlen(e.owner) + strlen(e.target) + 2 + 5 * 24;
@@ -955,10 +972,9 @@ static int redis_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_
     args[k] = (str);         \
     lens[k++] = strlen(str); \
   } while (0)
-    k = 0;
     PUT_NUM(bounds != NULL ? bounds->count_room : 0);
     PUT_NUM(bounds != NULL ? bounds->count_private : 0);
-    for (i = 0; i < n; i++) {
+    for (i = from; i < to; i++) {
       uvc_hist_rec_t e;
       uvc_hist_batch_get(b, i, &e);
       PUT_LOWER(e.owner);
@@ -980,15 +996,46 @@ static int redis_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_
 #undef PUT_LOWER
 #undef PUT_STR
     p.op = R_WRITE;
-    p.cb = cb;
-    p.data = data;
+    p.wb = wb;
     rc = send_script(s, &p, SC_WRITE, 0, nargs, args, lens);
   }
   free(args);
   free(lens);
   free(buf);
-  uvc_hist_batch_free(b); /* hiredis has its own copy of the command */
   return rc;
+}
+
+/* A batch goes as one script per UVC_REDIS_WRITE_CHUNK events, pipelined: each script is
+ * atomic and short, so that a big batch does not hold Redis (and the cluster's other
+ * traffic on it) for long. */
+static int redis_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
+                            const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
+  redis_store_t* s = rs(store);
+  size_t n = uvc_hist_batch_count(b), from;
+  wbatch_t* wb;
+  int rc = 0;
+  if (loop == NULL) {
+    uvc_hist_batch_free(b);
+    return UVC_STORE_INVALID;
+  }
+  if ((wb = calloc(1, sizeof(*wb))) == NULL) {
+    uvc_hist_batch_free(b);
+    return UVC_STORE_NOMEM;
+  }
+  wb->cb = cb;
+  wb->data = data;
+  for (from = 0; from < n; from += UVC_REDIS_WRITE_CHUNK) {
+    size_t to = n - from > UVC_REDIS_WRITE_CHUNK ? from + UVC_REDIS_WRITE_CHUNK : n;
+    if ((rc = send_write(s, b, from, to, bounds, wb)) != 0) break;
+    wb->parts++;
+  }
+  uvc_hist_batch_free(b); /* hiredis has its own copy of the commands */
+  if (wb->parts == 0) {   /* nothing went: no callback */
+    free(wb);
+    return rc;
+  }
+  if (rc != 0) wb->status = rc; /* told when the parts that went have answered */
+  return 0;
 }
 
 static int redis_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
