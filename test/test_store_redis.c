@@ -331,6 +331,27 @@ static void redis_down_fails_promptly_then_recovers(void** state) {
   tr_redis_restart(&g_redis);
 }
 
+/* A server that has lost the scripts (SCRIPT FLUSH) fails the request that finds out, and
+ * the store reconnects and loads them again. */
+static void flushed_scripts_are_loaded_again(void** state) {
+  uvc_store_t* s;
+  flagged_t f;
+  char hash[UVC_STORE_HASH_MAX + 1];
+  (void)state;
+  s = open_store(NULL);
+  assert_int_equal(do_create(s, "sam", "$argon2id$s"), 0);
+  assert_int_equal(redis_int("SCRIPT FLUSH"), 0);
+  memset(&f, 0, sizeof f);
+  assert_int_equal(uvc_store_set_hash(s, &g_loop, "sam", "$argon2id$t", on_flag_done, &f), 0);
+  run_until(&f.done, 3000);
+  assert_int_equal(f.r.status, UVC_STORE_DB);
+  run_until_connected(s, 5000);
+  assert_int_equal(do_set(s, "sam", "$argon2id$t"), 0);
+  assert_int_equal(do_get(s, "sam", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$t");
+  close_store(s);
+}
+
 /* A server that stops answering (SIGSTOP) fails what is in flight after
  * UVC_REDIS_TIMEOUT_MS rather than hang. */
 static void stalled_redis_times_out(void** state) {
@@ -362,6 +383,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(password_is_needed_and_used, setup, teardown),
       cmocka_unit_test_setup_teardown(unreachable_is_a_clear_error, setup, teardown),
       cmocka_unit_test_setup_teardown(redis_down_fails_promptly_then_recovers, setup, teardown),
+      cmocka_unit_test_setup_teardown(flushed_scripts_are_loaded_again, setup, teardown),
       cmocka_unit_test_setup_teardown(stalled_redis_times_out, setup, teardown),
   };
   int rc;

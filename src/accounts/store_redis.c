@@ -724,7 +724,7 @@ static void on_reply(redisAsyncContext* ac, void* reply, void* priv) {
   rreq_t* q = priv;
   redis_store_t* s = q->s;
   long long v = 0;
-  int status = 0;
+  int status = 0, noscript = 0;
   s->pending--;
   s->last_progress = uv_now(s->loop);
   s->dispatching = 1; /* a close from inside the callback waits until it returns */
@@ -734,6 +734,7 @@ static void on_reply(redisAsyncContext* ac, void* reply, void* priv) {
   } else if (r->type == REDIS_REPLY_ERROR) {
     UVC_WARN("store: %s: %s", s->label, r->str);
     status = UVC_STORE_DB;
+    noscript = strncmp(r->str, "NOSCRIPT", 8) == 0;
   }
   if (status == 0) {
     switch (q->op) {
@@ -778,6 +779,8 @@ static void on_reply(redisAsyncContext* ac, void* reply, void* priv) {
   }
   s->dispatching = 0;
   free(q);
+  /* the server has lost the scripts (SCRIPT FLUSH): a new connection loads them again */
+  if (noscript && s->ac == ac && !s->closing) drop(s, "it has lost the store's scripts");
   if (s->closing && s->pending == 0)
     teardown(s);
   else
