@@ -20,8 +20,7 @@
 #include "uvchat/store.h"
 #include "uvchat/text.h"
 #ifdef UVCHAT_TEST_REDIS
-#include <hiredis/hiredis.h>
-#include "redis_server.h"
+#include "redis_util.h"
 #include "uvchat/store_redis.h"
 static tr_redis_t g_redis;
 #endif
@@ -118,13 +117,7 @@ static int setup(void** state) {
   assert_int_equal(uv_loop_init(&g_loop), 0);
   tt_mkdtemp("uvchat-acct", g_tmp, sizeof g_tmp);
 #ifdef UVCHAT_TEST_REDIS
-  {
-    redisContext* c = redisConnect("127.0.0.1", g_redis.port);
-    redisReply* r = c != NULL && c->err == 0 ? redisCommand(c, "FLUSHALL") : NULL;
-    assert_non_null(r);
-    freeReplyObject(r);
-    redisFree(c);
-  }
+  tr_redis_flushall(&g_redis);
 #endif
   memset(users, 0, sizeof users);
   open_core();
@@ -1006,14 +999,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(server_password_for_text_users, setup, teardown),
   };
 #ifdef UVCHAT_TEST_REDIS
-  int rc;
-  if (tr_redis_start(&g_redis) != 0) {
-    printf("SKIPPED: no redis-server\n");
-    return 0;
-  }
-  rc = cmocka_run_group_tests(tests, NULL, NULL);
-  tr_redis_stop(&g_redis);
-  return rc;
+  TR_REDIS_RUN_GROUP(&g_redis, tests);
 #else
   return cmocka_run_group_tests(tests, NULL, NULL);
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <uv.h>
-#include "redis_server.h"
+#include "redis_util.h"
 #include "unit.h"
 
 #include "uvchat/store.h"
@@ -105,7 +105,7 @@ static int setup(void** state) {
   assert_int_equal(uv_loop_init(&g_loop), 0);
   g_loop_thread = uv_thread_self();
   snprintf(g_tmp, sizeof g_tmp, "unused");
-  assert_int_equal(redis_int("FLUSHALL"), 0); /* every case starts empty */
+  tr_redis_flushall(&g_redis); /* every case starts empty */
   return 0;
 }
 
@@ -386,12 +386,5 @@ int main(void) {
       cmocka_unit_test_setup_teardown(flushed_scripts_are_loaded_again, setup, teardown),
       cmocka_unit_test_setup_teardown(stalled_redis_times_out, setup, teardown),
   };
-  int rc;
-  if (tr_redis_start(&g_redis) != 0) {
-    printf("SKIPPED: no redis-server\n");
-    return 0;
-  }
-  rc = cmocka_run_group_tests(tests, NULL, NULL);
-  tr_redis_stop(&g_redis);
-  return rc;
+  TR_REDIS_RUN_GROUP(&g_redis, tests);
 }
