@@ -90,7 +90,7 @@ if(PKG_CONFIG_FOUND AND NOT TARGET PkgConfig::HIREDIS)
   pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET GLOBAL hiredis)
 endif()
 set(_uvchat_redis_found OFF)
-if(TARGET PkgConfig::HIREDIS AND UVCHAT_WITH_ACCOUNTS)
+if(TARGET PkgConfig::HIREDIS AND UVCHAT_WITH_ACCOUNTS AND NOT WIN32) # POSIX sockets, for now
   set(_uvchat_redis_found ON)
 endif()
 option(UVCHAT_WITH_REDIS "The Redis store backend, for a cluster (needs hiredis and the accounts)"
