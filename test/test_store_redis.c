@@ -331,6 +331,25 @@ static void redis_down_fails_promptly_then_recovers(void** state) {
   tr_redis_restart(&g_redis);
 }
 
+/* Redis emptied (or restarted without its data) and the counter back where it was: the
+ * watch still reports, with the names there are now. */
+static void watch_sees_a_counter_that_started_again(void** state) {
+  uvc_store_t* s;
+  wres_t w;
+  (void)state;
+  s = open_store(NULL);
+  assert_int_equal(do_create(s, "ann", "$argon2id$a"), 0);
+  assert_true(do_watch(s, &w));
+  assert_false(do_watch(s, &w));
+  tr_redis_flushall(&g_redis);
+  assert_int_equal(do_create(s, "ben", "$argon2id$b"), 0); /* the counter is 1 again */
+  assert_int_equal(redis_int("GET uvchat:accounts:version"), 1);
+  assert_true(do_watch(s, &w));
+  assert_int_equal(w.n, 1);
+  assert_string_equal(w.names[0], "ben");
+  close_store(s);
+}
+
 /* A server that has lost the scripts (SCRIPT FLUSH) fails the request that finds out, and
  * the store reconnects and loads them again. */
 static void flushed_scripts_are_loaded_again(void** state) {
@@ -383,6 +402,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(password_is_needed_and_used, setup, teardown),
       cmocka_unit_test_setup_teardown(unreachable_is_a_clear_error, setup, teardown),
       cmocka_unit_test_setup_teardown(redis_down_fails_promptly_then_recovers, setup, teardown),
+      cmocka_unit_test_setup_teardown(watch_sees_a_counter_that_started_again, setup, teardown),
       cmocka_unit_test_setup_teardown(flushed_scripts_are_loaded_again, setup, teardown),
       cmocka_unit_test_setup_teardown(stalled_redis_times_out, setup, teardown),
   };

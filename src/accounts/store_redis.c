@@ -8,6 +8,7 @@
  *   acct:NAME           hash: name (as registered), hash, created (seconds)
  *   names               set of the registered names, as registered
  *   accounts:version    a counter every create, set_hash and delete increments (the watch)
+ *   accounts:epoch      when the counter started (the watch tells a new counter from it)
  *   room:ROOM           stream: a room's history
  *   roomx:ROOM          hash: seq -> the stream entry's id (exactly once, and points by seq)
  *   pm:OWNER            stream: every private message kept for the account OWNER (the
@@ -106,10 +107,17 @@ static const char kDelete[] =
     "redis.call('INCR', 'uvchat:accounts:version')\n"
     "return 1\n";
 
-/* ARGV the version the caller saw last. {version} when it has not moved, else {version,
- * every name...}. */
+/* ARGV the token the caller saw last. {token} when it has not moved, else {token, every
+ * name...}. The token is the change counter and an epoch: a counter that starts again (a
+ * Redis emptied, or restarted without its data) is not mistaken for one that never moved. */
 static const char kWatch[] =
-    "local v = redis.call('GET', 'uvchat:accounts:version') or '0'\n"
+    "local e = redis.call('GET', 'uvchat:accounts:epoch')\n"
+    "if not e then\n"
+    "  local t = redis.call('TIME')\n"
+    "  e = t[1] .. '.' .. t[2]\n"
+    "  redis.call('SET', 'uvchat:accounts:epoch', e)\n"
+    "end\n"
+    "local v = e .. ':' .. (redis.call('GET', 'uvchat:accounts:version') or '0')\n"
     "if v == ARGV[1] then return {v} end\n"
     "local m = redis.call('SMEMBERS', 'uvchat:names')\n"
     "table.insert(m, 1, v)\n"
@@ -370,7 +378,7 @@ typedef struct redis_store {
   uv_timer_t fin;        /* closed last, from tick's close callback: then the store is freed */
   unsigned pending;      /* requests whose callback has not run */
   uint8_t closing, dispatching, watching, torn_down, tick_ref;
-  long long watch_version; /* the accounts version the last watch saw; -1: none */
+  char watch_token[64]; /* what the last watch saw (kWatch); "": none */
   uint64_t backoff_ms, retry_at, connect_deadline, last_progress;
   char sha[N_SCRIPTS][41];
   char ip[INET6_ADDRSTRLEN];
@@ -678,12 +686,15 @@ static int deliver_targets(rreq_t* q, const redisReply* r) {
 static int deliver_watch(rreq_t* q, const redisReply* r) {
   redis_store_t* s = q->s;
   const char** names = NULL;
-  long long v;
+  const char* token;
   size_t i, n;
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || reply_int(r->element[0], &v) != 0)
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+      r->element[0]->type != REDIS_REPLY_STRING ||
+      (size_t)r->element[0]->len >= sizeof s->watch_token)
     return UVC_STORE_DB;
+  token = r->element[0]->str;
   s->watching = 0;
-  if (r->elements == 1 && v == s->watch_version) {
+  if (r->elements == 1 && strcmp(token, s->watch_token) == 0) {
     q->watch_cb(q->data, 0, 0, NULL, 0);
     return 0;
   }
@@ -691,7 +702,7 @@ static int deliver_watch(rreq_t* q, const redisReply* r) {
   if (n > 0 && (names = malloc(n * sizeof(*names))) == NULL) return UVC_STORE_NOMEM;
   for (i = 0; i < n; i++)
     names[i] = r->element[i + 1]->type == REDIS_REPLY_STRING ? r->element[i + 1]->str : "";
-  s->watch_version = v;
+  snprintf(s->watch_token, sizeof s->watch_token, "%s", token);
   q->watch_cb(q->data, 0, 1, names, n);
   free(names);
   return 0;
@@ -916,12 +927,10 @@ static int redis_delete(uvc_store_t* store, uv_loop_t* loop, const char* name, u
 static int redis_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, void* data) {
   redis_store_t* s = rs(store);
   rreq_t p = {0};
-  char ver[24];
-  const char* args[1] = {ver};
+  const char* args[1] = {s->watch_token};
   int rc;
   if (cb == NULL || loop == NULL) return UVC_STORE_INVALID;
   if (s->watching) return UVC_STORE_BUSY;
-  snprintf(ver, sizeof ver, "%lld", s->watch_version);
   p.op = R_WATCH;
   p.watch_cb = cb;
   p.data = data;
@@ -931,7 +940,7 @@ static int redis_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb c
 }
 
 static void redis_watch_again(uvc_store_t* store) {
-  rs(store)->watch_version = -1;
+  rs(store)->watch_token[0] = '\0';
 }
 
 /* ---- History -------------------------------------------------------------------------- */
@@ -1313,7 +1322,6 @@ int uvc_store_open_redis(uvc_store_t** out, uv_loop_t* loop, const char* host, i
   s->loop = loop;
   s->port = port;
   s->db = db;
-  s->watch_version = -1;
   s->backoff_ms = UVC_REDIS_BACKOFF_MIN_MS;
   snprintf(s->label, sizeof s->label, "redis://%s:%d/%d", host, port, db);
   snprintf(s->ip, sizeof s->ip, "%s", host);
