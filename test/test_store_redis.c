@@ -85,7 +85,7 @@ static long long count_accounts(const char* hash) {
 
 static long long count_events(void) {
   redisContext* c = peer();
-  redisReply* keys = redisCommand(c, "SMEMBERS uvchat:hist");
+  redisReply* keys = redisCommand(c, "ZRANGE uvchat:hist 0 -1");
   long long n = 0;
   size_t i;
   assert_non_null(keys);

@@ -17,7 +17,8 @@
  *   pend:OWNER          set of the entry ids of OWNER's undelivered private messages
  *   tg:OWNER            sorted set: TARGET by the time of its latest private message
  *   tgn:OWNER           hash: TARGET -> the target as written (for CHATHISTORY TARGETS)
- *   hist                set of every history stream's key (for the age bound)
+ *   hist                sorted set: every history stream's key by the time of its oldest
+ *                       entry (the age bound visits only the histories it has work in)
  *
  * Stream entries carry every field of an event (s seq, t time, k kind, f flags, o owner,
  * g target, l target lowercased, n nick, u user, h host, a account, x text). Their ids are
@@ -165,7 +166,6 @@ static const char kWrite[] = LUA_PRELUDE
     "  local o, ik = touched[sk][1], touched[sk][2]\n"
     "  local keep = cp\n"
     "  if o == '' then keep = cr end\n"
-    "  redis.call('SADD', P .. 'hist', sk)\n"
     "  if keep > 0 then\n"
     "    local n = redis.call('XLEN', sk)\n"
     "    if n > keep then\n"
@@ -175,6 +175,8 @@ static const char kWrite[] = LUA_PRELUDE
     "      redis.call('XTRIM', sk, 'MAXLEN', keep)\n"
     "    end\n"
     "  end\n"
+    "  local first = redis.call('XRANGE', sk, '-', '+', 'COUNT', 1)\n"
+    "  redis.call('ZADD', P .. 'hist', idms(first[1][1]), sk)\n"
     "end\n"
     "return #order\n";
 
@@ -306,22 +308,24 @@ static const char kDeleteOwner[] =
     "local o = ARGV[1]\n"
     "redis.call('DEL', 'uvchat:pm:' .. o, 'uvchat:pmx:' .. o, 'uvchat:pend:' .. o,"
     " 'uvchat:tg:' .. o, 'uvchat:tgn:' .. o)\n"
-    "redis.call('SREM', 'uvchat:hist', 'uvchat:pm:' .. o)\n"
+    "redis.call('ZREM', 'uvchat:hist', 'uvchat:pm:' .. o)\n"
     "return 1\n";
 
 /* ARGV room (lowercased). */
 static const char kDeleteRoom[] =
     "local r = ARGV[1]\n"
     "redis.call('DEL', 'uvchat:room:' .. r, 'uvchat:roomx:' .. r)\n"
-    "redis.call('SREM', 'uvchat:hist', 'uvchat:room:' .. r)\n"
+    "redis.call('ZREM', 'uvchat:hist', 'uvchat:room:' .. r)\n"
     "return 1\n";
 
-/* ARGV the cut (ms): every entry before it goes, and every history left empty. */
+/* ARGV the cut (ms): every entry before it goes, and every history left empty; only the
+ * histories whose oldest entry is older than the cut are visited. */
 static const char kPrune[] = LUA_PRELUDE
     "local cut = tonumber(ARGV[1])\n"
     "if cut < 1 then return 0 end\n"
     "local hi = string.format('(%d-0', cut)\n"
-    "for _, sk in ipairs(redis.call('SMEMBERS', P .. 'hist')) do\n"
+    "local due = redis.call('ZRANGEBYSCORE', P .. 'hist', '-inf', string.format('(%d', cut))\n"
+    "for _, sk in ipairs(due) do\n"
     "  local o, ik = '', nil\n"
     "  local r = string.match(sk, '^uvchat:room:(.*)$')\n"
     "  if r then ik = P .. 'roomx:' .. r else o = string.sub(sk, #P + 4) ik = P .. 'pmx:' .. o "
@@ -340,9 +344,12 @@ static const char kPrune[] = LUA_PRELUDE
     "    for _, t in ipairs(old) do redis.call('HDEL', P .. 'tgn:' .. o, t) end\n"
     "    redis.call('ZREMRANGEBYSCORE', tg, '-inf', string.format('(%d', cut))\n"
     "  end\n"
-    "  if redis.call('XLEN', sk) == 0 then\n"
+    "  local first = redis.call('XRANGE', sk, '-', '+', 'COUNT', 1)\n"
+    "  if #first > 0 then\n"
+    "    redis.call('ZADD', P .. 'hist', idms(first[1][1]), sk)\n"
+    "  else\n"
     "    redis.call('DEL', sk, ik)\n"
-    "    redis.call('SREM', P .. 'hist', sk)\n"
+    "    redis.call('ZREM', P .. 'hist', sk)\n"
     "    if o ~= '' then redis.call('DEL', P .. 'pend:' .. o, P .. 'tg:' .. o, P .. 'tgn:' .. o)"
     " end\n"
     "  end\n"
