@@ -650,13 +650,22 @@ static void history_targets_and_room_delete(void** state) {
   assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(g_nt, 1);
   assert_string_equal(g_tnames[0], "carol");
+  /* bob and carol talk again, after the window: the window still finds their earlier talk */
+  put(s, "bob", "carol", "carol", T0 + 60, "f", NULL);
+  assert_int_equal(
+      uvc_store_hist_targets(s, &g_loop, "bob", rooms, 2, T0 + 15, T0 + 25, 10, on_targets, NULL),
+      0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_nt, 1);
+  assert_string_equal(g_tnames[0], "carol");
+  assert_true(g_t[0].last_ms == T0 + 20);
 
   assert_int_equal(uvc_store_hist_delete_room(s, &g_loop, "#DEV", on_done, &r), 0);
   assert_int_equal(finish(s, &r), 0);
   assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 0);
-  uvc_store_close(s);
-  assert_int_equal(count_events(), 4);
+  close_store(s);
+  assert_int_equal(count_events(), 5);
 }
 
 static void history_bad_records_fail_at_once(void** state) {
@@ -770,6 +779,44 @@ static void history_big_batch(void** state) {
   assert_int_equal(count_events(), 600);
 }
 
+/* One account's conversations side by side, more of them than one read of a backend takes
+ * at once (Redis: 200 entries a step): each conversation reads whole and in order. */
+static void history_private_conversations_side_by_side(void** state) {
+  uvc_store_t* s;
+  uvc_hist_rec_t e[500];
+  char text[500][16];
+  result_t r = {0};
+  int i;
+  (void)state;
+  memset(e, 0, sizeof e);
+  for (i = 0; i < 500; i++) {
+    snprintf(text[i], sizeof text[i], "m%d", i + 1);
+    e[i].seq = i + 1;
+    e[i].time_ms = T0 + i + 1;
+    e[i].kind = UVC_HIST_SAY;
+    e[i].owner = "bob";
+    e[i].target = i % 5 == 0 ? "alice" : "carol"; /* 100 with alice, 400 with carol */
+    e[i].nick = e[i].target;
+    e[i].text = text[i];
+  }
+  s = open_store(g_tmp);
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 500, NULL, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, 0, 0, 64), 0);
+  assert_int_equal(g_h.n, 64);
+  assert_string_equal(g_h.lines[0], "alice:m181"); /* the 37th of alice's: 5 * 36 + 1 */
+  assert_string_equal(g_h.lines[63], "alice:m496");
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "bob", "alice", 0, 1, 0, 3), 0);
+  assert_int_equal(g_h.n, 3);
+  assert_string_equal(g_h.lines[0], "alice:m6");
+  assert_string_equal(g_h.lines[2], "alice:m16");
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "bob", "carol", 0, 500, 0, 2), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "carol:m498");
+  assert_string_equal(g_h.lines[1], "carol:m499");
+  close_store(s);
+}
+
 #define STORE_CASES(setup, teardown)                                                               \
   cmocka_unit_test_setup_teardown(create_get_set_delete, setup, teardown),                         \
       cmocka_unit_test_setup_teardown(duplicate_name_in_another_case_is_refused, setup, teardown), \
@@ -786,6 +833,8 @@ static void history_big_batch(void** state) {
       cmocka_unit_test_setup_teardown(history_targets_and_room_delete, setup, teardown),           \
       cmocka_unit_test_setup_teardown(history_event_is_kept_once, setup, teardown),                \
       cmocka_unit_test_setup_teardown(history_big_batch, setup, teardown),                         \
+      cmocka_unit_test_setup_teardown(history_private_conversations_side_by_side, setup,           \
+                                      teardown),                                                   \
       cmocka_unit_test_setup_teardown(history_bad_records_fail_at_once, setup, teardown)
 
 #endif
