@@ -1,8 +1,11 @@
-/* store_rate.c: how many history events per second the SQLite store persists on this
- * machine, through the history writer exactly as the server uses it (batches of up to 500
- * events, or every 100 ms; one synced transaction per batch; the room bounds applied).
+/* store_rate.c: how many history events per second the store persists on this machine,
+ * through the history writer exactly as the server uses it (batches of up to 500 events, or
+ * every 100 ms; the room bounds applied): the SQLite store (one synced transaction per
+ * batch) or, given a redis:// URL instead of a directory, the Redis one (one script per
+ * batch; its histories are emptied first, so give it a scratch database).
  *
- *   uvchat-store-rate DIR [EVENTS] [ROOMS]      (default 200,000 events over 10 rooms)
+ *   uvchat-store-rate DIR|redis://[PASSWORD@]HOST:PORT[/DB] [EVENTS] [ROOMS]
+ *                                               (default 200,000 events over 10 rooms)
  *
  * Adds the events as fast as the writer takes them (never more than 20,000 waiting, so that
  * nothing is dropped), then closes the writer and waits for the last batch: events divided
@@ -14,6 +17,9 @@
 
 #include "uvchat/history.h"
 #include "uvchat/store.h"
+#ifdef UVCHAT_WITH_REDIS
+#include "uvchat/store_redis.h"
+#endif
 
 typedef struct feed {
   uv_loop_t* loop;
@@ -54,6 +60,12 @@ static void on_idle(uv_idle_t* i) {
   if (f->next == f->total) uv_idle_stop(i);
 }
 
+#ifdef UVCHAT_WITH_REDIS
+static void on_pruned(void* data, int status) {
+  *(int*)data = status == 0 ? 1 : -1;
+}
+#endif
+
 int main(int argc, char** argv) {
   uv_loop_t loop;
   uvc_store_t* store = NULL;
@@ -63,7 +75,9 @@ int main(int argc, char** argv) {
   char err[256];
   uint64_t t0, t1;
   if (argc < 2) {
-    fprintf(stderr, "usage: uvchat-store-rate DIR [EVENTS] [ROOMS]\n");
+    fprintf(stderr,
+            "usage: uvchat-store-rate DIR|redis://[PASSWORD@]HOST:PORT[/DB] [EVENTS]"
+            " [ROOMS]\n");
     return 2;
   }
   memset(&f, 0, sizeof(f));
@@ -71,7 +85,22 @@ int main(int argc, char** argv) {
   f.rooms = argc > 3 ? strtoul(argv[3], NULL, 10) : 10;
   if (f.total == 0 || f.rooms == 0) return 2;
   uv_loop_init(&loop);
-  if (uvc_store_open(&store, argv[1], err, sizeof err) != 0) {
+  if (strncmp(argv[1], "redis://", 8) == 0) {
+#ifdef UVCHAT_WITH_REDIS
+    uvc_hist_bounds_t all = {0, 0, 1}; /* an age bound of 1 ms: prune empties every history */
+    int done = 0;
+    if (uvc_store_open_redis_url(&store, &loop, argv[1], err, sizeof err) != 0) {
+      fprintf(stderr, "uvchat-store-rate: %s\n", err);
+      return 1;
+    }
+    if (uvc_store_hist_prune(store, &loop, &all, on_pruned, &done) != 0) return 1;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (done != 1) return 1;
+#else
+    fprintf(stderr, "uvchat-store-rate: built without the Redis store (hiredis)\n");
+    return 2;
+#endif
+  } else if (uvc_store_open(&store, argv[1], err, sizeof err) != 0) {
     fprintf(stderr, "uvchat-store-rate: %s\n", err);
     return 1;
   }
@@ -91,10 +120,11 @@ int main(int argc, char** argv) {
   uv_close((uv_handle_t*)&f.idle, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   t1 = uv_hrtime();
+  snprintf(err, sizeof err, "%s", uvc_store_path(store));
   uvc_store_close(store);
   uv_run(&loop, UV_RUN_DEFAULT);
-  printf("events=%lu rooms=%lu batches_before_close=%llu secs=%.3f events_per_s=%.0f\n", f.total,
-         f.rooms, (unsigned long long)st.batches, (double)(t1 - t0) / 1e9,
+  printf("store=%s events=%lu rooms=%lu batches_before_close=%llu secs=%.3f events_per_s=%.0f\n",
+         err, f.total, f.rooms, (unsigned long long)st.batches, (double)(t1 - t0) / 1e9,
          (double)f.total / ((double)(t1 - t0) / 1e9));
   return uv_loop_close(&loop) == 0 ? 0 : 1;
 }

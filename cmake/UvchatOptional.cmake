@@ -81,3 +81,21 @@ if(UVCHAT_WITH_WEB AND NOT TARGET Uvchat::HttpParser)
   set_target_properties(Uvchat::Wslay PROPERTIES IMPORTED_LOCATION "${WSLAY_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${WSLAY_INCLUDE_DIR}")
 endif()
+
+# UVCHAT_WITH_REDIS: the Redis backend of the store (accounts and history shared by a
+# cluster; src/accounts/store_redis.c): hiredis with its libuv adapter, through pkg-config
+# (Debian/Ubuntu: libhiredis-dev; Homebrew: hiredis; vcpkg: hiredis). Needs the accounts.
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND AND NOT TARGET PkgConfig::HIREDIS)
+  pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET GLOBAL hiredis)
+endif()
+set(_uvchat_redis_found OFF)
+if(TARGET PkgConfig::HIREDIS AND UVCHAT_WITH_ACCOUNTS AND NOT WIN32) # POSIX sockets, for now
+  set(_uvchat_redis_found ON)
+endif()
+option(UVCHAT_WITH_REDIS "The Redis store backend, for a cluster (needs hiredis and the accounts)"
+  ${_uvchat_redis_found})
+if(UVCHAT_WITH_REDIS AND NOT _uvchat_redis_found)
+  message(FATAL_ERROR "UVCHAT_WITH_REDIS needs hiredis (Debian/Ubuntu: libhiredis-dev; "
+    "Homebrew: hiredis) and UVCHAT_WITH_ACCOUNTS, or configure with -DUVCHAT_WITH_REDIS=OFF")
+endif()

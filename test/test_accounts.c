@@ -1,6 +1,8 @@
 /* test_accounts.c: registered accounts through the core and both adapters, without sockets:
  * a real store in a temporary directory, real (cheapest-cost) Argon2id on libuv's thread
- * pool, and the loop run until every answer has landed. */
+ * pool, and the loop run until every answer has landed. Built a second time with
+ * UVCHAT_TEST_REDIS (test_accounts_redis): the same cases on the Redis store, against a real
+ * redis-server (test/redis_server.h), emptied before each case. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,11 @@
 #include "uvchat/password.h"
 #include "uvchat/store.h"
 #include "uvchat/text.h"
+#ifdef UVCHAT_TEST_REDIS
+#include "redis_util.h"
+#include "uvchat/store_redis.h"
+static tr_redis_t g_redis;
+#endif
 
 #define N_USERS 6
 
@@ -71,8 +78,19 @@ static void open_core(void) {
   cfg.server_name = "uvchat";
   cfg.password = g_password;
   assert_int_equal(uvc_core_init(&core, &cfg, &hooks, NULL), 0);
+#ifdef UVCHAT_TEST_REDIS
+  {
+    uvc_store_t* st = NULL;
+    if (uvc_store_open_redis(&st, &g_loop, "127.0.0.1", g_redis.port, NULL, 0, err, sizeof err) !=
+        0)
+      fail_msg("cannot open the Redis store: %s", err);
+    if (uvc_accounts_open_store(&g_accounts, &g_loop, &core, st, err, sizeof err) != 0)
+      fail_msg("cannot open the accounts: %s", err);
+  }
+#else
   if (uvc_accounts_open(&g_accounts, &g_loop, &core, g_tmp, err, sizeof err) != 0)
     fail_msg("cannot open the accounts: %s", err);
+#endif
 }
 
 /* Every user leaves and is forgotten, the loop runs dry, the accounts and the core close. */
@@ -88,6 +106,7 @@ static void close_core(void) {
   uv_run(&g_loop, UV_RUN_DEFAULT);
   uvc_accounts_close(g_accounts);
   g_accounts = NULL;
+  uv_run(&g_loop, UV_RUN_DEFAULT); /* a store that closes on the loop (Redis) */
   uvc_core_free(&core);
 }
 
@@ -97,6 +116,9 @@ static int setup(void** state) {
   uvc_password_use_min_limits();
   assert_int_equal(uv_loop_init(&g_loop), 0);
   tt_mkdtemp("uvchat-acct", g_tmp, sizeof g_tmp);
+#ifdef UVCHAT_TEST_REDIS
+  tr_redis_flushall(&g_redis);
+#endif
   memset(users, 0, sizeof users);
   open_core();
   return 0;
@@ -976,5 +998,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(nickserv_commands, setup, teardown),
       cmocka_unit_test_setup_teardown(server_password_for_text_users, setup, teardown),
   };
+#ifdef UVCHAT_TEST_REDIS
+  TR_REDIS_RUN_GROUP(&g_redis, tests);
+#else
   return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
 }

@@ -1,6 +1,7 @@
 /* test_history.c: the history writer over a real SQLite store: batches by count and by
  * time, reads that see every event added before them, a close that writes everything, and
- * what a kill -9 loses. */
+ * what a kill -9 loses. Built a second time with UVCHAT_TEST_REDIS (test_history_redis): the
+ * same cases over the Redis store, against a real redis-server emptied before each case. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,32 @@
 
 #include "uvchat/history.h"
 #include "uvchat/store.h"
+#ifdef UVCHAT_TEST_REDIS
+#include "redis_util.h"
+#include "uvchat/store_redis.h"
+static tr_redis_t g_redis;
+#endif
 
 static uv_loop_t g_loop;
 static char g_tmp[1024];
+
+/* The store of the test (SQLite in g_tmp, or Redis) on loop. */
+static int open_on(uv_loop_t* loop, uvc_store_t** s, char* err, size_t errlen) {
+#ifdef UVCHAT_TEST_REDIS
+  return uvc_store_open_redis(s, loop, "127.0.0.1", g_redis.port, NULL, 0, err, errlen);
+#else
+  (void)loop;
+  return uvc_store_open(s, g_tmp, err, errlen);
+#endif
+}
 
 static int setup(void** state) {
   (void)state;
   assert_int_equal(uv_loop_init(&g_loop), 0);
   tt_mkdtemp("uvchat-history", g_tmp, sizeof g_tmp);
+#ifdef UVCHAT_TEST_REDIS
+  tr_redis_flushall(&g_redis);
+#endif
   return 0;
 }
 
@@ -37,7 +56,7 @@ static int teardown(void** state) {
 static uvc_store_t* open_store(void) {
   uvc_store_t* s = NULL;
   char err[512];
-  int r = uvc_store_open(&s, g_tmp, err, sizeof err);
+  int r = open_on(&g_loop, &s, err, sizeof err);
   if (r != 0) fail_msg("uvc_store_open: %d %s", r, err);
   return s;
 }
@@ -245,7 +264,7 @@ static void kill_9_loses_only_what_waited(void** state) {
     char err[256];
     int i;
     close(fds[0]);
-    if (uv_loop_init(&loop) != 0 || uvc_store_open(&cs, g_tmp, err, sizeof err) != 0) _exit(3);
+    if (uv_loop_init(&loop) != 0 || open_on(&loop, &cs, err, sizeof err) != 0) _exit(3);
     if (uvc_history_open(&h, &loop, cs, &lim) != 0) _exit(4);
     for (i = 1; i <= 5; i++) {
       char text[32];
@@ -308,5 +327,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(close_writes_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(bounds_apply_as_batches_arrive, setup, teardown),
   };
+#ifdef UVCHAT_TEST_REDIS
+  TR_REDIS_RUN_GROUP(&g_redis, tests);
+#else
   return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
 }

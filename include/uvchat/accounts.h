@@ -47,11 +47,17 @@ typedef struct uvc_accounts_limits {
 int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, const char* data_dir,
                       char* err, size_t errlen);
 
+/* The same on a store opened by the caller (uvc_store_open_redis(), for a cluster), which it
+ * takes: closed by uvc_accounts_close(), or at once when this fails. A store that needs the
+ * loop to close (Redis) is done once uv_run has run after uvc_accounts_close(). */
+struct uvc_store;
+int uvc_accounts_open_store(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core,
+                            struct uvc_store* store, char* err, size_t errlen);
+
 /* Sets the limits (call it right after opening; the registration counts start afresh). */
 void uvc_accounts_set_limits(uvc_accounts_t* a, const uvc_accounts_limits_t* limits);
 
 /* The store the accounts live in (the history uses it too). */
-struct uvc_store;
 struct uvc_store* uvc_accounts_store(const uvc_accounts_t* a);
 
 /* Where the accounts live (the database file's path). */

@@ -2,8 +2,10 @@
  * private messages kept for accounts, reached without blocking the loop.
  *
  * This interface is what a backend implements; it names no SQLite type, so that a second
- * backend (Redis, for a cluster) can stand behind the same functions. The embedded default
- * is SQLite (store.c), its schema in one file (schema.c).
+ * backend (Redis, for a cluster: store_redis.h) can stand behind the same functions. Each
+ * backend has its own open function; every other function calls the operation of the
+ * store's own backend (src/accounts/store_impl.h, store_api.c). The embedded default is
+ * SQLite (store.c), its schema in one file (schema.c); what follows describes it.
  *
  * The SQLite database is dir/uvchat.db in WAL mode with synchronous=FULL: once a create, set_hash
  * or delete has called back with 0, the change has been committed and synced, and survives

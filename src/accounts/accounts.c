@@ -846,13 +846,9 @@ static int load_names(uvc_accounts_t* a, char* err, size_t errlen) {
 int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, const char* data_dir,
                       char* err, size_t errlen) {
   char dir[4096];
-  uvc_accounts_t* a;
+  uvc_store_t* store;
   int r;
   *out = NULL;
-  if (uvc_password_init() != 0) {
-    snprintf(err, errlen, "cannot initialise libsodium");
-    return UVC_PASSWORD_EINIT;
-  }
   if (data_dir == NULL) {
     if ((r = uvc_store_default_dir(dir, sizeof(dir))) != 0) {
       snprintf(err, errlen, "cannot find a directory for the accounts (%s): use --data-dir",
@@ -861,8 +857,22 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
     }
     data_dir = dir;
   }
+  if ((r = uvc_store_open(&store, data_dir, err, errlen)) != 0) return r;
+  return uvc_accounts_open_store(out, loop, core, store, err, errlen);
+}
+
+int uvc_accounts_open_store(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core,
+                            uvc_store_t* store, char* err, size_t errlen) {
+  uvc_accounts_t* a;
+  *out = NULL;
+  if (uvc_password_init() != 0) {
+    uvc_store_close(store);
+    snprintf(err, errlen, "cannot initialise libsodium");
+    return UVC_PASSWORD_EINIT;
+  }
   a = calloc(1, sizeof(*a));
   if (a == NULL) {
+    uvc_store_close(store);
     snprintf(err, errlen, "out of memory");
     return UVC_ENOMEM;
   }
@@ -870,6 +880,7 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
   a->core = core;
   uvc_list_init(&a->reqs);
   if (uvc_guard_init(&a->guard, NULL) != 0) {
+    uvc_store_close(store);
     free(a);
     snprintf(err, errlen, "out of memory");
     return UVC_ENOMEM;
@@ -882,10 +893,7 @@ int uvc_accounts_open(uvc_accounts_t** out, uv_loop_t* loop, uvc_core_t* core, c
   a->limits.password_max = UVC_PASSWORD_DEFAULT_MAX;
   uvc_throttle_init(&a->reg_addr, a->limits.register_per_addr, HOUR_MS);
   uvc_throttle_init(&a->reg_all, a->limits.register_all, HOUR_MS);
-  if ((r = uvc_store_open(&a->store, data_dir, err, errlen)) != 0) {
-    destroy(a);
-    return r;
-  }
+  a->store = store;
   if (load_names(a, err, errlen) != 0) {
     uvc_store_close(a->store);
     destroy(a);

@@ -28,6 +28,7 @@
 
 #include "hchunk.h"
 #include "schema.h"
+#include "store_impl.h"
 
 #define UVC_STR_(x) #x
 #define UVC_STR(x)  UVC_STR_(x)
@@ -38,6 +39,7 @@ static int move_room_rows(sqlite3* db);
 static int exec_sql(sqlite3* db, const char* sql);
 
 struct uvc_store {
+  uvc_store_head_t head; /* the backend's operations (sqlite_ops) */
   uv_mutex_t pool_lock;  /* guards idle and n_idle */
   uv_mutex_t write_lock; /* one writer at a time */
   sqlite3* idle[UVC_STORE_POOL];
@@ -110,6 +112,8 @@ typedef struct store_req {
   char name[UVC_STORE_NAME_MAX + 1];
   char hash[UVC_STORE_HASH_MAX + 1]; /* in for create and set_hash, out for get */
 } store_req_t;
+
+static const uvc_store_ops_t sqlite_ops; /* at the end of the file */
 
 const char* uvc_store_strerror(int status) {
   switch (status) {
@@ -343,27 +347,28 @@ int uvc_store_open(uvc_store_t** out, const char* dir, char* err, size_t errlen)
     return r;
   }
   s->idle[s->n_idle++] = db;
+  s->head.ops = &sqlite_ops;
   s->watch_version = -1; /* the first watch reports every name */
   sync_dir(dir);         /* the new database and WAL files' directory entries */
   *out = s;
   return 0;
 }
 
-void uvc_store_close(uvc_store_t* store) {
+static void sqlite_close(uvc_store_t* store) {
   if (store == NULL) return;
   store->closing = 1;
   if (store->pending == 0 && !store->dispatching) destroy(store);
 }
 
-unsigned uvc_store_pending(const uvc_store_t* store) {
+static unsigned sqlite_pending(const uvc_store_t* store) {
   return store->pending;
 }
 
-int uvc_store_schema_version(const uvc_store_t* store) {
+static int sqlite_schema_version(const uvc_store_t* store) {
   return store->schema;
 }
 
-const char* uvc_store_path(const uvc_store_t* store) {
+static const char* sqlite_path(const uvc_store_t* store) {
   return store->path;
 }
 
@@ -659,28 +664,31 @@ int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec) {
   return 0;
 }
 
+void uvc_hist_batch_get(const uvc_hist_batch_t* b, size_t i, uvc_hist_rec_t* out) {
+  const brec_t* e = &b->v[i];
+  memset(out, 0, sizeof(*out));
+  out->seq = e->seq;
+  out->time_ms = e->time_ms;
+  out->kind = e->kind;
+  out->flags = e->flags;
+  out->pending = e->pending;
+  out->owner = b->arena + e->off[F_OWNER];
+  out->target = b->arena + e->off[F_TARGET];
+  out->nick = b->arena + e->off[F_NICK];
+  out->user = b->arena + e->off[F_USER];
+  out->host = b->arena + e->off[F_HOST];
+  out->account = b->arena + e->off[F_ACCOUNT];
+  out->text = b->arena + e->off[F_TEXT];
+  out->text_len = 0; /* NUL-terminated */
+}
+
 /* r->recs: a view of each record of r->batch (on the thread pool). Returns 0 or -1. */
 static int batch_views(store_req_t* r) {
   const uvc_hist_batch_t* b = r->batch;
   size_t i;
   if ((r->recs = malloc(b->n * sizeof(*r->recs))) == NULL) return -1;
-  for (i = 0; i < b->n; i++) {
-    const brec_t* e = &b->v[i];
-    uvc_hist_rec_t* out = &r->recs[i];
-    out->seq = e->seq;
-    out->time_ms = e->time_ms;
-    out->kind = e->kind;
-    out->flags = e->flags;
-    out->pending = e->pending;
-    out->owner = b->arena + e->off[F_OWNER];
-    out->target = b->arena + e->off[F_TARGET];
-    out->nick = b->arena + e->off[F_NICK];
-    out->user = b->arena + e->off[F_USER];
-    out->host = b->arena + e->off[F_HOST];
-    out->account = b->arena + e->off[F_ACCOUNT];
-    out->text = b->arena + e->off[F_TEXT];
-    out->text_len = 0; /* NUL-terminated */
-  }
+  for (i = 0; i < b->n; i++)
+    uvc_hist_batch_get(b, i, &r->recs[i]);
   r->n_recs = b->n;
   return 0;
 }
@@ -1971,33 +1979,33 @@ static int submit(uvc_store_t* s, uv_loop_t* loop, op_t op, const char* name, co
   return 0;
 }
 
-int uvc_store_create(uvc_store_t* store, uv_loop_t* loop, const char* name, const char* hash,
-                     uvc_store_cb cb, void* data) {
+static int sqlite_create(uvc_store_t* store, uv_loop_t* loop, const char* name, const char* hash,
+                         uvc_store_cb cb, void* data) {
   return submit(store, loop, OP_CREATE, name, hash, cb, NULL, NULL, data);
 }
 
-int uvc_store_get(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_get_cb cb,
-                  void* data) {
+static int sqlite_get(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_get_cb cb,
+                      void* data) {
   return submit(store, loop, OP_GET, name, NULL, NULL, cb, NULL, data);
 }
 
-int uvc_store_set_hash(uvc_store_t* store, uv_loop_t* loop, const char* name, const char* hash,
-                       uvc_store_cb cb, void* data) {
+static int sqlite_set_hash(uvc_store_t* store, uv_loop_t* loop, const char* name, const char* hash,
+                           uvc_store_cb cb, void* data) {
   return submit(store, loop, OP_SET_HASH, name, hash, cb, NULL, NULL, data);
 }
 
-int uvc_store_delete(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_cb cb,
-                     void* data) {
+static int sqlite_delete(uvc_store_t* store, uv_loop_t* loop, const char* name, uvc_store_cb cb,
+                         void* data) {
   return submit(store, loop, OP_DELETE, name, NULL, cb, NULL, NULL, data);
 }
 
-int uvc_store_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, void* data) {
+static int sqlite_watch(uvc_store_t* store, uv_loop_t* loop, uvc_store_watch_cb cb, void* data) {
   if (store == NULL || cb == NULL) return UVC_STORE_INVALID;
   if (store->watching) return UVC_STORE_BUSY;
   return submit(store, loop, OP_WATCH, NULL, NULL, NULL, NULL, cb, data);
 }
 
-void uvc_store_watch_again(uvc_store_t* store) {
+static void sqlite_watch_again(uvc_store_t* store) {
   assert(!store->watching);
   store->watch_version = -1;
 }
@@ -2042,8 +2050,8 @@ static int hist_queue(store_req_t* r, uv_loop_t* loop) {
   return 0;
 }
 
-int uvc_store_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
-                         const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
+static int sqlite_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
+                             const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data) {
   store_req_t* r;
   int rc;
   if (b == NULL) return UVC_STORE_INVALID;
@@ -2078,8 +2086,8 @@ int uvc_store_hist_append(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_re
   return uvc_store_hist_write(store, loop, b, bounds, cb, data);
 }
 
-int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
-                         uvc_store_hist_cb cb, void* data) {
+static int sqlite_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_query_t* q,
+                             uvc_store_hist_cb cb, void* data) {
   store_req_t* r;
   const char* in[2];
   size_t len[2], total = 0, k;
@@ -2113,9 +2121,9 @@ int uvc_store_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_que
   return hist_queue(r, loop);
 }
 
-int uvc_store_hist_targets(uvc_store_t* store, uv_loop_t* loop, const char* owner,
-                           const char* const* rooms, size_t n_rooms, int64_t from_ms, int64_t to_ms,
-                           unsigned limit, uvc_store_targets_cb cb, void* data) {
+static int sqlite_hist_targets(uvc_store_t* store, uv_loop_t* loop, const char* owner,
+                               const char* const* rooms, size_t n_rooms, int64_t from_ms,
+                               int64_t to_ms, unsigned limit, uvc_store_targets_cb cb, void* data) {
   store_req_t* r;
   size_t i, total, olen;
   char* p;
@@ -2167,18 +2175,18 @@ static int hist_delete(uvc_store_t* store, uv_loop_t* loop, op_t op, const char*
   return hist_queue(r, loop);
 }
 
-int uvc_store_hist_delete_owner(uvc_store_t* store, uv_loop_t* loop, const char* owner,
-                                uvc_store_cb cb, void* data) {
+static int sqlite_hist_delete_owner(uvc_store_t* store, uv_loop_t* loop, const char* owner,
+                                    uvc_store_cb cb, void* data) {
   return hist_delete(store, loop, OP_HIST_DELETE_OWNER, owner, cb, data);
 }
 
-int uvc_store_hist_delete_room(uvc_store_t* store, uv_loop_t* loop, const char* room,
-                               uvc_store_cb cb, void* data) {
+static int sqlite_hist_delete_room(uvc_store_t* store, uv_loop_t* loop, const char* room,
+                                   uvc_store_cb cb, void* data) {
   return hist_delete(store, loop, OP_HIST_DELETE_ROOM, room, cb, data);
 }
 
-int uvc_store_hist_prune(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_bounds_t* bounds,
-                         uvc_store_cb cb, void* data) {
+static int sqlite_hist_prune(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_bounds_t* bounds,
+                             uvc_store_cb cb, void* data) {
   store_req_t* r;
   int rc;
   if (bounds == NULL) return UVC_STORE_INVALID;
@@ -2191,8 +2199,8 @@ int uvc_store_hist_prune(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_bou
 
 /* ---- Startup ----------------------------------------------------------------------------- */
 
-int uvc_store_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char* err,
-                        size_t errlen) {
+static int sqlite_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char* err,
+                            size_t errlen) {
   sqlite3* db;
   sqlite3_stmt* st = NULL;
   int rc, stop = 0;
@@ -2251,3 +2259,26 @@ int uvc_store_default_dir(char* out, size_t len) {
   return join(out, len, buf, "/.local/state/uvchat");
 #endif
 }
+
+/* ---- The backend's table ------------------------------------------------------------ */
+
+static const uvc_store_ops_t sqlite_ops = {
+    "sqlite",
+    sqlite_close,
+    sqlite_pending,
+    sqlite_schema_version,
+    sqlite_path,
+    sqlite_create,
+    sqlite_get,
+    sqlite_set_hash,
+    sqlite_delete,
+    sqlite_watch,
+    sqlite_watch_again,
+    sqlite_each_name,
+    sqlite_hist_write,
+    sqlite_hist_fetch,
+    sqlite_hist_targets,
+    sqlite_hist_delete_owner,
+    sqlite_hist_delete_room,
+    sqlite_hist_prune,
+};
