@@ -19,6 +19,8 @@
 
 #include "uvchat/store.h"
 
+#include "../src/accounts/hchunk.h"
+#include "../src/accounts/store_impl.h"
 #include "store_cases.h"
 
 static uvc_store_t* open_store(const char* dir) {
@@ -329,6 +331,67 @@ static void migration_from_schema2_moves_room_history(void** state) {
   assert_int_equal(peek(g_tmp, KEPT_EVENTS), 4);
 }
 
+/* Whether a and b are equal ignoring ASCII case. */
+static int same_ascii(const char* a, const char* b) {
+  for (; *a != '\0' && *b != '\0'; a++, b++)
+    if ((*a | 32) != (*b | 32)) return 0;
+  return *a == *b;
+}
+
+/* A batch keeps each room's events as chunks as they come (a room in any case is one room,
+ * a full chunk starts the next), private messages apart, and gives every record back in the
+ * order it was added. */
+static void batch_groups_rooms_and_keeps_the_order(void** state) {
+  uvc_hist_batch_t* b = uvc_hist_batch_new();
+  uvc_hist_rec_t e, got;
+  const uvc_hchunk_t* ch;
+  char room[16], text[32];
+  size_t g, nc, n500 = 0;
+  int i, ordered;
+  (void)state;
+  assert_non_null(b);
+  for (i = 0; i < 1300; i++) {
+    memset(&e, 0, sizeof e);
+    snprintf(room, sizeof room, i % 2 ? "#R%d" : "#r%d", i % 30 == 0 ? 0 : i % 30);
+    snprintf(text, sizeof text, "m%d", i);
+    e.seq = i + 1;
+    e.time_ms = T0 + i;
+    e.kind = UVC_HIST_SAY;
+    e.owner = i % 100 == 7 ? "bob" : "";
+    e.target = i % 100 == 7 ? "alice" : (i < 700 ? "#big" : room);
+    e.nick = "alice";
+    e.text = text;
+    assert_int_equal(uvc_hist_batch_add(b, &e), 0);
+  }
+  e.seq = 0; /* a bad record is refused and not counted */
+  assert_int_equal(uvc_hist_batch_add(b, &e), UVC_STORE_INVALID);
+  assert_int_equal(uvc_hist_batch_count(b), 1300);
+  assert_int_equal(uvc_hist_batch_privates(b), 13);
+  assert_int_equal(uvc_hist_batch_rooms(b), 31); /* #big and #r0..#r29, whatever the case */
+  for (g = 0; g < uvc_hist_batch_rooms(b); g++) {
+    const char* name = uvc_hist_batch_room(b, g, &ch, &nc, &ordered);
+    assert_true(ordered);
+    if (strcmp(name, "#big") == 0) {
+      assert_int_equal(nc, 2); /* 693 events: a chunk of 500, then the rest */
+      assert_int_equal(ch[0].n, UVC_HCHUNK_MAX_EVENTS);
+      n500 = ch[0].n + ch[1].n;
+    }
+  }
+  assert_int_equal(n500, 693);
+  for (i = 0; i < 1300; i++) {
+    uvc_hist_batch_get(b, (size_t)i, &got);
+    snprintf(text, sizeof text, "m%d", i);
+    assert_true(got.seq == i + 1);
+    assert_string_equal(got.text, text);
+    assert_string_equal(got.owner, i % 100 == 7 ? "bob" : "");
+    if (i % 100 != 7 && i >= 700) {
+      snprintf(room, sizeof room, "#r%d", i % 30 == 0 ? 0 : i % 30);
+      assert_true(same_ascii(got.target, room));
+    }
+  }
+  uvc_hist_batch_free(b);
+}
+
 static void default_dir(void** state) {
   char out[1024], saved_xdg[1024], saved_home[1024];
   size_t n;
@@ -390,6 +453,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(migration_from_schema1_keeps_the_accounts, setup, teardown),
       cmocka_unit_test_setup_teardown(migration_from_schema2_moves_room_history, setup, teardown),
       STORE_CASES(setup, teardown),
+      cmocka_unit_test(batch_groups_rooms_and_keeps_the_order),
       cmocka_unit_test(default_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

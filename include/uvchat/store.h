@@ -247,6 +247,9 @@ size_t uvc_hist_batch_count(const uvc_hist_batch_t* b);
 size_t uvc_hist_batch_bytes(const uvc_hist_batch_t* b);
 int uvc_hist_batch_reserve(uvc_hist_batch_t* b, size_t recs, size_t bytes);
 void uvc_hist_batch_free(uvc_hist_batch_t* b);
+/* Freed batches are kept (a few, emptied, their buffers kept) for the next uvc_hist_batch_new:
+ * this frees them, at exit, once no store has a batch. */
+void uvc_hist_batch_release(void);
 /* Writes b (taken: freed by the store, also when this fails) like uvc_store_hist_append. */
 int uvc_store_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch_t* b,
                          const uvc_hist_bounds_t* bounds, uvc_store_cb cb, void* data);

@@ -48,3 +48,22 @@ static inline void uvc_hchunk_iter(uvc_hchunk_iter_t* it, const void* p, size_t 
 int uvc_hchunk_next(uvc_hchunk_iter_t* it, uvc_hist_rec_t* out);
 
 #endif
+
+/* ---- Batches ------------------------------------------------------------------------------
+ *
+ * A batch (uvc_hist_batch_t, store.h) keeps a room's events already as chunks, built on the
+ * loop as the events come, so that the store writes them as they are; private messages as
+ * records. The store's backends reach both through these. */
+
+#define UVC_HCHUNK_MAX_EVENTS 500   /* events per chunk at most: a read decodes whole chunks */
+#define UVC_HCHUNK_MAX_BYTES  65536 /* and bytes, past which a chunk is full */
+
+/* The rooms of b, in the order each first appeared. */
+size_t uvc_hist_batch_rooms(const uvc_hist_batch_t* b);
+/* Room g of b: its name, its chunks (*chunks[0..*n_chunks), in the order the events came), and
+ * whether its events came in order of seq (*ordered). */
+const char* uvc_hist_batch_room(const uvc_hist_batch_t* b, size_t g, const uvc_hchunk_t** chunks,
+                                size_t* n_chunks, int* ordered);
+/* The private records of b (owner not ""), in the order they came. */
+size_t uvc_hist_batch_privates(const uvc_hist_batch_t* b);
+void uvc_hist_batch_private(const uvc_hist_batch_t* b, size_t i, uvc_hist_rec_t* out);

@@ -550,146 +550,15 @@ uvc_hist_rec_t* uvc_hist_rec_dup(const uvc_hist_rec_t* rec) {
   return out;
 }
 
-/* ---- Batches ------------------------------------------------------------------------- */
-
-enum { F_OWNER, F_TARGET, F_NICK, F_USER, F_HOST, F_ACCOUNT, F_TEXT, N_FIELDS };
-
-typedef struct brec {
-  int64_t seq, time_ms;
-  int kind, flags, pending;
-  uint32_t off[N_FIELDS]; /* of each NUL-terminated string in the arena */
-} brec_t;
-
-struct uvc_hist_batch {
-  brec_t* v;
-  size_t n, cap;
-  char* arena;
-  size_t used, acap;
-};
-
-uvc_hist_batch_t* uvc_hist_batch_new(void) {
-  return calloc(1, sizeof(uvc_hist_batch_t));
-}
-
-size_t uvc_hist_batch_count(const uvc_hist_batch_t* b) {
-  return b->n;
-}
-
-void uvc_hist_batch_free(uvc_hist_batch_t* b) {
-  if (b == NULL) return;
-  free(b->v);
-  free(b->arena);
-  free(b);
-}
-
-int uvc_hist_batch_reserve(uvc_hist_batch_t* b, size_t recs, size_t bytes) {
-  if (recs > b->cap) {
-    brec_t* v = realloc(b->v, recs * sizeof(*v));
-    if (v == NULL) return UVC_STORE_NOMEM;
-    b->v = v;
-    b->cap = recs;
-  }
-  if (bytes > b->acap && bytes <= UINT32_MAX) {
-    char* a = realloc(b->arena, bytes);
-    if (a == NULL) return UVC_STORE_NOMEM;
-    b->arena = a;
-    b->acap = bytes;
-  }
-  return 0;
-}
-
-size_t uvc_hist_batch_bytes(const uvc_hist_batch_t* b) {
-  return b->used;
-}
-
-/* The length of s (NULL: 0), at most cap. */
-static size_t field_len(const char* s, size_t cap) {
-  size_t n = s != NULL ? strlen(s) : 0;
-  return n < cap ? n : cap;
-}
-
-/* A field's length: the one the caller gave (0: measured), at most UVC_HIST_FIELD_MAX. */
-static size_t known_len(const char* s, size_t given) {
-  if (given == 0) return field_len(s, UVC_HIST_FIELD_MAX);
-  return given < UVC_HIST_FIELD_MAX ? given : UVC_HIST_FIELD_MAX;
-}
-
-int uvc_hist_batch_add(uvc_hist_batch_t* b, const uvc_hist_rec_t* rec) {
-  const char* in[N_FIELDS];
-  size_t len[N_FIELDS], need, k;
-  brec_t* e;
-  char* p;
-  if (rec->seq <= 0 || rec->owner == NULL || rec->target == NULL || rec->target[0] == '\0' ||
-      rec->nick == NULL || rec->nick[0] == '\0')
-    return UVC_STORE_INVALID;
-  in[F_OWNER] = rec->owner;
-  in[F_TARGET] = rec->target;
-  in[F_NICK] = rec->nick;
-  in[F_USER] = rec->user;
-  in[F_HOST] = rec->host;
-  in[F_ACCOUNT] = rec->account;
-  in[F_TEXT] = rec->text;
-  len[F_OWNER] = field_len(rec->owner, UVC_HIST_FIELD_MAX);
-  len[F_TARGET] = known_len(rec->target, rec->target_len);
-  len[F_NICK] = known_len(rec->nick, rec->nick_len);
-  len[F_USER] = known_len(rec->user, rec->user_len);
-  len[F_HOST] = known_len(rec->host, rec->host_len);
-  len[F_ACCOUNT] = field_len(rec->account, UVC_HIST_FIELD_MAX);
-  len[F_TEXT] = rec->text_len > 0
-                    ? (rec->text_len < UVC_HIST_TEXT_MAX ? rec->text_len : UVC_HIST_TEXT_MAX)
-                    : field_len(rec->text, UVC_HIST_TEXT_MAX);
-  need = len[0] + len[1] + len[2] + len[3] + len[4] + len[5] + len[6] + N_FIELDS;
-  if (b->n == b->cap && uvc_hist_batch_reserve(b, b->cap == 0 ? 64 : b->cap * 2, 0) != 0)
-    return UVC_STORE_NOMEM;
-  if (b->used + need > b->acap) {
-    size_t cap = b->acap == 0 ? 16384 : b->acap;
-    while (cap < b->used + need)
-      cap *= 2;
-    if (cap > UINT32_MAX || uvc_hist_batch_reserve(b, 0, cap) != 0) return UVC_STORE_NOMEM;
-  }
-  e = &b->v[b->n++];
-  e->seq = rec->seq;
-  e->time_ms = rec->time_ms;
-  e->kind = rec->kind;
-  e->flags = rec->flags;
-  e->pending = rec->pending;
-  p = b->arena + b->used;
-  for (k = 0; k < N_FIELDS; k++) {
-    e->off[k] = (uint32_t)(p - b->arena);
-    if (len[k] > 0) memcpy(p, in[k], len[k]);
-    p[len[k]] = '\0';
-    p += len[k] + 1;
-  }
-  b->used = (size_t)(p - b->arena);
-  return 0;
-}
-
-void uvc_hist_batch_get(const uvc_hist_batch_t* b, size_t i, uvc_hist_rec_t* out) {
-  const brec_t* e = &b->v[i];
-  memset(out, 0, sizeof(*out));
-  out->seq = e->seq;
-  out->time_ms = e->time_ms;
-  out->kind = e->kind;
-  out->flags = e->flags;
-  out->pending = e->pending;
-  out->owner = b->arena + e->off[F_OWNER];
-  out->target = b->arena + e->off[F_TARGET];
-  out->nick = b->arena + e->off[F_NICK];
-  out->user = b->arena + e->off[F_USER];
-  out->host = b->arena + e->off[F_HOST];
-  out->account = b->arena + e->off[F_ACCOUNT];
-  out->text = b->arena + e->off[F_TEXT];
-  out->text_len = 0; /* NUL-terminated */
-}
-
-/* r->recs: a view of each record of r->batch (on the thread pool). Returns 0 or -1. */
+/* r->recs: a view of each private record of r->batch (on the thread pool; the rooms' are in
+ * chunks already). Returns 0 or -1. */
 static int batch_views(store_req_t* r) {
   const uvc_hist_batch_t* b = r->batch;
-  size_t i;
-  if ((r->recs = malloc(b->n * sizeof(*r->recs))) == NULL) return -1;
-  for (i = 0; i < b->n; i++)
-    uvc_hist_batch_get(b, i, &r->recs[i]);
-  r->n_recs = b->n;
+  size_t i, n = uvc_hist_batch_privates(b);
+  if ((r->recs = malloc((n > 0 ? n : 1) * sizeof(*r->recs))) == NULL) return -1;
+  for (i = 0; i < n; i++)
+    uvc_hist_batch_private(b, i, &r->recs[i]);
+  r->n_recs = n;
   return 0;
 }
 
@@ -814,9 +683,6 @@ static int trim_touched(store_req_t* r, sqlite3* db) {
  * already taken (skip: they are no longer shown), how many events are kept (count) and the
  * last seq. The count bound deletes whole chunks and moves skip, by arithmetic on the
  * chunks' counts: it never reads a chunk's bytes. A read sees exactly the events kept. */
-
-#define ROOM_CHUNK_MAX   500   /* events per chunk at most: a read decodes whole chunks */
-#define ROOM_CHUNK_BYTES 65536 /* and bytes, past which a chunk is full */
 
 static int room_state_get(sqlite3* db, const char* room, room_state_t* rs) {
   int rc;
@@ -1062,7 +928,7 @@ static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc
     }
     rs->count++;
     if (all[i].seq > rs->last_seq) rs->last_seq = all[i].seq;
-    if (c->n == ROOM_CHUNK_MAX || c->len >= ROOM_CHUNK_BYTES) {
+    if (c->n == UVC_HCHUNK_MAX_EVENTS || c->len >= UVC_HCHUNK_MAX_BYTES) {
       rc = chunk_insert(db, room, c);
       uvc_hchunk_clear(c);
     }
@@ -1078,39 +944,6 @@ static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc
     free(blobs[i]);
   free(blobs);
   free(w.v);
-  return rc;
-}
-
-/* Keeps a room's events v[0..n) (in the order they were made), then its count bound. */
-static int append_room(sqlite3* db, const char* room, const uvc_hist_rec_t** v, size_t n,
-                       unsigned keep, uvc_hchunk_t* c) {
-  room_state_t rs;
-  int64_t prev;
-  size_t i;
-  int rc = room_state_get(db, room, &rs);
-  if (rc != SQLITE_OK) return rc;
-  for (i = 0, prev = rs.last_seq; i < n && v[i]->seq > prev; i++)
-    prev = v[i]->seq;
-  if (i < n) {
-    rc = merge_room(db, room, &rs, v, n, c);
-  } else {               /* the usual way: all after the last, in order: one new chunk */
-    if (rs.count == 0) { /* the room's first chunk (or first since all were taken) */
-      rs.first = v[0]->seq;
-      rs.skip = 0;
-    }
-    uvc_hchunk_clear(c);
-    for (i = 0; rc == SQLITE_OK && i < n; i++) { /* at most ROOM_CHUNK_MAX events a chunk */
-      if (uvc_hchunk_add(c, v[i]) != 0) return SQLITE_NOMEM;
-      if (c->n == ROOM_CHUNK_MAX || c->len >= ROOM_CHUNK_BYTES || i + 1 == n) {
-        rc = chunk_insert(db, room, c);
-        uvc_hchunk_clear(c);
-      }
-    }
-    rs.count += (int64_t)n;
-    rs.last_seq = v[n - 1]->seq;
-  }
-  if (rc == SQLITE_OK) rc = apply_count_bound(db, room, &rs, keep);
-  if (rc == SQLITE_OK) rc = room_state_put(db, room, &rs);
   return rc;
 }
 
@@ -1217,7 +1050,7 @@ static int move_room_rows(sqlite3* db) {
     memset(&e, 0, sizeof e);
     rc = SQLITE_OK;
     if (target == NULL) continue;
-    if (room[0] != '\0' && (sqlite3_stricmp(room, target) != 0 || c.n == ROOM_CHUNK_MAX)) {
+    if (room[0] != '\0' && (sqlite3_stricmp(room, target) != 0 || c.n == UVC_HCHUNK_MAX_EVENTS)) {
       if (rs.first == 0) rs.first = c.first_seq;
       rc = chunk_insert(db, room, &c);
       uvc_hchunk_clear(&c);
@@ -1250,67 +1083,69 @@ static int move_room_rows(sqlite3* db) {
   return rc;
 }
 
-/* Keeps the room events of r's batch: grouped by room (a hash of each room's first record),
- * each group in its order. */
+/* Keeps the room events of r's batch, room by room: the chunks the batch made as they are,
+ * or (events out of order, or not after the room's last) merged. */
 static int append_rooms(store_req_t* r, sqlite3* db) {
-  size_t cap = 16, i, g, n_groups = 0, *slot = NULL, *head = NULL, *next = NULL, *count = NULL;
+  const uvc_hist_batch_t* b = r->batch;
   const uvc_hist_rec_t** v = NULL;
+  uvc_hist_rec_t* views = NULL;
   uvc_hchunk_t c = {0};
+  size_t g, cap = 0;
   int rc = SQLITE_OK;
-  while (cap < 2 * r->n_recs)
-    cap *= 2;
-  slot = malloc(cap * sizeof(*slot));
-  head = malloc(r->n_recs * sizeof(*head) + 1);
-  next = malloc(r->n_recs * sizeof(*next) + 1);
-  count = malloc(r->n_recs * sizeof(*count) + 1);
-  v = malloc(r->n_recs * sizeof(*v) + 1);
-  if (slot == NULL || head == NULL || next == NULL || count == NULL || v == NULL) {
-    rc = SQLITE_NOMEM;
-    goto out;
-  }
-  for (i = 0; i < cap; i++)
-    slot[i] = (size_t)-1;
-  /* next[] links each group's records in order; head[g] its first, count[g] how many */
-  {
-    size_t* tail = malloc(r->n_recs * sizeof(size_t) + 1);
-    if (tail == NULL) {
-      rc = SQLITE_NOMEM;
-      goto out;
-    }
-    for (i = 0; i < r->n_recs; i++) {
-      const uvc_hist_rec_t* e = &r->recs[i];
-      size_t k;
-      if (e->owner[0] != '\0') continue;
-      next[i] = (size_t)-1;
-      k = history_hash(e) & (cap - 1);
-      while (slot[k] != (size_t)-1 && !same_history(&r->recs[head[slot[k]]], e))
-        k = (k + 1) & (cap - 1);
-      if (slot[k] == (size_t)-1) {
-        slot[k] = n_groups;
-        head[n_groups] = tail[n_groups] = i;
-        count[n_groups++] = 1;
-      } else {
-        g = slot[k];
-        next[tail[g]] = i;
-        tail[g] = i;
-        count[g]++;
+  for (g = 0; rc == SQLITE_OK && g < uvc_hist_batch_rooms(b); g++) {
+    const uvc_hchunk_t* ch;
+    size_t nc, k, n = 0;
+    int ordered;
+    const char* room = uvc_hist_batch_room(b, g, &ch, &nc, &ordered);
+    room_state_t rs;
+    if (nc == 0) continue;
+    if ((rc = room_state_get(db, room, &rs)) != SQLITE_OK) break;
+    if (ordered && ch[0].first_seq > rs.last_seq) { /* the usual way: as they are */
+      if (rs.count == 0) {
+        rs.first = ch[0].first_seq;
+        rs.skip = 0;
       }
+      for (k = 0; rc == SQLITE_OK && k < nc; k++) {
+        rc = chunk_insert(db, room, &ch[k]);
+        rs.count += ch[k].n;
+      }
+      rs.last_seq = ch[nc - 1].last_seq;
+    } else { /* merged: as records */
+      for (k = 0; k < nc; k++)
+        n += ch[k].n;
+      if (n > cap) {
+        free(v);
+        free(views);
+        v = malloc(n * sizeof(*v));
+        views = malloc(n * sizeof(*views));
+        cap = v != NULL && views != NULL ? n : 0;
+        if (cap == 0) {
+          rc = SQLITE_NOMEM;
+          break;
+        }
+      }
+      for (k = 0, n = 0; rc == SQLITE_OK && k < nc; k++) {
+        uvc_hchunk_iter_t it;
+        int got;
+        uvc_hchunk_iter(&it, ch[k].p, ch[k].len);
+        memset(&views[n], 0, sizeof(views[n]));
+        while ((got = uvc_hchunk_next(&it, &views[n])) == 1) {
+          views[n].owner = "";
+          views[n].target = room;
+          v[n] = &views[n];
+          n++;
+          if (n < cap) memset(&views[n], 0, sizeof(views[n]));
+        }
+        if (got < 0) rc = SQLITE_CORRUPT;
+      }
+      if (rc == SQLITE_OK) rc = merge_room(db, room, &rs, v, n, &c);
     }
-    free(tail);
+    if (rc == SQLITE_OK) rc = apply_count_bound(db, room, &rs, r->bounds.count_room);
+    if (rc == SQLITE_OK) rc = room_state_put(db, room, &rs);
   }
-  for (g = 0; rc == SQLITE_OK && g < n_groups; g++) {
-    size_t j = 0;
-    for (i = head[g]; i != (size_t)-1; i = next[i])
-      v[j++] = &r->recs[i];
-    rc = append_room(db, r->recs[head[g]].target, v, count[g], r->bounds.count_room, &c);
-  }
-out:
   uvc_hchunk_free(&c);
-  free(slot);
-  free(head);
-  free(next);
-  free(count);
   free(v);
+  free(views);
   return rc;
 }
 
@@ -2055,7 +1890,7 @@ static int sqlite_hist_write(uvc_store_t* store, uv_loop_t* loop, uvc_hist_batch
   store_req_t* r;
   int rc;
   if (b == NULL) return UVC_STORE_INVALID;
-  if (b->n == 0) {
+  if (uvc_hist_batch_count(b) == 0) {
     uvc_hist_batch_free(b);
     return UVC_STORE_INVALID;
   }

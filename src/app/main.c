@@ -341,6 +341,7 @@ int main(int argc, char** argv) {
   }
   uvc_accounts_close((uvc_accounts_t*)accounts);
   uv_run(&loop, UV_RUN_DEFAULT); /* a store that closes on the loop (Redis: its connection) */
+  uvc_hist_batch_release();      /* the batches kept for reuse */
   uvc_opers_free((uvc_opers_t*)opers);
 #endif
   (void)opers;
