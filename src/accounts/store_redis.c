@@ -140,7 +140,7 @@ static const char kWatch[] =
  * text. Returns how many histories it touched. */
 static const char kWrite[] = LUA_PRELUDE LUA_SETTLE
     "local cr, cp = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local last, touched, order = {}, {}, {}\n"
+    "local last, touched, order, fresh = {}, {}, {}, {}\n"
     "local function xadd(sk, id, i)\n"
     "  return redis.pcall('XADD', sk, id, 's', ARGV[i + 2], 't', ARGV[i + 3], 'k', ARGV[i + 4],"
     " 'f', ARGV[i + 5], 'o', ARGV[i + 7], 'g', ARGV[i + 8], 'l', ARGV[i + 1], 'n', ARGV[i + 9],"
@@ -154,7 +154,7 @@ static const char kWrite[] = LUA_PRELUDE LUA_SETTLE
     "  if ms == nil then\n"
     "    ms = 0\n"
     "    local l = redis.call('XREVRANGE', sk, '+', '-', 'COUNT', 1)\n"
-    "    if #l > 0 then ms = idms(l[1][1]) end\n"
+    "    if #l > 0 then ms = idms(l[1][1]) else fresh[sk] = true end\n"
     "  end\n"
     "  local tm = tonumber(t)\n"
     "  if tm > ms then ms = tm end\n"
@@ -177,8 +177,9 @@ static const char kWrite[] = LUA_PRELUDE LUA_SETTLE
     "  local o, ik = touched[sk][1], touched[sk][2]\n"
     "  local keep = cp\n"
     "  if o == '' then keep = cr end\n"
-    "  if keep > 0 then redis.call('XTRIM', sk, 'MAXLEN', keep) end\n"
-    "  settle(o, sk, ik)\n"
+    "  local trimmed = 0\n"
+    "  if keep > 0 then trimmed = redis.call('XTRIM', sk, 'MAXLEN', keep) end\n"
+    "  if trimmed > 0 or fresh[sk] then settle(o, sk, ik) end -- else its oldest is the same\n"
     "end\n"
     "return #order\n";
 
