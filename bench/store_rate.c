@@ -4,8 +4,8 @@
  * batch) or, given a redis:// URL instead of a directory, the Redis one (one script per
  * batch; its histories are emptied first, so give it a scratch database).
  *
- *   uvchat-store-rate DIR|redis://[PASSWORD@]HOST:PORT[/DB] [EVENTS] [ROOMS]
- *                                               (default 200,000 events over 10 rooms)
+ *   uvchat-store-rate DIR|redis://[PASSWORD@]HOST:PORT[/DB] [EVENTS] [ROOMS] [KEEP]
+ *             (default 200,000 events over 10 rooms, 1,000 kept per room; KEEP 0: all)
  *
  * Adds the events as fast as the writer takes them (never more than 20,000 waiting, so that
  * nothing is dropped), then closes the writer and waits for the last batch: events divided
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr,
             "usage: uvchat-store-rate DIR|redis://[PASSWORD@]HOST:PORT[/DB] [EVENTS]"
-            " [ROOMS]\n");
+            " [ROOMS] [KEEP]\n");
     return 2;
   }
   memset(&f, 0, sizeof(f));
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   memset(&lim, 0, sizeof(lim));
-  lim.bounds.count_room = 1000;
+  lim.bounds.count_room = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 1000;
   lim.bounds.max_age_ms = 0;
   uvc_history_open(&f.h, &loop, store, &lim);
   f.loop = &loop;

@@ -18,8 +18,13 @@
  * - A history write of more than UVC_REDIS_WRITE_CHUNK events goes as several scripts, each
  *   atomic, not as one transaction: a failure can leave part of it written (a write again
  *   keeps every event once). uvc_store_pending() counts each script.
+ * - A request that failed because the connection dropped (or timed out) may nonetheless
+ *   have been applied by Redis. An event is kept once while it is within its history's
+ *   bounds; one written again after it was trimmed away comes back, as the newest.
  * - Durability is Redis's own (its AOF/RDB settings): a callback with 0 means Redis has the
- *   change in memory, not that it reached a disk.
+ *   change in memory, not that it reached a disk. A Redis that comes back empty has lost
+ *   every account: the next watch reports the names there are (none), as for a database
+ *   emptied by hand.
  * - uvc_store_path() is "redis://HOST:PORT/DB" (no password); uvc_store_schema_version() is
  *   the version of the Redis key layout (UVC_REDIS_SCHEMA), kept in uvchat:schema.
  * - Histories are Redis streams (docs in store_redis.c): a time point is matched against the

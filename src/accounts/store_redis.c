@@ -10,11 +10,13 @@
  *   accounts:version    a counter every create, set_hash and delete increments (the watch)
  *   accounts:epoch      when the counter started (the watch tells a new counter from it)
  *   room:ROOM           stream: a room's history
- *   roomx:ROOM          hash: seq -> the stream entry's id (exactly once, and points by seq)
+ *   roomx:ROOM          sorted set: seq by its stream entry's time (exactly once, and points
+ *                       by seq: the entry is the one of that time with that seq)
  *   pm:OWNER            stream: every private message kept for the account OWNER (the
  *                       count bound is per account, so one stream holds its conversations)
- *   pmx:OWNER           hash: "TARGET seq" -> entry id
- *   pend:OWNER          set of the entry ids of OWNER's undelivered private messages
+ *   pmx:OWNER           sorted set: "TARGET seq" by entry time
+ *   pend:OWNER          sorted set: the entry ids of OWNER's undelivered private messages, by
+ *                       entry time
  *   tg:OWNER            sorted set: TARGET by the time of its latest private message
  *   tgn:OWNER           hash: TARGET -> the target as written (for CHATHISTORY TARGETS)
  *   hist                sorted set: every history stream's key by the time of its oldest
@@ -26,10 +28,12 @@
  * takes growing ids. The id's time part is the event's time, raised to the history's last
  * entry's when the event is older than that (a late write from another server), so the
  * stream stays in arrival order and time points can be looked up by id. A seq is found
- * through the history's index hash, which also makes a write of an event already there
- * (the same history and seq) keep it once. The count bounds are exact (XTRIM MAXLEN without
- * "~"): the trimmed entries are read first to drop them from the index and pending set, one
- * read per event over its life.
+ * through the history's index (its entry's time, then the entry of that time with that seq),
+ * which also makes a write of an event already there (the same history and seq) keep it once.
+ * The count bounds are exact (XTRIM MAXLEN without "~"); after a trim or the age bound, the
+ * index and pending set lose what is older than the oldest entry left, by score, without
+ * reading the trimmed entries. (What shares the oldest entry's millisecond stays until the
+ * next trim: such a seq is then not found, as it should not be.)
  *
  * Reconnecting: when the connection drops, hiredis calls every outstanding request back
  * with no reply (UVC_STORE_DB) and the store reconnects from its timer with a backoff.
@@ -60,7 +64,7 @@
 
 /* ---- The scripts ------------------------------------------------------------------------ */
 
-/* Shared by the history scripts: key names and the removal of an entry's index. */
+/* Shared by the history scripts: key names, and reading entries. */
 #define LUA_PRELUDE                                                                          \
   "local P = 'uvchat:'\n"                                                                    \
   "local function skey(o, t) if o == '' then return P .. 'room:' .. t end"                   \
@@ -71,18 +75,25 @@
   "end\n"                                                                                    \
   "local function fmap(a) local m = {} for i = 1, #a, 2 do m[a[i]] = a[i + 1] end return m " \
   "end\n"                                                                                    \
-  "local function forget(o, ik, e)\n"                                                        \
-  "  local a = e[2]\n"                                                                       \
-  "  local s, l = a[2], a[14]\n"                                                             \
-  "  if a[1] ~= 's' or a[13] ~= 'l' then local f = fmap(a) s, l = f.s, f.l end\n"            \
-  "  redis.call('HDEL', ik, ifield(o, l, s))\n"                                              \
-  "  if o ~= '' then redis.call('SREM', P .. 'pend:' .. o, e[1]) end\n"                      \
-  "end\n"                                                                                    \
   "local function idms(id) return tonumber(string.match(id, '^(%d+)')) end\n"                \
   "local function idpos(id) local a, b = string.match(id, '^(%d+)-(%d+)$')"                  \
   " return tonumber(a), tonumber(b) end\n"                                                   \
   "local function row(e, p) local f = fmap(e[2])"                                            \
   " return {p, f.s, f.t, f.k, f.f, f.o, f.g, f.n, f.u, f.h, f.a, f.x} end\n"
+
+/* settle(), for the scripts that remove entries: drops from a history's index and pending set
+ * what is older than its oldest entry and files the history in hist by that entry's time;
+ * returns the entry (nil: the history is empty). */
+#define LUA_SETTLE                                                                        \
+  "local function settle(o, sk, ik)\n"                                                    \
+  "  local first = redis.call('XRANGE', sk, '-', '+', 'COUNT', 1)\n"                      \
+  "  if #first == 0 then return nil end\n"                                                \
+  "  local lo = string.format('(%d', idms(first[1][1]))\n"                                \
+  "  redis.call('ZREMRANGEBYSCORE', ik, '-inf', lo)\n"                                    \
+  "  if o ~= '' then redis.call('ZREMRANGEBYSCORE', P .. 'pend:' .. o, '-inf', lo) end\n" \
+  "  redis.call('ZADD', P .. 'hist', idms(first[1][1]), sk)\n"                            \
+  "  return first\n"                                                                      \
+  "end\n"
 
 /* KEYS[1] the account; ARGV name, hash, created. 1: made, 0: the name is taken. */
 static const char kCreate[] =
@@ -127,9 +138,9 @@ static const char kWatch[] =
 /* ARGV count_room, count_private, then 14 per event: owner (lowercased), target
  * (lowercased), seq, time, kind, flags, pending, owner, target, nick, user, host, account,
  * text. Returns how many histories it touched. */
-static const char kWrite[] = LUA_PRELUDE
+static const char kWrite[] = LUA_PRELUDE LUA_SETTLE
     "local cr, cp = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local last, touched, order = {}, {}, {}\n"
+    "local last, touched, order, fresh = {}, {}, {}, {}\n"
     "local function xadd(sk, id, i)\n"
     "  return redis.pcall('XADD', sk, id, 's', ARGV[i + 2], 't', ARGV[i + 3], 'k', ARGV[i + 4],"
     " 'f', ARGV[i + 5], 'o', ARGV[i + 7], 'g', ARGV[i + 8], 'l', ARGV[i + 1], 'n', ARGV[i + 9],"
@@ -139,25 +150,25 @@ static const char kWrite[] = LUA_PRELUDE
     "  local o, tl, seq, t = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
     "  local sk, ik = skey(o, tl), ikey(o, tl)\n"
     "  local fld = ifield(o, tl, seq)\n"
-    "  if redis.call('HEXISTS', ik, fld) == 0 then\n"
-    "    local ms = last[sk]\n"
-    "    if ms == nil then\n"
-    "      ms = 0\n"
-    "      local l = redis.call('XREVRANGE', sk, '+', '-', 'COUNT', 1)\n"
-    "      if #l > 0 then ms = idms(l[1][1]) end\n"
-    "    end\n"
-    "    local tm = tonumber(t)\n"
-    "    if tm > ms then ms = tm end\n"
-    "    if ms < 1 then ms = 1 end\n"
+    "  local ms = last[sk]\n"
+    "  if ms == nil then\n"
+    "    ms = 0\n"
+    "    local l = redis.call('XREVRANGE', sk, '+', '-', 'COUNT', 1)\n"
+    "    if #l > 0 then ms = idms(l[1][1]) else fresh[sk] = true end\n"
+    "  end\n"
+    "  local tm = tonumber(t)\n"
+    "  if tm > ms then ms = tm end\n"
+    "  if ms < 1 then ms = 1 end\n"
+    "  if redis.call('ZADD', ik, 'NX', ms, fld) == 1 then\n"
     "    local id = xadd(sk, string.format('%d-*', ms), i)\n"
     "    if type(id) == 'table' then id = xadd(sk, '*', i) end\n"
     "    if type(id) == 'table' then return id end\n"
     "    last[sk] = idms(id)\n"
-    "    redis.call('HSET', ik, fld, id)\n"
+    "    if last[sk] ~= ms then redis.call('ZADD', ik, last[sk], fld) end\n"
     "    if o ~= '' then\n"
     "      redis.call('ZADD', P .. 'tg:' .. o, 'GT', t, tl)\n"
     "      redis.call('HSET', P .. 'tgn:' .. o, tl, ARGV[i + 8])\n"
-    "      if ARGV[i + 6] ~= '0' then redis.call('SADD', P .. 'pend:' .. o, id) end\n"
+    "      if ARGV[i + 6] ~= '0' then redis.call('ZADD', P .. 'pend:' .. o, last[sk], id) end\n"
     "    end\n"
     "    if touched[sk] == nil then touched[sk] = {o, ik} order[#order + 1] = sk end\n"
     "  end\n"
@@ -166,17 +177,9 @@ static const char kWrite[] = LUA_PRELUDE
     "  local o, ik = touched[sk][1], touched[sk][2]\n"
     "  local keep = cp\n"
     "  if o == '' then keep = cr end\n"
-    "  if keep > 0 then\n"
-    "    local n = redis.call('XLEN', sk)\n"
-    "    if n > keep then\n"
-    "      for _, e in ipairs(redis.call('XRANGE', sk, '-', '+', 'COUNT', n - keep)) do\n"
-    "        forget(o, ik, e)\n"
-    "      end\n"
-    "      redis.call('XTRIM', sk, 'MAXLEN', keep)\n"
-    "    end\n"
-    "  end\n"
-    "  local first = redis.call('XRANGE', sk, '-', '+', 'COUNT', 1)\n"
-    "  redis.call('ZADD', P .. 'hist', idms(first[1][1]), sk)\n"
+    "  local trimmed = 0\n"
+    "  if keep > 0 then trimmed = redis.call('XTRIM', sk, 'MAXLEN', keep) end\n"
+    "  if trimmed > 0 or fresh[sk] then settle(o, sk, ik) end -- else its oldest is the same\n"
     "end\n"
     "return #order\n";
 
@@ -187,26 +190,33 @@ static const char kFetch[] = LUA_PRELUDE
     "local o, tl, how = ARGV[1], ARGV[2], ARGV[3]\n"
     "local limit = tonumber(ARGV[8])\n"
     "local sk, ik, pk = skey(o, tl), ikey(o, tl), P .. 'pend:' .. o\n"
-    "local function pend(id) if o == '' then return 0 end"
-    " return redis.call('SISMEMBER', pk, id) end\n"
+    "local function pend(id) if o == '' or not redis.call('ZSCORE', pk, id) then return 0 end"
+    " return 1 end\n"
     "if how == 'pending' then\n"
-    "  local ids = redis.call('SMEMBERS', pk)\n"
+    "  local ids = redis.call('ZRANGE', pk, 0, -1)\n"
     "  table.sort(ids, function(x, y) local a1, a2 = idpos(x) local b1, b2 = idpos(y)"
     " return a1 < b1 or (a1 == b1 and a2 < b2) end)\n"
     "  local out = {}\n"
     "  for i = 1, math.min(#ids, limit) do\n"
     "    local e = redis.call('XRANGE', sk, ids[i], ids[i])\n"
     "    if #e > 0 then out[#out + 1] = row(e[1], 1) end\n"
-    "    redis.call('SREM', pk, ids[i])\n"
+    "    redis.call('ZREM', pk, ids[i])\n"
     "  end\n"
     "  return out\n"
     "end\n"
     "local function point(seq, t)\n"
     "  if seq ~= '0' then\n"
-    "    local id = redis.call('HGET', ik, ifield(o, tl, seq))\n"
-    "    if not id then return nil end\n"
-    "    local a, b = idpos(id)\n"
-    "    return {ev = true, id = id, ms = a, n = b}\n"
+    "    local ms = redis.call('ZSCORE', ik, ifield(o, tl, seq))\n"
+    "    if not ms then return nil end\n"
+    "    ms = string.format('%d', tonumber(ms))\n"
+    "    for _, e in ipairs(redis.call('XRANGE', sk, ms, ms)) do\n"
+    "      local f = fmap(e[2])\n"
+    "      if f.s == seq and (o == '' or f.l == tl) then\n"
+    "        local a, b = idpos(e[1])\n"
+    "        return {ev = true, id = e[1], ms = a, n = b}\n"
+    "      end\n"
+    "    end\n"
+    "    return nil\n"
     "  end\n"
     "  return {ev = false, t = tonumber(t), ms = tonumber(t), n = 0}\n"
     "end\n"
@@ -320,23 +330,15 @@ static const char kDeleteRoom[] =
 
 /* ARGV the cut (ms): every entry before it goes, and every history left empty; only the
  * histories whose oldest entry is older than the cut are visited. */
-static const char kPrune[] = LUA_PRELUDE
+static const char kPrune[] = LUA_PRELUDE LUA_SETTLE
     "local cut = tonumber(ARGV[1])\n"
     "if cut < 1 then return 0 end\n"
-    "local hi = string.format('(%d-0', cut)\n"
     "local due = redis.call('ZRANGEBYSCORE', P .. 'hist', '-inf', string.format('(%d', cut))\n"
     "for _, sk in ipairs(due) do\n"
     "  local o, ik = '', nil\n"
     "  local r = string.match(sk, '^uvchat:room:(.*)$')\n"
     "  if r then ik = P .. 'roomx:' .. r else o = string.sub(sk, #P + 4) ik = P .. 'pmx:' .. o "
     "end\n"
-    "  local lo = '-'\n"
-    "  while true do\n"
-    "    local c = redis.call('XRANGE', sk, lo, hi, 'COUNT', 1000)\n"
-    "    for _, e in ipairs(c) do forget(o, ik, e) end\n"
-    "    if #c < 1000 then break end\n"
-    "    lo = '(' .. c[#c][1]\n"
-    "  end\n"
     "  redis.call('XTRIM', sk, 'MINID', string.format('%d', cut))\n"
     "  if o ~= '' then\n"
     "    local tg, old = P .. 'tg:' .. o, nil\n"
@@ -344,10 +346,7 @@ static const char kPrune[] = LUA_PRELUDE
     "    for _, t in ipairs(old) do redis.call('HDEL', P .. 'tgn:' .. o, t) end\n"
     "    redis.call('ZREMRANGEBYSCORE', tg, '-inf', string.format('(%d', cut))\n"
     "  end\n"
-    "  local first = redis.call('XRANGE', sk, '-', '+', 'COUNT', 1)\n"
-    "  if #first > 0 then\n"
-    "    redis.call('ZADD', P .. 'hist', idms(first[1][1]), sk)\n"
-    "  else\n"
+    "  if settle(o, sk, ik) == nil then\n"
     "    redis.call('DEL', sk, ik)\n"
     "    redis.call('ZREM', P .. 'hist', sk)\n"
     "    if o ~= '' then redis.call('DEL', P .. 'pend:' .. o, P .. 'tg:' .. o, P .. 'tgn:' .. o)"
