@@ -878,6 +878,56 @@ static void history_rooms_out_of_order_and_bounds_across_batches(void** state) {
   assert_int_equal(count_events(), 5);
 }
 
+/* A room's events flagged UVC_HIST_CLOSED (said while it was closed) below closed_before are
+ * left out, as points too; its other events, and all of them without closed_before, show. */
+static void history_closed_events_stay_with_their_room(void** state) {
+  uvc_store_t* s;
+  uvc_hist_rec_t e[4];
+  const char* text[] = {"open", "closed one", "closed two", "later"};
+  uvc_hist_query_t q;
+  result_t r = {0};
+  int i;
+  (void)state;
+  s = open_store(g_tmp);
+  memset(e, 0, sizeof e);
+  for (i = 0; i < 4; i++) {
+    e[i].seq = 100000000000000000LL + i + 1; /* past 2^53, as real ids are */
+    e[i].time_ms = T0 + i;
+    e[i].kind = UVC_HIST_SAY;
+    e[i].flags = i == 1 || i == 2 ? UVC_HIST_CLOSED : 0;
+    e[i].owner = "";
+    e[i].target = "#den";
+    e[i].nick = "alice";
+    e[i].text = text[i];
+  }
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 4, NULL, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#den", 0, 0, 0, 10), 0);
+  assert_int_equal(g_h.n, 4); /* no closed_before: everything */
+
+  memset(&q, 0, sizeof q);
+  q.how = UVC_HIST_LATEST;
+  q.owner = "";
+  q.target = "#den";
+  q.limit = 10;
+  q.closed_before = e[2].seq; /* a later room began between the two closed events */
+  memset(&g_h, 0, sizeof g_h);
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_h.status, 0);
+  assert_int_equal(g_h.n, 3);
+  assert_string_equal(g_h.lines[0], "alice:open");
+  assert_string_equal(g_h.lines[1], "alice:closed two"); /* the later room's own */
+  assert_string_equal(g_h.lines[2], "alice:later");
+  q.how = UVC_HIST_AFTER; /* a hidden event is no point to read from */
+  q.a.seq = e[1].seq;
+  memset(&g_h, 0, sizeof g_h);
+  assert_int_equal(uvc_store_hist_fetch(s, &g_loop, &q, on_hist, &g_h), 0);
+  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_h.status, UVC_STORE_NOT_FOUND);
+  close_store(s);
+}
+
 #define STORE_CASES(setup, teardown)                                                               \
   cmocka_unit_test_setup_teardown(create_get_set_delete, setup, teardown),                         \
       cmocka_unit_test_setup_teardown(duplicate_name_in_another_case_is_refused, setup, teardown), \
@@ -897,6 +947,8 @@ static void history_rooms_out_of_order_and_bounds_across_batches(void** state) {
       cmocka_unit_test_setup_teardown(history_private_conversations_side_by_side, setup,           \
                                       teardown),                                                   \
       cmocka_unit_test_setup_teardown(history_rooms_out_of_order_and_bounds_across_batches, setup, \
+                                      teardown),                                                   \
+      cmocka_unit_test_setup_teardown(history_closed_events_stay_with_their_room, setup,           \
                                       teardown),                                                   \
       cmocka_unit_test_setup_teardown(history_bad_records_fail_at_once, setup, teardown)
 

@@ -184,11 +184,17 @@ static const char kWrite[] = LUA_PRELUDE LUA_SETTLE
     "return #order\n";
 
 /* ARGV owner, target (both lowercased; target "" for PENDING), how, a.seq, a.time, b.seq,
- * b.time, limit. 0 when a point's event is not there, else the events oldest first, each
- * {pending, seq, time, kind, flags, owner, target, nick, user, host, account, text}. */
+ * b.time, limit, closed_before (a room's events flagged UVC_HIST_CLOSED below it are left
+ * out; "0": none). 0 when a point's event is not there, else the events oldest first, each
+ * {pending, seq, time, kind, flags, owner, target, nick, user, host, account, text}. Seqs
+ * are compared as decimal strings: they pass 2^53, past a Lua number's exactness. */
 static const char kFetch[] = LUA_PRELUDE
     "local o, tl, how = ARGV[1], ARGV[2], ARGV[3]\n"
     "local limit = tonumber(ARGV[8])\n"
+    "local cb = ARGV[9]\n"
+    "local function below(x, y) return #x < #y or (#x == #y and x < y) end\n"
+    "local function hidden(f) return o == '' and cb ~= '0' and f.f and tonumber(f.f) % 2 == 1"
+    " and below(f.s, cb) end\n"
     "local sk, ik, pk = skey(o, tl), ikey(o, tl), P .. 'pend:' .. o\n"
     "local function pend(id) if o == '' or not redis.call('ZSCORE', pk, id) then return 0 end"
     " return 1 end\n"
@@ -211,7 +217,7 @@ static const char kFetch[] = LUA_PRELUDE
     "    ms = string.format('%d', tonumber(ms))\n"
     "    for _, e in ipairs(redis.call('XRANGE', sk, ms, ms)) do\n"
     "      local f = fmap(e[2])\n"
-    "      if f.s == seq and (o == '' or f.l == tl) then\n"
+    "      if f.s == seq and (o == '' or f.l == tl) and not hidden(f) then\n"
     "        local a, b = idpos(e[1])\n"
     "        return {ev = true, id = e[1], ms = a, n = b}\n"
     "      end\n"
@@ -236,7 +242,8 @@ static const char kFetch[] = LUA_PRELUDE
     "    if asc then c = redis.call('XRANGE', sk, lo, hi, 'COUNT', want)\n"
     "    else c = redis.call('XREVRANGE', sk, hi, lo, 'COUNT', want) end\n"
     "    for _, e in ipairs(c) do\n"
-    "      if o == '' or fmap(e[2]).l == tl then\n"
+    "      local f = fmap(e[2])\n"
+    "      if (o == '' or f.l == tl) and not hidden(f) then\n"
     "        got[#got + 1] = row(e, pend(e[1]))\n"
     "        if #got == n then break end\n"
     "      end\n"
@@ -1060,7 +1067,8 @@ static int redis_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_
                             uvc_store_hist_cb cb, void* data) {
   static const char* const kHow[] = {"latest", "before", "after", "around", "between", "pending"};
   char owner[UVC_HIST_FIELD_MAX + 1], target[UVC_HIST_FIELD_MAX + 1], nums[5][24];
-  const char* args[8];
+  const char* args[9];
+  char closed[24];
   rreq_t p = {0};
   unsigned limit;
   size_t n;
@@ -1090,10 +1098,12 @@ static int redis_hist_fetch(uvc_store_t* store, uv_loop_t* loop, const uvc_hist_
   args[5] = nums[2];
   args[6] = nums[3];
   args[7] = nums[4];
+  snprintf(closed, sizeof closed, "%lld", (long long)(q->closed_before > 0 ? q->closed_before : 0));
+  args[8] = closed;
   p.op = R_FETCH;
   p.hist_cb = cb;
   p.data = data;
-  return send_script(rs(store), &p, SC_FETCH, 0, 8, args, NULL);
+  return send_script(rs(store), &p, SC_FETCH, 0, 9, args, NULL);
 }
 
 static int redis_hist_targets(uvc_store_t* store, uv_loop_t* loop, const char* owner,
