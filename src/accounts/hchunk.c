@@ -324,6 +324,7 @@ static uint32_t name_hash(const char* s, size_t n) {
 static int same_name(const bgroup_t* g, const char* s, size_t n) {
   size_t i;
   if (g->len != n) return 0;
+  if (memcmp(g->room, s, n) == 0) return 1; /* the usual: spelt the same */
   for (i = 0; i < n; i++)
     if (g->room[i] != s[i] && lower((uint8_t)g->room[i]) != lower((uint8_t)s[i])) return 0;
   return 1;
