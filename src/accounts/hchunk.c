@@ -168,7 +168,7 @@ typedef struct bgroup {
 /* Where the i-th record added is: a room's (group, chunk, offset in it) or a private one
  * (group NO_GROUP, off: its index among the private records). */
 #define NO_GROUP   UINT32_MAX
-#define SPARE_BUFS 16 /* chunk buffers a batch keeps for the next (the busiest rooms') */
+#define SPARE_BUFS 4 /* chunk buffers a batch keeps for the next (the busiest rooms'): 300 KiB */
 /* A chunk's buffer at its largest: full, plus the biggest record that made it so. */
 #define FULL_CHUNK (UVC_HCHUNK_MAX_BYTES + UVC_HCHUNK_HEAD + UVC_HIST_TEXT_MAX + 4 * 256)
 #define SPARES     2 /* batches kept for reuse: the one being filled, the one being written */
