@@ -167,8 +167,12 @@ typedef struct bgroup {
 
 /* Where the i-th record added is: a room's (group, chunk, offset in it) or a private one
  * (group NO_GROUP, off: its index among the private records). */
-#define NO_GROUP   UINT32_MAX
-#define SPARE_BUFS 4 /* chunk buffers a batch keeps for the next (the busiest rooms'): 300 KiB */
+#define NO_GROUP UINT32_MAX
+/* Chunk buffers a batch keeps for the next: as many as it used (a chunk buffer is one large
+ * allocation, and a large allocation on the loop makes the allocator sort every small block
+ * freed since; keeping them makes a steady stream of history allocate nothing), at most this
+ * many: while traffic is light one or two, under a flood up to 2.4 MB. */
+#define SPARE_BUFS 32
 /* A chunk's buffer at its largest: full, plus the biggest record that made it so. */
 #define FULL_CHUNK (UVC_HCHUNK_MAX_BYTES + UVC_HCHUNK_HEAD + UVC_HIST_TEXT_MAX + 4 * 256)
 #define SPARES     2 /* batches kept for reuse: the one being filled, the one being written */
@@ -237,12 +241,17 @@ static void destroy(uvc_hist_batch_t* b) {
 
 /* Empties b for reuse: its arrays kept, its biggest chunk buffers kept as spares. */
 static void empty(uvc_hist_batch_t* b) {
-  size_t i, k;
+  size_t i, k, used = 1, keep;
+  for (i = 0; i < b->ng; i++)
+    used += b->g[i].nc;
+  keep = used < SPARE_BUFS ? used : SPARE_BUFS; /* as many as this batch had, and one */
+  while (b->n_spare > keep)                     /* spares it did not use go */
+    uvc_hchunk_free(&b->spare[--b->n_spare]);
   for (i = 0; i < b->ng; i++) {
     for (k = 0; k < b->g[i].nc; k++) {
       uvc_hchunk_t* c = &b->g[i].c[k];
       size_t j, small = 0;
-      if (b->n_spare < SPARE_BUFS) { /* kept */
+      if (b->n_spare < keep) { /* kept */
         b->spare[b->n_spare++] = *c;
         continue;
       }
