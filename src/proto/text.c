@@ -1207,6 +1207,17 @@ render_line(const char* text, size_t len, const char* tail, const char* fmt, ...
   return line3(head, (size_t)n, text, len, tail, tail ? strlen(tail) : 0);
 }
 
+/* The line of a message, the most common event: open + nick + close + text, put together
+ * without a format string (a printf costs more than the rest of the rendering). */
+static uvc_msg_t* talk_line(const char* open, size_t olen, const uvc_event_who_t* from,
+                            const char* close, size_t clen, const char* text, size_t len) {
+  char head[48 + UVC_NICK_MAX];
+  memcpy(head, open, olen);
+  memcpy(head + olen, from->nick, from->nick_len);
+  memcpy(head + olen + from->nick_len, close, clen);
+  return line3(head, olen + from->nick_len + clen, text, len, NULL, 0);
+}
+
 static uvc_msg_t* render_leave(const uvc_event_t* ev) {
   const char* nick = ev->from.nick;
   switch (ev->reason) {
@@ -1284,9 +1295,10 @@ static uvc_msg_t* text_render(const uvc_event_t* ev, const uvc_render_ctx_t* ctx
   (void)ctx; /* a text line names nobody's server */
   switch (ev->type) {
     case UVC_EV_SAY:
-      return render_line(ev->text, ev->len, NULL, ev->notice ? "-%s- " : "<%s> ", from->nick);
+      return ev->notice ? talk_line("-", 1, from, "- ", 2, ev->text, ev->len)
+                        : talk_line("<", 1, from, "> ", 2, ev->text, ev->len);
     case UVC_EV_ACTION:
-      return render_line(ev->text, ev->len, NULL, "* %s ", from->nick);
+      return talk_line("* ", 2, from, " ", 1, ev->text, ev->len);
     case UVC_EV_PRIVATE:
       return render_line(ev->text, ev->len, NULL,
                          ev->notice ? "[private notice] -%s- " : "[private] <%s> ", from->nick);

@@ -218,8 +218,25 @@ int irc_user_prefix(const uvc_core_t* core, char* out, size_t cap, const uvc_ses
 
 int irc_who_prefix(char* out, size_t cap, const uvc_event_who_t* who, const char* nick,
                    size_t len) {
-  int n = snprintf(out, cap, ":%.*s!%s@%s", (int)len, nick, who->user, who->host);
-  return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
+  /* pieces put together, not printed: this is on every message's rendering */
+  size_t ul = who->user_len > 0 ? who->user_len : strlen(who->user);
+  size_t hl = who->host_len > 0 ? who->host_len : strlen(who->host);
+  char* p = out;
+  if (len + ul + hl + 4 > cap) { /* cannot happen with the core's bounds; cut as printf would */
+    int n = snprintf(out, cap, ":%.*s!%s@%s", (int)len, nick, who->user, who->host);
+    return n < 0 ? 0 : (n >= (int)cap ? (int)cap - 1 : n);
+  }
+  *p++ = ':';
+  memcpy(p, nick, len);
+  p += len;
+  *p++ = '!';
+  memcpy(p, who->user, ul);
+  p += ul;
+  *p++ = '@';
+  memcpy(p, who->host, hl);
+  p += hl;
+  *p = '\0';
+  return (int)(p - out);
 }
 
 /* ------------------------------------------------------------------------------------------

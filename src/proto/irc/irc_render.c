@@ -67,6 +67,25 @@ head_of(char* head, size_t cap, const char* fmt, ...) {
   return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+/* head = prefix + " " + verb + " " + target + tail, put together without a format string (the
+ * head of every message). Returns its length (cut to cap - 1, as head_of would). */
+static size_t head_cat(char* head, size_t cap, const char* prefix, size_t plen, const char* verb,
+                       const char* target, size_t tlen, const char* tail) {
+  size_t vl = strlen(verb), xl = strlen(tail), n = plen + 1 + vl + 1 + tlen + xl;
+  char* p = head;
+  if (n >= cap) return head_of(head, cap, "%s %s %.*s%s", prefix, verb, (int)tlen, target, tail);
+  memcpy(p, prefix, plen);
+  p += plen;
+  *p++ = ' ';
+  memcpy(p, verb, vl);
+  p += vl;
+  *p++ = ' ';
+  memcpy(p, target, tlen);
+  p += tlen;
+  memcpy(p, tail, xl + 1);
+  return n;
+}
+
 /* Why someone left, in the words IRC clients know. */
 static size_t leave_reason(const uvc_event_t* ev, char* out, size_t cap) {
   int n;
@@ -158,23 +177,23 @@ static uvc_msg_t* render_event(const uvc_event_t* ev, const uvc_render_ctx_t* ct
    * prefix, it is cut to fit (the modern IRC rule). A text user's long line is split over
    * as many lines as it needs: nothing they typed is lost. */
   int split = f->nick_len > 0 && !irc_format_is_irc(f->adapter);
-  size_t n;
+  size_t n, pl = 0, rl = ev->room_len > 0 ? ev->room_len : strlen(ev->room);
   int k;
-  if (f->nick_len > 0) irc_who_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
+  prefix[0] = '\0';
+  if (f->nick_len > 0) pl = (size_t)irc_who_prefix(prefix, sizeof(prefix), f, f->nick, f->nick_len);
   switch (ev->type) {
     case UVC_EV_SAY:
-      n = head_of(head, sizeof(head), "%s %s %s :", prefix, ev->notice ? "NOTICE" : "PRIVMSG",
-                  ev->room);
+      n = head_cat(head, sizeof(head), prefix, pl, ev->notice ? "NOTICE" : "PRIVMSG", ev->room, rl,
+                   " :");
       return render_lines(pre, plen, head, n, ev->text, ev->len, "", split);
     case UVC_EV_ACTION:
-      n = head_of(head, sizeof(head),
-                  "%s PRIVMSG %s :\x01"
-                  "ACTION ",
-                  prefix, ev->room);
+      n = head_cat(head, sizeof(head), prefix, pl, "PRIVMSG", ev->room, rl,
+                   " :\x01"
+                   "ACTION ");
       return render_lines(pre, plen, head, n, ev->text, ev->len, "\x01", split);
     case UVC_EV_PRIVATE:
-      n = head_of(head, sizeof(head), "%s %s %s :", prefix, ev->notice ? "NOTICE" : "PRIVMSG",
-                  ev->to.nick);
+      n = head_cat(head, sizeof(head), prefix, pl, ev->notice ? "NOTICE" : "PRIVMSG", ev->to.nick,
+                   ev->to.nick_len > 0 ? ev->to.nick_len : strlen(ev->to.nick), " :");
       /* A CTCP passed on from another IRC user stays on one line. */
       return render_lines(pre, plen, head, n, ev->text, ev->len, "",
                           split && (ev->len == 0 || ev->text[0] != '\x01'));
