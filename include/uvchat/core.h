@@ -340,6 +340,11 @@ typedef struct uvc_adapter {
    * time of its latest event. Optional where no read is ever started. */
   void (*on_history)(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q, int status,
                      const uvc_event_t* ev, size_t n);
+  /* Its sessions are ghosts of another server's users (a cluster, include/uvchat/cluster.h):
+   * the core checks no permission of theirs (their server did), records none of their events
+   * in the history and asks the cluster to publish none. Last, so that the positional
+   * tables of the other adapters leave it 0. */
+  unsigned remote;
 } uvc_adapter_t;
 
 typedef struct uvc_membership {

@@ -1360,4 +1360,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* render_variant: one rendering for every text user */
     NULL, /* wrap */
     text_on_history,
+    0, /* remote */
 };
