@@ -93,4 +93,29 @@ static inline int uvc_session_remote(const uvc_session_t* s) {
   return s->adapter == &uvc_remote_adapter;
 }
 
+struct uv_loop_s;
+struct uvc_metrics_buf;
+typedef struct uvc_cluster uvc_cluster_t;
+
+typedef struct uvc_cluster_options {
+  const char* url;         /* --cluster */
+  uint64_t lease_ms;       /* --cluster-lease */
+  const char* name;        /* --cluster-name, or NULL */
+  const char* server_name; /* --server-name, for the default name */
+} uvc_cluster_options_t;
+
+/* Joins the cluster: plugs into core's cluster slot and starts connecting to Redis (never
+ * waiting: the answer comes on the loop). Returns 0, or -1 with the reason in err (a bad
+ * URL, out of memory). Until Redis answers, the server works alone. */
+int uvc_cluster_open(uvc_cluster_t** out, struct uv_loop_s* loop, uvc_core_t* core,
+                     const uvc_cluster_options_t* o, char* err, size_t errlen);
+/* The server is stopping (after core->stopping is set): the ghosts leave the core silently,
+ * the other servers are told this one goes, its nicks are released, and the connections and
+ * timers close (within a second even if Redis does not answer). */
+void uvc_cluster_stop(uvc_cluster_t* c);
+/* Frees c, once the loop has run out after uvc_cluster_stop. */
+void uvc_cluster_free(uvc_cluster_t* c);
+/* The cluster's Prometheus metrics. */
+void uvc_cluster_metrics(uvc_cluster_t* c, struct uvc_metrics_buf* b);
+
 #endif

@@ -81,7 +81,8 @@
   X(OPER_FAILED, -40, "wrong operator password")                                         \
   X(OPERS_UNAVAILABLE, -41, "server operators are not available on this server")         \
   X(HISTORY_UNAVAILABLE, -42, "history is not kept on this server")                      \
-  X(HISTORY_OFF, -43, "that room keeps no history")
+  X(HISTORY_OFF, -43, "that room keeps no history")                                      \
+  X(CLUSTER_DOWN, -44, "the cluster is unreachable: that needs it; try again when it is back")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -510,6 +511,21 @@ typedef struct uvc_history_ops {
   void (*unregistered)(void* ud, const char* account);
 } uvc_history_ops_t;
 
+/* ---- A cluster: the core's slot for it (include/uvchat/cluster.h) ------------------ */
+
+/* What the core tells a cluster of its local sessions (a session whose adapter is not
+ * remote). Called on the loop, after the local fan-out; the callee copies what it keeps. */
+typedef struct uvc_cluster_ops {
+  /* Local session s made ev (target: the session it concerns, a private message's
+   * recipient or a kicked member, or NULL). */
+  void (*event)(void* ud, uvc_session_t* s, const uvc_event_t* ev, const uvc_session_t* target);
+  /* Local session s became present (uvc_core_enter), or was revealed (uvc_core_reveal). */
+  void (*present)(void* ud, uvc_session_t* s);
+  void (*revealed)(void* ud, uvc_session_t* s);
+  /* Local session s asks to be renamed to nick: 0, or why not (UVC_ECLUSTER_DOWN). */
+  int (*may_rename)(void* ud, const uvc_session_t* s, const char* nick, size_t len);
+} uvc_cluster_ops_t;
+
 /* The core's state. Its fields are the core's own: other modules use the functions below
  * (core.c and the server that embeds it, which sets the operator and admin slots). */
 struct uvc_core {
@@ -572,6 +588,11 @@ struct uvc_core {
   void* history_ud;
   uint32_t history_join; /* lines a text user is shown on joining a room (0: none) */
   uint32_t history_irc;  /* lines shown as notices to IRC clients without draft/chathistory */
+  const uvc_cluster_ops_t* cluster; /* the cluster, when this server is in one; else NULL */
+  void* cluster_ud;
+  uint64_t origin_id; /* see uvc_core_set_origin; 0: none */
+  int64_t origin_ms;
+  uint32_t id_step; /* next_id grows by this (256 in a cluster: the low byte is the server's) */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -616,6 +637,14 @@ char* uvc_core_scratch(uvc_core_t* core);
 void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms);
 
 /* ---- Events and rendering --------------------------------------------------------- */
+
+/* The next event the core makes takes this id and time instead of its own: for a cluster,
+ * which applies another server's event on behalf of its ghost, so that the msgid and the time
+ * are the same everywhere. Used up by that event. */
+void uvc_core_set_origin(uvc_core_t* core, uint64_t id, int64_t time_ms);
+/* From now on the ids of this core's events end in the byte node (a cluster gives each of its
+ * servers a node number, so that ids are unique across the cluster); they keep growing. */
+void uvc_core_set_id_node(uvc_core_t* core, unsigned node);
 
 /* Copies what an event shows of s (nick, user, host, account, format) into who. */
 void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who);

@@ -297,8 +297,14 @@ static uvc_msg_t* remote_render_variant(const uvc_event_t* ev, const uvc_render_
   return remote_render(ev, ctx);
 }
 
+/* A ghost's real name: its proto points at it (the cluster's ghost record). */
+static const char* remote_realname(const uvc_session_t* s) {
+  return (const char*)s->proto;
+}
+
 const uvc_adapter_t uvc_remote_adapter = {
     .name = "remote",
+    .realname = remote_realname,
     .format = 0, /* its sessions use slot UVC_VARIANT_OWN: rendered (to nothing) alone */
     .remote = 1,
     .render = remote_render,
