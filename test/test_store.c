@@ -483,7 +483,7 @@ static void migration_from_schema1_keeps_the_accounts(void** state) {
   (void)state;
   make_schema1_db(g_tmp);
   s = open_store(g_tmp);
-  assert_int_equal(uvc_store_schema_version(s), 2);
+  assert_int_equal(uvc_store_schema_version(s), UVC_STORE_SCHEMA);
   assert_int_equal(do_get(s, "alice", hash, sizeof hash), 0);
   assert_string_equal(hash, "$argon2id$alice");
   assert_int_equal(do_get(s, "BOB", hash, sizeof hash), 0);
@@ -491,10 +491,14 @@ static void migration_from_schema1_keeps_the_accounts(void** state) {
   assert_int_equal(uvc_store_each_name(s, count_name, &names, err, sizeof err), 0);
   assert_int_equal(names, 2);
   uvc_store_close(s);
-  assert_int_equal(peek(g_tmp, "SELECT version FROM schema_version"), 2);
+  assert_int_equal(peek(g_tmp, "SELECT version FROM schema_version"), UVC_STORE_SCHEMA);
   assert_int_equal(peek(g_tmp, "SELECT created FROM accounts WHERE name = 'alice'"), 1700000000);
   assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 0);
 }
+
+/* Events kept, rooms and private ones: history rows, and room events in chunks. */
+#define KEPT_EVENTS \
+  "SELECT (SELECT count(*) FROM history) + (SELECT coalesce(sum(n), 0) FROM room_chunks)"
 
 /* ---- History ---- */
 
@@ -699,7 +703,7 @@ static void history_bounds_by_count_and_age(void** state) {
   assert_int_equal(g_h.n, 1);
   assert_string_equal(g_h.lines[0], "dave:fresh");
   uvc_store_close(s);
-  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 1);
+  assert_int_equal(peek(g_tmp, KEPT_EVENTS), 1);
 }
 
 static void history_pending_and_delete_by_account(void** state) {
@@ -806,7 +810,117 @@ static void history_targets_and_room_delete(void** state) {
   assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
   assert_int_equal(g_h.n, 0);
   uvc_store_close(s);
-  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 4);
+  assert_int_equal(peek(g_tmp, KEPT_EVENTS), 4);
+}
+
+/* A database as the first version with history wrote it (schema 2: room events as rows of
+ * history), made with the DDL that version shipped (migration 2, never edited since). */
+extern const char* const uvc_schema_migrations[];
+static void migration_from_schema2_moves_room_history(void** state) {
+  char path[2048];
+  sqlite3* db;
+  uv_fs_t req;
+  uvc_store_t* s;
+  (void)state;
+  make_schema1_db(g_tmp);
+  snprintf(path, sizeof path, "%s/%s", g_tmp, UVC_STORE_FILE);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, uvc_schema_migrations[1], NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "UPDATE schema_version SET version = 2;"
+                   "INSERT INTO history VALUES('', '#dev', 1, 1700000000001, 1, 0, 0, 'alice',"
+                   " '~a', 'h', '', 'one');"
+                   "INSERT INTO history VALUES('', '#DEV', 2, 1700000000002, 1, 0, 0, 'bob',"
+                   " '~b', 'h', '', 'two');"
+                   "INSERT INTO history VALUES('', '#ops', 3, 1700000000003, 2, 0, 0, 'carol',"
+                   " '~c', 'h', '', 'waves');"
+                   "INSERT INTO history VALUES('bob', 'alice', 4, 1700000000004, 1, 0, 1,"
+                   " 'alice', '~a', 'h', 'alice', 'psst');",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  (void)req;
+
+  s = open_store(g_tmp);
+  assert_int_equal(uvc_store_schema_version(s), UVC_STORE_SCHEMA);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:one");
+  assert_string_equal(g_h.lines[1], "bob:two");
+  assert_int_equal(fetch(s, UVC_HIST_AFTER, "", "#dev", 0, 1, 0, 10), 0); /* by its seq */
+  assert_int_equal(g_h.n, 1);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#ops", 0, 0, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "carol:waves");
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "bob", "alice", 0, 0, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_int_equal(g_h.pending[0], 1); /* still waiting for bob */
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM history"), 1); /* the private one */
+  assert_int_equal(peek(g_tmp, "SELECT count(*) FROM room_chunks"), 2);
+  assert_int_equal(peek(g_tmp, KEPT_EVENTS), 4);
+}
+
+/* A room's events written twice and out of order are kept once each, in order, and the
+ * count bound still holds exactly across chunks. */
+static void history_rooms_out_of_order_and_bounds_across_batches(void** state) {
+  uvc_store_t* s;
+  uvc_hist_bounds_t b = {5, 0, 0};
+  uvc_hist_rec_t e[4];
+  char text[4][8];
+  result_t r = {0};
+  int i, batch;
+  (void)state;
+  s = open_store(g_tmp);
+  for (batch = 0; batch < 3; batch++) { /* three batches of four: 1-4, 5-8, 9-12 */
+    memset(e, 0, sizeof e);
+    for (i = 0; i < 4; i++) {
+      int n = batch * 4 + i + 1;
+      snprintf(text[i], sizeof text[i], "m%d", n);
+      e[i].seq = n;
+      e[i].time_ms = T0 + n;
+      e[i].kind = UVC_HIST_SAY;
+      e[i].owner = "";
+      e[i].target = "#dev";
+      e[i].nick = "alice";
+      e[i].text = text[i];
+    }
+    memset(&r, 0, sizeof r);
+    assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 4, &b, on_done, &r), 0);
+    assert_int_equal(finish(s, &r), 0);
+  }
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 100), 0);
+  assert_int_equal(g_h.n, 5); /* exactly the bound: 8..12, the floor inside a chunk */
+  assert_string_equal(g_h.lines[0], "alice:m8");
+  assert_string_equal(g_h.lines[4], "alice:m12");
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, 7, 0, 10), UVC_STORE_NOT_FOUND);
+  assert_int_equal(fetch(s, UVC_HIST_BEFORE, "", "#dev", 0, 10, 0, 10), 0);
+  assert_int_equal(g_h.n, 2);
+  assert_string_equal(g_h.lines[0], "alice:m8");
+
+  /* m11 and m12 again (kept once) around a new m13, out of order: merged in order */
+  memset(e, 0, sizeof e);
+  for (i = 0; i < 3; i++) {
+    e[i].kind = UVC_HIST_SAY;
+    e[i].owner = "";
+    e[i].target = "#DEV";
+    e[i].nick = "bob";
+  }
+  e[0].seq = 11, e[0].time_ms = T0 + 11, e[0].text = "again";
+  e[1].seq = 13, e[1].time_ms = T0 + 13, e[1].text = "m13";
+  e[2].seq = 12, e[2].time_ms = T0 + 12, e[2].text = "again";
+  memset(&r, 0, sizeof r);
+  assert_int_equal(uvc_store_hist_append(s, &g_loop, e, 3, &b, on_done, &r), 0);
+  assert_int_equal(finish(s, &r), 0);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 100), 0);
+  assert_int_equal(g_h.n, 5);
+  assert_string_equal(g_h.lines[0], "alice:m9");
+  assert_string_equal(g_h.lines[2], "alice:m11"); /* the first copy stays */
+  assert_string_equal(g_h.lines[3], "alice:m12");
+  assert_string_equal(g_h.lines[4], "bob:m13");
+  uvc_store_close(s);
+  assert_int_equal(peek(g_tmp, "SELECT count FROM room_state"), 5);
 }
 
 static void history_bad_records_fail_at_once(void** state) {
@@ -904,7 +1018,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(close_while_requests_are_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(close_from_a_callback, setup, teardown),
       cmocka_unit_test_setup_teardown(migration_from_schema1_keeps_the_accounts, setup, teardown),
+      cmocka_unit_test_setup_teardown(migration_from_schema2_moves_room_history, setup, teardown),
       cmocka_unit_test_setup_teardown(history_latest_before_after_around_between, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_rooms_out_of_order_and_bounds_across_batches, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(history_bounds_by_count_and_age, setup, teardown),
       cmocka_unit_test_setup_teardown(history_pending_and_delete_by_account, setup, teardown),
       cmocka_unit_test_setup_teardown(history_targets_and_room_delete, setup, teardown),

@@ -30,7 +30,7 @@
 #define UVC_STORE_FILE     "uvchat.db"
 #define UVC_STORE_NAME_MAX 255   /* bytes of an account name */
 #define UVC_STORE_HASH_MAX 255   /* bytes of a password hash string */
-#define UVC_STORE_SCHEMA   2     /* the schema version this code writes */
+#define UVC_STORE_SCHEMA   3     /* the schema version this code writes */
 #define UVC_STORE_POOL     4     /* idle connections kept at most */
 #define UVC_STORE_BUSY_MS  10000 /* how long to wait for another process holding the lock */
 #define UVC_STORE_CACHE_KB 512   /* SQLite page cache per connection */

@@ -32,6 +32,21 @@ const char* const uvc_schema_migrations[] = {
     " text TEXT NOT NULL,"
     " PRIMARY KEY(owner, target, seq)) WITHOUT ROWID;"
     "CREATE INDEX history_pending ON history(owner, seq) WHERE pending = 1",
+
+    /* 3: a room's events in chunks: one row per room per batch, its events packed in data
+     * (hchunk.h), so that keeping history costs a row per batch, not a row and a delete per
+     * event. A room's chunks cover disjoint ranges of seq, in order. room_state keeps, per
+     * room, the first seq still kept (floor: the count bound hides the events before it
+     * and deletes the chunks wholly before it), how many events from there on (count), and
+     * the last seq (a batch past it needs no duplicate check). The room rows of history move
+     * here (store.c, as this migration runs); history keeps the private messages. */
+    "CREATE TABLE room_chunks(room TEXT NOT NULL COLLATE NOCASE,"
+    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+    " min_ms INTEGER NOT NULL, max_ms INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " data BLOB NOT NULL);"
+    "CREATE INDEX room_chunks_seq ON room_chunks(room, first_seq);"
+    "CREATE TABLE room_state(room TEXT PRIMARY KEY COLLATE NOCASE,"
+    " floor INTEGER NOT NULL, count INTEGER NOT NULL, last_seq INTEGER NOT NULL) WITHOUT ROWID",
 };
 
 _Static_assert(sizeof(uvc_schema_migrations) / sizeof(uvc_schema_migrations[0]) == UVC_STORE_SCHEMA,

@@ -26,11 +26,16 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hchunk.h"
 #include "schema.h"
 
 #define UVC_STR_(x) #x
 #define UVC_STR(x)  UVC_STR_(x)
 #include "uvchat/log.h"
+
+static void close_db(sqlite3* db);
+static int move_room_rows(sqlite3* db);
+static int exec_sql(sqlite3* db, const char* sql);
 
 struct uvc_store {
   uv_mutex_t pool_lock;  /* guards idle and n_idle */
@@ -93,6 +98,7 @@ typedef struct store_req {
   const char** rooms;
   size_t n_rooms;
   int64_t now_ms;
+  int64_t room_floor; /* fetch of a room: the first seq it keeps */
   uvc_store_hist_cb hist_cb;
   uvc_store_targets_cb targets_cb;
   char error[160]; /* SQLite's message when status is UVC_STORE_DB, for the log */
@@ -240,6 +246,7 @@ static int migrate(uvc_store_t* s, sqlite3* db, char* err, size_t errlen) {
   for (v = (int)version + 1; rc == SQLITE_OK && v <= UVC_STORE_SCHEMA; v++) {
     char sql[64];
     rc = sqlite3_exec(db, uvc_schema_migrations[v - 1], NULL, NULL, &msg);
+    if (rc == SQLITE_OK && v == 3) rc = move_room_rows(db); /* its data, in C */
     snprintf(sql, sizeof(sql), "UPDATE schema_version SET version=%d", v);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) version = v; /* for the message */
@@ -262,7 +269,7 @@ static void destroy(uvc_store_t* store) {
   assert(store->pending == 0);
   if (store->watch_db != NULL) sqlite3_close(store->watch_db);
   for (i = 0; i < store->n_idle; i++)
-    sqlite3_close(store->idle[i]); /* the last one checkpoints and removes the WAL */
+    close_db(store->idle[i]); /* the last one checkpoints and removes the WAL */
   uv_mutex_destroy(&store->write_lock);
   uv_mutex_destroy(&store->pool_lock);
   free(store->path);
@@ -322,7 +329,7 @@ int uvc_store_open(uvc_store_t** out, const char* dir, char* err, size_t errlen)
 #endif
   r = migrate(s, db, err, errlen);
   if (r != 0) {
-    sqlite3_close(db);
+    close_db(db);
     destroy(s);
     return r;
   }
@@ -372,7 +379,7 @@ static void release(uvc_store_t* s, sqlite3* db) {
     db = NULL;
   }
   uv_mutex_unlock(&s->pool_lock);
-  if (db != NULL) sqlite3_close(db);
+  if (db != NULL) close_db(db);
 }
 
 /* Records an SQLite failure in the request. */
@@ -674,22 +681,54 @@ static int exec_sql(sqlite3* db, const char* sql) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* Deletes the oldest events of (owner, target) beyond keep (target NULL: of all owner's
- * histories, by seq). Returns an SQLite result code. */
-static int trim(sqlite3* db, const char* owner, const char* target, unsigned keep) {
-  static const char kOne[] =
-      "DELETE FROM history WHERE owner = ?1 AND target = ?2 AND seq <= (SELECT seq FROM history"
-      " WHERE owner = ?1 AND target = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)";
+/* ---- Statements kept per connection --------------------------------------------------- */
+
+/* A prepared statement for sql on db: one this connection prepared before and is not using
+ * (reset, its bindings cleared), or a new one kept for next time. Preparing costs more than
+ * running a small statement, and a batch of history runs a handful: without this the
+ * preparing alone would cost a few hundred instructions per event. NULL on error (rc). */
+static sqlite3_stmt* cached(sqlite3* db, const char* sql, int* rc) {
+  sqlite3_stmt* st = NULL;
+  while ((st = sqlite3_next_stmt(db, st)) != NULL) {
+    const char* text = sqlite3_sql(st);
+    if (!sqlite3_stmt_busy(st) && text != NULL && strcmp(text, sql) == 0) {
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+      *rc = SQLITE_OK;
+      return st;
+    }
+  }
+  *rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+  return *rc == SQLITE_OK ? st : NULL;
+}
+
+/* Done with a cached statement: reset (its read or write ends here), kept for next time. */
+static void put_back(sqlite3_stmt* st) {
+  if (st != NULL) sqlite3_reset(st);
+}
+
+/* Finalizes the statements db kept, then closes it. */
+static void close_db(sqlite3* db) {
+  sqlite3_stmt* st;
+  if (db == NULL) return;
+  while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+    sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+/* Deletes the oldest private messages of owner (over all its conversations, by seq) beyond
+ * keep. Returns an SQLite result code. */
+static int trim(sqlite3* db, const char* owner, unsigned keep) {
   static const char kAll[] =
       "DELETE FROM history WHERE owner = ?1 AND seq <= (SELECT seq FROM history"
       " WHERE owner = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?3)";
-  sqlite3_stmt* st = NULL;
-  int rc = sqlite3_prepare_v2(db, target != NULL ? kOne : kAll, -1, &st, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK && target != NULL) rc = sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+  int rc;
+  sqlite3_stmt* st = cached(db, kAll, &rc);
+  if (st == NULL) return rc;
+  rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)keep);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  sqlite3_finalize(st);
+  put_back(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -729,6 +768,7 @@ static int same_history(const uvc_hist_rec_t* a, const uvc_hist_rec_t* b) {
 static int trim_touched(store_req_t* r, sqlite3* db) {
   size_t cap = 16, i, *slot;
   int rc = SQLITE_OK;
+  if (r->bounds.count_private == 0) return SQLITE_OK;
   while (cap < 2 * r->n_recs)
     cap *= 2;
   if ((slot = malloc(cap * sizeof(*slot))) == NULL) return SQLITE_NOMEM;
@@ -736,16 +776,514 @@ static int trim_touched(store_req_t* r, sqlite3* db) {
     slot[i] = (size_t)-1;
   for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
     const uvc_hist_rec_t* e = &r->recs[i];
-    size_t k = history_hash(e) & (cap - 1);
-    int room = e->owner[0] == '\0';
-    unsigned keep = room ? r->bounds.count_room : r->bounds.count_private;
+    size_t k;
+    if (e->owner[0] == '\0') continue; /* a room's bound: append_room */
+    k = history_hash(e) & (cap - 1);
     while (slot[k] != (size_t)-1 && !same_history(&r->recs[slot[k]], e))
       k = (k + 1) & (cap - 1);
     if (slot[k] != (size_t)-1) continue; /* trimmed already */
     slot[k] = i;
-    if (keep > 0) rc = trim(db, e->owner, room ? e->target : NULL, keep);
+    rc = trim(db, e->owner, r->bounds.count_private);
   }
   free(slot);
+  return rc;
+}
+
+/* ---- Rooms in chunks -------------------------------------------------------------------
+ *
+ * A room's events are kept in room_chunks, one row per batch (hchunk.h), with disjoint
+ * ranges of seq in order; room_state says from which seq on they are kept (floor), how
+ * many (count) and the last seq. The count bound moves the floor up and deletes the chunks
+ * wholly below it, so that a read sees exactly the events kept. */
+
+#define ROOM_CHUNK_MAX 500 /* events per chunk when chunks are rewritten (a merge, a migration) */
+
+typedef struct room_state {
+  int64_t floor, count, last_seq;
+} room_state_t;
+
+static int room_state_get(sqlite3* db, const char* room, room_state_t* rs) {
+  int rc;
+  sqlite3_stmt* st =
+      cached(db, "SELECT floor, count, last_seq FROM room_state WHERE room = ?1", &rc);
+  memset(rs, 0, sizeof(*rs));
+  if (st == NULL) return rc;
+  rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    rs->floor = sqlite3_column_int64(st, 0);
+    rs->count = sqlite3_column_int64(st, 1);
+    rs->last_seq = sqlite3_column_int64(st, 2);
+    rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = SQLITE_OK;
+  }
+  put_back(st);
+  return rc;
+}
+
+static int room_state_put(sqlite3* db, const char* room, const room_state_t* rs) {
+  int rc;
+  sqlite3_stmt* st = cached(db,
+                            "INSERT OR REPLACE INTO room_state(room, floor, count, last_seq)"
+                            " VALUES(?1, ?2, ?3, ?4)",
+                            &rc);
+  if (st == NULL) return rc;
+  rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->floor);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, rs->count);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, rs->last_seq);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  put_back(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int chunk_insert(sqlite3* db, const char* room, const uvc_hchunk_t* c) {
+  int rc;
+  sqlite3_stmt* st;
+  if (c->n == 0) return SQLITE_OK;
+  st = cached(db,
+              "INSERT INTO room_chunks(room, first_seq, last_seq, min_ms, max_ms, n, data)"
+              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+              &rc);
+  if (st == NULL) return rc;
+  rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, c->first_seq);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, c->last_seq);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, c->min_ms);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, c->max_ms);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, c->n);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_blob(st, 7, c->p, (int)c->len, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  put_back(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Calls fn for each record of the chunk data[0..len) in order until it returns non-zero
+ * (returned). SQLITE_CORRUPT when the bytes are not a chunk. */
+typedef int (*rec_fn)(void* arg, const uvc_hist_rec_t* e);
+static int each_rec(const void* data, int len, rec_fn fn, void* arg) {
+  uvc_hchunk_iter_t it;
+  uvc_hist_rec_t e;
+  int got, stop;
+  memset(&e, 0, sizeof e);
+  uvc_hchunk_iter(&it, data, len > 0 ? (size_t)len : 0);
+  while ((got = uvc_hchunk_next(&it, &e)) == 1)
+    if ((stop = fn(arg, &e)) != 0) return stop;
+  return got < 0 ? SQLITE_CORRUPT : 0;
+}
+
+/* The events of a chunk row (column col of st) as views, in order: into *v (grown). */
+typedef struct views {
+  uvc_hist_rec_t* v;
+  size_t n, cap;
+} views_t;
+static int add_view(void* arg, const uvc_hist_rec_t* e) {
+  views_t* w = arg;
+  if (w->n == w->cap) {
+    size_t cap = w->cap == 0 ? 64 : w->cap * 2;
+    uvc_hist_rec_t* v = realloc(w->v, cap * sizeof(*v));
+    if (v == NULL) return SQLITE_NOMEM;
+    w->v = v;
+    w->cap = cap;
+  }
+  w->v[w->n++] = *e;
+  return 0;
+}
+static int row_views(sqlite3_stmt* st, int col, views_t* w) {
+  w->n = 0;
+  return each_rec(sqlite3_column_blob(st, col), sqlite3_column_bytes(st, col), add_view, w);
+}
+
+/* Moves the floor of room up so that rs->count is keep: the oldest events go (whole chunks
+ * deleted, the one the floor falls in kept from the floor on). */
+static int advance_floor(sqlite3* db, const char* room, room_state_t* rs, unsigned keep) {
+  int64_t drop = rs->count - (int64_t)keep, floor = rs->floor;
+  views_t w = {0};
+  sqlite3_stmt* st;
+  int rc;
+  if (keep == 0 || drop <= 0) return SQLITE_OK;
+  st = cached(db,
+              "SELECT first_seq, last_seq, n, CASE WHEN first_seq < ?2 THEN data END"
+              " FROM room_chunks WHERE room = ?1 AND last_seq >= ?2 ORDER BY first_seq",
+              &rc);
+  if (st == NULL) return rc;
+  rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->floor);
+  while (rc == SQLITE_OK && drop > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t first = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
+    int64_t visible = sqlite3_column_int64(st, 2);
+    size_t i, k = 0;
+    rc = SQLITE_OK;
+    if (first < rs->floor) { /* the chunk the floor is in: count from the floor */
+      if ((rc = row_views(st, 3, &w)) != SQLITE_OK) break;
+      for (i = 0, visible = 0; i < w.n; i++)
+        visible += w.v[i].seq >= rs->floor;
+    }
+    if (visible <= drop) { /* all of it goes */
+      drop -= visible;
+      floor = last + 1;
+      continue;
+    }
+    if (first >= rs->floor) { /* read it now: the floor falls inside */
+      sqlite3_stmt* one = NULL;
+      rc = sqlite3_prepare_v2(db, "SELECT data FROM room_chunks WHERE room = ?1 AND first_seq = ?2",
+                              -1, &one, NULL);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_text(one, 1, room, -1, SQLITE_STATIC);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(one, 2, first);
+      if (rc == SQLITE_OK && (rc = sqlite3_step(one)) == SQLITE_ROW) rc = row_views(one, 0, &w);
+      sqlite3_finalize(one);
+      if (rc != SQLITE_OK) break;
+    }
+    for (i = 0; i < w.n; i++) { /* skip drop kept events; the next one is the new floor */
+      if (w.v[i].seq < rs->floor) continue;
+      if (k++ == (size_t)drop) {
+        floor = w.v[i].seq;
+        break;
+      }
+    }
+    drop = 0;
+  }
+  put_back(st);
+  free(w.v);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) rc = SQLITE_OK;
+  if (rc != SQLITE_OK) return rc;
+  if (floor > rs->floor) {
+    st = cached(db, "DELETE FROM room_chunks WHERE room = ?1 AND last_seq < ?2", &rc);
+    if (st == NULL) return rc;
+    rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, floor);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    put_back(st);
+    if (rc != SQLITE_DONE) return rc;
+    rc = SQLITE_OK;
+  }
+  rs->floor = floor;
+  rs->count = keep;
+  return rc;
+}
+
+static int cmp_seq(const void* a, const void* b) {
+  const uvc_hist_rec_t* x = a;
+  const uvc_hist_rec_t* y = b;
+  if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+  return x->pending - y->pending; /* pending marks the newcomer: the one kept comes first */
+}
+
+/* The slow way in: events that are not all after the room's last seq (an event written
+ * twice, or out of order). The chunks from the oldest newcomer on are read, merged with the
+ * newcomers (an event already kept is kept once), and written again. Rare: the writer adds
+ * each room's events in order. */
+static int merge_room(sqlite3* db, const char* room, room_state_t* rs, const uvc_hist_rec_t** v,
+                      size_t n, uvc_hchunk_t* c) {
+  views_t w = {0};
+  uvc_hist_rec_t* all = NULL;
+  size_t n_all = 0, i;
+  int64_t lo = INT64_MAX, old_visible = 0;
+  sqlite3_stmt* st = NULL;
+  int rc;
+  /* every block of chunk bytes read, kept until the merged chunks are written */
+  void** blobs = NULL;
+  size_t n_blobs = 0;
+  for (i = 0; i < n; i++)
+    if (v[i]->seq < lo) lo = v[i]->seq;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT data FROM room_chunks WHERE room = ?1 AND last_seq >= ?2"
+                          " ORDER BY first_seq",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, lo);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int len = sqlite3_column_bytes(st, 0);
+    void* copy = malloc(len > 0 ? (size_t)len : 1);
+    void** grown = realloc(blobs, (n_blobs + 1) * sizeof(*blobs));
+    rc = SQLITE_OK;
+    if (copy == NULL || grown == NULL) {
+      free(copy);
+      if (grown != NULL) blobs = grown;
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    blobs = grown;
+    if (len > 0) memcpy(copy, sqlite3_column_blob(st, 0), (size_t)len);
+    blobs[n_blobs++] = copy;
+    if ((rc = each_rec(copy, len, add_view, &w)) != SQLITE_OK) break;
+    n_all = w.n; /* w keeps growing across rows */
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  all = w.v;
+  for (i = 0; rc == SQLITE_OK && i < n_all; i++) {
+    all[i].pending = 0;
+    old_visible += all[i].seq >= rs->floor;
+  }
+  for (i = 0; rc == SQLITE_OK && i < n; i++) { /* the newcomers, marked */
+    uvc_hist_rec_t e = *v[i];
+    if (e.seq < rs->floor) continue; /* older than what is kept */
+    e.pending = 1;
+    rc = add_view(&w, &e);
+    all = w.v;
+  }
+  n_all = w.n;
+  if (rc == SQLITE_OK) qsort(all, n_all, sizeof(*all), cmp_seq);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(db, "DELETE FROM room_chunks WHERE room = ?1 AND last_seq >= ?2", -1,
+                            &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, lo);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  uvc_hchunk_clear(c);
+  rs->count -= old_visible;
+  for (i = 0; rc == SQLITE_OK && i < n_all; i++) {
+    if (i > 0 && all[i].seq == all[i - 1].seq) continue; /* kept once */
+    if (all[i].seq < rs->floor) continue;
+    if ((rc = uvc_hchunk_add(c, &all[i]) != 0 ? SQLITE_NOMEM : SQLITE_OK) != SQLITE_OK) break;
+    rs->count++;
+    if (all[i].seq > rs->last_seq) rs->last_seq = all[i].seq;
+    if (c->n == ROOM_CHUNK_MAX) {
+      rc = chunk_insert(db, room, c);
+      uvc_hchunk_clear(c);
+    }
+  }
+  if (rc == SQLITE_OK) rc = chunk_insert(db, room, c);
+  for (i = 0; i < n_blobs; i++)
+    free(blobs[i]);
+  free(blobs);
+  free(w.v);
+  return rc;
+}
+
+/* Keeps a room's events v[0..n) (in the order they were made), then its count bound. */
+static int append_room(sqlite3* db, const char* room, const uvc_hist_rec_t** v, size_t n,
+                       unsigned keep, uvc_hchunk_t* c) {
+  room_state_t rs;
+  int64_t prev;
+  size_t i;
+  int rc = room_state_get(db, room, &rs);
+  if (rc != SQLITE_OK) return rc;
+  for (i = 0, prev = rs.last_seq; i < n && v[i]->seq > prev; i++)
+    prev = v[i]->seq;
+  if (i < n) {
+    rc = merge_room(db, room, &rs, v, n, c);
+  } else { /* the usual way: all after the last, in order: one new chunk */
+    uvc_hchunk_clear(c);
+    for (i = 0; i < n; i++)
+      if (uvc_hchunk_add(c, v[i]) != 0) return SQLITE_NOMEM;
+    rc = chunk_insert(db, room, c);
+    rs.count += (int64_t)n;
+    rs.last_seq = v[n - 1]->seq;
+  }
+  if (rc == SQLITE_OK) rc = advance_floor(db, room, &rs, keep);
+  if (rc == SQLITE_OK) rc = room_state_put(db, room, &rs);
+  return rc;
+}
+
+/* Runs sql (one statement: ?1 the text a when a is not NULL, then the number b when the
+ * statement has a parameter for it) to its end. */
+static int exec_ab(sqlite3* db, const char* sql, const char* a, int64_t b) {
+  sqlite3_stmt* st = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL), nb = a != NULL ? 2 : 1;
+  if (rc == SQLITE_OK && a != NULL) rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) >= nb) rc = sqlite3_bind_int64(st, nb, b);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    rc = SQLITE_OK;
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The first kept event of the chunk at or after time cutoff. */
+typedef struct first_after {
+  int64_t floor, cutoff, seq;
+  int64_t visible; /* events from the floor on */
+} first_after_t;
+static int first_after_one(void* arg, const uvc_hist_rec_t* e) {
+  first_after_t* f = arg;
+  if (e->seq < f->floor) return 0;
+  if (f->seq == 0 && e->time_ms >= f->cutoff) f->seq = e->seq;
+  if (f->seq != 0) f->visible++;
+  return 0;
+}
+
+/* The age bound for rooms: the chunks wholly older than cutoff go, and each room's floor
+ * moves to its first event at or after cutoff; its count is counted again. */
+static int prune_rooms(sqlite3* db, int64_t cutoff) {
+  sqlite3_stmt* st = NULL;
+  char** rooms = NULL;
+  size_t n = 0, i;
+  int rc = exec_ab(db, "DELETE FROM room_chunks WHERE max_ms < ?1", NULL, cutoff);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT room FROM room_state", -1, &st, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* room = (const char*)sqlite3_column_text(st, 0);
+    char** grown = realloc(rooms, (n + 1) * sizeof(*rooms));
+    size_t len = room != NULL ? strlen(room) : 0;
+    rc = SQLITE_OK;
+    if (grown == NULL) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    rooms = grown;
+    if ((rooms[n] = malloc(len + 1)) == NULL) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    memcpy(rooms[n++], room != NULL ? room : "", len + 1);
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  for (i = 0; rc == SQLITE_OK && i < n; i++) {
+    room_state_t rs;
+    first_after_t f;
+    int64_t whole = 0;
+    int any = 0;
+    if ((rc = room_state_get(db, rooms[i], &rs)) != SQLITE_OK) break;
+    memset(&f, 0, sizeof f);
+    f.floor = rs.floor;
+    f.cutoff = cutoff;
+    /* the oldest chunk left holds the new floor (every older one is gone) */
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT first_seq, n, data FROM room_chunks WHERE room = ?1 AND"
+                            " last_seq >= ?2 ORDER BY first_seq",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, rooms[i], -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs.floor);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+      rc = SQLITE_OK;
+      if (!any || f.seq == 0) { /* still looking for the first event to keep */
+        rc = each_rec(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2), first_after_one, &f);
+      } else {
+        whole += sqlite3_column_int64(st, 1);
+      }
+      any = 1;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) break;
+    if (!any || f.seq == 0) { /* nothing kept */
+      rc = exec_ab(db, "DELETE FROM room_state WHERE room = ?1", rooms[i], 0);
+      if (rc == SQLITE_OK) rc = exec_ab(db, "DELETE FROM room_chunks WHERE room = ?1", rooms[i], 0);
+      continue;
+    }
+    rs.floor = f.seq;
+    rs.count = f.visible + whole;
+    rc = room_state_put(db, rooms[i], &rs);
+  }
+  for (i = 0; i < n; i++)
+    free(rooms[i]);
+  free(rooms);
+  return rc;
+}
+
+/* Migration 3's data: the room rows of history move into chunks, each room's in order. */
+static int move_room_rows(sqlite3* db) {
+  sqlite3_stmt* st = NULL;
+  uvc_hchunk_t c = {0};
+  char room[UVC_HIST_FIELD_MAX + 1] = "";
+  room_state_t rs = {0, 0, 0};
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT target, seq, time_ms, kind, flags, nick, user, host,"
+                              " account, text FROM history WHERE owner = '' ORDER BY target, seq",
+                              -1, &st, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* target = (const char*)sqlite3_column_text(st, 0);
+    uvc_hist_rec_t e;
+    memset(&e, 0, sizeof e);
+    rc = SQLITE_OK;
+    if (target == NULL) continue;
+    if (room[0] != '\0' && (sqlite3_stricmp(room, target) != 0 || c.n == ROOM_CHUNK_MAX)) {
+      rc = chunk_insert(db, room, &c);
+      uvc_hchunk_clear(&c);
+      if (rc == SQLITE_OK && sqlite3_stricmp(room, target) != 0) {
+        rc = room_state_put(db, room, &rs);
+        memset(&rs, 0, sizeof rs);
+      }
+    }
+    snprintf(room, sizeof room, "%s", target);
+    e.seq = sqlite3_column_int64(st, 1);
+    e.time_ms = sqlite3_column_int64(st, 2);
+    e.kind = sqlite3_column_int(st, 3);
+    e.flags = sqlite3_column_int(st, 4);
+    e.nick = (const char*)sqlite3_column_text(st, 5);
+    e.user = (const char*)sqlite3_column_text(st, 6);
+    e.host = (const char*)sqlite3_column_text(st, 7);
+    e.account = (const char*)sqlite3_column_text(st, 8);
+    e.text = (const char*)sqlite3_column_text(st, 9);
+    if (rc == SQLITE_OK && uvc_hchunk_add(&c, &e) != 0) rc = SQLITE_NOMEM;
+    rs.count++;
+    rs.last_seq = e.seq;
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  if (rc == SQLITE_OK && room[0] != '\0') rc = chunk_insert(db, room, &c);
+  if (rc == SQLITE_OK && room[0] != '\0') rc = room_state_put(db, room, &rs);
+  if (rc == SQLITE_OK) rc = exec_sql(db, "DELETE FROM history WHERE owner = ''");
+  uvc_hchunk_free(&c);
+  return rc;
+}
+
+/* Keeps the room events of r's batch: grouped by room (a hash of each room's first record),
+ * each group in its order. */
+static int append_rooms(store_req_t* r, sqlite3* db) {
+  size_t cap = 16, i, g, n_groups = 0, *slot = NULL, *head = NULL, *next = NULL, *count = NULL;
+  const uvc_hist_rec_t** v = NULL;
+  uvc_hchunk_t c = {0};
+  int rc = SQLITE_OK;
+  while (cap < 2 * r->n_recs)
+    cap *= 2;
+  slot = malloc(cap * sizeof(*slot));
+  head = malloc(r->n_recs * sizeof(*head) + 1);
+  next = malloc(r->n_recs * sizeof(*next) + 1);
+  count = malloc(r->n_recs * sizeof(*count) + 1);
+  v = malloc(r->n_recs * sizeof(*v) + 1);
+  if (slot == NULL || head == NULL || next == NULL || count == NULL || v == NULL) {
+    rc = SQLITE_NOMEM;
+    goto out;
+  }
+  for (i = 0; i < cap; i++)
+    slot[i] = (size_t)-1;
+  /* next[] links each group's records in order; head[g] its first, count[g] how many */
+  {
+    size_t* tail = malloc(r->n_recs * sizeof(size_t) + 1);
+    if (tail == NULL) {
+      rc = SQLITE_NOMEM;
+      goto out;
+    }
+    for (i = 0; i < r->n_recs; i++) {
+      const uvc_hist_rec_t* e = &r->recs[i];
+      size_t k;
+      if (e->owner[0] != '\0') continue;
+      next[i] = (size_t)-1;
+      k = history_hash(e) & (cap - 1);
+      while (slot[k] != (size_t)-1 && !same_history(&r->recs[head[slot[k]]], e))
+        k = (k + 1) & (cap - 1);
+      if (slot[k] == (size_t)-1) {
+        slot[k] = n_groups;
+        head[n_groups] = tail[n_groups] = i;
+        count[n_groups++] = 1;
+      } else {
+        g = slot[k];
+        next[tail[g]] = i;
+        tail[g] = i;
+        count[g]++;
+      }
+    }
+    free(tail);
+  }
+  for (g = 0; rc == SQLITE_OK && g < n_groups; g++) {
+    size_t j = 0;
+    for (i = head[g]; i != (size_t)-1; i = next[i])
+      v[j++] = &r->recs[i];
+    rc = append_room(db, r->recs[head[g]].target, v, count[g], r->bounds.count_room, &c);
+  }
+out:
+  uvc_hchunk_free(&c);
+  free(slot);
+  free(head);
+  free(next);
+  free(count);
+  free(v);
   return rc;
 }
 
@@ -764,9 +1302,10 @@ static void run_append(store_req_t* r, sqlite3* db) {
   }
   uv_mutex_lock(&r->store->write_lock);
   rc = exec_sql(db, "BEGIN IMMEDIATE");
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, kInsert, -1, &st, NULL);
   for (i = 0; rc == SQLITE_OK && i < r->n_recs; i++) {
     const uvc_hist_rec_t* e = &r->recs[i];
+    if (e->owner[0] == '\0') continue; /* a room's: in chunks, below */
+    if (st == NULL && (st = cached(db, kInsert, &rc)) == NULL) break;
     sqlite3_reset(st);
     rc = sqlite3_bind_text(st, 1, e->owner, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, e->target, -1, SQLITE_STATIC);
@@ -783,8 +1322,9 @@ static void run_append(store_req_t* r, sqlite3* db) {
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
-  sqlite3_finalize(st);
+  put_back(st);
   if (rc == SQLITE_OK) rc = trim_touched(r, db);
+  if (rc == SQLITE_OK) rc = append_rooms(r, db);
   if (rc == SQLITE_OK) rc = exec_sql(db, "COMMIT");
   if (rc != SQLITE_OK) {
     db_failed(r, db, rc);
@@ -801,6 +1341,169 @@ typedef struct point {
   int64_t seq, t;
 } point_t;
 
+/* ---- Reading a room's chunks -------------------------------------------------------- */
+
+/* Keeps a copy of e (a room event: owner "", target room) in r->rows. */
+static int keep_row(store_req_t* r, const uvc_hist_rec_t* e, const char* room) {
+  uvc_hist_rec_t rec = *e, *copy;
+  if (r->n_rows == r->cap_rows) {
+    size_t cap = r->cap_rows == 0 ? 32 : r->cap_rows * 2;
+    uvc_hist_rec_t** v = realloc(r->rows, cap * sizeof(*v));
+    if (v == NULL) return SQLITE_NOMEM;
+    r->rows = v;
+    r->cap_rows = cap;
+  }
+  rec.owner = "";
+  rec.target = room;
+  rec.target_len = 0;
+  if ((copy = uvc_hist_rec_dup(&rec)) == NULL) return SQLITE_NOMEM;
+  r->rows[r->n_rows++] = copy;
+  return SQLITE_OK;
+}
+
+/* Whether e is op p ("<", ">" or ">="; NULL p: yes), as read_side's SQL says it. */
+static int passes(const uvc_hist_rec_t* e, const char* op, const point_t* p) {
+  int64_t v, x;
+  if (p == NULL) return 1;
+  v = p->event ? e->seq : e->time_ms;
+  x = p->event ? p->seq : p->t;
+  if (op[0] == '<') return v < x;
+  return op[1] == '=' ? v >= x : v > x;
+}
+
+/* The chunk-level condition that lets through every chunk which may hold an event op p. */
+static void chunk_cond(char* out, size_t cap, const point_t* p, const char* op, int n) {
+  const char* col =
+      op[0] == '<' ? (p->event ? "first_seq" : "min_ms") : (p->event ? "last_seq" : "max_ms");
+  snprintf(out, cap, " AND %s %s ?%d", col, op, n);
+}
+
+/* read_side for a room: up to limit of its kept events that are op1 p (and op2 q), by seq
+ * ascending or descending, walking its chunks in that order. */
+static int room_side(store_req_t* r, sqlite3* db, const room_state_t* rs, const char* op1,
+                     const point_t* p, const char* op2, const point_t* q, int asc, unsigned limit) {
+  char sql[320], c1[48] = "", c2[48] = "";
+  sqlite3_stmt* st = NULL;
+  views_t w = {0};
+  unsigned got = 0;
+  int rc;
+  if (limit == 0) return SQLITE_OK;
+  if (p != NULL) chunk_cond(c1, sizeof c1, p, op1, 3);
+  if (q != NULL) chunk_cond(c2, sizeof c2, q, op2, 4);
+  snprintf(sql, sizeof sql,
+           "SELECT room, data FROM room_chunks WHERE room = ?1 AND last_seq >= ?2%s%s"
+           " ORDER BY first_seq %s",
+           c1, c2, asc ? "ASC" : "DESC");
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->q.target, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs->floor);
+  if (rc == SQLITE_OK && p != NULL) rc = sqlite3_bind_int64(st, 3, p->event ? p->seq : p->t);
+  if (rc == SQLITE_OK && q != NULL) rc = sqlite3_bind_int64(st, 4, q->event ? q->seq : q->t);
+  while (rc == SQLITE_OK && got < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char* room = (const char*)sqlite3_column_text(st, 0);
+    size_t i;
+    if ((rc = row_views(st, 1, &w)) != SQLITE_OK) break;
+    for (i = 0; rc == SQLITE_OK && got < limit && i < w.n; i++) {
+      const uvc_hist_rec_t* e = &w.v[asc ? i : w.n - 1 - i];
+      if (e->seq < rs->floor || !passes(e, op1, p) || !passes(e, op2, q)) continue;
+      rc = keep_row(r, e, room != NULL ? room : r->q.target);
+      got++;
+    }
+  }
+  sqlite3_finalize(st);
+  free(w.v);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+typedef struct find_seq {
+  int64_t seq, t;
+  int found;
+} find_seq_t;
+static int find_one(void* arg, const uvc_hist_rec_t* e) {
+  find_seq_t* f = arg;
+  if (e->seq != f->seq) return 0;
+  f->t = e->time_ms;
+  f->found = 1;
+  return 1;
+}
+
+/* resolve for a room: the time of its kept event seq. SQLITE_NOTFOUND when not kept. */
+static int room_resolve(sqlite3* db, const char* room, const room_state_t* rs, int64_t seq,
+                        int64_t* t) {
+  sqlite3_stmt* st = NULL;
+  find_seq_t f = {seq, 0, 0};
+  int rc;
+  if (seq < rs->floor) return SQLITE_NOTFOUND;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT data FROM room_chunks WHERE room = ?1 AND first_seq <= ?2"
+                          " AND last_seq >= ?2 ORDER BY first_seq DESC LIMIT 1",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, seq);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    rc = each_rec(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), find_one, &f);
+    if (rc == 1) rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return rc;
+  if (!f.found) return SQLITE_NOTFOUND;
+  *t = f.t;
+  return SQLITE_OK;
+}
+
+typedef struct latest_in {
+  int64_t lo, hi, floor, best;
+} latest_in_t;
+static int latest_one(void* arg, const uvc_hist_rec_t* e) {
+  latest_in_t* l = arg;
+  if (e->seq >= l->floor && e->time_ms >= l->lo && e->time_ms <= l->hi && e->time_ms > l->best)
+    l->best = e->time_ms;
+  return 0;
+}
+
+/* The time of room's latest kept event between lo and hi, in *last (INT64_MIN: none), and
+ * the room's name as stored in *name (copied; NULL when none). */
+static int room_latest(sqlite3* db, const char* room, int64_t lo, int64_t hi, int64_t* last,
+                       char** name) {
+  room_state_t rs;
+  latest_in_t l;
+  sqlite3_stmt* st = NULL;
+  int rc = room_state_get(db, room, &rs);
+  *last = INT64_MIN;
+  *name = NULL;
+  if (rc != SQLITE_OK) return rc;
+  l.lo = lo;
+  l.hi = hi;
+  l.floor = rs.floor;
+  l.best = INT64_MIN;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT room, data FROM room_chunks WHERE room = ?1 AND last_seq >= ?2"
+                          " AND min_ms <= ?4 AND max_ms >= ?3 ORDER BY first_seq DESC",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, rs.floor);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, lo);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, hi);
+  while (rc == SQLITE_OK && l.best == INT64_MIN && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rc = each_rec(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), latest_one, &l);
+    if (rc == SQLITE_OK && l.best != INT64_MIN) {
+      const char* stored = (const char*)sqlite3_column_text(st, 0);
+      size_t n = stored != NULL ? strlen(stored) : strlen(room);
+      if ((*name = malloc(n + 1)) == NULL)
+        rc = SQLITE_NOMEM;
+      else
+        memcpy(*name, stored != NULL ? stored : room, n + 1);
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) rc = SQLITE_OK;
+  if (rc == SQLITE_OK) *last = l.best;
+  return rc;
+}
+
 /* Resolves p in r's history. Returns an SQLite code; SQLITE_NOTFOUND for a seq not there. */
 static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, point_t* out) {
   sqlite3_stmt* st = NULL;
@@ -809,6 +1512,10 @@ static int resolve(store_req_t* r, sqlite3* db, const uvc_hist_point_t* p, point
   out->seq = p->seq;
   out->t = p->time_ms;
   if (!out->event) return SQLITE_OK;
+  if (r->q.owner[0] == '\0') {
+    room_state_t rs = {r->room_floor, 0, 0};
+    return room_resolve(db, r->q.target, &rs, p->seq, &out->t);
+  }
   rc = sqlite3_prepare_v2(db,
                           "SELECT time_ms FROM history WHERE owner = ?1 AND target = ?2"
                           " AND seq = ?3",
@@ -871,6 +1578,10 @@ static int read_side(store_req_t* r, sqlite3* db, const char* op1, const point_t
   sqlite3_stmt* st = NULL;
   int rc;
   if (limit == 0) return SQLITE_OK;
+  if (r->q.owner[0] == '\0') {
+    room_state_t rs = {r->room_floor, 0, 0};
+    return room_side(r, db, &rs, op1, p, op2, q, asc, limit);
+  }
   if (p != NULL) cond(c1, sizeof c1, p, op1, 3);
   if (q != NULL) cond(c2, sizeof c2, q, op2, 4);
   snprintf(sql, sizeof sql,
@@ -937,7 +1648,13 @@ static void run_fetch(store_req_t* r, sqlite3* db) {
   unsigned limit = r->q.limit;
   int rc = SQLITE_OK;
   size_t mark;
-  if (r->q.how == UVC_HIST_PENDING) {
+  if (r->q.how != UVC_HIST_PENDING && r->q.owner[0] == '\0') { /* a room: from its floor */
+    room_state_t rs;
+    rc = room_state_get(db, r->q.target, &rs);
+    r->room_floor = rs.floor;
+  }
+  if (rc != SQLITE_OK) {
+  } else if (r->q.how == UVC_HIST_PENDING) {
     rc = run_pending(r, db);
   } else if (r->q.how == UVC_HIST_LATEST) {
     int bounded = r->q.a.time_ms != 0 || r->q.a.seq != 0;
@@ -978,61 +1695,81 @@ static void run_fetch(store_req_t* r, sqlite3* db) {
 }
 
 /* Targets: owner's private conversations and the given rooms, by their latest event. */
+typedef struct cand {
+  char* name;
+  int64_t last;
+} cand_t;
+static int cand_later(const void* a, const void* b) {
+  const cand_t* x = a;
+  const cand_t* y = b;
+  return x->last != y->last ? (x->last > y->last ? -1 : 1) : 0;
+}
 static void run_targets(store_req_t* r, sqlite3* db) {
   sqlite3_stmt* st = NULL;
-  char* sql;
-  size_t i, len = 512 + r->n_rooms * 8;
+  cand_t* c;
+  size_t i, n = 0, cap = r->q.limit + r->n_rooms;
   int64_t lo = r->q.a.time_ms, hi = r->q.b.time_ms;
-  int rc;
+  int rc = SQLITE_OK;
   if (lo > hi) {
     int64_t t = lo;
     lo = hi;
     hi = t;
   }
-  sql = malloc(len);
-  if (sql == NULL) {
+  if ((c = calloc(cap + 1, sizeof(*c))) == NULL) {
     r->status = UVC_STORE_NOMEM;
     return;
   }
-  snprintf(sql, len,
-           "SELECT target, max(time_ms) AS last FROM history WHERE ?3 <> '' AND owner = ?3 AND"
-           " time_ms BETWEEN ?1 AND ?2 GROUP BY target UNION ALL"
-           " SELECT target, max(time_ms) AS last FROM history WHERE owner = '' AND target IN (''");
-  for (i = 0; i < r->n_rooms; i++)
-    snprintf(sql + strlen(sql), len - strlen(sql), ",?%u", (unsigned)(5 + i));
-  snprintf(sql + strlen(sql), len - strlen(sql),
-           ") AND time_ms BETWEEN ?1 AND ?2 GROUP BY target ORDER BY last DESC LIMIT ?4");
-  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  free(sql);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, lo);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, hi);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, r->q.owner, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)r->q.limit);
-  for (i = 0; rc == SQLITE_OK && i < r->n_rooms; i++)
-    rc = sqlite3_bind_text(st, 5 + (int)i, r->rooms[i], -1, SQLITE_STATIC);
+  if (r->q.owner[0] != '\0' && r->q.limit > 0) { /* its private conversations */
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT target, max(time_ms) AS last FROM history WHERE owner = ?3"
+                            " AND time_ms BETWEEN ?1 AND ?2 GROUP BY target"
+                            " ORDER BY last DESC LIMIT ?4",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, lo);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, hi);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, r->q.owner, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)r->q.limit);
+    while (rc == SQLITE_OK && n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const char* name = (const char*)sqlite3_column_text(st, 0);
+      size_t len = name != NULL ? strlen(name) : 0;
+      rc = SQLITE_OK;
+      if ((c[n].name = malloc(len + 1)) == NULL) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      memcpy(c[n].name, name != NULL ? name : "", len + 1);
+      c[n++].last = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  for (i = 0; rc == SQLITE_OK && i < r->n_rooms && n < cap; i++) { /* the rooms */
+    int64_t last;
+    char* name;
+    rc = room_latest(db, r->rooms[i], lo, hi, &last, &name);
+    if (rc == SQLITE_OK && name != NULL) {
+      c[n].name = name;
+      c[n++].last = last;
+    }
+  }
+  qsort(c, n, sizeof(*c), cand_later);
   if (rc == SQLITE_OK && r->q.limit > 0) {
     r->targets = calloc(r->q.limit, sizeof(*r->targets));
     r->target_names = calloc(r->q.limit, sizeof(*r->target_names));
     if (r->targets == NULL || r->target_names == NULL) rc = SQLITE_NOMEM;
   }
-  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char* name = (const char*)sqlite3_column_text(st, 0);
-    size_t n = name != NULL ? strlen(name) : 0;
-    char* copy = malloc(n + 1);
-    rc = SQLITE_OK;
-    if (copy == NULL || r->n_targets >= r->q.limit) {
-      free(copy);
-      rc = copy == NULL ? SQLITE_NOMEM : SQLITE_DONE;
-      break;
+  for (i = 0; i < n; i++) {
+    if (rc == SQLITE_OK && r->n_targets < r->q.limit) { /* taken */
+      r->target_names[r->n_targets] = c[i].name;
+      r->targets[r->n_targets].name = c[i].name;
+      r->targets[r->n_targets].last_ms = c[i].last;
+      r->n_targets++;
+    } else {
+      free(c[i].name);
     }
-    memcpy(copy, name != NULL ? name : "", n + 1);
-    r->target_names[r->n_targets] = copy;
-    r->targets[r->n_targets].name = copy;
-    r->targets[r->n_targets].last_ms = sqlite3_column_int64(st, 1);
-    r->n_targets++;
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE)
+  free(c);
+  if (rc != SQLITE_OK)
     db_failed(r, db, rc);
   else
     r->status = 0;
@@ -1044,13 +1781,20 @@ static void run_hist_delete(store_req_t* r, sqlite3* db) {
   int rc = SQLITE_OK;
   uv_mutex_lock(&r->store->write_lock);
   if (r->op == OP_HIST_PRUNE) {
-    rc = prune_age(db, &r->bounds, r->now_ms);
+    rc = exec_sql(db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) rc = prune_age(db, &r->bounds, r->now_ms);
+    if (rc == SQLITE_OK && r->bounds.max_age_ms > 0)
+      rc = prune_rooms(db, r->now_ms - r->bounds.max_age_ms);
+    if (rc == SQLITE_OK) rc = exec_sql(db, "COMMIT");
+    if (rc != SQLITE_OK) exec_sql(db, "ROLLBACK");
+  } else if (r->op == OP_HIST_DELETE_ROOM) {
+    rc = exec_sql(db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) rc = exec_ab(db, "DELETE FROM room_chunks WHERE room = ?1", r->name, 0);
+    if (rc == SQLITE_OK) rc = exec_ab(db, "DELETE FROM room_state WHERE room = ?1", r->name, 0);
+    if (rc == SQLITE_OK) rc = exec_sql(db, "COMMIT");
+    if (rc != SQLITE_OK) exec_sql(db, "ROLLBACK");
   } else {
-    rc = sqlite3_prepare_v2(db,
-                            r->op == OP_HIST_DELETE_OWNER
-                                ? "DELETE FROM history WHERE owner = ?1"
-                                : "DELETE FROM history WHERE owner = '' AND target = ?1",
-                            -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db, "DELETE FROM history WHERE owner = ?1", -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -1440,7 +2184,7 @@ int uvc_store_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char
     db = NULL;
   }
   uv_mutex_unlock(&store->pool_lock);
-  if (db != NULL) sqlite3_close(db);
+  if (db != NULL) close_db(db);
   if (stop != 0) return stop;
   return rc == SQLITE_DONE ? 0 : UVC_STORE_DB;
 }
