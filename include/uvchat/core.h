@@ -103,7 +103,9 @@ typedef enum {
   UVC_LEAVE_IDLE,     /* dropped: idle or registration timeout */
   UVC_LEAVE_SHUTDOWN, /* the server is stopping */
   UVC_LEAVE_REFUSED,  /* turned away at the door (limits); never present */
-  UVC_LEAVE_KILLED    /* removed by a server operator (text: "Killed (oper (reason))") */
+  UVC_LEAVE_KILLED,   /* removed by a server operator (text: "Killed (oper (reason))") */
+  UVC_LEAVE_SERVER    /* their server left the cluster or could not be reached (text: which
+                         and why, "server two went away"); a ghost's leaving only */
 } uvc_leave_t;
 
 /* Room modes (a concept, not IRC letters: the IRC adapter maps them to letters). */

@@ -47,7 +47,8 @@
 /* Another server, as seen from here. */
 typedef struct server_rec {
   UT_hash_handle hh;
-  uint32_t gen; /* bumped by each snapshot it starts (BEGIN) */
+  uint32_t gen;        /* bumped by each snapshot it starts (BEGIN) */
+  uint64_t checked_at; /* loop time from which its lease is checked */
   char id[UVC_WIRE_SERVER_MAX + 1];
 } server_rec_t;
 
@@ -68,8 +69,9 @@ typedef struct local {
   UT_hash_handle hh; /* by session pointer */
   uvc_session_t* s;
   uint64_t uid;
-  uint8_t announced;           /* the others know it (its USER went out) */
-  uint8_t pending;             /* nick claims in flight */
+  uint8_t announced; /* the others know it (its USER went out) */
+  uint8_t resync;    /* back from an outage: its USER goes out again once its nick is claimed */
+  uint8_t pending;   /* nick claims in flight */
   char held[UVC_NICK_MAX + 1]; /* the nick whose claim Redis confirmed, or "" */
 } local_t;
 
@@ -213,6 +215,7 @@ static void announce(uvc_cluster_t* c, local_t* l) {
   if (encode(c, &w) != 0) return;
   publish_buf(c, c->ch_all);
   l->announced = 1;
+  l->resync = 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -276,7 +279,7 @@ static void on_claim(redisAsyncContext* ac, void* r, void* priv) {
       /* Redis went away: the claims are made again when it is back. */
     } else if (reply->integer == 1) {
       memcpy(l->held, q->nick, sizeof(l->held));
-      if (!l->announced) announce(c, l);
+      if (!l->announced || l->resync) announce(c, l);
     } else if (l->s->present && uvc_name_eq(l->s->nick, l->s->nick_len, q->nick, strlen(q->nick))) {
       /* Another server holds it: this session gives it back. */
       char note[200];
@@ -407,7 +410,7 @@ static void hook_present(void* ud, uvc_session_t* s) {
 static void hook_revealed(void* ud, uvc_session_t* s) {
   uvc_cluster_t* c = ud;
   local_t* l = local_of(c, s);
-  if (l != NULL && !l->announced) announce(c, l);
+  if (l != NULL && (!l->announced || l->resync)) announce(c, l);
 }
 
 static int hook_may_rename(void* ud, const uvc_session_t* s, const char* nick, size_t len) {
@@ -543,6 +546,7 @@ static server_rec_t* server_of(uvc_cluster_t* c, const char* id, int create) {
   HASH_FIND_STR(c->servers, id, r);
   if (r == NULL && create && (r = calloc(1, sizeof(*r))) != NULL) {
     snprintf(r->id, sizeof(r->id), "%s", id);
+    r->checked_at = uv_now(c->loop);
     HASH_ADD_STR(c->servers, id, r);
     UVC_INFO("cluster: server %s seen", id);
   }
@@ -576,7 +580,7 @@ static void make_room_for(uvc_cluster_t* c, const char* nick, size_t len, const 
   uvc_session_t* s = uvc_core_find(c->core, nick, len);
   if (s == NULL || s == &self->sess) return;
   if (s->adapter->remote) {
-    ghost_drop(c, (ghost_t*)s, UVC_LEAVE_LOST, "replaced by a newer user of that nick");
+    ghost_drop(c, (ghost_t*)s, UVC_LEAVE_SERVER, "replaced by a newer user of that nick");
   } else {
     char note[160];
     local_t* l = local_of(c, s);
@@ -650,6 +654,7 @@ static void on_user(uvc_cluster_t* c, const uvc_wire_t* w) {
   }
   g->gen = srv->gen;
   ghost_update(c, g, w);
+  UVC_DEBUG("cluster: ghost %s of server %s", g->sess.nick, srv->id);
 }
 
 /* Another server's event, applied here on behalf of its ghost with the event's own id and
@@ -704,6 +709,7 @@ static void on_event(uvc_cluster_t* c, uvc_wire_t* w) {
     case UVC_EV_NICK:
       make_room_for(c, ev->from.nick, ev->from.nick_len, g);
       (void)uvc_core_rename(c->core, s, ev->from.nick, ev->from.nick_len);
+      UVC_DEBUG("cluster: ghost %s of server %s", s->nick, g->srv->id);
       break;
     case UVC_EV_TOPIC:
       if (room != NULL) (void)uvc_core_set_topic(c->core, s, room, ev->text, ev->len);
@@ -747,7 +753,7 @@ static void server_gone(uvc_cluster_t* c, server_rec_t* srv, const char* text) {
   unsigned n = 0;
   HASH_ITER(hh, c->ghosts, g, tmp) {
     if (g->srv != srv) continue;
-    ghost_drop(c, g, UVC_LEAVE_LOST, text);
+    ghost_drop(c, g, UVC_LEAVE_SERVER, text);
     n++;
   }
   UVC_INFO("cluster: server %s is gone (%s): %u user%s left", srv->id, text, n, n == 1 ? "" : "s");
@@ -806,10 +812,16 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
     case UVC_WIRE_SYNC:
       if ((srv = server_of(c, w.server, 0)) != NULL) {
         ghost_t *g, *tmp;
+        unsigned n = 0;
         HASH_ITER(hh, c->ghosts, g, tmp) {
-          if (g->srv == srv && g->gen != srv->gen)
-            ghost_drop(c, g, UVC_LEAVE_LOST, "left while this server was cut off from the cluster");
+          if (g->srv != srv) continue;
+          if (g->gen != srv->gen)
+            ghost_drop(c, g, UVC_LEAVE_SERVER,
+                       "left while this server was cut off from the cluster");
+          else
+            n++;
         }
+        UVC_INFO("cluster: server %s: %u user%s", srv->id, n, n == 1 ? "" : "s");
       }
       break;
     default:
@@ -849,8 +861,14 @@ static void became_up(uvc_cluster_t* c) {
   local_t *l, *tmp;
   room_sub_t *rs, *rtmp;
   uvc_room_t* room;
+  server_rec_t *srv, *stmp;
   c->state = UP;
   c->retry_ms = RETRY_FIRST_MS;
+  /* After an outage the others may be reconnecting as well (Redis restarted, empty): each
+   * gets a whole lease to set its key again before its absence means it is gone. */
+  HASH_ITER(hh, c->servers, srv, stmp) {
+    srv->checked_at = uv_now(c->loop) + c->lease_ms;
+  }
   if (c->told_down) {
     tell_all(c, "the cluster is reachable again: you are with everyone on every server");
     c->told_down = 0;
@@ -861,7 +879,7 @@ static void became_up(uvc_cluster_t* c) {
   /* Our nicks (claimed again: Redis may have forgotten them, or someone took one) and our
    * users (announced once their nick is confirmed). */
   HASH_ITER(hh, c->locals, l, tmp) {
-    l->announced = 0;
+    l->resync = l->announced; /* what it says goes out at once: the others kept its ghost */
     l->held[0] = '\0';
     l->pending = 0;
     if (l->s->present) claim(c, l, NULL, 0, NULL, NULL, 0);
@@ -1101,8 +1119,9 @@ static void on_tick(uv_timer_t* t) {
   }
   HASH_ITER(hh, c->servers, srv, tmp) {
     char key[KEY_MAX];
-    exists_req_t* q = malloc(sizeof(*q));
-    if (q == NULL) continue;
+    exists_req_t* q;
+    if (uv_now(c->loop) < srv->checked_at) continue; /* just back: it may be reconnecting too */
+    if ((q = malloc(sizeof(*q))) == NULL) continue;
     q->c = c;
     memcpy(q->id, srv->id, sizeof(q->id));
     snprintf(key, sizeof(key), "%sserver:%s", c->prefix, srv->id);

@@ -213,7 +213,7 @@ int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
       uvc_event_t* ev = &m->ev;
       const char* p;
       ev->type = (uvc_event_type_t)get_num(&r, 0, UVC_EV_REALNAME);
-      ev->reason = (uvc_leave_t)get_num(&r, 0, UVC_LEAVE_KILLED);
+      ev->reason = (uvc_leave_t)get_num(&r, 0, UVC_LEAVE_SERVER);
       ev->id = get_u64(&r);
       ev->time_ms = (int64_t)get_num(&r, 0, INT64_MAX);
       ev->limit = (uint32_t)get_num(&r, 0, UINT32_MAX);

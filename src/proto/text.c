@@ -1227,6 +1227,8 @@ static uvc_msg_t* render_leave(const uvc_event_t* ev) {
                          ev->reason == UVC_LEAVE_IDLE ? "idle too long" : "sending too much");
     case UVC_LEAVE_KILLED:
       return render_line(ev->text, ev->len, ")", "*** %s was disconnected (", nick);
+    case UVC_LEAVE_SERVER:
+      return render_line(ev->text, ev->len, ")", "*** %s left (", nick);
     case UVC_LEAVE_SHUTDOWN:
     default:
       return render_line(NULL, 0, NULL, "*** %s left", nick);
