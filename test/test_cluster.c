@@ -13,6 +13,7 @@
 static tr_redis_t redis;
 static th_server_t one, two;
 static char url[64];
+static char lease[16]; /* --cluster-lease: 2 s, stretched like every deadline (UVCHAT_TEST_SLOW) */
 
 /* Starts srv as a member of the cluster named name, and waits until it is connected. */
 static void start_member(th_server_t* srv, const char* name, int irc) {
@@ -23,7 +24,7 @@ static void start_member(th_server_t* srv, const char* name, int irc) {
   args[n++] = "--cluster-name";
   args[n++] = name;
   args[n++] = "--cluster-lease";
-  args[n++] = "2";
+  args[n++] = lease;
   if (irc) {
     args[n++] = "--irc-port";
     args[n++] = "0";
@@ -42,6 +43,7 @@ static int start_two(void** state) {
     return 0; /* no redis-server: each test skips */
   }
   snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis.port);
+  snprintf(lease, sizeof(lease), "%.1f", (double)th_ms(2000) / 1000.0);
   start_member(&one, "one", 1);
   start_member(&two, "two", 1);
   assert_true(th_server_wait_log(&one, "cluster: server two seen", th_ms(TH_WAIT_MS)));
@@ -390,7 +392,7 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   th_client_t *a, *b, *c;
   th_client_t *seen[2], *seen2[3];
   const char* args[] = {"--cluster", url,        "--cluster-name",  "three", "--cluster-lease",
-                        "2",         "--listen", "web:127.0.0.1:0", NULL};
+                        lease,       "--listen", "web:127.0.0.1:0", NULL};
   const char* l;
   int port;
   (void)state;
