@@ -195,6 +195,56 @@ static void text_and_irc_users_chat_across_servers(void** state) {
   th_close(d);
 }
 
+/* The msgid tag of an IRC line with message tags, copied into out. */
+static void msgid_of(const char* line, char* out, size_t cap) {
+  const char* p = strstr(line, "msgid=");
+  size_t n;
+  assert_non_null(p);
+  p += 6;
+  n = strcspn(p, "; ");
+  assert_true(n > 0 && n < cap);
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+static void one_message_has_one_msgid_on_every_server(void** state) {
+  th_client_t *d, *e, *a;
+  th_client_t* seen[3];
+  char id_d[64], id_e[64];
+  const char* l;
+  (void)state;
+  NEED_REDIS();
+  d = th_irc_connect_lobby(one.irc_port, "dora");
+  e = th_irc_connect_lobby(two.irc_port, "emil");
+  assert_non_null(skip_containing(d, "emil")); /* emil's arrival reached one */
+  th_sendf(d, "CAP REQ :message-tags\r\n");
+  th_sendf(e, "CAP REQ :message-tags\r\n");
+  assert_non_null(skip_containing(d, " ACK :message-tags"));
+  assert_non_null(skip_containing(e, " ACK :message-tags"));
+  seen[0] = d;
+  seen[1] = e;
+  seen[2] = NULL;
+  a = text_user(&one, "tagger", seen);
+  th_sendf(a, "tagged\n");
+  l = skip_containing(d, " PRIVMSG #lobby :tagged");
+  assert_non_null(l);
+  msgid_of(l, id_d, sizeof(id_d));
+  l = skip_containing(e, " PRIVMSG #lobby :tagged");
+  assert_non_null(l);
+  msgid_of(l, id_e, sizeof(id_e));
+  assert_string_equal(id_d, id_e);
+  /* And from the other side. */
+  th_sendf(e, "PRIVMSG #lobby :back\r\n");
+  th_expect_eventually(a, "<emil> back");
+  l = skip_containing(d, " PRIVMSG #lobby :back");
+  assert_non_null(l);
+  msgid_of(l, id_d, sizeof(id_d));
+  assert_true(strcmp(id_d, id_e) != 0); /* another message, another id */
+  th_close(a);
+  th_close(d);
+  th_close(e);
+}
+
 /* Whether line (a line a text user got) says its nick claim lost the race for nick. */
 static int lost(const char* line, const char* nick) {
   char want[120];
@@ -444,6 +494,8 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(text_and_irc_users_chat_across_servers, start_two, stop_all),
+      cmocka_unit_test_setup_teardown(one_message_has_one_msgid_on_every_server, start_two,
+                                      stop_all),
       cmocka_unit_test_setup_teardown(same_nick_on_two_servers_at_once_one_wins, start_two,
                                       stop_all),
       cmocka_unit_test_setup_teardown(killed_server_users_leave_within_the_lease, start_two,
