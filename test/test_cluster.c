@@ -470,7 +470,9 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   seen[0] = a;
   seen[1] = NULL;
   b = text_user(&two, "early", seen);
-  /* A server that starts now loads everyone already there. */
+  th_sendf(a, "/topic shared topic\n");
+  th_expect_eventually(b, "*** amy set the topic of #lobby: shared topic");
+  /* A server that starts now loads everyone already there, and their rooms' topics. */
   memset(&three, 0, sizeof(three));
   th_server_start(&three, args);
   assert_true(th_run_until(has_web, &three, th_ms(TH_WAIT_MS)));
@@ -485,6 +487,8 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
     th_server_t* peers[] = {&one, &two, NULL};
     c = user_of(&three, "cat", seen2, peers);
   }
+  th_sendf(c, "/topic\n");
+  th_expect(c, "*** Topic of #lobby: shared topic (set by amy)");
   th_sendf(c, "/who\n");
   th_expect(c, "*** 3 people in #lobby:");
   l = th_line(c, th_ms(TH_WAIT_MS));

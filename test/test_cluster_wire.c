@@ -148,6 +148,34 @@ static void user_round_trip(void** state) {
   free(buf);
 }
 
+static void room_round_trip(void** state) {
+  uvc_wire_t a, b;
+  char* buf = NULL;
+  size_t len = 0, cap = 0;
+  (void)state;
+  memset(&a, 0, sizeof(a));
+  a.kind = UVC_WIRE_ROOM;
+  strcpy(a.server, "one");
+  strcpy(a.ev.room, "#dev");
+  a.ev.room_len = 4;
+  a.ev.text = "the topic";
+  a.ev.len = 9;
+  strcpy(a.ev.from.nick, "amy");
+  a.ev.from.nick_len = 3;
+  a.ev.time_ms = 1764600000;
+  a.ev.mode_on = UVC_ROOM_MODERATED | UVC_ROOM_TOPIC_LOCKED;
+  assert_int_equal(uvc_wire_encode(&a, &buf, &len, &cap), 0);
+  assert_int_equal(uvc_wire_decode(buf, len, &b), 0);
+  assert_int_equal(b.kind, UVC_WIRE_ROOM);
+  assert_string_equal(b.ev.room, "#dev");
+  assert_int_equal(b.ev.len, 9);
+  assert_memory_equal(b.ev.text, "the topic", 9);
+  assert_string_equal(b.ev.from.nick, "amy");
+  assert_true(b.ev.time_ms == 1764600000);
+  assert_int_equal(b.ev.mode_on, UVC_ROOM_MODERATED | UVC_ROOM_TOPIC_LOCKED);
+  free(buf);
+}
+
 static void garbage_is_refused(void** state) {
   uvc_wire_t b;
   static const char* const bad[] = {"",
@@ -169,7 +197,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(url_host_port_db),        cmocka_unit_test(url_password),
       cmocka_unit_test(url_refused_with_reason), cmocka_unit_test(event_round_trip),
-      cmocka_unit_test(user_round_trip),         cmocka_unit_test(garbage_is_refused),
+      cmocka_unit_test(user_round_trip),         cmocka_unit_test(room_round_trip),
+      cmocka_unit_test(garbage_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

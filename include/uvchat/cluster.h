@@ -50,6 +50,9 @@ typedef enum {
   UVC_WIRE_HELLO = 'H', /* a server started or came back: others send it their users */
   UVC_WIRE_GONE = 'G',  /* a server went away (or stopped): its ghosts leave */
   UVC_WIRE_BEGIN = 'B', /* a server's snapshot of its users starts (an answer to HELLO) */
+  UVC_WIRE_ROOM = 'R',  /* in a snapshot: a room with local members there (ev.room; topic in
+                           ev.text, set by ev.from.nick at ev.time_ms seconds; modes in
+                           ev.mode_on) */
   UVC_WIRE_SYNC = 'S'   /* ... and ends: its ghosts the snapshot did not name leave */
 } uvc_wire_kind_t;
 

@@ -648,6 +648,13 @@ void uvc_core_set_origin(uvc_core_t* core, uint64_t id, int64_t time_ms);
  * servers a node number, so that ids are unique across the cluster); they keep growing. */
 void uvc_core_set_id_node(uvc_core_t* core, unsigned node);
 
+/* Gives room the topic (text[0..len), set by `by` at `at` wall-clock seconds) and, when
+ * modes_too, the modes (UVC_ROOM_FLAG_MODES) another server of a cluster has for it, telling
+ * nobody: what a server that just joined the cluster learns of rooms already there. A room
+ * that has a topic keeps it. */
+void uvc_core_room_learn(uvc_core_t* core, uvc_room_t* room, const char* text, size_t len,
+                         const char* by, int64_t at, unsigned modes, int modes_too);
+
 /* Copies what an event shows of s (nick, user, host, account, format) into who. */
 void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who);
 /* Copies room's name into ev. */

@@ -1286,6 +1286,17 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   return 0;
 }
 
+void uvc_core_room_learn(uvc_core_t* core, uvc_room_t* room, const char* text, size_t len,
+                         const char* by, int64_t at, unsigned modes, int modes_too) {
+  (void)core;
+  if (modes_too)
+    room->modes = (uint8_t)((room->modes & ~UVC_ROOM_FLAG_MODES) | (modes & UVC_ROOM_FLAG_MODES));
+  if (room->topic != NULL || len == 0 || (room->topic = dup_cut(text, len, UVC_TOPIC_MAX)) == NULL)
+    return;
+  copy_str(room->topic_by, sizeof(room->topic_by), by);
+  room->topic_at = at;
+}
+
 /* The operator check shared by kick and mode changes. */
 static int check_op(const uvc_session_t* s, const uvc_room_t* room) {
   const uvc_membership_t* m = uvc_session_in(s, room);

@@ -850,6 +850,28 @@ static void send_snapshot(uvc_cluster_t* c, const char* to) {
     user_wire(c, l, &w);
     if (encode(c, &w) == 0) publish_buf(c, channel);
   }
+  { /* the rooms with local members: their topics and modes */
+    uvc_room_t* room;
+    for (room = uvc_core_room_next(c->core, NULL); room != NULL;
+         room = uvc_core_room_next(c->core, room)) {
+      uint32_t i;
+      int local = 0;
+      for (i = 0; i < room->n_members && !local; i++)
+        local = !room->members[i]->adapter->remote;
+      if (!local) continue;
+      wire_init(c, &w, UVC_WIRE_ROOM, 0);
+      uvc_event_set_room(&w.ev, room);
+      if (room->topic != NULL) {
+        w.ev.text = room->topic;
+        w.ev.len = strlen(room->topic);
+        w.ev.from.nick_len = (uint8_t)strlen(room->topic_by);
+        memcpy(w.ev.from.nick, room->topic_by, sizeof(w.ev.from.nick));
+        w.ev.time_ms = room->topic_at;
+      }
+      w.ev.mode_on = room->modes & UVC_ROOM_FLAG_MODES;
+      if (encode(c, &w) == 0) publish_buf(c, channel);
+    }
+  }
   wire_init(c, &w, UVC_WIRE_SYNC, 0);
   if (encode(c, &w) == 0) publish_buf(c, channel);
 }
@@ -885,6 +907,18 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
     case UVC_WIRE_BEGIN:
       if ((srv = server_of(c, w.server, 1)) != NULL) srv->gen++;
       break;
+    case UVC_WIRE_ROOM: {
+      uvc_room_t* room = uvc_core_room(c->core, w.ev.room, w.ev.room_len);
+      uint32_t i;
+      int local = 0;
+      if (room == NULL) break; /* none of its users are there: nothing to show */
+      for (i = 0; i < room->n_members && !local; i++)
+        local = !room->members[i]->adapter->remote;
+      /* Its modes too where nobody here could have set them. */
+      uvc_core_room_learn(c->core, room, w.ev.text, w.ev.len, w.ev.from.nick, w.ev.time_ms,
+                          w.ev.mode_on, !local);
+      break;
+    }
     case UVC_WIRE_SYNC:
       if ((srv = server_of(c, w.server, 0)) != NULL) {
         ghost_t *g, *tmp;

@@ -111,6 +111,15 @@ int uvc_wire_encode(const uvc_wire_t* m, char** buf, size_t* len, size_t* cap) {
       }
       break;
     }
+    case UVC_WIRE_ROOM: {
+      const uvc_event_t* ev = &m->ev;
+      put(&w, ev->room, ev->room_len);
+      put(&w, ev->text != NULL ? ev->text : "", ev->text != NULL ? ev->len : 0);
+      put(&w, ev->from.nick, ev->from.nick_len);
+      put_num(&w, ev->time_ms);
+      put_num(&w, ev->mode_on);
+      break;
+    }
     default: /* HELLO, GONE, BEGIN, SYNC: the server alone */
       break;
   }
@@ -265,6 +274,20 @@ int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
         m->rooms[i].flags = (uint32_t)get_num(&r, 0, 255);
       }
       if (m->nick[0] == '\0') r.failed = 1;
+      break;
+    }
+    case UVC_WIRE_ROOM: {
+      uvc_event_t* ev = &m->ev;
+      const char* p;
+      ev->room_len = (uint8_t)get_str(&r, ev->room, sizeof(ev->room));
+      p = get(&r, &n);
+      if (p != NULL && n > UVC_TOPIC_MAX) r.failed = 1;
+      ev->text = p != NULL && n > 0 ? p : NULL;
+      ev->len = p != NULL ? n : 0;
+      ev->from.nick_len = (uint8_t)get_str(&r, ev->from.nick, sizeof(ev->from.nick));
+      ev->time_ms = (int64_t)get_num(&r, 0, INT64_MAX);
+      ev->mode_on = (uint8_t)get_num(&r, 0, 255);
+      if (ev->room_len == 0) r.failed = 1;
       break;
     }
     case UVC_WIRE_HELLO:
