@@ -259,6 +259,16 @@ static void one_message_has_one_msgid_on_every_server(void** state) {
   assert_non_null(l);
   msgid_of(l, id_d, sizeof(id_d));
   assert_true(strcmp(id_d, id_e) != 0); /* another message, another id */
+  /* Tags alone (IRCv3 TAGMSG) cross too, to the room and to one person. */
+  th_sendf(d, "@+typing=active TAGMSG #lobby\r\n");
+  l = skip_containing(e, " TAGMSG #lobby");
+  assert_non_null(l);
+  assert_non_null(strstr(l, "+typing=active"));
+  assert_non_null(strstr(l, ":dora!"));
+  th_sendf(d, "@+typing=paused TAGMSG emil\r\n");
+  l = skip_containing(e, " TAGMSG emil");
+  assert_non_null(l);
+  assert_non_null(strstr(l, "+typing=paused"));
   th_close(a);
   th_close(d);
   th_close(e);

@@ -1625,7 +1625,8 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
                     size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to) {
   uvc_event_t ev;
   uvc_session_t* t = NULL;
-  if (room != NULL && (room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0)
+  if (room != NULL && (room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0 &&
+      !s->adapter->remote)
     return UVC_ECANNOT_SEND;
   if (room == NULL && (t = uvc_core_find(core, target, tlen)) == NULL) return UVC_ENO_SUCH_NICK;
   if (to != NULL) *to = t;
@@ -1638,6 +1639,7 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
     fanout_room(core, room, &ev, s);
   else
     deliver_one(core, &ev, t);
+  if (room != NULL || t->adapter->remote) publish(core, s, &ev, t);
   return 0;
 }
 

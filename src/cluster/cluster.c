@@ -526,6 +526,14 @@ static void hook_event(void* ud, uvc_session_t* s, const uvc_event_t* ev,
     case UVC_EV_ACTION:
       room_channel(c, channel, ev->room, ev->room_len);
       break;
+    case UVC_EV_TAGMSG:
+      if (ev->room_len > 0) {
+        room_channel(c, channel, ev->room, ev->room_len);
+        break;
+      }
+      if (target == NULL || !target->adapter->remote || !up(c)) return;
+      snprintf(channel, sizeof(channel), "%ssrv:%s", c->prefix, ((const ghost_t*)target)->srv->id);
+      break;
     case UVC_EV_PRIVATE: {
       const ghost_t* g = (const ghost_t*)target;
       if (target == NULL || !target->adapter->remote) return;
@@ -758,6 +766,13 @@ static void on_event(uvc_cluster_t* c, uvc_wire_t* w) {
         (void)uvc_core_say(c->core, s, room, ev->text, ev->len, ev->notice);
       else
         (void)uvc_core_act(c->core, s, room, ev->text, ev->len);
+      break;
+    case UVC_EV_TAGMSG:
+      if (room != NULL)
+        (void)uvc_core_tagmsg(c->core, s, room, NULL, 0, ev->tags, ev->tags_len, NULL);
+      else if (target != NULL && !target->adapter->remote)
+        (void)uvc_core_tagmsg(c->core, s, NULL, ev->to.nick, ev->to.nick_len, ev->tags,
+                              ev->tags_len, NULL);
       break;
     case UVC_EV_PRIVATE:
       if (target == NULL || target->adapter->remote) break;
