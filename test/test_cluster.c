@@ -466,6 +466,37 @@ static int metrics_have(int port, const char* line) {
   return found;
 }
 
+/* promtool (Debian's prometheus), where installed, accepts the /metrics text of port. */
+static void metrics_pass_promtool(th_server_t* srv, int port) {
+  char path[1100], cmd[1200];
+  const char* sh[4];
+  th_client_t* c;
+  const char* l;
+  int body = 0, cluster_lines = 0;
+  FILE* f;
+  if (th_run_program((const char* const[]){"promtool", "--version", NULL}, th_ms(TH_WAIT_MS)) != 0)
+    return;
+  snprintf(path, sizeof(path), "%s/metrics.txt", srv->data_dir);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  c = th_connect(port, 0, 1);
+  th_sendf(c, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+  while ((l = th_line(c, th_ms(TH_WAIT_MS))) != NULL) {
+    if (body) fprintf(f, "%s\n", l);
+    if (body && strncmp(l, "uvchat_cluster_", 15) == 0) cluster_lines++;
+    if (*l == '\0') body = 1;
+  }
+  th_close(c);
+  fclose(f);
+  assert_int_equal(cluster_lines, 6); /* the six cluster samples are in what is checked */
+  snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+  sh[0] = "/bin/sh";
+  sh[1] = "-c";
+  sh[2] = cmd;
+  sh[3] = NULL;
+  assert_int_equal(th_run_program(sh, th_ms(60000)), 0);
+}
+
 static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   th_server_t three;
   th_client_t *a, *b, *c;
@@ -513,6 +544,7 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   assert_true(metrics_have(port, "uvchat_cluster_connected 1"));
   assert_true(metrics_have(port, "uvchat_cluster_servers 2"));
   assert_true(metrics_have(port, "uvchat_cluster_remote_users 2"));
+  metrics_pass_promtool(&three, port);
   th_close(c);
   stopped = stop_member(&three);
   th_server_free(&three);
