@@ -188,8 +188,10 @@ struct uvc_cluster {
   char* buf; /* encoding scratch */
   size_t buf_len, buf_cap;
   char ch_all[KEY_MAX], ch_mine[KEY_MAX], prefix[32];
-  uint64_t ping_sent; /* loop time of the PING in flight, or 0 */
-  double lag_s;       /* the last PING round trip */
+  uint64_t ping_sent;     /* loop time of the PING in flight, or 0 */
+  uint64_t heard_at;      /* loop time the subscriber last got one of our own messages */
+  uint64_t connecting_at; /* loop time the connections were started */
+  double lag_s;           /* the last PING round trip */
   uint64_t published, received, dropped;
 };
 
@@ -899,7 +901,10 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
     UVC_DEBUG("cluster: a malformed message (%zu bytes) ignored", len);
     return;
   }
-  if (strcmp(w.server, c->id) == 0) return; /* our own, back from the channel */
+  if (strcmp(w.server, c->id) == 0) { /* our own, back from the channel */
+    c->heard_at = uv_now(c->loop);
+    return;
+  }
   c->received++;
   switch (w.kind) {
     case UVC_WIRE_EVENT:
@@ -988,6 +993,7 @@ static void became_up(uvc_cluster_t* c) {
   uvc_room_t* room;
   server_rec_t *srv, *stmp;
   c->state = UP;
+  c->heard_at = uv_now(c->loop);
   c->retry_ms = RETRY_FIRST_MS;
   /* After an outage the others may be reconnecting as well (Redis restarted, empty): each
    * gets a whole lease to set its key again before its absence means it is gone. */
@@ -1169,6 +1175,7 @@ static void on_retry(uv_timer_t* t) {
   }
   if (c->cmd != NULL || c->sub != NULL) return;
   c->state = CONNECTING;
+  c->connecting_at = uv_now(c->loop);
   c->cmd = connect_one(c);
   c->sub = c->cmd != NULL ? connect_one(c) : NULL;
   if (c->cmd == NULL || c->sub == NULL) go_down(c, "cannot make a connection");
@@ -1224,7 +1231,22 @@ static void on_exists(redisAsyncContext* ac, void* r, void* priv) {
 static void on_tick(uv_timer_t* t) {
   uvc_cluster_t* c = t->data;
   server_rec_t *srv, *tmp;
+  uvc_wire_t w;
+  if (c->state == CONNECTING && !c->stopping && uv_now(c->loop) - c->connecting_at > c->lease_ms) {
+    go_down(c, "no answer to connecting within a lease");
+    return;
+  }
   if (!up(c)) return;
+  /* A subscriber that stopped hearing (a connection dead without a reset) is made again:
+   * it hears our own beat, published on our channel every tick. */
+  if (uv_now(c->loop) - c->heard_at > c->lease_ms) {
+    go_down(c, "the subscriber heard nothing for a whole lease");
+    return;
+  }
+  wire_init(c, &w, UVC_WIRE_BEAT, 0);
+  if (encode(c, &w) == 0) {
+    redisAsyncCommand(c->cmd, on_ignored, NULL, "PUBLISH %s %b", c->ch_mine, c->buf, c->buf_len);
+  }
   keep_alive(c);
   renew_nicks(c);
   if (c->ping_sent == 0) {
