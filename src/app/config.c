@@ -590,9 +590,9 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
         *(uint64_t*)field = v;
       return 0;
     case OPT_SECONDS:
-      if (uvc_parse_seconds(val, &v) != 0 || v > o->max) {
-        snprintf(err, errlen, "%s%s: '%s' is not a number of seconds (0 to %llu)", pfx, o->name,
-                 val, (unsigned long long)(o->max / 1000));
+      if (uvc_parse_seconds(val, &v) != 0 || v > o->max || v < o->min) {
+        snprintf(err, errlen, "%s%s: '%s' is not a number of seconds (%g to %llu)", pfx, o->name,
+                 val, (double)o->min / 1000.0, (unsigned long long)(o->max / 1000));
         return -1;
       }
       *(uint64_t*)field = v;
