@@ -184,6 +184,14 @@ static void text_and_irc_users_chat_across_servers(void** state) {
   th_expect_prefix(d, ":uvchat 311 dave alice ");
   th_skip_to(d, ":uvchat 319 dave alice :", th_ms(TH_WAIT_MS));
   assert_non_null(strstr(d->line, "#lobby"));
+  /* An account logged in to on one server is shown on the other. */
+  th_sendf(a, "/register secretpass1\n");
+  th_expect_eventually(a, "*** Account alice registered; you are logged in.");
+  th_sendf(a, "now registered\n"); /* published after the login: it comes after it */
+  assert_non_null(skip_containing(d, " PRIVMSG #lobby :now registered"));
+  th_sendf(d, "WHOIS alice\r\n");
+  assert_non_null(
+      th_skip_to(d, ":uvchat 330 dave alice alice :is logged in as", th_ms(TH_WAIT_MS)));
   th_sendf(d, "LIST\r\n");
   th_skip_to(d, ":uvchat 322 dave #lobby 3 ", th_ms(TH_WAIT_MS));
   th_sendf(d, "WHO #lobby\r\n");

@@ -1791,6 +1791,7 @@ static void tell_account(uvc_core_t* core, uvc_session_t* s) {
   if (!s->present) return;
   event_init(core, &ev, UVC_EV_ACCOUNT, s, account, account != NULL ? strlen(account) : 0);
   fanout_peers(core, s, &ev, 0);
+  publish(core, s, &ev, NULL);
 }
 
 int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
@@ -1800,7 +1801,7 @@ int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, s
   if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
   if ((err = set_account(s, name, len)) != 0) return err;
   tell_account(core, s);
-  if (core->history != NULL) core->history->login(core->history_ud, s); /* answers later */
+  if (keeps(core, s)) core->history->login(core->history_ud, s); /* answers later */
   return 0;
 }
 

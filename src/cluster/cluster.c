@@ -737,6 +737,10 @@ static void on_user(uvc_cluster_t* c, const uvc_wire_t* w) {
       return;
     }
     HASH_ADD_STR(c->ghosts, key, g);
+    if (w->account[0] != '\0') { /* logged in on its server (nobody here to tell yet) */
+      uvc_core_set_origin(c->core, 0, 0);
+      (void)uvc_core_set_account(c->core, &g->sess, w->account, strlen(w->account));
+    }
   }
   g->gen = srv->gen;
   ghost_update(c, g, w);
@@ -829,6 +833,12 @@ static void on_event(uvc_cluster_t* c, uvc_wire_t* w) {
       break;
     case UVC_EV_AWAY:
       (void)uvc_core_set_away(c->core, s, ev->text, ev->len);
+      break;
+    case UVC_EV_ACCOUNT: /* logged in (the account's name) or out, on its server */
+      if (ev->len > 0)
+        (void)uvc_core_set_account(c->core, s, ev->text, ev->len);
+      else
+        uvc_core_forget_account(c->core, s);
       break;
     case UVC_EV_REALNAME:
       snprintf(g->realname, sizeof(g->realname), "%.*s", (int)ev->len, ev->text ? ev->text : "");
