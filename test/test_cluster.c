@@ -212,6 +212,20 @@ static void text_and_irc_users_chat_across_servers(void** state) {
   assert_non_null(th_skip_to(d, ":alice!", th_ms(TH_WAIT_MS)));
   assert_non_null(strstr(d->line, " PRIVMSG #dev :\001ACTION is in dev"));
 
+  /* An invitation to an invite-only room, from an operator on one server to a user of the
+   * other, lets that user in. */
+  th_sendf(d, "JOIN #secret\r\n");
+  th_expect_eventually(d, ":uvchat 366 dave #secret :End of /NAMES list");
+  th_sendf(d, "MODE #secret +i\r\n");
+  assert_non_null(skip_containing(d, " MODE #secret +i"));
+  th_sendf(d, "INVITE bob #secret\r\n"); /* bob is on one too: the other way is below */
+  assert_non_null(skip_containing(b, "invites you to #secret"));
+  th_sendf(d, "INVITE alice #secret\r\n");
+  assert_non_null(skip_containing(a, "*** dave invites you to #secret: type /join #secret"));
+  th_sendf(a, "/join #secret\n");
+  assert_non_null(skip_containing(d, " JOIN #secret"));
+  assert_non_null(strstr(d->line, ":alice!"));
+
   /* Quitting is seen on the other server (alice, in #dev now, shares no room with bob). */
   th_sendf(a, "/quit bye now\n");
   assert_non_null(skip_containing(d, " QUIT "));

@@ -1485,7 +1485,8 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   uvc_event_t ev;
   int err;
   if (m == NULL) return UVC_ENOT_IN_ROOM;
-  if ((room->modes & UVC_ROOM_INVITE_ONLY) && !(m->flags & UVC_MEMBER_OP)) return UVC_ENOT_OPERATOR;
+  if ((room->modes & UVC_ROOM_INVITE_ONLY) && !(m->flags & UVC_MEMBER_OP) && !s->adapter->remote)
+    return UVC_ENOT_OPERATOR;
   if (membership_index(target, room) >= 0) return UVC_ETARGET_IN_ROOM;
   if ((err = invite_add(target, room)) != 0) return err;
   event_init(core, &ev, UVC_EV_INVITE, s, NULL, 0);
@@ -1506,6 +1507,8 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
     }
     render_cache_free(&rc);
   }
+  ev.type = UVC_EV_INVITE;
+  publish(core, s, &ev, target); /* every server keeps the invitation, and tells its members */
   return 0;
 }
 

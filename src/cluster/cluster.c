@@ -834,6 +834,9 @@ static void on_event(uvc_cluster_t* c, uvc_wire_t* w) {
     case UVC_EV_AWAY:
       (void)uvc_core_set_away(c->core, s, ev->text, ev->len);
       break;
+    case UVC_EV_INVITE:
+      if (room != NULL && target != NULL) (void)uvc_core_invite(c->core, s, room, target);
+      break;
     case UVC_EV_ACCOUNT: /* logged in (the account's name) or out, on its server */
       if (ev->len > 0)
         (void)uvc_core_set_account(c->core, s, ev->text, ev->len);
