@@ -10,6 +10,14 @@
 #include "harness.h"
 #include "redis_server.h"
 
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
 static tr_redis_t redis;
 static th_server_t one, two;
 static char url[64];
@@ -389,6 +397,7 @@ static int count_until(th_client_t* c, const char* needle, const char* last) {
   int n = 0;
   const char* l;
   while ((l = th_line(c, th_ms(TH_WAIT_MS))) != NULL) {
+    fprintf(stderr, "  got: %s\n", l); /* what the user saw, for a failure's report */
     if (strstr(l, needle) != NULL) n++;
     if (strcmp(l, last) == 0) return n;
   }
@@ -578,6 +587,100 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   th_close(b);
 }
 
+#ifndef _WIN32
+/* Sends cmd (the inline protocol) to the test's Redis and returns the first `lines` lines of
+ * its answer in out; 0 when they came within the deadline. */
+static int redis_ask(const char* cmd, int lines, char* out, size_t len) {
+  struct sockaddr_in sa;
+  size_t got = 0;
+  int fd = socket(AF_INET, SOCK_STREAM, 0), rc = -1;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)redis.port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  out[0] = '\0';
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr*)&sa, sizeof(sa)) == 0 &&
+      write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd)) {
+    while (got + 1 < len) {
+      struct pollfd p = {fd, POLLIN, 0};
+      ssize_t n;
+      if (poll(&p, 1, (int)th_ms(5000)) <= 0 || (n = read(fd, out + got, len - 1 - got)) <= 0)
+        break;
+      got += (size_t)n;
+      out[got] = '\0';
+      {
+        int k = 0;
+        const char* q;
+        for (q = out; (q = strchr(q, '\n')) != NULL; q++)
+          k++;
+        if (k >= lines) {
+          rc = 0;
+          break;
+        }
+      }
+    }
+  }
+  close(fd);
+  return rc;
+}
+
+/* A Redis with a password, and a database other than 0: the servers authenticate and pick
+ * it; a wrong password is said in the log, and the server works alone meanwhile. */
+static void password_and_database(void** state) {
+  th_server_t p1, p2, bad;
+  th_client_t *a, *b;
+  char reply[256], u[96], line[96];
+  const char* args1[] = {"--cluster", u, "--cluster-name", "p1", NULL};
+  const char* args2[] = {"--cluster", u, "--cluster-name", "p2", NULL};
+  const char* args3[] = {"--cluster", line, "--cluster-name", "bad", NULL};
+  int ok;
+  (void)state;
+  if (tr_redis_start(&redis) != 0) {
+    fprintf(stderr, "no redis-server: skipped\n");
+    skip();
+  }
+  assert_int_equal(redis_ask("CONFIG SET requirepass s3cr%t\r\n", 1, reply, sizeof(reply)), 0);
+  assert_string_equal(reply, "+OK\r\n");
+  snprintf(u, sizeof(u), "redis://s3cr%%25t@127.0.0.1:%d/3", redis.port);
+  snprintf(line, sizeof(line), "redis://wrong@127.0.0.1:%d/3", redis.port);
+  memset(&p1, 0, sizeof(p1));
+  memset(&p2, 0, sizeof(p2));
+  memset(&bad, 0, sizeof(bad));
+  th_server_start(&p1, args1);
+  th_server_start(&p2, args2);
+  assert_true(th_server_wait_log(&p1, "cluster: server p2 seen", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&p2, "cluster: server p1 seen", th_ms(TH_WAIT_MS)));
+  a = th_connect(p1.port, 0, 1);
+  th_welcome_quiet(a);
+  th_sendf(a, "/nick pia\n");
+  assert_non_null(skip_containing(a, "is now known as pia"));
+  assert_true(th_server_wait_log(&p2, "cluster: ghost pia of server p1", th_ms(TH_WAIT_MS)));
+  b = th_connect(p2.port, 0, 1);
+  th_welcome_quiet(b);
+  th_sendf(b, "/msg pia over db 3\n");
+  assert_non_null(skip_containing(a, "[private] <"));
+  assert_non_null(strstr(a->line, "> over db 3"));
+  /* The keys are in database 3. */
+  assert_int_equal(redis_ask("AUTH s3cr%t\r\nEXISTS uvchat:3:server:p1\r\nSELECT 3\r\n"
+                             "EXISTS uvchat:3:server:p1\r\n",
+                             4, reply, sizeof(reply)),
+                   0);
+  assert_string_equal(reply, "+OK\r\n:0\r\n+OK\r\n:1\r\n");
+  th_server_start(&bad, args3);
+  assert_true(th_server_wait_log(&bad, "cluster: Redis refused us", th_ms(TH_WAIT_MS)));
+  th_close(a);
+  th_close(b);
+  ok = stop_member(&p1) & stop_member(&p2) & stop_member(&bad);
+  th_server_free(&p1);
+  th_server_free(&p2);
+  th_server_free(&bad);
+  tr_redis_stop(&redis);
+  memset(&redis, 0, sizeof(redis));
+  assert_true(ok);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(text_and_irc_users_chat_across_servers, start_two, stop_all),
@@ -591,6 +694,9 @@ int main(void) {
                                       stop_all),
       cmocka_unit_test_setup_teardown(a_late_server_loads_everyone_and_metrics_say_so, start_two,
                                       stop_all),
+#ifndef _WIN32
+      cmocka_unit_test(password_and_database),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

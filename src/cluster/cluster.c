@@ -145,11 +145,18 @@ typedef struct local {
   UT_hash_handle hh; /* by session pointer */
   uvc_session_t* s;
   uint64_t uid;
-  uint8_t announced; /* the others know it (its USER went out) */
-  uint8_t resync;    /* back from an outage: its USER goes out again once its nick is claimed */
-  uint8_t pending;   /* nick claims in flight */
+  uint8_t announced;  /* the others know it (its USER went out) */
+  uint8_t resync;     /* back from an outage: its USER goes out again once its nick is claimed */
+  uint8_t pending;    /* nick claims in flight */
+  uint16_t n_waiting; /* events in waiting */
   char held[UVC_NICK_MAX + 1]; /* the nick whose claim Redis confirmed, or "" */
+  /* What it said before the others knew it (its first round trip to Redis): pairs of
+   * netstrings, channel then message, published right after its USER. */
+  char* waiting;
+  size_t waiting_len, waiting_cap;
 } local_t;
+
+#define WAITING_MAX 64 /* events a session may make before its nick is confirmed */
 
 /* A room channel this server listens to. */
 typedef struct room_sub {
@@ -294,6 +301,48 @@ static void announce(uvc_cluster_t* c, local_t* l) {
   publish_buf(c, c->ch_all);
   l->announced = 1;
   l->resync = 0;
+  if (l->waiting_len > 0) { /* then what it said meanwhile, in order */
+    const char* p = l->waiting;
+    const char* end = l->waiting + l->waiting_len;
+    while (p < end) {
+      size_t cl, ml;
+      memcpy(&cl, p, sizeof(cl));
+      memcpy(&ml, p + sizeof(cl), sizeof(ml));
+      p += 2 * sizeof(size_t);
+      if (redisAsyncCommand(c->cmd, on_ignored, NULL, "PUBLISH %b %b", p, cl, p + cl, ml) ==
+          REDIS_OK)
+        c->published++;
+      p += cl + ml;
+    }
+  }
+  free(l->waiting);
+  l->waiting = NULL;
+  l->waiting_len = l->waiting_cap = 0;
+  l->n_waiting = 0;
+}
+
+/* Keeps c->buf, for channel, until l is announced. Returns 0, or -1 when it cannot wait
+ * (too many, out of memory). */
+static int wait_for_announce(uvc_cluster_t* c, local_t* l, const char* channel) {
+  size_t cl = strlen(channel), need = l->waiting_len + 2 * sizeof(size_t) + cl + c->buf_len;
+  char* p;
+  if (l->n_waiting >= WAITING_MAX) return -1;
+  if (need > l->waiting_cap) {
+    size_t cap = l->waiting_cap < 1024 ? 1024 : l->waiting_cap;
+    while (cap < need)
+      cap *= 2;
+    if ((p = realloc(l->waiting, cap)) == NULL) return -1;
+    l->waiting = p;
+    l->waiting_cap = cap;
+  }
+  p = l->waiting + l->waiting_len;
+  memcpy(p, &cl, sizeof(cl));
+  memcpy(p + sizeof(cl), &c->buf_len, sizeof(c->buf_len));
+  memcpy(p + 2 * sizeof(size_t), channel, cl);
+  memcpy(p + 2 * sizeof(size_t) + cl, c->buf, c->buf_len);
+  l->waiting_len = need;
+  l->n_waiting++;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -517,6 +566,7 @@ static void hook_event(void* ud, uvc_session_t* s, const uvc_event_t* ev,
     }
     if (l->held[0] != '\0') release(c, l->held, strlen(l->held));
     HASH_DEL(c->locals, l);
+    free(l->waiting);
     free(l); /* its rooms' channels are checked at the next tick (it is still in them now) */
     return;
   }
@@ -578,8 +628,15 @@ static void hook_event(void* ud, uvc_session_t* s, const uvc_event_t* ev,
       memcpy(channel, c->ch_all, sizeof(channel));
       break;
   }
-  if (!l->announced || !up(c)) return; /* the others do not know it yet: its USER says all */
-  if (encode(c, &w) == 0) publish_buf(c, channel);
+  if (!up(c) || encode(c, &w) != 0) return;
+  if (l->announced) {
+    publish_buf(c, channel);
+  } else if (wait_for_announce(c, l, channel) != 0) { /* the others do not know it yet */
+    UVC_WARN(
+        "cluster: %s made too many events before its nick was confirmed; one reached only "
+        "this server",
+        s->nick);
+  }
 }
 
 static const uvc_cluster_ops_t kOps = {hook_event, hook_present, hook_revealed, hook_may_rename};
@@ -1024,6 +1081,10 @@ static void became_up(uvc_cluster_t* c) {
    * users (announced once their nick is confirmed). */
   HASH_ITER(hh, c->locals, l, tmp) {
     l->resync = l->announced; /* what it says goes out at once: the others kept its ghost */
+    free(l->waiting);         /* said before the outage by one never announced: local only */
+    l->waiting = NULL;
+    l->waiting_len = l->waiting_cap = 0;
+    l->n_waiting = 0;
     l->held[0] = '\0';
     l->pending = 0;
     if (l->s->present) claim(c, l, NULL, 0, NULL, NULL, 0);
@@ -1400,6 +1461,7 @@ void uvc_cluster_free(uvc_cluster_t* c) {
   if (c == NULL) return;
   HASH_ITER(hh, c->locals, l, ltmp) {
     HASH_DEL(c->locals, l);
+    free(l->waiting);
     free(l);
   }
   HASH_ITER(hh, c->servers, s, stmp) {
