@@ -587,6 +587,55 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   th_close(b);
 }
 
+#ifdef UVCHAT_TEST_ACCOUNTS
+/* A server operator's KILL of a user of another server: that server closes the user, and
+ * everyone sees it leave with the reason. */
+static void kill_reaches_the_users_server(void** state) {
+  th_server_t op;
+  th_client_t *a, *v, *w;
+  th_client_t* seen[2];
+  char hash[200], oper[256];
+  const char* hash_argv[] = {UVCHAT_BIN, "--hash-password", NULL};
+  const char* args[] = {
+      "--cluster", url, "--cluster-name", "op", "--cluster-lease", lease, "--oper", oper, NULL};
+  const char* l;
+  th_client_t* p;
+  int stopped;
+  (void)state;
+  NEED_REDIS();
+  p = th_spawn_client(hash_argv);
+  th_sendf(p, "correct horse\n");
+  l = th_line(p, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  snprintf(hash, sizeof(hash), "%s", l);
+  th_close(p);
+  snprintf(oper, sizeof(oper), "admin %s", hash);
+  memset(&op, 0, sizeof(op));
+  th_server_start(&op, args);
+  assert_true(th_server_wait_log(&op, "cluster: server two seen", th_ms(TH_WAIT_MS)));
+  w = text_user(&one, "witness", NULL);
+  seen[0] = w;
+  seen[1] = NULL;
+  v = text_user(&two, "victim", seen);
+  assert_true(th_server_wait_log(&op, "cluster: ghost victim of server two", th_ms(TH_WAIT_MS)));
+  a = th_connect(op.port, 0, 1);
+  th_welcome_quiet(a);
+  th_sendf(a, "/oper admin correct horse\n");
+  th_expect_eventually(a, "*** You are now a server operator (admin); /help lists your commands.");
+  th_sendf(a, "/kill victim enough\n");
+  assert_true(th_wait_closed(v, th_ms(TH_WAIT_MS)));
+  assert_non_null(skip_containing(w, "*** victim was disconnected ("));
+  assert_int_equal(strncmp(w->line, "*** victim was disconnected (Killed (guest", 42), 0);
+  assert_non_null(strstr(w->line, " (enough)))"));
+  th_close(a);
+  th_close(v);
+  th_close(w);
+  stopped = stop_member(&op);
+  th_server_free(&op);
+  assert_true(stopped);
+}
+#endif
+
 #ifndef _WIN32
 /* Sends cmd (the inline protocol) to the test's Redis and returns the first `lines` lines of
  * its answer in out; 0 when they came within the deadline. */
@@ -694,6 +743,9 @@ int main(void) {
                                       stop_all),
       cmocka_unit_test_setup_teardown(a_late_server_loads_everyone_and_metrics_say_so, start_two,
                                       stop_all),
+#ifdef UVCHAT_TEST_ACCOUNTS
+      cmocka_unit_test_setup_teardown(kill_reaches_the_users_server, start_two, stop_all),
+#endif
 #ifndef _WIN32
       cmocka_unit_test(password_and_database),
 #endif

@@ -938,7 +938,15 @@ static int pub_may_rename(void* ud, const uvc_session_t* s, const char* nick, si
   (void)len;
   return pub.refuse ? UVC_ECLUSTER_DOWN : 0;
 }
-static const uvc_cluster_ops_t kPubOps = {pub_event, pub_present, pub_revealed, pub_may_rename};
+static int pub_kill(void* ud, const uvc_session_t* target, const char* why, size_t len) {
+  (void)ud;
+  (void)target;
+  (void)why;
+  (void)len;
+  return 0;
+}
+static const uvc_cluster_ops_t kPubOps = {pub_event, pub_present, pub_revealed, pub_may_rename,
+                                          pub_kill};
 
 static void ghosts_are_fanned_out_to_and_never_published(void** state) {
   uvc_session_t ghost;

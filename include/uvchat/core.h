@@ -526,6 +526,9 @@ typedef struct uvc_cluster_ops {
   void (*revealed)(void* ud, uvc_session_t* s);
   /* Local session s asks to be renamed to nick: 0, or why not (UVC_ECLUSTER_DOWN). */
   int (*may_rename)(void* ud, const uvc_session_t* s, const char* nick, size_t len);
+  /* A server operator here killed target, a ghost, with why (text[0..len), "Killed (oper
+   * (reason))"): its own server should close it. 0, or why not (UVC_ECLUSTER_DOWN). */
+  int (*kill)(void* ud, const uvc_session_t* target, const char* why, size_t len);
 } uvc_cluster_ops_t;
 
 /* The core's state. Its fields are the core's own: other modules use the functions below

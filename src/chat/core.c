@@ -1712,6 +1712,11 @@ int uvc_core_kill(uvc_core_t* core, uvc_session_t* s, uvc_session_t* target, con
   len = uvc_utf8_cut(text, len, UVC_REASON_MAX);
   n = snprintf(why, sizeof(why), "Killed (%s (%.*s))", s->nick, (int)len, len ? text : "");
   if (n < 0) return UVC_ENOMEM;
+  if (target->adapter->remote) /* its own server closes it, and everyone sees it leave */
+    return core->cluster != NULL
+               ? core->cluster->kill(core->cluster_ud, target, why,
+                                     (size_t)n < sizeof(why) ? (size_t)n : sizeof(why) - 1)
+               : UVC_ENO_SUCH_NICK;
   uvc_core_request_close(core, target, UVC_LEAVE_KILLED, why,
                          (size_t)n < sizeof(why) ? (size_t)n : sizeof(why) - 1);
   return 0;

@@ -639,7 +639,25 @@ static void hook_event(void* ud, uvc_session_t* s, const uvc_event_t* ev,
   }
 }
 
-static const uvc_cluster_ops_t kOps = {hook_event, hook_present, hook_revealed, hook_may_rename};
+/* A KILL of a ghost goes to its server, which closes the session: its leaving, with the
+ * reason, comes back like any other. */
+static int hook_kill(void* ud, const uvc_session_t* target, const char* why, size_t len) {
+  uvc_cluster_t* c = ud;
+  const ghost_t* g = (const ghost_t*)target;
+  char channel[KEY_MAX];
+  uvc_wire_t w;
+  if (!up(c)) return UVC_ECLUSTER_DOWN;
+  wire_init(c, &w, UVC_WIRE_KILL, g->uid);
+  w.ev.text = why;
+  w.ev.len = len;
+  snprintf(channel, sizeof(channel), "%ssrv:%s", c->prefix, g->srv->id);
+  if (encode(c, &w) != 0) return UVC_ENOMEM;
+  publish_buf(c, channel);
+  return 0;
+}
+
+static const uvc_cluster_ops_t kOps = {hook_event, hook_present, hook_revealed, hook_may_rename,
+                                       hook_kill};
 
 /* ------------------------------------------------------------------------------------------
  * Room channels
@@ -997,6 +1015,17 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
     case UVC_WIRE_BEGIN:
       if ((srv = server_of(c, w.server, 1)) != NULL) srv->gen++;
       break;
+    case UVC_WIRE_KILL: { /* an operator of that server killed one of ours (w.uid) */
+      local_t *l, *tmp;
+      HASH_ITER(hh, c->locals, l, tmp) {
+        if (l->uid != w.uid || !l->s->present) continue;
+        UVC_INFO("cluster: %s killed from server %s: %.*s", l->s->nick, w.server, (int)w.ev.len,
+                 w.ev.text != NULL ? w.ev.text : "");
+        uvc_core_request_close(c->core, l->s, UVC_LEAVE_KILLED, w.ev.text, w.ev.len);
+        break;
+      }
+      break;
+    }
     case UVC_WIRE_ROOM: {
       uvc_room_t* room = uvc_core_room(c->core, w.ev.room, w.ev.room_len);
       uint32_t i;

@@ -120,6 +120,9 @@ int uvc_wire_encode(const uvc_wire_t* m, char** buf, size_t* len, size_t* cap) {
       put_num(&w, ev->mode_on);
       break;
     }
+    case UVC_WIRE_KILL:
+      put(&w, m->ev.text != NULL ? m->ev.text : "", m->ev.text != NULL ? m->ev.len : 0);
+      break;
     default: /* HELLO, GONE, BEGIN, SYNC: the server alone */
       break;
   }
@@ -288,6 +291,13 @@ int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
       ev->time_ms = (int64_t)get_num(&r, 0, INT64_MAX);
       ev->mode_on = (uint8_t)get_num(&r, 0, 255);
       if (ev->room_len == 0) r.failed = 1;
+      break;
+    }
+    case UVC_WIRE_KILL: {
+      const char* p = get(&r, &n);
+      if (p != NULL && n > UVC_NICK_MAX + UVC_REASON_MAX + 32) r.failed = 1;
+      m->ev.text = p;
+      m->ev.len = p != NULL ? n : 0;
       break;
     }
     case UVC_WIRE_HELLO:
