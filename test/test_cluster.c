@@ -20,6 +20,7 @@
 
 static tr_redis_t redis;
 static th_server_t one, two;
+static th_server_t extra[3]; /* a test's own servers, stopped by the teardown if it fails */
 static char url[64];
 static char lease[16]; /* --cluster-lease: 2 s, stretched like every deadline (UVCHAT_TEST_SLOW) */
 
@@ -78,8 +79,13 @@ static int stop_member(th_server_t* srv) {
 }
 
 static int stop_all(void** state) {
-  int ok = 1;
+  int ok = 1, i;
   (void)state;
+  for (i = 0; i < 3; i++) { /* what a failed test left running */
+    (void)stop_member(&extra[i]);
+    th_server_free(&extra[i]);
+    memset(&extra[i], 0, sizeof(extra[i]));
+  }
   if (redis.pid == 0 && redis.port == 0) return 0;
   ok &= stop_member(&one);
   th_server_free(&one);
@@ -529,7 +535,6 @@ static void metrics_pass_promtool(th_server_t* srv, int port) {
 }
 
 static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
-  th_server_t three;
   th_client_t *a, *b, *c;
   th_client_t *seen[2], *seen2[3];
   const char* args[] = {"--cluster", url,        "--cluster-name",  "three", "--cluster-lease",
@@ -545,19 +550,18 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   th_sendf(a, "/topic shared topic\n");
   th_expect_eventually(b, "*** amy set the topic of #lobby: shared topic");
   /* A server that starts now loads everyone already there, and their rooms' topics. */
-  memset(&three, 0, sizeof(three));
-  th_server_start(&three, args);
-  assert_true(th_run_until(has_web, &three, th_ms(TH_WAIT_MS)));
-  port = web_port(&three);
-  assert_true(th_server_wait_log(&three, "cluster: connected to Redis", th_ms(TH_WAIT_MS)));
-  assert_true(th_server_wait_log(&three, "cluster: server one: 1 user", th_ms(TH_WAIT_MS)));
-  assert_true(th_server_wait_log(&three, "cluster: server two: 1 user", th_ms(TH_WAIT_MS)));
+  th_server_start(&extra[0], args);
+  assert_true(th_run_until(has_web, &extra[0], th_ms(TH_WAIT_MS)));
+  port = web_port(&extra[0]);
+  assert_true(th_server_wait_log(&extra[0], "cluster: connected to Redis", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[0], "cluster: server one: 1 user", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[0], "cluster: server two: 1 user", th_ms(TH_WAIT_MS)));
   seen2[0] = a;
   seen2[1] = b;
   seen2[2] = NULL;
   {
     th_server_t* peers[] = {&one, &two, NULL};
-    c = user_of(&three, "cat", seen2, peers);
+    c = user_of(&extra[0], "cat", seen2, peers);
   }
   th_sendf(c, "/topic\n");
   th_expect(c, "*** Topic of #lobby: shared topic (set by amy)");
@@ -575,10 +579,11 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   assert_true(metrics_have(port, "uvchat_cluster_connected 1"));
   assert_true(metrics_have(port, "uvchat_cluster_servers 2"));
   assert_true(metrics_have(port, "uvchat_cluster_remote_users 2"));
-  metrics_pass_promtool(&three, port);
+  metrics_pass_promtool(&extra[0], port);
   th_close(c);
-  stopped = stop_member(&three);
-  th_server_free(&three);
+  stopped = stop_member(&extra[0]);
+  th_server_free(&extra[0]);
+  memset(&extra[0], 0, sizeof(extra[0]));
   assert_true(stopped);
   /* The others are told it went. */
   assert_true(th_server_wait_log(&one, "cluster: server three is gone (server three stopped)",
@@ -591,7 +596,6 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
 /* A server operator's KILL of a user of another server: that server closes the user, and
  * everyone sees it leave with the reason. */
 static void kill_reaches_the_users_server(void** state) {
-  th_server_t op;
   th_client_t *a, *v, *w;
   th_client_t* seen[2];
   char hash[200], oper[256];
@@ -610,15 +614,15 @@ static void kill_reaches_the_users_server(void** state) {
   snprintf(hash, sizeof(hash), "%s", l);
   th_close(p);
   snprintf(oper, sizeof(oper), "admin %s", hash);
-  memset(&op, 0, sizeof(op));
-  th_server_start(&op, args);
-  assert_true(th_server_wait_log(&op, "cluster: server two seen", th_ms(TH_WAIT_MS)));
+  th_server_start(&extra[0], args);
+  assert_true(th_server_wait_log(&extra[0], "cluster: server two seen", th_ms(TH_WAIT_MS)));
   w = text_user(&one, "witness", NULL);
   seen[0] = w;
   seen[1] = NULL;
   v = text_user(&two, "victim", seen);
-  assert_true(th_server_wait_log(&op, "cluster: ghost victim of server two", th_ms(TH_WAIT_MS)));
-  a = th_connect(op.port, 0, 1);
+  assert_true(
+      th_server_wait_log(&extra[0], "cluster: ghost victim of server two", th_ms(TH_WAIT_MS)));
+  a = th_connect(extra[0].port, 0, 1);
   th_welcome_quiet(a);
   th_sendf(a, "/oper admin correct horse\n");
   th_expect_eventually(a, "*** You are now a server operator (admin); /help lists your commands.");
@@ -630,8 +634,9 @@ static void kill_reaches_the_users_server(void** state) {
   th_close(a);
   th_close(v);
   th_close(w);
-  stopped = stop_member(&op);
-  th_server_free(&op);
+  stopped = stop_member(&extra[0]);
+  th_server_free(&extra[0]);
+  memset(&extra[0], 0, sizeof(extra[0]));
   assert_true(stopped);
 }
 #endif
@@ -677,7 +682,6 @@ static int redis_ask(const char* cmd, int lines, char* out, size_t len) {
 /* A Redis with a password, and a database other than 0: the servers authenticate and pick
  * it; a wrong password is said in the log, and the server works alone meanwhile. */
 static void password_and_database(void** state) {
-  th_server_t p1, p2, bad;
   th_client_t *a, *b;
   char reply[256], u[96], line[96];
   const char* args1[] = {"--cluster", u, "--cluster-name", "p1", NULL};
@@ -693,19 +697,16 @@ static void password_and_database(void** state) {
   assert_string_equal(reply, "+OK\r\n");
   snprintf(u, sizeof(u), "redis://s3cr%%25t@127.0.0.1:%d/3", redis.port);
   snprintf(line, sizeof(line), "redis://wrong@127.0.0.1:%d/3", redis.port);
-  memset(&p1, 0, sizeof(p1));
-  memset(&p2, 0, sizeof(p2));
-  memset(&bad, 0, sizeof(bad));
-  th_server_start(&p1, args1);
-  th_server_start(&p2, args2);
-  assert_true(th_server_wait_log(&p1, "cluster: server p2 seen", th_ms(TH_WAIT_MS)));
-  assert_true(th_server_wait_log(&p2, "cluster: server p1 seen", th_ms(TH_WAIT_MS)));
-  a = th_connect(p1.port, 0, 1);
+  th_server_start(&extra[0], args1);
+  th_server_start(&extra[1], args2);
+  assert_true(th_server_wait_log(&extra[0], "cluster: server p2 seen", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[1], "cluster: server p1 seen", th_ms(TH_WAIT_MS)));
+  a = th_connect(extra[0].port, 0, 1);
   th_welcome_quiet(a);
   th_sendf(a, "/nick pia\n");
   assert_non_null(skip_containing(a, "is now known as pia"));
-  assert_true(th_server_wait_log(&p2, "cluster: ghost pia of server p1", th_ms(TH_WAIT_MS)));
-  b = th_connect(p2.port, 0, 1);
+  assert_true(th_server_wait_log(&extra[1], "cluster: ghost pia of server p1", th_ms(TH_WAIT_MS)));
+  b = th_connect(extra[1].port, 0, 1);
   th_welcome_quiet(b);
   th_sendf(b, "/msg pia over db 3\n");
   assert_non_null(skip_containing(a, "[private] <"));
@@ -716,14 +717,15 @@ static void password_and_database(void** state) {
                              4, reply, sizeof(reply)),
                    0);
   assert_string_equal(reply, "+OK\r\n:0\r\n+OK\r\n:1\r\n");
-  th_server_start(&bad, args3);
-  assert_true(th_server_wait_log(&bad, "cluster: Redis refused us", th_ms(TH_WAIT_MS)));
+  th_server_start(&extra[2], args3);
+  assert_true(th_server_wait_log(&extra[2], "cluster: Redis refused us", th_ms(TH_WAIT_MS)));
   th_close(a);
   th_close(b);
-  ok = stop_member(&p1) & stop_member(&p2) & stop_member(&bad);
-  th_server_free(&p1);
-  th_server_free(&p2);
-  th_server_free(&bad);
+  ok = stop_member(&extra[0]) & stop_member(&extra[1]) & stop_member(&extra[2]);
+  th_server_free(&extra[0]);
+  th_server_free(&extra[1]);
+  th_server_free(&extra[2]);
+  memset(extra, 0, sizeof(extra));
   tr_redis_stop(&redis);
   memset(&redis, 0, sizeof(redis));
   assert_true(ok);
@@ -747,7 +749,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(kill_reaches_the_users_server, start_two, stop_all),
 #endif
 #ifndef _WIN32
-      cmocka_unit_test(password_and_database),
+      cmocka_unit_test_teardown(password_and_database, stop_all),
 #endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
