@@ -3,6 +3,7 @@
 #   UVCHAT_WITH_ACCOUNTS  registered accounts: SQLite3 and libsodium (Argon2id)
 #   UVCHAT_WITH_TLS       TLS listeners: OpenSSL 3
 #   UVCHAT_WITH_SYSTEMD   sd_notify for systemd (Type=notify): libsystemd
+#   UVCHAT_WITH_CLUSTER   several servers as one chat over Redis (--cluster): hiredis
 # Included by the top-level CMakeLists.txt and by test/CMakeLists.txt (which CMake reads
 # first), so that each directory sees the options and the imported targets on the very first
 # configure. Safe to include more than once.
@@ -82,12 +83,24 @@ if(UVCHAT_WITH_WEB AND NOT TARGET Uvchat::HttpParser)
     INTERFACE_INCLUDE_DIRECTORIES "${WSLAY_INCLUDE_DIR}")
 endif()
 
-# UVCHAT_WITH_REDIS: the Redis backend of the store (accounts and history shared by a
-# cluster; src/accounts/store_redis.c): hiredis with its libuv adapter, through pkg-config
-# (Debian/Ubuntu: libhiredis-dev; Homebrew: hiredis; vcpkg: hiredis). Needs the accounts.
+# hiredis and its libuv adapter (a header of hiredis), found through pkg-config (Debian/Ubuntu:
+# libhiredis-dev; Homebrew: hiredis; vcpkg: hiredis), for two modules:
+#  UVCHAT_WITH_CLUSTER: several servers as one chat through Redis (--cluster);
+#  UVCHAT_WITH_REDIS: the Redis backend of the store (accounts and history shared by a
+#  cluster; src/accounts/store_redis.c). Needs the accounts.
+set(_uvchat_cluster_found OFF)
 find_package(PkgConfig QUIET)
 if(PKG_CONFIG_FOUND AND NOT TARGET PkgConfig::HIREDIS)
   pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET GLOBAL hiredis)
+endif()
+if(TARGET PkgConfig::HIREDIS)
+  set(_uvchat_cluster_found ON)
+endif()
+option(UVCHAT_WITH_CLUSTER "Clustering over Redis, --cluster (needs hiredis)"
+  ${_uvchat_cluster_found})
+if(UVCHAT_WITH_CLUSTER AND NOT _uvchat_cluster_found)
+  message(FATAL_ERROR "UVCHAT_WITH_CLUSTER needs hiredis (Debian/Ubuntu: libhiredis-dev; "
+    "Homebrew: hiredis; vcpkg: hiredis), or configure with -DUVCHAT_WITH_CLUSTER=OFF")
 endif()
 set(_uvchat_redis_found OFF)
 if(TARGET PkgConfig::HIREDIS AND UVCHAT_WITH_ACCOUNTS AND NOT WIN32) # POSIX sockets, for now

@@ -17,9 +17,9 @@ cd "$(dirname "$0")/.."
 mode="${1:-run}"
 [ $# -gt 0 ] && shift
 
-DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libinih-dev libsqlite3-dev libsodium-dev libssl-dev libsystemd-dev libhttp-parser-dev libwslay-dev prometheus openssl valgrind clang libclang-rt-dev dpkg-dev systemd inetutils-telnet nodejs chromium chromium-driver python3-selenium"
+DEB_PACKAGES="build-essential cmake pkg-config libuv1-dev libcmocka-dev uthash-dev libinih-dev libsqlite3-dev libsodium-dev libssl-dev libsystemd-dev libhttp-parser-dev libwslay-dev libhiredis-dev redis-server prometheus openssl valgrind clang libclang-rt-dev dpkg-dev systemd inetutils-telnet nodejs chromium chromium-driver python3-selenium"
 BROWSER_PACKAGES="chromium chromium-driver python3-selenium"
-BREW_PACKAGES="cmake pkg-config libuv cmocka uthash inih sqlite libsodium openssl@3 http-parser wslay"
+BREW_PACKAGES="cmake pkg-config libuv cmocka uthash inih sqlite libsodium openssl@3 http-parser wslay hiredis"
 
 install_deps() {
   if command -v apt-get >/dev/null 2>&1; then

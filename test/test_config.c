@@ -85,6 +85,35 @@ static void irc_and_account_settings(void** state) {
   assert_string_equal(err, "--account-password-min (20) is more than --account-password-max (10)");
 }
 
+/* --cluster: off by default; a URL that does not parse is a usage error saying why (and so
+ * is the flag itself in a build without the cluster module). */
+static void cluster_settings(void** state) {
+  uvc_config_t c;
+  char err[256];
+  (void)state;
+  assert_int_equal(parse(&c, err, NULL, NULL, NULL), UVC_CONFIG_OK);
+  assert_null(c.cluster);
+  assert_int_equal(c.cluster_lease_ms, 10000);
+  assert_null(c.cluster_name);
+  assert_int_equal(parse(&c, err, "--cluster", "redis://db.example.org:6379", NULL),
+                   UVC_CONFIG_ERROR);
+#ifdef UVCHAT_WITH_CLUSTER
+  assert_non_null(strstr(err, "is not an IP address"));
+  assert_int_equal(parse(&c, err, "--cluster", "rediss://127.0.0.1:6379", NULL), UVC_CONFIG_ERROR);
+  assert_non_null(strstr(err, "TLS"));
+  assert_int_equal(parse(&c, err, "--cluster=redis://pw@127.0.0.1:6380/2", "--cluster-lease=2.5",
+                         "--cluster-name=chat-1"),
+                   UVC_CONFIG_OK);
+  assert_string_equal(c.cluster, "redis://pw@127.0.0.1:6380/2");
+  assert_int_equal(c.cluster_lease_ms, 2500);
+  assert_string_equal(c.cluster_name, "chat-1");
+  assert_int_equal(parse(&c, err, "--cluster-lease=0.5", NULL, NULL), UVC_CONFIG_ERROR);
+  assert_int_equal(parse(&c, err, "--cluster-name", "a b", NULL), UVC_CONFIG_ERROR);
+#else
+  assert_non_null(strstr(err, "built without the cluster module"));
+#endif
+}
+
 static void help_and_version(void** state) {
   uvc_config_t c;
   char err[256];
@@ -317,6 +346,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults),
       cmocka_unit_test(flags_take_values_both_ways),
+      cmocka_unit_test(cluster_settings),
       cmocka_unit_test(help_and_version),
       cmocka_unit_test(errors_are_clear),
       cmocka_unit_test(irc_and_account_settings),

@@ -5,6 +5,7 @@
 #include "inbox.h"
 #include "unit.h"
 
+#include "uvchat/cluster.h"
 #include "uvchat/core.h"
 #include "uvchat/list.h"
 #include "uvchat/text.h"
@@ -901,9 +902,125 @@ static void split_words(void** state) {
   assert_int_equal(uvc_split_words("   ", 3, 2, 1, w), 0);
 }
 
+/* ---- The cluster's slot: what the core publishes and what it takes from a ghost ---- */
+
+static struct {
+  int events, present, revealed, refuse;
+  uvc_event_type_t last_type;
+  const uvc_session_t* last_from;
+  const uvc_session_t* last_target;
+  uint64_t last_id;
+} pub;
+
+static void pub_event(void* ud, uvc_session_t* s, const uvc_event_t* ev,
+                      const uvc_session_t* target) {
+  (void)ud;
+  pub.events++;
+  pub.last_type = ev->type;
+  pub.last_from = s;
+  pub.last_target = target;
+  pub.last_id = ev->id;
+}
+static void pub_present(void* ud, uvc_session_t* s) {
+  (void)ud;
+  (void)s;
+  pub.present++;
+}
+static void pub_revealed(void* ud, uvc_session_t* s) {
+  (void)ud;
+  (void)s;
+  pub.revealed++;
+}
+static int pub_may_rename(void* ud, const uvc_session_t* s, const char* nick, size_t len) {
+  (void)ud;
+  (void)s;
+  (void)nick;
+  (void)len;
+  return pub.refuse ? UVC_ECLUSTER_DOWN : 0;
+}
+static int pub_kill(void* ud, const uvc_session_t* target, const char* why, size_t len) {
+  (void)ud;
+  (void)target;
+  (void)why;
+  (void)len;
+  return 0;
+}
+static const uvc_cluster_ops_t kPubOps = {pub_event, pub_present, pub_revealed, pub_may_rename,
+                                          pub_kill};
+
+static void ghosts_are_fanned_out_to_and_never_published(void** state) {
+  uvc_session_t ghost;
+  uvc_room_t* lobby = uvc_core_lobby(&core);
+  uint64_t next;
+  (void)state;
+  memset(&pub, 0, sizeof pub);
+  core.cluster = &kPubOps;
+  core.cluster_ud = NULL;
+  /* A ghost: present, in the lobby, shown arriving to the local users, never published. */
+  uvc_session_init(&ghost, &uvc_remote_adapter);
+  ghost.slot = (uint8_t)(uvc_remote_adapter.format + UVC_FORMATS * UVC_VARIANT_OWN);
+  ghost.user = "remote";
+  assert_int_equal(uvc_core_enter(&core, &ghost, "remo", 4), 0);
+  assert_int_equal(uvc_core_join(&core, &ghost, "#lobby", 6, 0, NULL), 0);
+  assert_string_equal(users[0].inbox, "*** remo joined #lobby\r\n");
+  assert_int_equal(pub.events, 0);
+  assert_int_equal(pub.present, 0);
+  /* A local line is published once; the ghost is handed nothing (deliver would crash). */
+  clear();
+  type(0, "hello");
+  assert_int_equal(pub.events, 1);
+  assert_int_equal(pub.last_type, UVC_EV_SAY);
+  assert_ptr_equal(pub.last_from, &users[0].s);
+  assert_string_equal(users[1].inbox, "<guest1> hello\r\n");
+  /* The ghost's event keeps the id its server gave it, and the core's own ids go on. */
+  clear();
+  next = core.next_id;
+  lobby->modes |= UVC_ROOM_MODERATED; /* its server checked: no check of its own here */
+  uvc_core_set_origin(&core, UINT64_C(0xabcdef00), INT64_C(1764600000000));
+  assert_int_equal(uvc_core_say(&core, &ghost, lobby, "from afar", 9, 0), 0);
+  assert_string_equal(users[0].inbox, "<remo> from afar\r\n");
+  assert_true(core.next_id == next);
+  assert_int_equal(pub.events, 1);
+  lobby->modes &= (uint8_t)~UVC_ROOM_MODERATED;
+  /* A private message to a ghost is published with its target; between locals it is not. */
+  type(1, "/msg remo psst");
+  assert_int_equal(pub.events, 2);
+  assert_int_equal(pub.last_type, UVC_EV_PRIVATE);
+  assert_ptr_equal(pub.last_target, &ghost);
+  type(1, "/msg guest1 local");
+  assert_int_equal(pub.events, 2);
+  /* Renames wait for the cluster: refused while it is unreachable. */
+  clear();
+  pub.refuse = 1;
+  type(2, "/nick newname");
+  assert_string_equal(users[2].inbox,
+                      "! cannot change your nick: the cluster is unreachable: that needs it; try "
+                      "again when it is back\r\n");
+  pub.refuse = 0;
+  type(2, "/nick newname");
+  assert_int_equal(pub.last_type, UVC_EV_NICK);
+  /* Ids end in the server's node byte once it has one, and keep growing. */
+  next = core.next_id;
+  uvc_core_set_id_node(&core, 7);
+  type(0, "numbered");
+  assert_true((pub.last_id & 255) == 7);
+  assert_true(pub.last_id > next);
+  type(0, "numbered again");
+  assert_true((pub.last_id & 255) == 7);
+  /* A ghost leaving is told to the locals and not published. */
+  clear();
+  uvc_core_leave(&core, &ghost, UVC_LEAVE_SERVER, "server two went away", 20);
+  assert_string_equal(users[0].inbox, "*** remo left (server two went away)\r\n");
+  assert_true(pub.last_type != UVC_EV_LEAVE);
+  uvc_core_forget(&core, &ghost);
+  core.cluster = NULL;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(arrival_is_announced_and_welcomed, setup, teardown),
+      cmocka_unit_test_setup_teardown(ghosts_are_fanned_out_to_and_never_published, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(unseen_arrivals_are_quiet_until_revealed, setup, teardown),
       cmocka_unit_test_setup_teardown(a_line_reaches_everyone_else_once_shared, setup, teardown),
       cmocka_unit_test_setup_teardown(control_characters_never_reach_others, setup, teardown),

@@ -211,7 +211,7 @@ static void url_form_and_database(void** state) {
                    UVC_STORE_INVALID);
   assert_int_equal(uvc_store_open_redis_url(&s, &g_loop, "redis://h:99999", err, sizeof err),
                    UVC_STORE_INVALID);
-  assert_non_null(strstr(err, "redis://[PASSWORD@]HOST:PORT[/DB]"));
+  assert_non_null(strstr(err, "redis://h:99999")); /* the URL named in the reason */
   assert_null(s);
 }
 

@@ -89,6 +89,11 @@ typedef struct uvc_config {
   unsigned ports_given;   /* the port shortcuts set explicitly (bit per UVC_PORT_*) */
   const char* web_origin; /* the Origin a WebSocket may come from: NULL same origin, "*" any */
   uint64_t http_ms;       /* an HTTP client must send its request within this */
+
+  /* A cluster of servers on Redis (see docs/CLUSTER.md). */
+  const char* cluster;       /* redis://[PASSWORD@]HOST[:PORT][/DB], or NULL: no cluster */
+  uint64_t cluster_lease_ms; /* a server or nick claim not renewed this long is gone */
+  const char* cluster_name;  /* this server's id in the cluster, or NULL: server-name + random */
 } uvc_config_t;
 
 /* Bits of ports_given. */

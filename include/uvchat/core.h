@@ -81,7 +81,8 @@
   X(OPER_FAILED, -40, "wrong operator password")                                         \
   X(OPERS_UNAVAILABLE, -41, "server operators are not available on this server")         \
   X(HISTORY_UNAVAILABLE, -42, "history is not kept on this server")                      \
-  X(HISTORY_OFF, -43, "that room keeps no history")
+  X(HISTORY_OFF, -43, "that room keeps no history")                                      \
+  X(CLUSTER_DOWN, -44, "the cluster is unreachable: that needs it; try again when it is back")
 
 typedef enum {
 #define X(name, code, text) UVC_E##name = code,
@@ -102,7 +103,9 @@ typedef enum {
   UVC_LEAVE_IDLE,     /* dropped: idle or registration timeout */
   UVC_LEAVE_SHUTDOWN, /* the server is stopping */
   UVC_LEAVE_REFUSED,  /* turned away at the door (limits); never present */
-  UVC_LEAVE_KILLED    /* removed by a server operator (text: "Killed (oper (reason))") */
+  UVC_LEAVE_KILLED,   /* removed by a server operator (text: "Killed (oper (reason))") */
+  UVC_LEAVE_SERVER    /* their server left the cluster or could not be reached (text: which
+                         and why, "server two went away"); a ghost's leaving only */
 } uvc_leave_t;
 
 /* Room modes (a concept, not IRC letters: the IRC adapter maps them to letters). */
@@ -341,6 +344,11 @@ typedef struct uvc_adapter {
    * time of its latest event. Optional where no read is ever started. */
   void (*on_history)(uvc_core_t* core, uvc_session_t* s, const uvc_history_query_t* q, int status,
                      const uvc_event_t* ev, size_t n);
+  /* Its sessions are ghosts of another server's users (a cluster, include/uvchat/cluster.h):
+   * the core checks no permission of theirs (their server did), records none of their events
+   * in the history and asks the cluster to publish none. Last, so that the positional
+   * tables of the other adapters leave it 0. */
+  unsigned remote;
 } uvc_adapter_t;
 
 typedef struct uvc_membership {
@@ -511,6 +519,24 @@ typedef struct uvc_history_ops {
   void (*unregistered)(void* ud, const char* account);
 } uvc_history_ops_t;
 
+/* ---- A cluster: the core's slot for it (include/uvchat/cluster.h) ------------------ */
+
+/* What the core tells a cluster of its local sessions (a session whose adapter is not
+ * remote). Called on the loop, after the local fan-out; the callee copies what it keeps. */
+typedef struct uvc_cluster_ops {
+  /* Local session s made ev (target: the session it concerns, a private message's
+   * recipient or a kicked member, or NULL). */
+  void (*event)(void* ud, uvc_session_t* s, const uvc_event_t* ev, const uvc_session_t* target);
+  /* Local session s became present (uvc_core_enter), or was revealed (uvc_core_reveal). */
+  void (*present)(void* ud, uvc_session_t* s);
+  void (*revealed)(void* ud, uvc_session_t* s);
+  /* Local session s asks to be renamed to nick: 0, or why not (UVC_ECLUSTER_DOWN). */
+  int (*may_rename)(void* ud, const uvc_session_t* s, const char* nick, size_t len);
+  /* A server operator here killed target, a ghost, with why (text[0..len), "Killed (oper
+   * (reason))"): its own server should close it. 0, or why not (UVC_ECLUSTER_DOWN). */
+  int (*kill)(void* ud, const uvc_session_t* target, const char* why, size_t len);
+} uvc_cluster_ops_t;
+
 /* The core's state. Its fields are the core's own: other modules use the functions below
  * (core.c and the server that embeds it, which sets the operator and admin slots). */
 struct uvc_core {
@@ -573,6 +599,11 @@ struct uvc_core {
   void* history_ud;
   uint32_t history_join; /* lines a text user is shown on joining a room (0: none) */
   uint32_t history_irc;  /* lines shown as notices to IRC clients without draft/chathistory */
+  const uvc_cluster_ops_t* cluster; /* the cluster, when this server is in one; else NULL */
+  void* cluster_ud;
+  uint64_t origin_id; /* see uvc_core_set_origin; 0: none */
+  int64_t origin_ms;
+  uint32_t id_step; /* next_id grows by this (256 in a cluster: the low byte is the server's) */
 };
 
 int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core_hooks_t* hooks,
@@ -617,6 +648,21 @@ char* uvc_core_scratch(uvc_core_t* core);
 void uvc_core_last_event(const uvc_core_t* core, uint64_t* id, int64_t* time_ms);
 
 /* ---- Events and rendering --------------------------------------------------------- */
+
+/* The next event the core makes takes this id and time instead of its own: for a cluster,
+ * which applies another server's event on behalf of its ghost, so that the msgid and the time
+ * are the same everywhere. Used up by that event. */
+void uvc_core_set_origin(uvc_core_t* core, uint64_t id, int64_t time_ms);
+/* From now on the ids of this core's events end in the byte node (a cluster gives each of its
+ * servers a node number, so that ids are unique across the cluster); they keep growing. */
+void uvc_core_set_id_node(uvc_core_t* core, unsigned node);
+
+/* Gives room the topic (text[0..len), set by `by` at `at` wall-clock seconds) and, when
+ * modes_too, the modes (UVC_ROOM_FLAG_MODES) another server of a cluster has for it, telling
+ * nobody: what a server that just joined the cluster learns of rooms already there. A room
+ * that has a topic keeps it. */
+void uvc_core_room_learn(uvc_core_t* core, uvc_room_t* room, const char* text, size_t len,
+                         const char* by, int64_t at, unsigned modes, int modes_too);
 
 /* Copies what an event shows of s (nick, user, host, account, format) into who. */
 void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who);

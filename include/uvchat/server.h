@@ -66,9 +66,10 @@ struct uvc_server {
   uv_signal_t sig_break;
 #endif
 
-  uvc_web_ctx_t web;   /* what the web listeners' transports need */
-  uint64_t started_ms; /* loop time at start (uptime) */
-  uint64_t sweep_due;  /* loop time the sweep should run next (event-loop lag) */
+  uvc_web_ctx_t web;           /* what the web listeners' transports need */
+  uint64_t started_ms;         /* loop time at start (uptime) */
+  struct uvc_cluster* cluster; /* the cluster (--cluster), or NULL; main opens and frees it */
+  uint64_t sweep_due;          /* loop time the sweep should run next (event-loop lag) */
 
   int stopping;
   int finished;

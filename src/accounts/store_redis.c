@@ -41,8 +41,9 @@
  * Redis restarted empty has lost them) before any request is sent on it.
  */
 #include "uvchat/store_redis.h"
+#include "uvchat/cluster.h"
+#include "uvchat/uvredis.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdint.h>
@@ -522,14 +523,14 @@ static void connect_async(redis_store_t* s) {
     retry_later(s);
     return;
   }
-  if (ac->err != 0 || redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+  if (ac->err != 0 || uvc_redis_attach(ac, s->loop) != REDIS_OK) {
     if (ac->ev.data == NULL) ac->ev.cleanup = NULL; /* the adapter did not get as far */
     redisAsyncFree(ac);
     retry_later(s);
     return;
   }
   /* the adapter's poll handle must not keep the loop alive by itself (update_ref does) */
-  uv_unref((uv_handle_t*)&((redisLibuvEvents*)ac->ev.data)->handle);
+  uvc_redis_unref(ac);
   ac->data = s;
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -1367,45 +1368,14 @@ int uvc_store_open_redis(uvc_store_t** out, uv_loop_t* loop, const char* host, i
 
 int uvc_store_open_redis_url(uvc_store_t** out, uv_loop_t* loop, const char* url, char* err,
                              size_t errlen) {
-  char buf[1024], *p, *at, *host, *colon, *slash, *end;
-  const char* password = NULL;
-  long port, db = 0;
+  uvc_cluster_url_t u; /* the one parser of redis:// URLs: the cluster's (--cluster) */
   *out = NULL;
-  if (url == NULL || strncmp(url, "redis://", 8) != 0 || strlen(url + 8) >= sizeof buf) {
-    uvc_errf(err, errlen, "not a redis://[PASSWORD@]HOST:PORT[/DB] URL: %s", url ? url : "");
+  if (url == NULL || uvc_cluster_parse_url(url, &u, err, errlen) != 0) {
+    if (url == NULL) uvc_errf(err, errlen, "no redis:// URL");
     return UVC_STORE_INVALID;
   }
-  strcpy(buf, url + 8);
-  p = buf;
-  if ((at = strrchr(p, '@')) != NULL) {
-    *at = '\0';
-    password = p;
-    p = at + 1;
-  }
-  host = p;
-  if (*host == '[') { /* [v6]:port */
-    char* close = strchr(host, ']');
-    if (close == NULL || close[1] != ':') goto bad;
-    *close = '\0';
-    host++;
-    colon = close + 1;
-  } else {
-    colon = strrchr(host, ':');
-  }
-  if (colon == NULL || colon == host) goto bad;
-  *colon = '\0';
-  slash = strchr(colon + 1, '/');
-  if (slash != NULL) *slash = '\0';
-  port = strtol(colon + 1, &end, 10);
-  if (*end != '\0' || port <= 0 || port > 65535) goto bad;
-  if (slash != NULL && slash[1] != '\0') {
-    db = strtol(slash + 1, &end, 10);
-    if (*end != '\0' || db < 0 || db > 65535) goto bad;
-  }
-  return uvc_store_open_redis(out, loop, host, (int)port, password, (int)db, err, errlen);
-bad:
-  uvc_errf(err, errlen, "not a redis://[PASSWORD@]HOST:PORT[/DB] URL: %s", url);
-  return UVC_STORE_INVALID;
+  return uvc_store_open_redis(out, loop, u.host, u.port, u.password[0] != '\0' ? u.password : NULL,
+                              u.db, err, errlen);
 }
 
 int uvc_store_redis_connected(const uvc_store_t* s) {

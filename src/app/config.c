@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "uvchat/clean.h"
+#include "uvchat/cluster.h"
 #include "uvchat/log.h"
 #include "uvchat/names.h"
 
@@ -91,6 +92,9 @@ void uvc_config_defaults(uvc_config_t* cfg) {
   cfg->history_join = 20;
   cfg->history_irc = 5;
   cfg->http_ms = 10000;
+  cfg->cluster = NULL;
+  cfg->cluster_lease_ms = 10000;
+  cfg->cluster_name = NULL;
 }
 
 const char* uvc_proto_name(int proto) {
@@ -382,6 +386,17 @@ static const opt_t kOptions[] = {
      "past messages shown as notices to IRC clients without draft/chathistory on joining a "
      "room (0: none)",
      "5"},
+    {"cluster", OPT_STRING, F(cluster), 0, 0, "redis://[PASSWORD@]HOST[:PORT][/DB]",
+     "be one chat with the other servers using this Redis (HOST: an IP address or localhost; "
+     "builds without the cluster module have none)",
+     "none: this server alone"},
+    {"cluster-lease", OPT_SECONDS, F(cluster_lease_ms), 1000, UINT64_C(3600000), "SECONDS",
+     "a server of the cluster, and its nicks, count as gone this long after it stopped "
+     "renewing them",
+     "10"},
+    {"cluster-name", OPT_SERVER, F(cluster_name), 0, 0, "NAME",
+     "this server's name in the cluster, unique among its servers",
+     "server-name and a random suffix"},
     {"log-level", OPT_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, warn, error or off",
      "info"},
     {"quiet", OPT_QUIET, F(log_level), 0, 0, NULL, "log errors only (same as --log-level error)",
@@ -575,9 +590,9 @@ static int set_option(uvc_config_t* cfg, const opt_t* o, const char* val, int co
         *(uint64_t*)field = v;
       return 0;
     case OPT_SECONDS:
-      if (uvc_parse_seconds(val, &v) != 0 || v > o->max) {
-        snprintf(err, errlen, "%s%s: '%s' is not a number of seconds (0 to %llu)", pfx, o->name,
-                 val, (unsigned long long)(o->max / 1000));
+      if (uvc_parse_seconds(val, &v) != 0 || v > o->max || v < o->min) {
+        snprintf(err, errlen, "%s%s: '%s' is not a number of seconds (%g to %llu)", pfx, o->name,
+                 val, (double)o->min / 1000.0, (unsigned long long)(o->max / 1000));
         return -1;
       }
       *(uint64_t*)field = v;
@@ -691,6 +706,20 @@ static uvc_config_result_t finish(uvc_config_t* cfg, char* err, size_t errlen) {
   if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
     snprintf(err, errlen, "--tls-cert and --tls-key go together: give both, or neither");
     return UVC_CONFIG_ERROR;
+  }
+  if (cfg->cluster != NULL) {
+    uvc_cluster_url_t url;
+    char why[400];
+#ifndef UVCHAT_WITH_CLUSTER
+    snprintf(err, errlen,
+             "--cluster: this uvchat was built without the cluster module (it needs hiredis: "
+             "Debian/Ubuntu libhiredis-dev, Homebrew hiredis)");
+    return UVC_CONFIG_ERROR;
+#endif
+    if (uvc_cluster_parse_url(cfg->cluster, &url, why, sizeof(why)) != 0) {
+      snprintf(err, errlen, "--cluster: %s", why);
+      return UVC_CONFIG_ERROR;
+    }
   }
   if (cfg->account_password_min > cfg->account_password_max) {
     snprintf(err, errlen,
@@ -839,6 +868,10 @@ static void format_value(const uvc_config_t* cfg, const opt_t* o, char* out, siz
     case OPT_ROOM:
     case OPT_SERVER:
       str = *(const char* const*)field;
+      if (str != NULL && o->offset == offsetof(uvc_config_t, cluster) && strchr(str, '@')) {
+        snprintf(out, outlen, "redis://(hidden)%s", strrchr(str, '@')); /* its password */
+        return;
+      }
       snprintf(out, outlen, "%s", str ? str : "none");
       return;
     case OPT_ROOM_OFF:

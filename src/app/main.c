@@ -12,6 +12,10 @@
 #include "uvchat/opers.h"
 #include "uvchat/recall.h"
 #endif
+#include "uvchat/cluster.h"
+#ifdef UVCHAT_WITH_REDIS
+#include "uvchat/store_redis.h"
+#endif
 #include "uvchat/config.h"
 #include "uvchat/irc.h"
 #include "uvchat/log.h"
@@ -144,8 +148,22 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts, vo
   (void)accounts;
   (void)recall;
 #ifdef UVCHAT_WITH_ACCOUNTS
-  if (uvc_accounts_open((uvc_accounts_t**)accounts, srv->loop, &srv->core, cfg->data_dir, err,
-                        sizeof(err)) != 0) {
+#ifdef UVCHAT_WITH_REDIS
+  if (cfg->cluster != NULL) { /* a cluster's accounts and history are the cluster's: in Redis */
+    uvc_store_t* st = NULL;
+    if (uvc_store_open_redis_url(&st, srv->loop, cfg->cluster, err, sizeof(err)) != 0) {
+      fprintf(stderr, "uvchat: --cluster: cannot open the shared accounts and history: %s\n", err);
+      return 1;
+    }
+    if (uvc_accounts_open_store((uvc_accounts_t**)accounts, srv->loop, &srv->core, st, err,
+                                sizeof(err)) != 0) {
+      fprintf(stderr, "uvchat: cannot open the accounts: %s\n", err);
+      return 1;
+    }
+  } else
+#endif
+      if (uvc_accounts_open((uvc_accounts_t**)accounts, srv->loop, &srv->core, cfg->data_dir, err,
+                            sizeof(err)) != 0) {
     fprintf(stderr, "uvchat: cannot open the accounts: %s\n", err);
     return 1;
   }
@@ -180,6 +198,19 @@ static int start(uvc_server_t* srv, const uvc_config_t* cfg, void** accounts, vo
     fprintf(stderr, "uvchat: %s\n", err);
     return 1;
   }
+#ifdef UVCHAT_WITH_CLUSTER
+  if (cfg->cluster != NULL) {
+    uvc_cluster_options_t co;
+    co.url = cfg->cluster;
+    co.lease_ms = cfg->cluster_lease_ms;
+    co.name = cfg->cluster_name;
+    co.server_name = cfg->server_name;
+    if (uvc_cluster_open(&srv->cluster, srv->loop, &srv->core, &co, err, sizeof(err)) != 0) {
+      fprintf(stderr, "uvchat: --cluster: %s\n", err);
+      return 1;
+    }
+  }
+#endif
   /* Files and signals are watched before a port is announced: a script that reads the port
    * and changes the configuration at once must get a reload. */
   (void)uvc_reload_watch(reload); /* a warning says why when it cannot */
@@ -346,6 +377,10 @@ int main(int argc, char** argv) {
 #endif
   (void)opers;
   status = srv->exit_code;
+#ifdef UVCHAT_WITH_CLUSTER
+  uvc_cluster_free(srv->cluster); /* its handles closed with the loop's run */
+  srv->cluster = NULL;
+#endif
   uvc_server_free(srv);
   free(srv);
   uvc_reload_free(reload);

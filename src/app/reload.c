@@ -102,6 +102,9 @@ static int needs_restart(const uvc_reload_t* r, const char* name, const uvc_conf
                                          "history-size",
                                          "history-age",
                                          "history-private",
+                                         "cluster",
+                                         "cluster-lease",
+                                         "cluster-name",
                                          NULL};
   int i;
   for (i = 0; kAtStart[i] != NULL; i++)

@@ -251,8 +251,15 @@ static void event_init(uvc_core_t* core, uvc_event_t* ev, uvc_event_type_t type,
   ev->type = type;
   ev->text = text;
   ev->len = len;
-  ev->id = core->last_id = core->next_id++;
-  ev->time_ms = core->last_time_ms = now_ms(core);
+  if (core->origin_id != 0) { /* another server's event, applied here */
+    ev->id = core->origin_id;
+    ev->time_ms = core->origin_ms;
+    core->origin_id = 0;
+  } else {
+    ev->id = core->last_id = core->next_id;
+    core->next_id += core->id_step;
+    ev->time_ms = core->last_time_ms = now_ms(core);
+  }
   if (from != NULL) {
     uvc_event_who_of(core, from, &ev->from);
   } else {
@@ -264,6 +271,29 @@ static void event_init(uvc_core_t* core, uvc_event_t* ev, uvc_event_type_t type,
   ev->to.nick_len = ev->to.user_len = ev->to.host_len = 0;
   ev->to.nick[0] = ev->to.user[0] = ev->to.host[0] = ev->to.account[0] = '\0';
   ev->room[0] = ev->old_nick[0] = ev->realname[0] = '\0';
+}
+
+void uvc_core_set_origin(uvc_core_t* core, uint64_t id, int64_t time_ms) {
+  core->origin_id = id;
+  core->origin_ms = time_ms;
+}
+
+void uvc_core_set_id_node(uvc_core_t* core, unsigned node) {
+  core->next_id = ((core->next_id + 256) & ~(uint64_t)255) | (node & 255u);
+  core->id_step = 256;
+}
+
+/* Tells the cluster of ev, made by s, when s is a local session (a ghost's events came from
+ * the cluster: they are never published again). */
+static void publish(uvc_core_t* core, uvc_session_t* s, const uvc_event_t* ev,
+                    const uvc_session_t* target) {
+  if (core->cluster != NULL && !s->adapter->remote)
+    core->cluster->event(core->cluster_ud, s, ev, target);
+}
+
+/* Whether the history keeps events of s (a ghost's were kept by its own server). */
+static int keeps(const uvc_core_t* core, const uvc_session_t* s) {
+  return core->history != NULL && !s->adapter->remote;
 }
 
 /* s arrived in room: the event, with s's real name where its format has one. */
@@ -600,6 +630,7 @@ int uvc_session_logged_in_as(const uvc_session_t* s, const char* name, size_t le
 }
 
 int uvc_core_may_use(const uvc_core_t* core, const uvc_session_t* s, const char* nick, size_t len) {
+  if (s->adapter->remote) return 0; /* its own server checked */
   if (uvc_core_reserved(nick, len)) return UVC_ENICK_RESERVED;
   if (registered_find(core, nick, len) != NULL && !uvc_session_logged_in_as(s, nick, len))
     return UVC_ENICK_REGISTERED;
@@ -803,6 +834,7 @@ int uvc_core_init(uvc_core_t* core, const uvc_core_config_t* cfg, const uvc_core
   core->started = uvc_core_now(core);
   /* Ids go on from where a previous run could have reached: 65,536 events per millisecond. */
   core->next_id = (uint64_t)now_ms(core) << 16;
+  core->id_step = 1;
   /* A cleaned line (each byte may become 3) and room for a prefix. */
   core->scratch_cap =
       (size_t)(cfg->max_line > UVC_LINE_FLOOR ? cfg->max_line : UVC_LINE_FLOOR) * 3 + 1024;
@@ -946,6 +978,7 @@ int uvc_core_enter(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t 
   core->n_present++;
   if (core->n_present > core->max_present) core->max_present = core->n_present;
   if (!s->unseen) watch_notify(core, s->nick, s->nick_len, s);
+  if (core->cluster != NULL && !s->adapter->remote) core->cluster->present(core->cluster_ud, s);
   return 0;
 }
 
@@ -968,6 +1001,8 @@ void uvc_core_reveal(uvc_core_t* core, uvc_session_t* s) {
     arrive_init(core, &ev, s, room);
     fanout_presence(core, room, &ev, s, s);
   }
+  if (s->present && core->cluster != NULL && !s->adapter->remote)
+    core->cluster->revealed(core->cluster_ud, s);
 }
 
 void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const char* text,
@@ -978,6 +1013,7 @@ void uvc_core_leave(uvc_core_t* core, uvc_session_t* s, uvc_leave_t why, const c
     event_init(core, &ev, UVC_EV_LEAVE, s, text, len);
     ev.reason = why;
     fanout_peers(core, s, &ev, 0);
+    publish(core, s, &ev, NULL);
   }
   while (s->n_rooms > 0)
     room_remove_at(core, s, s->n_rooms - 1u);
@@ -1002,6 +1038,9 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   if ((err = uvc_core_may_use(core, s, nick, len)) != 0) return err;
   other = uvc_core_find(core, nick, len);
   if (other != NULL && other != s) return UVC_ENICK_TAKEN;
+  if (core->cluster != NULL && !s->adapter->remote &&
+      (err = core->cluster->may_rename(core->cluster_ud, s, nick, len)) != 0)
+    return err;
   memcpy(old, s->nick, old_len + 1);
   nick_del(core, s);
   if ((err = nick_add(core, s, nick, len)) != 0) {
@@ -1012,6 +1051,7 @@ int uvc_core_rename(uvc_core_t* core, uvc_session_t* s, const char* nick, size_t
   memcpy(ev.old_nick, old, old_len + 1);
   ev.old_len = (uint8_t)old_len;
   fanout_peers(core, s, &ev, 1);
+  publish(core, s, &ev, NULL);
   if (core->hooks.observe != NULL) core->hooks.observe(core->ud, &ev);
   if (!uvc_name_eq(old, old_len, nick, len)) { /* a change of case is the same nick */
     whowas_add(core, s, old, old_len);
@@ -1041,6 +1081,7 @@ void uvc_core_realname_changed(uvc_core_t* core, uvc_session_t* s, const char* t
   if (!s->present) return;
   event_init(core, &ev, UVC_EV_REALNAME, s, text, len);
   fanout_peers(core, s, &ev, 1);
+  publish(core, s, &ev, NULL);
 }
 
 int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size_t len) {
@@ -1056,6 +1097,7 @@ int uvc_core_set_away(uvc_core_t* core, uvc_session_t* s, const char* text, size
     if (changed && s->present) {
       event_init(core, &ev, UVC_EV_AWAY, s, away, away != NULL ? strlen(away) : 0);
       fanout_peers(core, s, &ev, 0);
+      publish(core, s, &ev, NULL);
     }
   }
   return 0;
@@ -1197,6 +1239,7 @@ static int join(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len
   if (out != NULL) *out = room;
   arrive_init(core, &ev, s, room);
   fanout_presence(core, room, &ev, s, tell_self ? NULL : s);
+  publish(core, s, &ev, NULL);
   return 0;
 }
 
@@ -1219,6 +1262,7 @@ int uvc_core_part(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const ch
   uvc_event_set_room(&ev, room);
   fanout_presence(core, room, &ev, s, NULL);
   room_remove_at(core, s, (unsigned)r);
+  publish(core, s, &ev, NULL);
   return 0;
 }
 
@@ -1228,7 +1272,7 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   uvc_event_t ev;
   char* topic = NULL;
   if (m == NULL) return UVC_ENOT_IN_ROOM;
-  if ((room->modes & UVC_ROOM_TOPIC_LOCKED) && !(m->flags & UVC_MEMBER_OP))
+  if ((room->modes & UVC_ROOM_TOPIC_LOCKED) && !(m->flags & UVC_MEMBER_OP) && !s->adapter->remote)
     return UVC_ENOT_OPERATOR;
   if (len > 0 && (topic = dup_cut(text, len, UVC_TOPIC_MAX)) == NULL) return UVC_ENOMEM;
   free(room->topic);
@@ -1238,16 +1282,28 @@ int uvc_core_set_topic(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, con
   event_init(core, &ev, UVC_EV_TOPIC, s, topic, topic ? strlen(topic) : 0);
   uvc_event_set_room(&ev, room);
   fanout_room(core, room, &ev, NULL);
-  if (core->history != NULL && !(room->modes & UVC_ROOM_NO_HISTORY))
+  if (keeps(core, s) && !(room->modes & UVC_ROOM_NO_HISTORY))
     core->history->record(core->history_ud, &ev);
+  publish(core, s, &ev, NULL);
   return 0;
+}
+
+void uvc_core_room_learn(uvc_core_t* core, uvc_room_t* room, const char* text, size_t len,
+                         const char* by, int64_t at, unsigned modes, int modes_too) {
+  (void)core;
+  if (modes_too)
+    room->modes = (uint8_t)((room->modes & ~UVC_ROOM_FLAG_MODES) | (modes & UVC_ROOM_FLAG_MODES));
+  if (room->topic != NULL || len == 0 || (room->topic = dup_cut(text, len, UVC_TOPIC_MAX)) == NULL)
+    return;
+  copy_str(room->topic_by, sizeof(room->topic_by), by);
+  room->topic_at = at;
 }
 
 /* The operator check shared by kick and mode changes. */
 static int check_op(const uvc_session_t* s, const uvc_room_t* room) {
   const uvc_membership_t* m = uvc_session_in(s, room);
   if (m == NULL) return UVC_ENOT_IN_ROOM;
-  return (m->flags & UVC_MEMBER_OP) ? 0 : UVC_ENOT_OPERATOR;
+  return (m->flags & UVC_MEMBER_OP) || s->adapter->remote ? 0 : UVC_ENOT_OPERATOR;
 }
 
 int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_session_t* target,
@@ -1261,6 +1317,7 @@ int uvc_core_kick(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_sess
   uvc_event_who_of(core, target, &ev.to);
   fanout_room(core, room, &ev, NULL);
   room_remove_at(core, target, (unsigned)r);
+  publish(core, s, &ev, target);
   if (target->adapter->single_room && target->n_rooms == 0 && room != core->lobby)
     (void)uvc_core_join(core, target, core->lobby->name, core->lobby->name_len, 1, NULL);
   return 0;
@@ -1281,6 +1338,7 @@ int uvc_core_set_modes(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uns
   ev.mode_on = (uint8_t)set;
   ev.mode_off = (uint8_t)clear;
   fanout_room(core, room, &ev, NULL);
+  publish(core, s, &ev, NULL);
   return 0;
 }
 
@@ -1302,6 +1360,7 @@ int uvc_core_set_member(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uv
   else
     ev.mode_off = (uint8_t)flag;
   fanout_room(core, room, &ev, NULL);
+  publish(core, s, &ev, target);
   return 0;
 }
 
@@ -1327,6 +1386,7 @@ static void tell_value_mode(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room
     ev.mode_off = (uint8_t)mode;
   }
   fanout_room(core, room, &ev, NULL);
+  publish(core, s, &ev, NULL);
 }
 
 int uvc_core_set_key(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* key,
@@ -1418,6 +1478,7 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
     ev.mode_off = 1;
   }
   fanout_room(core, room, &ev, NULL);
+  publish(core, s, &ev, NULL);
   return 0;
 }
 
@@ -1426,7 +1487,8 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
   uvc_event_t ev;
   int err;
   if (m == NULL) return UVC_ENOT_IN_ROOM;
-  if ((room->modes & UVC_ROOM_INVITE_ONLY) && !(m->flags & UVC_MEMBER_OP)) return UVC_ENOT_OPERATOR;
+  if ((room->modes & UVC_ROOM_INVITE_ONLY) && !(m->flags & UVC_MEMBER_OP) && !s->adapter->remote)
+    return UVC_ENOT_OPERATOR;
   if (membership_index(target, room) >= 0) return UVC_ETARGET_IN_ROOM;
   if ((err = invite_add(target, room)) != 0) return err;
   event_init(core, &ev, UVC_EV_INVITE, s, NULL, 0);
@@ -1447,6 +1509,8 @@ int uvc_core_invite(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_se
     }
     render_cache_free(&rc);
   }
+  ev.type = UVC_EV_INVITE;
+  publish(core, s, &ev, target); /* every server keeps the invitation, and tells its members */
   return 0;
 }
 
@@ -1473,11 +1537,12 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
   uvc_event_t ev;
   if (room == NULL) {
     if ((room = uvc_session_room(s)) == NULL) return UVC_ENO_ROOM;
-  } else if ((room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0) {
+  } else if ((room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0 &&
+             !s->adapter->remote) {
     return UVC_ECANNOT_SEND;
   }
-  /* Once per message, on the sender's side: moderation and bans. */
-  if ((room->modes & UVC_ROOM_MODERATED) || room->bans.n > 0) {
+  /* Once per message, on the sender's side: moderation and bans (a ghost's server did). */
+  if (((room->modes & UVC_ROOM_MODERATED) || room->bans.n > 0) && !s->adapter->remote) {
     const uvc_membership_t* m = uvc_session_in(s, room);
     if (m == NULL || !(m->flags & (UVC_MEMBER_OP | UVC_MEMBER_VOICE))) {
       if (room->modes & UVC_ROOM_MODERATED) return UVC_EMODERATED;
@@ -1489,8 +1554,9 @@ static int room_event(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, uvc_
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   fanout_room(core, room, &ev, s);
-  if (core->history != NULL && !(room->modes & UVC_ROOM_NO_HISTORY))
+  if (keeps(core, s) && !(room->modes & UVC_ROOM_NO_HISTORY))
     core->history->record(core->history_ud, &ev); /* once per message, after the fan-out */
+  publish(core, s, &ev, NULL);
   return 0;
 }
 
@@ -1515,8 +1581,9 @@ int uvc_core_whisper(uvc_core_t* core, uvc_session_t* s, const char* target, siz
   ev.notice = (uint8_t)(notice != 0);
   take_tags(core, &ev);
   deliver_one(core, &ev, t);
-  if (core->history != NULL && (ev.from.account[0] != '\0' || ev.to.account[0] != '\0'))
+  if (keeps(core, s) && (ev.from.account[0] != '\0' || ev.to.account[0] != '\0'))
     core->history->record(core->history_ud, &ev);
+  if (t->adapter->remote) publish(core, s, &ev, t); /* to the server that holds t */
   return 0;
 }
 
@@ -1563,7 +1630,8 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
                     size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to) {
   uvc_event_t ev;
   uvc_session_t* t = NULL;
-  if (room != NULL && (room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0)
+  if (room != NULL && (room->modes & UVC_ROOM_MEMBERS_ONLY) && membership_index(s, room) < 0 &&
+      !s->adapter->remote)
     return UVC_ECANNOT_SEND;
   if (room == NULL && (t = uvc_core_find(core, target, tlen)) == NULL) return UVC_ENO_SUCH_NICK;
   if (to != NULL) *to = t;
@@ -1576,6 +1644,7 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
     fanout_room(core, room, &ev, s);
   else
     deliver_one(core, &ev, t);
+  if (room != NULL || t->adapter->remote) publish(core, s, &ev, t);
   return 0;
 }
 
@@ -1645,6 +1714,11 @@ int uvc_core_kill(uvc_core_t* core, uvc_session_t* s, uvc_session_t* target, con
   len = uvc_utf8_cut(text, len, UVC_REASON_MAX);
   n = snprintf(why, sizeof(why), "Killed (%s (%.*s))", s->nick, (int)len, len ? text : "");
   if (n < 0) return UVC_ENOMEM;
+  if (target->adapter->remote) /* its own server closes it, and everyone sees it leave */
+    return core->cluster != NULL
+               ? core->cluster->kill(core->cluster_ud, target, why,
+                                     (size_t)n < sizeof(why) ? (size_t)n : sizeof(why) - 1)
+               : UVC_ENO_SUCH_NICK;
   uvc_core_request_close(core, target, UVC_LEAVE_KILLED, why,
                          (size_t)n < sizeof(why) ? (size_t)n : sizeof(why) - 1);
   return 0;
@@ -1727,6 +1801,7 @@ static void tell_account(uvc_core_t* core, uvc_session_t* s) {
   if (!s->present) return;
   event_init(core, &ev, UVC_EV_ACCOUNT, s, account, account != NULL ? strlen(account) : 0);
   fanout_peers(core, s, &ev, 0);
+  publish(core, s, &ev, NULL);
 }
 
 int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, size_t len) {
@@ -1736,7 +1811,7 @@ int uvc_core_set_account(uvc_core_t* core, uvc_session_t* s, const char* name, s
   if (len == 0 || len > UVC_NICK_MAX) return UVC_ENOMEM;
   if ((err = set_account(s, name, len)) != 0) return err;
   tell_account(core, s);
-  if (core->history != NULL) core->history->login(core->history_ud, s); /* answers later */
+  if (keeps(core, s)) core->history->login(core->history_ud, s); /* answers later */
   return 0;
 }
 

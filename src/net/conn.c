@@ -745,6 +745,8 @@ static const char* leave_word(uvc_leave_t why) {
       return "refused";
     case UVC_LEAVE_KILLED:
       return "killed by a server operator";
+    case UVC_LEAVE_SERVER: /* a ghost's only: never a connection here */
+      return "its server left the cluster";
   }
   return "closed";
 }

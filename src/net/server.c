@@ -7,6 +7,7 @@
  * recipient in one system call, and no list is changed while it is being walked.
  */
 #include "uvchat/server.h"
+#include "uvchat/cluster.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,14 +201,18 @@ static void prune_addrs(uvc_server_t* srv, uint64_t now) {
  * Core hooks
  * ---------------------------------------------------------------------------------------- */
 
+/* A ghost (a session of another server of the cluster: its adapter is remote) has no
+ * connection here: nothing is sent to it, and it is not closed from here. */
 static void hook_deliver(void* ud, uvc_session_t* s, uvc_msg_t* m) {
   (void)ud;
+  if (s->adapter->remote) return;
   uvc_conn_send(uvc_conn_of(s), m);
 }
 
 static void hook_request_close(void* ud, uvc_session_t* s, uvc_leave_t why, const char* text,
                                size_t len) {
   (void)ud;
+  if (s->adapter->remote) return;
   uvc_conn_close(uvc_conn_of(s), why, text, len, 1);
 }
 
@@ -236,6 +241,10 @@ static void hook_peer_key(void* ud, const uvc_session_t* s, char* out, size_t ou
   const uvc_client_t* c = UVC_CONTAINER_OF(s, uvc_client_t, sess);
   uint8_t key[16];
   (void)ud;
+  if (s->adapter->remote) {
+    snprintf(out, outlen, "remote");
+    return;
+  }
   addr_key(&c->peer, key);
   if (memcmp(key, kMapped, 12) == 0)
     snprintf(out, outlen, "%u.%u.%u.%u", key[12], key[13], key[14], key[15]);
@@ -252,7 +261,7 @@ static void hook_auth_done(void* ud, double seconds) {
 
 static int hook_secure(void* ud, const uvc_session_t* s) {
   (void)ud;
-  return uvc_conn_secure(UVC_CONTAINER_OF(s, uvc_client_t, sess));
+  return !s->adapter->remote && uvc_conn_secure(UVC_CONTAINER_OF(s, uvc_client_t, sess));
 }
 
 static void hook_observe(void* ud, const uvc_event_t* ev) {
@@ -639,6 +648,9 @@ void uvc_server_stop(uvc_server_t* srv) {
     n = n->next;
     uvc_conn_close(c, UVC_LEAVE_SHUTDOWN, "server shutting down", 20, 1);
   }
+#ifdef UVCHAT_WITH_CLUSTER
+  uvc_cluster_stop(srv->cluster); /* the others are told; its connections close */
+#endif
   uv_timer_start(&srv->stop_timer, on_stop_timer, srv->cfg.shutdown_ms, 0);
   uv_unref((uv_handle_t*)&srv->stop_timer);
   /* From now on only the clients keep the loop alive; a second signal still forces. */
@@ -845,4 +857,7 @@ static void server_metrics(void* ud, uvc_metrics_buf_t* b) {
                    "Time from an account operation's start to its answer.", &m->auth_latency);
   uvc_metrics_hist(b, "uvchat_event_loop_lag_seconds",
                    "How late the once-a-second timer ran (event-loop lag).", &m->loop_lag);
+#ifdef UVCHAT_WITH_CLUSTER
+  if (srv->cluster != NULL) uvc_cluster_metrics(srv->cluster, b);
+#endif
 }

@@ -1238,6 +1238,8 @@ static uvc_msg_t* render_leave(const uvc_event_t* ev) {
                          ev->reason == UVC_LEAVE_IDLE ? "idle too long" : "sending too much");
     case UVC_LEAVE_KILLED:
       return render_line(ev->text, ev->len, ")", "*** %s was disconnected (", nick);
+    case UVC_LEAVE_SERVER:
+      return render_line(ev->text, ev->len, ")", "*** %s left (", nick);
     case UVC_LEAVE_SHUTDOWN:
     default:
       return render_line(NULL, 0, NULL, "*** %s left", nick);
@@ -1372,4 +1374,5 @@ const uvc_adapter_t uvc_text_adapter = {
     NULL, /* render_variant: one rendering for every text user */
     NULL, /* wrap */
     text_on_history,
+    0, /* remote */
 };

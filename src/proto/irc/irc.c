@@ -581,4 +581,5 @@ const uvc_adapter_t uvc_irc_adapter = {
     irc_render_variant,
     NULL, /* wrap: render and replies are already IRC lines */
     irc_on_history,
+    0, /* remote */
 };

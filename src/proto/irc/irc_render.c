@@ -114,6 +114,7 @@ static size_t leave_reason(const uvc_event_t* ev, char* out, size_t cap) {
       n = snprintf(out, cap, "Connection refused");
       break;
     case UVC_LEAVE_KILLED: /* "Killed (oper (reason))" */
+    case UVC_LEAVE_SERVER: /* "server two went away" */
       n = snprintf(out, cap, "%.*s", (int)ev->len, ev->text);
       break;
     case UVC_LEAVE_SHUTDOWN:

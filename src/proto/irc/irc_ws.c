@@ -102,6 +102,7 @@ const uvc_adapter_t uvc_irc_ws_text_adapter = {
     ws_text_render_variant,
     ws_text_wrap,
     irc_on_history,
+    0, /* remote */
 };
 
 const uvc_adapter_t uvc_irc_ws_binary_adapter = {
@@ -124,4 +125,5 @@ const uvc_adapter_t uvc_irc_ws_binary_adapter = {
     ws_binary_render_variant,
     ws_binary_wrap,
     irc_on_history,
+    0, /* remote */
 };
