@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --modes) MODES="$2"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -82,7 +82,7 @@ start_redis() {
   REDIS_PID=$!
   PIDS+=("$REDIS_PID")
   RUN_PIDS+=("$REDIS_PID")
-  for _ in $(seq 200); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return; sleep 0.05; done
+  for _ in $(seq 1200); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return; sleep 0.05; done
   echo "cluster.sh: redis-server did not start" >&2
   exit 1
 }
@@ -98,9 +98,18 @@ start_uvchat() { # name [extra flags]
   UV_PID=$!
   PIDS+=("$UV_PID")
   RUN_PIDS+=("$UV_PID")
-  for _ in $(seq 200); do grep -q "(text)" "$out" 2>/dev/null && break; sleep 0.05; done
+  # (bounded: 60 s, for a machine busy with other work)
+  for _ in $(seq 1200); do
+    grep -q "(text)" "$out" 2>/dev/null && break
+    kill -0 "$UV_PID" 2>/dev/null || break
+    sleep 0.05
+  done
   UV_PORT=$(sed -n 's/.*:\([0-9]*\) (text).*/\1/p' "$out")
-  [ -n "$UV_PORT" ] || { echo "cluster.sh: uvchat did not start:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
+  if [ -z "$UV_PORT" ]; then
+    echo "cluster.sh: uvchat did not start ($(kill -0 "$UV_PID" 2>/dev/null && echo "still running" || echo "exited")):" >&2
+    cat "$out" "$WORK/$name.err" >&2
+    exit 1
+  fi
 }
 
 # Waits until n uvchat servers are connected to Redis: each one subscribes to its own channel.
