@@ -87,7 +87,16 @@ start_redis() {
   exit 1
 }
 
+# Starts a uvchat server; if it has not said where it listens after 60 s, saves what it was
+# doing to $OUT/stall-*.txt, kills it and tries once more.
 start_uvchat() { # name [extra flags]
+  try_start_uvchat "$@" && return
+  echo "cluster.sh: uvchat did not start; trying once more" >&2
+  try_start_uvchat "$@" && return
+  exit 1
+}
+
+try_start_uvchat() { # name [extra flags]
   local name="$1"
   shift
   local out="$WORK/$name.out" data
@@ -106,9 +115,18 @@ start_uvchat() { # name [extra flags]
   done
   UV_PORT=$(sed -n 's/.*:\([0-9]*\) (text).*/\1/p' "$out")
   if [ -z "$UV_PORT" ]; then
-    echo "cluster.sh: uvchat did not start ($(kill -0 "$UV_PID" 2>/dev/null && echo "still running" || echo "exited")):" >&2
-    cat "$out" "$WORK/$name.err" >&2
-    exit 1
+    local stall
+    stall="$OUT/stall-$(date -u +%H%M%S)-$name.txt"
+    {
+      echo "uvchat $UV_PID ($*) did not print its listening line within 60 s; $(kill -0 "$UV_PID" 2>/dev/null && echo "still running" || echo "exited")"
+      echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$WORK/$name.err"
+      echo "--- wchan: $(cat "/proc/$UV_PID/wchan" 2>/dev/null)"
+      command -v strace >/dev/null && timeout 2 strace -p "$UV_PID" 2>&1 | head -n 20
+    } >"$stall" 2>&1
+    echo "cluster.sh: uvchat did not start: see $stall" >&2
+    kill -KILL "$UV_PID" 2>/dev/null || true
+    wait "$UV_PID" 2>/dev/null || true
+    return 1
   fi
 }
 
@@ -122,10 +140,27 @@ wait_cluster() { # n
   done
 }
 
+# Stops a process by its PID: SIGTERM, then SIGKILL if it is still there after 10 s (noted in
+# raw.txt: a server that does not stop is a finding).
+stop_pid() { # pid what
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$1" 2>/dev/null; then
+    echo "note: $2 (pid $1) did not exit within 10 s of SIGTERM; killed" | tee -a "$RAW" >&2
+    kill -KILL "$1" 2>/dev/null || true
+  fi
+  wait "$1" 2>/dev/null || true
+}
+
+# Stops the run's uvchat servers first, then its redis-server (a uvchat whose Redis is gone
+# keeps reconnecting while it shuts down).
 stop_run() {
-  for p in "${RUN_PIDS[@]:-}"; do if [ -n "$p" ]; then kill -TERM "$p" 2>/dev/null || true; fi; done
-  for p in "${RUN_PIDS[@]:-}"; do if [ -n "$p" ]; then wait "$p" 2>/dev/null || true; fi; done
+  for p in "${RUN_PIDS[@]:-}"; do
+    if [ -n "$p" ] && [ "$p" != "$REDIS_PID" ]; then stop_pid "$p" uvchat; fi
+  done
+  if [ -n "$REDIS_PID" ]; then stop_pid "$REDIS_PID" redis-server; fi
   RUN_PIDS=()
+  REDIS_PID=""
 }
 
 # ---- scenarios -----------------------------------------------------------------------------
