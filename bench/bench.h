@@ -26,6 +26,10 @@
  * duplicates cannot be told from reorders. */
 #define BENCH_BITMAP_MAX ((uint64_t)1 << 30) /* bytes */
 
+/* At most this many servers (--port P1,P2,...) and server processes (--server-pid A,B,...). */
+#define BENCH_MAX_PORTS 8
+#define BENCH_MAX_PIDS  8
+
 /* PROTO_WS is IRC over WebSocket (the IRCv3 WebSocket specification, subprotocol
  * text.ircv3.net): an HTTP/1.1 upgrade at GET /ws, then one IRC line per text frame, client
  * frames masked. */
@@ -34,7 +38,11 @@ typedef enum { PROTO_TEXT, PROTO_IRC, PROTO_RESP, PROTO_WS } bench_proto_t;
 typedef struct bench_opts {
   bench_proto_t proto;
   const char* host;
-  int port;
+  int port;                   /* the first server's port */
+  int ports[BENCH_MAX_PORTS]; /* every server's port; receivers alternate between them */
+  uint32_t nports;            /* 1 unless --port had a list */
+  int senders_first;          /* --senders-on first: every sender on the first server */
+  int probe;                  /* check end to end that every receiver hears every sender */
   uint32_t receivers;
   uint32_t senders;
   uint32_t slow;
@@ -45,7 +53,9 @@ typedef struct bench_opts {
   double quiet_s;
   uint32_t source_ips; /* 0 = let the kernel pick the source address */
   double idle_s;       /* < 0: not an idle run */
-  long server_pid;     /* 0 = none */
+  long server_pid;     /* 0 = none; the first of server_pids */
+  long server_pids[BENCH_MAX_PIDS];
+  uint32_t npids;
   uint32_t connect_concurrency;
   const char* channel;
   int verbose;
@@ -80,6 +90,7 @@ typedef struct bench_client {
   uint8_t role;      /* bench_role_t */
   uint8_t state;     /* bench_cstate_t */
   uint8_t flags;     /* BF_* */
+  uint8_t srv;       /* index of the server (--port list) it connects to */
   /* RESP parser state (WebSocket: the frame parser's, see proto.c) */
   uint8_t rstate;      /* 0: expecting a header line; 1: inside a bulk string */
   uint8_t relem;       /* index of the next element of the current top-level array */
@@ -101,6 +112,7 @@ typedef struct bench_chunk bench_chunk_t;
 
 typedef enum {
   PH_CONNECT,   /* connecting and handshaking */
+  PH_PROBE,     /* several servers: probes until every receiver heard every sender */
   PH_MEASURE,   /* senders sending, receivers counting */
   PH_DRAIN,     /* all senders done; waiting for the last deliveries or a quiet period */
   PH_SLOWDRAIN, /* slow receivers read again, to learn whether the server dropped them */
@@ -112,7 +124,8 @@ typedef struct bench {
   uv_loop_t loop_mem;
   uv_loop_t* loop;
   bench_opts_t o;
-  struct sockaddr_storage dst;
+  struct sockaddr_storage dst; /* the first server's */
+  struct sockaddr_storage dsts[BENCH_MAX_PORTS];
   int family; /* AF_INET or AF_INET6 */
 
   bench_client_t* clients;
@@ -135,6 +148,7 @@ typedef struct bench {
   uv_timer_t t_check;   /* every 100 ms: quiet periods, progress */
   uv_timer_t t_tick;    /* every 1 ms in a rate run */
   uv_timer_t t_hold;    /* idle run: the hold */
+  uv_timer_t t_probe;   /* probe phase: resends the probes */
   uv_signal_t sigint;
   int handles_inited;
 
@@ -143,7 +157,7 @@ typedef struct bench {
 
   /* times, uv_hrtime() ns */
   uint64_t t_start, t_ready, t_measure, t_measure_end, t_last_delivery, t_senders_done;
-  uint64_t t_last_progress, t_slow_start, t_slow_last;
+  uint64_t t_last_progress, t_slow_start, t_slow_last, t_probe_start;
   double cpu_start, cpu_end; /* bench's own CPU seconds */
 
   /* senders */
@@ -169,9 +183,19 @@ typedef struct bench {
   uint32_t slow_dropped; /* slow receivers closed by the server */
   uint32_t sender_failures;
   bench_hist_t lat; /* ns */
+  /* several servers: deliveries to a receiver on its sender's server, and on another one */
+  bench_hist_t lat_local, lat_remote;
+  uint64_t local_deliveries, remote_deliveries;
+
+  /* the probe phase: per (receiver, sender), whether a probe came through */
+  uint8_t* probe_seen;
+  uint32_t* probes_heard; /* per receiver: senders heard */
+  uint32_t probed;        /* receivers that heard every sender */
+  uint32_t probe_rounds;
 
   /* server statistics (Linux, --server-pid) */
   bench_procstat_t srv_base, srv_before, srv_after;
+  double pid_cpu_before[BENCH_MAX_PIDS], pid_cpu_after[BENCH_MAX_PIDS]; /* every --server-pid */
 
   /* outcome */
   int timed_out;
@@ -194,12 +218,14 @@ void bench_client_closed(bench_t* b, bench_client_t* c, int err);
 void bench_measure_done(bench_t* b);
 void bench_check_complete(bench_t* b);
 void bench_write_str(bench_t* b, bench_client_t* c, const char* s, size_t n);
+void bench_probe_heard(bench_t* b, bench_client_t* c, uint32_t sender);
 
 /* proto.c */
 void proto_on_connect(bench_t* b, bench_client_t* c);
 void proto_feed(bench_t* b, bench_client_t* c, char* data, size_t n);
 size_t proto_prefix(const bench_opts_t* o, char* out, size_t cap);
 size_t proto_message(const bench_t* b, char* out, uint32_t sender, uint32_t seq, uint64_t ts);
+size_t proto_probe(const bench_t* b, char* out, uint32_t sender);
 const char* proto_name(bench_proto_t p);
 
 #endif

@@ -31,7 +31,17 @@ static void usage(FILE* out) {
       "                             text.ircv3.net, one line per frame) (default: text)\n"
       "  --host ADDR                server address: 127.0.0.0/8 or ::1 only (default:\n"
       "                             127.0.0.1)\n"
-      "  --port N                   server port (required)\n"
+      "  --port N[,N...]            server port (required); with several (up to %d), the\n"
+      "                             room is split across servers that are joined some other\n"
+      "                             way (uvchat's --cluster): receivers alternate between\n"
+      "                             the ports, and so do senders (see --senders-on); implies\n"
+      "                             --probe, and latency is also shown for receivers on their\n"
+      "                             sender's server (local) and on another one (remote)\n"
+      "  --senders-on all|first     with several ports: senders alternate between them (all)\n"
+      "                             or all connect to the first (default: all)\n"
+      "  --probe                    once everyone is in, every sender sends a probe line\n"
+      "                             (again every 100 ms) until every receiver heard every\n"
+      "                             sender; only then does the measured phase start\n"
       "  --receivers N              receivers that count deliveries (default: 10)\n"
       "  --senders S                sender connections (default: 1; 0 with --idle)\n"
       "  --messages M               messages each sender sends (default: 1000)\n"
@@ -49,8 +59,9 @@ static void usage(FILE* out) {
       "                             reading once in; reports whether the server dropped each\n"
       "  --idle SECONDS             connect everyone, hold SECONDS, measure, disconnect; no\n"
       "                             messages (with --server-pid: server memory per connection)\n"
-      "  --server-pid PID           (Linux) the server's CPU time and RSS from /proc/PID\n"
-      "                             before and after the measured phase\n"
+      "  --server-pid PID[,PID...]  (Linux) the server's CPU time and RSS from /proc/PID\n"
+      "                             before and after the measured phase; with several (up\n"
+      "                             to %d), server_cpu_s is their sum (RSS: the first's)\n"
       "  --connect-concurrency C    at most C connections between starting the TCP connect\n"
       "                             and the server's first answer (default: 256)\n"
       "  --channel NAME             channel (irc and ws: #bench, resp: bench; text: unused,\n"
@@ -61,7 +72,7 @@ static void usage(FILE* out) {
       "The last line of the output is machine-readable key=value pairs. Exit status: 0 when\n"
       "every receiver got every message exactly once and in order (slow receivers aside),\n"
       "1 on loss, duplicates, reorders, disconnects, errors or timeout, 2 on usage errors.\n",
-      BENCH_SEND_WINDOW / 1024, IRC_MAX_SIZE, BENCH_SLOW_RCVBUF);
+      BENCH_MAX_PORTS, BENCH_SEND_WINDOW / 1024, IRC_MAX_SIZE, BENCH_SLOW_RCVBUF, BENCH_MAX_PIDS);
 }
 
 /* Prints a usage error and returns the exit status for it. */
@@ -95,9 +106,46 @@ static int parse_num(const char* s, double max, double* out) {
   return 0;
 }
 
-/* Resolves --host into b->dst, accepting only loopback addresses; returns 0, or the exit
- * status after printing why not. */
+/* Parses a comma-separated list of at most max unsigned integers in [min, max_v] into out;
+ * returns how many, or 0 when the list is malformed. */
+static uint32_t parse_list(const char* s, unsigned long min, unsigned long max_v, long* out,
+                           uint32_t max) {
+  char tok[24];
+  uint32_t n = 0;
+  unsigned long u;
+  for (;;) {
+    const char* comma = strchr(s, ',');
+    size_t len = comma != NULL ? (size_t)(comma - s) : strlen(s);
+    if (len == 0 || len >= sizeof(tok) || n == max) return 0;
+    memcpy(tok, s, len);
+    tok[len] = '\0';
+    if (parse_uint(tok, min, max_v, &u) != 0) return 0;
+    out[n++] = (long)u;
+    if (comma == NULL) return n;
+    s = comma + 1;
+  }
+}
+
+static int resolve_one(bench_t* b);
+
+/* Resolves --host with every --port into b->dsts (b->dst is the first), accepting only
+ * loopback addresses; returns 0, or the exit status after printing why not. */
 static int resolve_target(bench_t* b) {
+  uint32_t i;
+  int r;
+  for (i = 0; i < b->o.nports; i++) {
+    b->o.port = b->o.ports[i];
+    if ((r = resolve_one(b)) != 0) return r;
+    memcpy(&b->dsts[i], &b->dst, sizeof(b->dst));
+  }
+  b->o.port = b->o.ports[0];
+  memcpy(&b->dst, &b->dsts[0], sizeof(b->dst));
+  return 0;
+}
+
+/* Resolves --host and b->o.port into b->dst, accepting only loopback addresses; returns 0, or
+ * the exit status after printing why not. */
+static int resolve_one(bench_t* b) {
   const char* host = b->o.host;
   struct sockaddr_in a4;
   struct sockaddr_in6 a6;
@@ -159,6 +207,10 @@ static int parse_args(bench_t* b, int argc, char** argv) {
       o->verbose = 1;
       continue;
     }
+    if (strcmp(arg, "--probe") == 0) {
+      o->probe = 1;
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0) return usage_error("unexpected argument", arg);
     eq = strchr(arg, '=');
     if (eq != NULL) {
@@ -187,9 +239,22 @@ static int parse_args(bench_t* b, int argc, char** argv) {
     } else if (strcmp(name, "--host") == 0) {
       o->host = val;
     } else if (strcmp(name, "--port") == 0) {
-      if (parse_uint(val, 1, 65535, &u) != 0) return usage_error("bad --port", val);
-      o->port = (int)u;
+      long ports[BENCH_MAX_PORTS];
+      uint32_t k, n = parse_list(val, 1, 65535, ports, BENCH_MAX_PORTS);
+      if (n == 0) return usage_error("bad --port", val);
+      for (k = 0; k < n; k++)
+        o->ports[k] = (int)ports[k];
+      o->nports = n;
+      o->port = o->ports[0];
+      if (n > 1) o->probe = 1;
       port_given = 1;
+    } else if (strcmp(name, "--senders-on") == 0) {
+      if (strcmp(val, "all") == 0)
+        o->senders_first = 0;
+      else if (strcmp(val, "first") == 0)
+        o->senders_first = 1;
+      else
+        return usage_error("--senders-on must be all or first", val);
     } else if (strcmp(name, "--receivers") == 0) {
       if (parse_uint(val, 0, MAX_CONNECTIONS, &u) != 0) return usage_error("bad --receivers", val);
       o->receivers = (uint32_t)u;
@@ -220,8 +285,9 @@ static int parse_args(bench_t* b, int argc, char** argv) {
     } else if (strcmp(name, "--idle") == 0) {
       if (parse_num(val, 1e7, &o->idle_s) != 0) return usage_error("bad --idle", val);
     } else if (strcmp(name, "--server-pid") == 0) {
-      if (parse_uint(val, 1, 0x7fffffff, &u) != 0) return usage_error("bad --server-pid", val);
-      o->server_pid = (long)u;
+      o->npids = parse_list(val, 1, 0x7fffffff, o->server_pids, BENCH_MAX_PIDS);
+      if (o->npids == 0) return usage_error("bad --server-pid", val);
+      o->server_pid = o->server_pids[0];
     } else if (strcmp(name, "--connect-concurrency") == 0) {
       if (parse_uint(val, 1, 65536, &u) != 0)
         return usage_error("--connect-concurrency must be 1 to 65536", val);
@@ -242,6 +308,7 @@ static int parse_args(bench_t* b, int argc, char** argv) {
     if (o->receivers == 0) return usage_error("--receivers must be at least 1", NULL);
     if (o->senders == 0) return usage_error("--senders must be at least 1", NULL);
   }
+  if (o->probe && o->idle_s >= 0) o->probe = 0; /* nothing is sent in an idle run */
   if ((uint64_t)o->receivers + o->senders + o->slow > MAX_CONNECTIONS)
     return usage_error("too many connections", NULL);
   if ((uint64_t)o->receivers + o->senders + o->slow == 0)
@@ -320,7 +387,15 @@ static int report(const bench_t* b) {
     snprintf(rate, sizeof(rate), "full speed");
 
   if (b->errmsg[0]) fprintf(stderr, "uvchat-bench: error: %s\n", b->errmsg);
-  printf("uvchat-bench: %s on %s port %d\n", proto_name(o->proto), o->host, o->port);
+  if (o->nports > 1) {
+    printf("uvchat-bench: %s on %s ports %d", proto_name(o->proto), o->host, o->ports[0]);
+    for (i = 1; i < o->nports; i++)
+      printf(",%d", o->ports[i]);
+    printf(" (receivers alternating, senders %s)\n",
+           o->senders_first ? "on the first" : "alternating");
+  } else {
+    printf("uvchat-bench: %s on %s port %d\n", proto_name(o->proto), o->host, o->port);
+  }
   printf("connect: %u of %u connected, %u in the broadcast set, after %.3f s%s\n",
          (unsigned)b->connected, (unsigned)b->nclients, (unsigned)b->ready, connect_s,
          all_in ? "" : " (not all in)");
@@ -341,6 +416,19 @@ static int report(const bench_t* b) {
         (unsigned)b->sender_failures);
     printf("latency: p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", us(p50), us(p99),
            us(p999), us(b->lat.max));
+    if (o->nports > 1)
+      printf(
+          "latency on the sender's server (%llu): p50 %.1f us, p99 %.1f us; on another server "
+          "(%llu): p50 %.1f us, p99 %.1f us\n",
+          (unsigned long long)b->local_deliveries, us(hist_quantile(&b->lat_local, 0.5)),
+          us(hist_quantile(&b->lat_local, 0.99)), (unsigned long long)b->remote_deliveries,
+          us(hist_quantile(&b->lat_remote, 0.5)), us(hist_quantile(&b->lat_remote, 0.99)));
+    if (o->probe)
+      printf("probe: every receiver heard every sender after %.3f s (%u rounds)\n",
+             b->t_measure > b->t_probe_start && b->t_probe_start != 0
+                 ? (double)(b->t_measure - b->t_probe_start) / 1e9
+                 : 0.0,
+             (unsigned)b->probe_rounds);
     if (o->rate > 0)
       printf("rate: the most overdue send went out %.1f us behind schedule\n", us(b->send_lag_max));
     for (i = first_slow; i < b->nclients && i < first_slow + 10; i++) {
@@ -382,9 +470,15 @@ static int report(const bench_t* b) {
       (unsigned long long)procstat_self_maxrss_kb(), ok);
   if (o->server_pid > 0 && procstat_supported()) {
     const bench_procstat_t* before = o->idle_s >= 0 ? &b->srv_base : &b->srv_before;
+    double scpu =
+        b->srv_after.ok && b->srv_before.ok ? b->srv_after.cpu_s - b->srv_before.cpu_s : 0;
+    if (o->npids > 1) {
+      scpu = 0;
+      for (i = 0; i < o->npids; i++)
+        scpu += b->pid_cpu_after[i] - b->pid_cpu_before[i];
+    }
     printf(" server_cpu_s=%.3f server_rss_kb=%llu server_hwm_kb=%llu server_rss_before_kb=%llu",
-           b->srv_after.ok && b->srv_before.ok ? b->srv_after.cpu_s - b->srv_before.cpu_s : 0.0,
-           (unsigned long long)b->srv_after.rss_kb, (unsigned long long)b->srv_after.hwm_kb,
+           scpu, (unsigned long long)b->srv_after.rss_kb, (unsigned long long)b->srv_after.hwm_kb,
            (unsigned long long)before->rss_kb);
   }
   if (o->idle_s >= 0) {
@@ -395,6 +489,29 @@ static int report(const bench_t* b) {
     printf(" idle_rss_per_conn_bytes=%.0f", per_conn);
   }
   if (o->rate > 0) printf(" send_lag_max_us=%.1f", us(b->send_lag_max));
+  if (o->npids > 1 && procstat_supported()) {
+    printf(" server_cpu_s_each=");
+    for (i = 0; i < o->npids; i++)
+      printf("%s%.3f", i > 0 ? "," : "", b->pid_cpu_after[i] - b->pid_cpu_before[i]);
+  }
+  if (o->nports > 1) {
+    printf(" ports=%d", o->ports[0]);
+    for (i = 1; i < o->nports; i++)
+      printf(",%d", o->ports[i]);
+    printf(
+        " senders_on=%s local_deliveries=%llu local_p50_us=%.1f local_p99_us=%.1f "
+        "remote_deliveries=%llu remote_p50_us=%.1f remote_p99_us=%.1f",
+        o->senders_first ? "first" : "all", (unsigned long long)b->local_deliveries,
+        us(hist_quantile(&b->lat_local, 0.5)), us(hist_quantile(&b->lat_local, 0.99)),
+        (unsigned long long)b->remote_deliveries, us(hist_quantile(&b->lat_remote, 0.5)),
+        us(hist_quantile(&b->lat_remote, 0.99)));
+  }
+  if (o->probe)
+    printf(" probe_s=%.3f probe_rounds=%u",
+           b->t_measure > b->t_probe_start && b->t_probe_start != 0
+               ? (double)(b->t_measure - b->t_probe_start) / 1e9
+               : 0.0,
+           (unsigned)b->probe_rounds);
   printf("\n");
   fflush(stdout);
   return ok ? 0 : 1;
@@ -414,9 +531,15 @@ int main(int argc, char** argv) {
     if (!procstat_supported()) {
       fprintf(stderr, "uvchat-bench: note: --server-pid works on Linux only; ignored\n");
       b->o.server_pid = 0;
-    } else if (procstat_read(b->o.server_pid, &st) != 0) {
-      fprintf(stderr, "uvchat-bench: cannot read /proc/%ld: no such process?\n", b->o.server_pid);
-      return 2;
+      b->o.npids = 0;
+    } else {
+      uint32_t k;
+      for (k = 0; k < b->o.npids; k++)
+        if (procstat_read(b->o.server_pids[k], &st) != 0) {
+          fprintf(stderr, "uvchat-bench: cannot read /proc/%ld: no such process?\n",
+                  b->o.server_pids[k]);
+          return 2;
+        }
     }
   }
   if (b->o.idle_s >= 0 && b->o.idle_s >= b->o.timeout_s)

@@ -86,17 +86,15 @@ static size_t ws_frame_head(char* out, unsigned opcode, size_t n, uint32_t key);
 static void ws_mask(char* p, size_t n, uint32_t key);
 static uint32_t ws_key_for(uint64_t x);
 
-/* Writes one complete message of the run's protocol, carrying sender, seq and the send time
- * ts, padded with 'x' to --size bytes of payload; returns its length (at most b->msg_max).
- * WebSocket: the IRC line without CR LF in one masked text frame. */
-size_t proto_message(const bench_t* b, char* out, uint32_t sender, uint32_t seq, uint64_t ts) {
-  char hdr[48];
-  size_t h = payload_header(hdr, sender, seq, ts);
-  size_t plen = h > b->o.size ? h : b->o.size;
+/* Writes one complete message of the run's protocol whose payload is hdr[0..h) padded with
+ * 'x' to plen bytes (plen >= h); returns its length. WebSocket: the IRC line without CR LF in
+ * one masked text frame, whose key comes from mask_seed. */
+static size_t encode(const bench_t* b, char* out, const char* hdr, size_t h, size_t plen,
+                     uint64_t mask_seed) {
   char* p = out;
   if (b->o.proto == PROTO_WS) {
     size_t n = b->prefix_len + plen;
-    uint32_t key = ws_key_for(((uint64_t)sender << 32) | seq);
+    uint32_t key = ws_key_for(mask_seed);
     char* line = p + ws_frame_head(p, 0x1, n, key);
     memcpy(line, b->prefix, b->prefix_len);
     memcpy(line + b->prefix_len, hdr, h);
@@ -122,6 +120,26 @@ size_t proto_message(const bench_t* b, char* out, uint32_t sender, uint32_t seq,
     *p++ = '\n';
   }
   return (size_t)(p - out);
+}
+
+/* Writes one complete message of the run's protocol, carrying sender, seq and the send time
+ * ts, padded with 'x' to --size bytes of payload; returns its length (at most b->msg_max). */
+size_t proto_message(const bench_t* b, char* out, uint32_t sender, uint32_t seq, uint64_t ts) {
+  char hdr[48];
+  size_t h = payload_header(hdr, sender, seq, ts);
+  size_t plen = h > b->o.size ? h : b->o.size;
+  return encode(b, out, hdr, h, plen, ((uint64_t)sender << 32) | seq);
+}
+
+/* Writes a probe "P <sender>" of the run's protocol (at most b->msg_max bytes); returns its
+ * length. */
+size_t proto_probe(const bench_t* b, char* out, uint32_t sender) {
+  char hdr[32];
+  size_t h;
+  hdr[0] = 'P';
+  hdr[1] = ' ';
+  h = 2 + put_u64(hdr + 2, sender);
+  return encode(b, out, hdr, h, h, sender);
 }
 
 /* Reads an unsigned decimal number at *pp (at most 20 digits); returns 1 and advances *pp, or
@@ -158,7 +176,13 @@ static int parse_payload(const char* p, size_t n, uint64_t* s, uint64_t* q, uint
 static void deliver(bench_t* b, bench_client_t* c, const char* p, size_t n) {
   uint64_t s, q, ts, pair;
   int r;
-  if (c->role == ROLE_SEND) return; /* senders see each other's messages: not counted */
+  if (c->role == ROLE_SEND) return;           /* senders see each other's messages: not counted */
+  if (n >= 3 && p[0] == 'P' && p[1] == ' ') { /* a probe "P <sender>" */
+    const char* d = p + 2;
+    if (c->role == ROLE_RECV && parse_u64(&d, p + n, &s) && s < b->o.senders)
+      bench_probe_heard(b, c, (uint32_t)s);
+    return;
+  }
   r = parse_payload(p, n, &s, &q, &ts);
   if (r < 0) return; /* someone else's chat line */
   if (r == 0 || s >= b->o.senders || q >= b->o.messages) {
@@ -192,6 +216,15 @@ static void deliver(bench_t* b, bench_client_t* c, const char* p, size_t n) {
   }
   b->unique++;
   hist_add(&b->lat, b->now > ts ? b->now - ts : 0);
+  if (b->o.nports > 1) {
+    if (b->clients[b->o.receivers + s].srv == c->srv) {
+      b->local_deliveries++;
+      hist_add(&b->lat_local, b->now > ts ? b->now - ts : 0);
+    } else {
+      b->remote_deliveries++;
+      hist_add(&b->lat_remote, b->now > ts ? b->now - ts : 0);
+    }
+  }
   if (++c->got == b->per_recv) {
     b->recv_complete++;
     bench_check_complete(b);

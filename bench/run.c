@@ -177,19 +177,31 @@ static void on_tick(uv_timer_t* t) {
  * Phases
  * ---------------------------------------------------------------------------------------- */
 
+/* Reads the CPU seconds of every --server-pid into cpu[] (0 for one that cannot be read). */
+static void read_pids_cpu(const bench_t* b, double* cpu) {
+  uint32_t i;
+  for (i = 0; i < b->o.npids; i++) {
+    bench_procstat_t st;
+    cpu[i] = procstat_read(b->o.server_pids[i], &st) == 0 && st.ok ? st.cpu_s : 0;
+  }
+}
+
 /* Takes the CPU and server figures that close the measured phase (once). */
 static void end_measure(bench_t* b) {
   if (b->t_measure == 0 || b->t_measure_end != 0) return;
   b->t_measure_end = uv_hrtime();
   b->cpu_end = procstat_self_cpu();
   if (b->o.server_pid > 0) procstat_read(b->o.server_pid, &b->srv_after);
+  if (b->o.npids > 1) read_pids_cpu(b, b->pid_cpu_after);
 }
 
 /* Starts the measured phase: every connection is in; senders start sending. */
 static void start_measure(bench_t* b) {
   uint32_t i;
   b->phase = PH_MEASURE;
+  if (uv_is_active((uv_handle_t*)&b->t_probe)) uv_timer_stop(&b->t_probe);
   if (b->o.server_pid > 0) procstat_read(b->o.server_pid, &b->srv_before);
+  if (b->o.npids > 1) read_pids_cpu(b, b->pid_cpu_before);
   b->cpu_start = procstat_self_cpu();
   b->t_measure = uv_hrtime();
   if (b->o.rate > 0) {
@@ -207,6 +219,39 @@ static void on_hold_end(uv_timer_t* t) {
   finish(b);
 }
 
+/* Probe phase: every sender sends a probe "P <sender>" (again each time the probe timer
+ * fires, in case a server had not yet learnt of a receiver on another server when the last
+ * one passed). */
+static void send_probes(bench_t* b) {
+  char buf[256];
+  uint32_t i;
+  b->probe_rounds++;
+  for (i = 0; i < b->o.senders && b->phase == PH_PROBE; i++) {
+    bench_client_t* c = &b->clients[b->o.receivers + i];
+    bench_write_str(b, c, buf, proto_probe(b, buf, i));
+  }
+}
+
+static void on_probe_timer(uv_timer_t* t) {
+  bench_t* b = t->loop->data;
+  if (b->phase == PH_PROBE) send_probes(b);
+}
+
+/* A probe from sender s reached receiver c; once every receiver heard every sender, every
+ * server knows where every receiver is, and the measured phase starts. */
+void bench_probe_heard(bench_t* b, bench_client_t* c, uint32_t s) {
+  uint64_t pair = (uint64_t)c->id * b->o.senders + s;
+  if (b->probe_seen == NULL || b->probe_seen[pair]) return;
+  b->probe_seen[pair] = 1;
+  if (++b->probes_heard[c->id] == b->o.senders && ++b->probed == b->o.receivers &&
+      b->phase == PH_PROBE) {
+    if (b->o.verbose)
+      fprintf(stderr, "uvchat-bench: every receiver heard every sender after %.3f s, %u rounds\n",
+              secs(uv_hrtime() - b->t_probe_start), (unsigned)b->probe_rounds);
+    start_measure(b);
+  }
+}
+
 /* Every connection is in the broadcast set: start measuring (or holding, in an idle run). */
 static void all_ready(bench_t* b) {
   b->t_ready = uv_hrtime();
@@ -219,6 +264,13 @@ static void all_ready(bench_t* b) {
     b->cpu_start = procstat_self_cpu();
     b->t_measure = uv_hrtime();
     uv_timer_start(&b->t_hold, on_hold_end, (uint64_t)(b->o.idle_s * 1000.0 + 0.5), 0);
+    return;
+  }
+  if (b->o.probe) {
+    b->phase = PH_PROBE;
+    b->t_probe_start = uv_hrtime();
+    uv_timer_start(&b->t_probe, on_probe_timer, 100, 100);
+    send_probes(b);
     return;
   }
   start_measure(b);
@@ -295,7 +347,7 @@ void bench_client_closed(bench_t* b, bench_client_t* c, int err) {
   }
   if (!uv_is_closing((uv_handle_t*)&c->tcp)) uv_close((uv_handle_t*)&c->tcp, NULL);
   if (b->phase == PH_DONE) return;
-  if (b->phase == PH_CONNECT) {
+  if (b->phase == PH_CONNECT || b->phase == PH_PROBE) {
     bench_fail(b, "connection %u (%s) was closed during setup%s: %s%s%s", (unsigned)c->id,
                c->role == ROLE_SEND   ? "sender"
                : c->role == ROLE_SLOW ? "slow receiver"
@@ -405,7 +457,8 @@ static void start_connects(bench_t* b) {
     slot = b->creq_free[--b->creq_nfree];
     req = &b->creqs[slot];
     req->data = c;
-    if ((r = uv_tcp_connect(req, &c->tcp, (const struct sockaddr*)&b->dst, on_connect)) != 0) {
+    if ((r = uv_tcp_connect(req, &c->tcp, (const struct sockaddr*)&b->dsts[c->srv], on_connect)) !=
+        0) {
       b->creq_free[b->creq_nfree++] = slot;
       bench_fail(b, "cannot connect connection %u: %s%s", (unsigned)c->id, uv_strerror(r),
                  r == UV_EADDRNOTAVAIL ? " (out of local ports: use --source-ips)" : "");
@@ -426,7 +479,7 @@ static void on_connect(uv_connect_t* req, int status) {
   if (status == UV_ECANCELED || b->phase == PH_DONE) return;
   if (status < 0) {
     bench_fail(b, "connection %u: cannot connect to %s port %d: %s%s", (unsigned)c->id, b->o.host,
-               b->o.port, uv_strerror(status),
+               b->o.ports[c->srv], uv_strerror(status),
                status == UV_EADDRNOTAVAIL  ? " (out of local ports: use --source-ips)"
                : status == UV_ECONNREFUSED ? " (is the server running?)"
                                            : "");
@@ -451,7 +504,8 @@ static void on_connect(uv_connect_t* req, int status) {
 static void on_timeout(uv_timer_t* t) {
   bench_t* b = t->loop->data;
   static const char* const names[] = {
-      "connecting", "measuring", "draining", "draining slow receivers", "holding", "done"};
+      "connecting", "probing", "measuring", "draining", "draining slow receivers",
+      "holding",    "done"};
   b->timed_out = 1;
   fprintf(stderr, "uvchat-bench: timeout after %g s while %s (%u of %u connected, %u in)\n",
           b->o.timeout_s, names[b->phase], (unsigned)b->connected, (unsigned)b->nclients,
@@ -514,6 +568,7 @@ static void finish(bench_t* b) {
     close_handle((uv_handle_t*)&b->t_check);
     close_handle((uv_handle_t*)&b->t_tick);
     close_handle((uv_handle_t*)&b->t_hold);
+    close_handle((uv_handle_t*)&b->t_probe);
     close_handle((uv_handle_t*)&b->sigint);
   }
   for (i = 0; i < b->nclients; i++) {
@@ -556,6 +611,20 @@ static int setup(bench_t* b) {
     bench_client_t* c = &b->clients[i];
     c->id = (uint32_t)i;
     c->role = i < o->receivers ? ROLE_RECV : i < o->receivers + o->senders ? ROLE_SEND : ROLE_SLOW;
+    /* receivers (and slow ones) alternate between the servers; senders too, or all on the
+     * first with --senders-on first */
+    if (c->role == ROLE_SEND)
+      c->srv = (uint8_t)(o->senders_first ? 0 : (i - o->receivers) % o->nports);
+    else
+      c->srv = (uint8_t)(i % o->nports);
+  }
+  if (o->probe) {
+    b->probe_seen = calloc(pairs > 0 ? pairs : 1, 1);
+    b->probes_heard = calloc(o->receivers > 0 ? o->receivers : 1, sizeof(*b->probes_heard));
+    if (b->probe_seen == NULL || b->probes_heard == NULL) {
+      snprintf(b->errmsg, sizeof(b->errmsg), "out of memory for the probes");
+      return -1;
+    }
   }
   for (i = 0; i < o->connect_concurrency; i++)
     b->creq_free[i] = o->connect_concurrency - 1 - (uint32_t)i;
@@ -569,6 +638,8 @@ static int setup(bench_t* b) {
   b->max_inflight = (uint32_t)(BENCH_SEND_WINDOW / b->chunk_cap);
   if (b->max_inflight == 0) b->max_inflight = 1;
   hist_init(&b->lat);
+  hist_init(&b->lat_local);
+  hist_init(&b->lat_remote);
   return 0;
 }
 
@@ -587,6 +658,7 @@ int bench_run(bench_t* b) {
   uv_timer_init(b->loop, &b->t_check);
   uv_timer_init(b->loop, &b->t_tick);
   uv_timer_init(b->loop, &b->t_hold);
+  uv_timer_init(b->loop, &b->t_probe);
   uv_signal_init(b->loop, &b->sigint);
   b->handles_inited = 1;
   if (b->o.server_pid > 0) procstat_read(b->o.server_pid, &b->srv_base);
@@ -624,5 +696,7 @@ void bench_free(bench_t* b) {
   free(b->creq_free);
   free(b->next_seq);
   free(b->seen);
+  free(b->probe_seen);
+  free(b->probes_heard);
   b->clients = NULL;
 }
