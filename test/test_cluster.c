@@ -745,6 +745,42 @@ static void password_and_database(void** state) {
 }
 #endif
 
+#ifdef UVCHAT_WITH_REDIS
+/* Accounts and history are the cluster's (the Redis store): an account registered on one
+ * server logs in on the other, and a room's history written by one is replayed by the other
+ * to someone who joins there. */
+static void accounts_and_history_on_another_server(void** state) {
+  th_client_t *a, *b, *c;
+  th_client_t* seen[2];
+  (void)state;
+  NEED_REDIS();
+  a = text_user(&one, "carla", NULL);
+  th_sendf(a, "/register correct horse\n");
+  th_expect_eventually(a, "*** Account carla registered; you are logged in.");
+  th_sendf(a, "kept for later\n/history\n"); /* answered once the batch is in Redis */
+  assert_non_null(skip_containing(a, "] <carla> kept for later"));
+  seen[0] = a;
+  seen[1] = NULL;
+
+  /* Someone in #lobby on two reads what was said on one. */
+  b = th_connect(two.port, 0, 1);
+  th_welcome(b);
+  th_sendf(b, "/history\n");
+  th_expect_eventually(b, "*** --- the last 1 message of #lobby ---");
+  assert_non_null(skip_containing(b, "] <carla> kept for later"));
+
+  /* carla logs in on two, from a second connection: the account is found there. */
+  c = user_of(&two, "cee", seen, NULL);
+  th_sendf(c, "/login carla wrong horse\n");
+  assert_non_null(skip_containing(c, "wrong password"));
+  th_sendf(c, "/login carla correct horse\n");
+  assert_non_null(skip_containing(c, "*** You are logged in as carla."));
+  th_close(a);
+  th_close(b);
+  th_close(c);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(text_and_irc_users_chat_across_servers, start_two, stop_all),
@@ -763,6 +799,9 @@ int main(void) {
 #endif
 #ifndef _WIN32
       cmocka_unit_test_teardown(password_and_database, stop_all),
+#ifdef UVCHAT_WITH_REDIS
+      cmocka_unit_test_setup_teardown(accounts_and_history_on_another_server, start_two, stop_all),
+#endif
 #endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
