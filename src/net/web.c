@@ -71,6 +71,13 @@ typedef struct web {
   uint8_t field; /* the header whose value comes next (H_*) */
   uint8_t in_value;
   uint8_t too_long; /* a header value we look at was over HV_MAX */
+  /* wslay's own frames as ws_send sees them go by (pongs, close): the frame header being
+   * read, the payload bytes still to come, and a close frame being put together */
+  uint8_t out_hdr_got, out_close;
+  uint8_t out_hdr[10];
+  uint8_t close_got;
+  uint8_t close_buf[2 + 125];
+  size_t out_left;
   char fname[24];
   size_t fname_len;
   size_t url_len;
@@ -138,19 +145,80 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, in
   return (ssize_t)len;
 }
 
-/* wslay's own frames (pong, close) go on the send queue like everything else. */
+/* Bytes on the client's send queue. Returns 0, or -1 when out of memory. */
+static int queue_bytes(web_t* w, const uint8_t* p, size_t n) {
+  uvc_msg_t* m = uvc_msg_from((const char*)p, n);
+  if (m == NULL) return -1;
+  uvc_conn_queue(w->t.c, m);
+  uvc_msg_release(m);
+  return 0;
+}
+
+/* A close frame of ours, put together in w->close_buf, on the send queue: with its reason
+ * when that is UTF-8, else with its code alone. */
+static int queue_close_frame(web_t* w) {
+  size_t n = w->close_got;
+  w->close_got = 0;
+  w->out_close = 0;
+  if (n > 4 && !uvc_utf8_valid((const char*)w->close_buf + 4, n - 4)) {
+    w->close_buf[1] = 2;
+    n = 4;
+  }
+  return queue_bytes(w, w->close_buf, n);
+}
+
+/* wslay's own frames (pong, close) go on the send queue like everything else. wslay answers
+ * a client's close frame with the client's code and reason, which need not be UTF-8 (fuzz_web
+ * found one), while a close frame's reason must be: so the frames are followed as they go by
+ * (wslay may hand over a header and its payload apart), a close frame is put together, and
+ * a reason that is not UTF-8 is left out, the code kept. Server frames are unmasked. */
 static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t* data, size_t len, int flags,
                        void* ud) {
   web_t* w = ud;
-  uvc_msg_t* m = uvc_msg_from((const char*)data, len);
+  size_t i = 0;
   (void)flags;
-  if (m == NULL) {
-    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
+  while (i < len) {
+    if (w->out_left > 0) { /* payload */
+      size_t take = len - i < w->out_left ? len - i : (size_t)w->out_left;
+      if (w->out_close) {
+        memcpy(w->close_buf + w->close_got, data + i, take); /* a control frame: <= 125 */
+        w->close_got = (uint8_t)(w->close_got + take);
+      } else if (queue_bytes(w, data + i, take) != 0) {
+        goto failed;
+      }
+      w->out_left -= take;
+      i += take;
+      if (w->out_left == 0 && w->out_close && queue_close_frame(w) != 0) goto failed;
+      continue;
+    }
+    w->out_hdr[w->out_hdr_got++] = data[i++]; /* a header, byte by byte */
+    {
+      size_t need = 2, plen, k;
+      if (w->out_hdr_got >= 2) {
+        plen = w->out_hdr[1] & 0x7F;
+        need = plen == 126 ? 4 : plen == 127 ? 10 : 2;
+      }
+      if (w->out_hdr_got < need) continue;
+      plen = w->out_hdr[1] & 0x7F;
+      if (need > 2)
+        for (plen = 0, k = 2; k < need; k++)
+          plen = (plen << 8) | w->out_hdr[k];
+      if ((w->out_hdr[0] & 0x0F) == 0x8 && plen <= 125) { /* a close frame */
+        memcpy(w->close_buf, w->out_hdr, 2);
+        w->close_got = 2;
+        w->out_close = 1;
+      } else if (queue_bytes(w, w->out_hdr, need) != 0) {
+        goto failed;
+      }
+      w->out_hdr_got = 0;
+      w->out_left = plen;
+      if (plen == 0 && w->out_close && queue_close_frame(w) != 0) goto failed;
+    }
   }
-  uvc_conn_queue(w->t.c, m);
-  uvc_msg_release(m);
   return (ssize_t)len;
+failed:
+  wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+  return -1;
 }
 
 /* One whole message from the client: one IRC line (a trailing CR LF is allowed). */
@@ -567,8 +635,8 @@ static void web_leaving(uvc_transport_t* t, uvc_leave_t why, const char* text, s
     default:
       code = WSLAY_CODE_NORMAL_CLOSURE;
   }
-  if (text == NULL) len = 0;
-  len = uvc_utf8_cut(text != NULL ? text : "", len, 123); /* a control frame's payload */
+  if (text == NULL || !uvc_utf8_valid(text, len)) len = 0; /* a close reason is UTF-8 or none */
+  len = uvc_utf8_cut(text != NULL ? text : "", len, 123);  /* a control frame's payload */
   (void)wslay_event_queue_close(w->ws, code, (const uint8_t*)text, len);
   (void)wslay_event_send(w->ws);
 }
