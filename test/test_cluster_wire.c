@@ -112,6 +112,16 @@ static void event_round_trip(void** state) {
   assert_int_equal(uvc_wire_decode(buf, len - 1, &b), -1);
   buf[len - 1] = '.';
   assert_int_equal(uvc_wire_decode(buf, len, &b), -1);
+  /* Numbers at their ends: the time 0, the largest id, a uid of 0. */
+  a.ev.time_ms = 0;
+  a.ev.id = UINT64_MAX;
+  a.uid = 0;
+  len = 0;
+  assert_int_equal(uvc_wire_encode(&a, &buf, &len, &cap), 0);
+  assert_int_equal(uvc_wire_decode(buf, len, &b), 0);
+  assert_true(b.ev.time_ms == 0);
+  assert_true(b.ev.id == UINT64_MAX);
+  assert_int_equal(b.uid, 0);
   free(buf);
 }
 
