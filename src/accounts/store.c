@@ -200,14 +200,15 @@ static sqlite3* connect_db(const char* path, char* err, size_t errlen) {
   return db;
 }
 
-/* Runs one SQL statement that returns at most one integer; *out gets it (0 when no row).
+/* Runs one SQL statement (?1 the text a, when a is not NULL) that returns at most one integer;
+ * *out gets it (0 when no row).
  * Returns an SQLite result code. */
-static int query_int(sqlite3* db, const char* sql, int64_t* out) {
+static int query_text_int(sqlite3* db, const char* sql, const char* a, int64_t* out) {
   sqlite3_stmt* st = NULL;
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   *out = 0;
-  if (rc != SQLITE_OK) return rc;
-  rc = sqlite3_step(st);
+  if (rc == SQLITE_OK && a != NULL) rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     *out = sqlite3_column_int64(st, 0);
     rc = SQLITE_OK;
@@ -216,6 +217,10 @@ static int query_int(sqlite3* db, const char* sql, int64_t* out) {
   }
   sqlite3_finalize(st);
   return rc;
+}
+
+static int query_int(sqlite3* db, const char* sql, int64_t* out) {
+  return query_text_int(db, sql, NULL, out);
 }
 
 /* Turns on WAL mode and applies the migrations the database lacks, all in one transaction.
@@ -822,23 +827,6 @@ static int apply_count_bound(sqlite3* db, const char* room, room_state_t* rs, un
   rs->skip = skip;
   rs->count = keep;
   return SQLITE_OK;
-}
-
-/* Runs sql (?1 the text a) that returns one integer, into *out (0 when no row or NULL). */
-static int query_text_int(sqlite3* db, const char* sql, const char* a, int64_t* out) {
-  sqlite3_stmt* st = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  *out = 0;
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *out = sqlite3_column_int64(st, 0);
-    rc = SQLITE_OK;
-  } else if (rc == SQLITE_DONE) {
-    rc = SQLITE_OK;
-  }
-  sqlite3_finalize(st);
-  return rc;
 }
 
 static int cmp_seq(const void* a, const void* b) {
