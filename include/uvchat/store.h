@@ -10,7 +10,9 @@
  * The SQLite database is dir/uvchat.db in WAL mode with synchronous=FULL: once a create, set_hash
  * or delete has called back with 0, the change has been committed and synced, and survives
  * a crash of the process or of the machine. The schema is upgraded by ordered migrations
- * when the store is opened; a database written by a newer uvchat is refused.
+ * when the store is opened; a database written by a newer uvchat is refused. A batch of
+ * history is committed without a sync of its own (synchronous=NORMAL): it survives a crash of
+ * the process, and a crash of the machine can lose the batches since the last checkpoint.
  *
  * Every operation but open and close runs on libuv's thread pool (uv_queue_work) and calls
  * back on the loop thread, exactly once, from the after-work callback. A request copies its

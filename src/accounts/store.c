@@ -12,7 +12,9 @@
  * Durability: every account write is a single statement in autocommit mode, and with
  * synchronous=FULL sqlite3_step() returns SQLITE_DONE only once the implicit COMMIT has been
  * written and synced. The callback runs after that. A batch of history is one transaction,
- * synced the same way: one sync per batch, not per event.
+ * committed with synchronous=NORMAL (run_append): in WAL mode it survives a crash of the
+ * process; the WAL is synced at checkpoints, so a crash of the machine can lose the batches
+ * since the last one (docs/HISTORY.md).
  */
 #include "uvchat/store.h"
 
