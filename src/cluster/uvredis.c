@@ -10,13 +10,28 @@
  * POLLERR as UV_EBADF and stops the handle, and the context would never learn that its
  * connection broke (no disconnect callback: a dead connection that looks alive). This one
  * hands an error to hiredis as a read, which fails and disconnects it properly (what hiredis
- * 1.0's adapter does). The uv_poll_t is freed only in its close callback.
+ * 1.0's adapter does).
+ *
+ * Writes are coalesced. hiredis asks for writability after every command it queues; polling
+ * for it would change the poll's mask twice per loop iteration (an epoll_ctl each, and an
+ * extra turn of the loop to learn what is always true of a connected socket with room). So
+ * a connected context's commands are written once per loop iteration instead, from a check
+ * handle (right after the I/O callbacks that queued them) or, for commands queued after the
+ * checks ran (by a timer or a prepare callback), from an idle handle, which also keeps the
+ * loop from blocking with them unwritten. Only a write the socket could not take whole, and
+ * the connect itself, wait for writability on the poll. The three handles are freed in the
+ * last close callback.
  * ---------------------------------------------------------------------------------------- */
 
 typedef struct redis_poll {
   uv_poll_t handle;
-  redisAsyncContext* ac; /* NULL once hiredis let go of it */
-  int events;
+  uv_check_t check;       /* a deferred write, right after this iteration's I/O callbacks */
+  uv_idle_t idle;         /* ... or at the next iteration, without blocking before it */
+  redisAsyncContext* ac;  /* NULL once hiredis let go of it */
+  int events;             /* the poll's mask */
+  int closing;            /* handles whose close callback has not run yet */
+  unsigned char deferred; /* a write waits for check or idle */
+  unsigned char in_write; /* inside a deferred write */
 } redis_poll_t;
 
 static void redis_poll_cb(uv_poll_t* h, int status, int events) {
@@ -27,11 +42,34 @@ static void redis_poll_cb(uv_poll_t* h, int status, int events) {
 }
 
 static void redis_poll_set(redis_poll_t* p, int events) {
+  if (events == p->events) return; /* libuv would take the fd out of epoll and put it back */
   p->events = events;
   if (events != 0)
     uv_poll_start(&p->handle, events, redis_poll_cb);
   else
     uv_poll_stop(&p->handle);
+}
+
+static void redis_undefer(redis_poll_t* p) {
+  if (!p->deferred) return;
+  p->deferred = 0;
+  uv_check_stop(&p->check);
+  uv_idle_stop(&p->idle);
+}
+
+static void redis_deferred_write(redis_poll_t* p) {
+  redis_undefer(p);
+  if (p->ac == NULL) return;
+  p->in_write = 1;
+  redisAsyncHandleWrite(p->ac); /* may free the context: p stays until its close callbacks */
+  p->in_write = 0;
+}
+
+static void redis_check_cb(uv_check_t* h) {
+  redis_deferred_write(h->data);
+}
+static void redis_idle_cb(uv_idle_t* h) {
+  redis_deferred_write(h->data);
 }
 
 static void redis_add_read(void* d) {
@@ -44,22 +82,39 @@ static void redis_del_read(void* d) {
 }
 static void redis_add_write(void* d) {
   redis_poll_t* p = d;
+  if (p->ac != NULL && (p->ac->c.flags & REDIS_CONNECTED) && !p->in_write &&
+      !(p->events & UV_WRITABLE)) {
+    if (!p->deferred) {
+      p->deferred = 1;
+      uv_check_start(&p->check, redis_check_cb);
+      uv_idle_start(&p->idle, redis_idle_cb);
+    }
+    return;
+  }
+  /* Connecting, or the socket did not take everything: wait until it can. */
+  redis_undefer(p);
   redis_poll_set(p, p->events | UV_WRITABLE);
 }
 static void redis_del_write(void* d) {
   redis_poll_t* p = d;
+  redis_undefer(p);
   redis_poll_set(p, p->events & ~UV_WRITABLE);
 }
 
-static void redis_poll_closed(uv_handle_t* h) {
-  free(h->data);
+static void redis_handle_closed(uv_handle_t* h) {
+  redis_poll_t* p = h->data;
+  if (--p->closing == 0) free(p);
 }
 
 /* hiredis is done with the connection (it closes the socket right after). */
 static void redis_cleanup(void* d) {
   redis_poll_t* p = d;
   p->ac = NULL;
-  uv_close((uv_handle_t*)&p->handle, redis_poll_closed);
+  p->deferred = 0;
+  p->closing = 3;
+  uv_close((uv_handle_t*)&p->handle, redis_handle_closed);
+  uv_close((uv_handle_t*)&p->check, redis_handle_closed);
+  uv_close((uv_handle_t*)&p->idle, redis_handle_closed);
 }
 
 int uvc_redis_attach(redisAsyncContext* ac, uv_loop_t* loop) {
@@ -69,7 +124,9 @@ int uvc_redis_attach(redisAsyncContext* ac, uv_loop_t* loop) {
     free(p);
     return REDIS_ERR;
   }
-  p->handle.data = p;
+  uv_check_init(loop, &p->check);
+  uv_idle_init(loop, &p->idle);
+  p->handle.data = p->check.data = p->idle.data = p;
   p->ac = ac;
   ac->ev.addRead = redis_add_read;
   ac->ev.delRead = redis_del_read;
@@ -83,4 +140,6 @@ int uvc_redis_attach(redisAsyncContext* ac, uv_loop_t* loop) {
 void uvc_redis_unref(redisAsyncContext* ac) {
   redis_poll_t* p = ac->ev.data;
   uv_unref((uv_handle_t*)&p->handle);
+  uv_unref((uv_handle_t*)&p->check);
+  uv_unref((uv_handle_t*)&p->idle);
 }
