@@ -23,11 +23,13 @@ static th_server_t one, two;
 static th_server_t extra[3]; /* a test's own servers, stopped by the teardown if it fails */
 static char url[64];
 static char lease[16]; /* --cluster-lease: 2 s, stretched like every deadline (UVCHAT_TEST_SLOW) */
+static uint64_t lease_want = 2000;  /* ms, before stretching */
+static const char* member_extra[5]; /* more flags for start_member (NULL-terminated), or none */
 
 /* Starts srv as a member of the cluster named name, and waits until it is connected. */
 static void start_member(th_server_t* srv, const char* name, int irc) {
-  const char* args[12];
-  int n = 0;
+  const char* args[16];
+  int n = 0, i;
   args[n++] = "--cluster";
   args[n++] = url;
   args[n++] = "--cluster-name";
@@ -39,6 +41,8 @@ static void start_member(th_server_t* srv, const char* name, int irc) {
     args[n++] = "0";
     srv->want_irc = 1;
   }
+  for (i = 0; member_extra[i] != NULL; i++)
+    args[n++] = member_extra[i];
   args[n] = NULL;
   th_server_start(srv, args);
   assert_true(th_server_wait_log(srv, "cluster: connected to Redis", th_ms(TH_WAIT_MS)));
@@ -52,7 +56,7 @@ static int start_two(void** state) {
     return 0; /* no redis-server: each test skips */
   }
   snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis.port);
-  snprintf(lease, sizeof(lease), "%.1f", (double)th_ms(2000) / 1000.0);
+  snprintf(lease, sizeof(lease), "%.1f", (double)th_ms(lease_want) / 1000.0);
   start_member(&one, "one", 1);
   start_member(&two, "two", 1);
   assert_true(th_server_wait_log(&one, "cluster: server two seen", th_ms(TH_WAIT_MS)));
@@ -81,6 +85,8 @@ static int stop_member(th_server_t* srv) {
 static int stop_all(void** state) {
   int ok = 1, i;
   (void)state;
+  member_extra[0] = NULL;
+  lease_want = 2000;
   for (i = 0; i < 3; i++) { /* what a failed test left running */
     (void)stop_member(&extra[i]);
     th_server_free(&extra[i]);
@@ -478,6 +484,117 @@ static void redis_outage_local_chat_goes_on_and_state_returns(void** state) {
   th_close(b);
 }
 
+/* ---- Flow control: floods across servers, a stalled Redis ---------------------------- */
+
+/* Two members without flood control (users may send as fast as they like), with a lease of
+ * 30 s (so that only what is tested here can cut a server off). */
+static int start_two_flooding(void** state) {
+  member_extra[0] = "--flood-rate";
+  member_extra[1] = "0";
+  member_extra[2] = "--listen";
+  member_extra[3] = "web:127.0.0.1:0";
+  member_extra[4] = NULL;
+  lease_want = 30000;
+  return start_two(state);
+}
+
+/* Sends n numbered lines of about 300 bytes from c at once. */
+static void send_flood(th_client_t* c, int n) {
+  size_t cap = (size_t)n * 320, len = 0;
+  char* buf = malloc(cap);
+  int i;
+  assert_non_null(buf);
+  for (i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, cap - len, "flood %05d %0280d\n", i, 0);
+  th_send(c, buf, len);
+  free(buf);
+}
+
+/* Reads a flood of n lines from c: every line, once, in order, from nick. Returns how many
+ * "***" notices came in between whose text holds `notice` (NULL: none counted). */
+static int expect_flood(th_client_t* c, int n, const char* nick, const char* notice) {
+  char want[64];
+  int i = 0, notices = 0;
+  while (i < n) {
+    const char* l = th_line(c, th_ms(TH_WAIT_MS));
+    if (l == NULL) fail_msg("the flood stopped at line %d of %d", i, n);
+    if (strncmp(l, "***", 3) == 0) {
+      if (notice != NULL && strstr(l, notice) != NULL) notices++;
+      continue;
+    }
+    snprintf(want, sizeof(want), "<%s> flood %05d 0000", nick, i);
+    if (strncmp(l, want, strlen(want)) != 0)
+      fail_msg("line %d: expected \"%s...\", got \"%.60s\"", i, want, l);
+    i++;
+  }
+  return notices;
+}
+
+/* A user on one server floods a room that has a user on the other: every line arrives, in
+ * order, and neither server's Redis connection breaks, with Redis set to drop a subscriber
+ * as soon as 4 MiB wait for it for 2 s (8 MiB at once), less than the flood. (Here the
+ * receiving server keeps up even without flow control; what holds senders back for a server
+ * that is behind is a_server_behind_holds_the_senders.) */
+static void a_flood_across_servers_arrives_whole(void** state) {
+  th_client_t *a, *b;
+  th_client_t* seen[2];
+  char port[16];
+  (void)state;
+  NEED_REDIS();
+  snprintf(port, sizeof(port), "%d", redis.port);
+  assert_int_equal(
+      th_run_program((const char* const[]){"redis-cli", "-p", port, "CONFIG", "SET",
+                                           "client-output-buffer-limit", "pubsub 8mb 4mb 2", NULL},
+                     th_ms(TH_WAIT_MS)),
+      0);
+  a = text_user(&one, "ann", NULL);
+  seen[0] = a;
+  seen[1] = NULL;
+  b = text_user(&two, "remy", seen);
+  send_flood(a, 30000); /* about 13 MiB published */
+  assert_int_equal(expect_flood(b, 30000, "ann", "unreachable"), 0);
+  assert_false(th_server_logged(&one, "Redis unreachable"));
+  assert_false(th_server_logged(&two, "Redis unreachable"));
+  th_close(a);
+  th_close(b);
+}
+
+/* Redis stops answering (SIGSTOP) while a user floods: the other user of the same server
+ * gets every line at once all the same (a Redis that answers nothing holds no one back),
+ * the server gives Redis up once 16 MiB it published wait unanswered (not growing for ever:
+ * the lease, 30 s here, is far off), everyone is told once, and when Redis answers again the
+ * cluster comes back. */
+static void a_stalled_redis_holds_no_one_and_is_given_up(void** state) {
+  th_client_t *a, *a2, *b;
+  th_client_t* seen[3];
+  int told;
+  (void)state;
+  NEED_REDIS();
+  a = text_user(&one, "ann", NULL);
+  seen[0] = a;
+  seen[1] = NULL;
+  a2 = text_user(&one, "ann2", seen);
+  seen[1] = a2;
+  seen[2] = NULL;
+  b = text_user(&two, "remy", seen);
+  assert_int_equal(kill((pid_t)redis.pid, SIGSTOP), 0);
+  send_flood(a, 50000); /* about 22 MiB to publish */
+  told = expect_flood(a2, 50000, "ann", "the cluster is unreachable");
+  if (told == 0) { /* it may come right after the last line */
+    assert_non_null(th_skip_to(a2, "*** the cluster is unreachable", th_ms(TH_WAIT_MS)));
+    told = 1;
+  }
+  assert_int_equal(told, 1);
+  assert_true(th_server_wait_log(&one, "Redis took nothing of the last 16 MiB", th_ms(TH_WAIT_MS)));
+  assert_int_equal(kill((pid_t)redis.pid, SIGCONT), 0);
+  assert_non_null(th_skip_to(a, "*** the cluster is reachable again", th_ms(TH_WAIT_MS)));
+  th_sendf(a, "after the stall\n");
+  assert_non_null(skip_containing(b, "<ann> after the stall"));
+  th_close(a);
+  th_close(a2);
+  th_close(b);
+}
+
 /* The web port of srv (a "--listen web:127.0.0.1:0" it was started with). */
 static int web_port(th_server_t* srv) {
   const char* p = srv->out_buf.p != NULL ? strstr(srv->out_buf.p, "(web)") : NULL;
@@ -525,7 +642,7 @@ static void metrics_pass_promtool(th_server_t* srv, int port) {
   }
   th_close(c);
   fclose(f);
-  assert_int_equal(cluster_lines, 6); /* the six cluster samples are in what is checked */
+  assert_int_equal(cluster_lines, 11); /* the eleven cluster samples are in what is checked */
   snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
   sh[0] = "/bin/sh";
   sh[1] = "-c";
@@ -588,6 +705,42 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   /* The others are told it went. */
   assert_true(th_server_wait_log(&one, "cluster: server three is gone (server three stopped)",
                                  th_ms(TH_WAIT_MS)));
+  th_close(a);
+  th_close(b);
+}
+
+/* A server whose subscriber is behind asks the others to hold their senders (WAIT, on the
+ * global channel; a real one sends it while it is behind, again every 100 ms): here one is
+ * published by hand, as from a server "slowpoke". Server one holds its senders, and says so
+ * in /metrics; its users' lines still arrive once the wait is over. */
+static void a_server_behind_holds_the_senders(void** state) {
+  static const char kWait[] = "1:W,8:slowpoke,3:500,"; /* "behind by 500 ms" */
+  th_client_t *a, *b;
+  th_client_t* seen[2];
+  char port[16];
+  int web;
+  (void)state;
+  NEED_REDIS();
+  assert_true(th_run_until(has_web, &one, th_ms(TH_WAIT_MS)));
+  web = web_port(&one);
+  assert_true(metrics_have(web, "uvchat_cluster_holds_total 0"));
+  a = text_user(&one, "ann", NULL);
+  seen[0] = a;
+  seen[1] = NULL;
+  b = text_user(&two, "remy", seen);
+  snprintf(port, sizeof(port), "%d", redis.port);
+  assert_int_equal(th_run_program((const char* const[]){"redis-cli", "-p", port, "PUBLISH",
+                                                        "uvchat:0:all", kWait, NULL},
+                                  th_ms(TH_WAIT_MS)),
+                   0);
+  {
+    uint64_t deadline = uv_now(th_loop()) + th_ms(TH_WAIT_MS);
+    while (!metrics_have(web, "uvchat_cluster_holds_total 1") && uv_now(th_loop()) < deadline) {
+    }
+  }
+  assert_true(metrics_have(web, "uvchat_cluster_holds_total 1"));
+  th_sendf(a, "held a moment\n");
+  th_expect(b, "<ann> held a moment");
   th_close(a);
   th_close(b);
 }
@@ -794,6 +947,14 @@ int main(void) {
                                       stop_all),
       cmocka_unit_test_setup_teardown(a_late_server_loads_everyone_and_metrics_say_so, start_two,
                                       stop_all),
+#ifndef _WIN32
+      cmocka_unit_test_setup_teardown(a_flood_across_servers_arrives_whole, start_two_flooding,
+                                      stop_all),
+      cmocka_unit_test_setup_teardown(a_stalled_redis_holds_no_one_and_is_given_up,
+                                      start_two_flooding, stop_all),
+      cmocka_unit_test_setup_teardown(a_server_behind_holds_the_senders, start_two_flooding,
+                                      stop_all),
+#endif
 #ifdef UVCHAT_TEST_ACCOUNTS
       cmocka_unit_test_setup_teardown(kill_reaches_the_users_server, start_two, stop_all),
 #endif

@@ -446,6 +446,12 @@ typedef struct uvc_core_hooks {
   void (*peer_key)(void* ud, const uvc_session_t* s, char* out, size_t outlen);
   /* Optional: whether s's connection is encrypted (TLS). Without it, none is. */
   int (*secure)(void* ud, const uvc_session_t* s);
+  /* Optional: what lies past the local fan-out (the cluster's Redis, or a server of the
+   * cluster that is behind) cannot take more (full = 1): the session whose input is being
+   * handled now waits, like a sender to a congested reader, and the senders held back stay
+   * held until it is called with full = 0. Called with 1 again for each event made while
+   * full. */
+  void (*backlog)(void* ud, int full);
 } uvc_core_hooks_t;
 
 typedef struct uvc_core_config {
@@ -876,6 +882,9 @@ void uvc_core_set_tags(uvc_core_t* core, const char* tags, size_t len);
  * it). Formats without tags show nothing. */
 int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* target,
                     size_t tlen, const char* tags, size_t tags_len, uvc_session_t** to);
+/* What lies past the local fan-out cannot take more (full), or can again: see
+ * uvc_core_hooks_t.backlog (for the cluster). */
+void uvc_core_backlog(uvc_core_t* core, int full);
 /* Sends text as a server announcement to every present session. */
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len);
 

@@ -58,6 +58,8 @@ typedef struct uvc_flow {
   uvc_client_t** congested; /* clients over soft_sendq waiting */
   uint32_t n_congested, cap_congested;
   uint32_t n_holding;          /* congested clients that are draining: senders wait for them */
+  uint8_t backlog;             /* something past the readers (the cluster) cannot take more:
+                                  held-back senders wait for it too (uvc_flow_set_backlog) */
   uv_timer_t congestion_timer; /* while anyone is congested: samples their write progress */
   uvc_client_t** paused;       /* senders held back (UVC_PAUSE_HELD) until nobody is draining */
   uint32_t n_paused, cap_paused;
@@ -103,6 +105,9 @@ void uvc_flow_progress(uvc_flow_t* flow, uvc_client_t* c);
 /* c's input is held back (UVC_PAUSE_HELD) until no congested client is draining. Returns 0,
  * or -1 when out of memory (then c must not be paused). */
 int uvc_flow_hold(uvc_flow_t* flow, uvc_client_t* c);
+/* What lies past the local readers (the cluster's Redis) cannot take more (full), or can
+ * again: while full, held-back senders stay held as if a reader were draining. */
+void uvc_flow_set_backlog(uvc_flow_t* flow, int full);
 void uvc_flow_unhold(uvc_flow_t* flow, uvc_client_t* c);
 /* c stopped reading for flood control / was closed while waiting. flooded returns 0, or -1
  * when out of memory (then c must not be paused). */

@@ -1648,6 +1648,10 @@ int uvc_core_tagmsg(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const 
   return 0;
 }
 
+void uvc_core_backlog(uvc_core_t* core, int full) {
+  if (core->hooks.backlog != NULL) core->hooks.backlog(core->ud, full);
+}
+
 void uvc_core_announce(uvc_core_t* core, const char* text, size_t len) {
   render_cache_t rc;
   uvc_event_t ev;

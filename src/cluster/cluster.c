@@ -40,6 +40,16 @@
 #define STOP_GRACE_MS  1000
 #define RENEW_BATCH    500 /* nicks renewed per script call */
 
+/* Flow control (see "Flow control" below). */
+#define BACKLOG_HIGH (4u << 20)  /* bytes published and not answered yet: senders wait above */
+#define BACKLOG_LOW  (1u << 20)  /* ... until it is down to this */
+#define BACKLOG_MAX  (16u << 20) /* Redis answers nothing of this much: cut off from it */
+#define STALL_MS     250         /* Redis answered nothing for this long: local senders go on */
+#define PULSE_MS     100         /* the flow timer's period */
+#define BEHIND_MS    150         /* our subscriber this far behind: the others are asked to wait */
+#define WAIT_MS      250         /* how long one such request holds a server's senders */
+#define BEATS        64          /* timed beats in flight */
+
 /* ------------------------------------------------------------------------------------------
  * State
  * ---------------------------------------------------------------------------------------- */
@@ -124,6 +134,17 @@ struct uvc_cluster {
   uint64_t connecting_at; /* loop time the connections were started */
   double lag_s;           /* the last PING round trip */
   uint64_t published, received, dropped;
+  /* Flow control. */
+  uv_timer_t pulse;     /* every PULSE_MS while up */
+  size_t backlog;       /* bytes of PUBLISHes on the command connection not answered yet */
+  uint64_t answered_at; /* loop time of the last answer (or of the backlog's start) */
+  uint64_t wait_until;  /* another server asked this one's senders to wait until then */
+  uint8_t holding;      /* local senders are held (uvc_core_backlog) */
+  uint64_t beat_sent, beat_heard; /* timed beats published, and the last heard back */
+  uint64_t beat_at[BEATS];        /* loop time each timed beat in flight was published */
+  uint64_t pulse_received;        /* received at the last pulse */
+  uint64_t behind_ms;             /* how far behind our subscriber was at the last pulse */
+  uint64_t holds, waits_asked, waits_told, publish_dropped;
 };
 
 static const uvc_cluster_ops_t kOps;
@@ -131,6 +152,7 @@ static void go_down(uvc_cluster_t* c, const char* why);
 static void schedule_connect(uvc_cluster_t* c, uint64_t delay);
 static void on_sub_reply(redisAsyncContext* ac, void* r, void* priv);
 static void room_check(uvc_cluster_t* c, const char* name, size_t len);
+static void on_pulse(uv_timer_t* t);
 
 static void lower(char* out, const char* in, size_t n) {
   size_t i;
@@ -174,12 +196,81 @@ static int encode(uvc_cluster_t* c, const uvc_wire_t* w) {
   return uvc_wire_encode(w, &c->buf, &c->buf_len, &c->buf_cap);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Flow control
+ *
+ * Two things can fall behind what local users say: Redis (the commands this server publishes
+ * wait in hiredis and in Redis unanswered) and another server (its subscriber connection
+ * does not read what Redis has for it as fast as it comes; Redis closes a subscriber past
+ * its client-output-buffer-limit, 32 MiB by default, and what it would have read is lost).
+ * Both hold this server's senders the way a congested local reader does (uvc_core_backlog):
+ *  - more than BACKLOG_HIGH bytes published and not answered hold them until the backlog
+ *    is down to BACKLOG_LOW. A Redis that answers nothing for STALL_MS holds nobody (local
+ *    chat goes on); past BACKLOG_MAX it is given up as unreachable, like a dead one.
+ *  - each server times its own beats, published on its channel every PULSE_MS while
+ *    messages come, from the command connection to its subscriber. One behind by more than
+ *    BEHIND_MS asks every server (WAIT, on the global channel, again every pulse while it
+ *    is behind) to hold its senders for WAIT_MS. A server that is stopped or stuck asks
+ *    nothing: it cannot hold the others; Redis drops its subscriber, and it comes back as
+ *    after an outage.
+ * ---------------------------------------------------------------------------------------- */
+
+static int must_wait(const uvc_cluster_t* c) {
+  uint64_t now = uv_now(c->loop);
+  if (!up(c)) return 0;
+  if (c->backlog > (c->holding ? BACKLOG_LOW : BACKLOG_HIGH) && now - c->answered_at < STALL_MS)
+    return 1;
+  return now < c->wait_until;
+}
+
+/* Holds or lets go of the local senders as must_wait says; while held, the session whose
+ * event is being published waits too. */
+static void flow_check(uvc_cluster_t* c) {
+  int want = must_wait(c);
+  if (want == c->holding) {
+    if (want) uvc_core_backlog(c->core, 1);
+    return;
+  }
+  c->holding = (uint8_t)want;
+  if (want) c->holds++;
+  UVC_DEBUG("cluster: local senders %s (%zu bytes unanswered, %s)", want ? "wait" : "go on",
+            c->backlog, uv_now(c->loop) < c->wait_until ? "a server is behind" : "no one behind");
+  uvc_core_backlog(c->core, want);
+}
+
+static void on_published(redisAsyncContext* ac, void* r, void* priv) {
+  uvc_cluster_t* c = ac->data;
+  redisReply* reply = r;
+  size_t cost = (size_t)(uintptr_t)priv;
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+    UVC_WARN("cluster: Redis said: %s", reply->str);
+  if (c == NULL) return; /* the connection is being dropped: its backlog goes with it */
+  c->backlog = c->backlog > cost ? c->backlog - cost : 0;
+  if (reply != NULL) c->answered_at = uv_now(c->loop);
+  if (c->holding && c->backlog <= BACKLOG_LOW) flow_check(c);
+}
+
+/* Publishes data on channel, counted in the backlog. */
+static void publish_bytes(uvc_cluster_t* c, const char* channel, size_t channel_len,
+                          const char* data, size_t len) {
+  size_t cost = channel_len + len + 32; /* the command's bytes, about */
+  if (!up(c)) return;
+  if (c->backlog > BACKLOG_MAX) { /* the pulse gives Redis up */
+    c->publish_dropped++;
+    return;
+  }
+  if (redisAsyncCommand(c->cmd, on_published, (void*)(uintptr_t)cost, "PUBLISH %b %b", channel,
+                        channel_len, data, len) != REDIS_OK)
+    return;
+  c->published++;
+  if (c->backlog == 0) c->answered_at = uv_now(c->loop);
+  c->backlog += cost;
+  if (c->backlog > BACKLOG_HIGH || c->holding) flow_check(c);
+}
+
 /* Publishes c->buf on channel. */
 static void publish_buf(uvc_cluster_t* c, const char* channel) {
-  if (!up(c)) return;
-  if (redisAsyncCommand(c->cmd, on_ignored, NULL, "PUBLISH %s %b", channel, c->buf, c->buf_len) ==
-      REDIS_OK)
-    c->published++;
+  publish_bytes(c, channel, strlen(channel), c->buf, c->buf_len);
 }
 
 static void wire_init(const uvc_cluster_t* c, uvc_wire_t* w, uvc_wire_kind_t kind, uint64_t uid) {
@@ -233,9 +324,7 @@ static void announce(uvc_cluster_t* c, local_t* l) {
       memcpy(&cl, p, sizeof(cl));
       memcpy(&ml, p + sizeof(cl), sizeof(ml));
       p += 2 * sizeof(size_t);
-      if (redisAsyncCommand(c->cmd, on_ignored, NULL, "PUBLISH %b %b", p, cl, p + cl, ml) ==
-          REDIS_OK)
-        c->published++;
+      publish_bytes(c, p, cl, p + cl, ml);
       p += cl + ml;
     }
   }
@@ -916,6 +1005,8 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
   }
   if (strcmp(w.server, c->id) == 0) { /* our own, back from the channel */
     c->heard_at = uv_now(c->loop);
+    if (w.kind == UVC_WIRE_BEAT && w.uid > c->beat_heard && w.uid <= c->beat_sent)
+      c->beat_heard = w.uid; /* a timed beat: the subscriber has read up to it */
     return;
   }
   c->received++;
@@ -939,6 +1030,13 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
       break;
     case UVC_WIRE_BEGIN:
       if ((srv = server_of(c, w.server, 1)) != NULL) srv->gen++;
+      break;
+    case UVC_WIRE_WAIT: /* that server's subscriber is behind: our senders wait a moment */
+      if (uv_now(c->loop) + WAIT_MS > c->wait_until) c->wait_until = uv_now(c->loop) + WAIT_MS;
+      c->waits_told++;
+      UVC_DEBUG("cluster: server %s is %llu ms behind: senders here wait", w.server,
+                (unsigned long long)w.uid);
+      flow_check(c);
       break;
     case UVC_WIRE_KILL: { /* an operator of that server killed one of ours (w.uid) */
       local_t *l, *tmp;
@@ -1025,6 +1123,7 @@ static void became_up(uvc_cluster_t* c) {
   server_rec_t *srv, *stmp;
   c->state = UP;
   c->heard_at = uv_now(c->loop);
+  uv_timer_start(&c->pulse, on_pulse, PULSE_MS, PULSE_MS);
   c->retry_ms = RETRY_FIRST_MS;
   /* After an outage the others may be reconnecting as well (Redis restarted, empty): each
    * gets a whole lease to set its key again before its absence means it is gone. */
@@ -1166,6 +1265,13 @@ static void go_down(uvc_cluster_t* c, const char* why) {
   }
   drop_ctx(&c->cmd);
   drop_ctx(&c->sub);
+  /* What was published and not answered is gone with the connection; beats too. */
+  c->backlog = 0;
+  c->beat_heard = c->beat_sent;
+  c->wait_until = 0;
+  c->behind_ms = 0;
+  uv_timer_stop(&c->pulse);
+  if (c->holding) flow_check(c); /* not up: the senders go on */
   if (c->stopping) {
     close_timers(c);
     return;
@@ -1259,6 +1365,34 @@ static void on_exists(redisAsyncContext* ac, void* r, void* priv) {
   free(q);
 }
 
+/* Every PULSE_MS while up: flow control's clock (see "Flow control"). */
+static void on_pulse(uv_timer_t* t) {
+  uvc_cluster_t* c = t->data;
+  uint64_t now = uv_now(c->loop);
+  uvc_wire_t w;
+  if (!up(c)) return;
+  if (c->backlog > BACKLOG_MAX) {
+    go_down(c, "Redis took nothing of the last 16 MiB this server published");
+    return;
+  }
+  c->behind_ms = c->beat_heard < c->beat_sent ? now - c->beat_at[(c->beat_heard + 1) % BEATS] : 0;
+  if (c->behind_ms > BEHIND_MS) {
+    wire_init(c, &w, UVC_WIRE_WAIT, c->behind_ms);
+    if (encode(c, &w) == 0) publish_buf(c, c->ch_all);
+    c->waits_asked++;
+  }
+  /* A timed beat while messages come (or beats are still on their way). */
+  if ((c->received != c->pulse_received || c->beat_heard < c->beat_sent) &&
+      c->beat_sent - c->beat_heard < BEATS - 1) {
+    c->beat_sent++;
+    c->beat_at[c->beat_sent % BEATS] = now;
+    wire_init(c, &w, UVC_WIRE_BEAT, c->beat_sent);
+    if (encode(c, &w) == 0) publish_buf(c, c->ch_mine);
+  }
+  c->pulse_received = c->received;
+  if (c->holding) flow_check(c); /* a wait that ran out, a stalled Redis */
+}
+
 static void on_tick(uv_timer_t* t) {
   uvc_cluster_t* c = t->data;
   server_rec_t *srv, *tmp;
@@ -1340,8 +1474,9 @@ int uvc_cluster_open(uvc_cluster_t** out, uv_loop_t* loop, uvc_core_t* core,
   snprintf(c->ch_mine, sizeof(c->ch_mine), "%ssrv:%s", c->prefix, c->id);
   uv_timer_init(loop, &c->tick);
   uv_timer_init(loop, &c->retry);
-  c->tick.data = c->retry.data = c;
-  c->open_timers = 2;
+  uv_timer_init(loop, &c->pulse);
+  c->tick.data = c->retry.data = c->pulse.data = c;
+  c->open_timers = 3;
   uv_timer_start(&c->tick, on_tick, c->lease_ms / 3, c->lease_ms / 3);
   /* Guest nicks start apart on each server, so that two of them seldom race for one. */
   core->guest_seq = (uint32_t)rnd[1] * 100u;
@@ -1365,6 +1500,7 @@ static void close_timers(uvc_cluster_t* c) {
   c->closed = 1;
   uv_close((uv_handle_t*)&c->tick, on_timer_closed);
   uv_close((uv_handle_t*)&c->retry, on_timer_closed);
+  uv_close((uv_handle_t*)&c->pulse, on_timer_closed);
 }
 
 void uvc_cluster_stop(uvc_cluster_t* c) {
@@ -1397,6 +1533,7 @@ void uvc_cluster_stop(uvc_cluster_t* c) {
   c->core->cluster = NULL;
   UVC_INFO("cluster: leaving (%s)", was_up ? "the others are told" : "Redis unreachable");
   uv_timer_stop(&c->tick);
+  uv_timer_stop(&c->pulse);
   /* The command connection goes once its answers are in; the subscriber at once. */
   drop_ctx(&c->sub);
   if (c->cmd != NULL && was_up)
@@ -1446,6 +1583,24 @@ void uvc_cluster_metrics(uvc_cluster_t* c, uvc_metrics_buf_t* b) {
   uvc_metrics_head(b, "uvchat_cluster_received_total", "counter",
                    "Messages this server received from the other servers.");
   uvc_metrics_printf(b, "uvchat_cluster_received_total %llu\n", (unsigned long long)c->received);
+  uvc_metrics_head(b, "uvchat_cluster_backlog_bytes", "gauge",
+                   "Bytes this server published that Redis has not answered yet.");
+  uvc_metrics_printf(b, "uvchat_cluster_backlog_bytes %zu\n", c->backlog);
+  uvc_metrics_head(b, "uvchat_cluster_behind_seconds", "gauge",
+                   "How far this server's subscriber was behind at the last look.");
+  uvc_metrics_printf(b, "uvchat_cluster_behind_seconds %.3f\n", (double)c->behind_ms / 1000.0);
+  uvc_metrics_head(b, "uvchat_cluster_holds_total", "counter",
+                   "Times local senders were held back for the cluster (a Redis backlog, or a "
+                   "server behind).");
+  uvc_metrics_printf(b, "uvchat_cluster_holds_total %llu\n", (unsigned long long)c->holds);
+  uvc_metrics_head(b, "uvchat_cluster_waits_asked_total", "counter",
+                   "Times this server, behind, asked the others' senders to wait.");
+  uvc_metrics_printf(b, "uvchat_cluster_waits_asked_total %llu\n",
+                     (unsigned long long)c->waits_asked);
+  uvc_metrics_head(b, "uvchat_cluster_publish_dropped_total", "counter",
+                   "Messages not published: Redis had not answered 16 MiB of them.");
+  uvc_metrics_printf(b, "uvchat_cluster_publish_dropped_total %llu\n",
+                     (unsigned long long)c->publish_dropped);
   uvc_metrics_head(b, "uvchat_cluster_servers", "gauge", "Other servers of the cluster seen.");
   uvc_metrics_printf(b, "uvchat_cluster_servers %u\n", (unsigned)HASH_COUNT(c->servers));
   uvc_metrics_head(b, "uvchat_cluster_remote_users", "gauge",

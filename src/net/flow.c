@@ -222,6 +222,12 @@ int uvc_flow_hold(uvc_flow_t* flow, uvc_client_t* c) {
   return push_client(&flow->paused, &flow->n_paused, &flow->cap_paused, c);
 }
 
+void uvc_flow_set_backlog(uvc_flow_t* flow, int full) {
+  if (flow->backlog == (full != 0)) return;
+  flow->backlog = (uint8_t)(full != 0);
+  if (!full) hold_loop(flow); /* the held-back senders go on at the end of this phase */
+}
+
 void uvc_flow_unhold(uvc_flow_t* flow, uvc_client_t* c) {
   remove_client(flow->paused, &flow->n_paused, c);
 }
@@ -257,7 +263,7 @@ static void end_of_phase(uvc_flow_t* flow) {
       flow->ops->flush(c);
     }
     flow->n_dirty = 0;
-    if (flow->n_holding == 0 && flow->n_paused > 0) {
+    if (flow->n_holding == 0 && !flow->backlog && flow->n_paused > 0) {
       release_held(flow);
       continue;
     }

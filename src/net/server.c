@@ -264,6 +264,12 @@ static int hook_secure(void* ud, const uvc_session_t* s) {
   return !s->adapter->remote && uvc_conn_secure(UVC_CONTAINER_OF(s, uvc_client_t, sess));
 }
 
+static void hook_backlog(void* ud, int full) {
+  uvc_server_t* srv = ud;
+  uvc_flow_set_backlog(&srv->flow, full);
+  if (full && srv->flow.current != NULL) uvc_conn_pause(srv->flow.current, UVC_PAUSE_BACKPRESSURE);
+}
+
 static void hook_observe(void* ud, const uvc_event_t* ev) {
   (void)ud;
   if (ev->type == UVC_EV_NICK)
@@ -298,6 +304,7 @@ int uvc_server_init(uvc_server_t* srv, uv_loop_t* loop, const uvc_config_t* cfg)
   hooks.peer_key = hook_peer_key;
   hooks.auth_done = hook_auth_done;
   hooks.secure = hook_secure;
+  hooks.backlog = hook_backlog;
   if ((r = uvc_core_init(&srv->core, &cc, &hooks, srv)) != 0) return UV_ENOMEM;
   srv->core.history_join = (uint32_t)cfg->history_join; /* used once a history is plugged in */
   srv->core.history_irc = (uint32_t)cfg->history_irc;
