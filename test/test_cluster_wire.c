@@ -1,5 +1,6 @@
 /* test_cluster_wire.c: the --cluster URL and the messages servers of a cluster exchange. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include "unit.h"
 
@@ -203,12 +204,51 @@ static void garbage_is_refused(void** state) {
   assert_int_equal(b.kind, UVC_WIRE_HELLO);
 }
 
+/* Several messages in one batch come out one by one, whole and in order; a WAIT keeps how
+ * far behind its server is; a batch cut short stops where it breaks. */
+static void batch_round_trip(void** state) {
+  uvc_wire_t a, b;
+  char *one = NULL, *batch = NULL;
+  size_t one_len = 0, one_cap = 0, len = 0, cap = 0, n;
+  const char *p, *msg;
+  int i;
+  (void)state;
+  for (i = 0; i < 3; i++) {
+    memset(&a, 0, sizeof(a));
+    a.kind = i == 2 ? UVC_WIRE_WAIT : UVC_WIRE_HELLO;
+    snprintf(a.server, sizeof(a.server), "server%d", i);
+    a.uid = i == 2 ? 500 : 0;
+    one_len = 0;
+    assert_int_equal(uvc_wire_encode(&a, &one, &one_len, &one_cap), 0);
+    assert_false(uvc_wire_is_batch(one, one_len)); /* a message alone is no batch */
+    assert_int_equal(uvc_wire_batch_add(one, one_len, &batch, &len, &cap), 0);
+  }
+  assert_true(uvc_wire_is_batch(batch, len));
+  p = batch + UVC_WIRE_BATCH_HEAD_LEN;
+  for (i = 0; i < 3; i++) {
+    char want[16];
+    assert_int_equal(uvc_wire_batch_next(&p, batch + len, &msg, &n), 1);
+    assert_int_equal(uvc_wire_decode(msg, n, &b), 0);
+    snprintf(want, sizeof(want), "server%d", i);
+    assert_string_equal(b.server, want);
+    assert_int_equal(b.kind, i == 2 ? UVC_WIRE_WAIT : UVC_WIRE_HELLO);
+  }
+  assert_true(b.uid == 500);
+  assert_int_equal(uvc_wire_batch_next(&p, batch + len, &msg, &n), 0);
+  p = batch + UVC_WIRE_BATCH_HEAD_LEN; /* cut in the middle of its last message */
+  assert_int_equal(uvc_wire_batch_next(&p, batch + len - 3, &msg, &n), 1);
+  assert_int_equal(uvc_wire_batch_next(&p, batch + len - 3, &msg, &n), 1);
+  assert_int_equal(uvc_wire_batch_next(&p, batch + len - 3, &msg, &n), -1);
+  free(one);
+  free(batch);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(url_host_port_db),        cmocka_unit_test(url_password),
       cmocka_unit_test(url_refused_with_reason), cmocka_unit_test(event_round_trip),
       cmocka_unit_test(user_round_trip),         cmocka_unit_test(room_round_trip),
-      cmocka_unit_test(garbage_is_refused),
+      cmocka_unit_test(garbage_is_refused),      cmocka_unit_test(batch_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

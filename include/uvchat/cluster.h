@@ -93,6 +93,19 @@ int uvc_wire_encode(const uvc_wire_t* w, char** buf, size_t* len, size_t* cap);
  * it is not a well-formed message (anything past a field's limit too). */
 int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* w);
 
+/* A batch: several messages published as one (a server's consecutive messages to one
+ * channel within a loop iteration): "1:*," then each message as a netstring. */
+#define UVC_WIRE_BATCH_HEAD     "1:*,"
+#define UVC_WIRE_BATCH_HEAD_LEN 4
+/* Whether data[0..len) is a batch. */
+int uvc_wire_is_batch(const char* data, size_t len);
+/* Appends msg[0..n) to the batch in *buf (started with UVC_WIRE_BATCH_HEAD when *len is 0;
+ * grown like uvc_wire_encode's). Returns 0 or -1 (out of memory). */
+int uvc_wire_batch_add(const char* msg, size_t n, char** buf, size_t* len, size_t* cap);
+/* The next message of a batch: *p starts after the head and moves on. Returns 1 with
+ * msg and n set, 0 at the end, or -1 when malformed (the rest is to be dropped). */
+int uvc_wire_batch_next(const char** p, const char* end, const char** msg, size_t* n);
+
 /* ---- The cluster (UVCHAT_WITH_CLUSTER) ---------------------------------------------- */
 
 /* The adapter of ghosts: sessions of other servers. It renders nothing. */

@@ -49,6 +49,7 @@
 #define BEHIND_MS    150         /* our subscriber this far behind: the others are asked to wait */
 #define WAIT_MS      250         /* how long one such request holds a server's senders */
 #define BEATS        64          /* timed beats in flight */
+#define BATCH_MAX    (64u << 10) /* bytes of one batch (several messages in one PUBLISH) */
 
 /* ------------------------------------------------------------------------------------------
  * State
@@ -145,6 +146,18 @@ struct uvc_cluster {
   uint64_t pulse_received;        /* received at the last pulse */
   uint64_t behind_ms;             /* how far behind our subscriber was at the last pulse */
   uint64_t holds, waits_asked, waits_told, publish_dropped;
+  /* Batching: a server's consecutive messages to one channel within a loop iteration go out
+   * as one PUBLISH (uvc_wire_batch_add), sent at the end of the iteration (check), or from
+   * the next one's idle phase for those made after the checks ran (so that the loop does not
+   * block with them), or at once when the channel changes, the batch is full, or a command
+   * that publishes by itself (a nick claim) follows. */
+  char* batch;
+  size_t batch_len, batch_cap;
+  unsigned batch_count;   /* messages in it */
+  char batch_ch[KEY_MAX]; /* its channel */
+  uv_check_t batch_check; /* while a batch waits */
+  uv_idle_t batch_idle;
+  uint64_t batches; /* PUBLISH commands of more than one message */
 };
 
 static const uvc_cluster_ops_t kOps;
@@ -250,21 +263,71 @@ static void on_published(redisAsyncContext* ac, void* r, void* priv) {
   if (c->holding && c->backlog <= BACKLOG_LOW) flow_check(c);
 }
 
-/* Publishes data on channel, counted in the backlog. */
+/* Sends data on channel as one PUBLISH, counted in the backlog. */
+static void send_publish(uvc_cluster_t* c, const char* channel, size_t channel_len,
+                         const char* data, size_t len) {
+  size_t cost = channel_len + len + 32; /* the command's bytes, about */
+  if (redisAsyncCommand(c->cmd, on_published, (void*)(uintptr_t)cost, "PUBLISH %b %b", channel,
+                        channel_len, data, len) != REDIS_OK)
+    return;
+  if (c->backlog == 0) c->answered_at = uv_now(c->loop);
+  c->backlog += cost;
+}
+
+static void batch_clear(uvc_cluster_t* c) {
+  c->batch_len = 0;
+  c->batch_count = 0;
+  uv_check_stop(&c->batch_check);
+  uv_idle_stop(&c->batch_idle);
+}
+
+/* Sends the batch waiting, if any: one message as it is, several as a batch. */
+static void batch_flush(uvc_cluster_t* c) {
+  if (c->batch_count == 0) return;
+  if (up(c)) {
+    if (c->batch_count == 1) { /* the message alone, without the batch's framing */
+      const char *p = c->batch + UVC_WIRE_BATCH_HEAD_LEN, *msg;
+      size_t n;
+      if (uvc_wire_batch_next(&p, c->batch + c->batch_len, &msg, &n) == 1)
+        send_publish(c, c->batch_ch, strlen(c->batch_ch), msg, n);
+    } else {
+      send_publish(c, c->batch_ch, strlen(c->batch_ch), c->batch, c->batch_len);
+      c->batches++;
+    }
+  }
+  batch_clear(c);
+}
+
+static void on_batch_check(uv_check_t* h) {
+  batch_flush(h->data);
+}
+static void on_batch_idle(uv_idle_t* h) {
+  batch_flush(h->data);
+}
+
+/* Publishes data on channel: into the batch (see struct uvc_cluster). */
 static void publish_bytes(uvc_cluster_t* c, const char* channel, size_t channel_len,
                           const char* data, size_t len) {
-  size_t cost = channel_len + len + 32; /* the command's bytes, about */
   if (!up(c)) return;
   if (c->backlog > BACKLOG_MAX) { /* the pulse gives Redis up */
     c->publish_dropped++;
     return;
   }
-  if (redisAsyncCommand(c->cmd, on_published, (void*)(uintptr_t)cost, "PUBLISH %b %b", channel,
-                        channel_len, data, len) != REDIS_OK)
-    return;
+  if (c->batch_count > 0 &&
+      (c->batch_len + len + 16 > BATCH_MAX || strlen(c->batch_ch) != channel_len ||
+       memcmp(c->batch_ch, channel, channel_len) != 0))
+    batch_flush(c);
+  if (channel_len >= sizeof(c->batch_ch) ||
+      uvc_wire_batch_add(data, len, &c->batch, &c->batch_len, &c->batch_cap) != 0) {
+    batch_flush(c);
+    send_publish(c, channel, channel_len, data, len); /* no room to wait */
+  } else if (c->batch_count++ == 0) {
+    memcpy(c->batch_ch, channel, channel_len);
+    c->batch_ch[channel_len] = '\0';
+    uv_check_start(&c->batch_check, on_batch_check);
+    uv_idle_start(&c->batch_idle, on_batch_idle);
+  }
   c->published++;
-  if (c->backlog == 0) c->answered_at = uv_now(c->loop);
-  c->backlog += cost;
   if (c->backlog > BACKLOG_HIGH || c->holding) flow_check(c);
 }
 
@@ -457,6 +520,7 @@ static void claim(uvc_cluster_t* c, local_t* l, const char* old, size_t old_len,
   else
     memcpy(old_key, key, sizeof(key));
   snprintf(lease, sizeof(lease), "%llu", (unsigned long long)c->lease_ms);
+  batch_flush(c); /* what was said before the rename goes out before it */
   if (redisAsyncCommand(c->cmd, on_claim, q, "EVAL %s 2 %s %s %s %s %s %b", kClaim, key, old_key,
                         c->id, lease, channel != NULL ? channel : c->ch_all,
                         payload != NULL ? payload : "", payload != NULL ? plen : 0) != REDIS_OK) {
@@ -1097,7 +1161,21 @@ static void on_sub_reply(redisAsyncContext* ac, void* r, void* priv) {
   if (reply->element[0]->type != REDIS_REPLY_STRING) return;
   if (strcmp(reply->element[0]->str, "message") == 0 &&
       reply->element[2]->type == REDIS_REPLY_STRING) {
-    on_message(c, reply->element[2]->str, reply->element[2]->len);
+    const char* data = reply->element[2]->str;
+    size_t len = reply->element[2]->len;
+    if (uvc_wire_is_batch(data, len)) { /* several messages of one server, in order */
+      const char *p = data + UVC_WIRE_BATCH_HEAD_LEN, *msg;
+      size_t n;
+      int more;
+      while ((more = uvc_wire_batch_next(&p, data + len, &msg, &n)) == 1 && ac->data != NULL)
+        on_message(c, msg, n);
+      if (more < 0) {
+        c->dropped++;
+        UVC_DEBUG("cluster: a malformed batch (%zu bytes): its rest ignored", len);
+      }
+    } else {
+      on_message(c, data, len);
+    }
   } else if (strcmp(reply->element[0]->str, "subscribe") == 0 &&
              reply->element[1]->type == REDIS_REPLY_STRING &&
              strcmp(reply->element[1]->str, c->ch_all) == 0 && up(c)) {
@@ -1266,6 +1344,7 @@ static void go_down(uvc_cluster_t* c, const char* why) {
   drop_ctx(&c->cmd);
   drop_ctx(&c->sub);
   /* What was published and not answered is gone with the connection; beats too. */
+  batch_clear(c);
   c->backlog = 0;
   c->beat_heard = c->beat_sent;
   c->wait_until = 0;
@@ -1475,8 +1554,10 @@ int uvc_cluster_open(uvc_cluster_t** out, uv_loop_t* loop, uvc_core_t* core,
   uv_timer_init(loop, &c->tick);
   uv_timer_init(loop, &c->retry);
   uv_timer_init(loop, &c->pulse);
-  c->tick.data = c->retry.data = c->pulse.data = c;
-  c->open_timers = 3;
+  uv_check_init(loop, &c->batch_check);
+  uv_idle_init(loop, &c->batch_idle);
+  c->tick.data = c->retry.data = c->pulse.data = c->batch_check.data = c->batch_idle.data = c;
+  c->open_timers = 5;
   uv_timer_start(&c->tick, on_tick, c->lease_ms / 3, c->lease_ms / 3);
   /* Guest nicks start apart on each server, so that two of them seldom race for one. */
   core->guest_seq = (uint32_t)rnd[1] * 100u;
@@ -1501,6 +1582,8 @@ static void close_timers(uvc_cluster_t* c) {
   uv_close((uv_handle_t*)&c->tick, on_timer_closed);
   uv_close((uv_handle_t*)&c->retry, on_timer_closed);
   uv_close((uv_handle_t*)&c->pulse, on_timer_closed);
+  uv_close((uv_handle_t*)&c->batch_check, on_timer_closed);
+  uv_close((uv_handle_t*)&c->batch_idle, on_timer_closed);
 }
 
 void uvc_cluster_stop(uvc_cluster_t* c) {
@@ -1529,6 +1612,7 @@ void uvc_cluster_stop(uvc_cluster_t* c) {
     snprintf(key, sizeof(key), "%snode:%u", c->prefix, c->node);
     redisAsyncCommand(c->cmd, on_ignored, NULL, "EVAL %s 1 %s %s", kRelease, key, c->id);
   }
+  batch_flush(c); /* what waits, GONE last, before stopping makes publishing end */
   c->stopping = 1;
   c->core->cluster = NULL;
   UVC_INFO("cluster: leaving (%s)", was_up ? "the others are told" : "Redis unreachable");
@@ -1567,6 +1651,7 @@ void uvc_cluster_free(uvc_cluster_t* c) {
     free(r);
   }
   free(c->buf);
+  free(c->batch);
   free(c);
 }
 

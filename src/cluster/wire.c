@@ -336,6 +336,40 @@ int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Batches
+ * ---------------------------------------------------------------------------------------- */
+
+int uvc_wire_is_batch(const char* data, size_t len) {
+  return len >= UVC_WIRE_BATCH_HEAD_LEN &&
+         memcmp(data, UVC_WIRE_BATCH_HEAD, UVC_WIRE_BATCH_HEAD_LEN) == 0;
+}
+
+int uvc_wire_batch_add(const char* msg, size_t n, char** buf, size_t* len, size_t* cap) {
+  writer_t w;
+  w.buf = buf;
+  w.len = len;
+  w.cap = cap;
+  w.failed = 0;
+  if (*len == 0) { /* the head: a kind of its own */
+    put(&w, "*", 1);
+  }
+  put(&w, msg, n);
+  return w.failed ? -1 : 0;
+}
+
+int uvc_wire_batch_next(const char** p, const char* end, const char** msg, size_t* n) {
+  reader_t r;
+  if (*p >= end) return 0;
+  r.p = *p;
+  r.end = end;
+  r.failed = 0;
+  *msg = get(&r, n);
+  if (*msg == NULL) return -1;
+  *p = r.p;
+  return 1;
+}
+
+/* ------------------------------------------------------------------------------------------
  * The remote adapter: ghosts of other servers' sessions
  * ---------------------------------------------------------------------------------------- */
 
