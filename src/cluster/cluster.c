@@ -1614,6 +1614,10 @@ void uvc_cluster_stop(uvc_cluster_t* c) {
   }
   batch_flush(c); /* what waits, GONE last, before stopping makes publishing end */
   c->stopping = 1;
+  if (c->holding) { /* whoever is held goes on to be closed */
+    c->holding = 0;
+    uvc_core_backlog(c->core, 0);
+  }
   c->core->cluster = NULL;
   UVC_INFO("cluster: leaving (%s)", was_up ? "the others are told" : "Redis unreachable");
   uv_timer_stop(&c->tick);
