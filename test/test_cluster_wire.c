@@ -1,6 +1,6 @@
 /* test_cluster_wire.c: the --cluster URL and the messages servers of a cluster exchange. */
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "unit.h"
 
@@ -204,8 +204,8 @@ static void garbage_is_refused(void** state) {
   assert_int_equal(b.kind, UVC_WIRE_HELLO);
 }
 
-/* Several messages in one batch come out one by one, whole and in order; a WAIT keeps how
- * far behind its server is; a batch cut short stops where it breaks. */
+/* Several messages in one batch come out one by one, whole and in order; a batch cut short
+ * stops where it breaks. */
 static void batch_round_trip(void** state) {
   uvc_wire_t a, b;
   char *one = NULL, *batch = NULL;
@@ -215,9 +215,9 @@ static void batch_round_trip(void** state) {
   (void)state;
   for (i = 0; i < 3; i++) {
     memset(&a, 0, sizeof(a));
-    a.kind = i == 2 ? UVC_WIRE_WAIT : UVC_WIRE_HELLO;
+    a.kind = i == 2 ? UVC_WIRE_KILL : UVC_WIRE_HELLO;
     snprintf(a.server, sizeof(a.server), "server%d", i);
-    a.uid = i == 2 ? 500 : 0;
+    a.uid = i == 2 ? 500 : 0; /* a KILL: of session 500, no reason */
     one_len = 0;
     assert_int_equal(uvc_wire_encode(&a, &one, &one_len, &one_cap), 0);
     assert_false(uvc_wire_is_batch(one, one_len)); /* a message alone is no batch */
@@ -231,7 +231,7 @@ static void batch_round_trip(void** state) {
     assert_int_equal(uvc_wire_decode(msg, n, &b), 0);
     snprintf(want, sizeof(want), "server%d", i);
     assert_string_equal(b.server, want);
-    assert_int_equal(b.kind, i == 2 ? UVC_WIRE_WAIT : UVC_WIRE_HELLO);
+    assert_int_equal(b.kind, i == 2 ? UVC_WIRE_KILL : UVC_WIRE_HELLO);
   }
   assert_true(b.uid == 500);
   assert_int_equal(uvc_wire_batch_next(&p, batch + len, &msg, &n), 0);

@@ -54,11 +54,8 @@ typedef enum {
                            ev.text, set by ev.from.nick at ev.time_ms seconds; modes in
                            ev.mode_on) */
   UVC_WIRE_SYNC = 'S',  /* ... and ends: its ghosts the snapshot did not name leave */
-  UVC_WIRE_BEAT = 'P',  /* a server to itself, on its own channel: its subscriber still hears
-                           (uid: 0, or the number of a timed beat, see cluster.c) */
-  UVC_WIRE_KILL = 'K',  /* to a server: close its session uid (ev.text: why, "Killed (...)") */
-  UVC_WIRE_WAIT = 'W'   /* a server whose subscriber is behind asks the others' senders to wait
-                           a moment (uid: how far behind it is, in ms) */
+  UVC_WIRE_BEAT = 'P',  /* a server to itself, on its own channel: its subscriber still hears */
+  UVC_WIRE_KILL = 'K'   /* to a server: close its session uid (ev.text: why, "Killed (...)") */
 } uvc_wire_kind_t;
 
 #define UVC_WIRE_SERVER_MAX 80 /* bytes of a server id */

@@ -45,10 +45,10 @@
 #define BACKLOG_LOW  (1u << 20)  /* ... until it is down to this */
 #define BACKLOG_MAX  (16u << 20) /* Redis answers nothing of this much: cut off from it */
 #define STALL_MS     250         /* Redis answered nothing for this long: local senders go on */
-#define PULSE_MS     100         /* the flow timer's period */
-#define BEHIND_MS    150         /* our subscriber this far behind: the others are asked to wait */
-#define WAIT_MS      250         /* how long one such request holds a server's senders */
-#define BEATS        64          /* timed beats in flight */
+#define PULSE_MS     50          /* the flow timer's period */
+#define SUB_HIGH     (4u << 20)  /* a subscriber this far behind (Redis's omem) holds senders */
+#define SUB_LOW      (1u << 20)  /* ... until it is down to this */
+#define DRAIN_MS     1000        /* ... if it was seen draining within this */
 #define BATCH_MAX    (64u << 10) /* bytes of one batch (several messages in one PUBLISH) */
 
 /* ------------------------------------------------------------------------------------------
@@ -101,6 +101,16 @@ typedef struct room_sub {
 
 typedef enum { DOWN = 0, CONNECTING, UP } state_t;
 
+/* Another server's subscriber connection, as Redis's CLIENT LIST shows it (its name says
+ * whose it is: "uvchat:DB:sub:ID"). */
+typedef struct peer_sub {
+  UT_hash_handle hh;
+  size_t omem;         /* bytes Redis holds for it */
+  uint64_t drained_at; /* loop time it was last seen holding less than the look before */
+  uint32_t seen;       /* the look that saw it last */
+  char name[KEY_MAX];
+} peer_sub_t;
+
 struct uvc_cluster {
   uv_loop_t* loop;
   uvc_core_t* core;
@@ -136,16 +146,18 @@ struct uvc_cluster {
   double lag_s;           /* the last PING round trip */
   uint64_t published, received, dropped;
   /* Flow control. */
-  uv_timer_t pulse;     /* every PULSE_MS while up */
-  size_t backlog;       /* bytes of PUBLISHes on the command connection not answered yet */
-  uint64_t answered_at; /* loop time of the last answer (or of the backlog's start) */
-  uint64_t wait_until;  /* another server asked this one's senders to wait until then */
-  uint8_t holding;      /* local senders are held (uvc_core_backlog) */
-  uint64_t beat_sent, beat_heard; /* timed beats published, and the last heard back */
-  uint64_t beat_at[BEATS];        /* loop time each timed beat in flight was published */
-  uint64_t pulse_received;        /* received at the last pulse */
-  uint64_t behind_ms;             /* how far behind our subscriber was at the last pulse */
-  uint64_t holds, waits_asked, waits_told, publish_dropped;
+  uv_timer_t pulse;         /* every PULSE_MS while up */
+  size_t backlog;           /* bytes of PUBLISHes on the command connection not answered yet */
+  uint64_t answered_at;     /* loop time of the last answer (or of the backlog's start) */
+  uint8_t holding;          /* local senders are held (uvc_core_backlog) */
+  uint64_t pulse_received;  /* received at the last look */
+  peer_sub_t* subs;         /* the other servers' subscriber connections, as Redis sees them */
+  uint8_t subs_behind;      /* one of them is behind and draining: senders wait */
+  uint8_t listing;          /* a CLIENT LIST is in flight */
+  uint32_t look;            /* CLIENT LISTs answered */
+  size_t subs_most;         /* the largest of their output buffers at the last look */
+  uint64_t pulse_published; /* published at the last look */
+  uint64_t holds, publish_dropped;
   /* Batching: a server's consecutive messages to one channel within a loop iteration go out
    * as one PUBLISH (uvc_wire_batch_add), sent at the end of the iteration (check), or from
    * the next one's idle phase for those made after the checks ran (so that the loop does not
@@ -166,6 +178,7 @@ static void schedule_connect(uvc_cluster_t* c, uint64_t delay);
 static void on_sub_reply(redisAsyncContext* ac, void* r, void* priv);
 static void room_check(uvc_cluster_t* c, const char* name, size_t len);
 static void on_pulse(uv_timer_t* t);
+static void on_clients(redisAsyncContext* ac, void* r, void* priv);
 
 static void lower(char* out, const char* in, size_t n) {
   size_t i;
@@ -220,12 +233,11 @@ static int encode(uvc_cluster_t* c, const uvc_wire_t* w) {
  *  - more than BACKLOG_HIGH bytes published and not answered hold them until the backlog
  *    is down to BACKLOG_LOW. A Redis that answers nothing for STALL_MS holds nobody (local
  *    chat goes on); past BACKLOG_MAX it is given up as unreachable, like a dead one.
- *  - each server times its own beats, published on its channel every PULSE_MS while
- *    messages come, from the command connection to its subscriber. One behind by more than
- *    BEHIND_MS asks every server (WAIT, on the global channel, again every pulse while it
- *    is behind) to hold its senders for WAIT_MS. A server that is stopped or stuck asks
- *    nothing: it cannot hold the others; Redis drops its subscriber, and it comes back as
- *    after an outage.
+ *  - another server's subscriber that Redis holds more than SUB_HIGH bytes for (CLIENT
+ *    LIST's omem, asked every PULSE_MS while messages come) holds them until it is down to
+ *    SUB_LOW, as long as it drains: one that was not seen holding less than the look before
+ *    for DRAIN_MS (a server stopped or stuck) holds no one; Redis then drops it at its
+ *    limit, and that server comes back as after an outage.
  * ---------------------------------------------------------------------------------------- */
 
 static int must_wait(const uvc_cluster_t* c) {
@@ -233,7 +245,7 @@ static int must_wait(const uvc_cluster_t* c) {
   if (!up(c)) return 0;
   if (c->backlog > (c->holding ? BACKLOG_LOW : BACKLOG_HIGH) && now - c->answered_at < STALL_MS)
     return 1;
-  return now < c->wait_until;
+  return c->subs_behind;
 }
 
 /* Holds or lets go of the local senders as must_wait says; while held, the session whose
@@ -246,8 +258,8 @@ static void flow_check(uvc_cluster_t* c) {
   }
   c->holding = (uint8_t)want;
   if (want) c->holds++;
-  UVC_DEBUG("cluster: local senders %s (%zu bytes unanswered, %s)", want ? "wait" : "go on",
-            c->backlog, uv_now(c->loop) < c->wait_until ? "a server is behind" : "no one behind");
+  UVC_DEBUG("cluster: local senders %s (%zu bytes unanswered; another server %zu behind)",
+            want ? "wait" : "go on", c->backlog, c->subs_most);
   uvc_core_backlog(c->core, want);
 }
 
@@ -1069,8 +1081,6 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
   }
   if (strcmp(w.server, c->id) == 0) { /* our own, back from the channel */
     c->heard_at = uv_now(c->loop);
-    if (w.kind == UVC_WIRE_BEAT && w.uid > c->beat_heard && w.uid <= c->beat_sent)
-      c->beat_heard = w.uid; /* a timed beat: the subscriber has read up to it */
     return;
   }
   c->received++;
@@ -1094,13 +1104,6 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
       break;
     case UVC_WIRE_BEGIN:
       if ((srv = server_of(c, w.server, 1)) != NULL) srv->gen++;
-      break;
-    case UVC_WIRE_WAIT: /* that server's subscriber is behind: our senders wait a moment */
-      if (uv_now(c->loop) + WAIT_MS > c->wait_until) c->wait_until = uv_now(c->loop) + WAIT_MS;
-      c->waits_told++;
-      UVC_DEBUG("cluster: server %s is %llu ms behind: senders here wait", w.server,
-                (unsigned long long)w.uid);
-      flow_check(c);
       break;
     case UVC_WIRE_KILL: { /* an operator of that server killed one of ours (w.uid) */
       local_t *l, *tmp;
@@ -1288,7 +1291,8 @@ static void on_connected(const redisAsyncContext* cac, int status) {
   if (ac == c->cmd) {
     c->cmd_up = 1;
     keep_alive(c);
-  } else {
+  } else { /* named, for the others' flow control (CLIENT LIST) */
+    redisAsyncCommand(ac, on_ignored, NULL, "CLIENT SETNAME %ssub:%s", c->prefix, c->id);
     c->sub_up = 1;
   }
   if (c->cmd_up && c->sub_up && !c->stopping) became_up(c);
@@ -1346,9 +1350,8 @@ static void go_down(uvc_cluster_t* c, const char* why) {
   /* What was published and not answered is gone with the connection; beats too. */
   batch_clear(c);
   c->backlog = 0;
-  c->beat_heard = c->beat_sent;
-  c->wait_until = 0;
-  c->behind_ms = 0;
+  c->subs_behind = 0;
+  c->listing = 0;
   uv_timer_stop(&c->pulse);
   if (c->holding) flow_check(c); /* not up: the senders go on */
   if (c->stopping) {
@@ -1444,30 +1447,84 @@ static void on_exists(redisAsyncContext* ac, void* r, void* priv) {
   free(q);
 }
 
+/* Redis's CLIENT LIST of subscribers: the other servers' output buffers (see "Flow
+ * control"). */
+static void on_clients(redisAsyncContext* ac, void* r, void* priv) {
+  uvc_cluster_t* c = ac->data;
+  redisReply* reply = r;
+  char mine[KEY_MAX], prefix[KEY_MAX];
+  const char* p;
+  peer_sub_t *ps, *tmp;
+  uint64_t now;
+  size_t plen;
+  (void)priv;
+  if (c == NULL) return;
+  c->listing = 0;
+  if (reply == NULL || reply->type != REDIS_REPLY_STRING) return; /* (an error: not ours) */
+  now = uv_now(c->loop);
+  c->look++;
+  snprintf(prefix, sizeof(prefix), "%ssub:", c->prefix);
+  snprintf(mine, sizeof(mine), "%ssub:%s", c->prefix, c->id);
+  plen = strlen(prefix);
+  c->subs_most = 0;
+  c->subs_behind = 0;
+  for (p = reply->str; p != NULL && *p != '\0';) {
+    const char* eol = strchr(p, '\n');
+    const char* end = eol != NULL ? eol : p + strlen(p);
+    const char* name = strstr(p, " name="); /* (fields: "id=5 addr=... name=N ... omem=B") */
+    const char* omem = strstr(p, " omem=");
+    char key[KEY_MAX];
+    size_t n, bytes;
+    if (name == NULL || name >= end || omem == NULL || omem >= end) {
+      p = eol != NULL ? eol + 1 : NULL;
+      continue;
+    }
+    name += 6;
+    n = strcspn(name, " \n");
+    bytes = (size_t)strtoull(omem + 6, NULL, 10);
+    p = eol != NULL ? eol + 1 : NULL;
+    if (n >= sizeof(key) || n <= plen || memcmp(name, prefix, plen) != 0) continue;
+    memcpy(key, name, n);
+    key[n] = '\0';
+    if (strcmp(key, mine) == 0) continue;
+    HASH_FIND_STR(c->subs, key, ps);
+    if (ps == NULL) {
+      if ((ps = calloc(1, sizeof(*ps))) == NULL) continue;
+      memcpy(ps->name, key, n + 1);
+      ps->drained_at = now; /* the benefit of the doubt, once */
+      HASH_ADD_STR(c->subs, name, ps);
+    } else if (bytes < ps->omem) {
+      ps->drained_at = now;
+    }
+    ps->omem = bytes;
+    ps->seen = c->look;
+    if (bytes > c->subs_most) c->subs_most = bytes;
+    if (bytes > (c->holding ? SUB_LOW : SUB_HIGH) && now - ps->drained_at < DRAIN_MS)
+      c->subs_behind = 1;
+  }
+  HASH_ITER(hh, c->subs, ps, tmp) {
+    if (ps->seen == c->look) continue;
+    HASH_DEL(c->subs, ps);
+    free(ps);
+  }
+  flow_check(c);
+}
+
 /* Every PULSE_MS while up: flow control's clock (see "Flow control"). */
 static void on_pulse(uv_timer_t* t) {
   uvc_cluster_t* c = t->data;
-  uint64_t now = uv_now(c->loop);
-  uvc_wire_t w;
   if (!up(c)) return;
   if (c->backlog > BACKLOG_MAX) {
     go_down(c, "Redis took nothing of the last 16 MiB this server published");
     return;
   }
-  c->behind_ms = c->beat_heard < c->beat_sent ? now - c->beat_at[(c->beat_heard + 1) % BEATS] : 0;
-  if (c->behind_ms > BEHIND_MS) {
-    wire_init(c, &w, UVC_WIRE_WAIT, c->behind_ms);
-    if (encode(c, &w) == 0) publish_buf(c, c->ch_all);
-    c->waits_asked++;
+  /* How far behind the others' subscribers are, while messages come (or one was behind). */
+  if (!c->listing && (c->received != c->pulse_received || c->published != c->pulse_published ||
+                      c->subs_most > 0)) {
+    if (redisAsyncCommand(c->cmd, on_clients, NULL, "CLIENT LIST TYPE pubsub") == REDIS_OK)
+      c->listing = 1;
   }
-  /* A timed beat while messages come (or beats are still on their way). */
-  if ((c->received != c->pulse_received || c->beat_heard < c->beat_sent) &&
-      c->beat_sent - c->beat_heard < BEATS - 1) {
-    c->beat_sent++;
-    c->beat_at[c->beat_sent % BEATS] = now;
-    wire_init(c, &w, UVC_WIRE_BEAT, c->beat_sent);
-    if (encode(c, &w) == 0) publish_buf(c, c->ch_mine);
-  }
+  c->pulse_published = c->published;
   c->pulse_received = c->received;
   if (c->holding) flow_check(c); /* a wait that ran out, a stalled Redis */
 }
@@ -1654,6 +1711,13 @@ void uvc_cluster_free(uvc_cluster_t* c) {
     HASH_DEL(c->rooms, r);
     free(r);
   }
+  {
+    peer_sub_t *ps, *ptmp;
+    HASH_ITER(hh, c->subs, ps, ptmp) {
+      HASH_DEL(c->subs, ps);
+      free(ps);
+    }
+  }
   free(c->buf);
   free(c->batch);
   free(c);
@@ -1675,17 +1739,16 @@ void uvc_cluster_metrics(uvc_cluster_t* c, uvc_metrics_buf_t* b) {
   uvc_metrics_head(b, "uvchat_cluster_backlog_bytes", "gauge",
                    "Bytes this server published that Redis has not answered yet.");
   uvc_metrics_printf(b, "uvchat_cluster_backlog_bytes %zu\n", c->backlog);
-  uvc_metrics_head(b, "uvchat_cluster_behind_seconds", "gauge",
-                   "How far this server's subscriber was behind at the last look.");
-  uvc_metrics_printf(b, "uvchat_cluster_behind_seconds %.3f\n", (double)c->behind_ms / 1000.0);
+  uvc_metrics_head(b, "uvchat_cluster_peer_backlog_bytes", "gauge",
+                   "The most Redis held for another server's subscriber at the last look.");
+  uvc_metrics_printf(b, "uvchat_cluster_peer_backlog_bytes %zu\n", c->subs_most);
+  uvc_metrics_head(b, "uvchat_cluster_holding", "gauge",
+                   "1 while local senders are held back for the cluster.");
+  uvc_metrics_printf(b, "uvchat_cluster_holding %d\n", c->holding ? 1 : 0);
   uvc_metrics_head(b, "uvchat_cluster_holds_total", "counter",
-                   "Times local senders were held back for the cluster (a Redis backlog, or a "
-                   "server behind).");
+                   "Times local senders were held back for the cluster (a Redis backlog, or "
+                   "another server behind).");
   uvc_metrics_printf(b, "uvchat_cluster_holds_total %llu\n", (unsigned long long)c->holds);
-  uvc_metrics_head(b, "uvchat_cluster_waits_asked_total", "counter",
-                   "Times this server, behind, asked the others' senders to wait.");
-  uvc_metrics_printf(b, "uvchat_cluster_waits_asked_total %llu\n",
-                     (unsigned long long)c->waits_asked);
   uvc_metrics_head(b, "uvchat_cluster_publish_dropped_total", "counter",
                    "Messages not published: Redis had not answered 16 MiB of them.");
   uvc_metrics_printf(b, "uvchat_cluster_publish_dropped_total %llu\n",

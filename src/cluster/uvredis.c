@@ -2,6 +2,11 @@
 #include "uvchat/uvredis.h"
 
 #include <stdlib.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#else
+#include <sys/ioctl.h>
+#endif
 
 /* ------------------------------------------------------------------------------------------
  * hiredis on the loop
@@ -34,10 +39,34 @@ typedef struct redis_poll {
   unsigned char in_write; /* inside a deferred write */
 } redis_poll_t;
 
+/* Bytes waiting to be read on fd (0 when unknown). */
+static unsigned long readable_bytes(redisAsyncContext* ac) {
+#ifdef _WIN32
+  u_long n = 0;
+  if (ioctlsocket((SOCKET)ac->c.fd, FIONREAD, &n) != 0) return 0;
+  return n;
+#else
+  int n = 0;
+  if (ioctl(ac->c.fd, FIONREAD, &n) != 0 || n < 0) return 0;
+  return (unsigned long)n;
+#endif
+}
+
+/* hiredis reads at most 16 KiB per call: a subscriber that gets much (the cluster under load)
+ * would read its stream one small piece per loop iteration, and fall behind in Redis (which
+ * drops a subscriber past its client-output-buffer-limit). So a readable connection is read
+ * while it has bytes waiting, up to READ_ROUNDS calls (1 MiB) per event. */
+#define READ_ROUNDS 64
+
 static void redis_poll_cb(uv_poll_t* h, int status, int events) {
   redis_poll_t* p = h->data;
   int ev = status < 0 ? p->events : events;
-  if (p->ac != NULL && (ev & UV_READABLE)) redisAsyncHandleRead(p->ac);
+  if (p->ac != NULL && (ev & UV_READABLE)) {
+    int round = 0;
+    do
+      redisAsyncHandleRead(p->ac);
+    while (status >= 0 && p->ac != NULL && ++round < READ_ROUNDS && readable_bytes(p->ac) > 0);
+  }
   if (p->ac != NULL && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->ac);
 }
 

@@ -326,7 +326,6 @@ int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
     case UVC_WIRE_BEGIN:
     case UVC_WIRE_SYNC:
     case UVC_WIRE_BEAT:
-    case UVC_WIRE_WAIT:
       break;
     default:
       return -1;
