@@ -37,8 +37,12 @@
  *
  * Reconnecting: when the connection drops, hiredis calls every outstanding request back
  * with no reply (UVC_STORE_DB) and the store reconnects from its timer with a backoff.
- * While it is down requests fail at once. The scripts are loaded on every connection (a
- * Redis restarted empty has lost them) before any request is sent on it.
+ * While it is down requests fail at once. Every connection sends its setup first (AUTH,
+ * SELECT, INFO, the schema key, SCRIPT LOAD: a Redis restarted empty has lost the scripts)
+ * and checks each answer as the blocking open does; a request made while a connection comes
+ * up waits behind its setup, and fails with it if it is refused. A store opened while Redis
+ * did not answer has no script digests yet: its requests fail at once until a setup has
+ * answered them.
  */
 #include "uvchat/store_redis.h"
 #include "uvchat/cluster.h"
