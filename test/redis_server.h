@@ -20,12 +20,17 @@ typedef struct tr_redis {
  * redis-server (skip the test: the message says why on stderr). Fails the test (cmocka)
  * when one is there but does not come up. */
 int tr_redis_start(tr_redis_t* r);
+/* Picks a free 127.0.0.1 port and a directory for a server that is not running yet (start it
+ * there with tr_redis_restart): for what must cope with a Redis that comes later. Returns 0,
+ * or -1 when there is no redis-server (skip, as tr_redis_start). */
+int tr_redis_reserve(tr_redis_t* r);
 /* Stops it with SIGTERM and waits for it to exit (SIGKILL after the deadline). Safe when it
  * is not running. Removes its directory. */
 void tr_redis_stop(tr_redis_t* r);
 /* Kills it with SIGKILL and waits (a crash). Keeps the directory and the port. */
 void tr_redis_kill(tr_redis_t* r);
-/* Starts it again, empty, on the same port (after tr_redis_kill or tr_redis_halt). Fails
+/* Starts it again, empty, on the same port (after tr_redis_kill, tr_redis_halt or
+ * tr_redis_reserve). Fails
  * the test when it does not come up. */
 void tr_redis_restart(tr_redis_t* r);
 /* Stops it with SIGTERM and waits, keeping the directory and the port for a restart. */

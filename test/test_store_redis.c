@@ -1,8 +1,9 @@
 /* test_store_redis.c: the store against a real redis-server (test/redis_server.h, on a free
  * loopback port): every case of store_cases.h, then Redis's own: two stores (two servers)
- * sharing accounts and history, a newer schema refused, the URL form, a password, and Redis
- * going away (requests fail promptly, and work again once it is back). Skipped when there is
- * no redis-server. */
+ * sharing accounts and history, a newer schema refused, the URL form, a password, Redis
+ * going away (requests fail promptly, and work again once it is back), and Redis not there
+ * yet when the store opens (it opens, and works once Redis answers). Skipped when there is no
+ * redis-server. */
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -131,13 +132,40 @@ static void run_until(volatile int* flag, uint64_t ms) {
   }
 }
 
-/* Runs the loop until the store's connection is up (under a deadline). */
+static void on_keepalive(uv_timer_t* t) {
+  (void)t;
+}
+
+static void on_keepalive_closed(uv_handle_t* h) {
+  (void)h;
+}
+
+/* Runs the loop until the store's connection is up (under a deadline). A store that is down
+ * with nothing in flight does not keep the loop alive (a server stops at once): a timer of
+ * the test's own does meanwhile, as a server's listeners would. */
 static void run_until_connected(uvc_store_t* s, uint64_t ms) {
   uint64_t end = now_ms() + ms;
+  uv_timer_t alive;
+  assert_int_equal(uv_timer_init(&g_loop, &alive), 0);
+  assert_int_equal(uv_timer_start(&alive, on_keepalive, 20, 20), 0);
   while (!uvc_store_redis_connected(s)) {
     if (now_ms() > end) fail_msg("not connected in %llu ms", (unsigned long long)ms);
     uv_run(&g_loop, UV_RUN_ONCE);
   }
+  uv_close((uv_handle_t*)&alive, on_keepalive_closed);
+  uv_run(&g_loop, UV_RUN_NOWAIT);
+}
+
+/* Runs the loop for ms (the store's timers with it), kept alive as above. */
+static void run_for(uint64_t ms) {
+  uint64_t end = now_ms() + ms;
+  uv_timer_t alive;
+  assert_int_equal(uv_timer_init(&g_loop, &alive), 0);
+  assert_int_equal(uv_timer_start(&alive, on_keepalive, 20, 20), 0);
+  while (now_ms() < end)
+    uv_run(&g_loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t*)&alive, on_keepalive_closed);
+  uv_run(&g_loop, UV_RUN_NOWAIT);
 }
 
 /* ---- Redis's own cases ---- */
@@ -241,28 +269,6 @@ static void password_is_needed_and_used(void** state) {
     freeReplyObject(r);
     redisFree(c);
   }
-}
-
-static void unreachable_is_a_clear_error(void** state) {
-  uvc_store_t* s = NULL;
-  char err[512];
-  uv_tcp_t probe;
-  struct sockaddr_in addr;
-  struct sockaddr_storage got;
-  int len = sizeof got, port;
-  (void)state;
-  /* a port nothing listens on: bind one, note it, close it */
-  assert_int_equal(uv_tcp_init(&g_loop, &probe), 0);
-  uv_ip4_addr("127.0.0.1", 0, &addr);
-  assert_int_equal(uv_tcp_bind(&probe, (const struct sockaddr*)&addr, 0), 0);
-  assert_int_equal(uv_tcp_getsockname(&probe, (struct sockaddr*)&got, &len), 0);
-  port = ntohs(((struct sockaddr_in*)&got)->sin_port);
-  uv_close((uv_handle_t*)&probe, NULL);
-  assert_int_equal(uv_run(&g_loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(uvc_store_open_redis(&s, &g_loop, "127.0.0.1", port, NULL, 0, err, sizeof err),
-                   UVC_STORE_DB);
-  assert_null(s);
-  assert_non_null(strstr(err, "cannot connect"));
 }
 
 typedef struct flagged {
@@ -392,6 +398,87 @@ static void stalled_redis_times_out(void** state) {
   close_store(s);
 }
 
+/* Redis is not there when the store opens (a cluster server started before its Redis): the
+ * store opens at once anyway, its requests fail at once with UVC_STORE_DB (no callback), and
+ * once a Redis answers on that address the store connects by itself and works. */
+static void opened_while_redis_is_down_works_once_it_starts(void** state) {
+  tr_redis_t late;
+  uvc_store_t* s = NULL;
+  flagged_t f;
+  char err[512], hash[UVC_STORE_HASH_MAX + 1];
+  uint64_t t0;
+  (void)state;
+  if (tr_redis_reserve(&late) != 0) skip();
+  t0 = now_ms();
+  assert_int_equal(
+      uvc_store_open_redis(&s, &g_loop, "127.0.0.1", late.port, NULL, 0, err, sizeof err), 0);
+  assert_non_null(s);
+  assert_true(now_ms() - t0 < 1000);
+  assert_false(uvc_store_redis_connected(s));
+  run_for(300); /* a few reconnects, refused */
+  memset(&f, 0, sizeof f);
+  assert_int_equal(uvc_store_get(s, &g_loop, "nobody", on_flag_get, &f), UVC_STORE_DB);
+  assert_int_equal(uvc_store_create(s, &g_loop, "walt", "$h", on_flag_done, &f), UVC_STORE_DB);
+  assert_int_equal(f.r.calls, 0);
+  tr_redis_restart(&late); /* Redis comes up on that port */
+  run_until_connected(s, 10000);
+  assert_int_equal(do_create(s, "lena", "$argon2id$l"), 0);
+  assert_int_equal(do_get(s, "LENA", hash, sizeof hash), 0);
+  assert_string_equal(hash, "$argon2id$l");
+  put(s, "", "#dev", "lena", T0 + 1, "late but there", NULL);
+  assert_int_equal(fetch(s, UVC_HIST_LATEST, "", "#dev", 0, 0, 0, 10), 0);
+  assert_int_equal(g_h.n, 1);
+  assert_string_equal(g_h.lines[0], "lena:late but there");
+  close_store(s);
+  tr_redis_stop(&late);
+}
+
+/* Opened while Redis is down, by its name: the name is looked up off the loop, then the
+ * store connects once Redis is there. And closing a store that never reached Redis is
+ * immediate and frees everything. */
+static void a_named_host_is_looked_up_and_closing_while_down_is_quick(void** state) {
+  tr_redis_t late;
+  uvc_store_t* s = NULL;
+  char err[512], hash[UVC_STORE_HASH_MAX + 1];
+  uint64_t t0;
+  (void)state;
+  if (tr_redis_reserve(&late) != 0) skip();
+  assert_int_equal(
+      uvc_store_open_redis(&s, &g_loop, "localhost", late.port, NULL, 0, err, sizeof err), 0);
+  run_for(200);
+  t0 = now_ms();
+  close_store(s); /* the loop closes at once: nothing was waiting on Redis */
+  assert_true(now_ms() - t0 < 1000);
+  assert_int_equal(
+      uvc_store_open_redis(&s, &g_loop, "localhost", late.port, NULL, 0, err, sizeof err), 0);
+  tr_redis_restart(&late);
+  run_until_connected(s, 10000);
+  assert_int_equal(do_get(s, "nobody", hash, sizeof hash), UVC_STORE_NOT_FOUND);
+  close_store(s);
+  tr_redis_stop(&late);
+}
+
+/* A Redis that answers only after the start, and refuses the store (here: a password it
+ * does not have): the store stays unavailable and keeps trying (the log says why, as an
+ * error), rather than run on a connection it cannot use. */
+static void a_late_redis_that_refuses_keeps_it_unavailable(void** state) {
+  tr_redis_t late;
+  uvc_store_t* s = NULL;
+  flagged_t f;
+  char err[512];
+  (void)state;
+  if (tr_redis_reserve(&late) != 0) skip();
+  assert_int_equal(
+      uvc_store_open_redis(&s, &g_loop, "127.0.0.1", late.port, "wrong", 0, err, sizeof err), 0);
+  tr_redis_restart(&late); /* no password set: AUTH is refused */
+  run_for(1000);
+  assert_false(uvc_store_redis_connected(s));
+  memset(&f, 0, sizeof f);
+  assert_int_equal(uvc_store_get(s, &g_loop, "nobody", on_flag_get, &f), UVC_STORE_DB);
+  close_store(s);
+  tr_redis_stop(&late);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       STORE_CASES(setup, teardown),
@@ -400,7 +487,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(two_servers_share_accounts_and_history, setup, teardown),
       cmocka_unit_test_setup_teardown(url_form_and_database, setup, teardown),
       cmocka_unit_test_setup_teardown(password_is_needed_and_used, setup, teardown),
-      cmocka_unit_test_setup_teardown(unreachable_is_a_clear_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(opened_while_redis_is_down_works_once_it_starts, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(a_named_host_is_looked_up_and_closing_while_down_is_quick,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(a_late_redis_that_refuses_keeps_it_unavailable, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(redis_down_fails_promptly_then_recovers, setup, teardown),
       cmocka_unit_test_setup_teardown(watch_sees_a_counter_that_started_again, setup, teardown),
       cmocka_unit_test_setup_teardown(flushed_scripts_are_loaded_again, setup, teardown),

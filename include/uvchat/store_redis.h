@@ -10,8 +10,16 @@
  *   UVC_STORE_DB, new ones fail at once with UVC_STORE_DB while it is down, and the store
  *   reconnects with a backoff (UVC_REDIS_BACKOFF_MIN_MS doubling up to _MAX_MS). A request
  *   with no reply for UVC_REDIS_TIMEOUT_MS drops the connection (its requests fail), so that
- *   nothing hangs on a stalled server. While the connection is down (or coming up) or a
- *   request is in flight, the store keeps the loop alive; connected and idle, it does not.
+ *   nothing hangs on a stalled server. Every connection is set up on the loop before its
+ *   requests run: AUTH, SELECT, the version and schema checks, the scripts; a refusal there
+ *   (a wrong password, say) is logged as an error and the store stays down and keeps trying.
+ *   Only a request in flight keeps the loop alive: down, coming up, or connected and idle,
+ *   the store lets the loop end (a server stopping while Redis is away stops at once), and
+ *   its reconnecting runs while something else keeps the loop going.
+ * - Opened while Redis does not answer: the open succeeds (a warning is logged) and the store
+ *   is down until a connection is set up; until then every request fails at once with
+ *   UVC_STORE_DB and uvc_store_each_name() reports no names (the first watch that reaches
+ *   Redis reports them all).
  * - Close: requests in flight still complete; the store is freed once the connection's
  *   poll handle and the store's timers have been closed, so run the loop after
  *   uvc_store_close() (uv_run returns when that is done), then uv_loop_close() returns 0.
@@ -56,8 +64,11 @@
  * schema key (UVC_STORE_NEWER when a newer uvchat wrote it), loads the scripts, then
  * attaches the store's asynchronous connection to loop. Blocks (up to about
  * UVC_REDIS_CONNECT_MS per step): call it at startup, before the loop runs. Returns 0 and
- * *out, or a negative code (UVC_STORE_DB when Redis cannot be reached or refuses) with a
- * one-line reason in err. */
+ * *out, or a negative code with a one-line reason in err: UVC_STORE_INVALID for a bad
+ * address, UVC_STORE_DB when Redis answers and refuses (AUTH, SELECT, a version before 7.0),
+ * UVC_STORE_NEWER. A Redis that does not answer (no connection, no reply in time) is not an
+ * error: the store opens down, and comes up on the loop once Redis answers (a name is then
+ * looked up with uv_getaddrinfo, off the loop thread; an IPv4 address first). */
 int uvc_store_open_redis(uvc_store_t** out, uv_loop_t* loop, const char* host, int port,
                          const char* password, int db, char* err, size_t errlen);
 
@@ -66,7 +77,7 @@ int uvc_store_open_redis(uvc_store_t** out, uv_loop_t* loop, const char* host, i
 int uvc_store_open_redis_url(uvc_store_t** out, uv_loop_t* loop, const char* url, char* err,
                              size_t errlen);
 
-/* 1 when s is a Redis store whose connection is up now, else 0. */
+/* 1 when s is a Redis store whose connection is up and set up now, else 0. */
 int uvc_store_redis_connected(const uvc_store_t* s);
 
 #endif

@@ -93,27 +93,40 @@ void uvc_history_set_limits(uvc_history_t* h, const uvc_history_limits_t* limits
   if (h->limits.flush_ms == 0) h->limits.flush_ms = UVC_HISTORY_FLUSH_MS;
 }
 
-/* Hands the waiters whose events are committed to the store. */
+/* Hands w to the store. Returns 0 (its callback will run) or the store's refusal (it will
+ * not). */
+static int start_waiter(uvc_history_t* h, const waiter_t* w) {
+  if (w->kind == W_FETCH)
+    return uvc_store_hist_fetch(h->store, h->loop, &w->q, w->fetch_cb, w->data);
+  if (w->kind == W_TARGETS)
+    return uvc_store_hist_targets(h->store, h->loop, w->q.owner, w->rooms, w->n_rooms, w->from_ms,
+                                  w->to_ms, w->limit, w->targets_cb, w->data);
+  return uvc_store_hist_delete_owner(h->store, h->loop, w->q.owner, w->cb, w->data);
+}
+
+static void free_waiter(waiter_t* w) {
+  free(w->strs);
+  free(w->rooms);
+  free(w);
+}
+
+/* Hands the waiters whose events are committed to the store; one the store refuses at once
+ * (Redis down, say) is told through its callback. */
 static void run_waiters(uvc_history_t* h) {
   while (h->waiters != NULL && h->waiters->need <= h->done) {
     waiter_t* w = h->waiters;
     int rc;
     h->waiters = w->next;
     if (h->waiters == NULL) h->waiters_tail = &h->waiters;
-    if (w->kind == W_FETCH) {
-      rc = uvc_store_hist_fetch(h->store, h->loop, &w->q, w->fetch_cb, w->data);
-      if (rc != 0) w->fetch_cb(w->data, rc, NULL, 0);
-    } else if (w->kind == W_TARGETS) {
-      rc = uvc_store_hist_targets(h->store, h->loop, w->q.owner, w->rooms, w->n_rooms, w->from_ms,
-                                  w->to_ms, w->limit, w->targets_cb, w->data);
-      if (rc != 0) w->targets_cb(w->data, rc, NULL, 0);
-    } else {
-      rc = uvc_store_hist_delete_owner(h->store, h->loop, w->q.owner, w->cb, w->data);
-      if (rc != 0 && w->cb != NULL) w->cb(w->data, rc);
+    if ((rc = start_waiter(h, w)) != 0) {
+      if (w->kind == W_FETCH)
+        w->fetch_cb(w->data, rc, NULL, 0);
+      else if (w->kind == W_TARGETS)
+        w->targets_cb(w->data, rc, NULL, 0);
+      else if (w->cb != NULL)
+        w->cb(w->data, rc);
     }
-    free(w->strs);
-    free(w->rooms);
-    free(w);
+    free_waiter(w);
   }
 }
 
@@ -218,9 +231,16 @@ static char* pack(const char* const* s, size_t n, const char** out) {
   return block;
 }
 
-/* Queues w behind the events added so far, or runs it now when they are all committed. */
+/* Queues w behind the events added so far, or runs it now when they are all committed and
+ * nothing waits before it. Run now, a refusal of the store's is returned (no callback), as
+ * the store's own functions do: a caller never sees its callback run inside the call. */
 static int enqueue(uvc_history_t* h, waiter_t* w) {
   w->need = h->added;
+  if (w->need <= h->done && h->waiters == NULL) {
+    int rc = start_waiter(h, w);
+    free_waiter(w);
+    return rc;
+  }
   *h->waiters_tail = w;
   h->waiters_tail = &w->next;
   if (w->need <= h->done) {

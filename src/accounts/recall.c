@@ -294,7 +294,9 @@ static int on_start(void* ud, uvc_session_t* s, const uvc_history_query_t* hq, c
   }
   if (rc != 0) {
     free(q);
-    return rc == UVC_STORE_NOMEM ? UVC_ENOMEM : UVC_EHISTORY_UNAVAILABLE;
+    /* the store refused at once (Redis down, say): as when it fails later (on_fetched) */
+    if (rc == UVC_STORE_NOMEM) return UVC_ENOMEM;
+    return rc == UVC_STORE_CLOSING ? UVC_EHISTORY_UNAVAILABLE : UVC_EAUTH_ERROR;
   }
   uvc_list_insert_tail(&r->reqs, &q->link);
   return 0;

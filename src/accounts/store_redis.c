@@ -37,8 +37,12 @@
  *
  * Reconnecting: when the connection drops, hiredis calls every outstanding request back
  * with no reply (UVC_STORE_DB) and the store reconnects from its timer with a backoff.
- * While it is down requests fail at once. The scripts are loaded on every connection (a
- * Redis restarted empty has lost them) before any request is sent on it.
+ * While it is down requests fail at once. Every connection sends its setup first (AUTH,
+ * SELECT, INFO, the schema key, SCRIPT LOAD: a Redis restarted empty has lost the scripts)
+ * and checks each answer as the blocking open does; a request made while a connection comes
+ * up waits behind its setup, and fails with it if it is refused. A store opened while Redis
+ * did not answer has no script digests yet: its requests fail at once until a setup has
+ * answered them.
  */
 #include "uvchat/store_redis.h"
 #include "uvchat/cluster.h"
@@ -388,16 +392,24 @@ typedef struct redis_store {
   uv_loop_t* loop;
   redisAsyncContext* ac; /* NULL: down (a reconnect is due at retry_at) */
   int connected;         /* ac has connected */
+  int ready;             /* ac has connected and its setup (setup_left) has been answered */
+  int setup_left;        /* setup commands on ac not answered yet */
   uv_timer_t tick;       /* reconnects, connect and reply deadlines; closed by teardown */
   uv_timer_t fin;        /* closed last, from tick's close callback: then the store is freed */
+  uv_getaddrinfo_t gai;  /* the host's name looked up (resolving), off the loop thread */
   unsigned pending;      /* requests whose callback has not run */
   uint8_t closing, dispatching, watching, torn_down, tick_ref;
+  uint8_t have_sha; /* sha[] holds the scripts' digests (some connection loaded them) */
+  uint8_t have_ip;  /* ip holds an address (else the host's name is looked up first) */
+  uint8_t resolving, refusing;
   char watch_token[64]; /* what the last watch saw (kWatch); "": none */
   uint64_t backoff_ms, retry_at, connect_deadline, last_progress;
   char sha[N_SCRIPTS][41];
   char ip[INET6_ADDRSTRLEN];
+  char host[256]; /* as given */
   int port, db;
   char* password;
+  char said[256];  /* the last refusal or lookup failure logged: not logged again */
   char label[300]; /* redis://host:port/db */
 } redis_store_t;
 
@@ -453,14 +465,33 @@ static void lower(char* out, const char* s, size_t n) {
 
 /* ---- The connection ------------------------------------------------------------------- */
 
-/* The tick timer keeps the loop alive while there is work: a request in flight, or a
- * connection down or coming up. Connected and idle, the store lets the loop end. */
+static int reply_int(const redisReply* r, long long* out);
+
+/* The tick timer keeps the loop alive while a request is in flight (its callback is due).
+ * Down, or coming up, with nothing in flight, the store lets the loop end: a server that
+ * stops while Redis is away stops at once. (While the server runs, its other handles keep
+ * the loop, and so the store's reconnecting, going.) */
 static void update_ref(redis_store_t* s) {
-  int want = !s->torn_down && (s->pending > 0 || s->ac == NULL || !s->connected);
+  int want = !s->torn_down && s->pending > 0;
   if (s->torn_down) return;
   if (want && !s->tick_ref) uv_ref((uv_handle_t*)&s->tick);
   if (!want && s->tick_ref) uv_unref((uv_handle_t*)&s->tick);
   s->tick_ref = (uint8_t)want;
+}
+
+/* Logs why the store cannot come up, once until the reason changes or the store is up: it
+ * tries again every few seconds, and the log says it once. error: a refusal (a
+ * misconfiguration the operator must fix), else a warning. */
+static void say(redis_store_t* s, int error, const char* why) {
+  if (strcmp(s->said, why) == 0) {
+    UVC_DEBUG("store: %s: %s; retrying", s->label, why);
+    return;
+  }
+  snprintf(s->said, sizeof s->said, "%s", why);
+  if (error)
+    UVC_ERROR("store: %s: %s; retrying", s->label, why);
+  else
+    UVC_WARN("store: %s: %s; retrying", s->label, why);
 }
 
 /* The next connect is due after the backoff, which doubles (up to its bound). */
@@ -474,10 +505,11 @@ static void retry_later(redis_store_t* s) {
 /* ac is gone (or going): the store is down until the next connect. Logged when a
  * connection that was up goes, not for every attempt that fails. */
 static void lost(redis_store_t* s, const redisAsyncContext* ac) {
-  int was_up = s->connected;
+  int was_up = s->ready;
   if (s->ac != ac || ac == NULL) return;
   s->ac = NULL;
   s->connected = 0;
+  s->ready = 0;
   if (was_up && !s->closing)
     UVC_WARN("store: lost the Redis connection to %s (%s); reconnecting", s->label,
              ac->errstr != NULL && ac->errstr[0] != '\0' ? ac->errstr : "closed");
@@ -492,8 +524,7 @@ static void on_connect(const redisAsyncContext* ac, int status) {
   }
   if (s->ac != ac) return;
   s->connected = 1;
-  s->backoff_ms = UVC_REDIS_BACKOFF_MIN_MS;
-  UVC_INFO("store: connected to %s", s->label);
+  s->connect_deadline = uv_now(s->loop) + UVC_REDIS_TIMEOUT_MS; /* for the setup's replies */
   update_ref(s);
 }
 
@@ -502,24 +533,130 @@ static void on_disconnect(const redisAsyncContext* ac, int status) {
   lost(ac->data, ac);
 }
 
-/* The reply to a command of the connection's own (AUTH, SELECT, SCRIPT LOAD): a refusal
- * drops the connection, so that the requests behind it fail rather than run wrongly. */
-static void on_setup(redisAsyncContext* ac, void* reply, void* priv) {
-  redisReply* r = reply;
-  redis_store_t* s = priv;
-  if (r != NULL && r->type == REDIS_REPLY_ERROR && s->ac == ac) {
-    UVC_WARN("store: %s refused the connection's setup: %s", s->label, r->str);
-    redisAsyncDisconnect(ac);
-  }
+/* The connection's own commands, sent before any request on it (pipelined): a refusal of
+ * any drops the connection, so that the requests behind it fail rather than run wrongly. */
+enum { ST_AUTH, ST_SELECT, ST_INFO, ST_SETNX, ST_GET, ST_SCRIPT /* + the script's index */ };
+
+static const char* const kStepName[] = {"AUTH",       "SELECT",     "INFO",
+                                        "SET schema", "GET schema", "SCRIPT LOAD"};
+
+/* The server answered, but not as the store needs (a wrong password, a database it does not
+ * have, too old, a newer schema): logged as an error, and the connection dropped; the store
+ * tries again after the backoff, as when Redis is down. */
+static void refuse(redis_store_t* s, redisAsyncContext* ac, const char* why) {
+  s->refusing = 1;
+  say(s, 1, why);
+  redisAsyncDisconnect(ac);
 }
 
-/* Starts a connection (from the timer, or at open). On failure the store stays down and
- * tries again after the backoff. */
+static void on_setup(redisAsyncContext* ac, void* reply, void* priv) {
+  redisReply* r = reply;
+  redis_store_t* s = ac->data;
+  int step = (int)(intptr_t)priv;
+  char why[200];
+  long long v = 0;
+  if (r == NULL || s == NULL || s->ac != ac || s->refusing) return; /* lost() sees to it */
+  why[0] = '\0';
+  if (r->type == REDIS_REPLY_ERROR) {
+    snprintf(why, sizeof why, "%s: %s", kStepName[step < ST_SCRIPT ? step : ST_SCRIPT], r->str);
+  } else if (step == ST_INFO && r->type == REDIS_REPLY_STRING) {
+    const char* p = strstr(r->str, "redis_version:");
+    if (p != NULL && atoi(p + 14) < 7)
+      snprintf(why, sizeof why, "Redis %.*s is too old: uvchat needs 7.0 or later",
+               (int)strcspn(p + 14, "\r\n"), p + 14);
+  } else if (step == ST_GET) {
+    if (reply_int(r, &v) != 0) v = -1;
+    if (v > UVC_REDIS_SCHEMA)
+      snprintf(why, sizeof why,
+               "schema version %lld is newer than this uvchat knows (%d): use a newer uvchat", v,
+               UVC_REDIS_SCHEMA);
+    else if (v < 1)
+      snprintf(why, sizeof why, "%sschema is not a schema version", UVC_REDIS_PREFIX);
+  } else if (step >= ST_SCRIPT) {
+    if (r->type != REDIS_REPLY_STRING || r->len != 40)
+      snprintf(why, sizeof why, "SCRIPT LOAD: an unexpected reply");
+    else
+      memcpy(s->sha[step - ST_SCRIPT], r->str, 41);
+  }
+  if (why[0] != '\0') {
+    refuse(s, ac, why);
+    return;
+  }
+  if (--s->setup_left > 0) return;
+  s->ready = 1;
+  s->have_sha = 1;
+  s->backoff_ms = UVC_REDIS_BACKOFF_MIN_MS;
+  s->said[0] = '\0';
+  UVC_INFO("store: connected to %s", s->label);
+  update_ref(s);
+}
+
+static void setup_cmd(redis_store_t* s, int step, int argc, const char** argv) {
+  if (redisAsyncCommandArgv(s->ac, on_setup, (void*)(intptr_t)step, argc, argv, NULL) == REDIS_OK)
+    s->setup_left++;
+}
+
+static void connect_async(redis_store_t* s);
+static void teardown(redis_store_t* s);
+
+/* The host's address is looked up (on the thread pool: the loop does not wait on a name
+ * server); then the connect goes to it. */
+static void on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res) {
+  redis_store_t* s = req->data;
+  char why[200];
+  s->resolving = 0;
+  if (status == 0) { /* an IPv4 address first, as hiredis's own connect does */
+    const struct addrinfo *ai, *v4 = NULL, *v6 = NULL;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+      if (ai->ai_family == AF_INET && v4 == NULL) v4 = ai;
+      if (ai->ai_family == AF_INET6 && v6 == NULL) v6 = ai;
+    }
+    if (v4 != NULL)
+      s->have_ip = inet_ntop(AF_INET, &((const struct sockaddr_in*)v4->ai_addr)->sin_addr, s->ip,
+                             sizeof s->ip) != NULL;
+    else if (v6 != NULL)
+      s->have_ip = inet_ntop(AF_INET6, &((const struct sockaddr_in6*)v6->ai_addr)->sin6_addr, s->ip,
+                             sizeof s->ip) != NULL;
+  }
+  uv_freeaddrinfo(res);
+  if (s->closing) {
+    if (s->pending == 0 && !s->dispatching) teardown(s);
+    return;
+  }
+  if (s->have_ip) {
+    connect_async(s);
+    return;
+  }
+  snprintf(why, sizeof why, "cannot look up %.100s: %s", s->host,
+           status != 0 ? uv_strerror(status) : "no address");
+  say(s, 0, why);
+  retry_later(s);
+}
+
+static void resolve(redis_store_t* s) {
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  s->gai.data = s;
+  if (uv_getaddrinfo(s->loop, &s->gai, on_resolved, s->host, NULL, &hints) != 0) {
+    retry_later(s);
+    return;
+  }
+  s->resolving = 1;
+}
+
+/* Starts a connection (from the timer, or at open), and sends its setup: AUTH, SELECT, the
+ * checks, the scripts. On failure the store stays down and tries again after the backoff. */
 static void connect_async(redis_store_t* s) {
-  redisAsyncContext* ac = redisAsyncConnect(s->ip, s->port);
+  redisAsyncContext* ac;
   char dbs[16];
   int i;
-  if (ac == NULL) {
+  if (!s->have_ip) {
+    resolve(s);
+    return;
+  }
+  if ((ac = redisAsyncConnect(s->ip, s->port)) == NULL) {
     retry_later(s);
     return;
   }
@@ -536,23 +673,34 @@ static void connect_async(redis_store_t* s) {
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
   s->ac = ac;
   s->connected = 0;
+  s->ready = 0;
+  s->refusing = 0;
+  s->setup_left = 0;
   s->connect_deadline = uv_now(s->loop) + UVC_REDIS_CONNECT_MS;
   if (s->password != NULL) {
     const char* argv[2] = {"AUTH", s->password};
-    redisAsyncCommandArgv(ac, on_setup, s, 2, argv, NULL);
+    setup_cmd(s, ST_AUTH, 2, argv);
   }
   if (s->db != 0) {
     const char* argv[2] = {"SELECT", dbs};
     snprintf(dbs, sizeof dbs, "%d", s->db);
-    redisAsyncCommandArgv(ac, on_setup, s, 2, argv, NULL);
+    setup_cmd(s, ST_SELECT, 2, argv);
+  }
+  {
+    const char* argv[2] = {"INFO", "server"};
+    setup_cmd(s, ST_INFO, 2, argv);
   }
   { /* a server restarted empty gets its schema key back */
     const char* argv[4] = {"SET", UVC_REDIS_PREFIX "schema", UVC_REDIS_SCHEMA_STR, "NX"};
-    redisAsyncCommandArgv(ac, on_setup, s, 4, argv, NULL);
+    setup_cmd(s, ST_SETNX, 4, argv);
+  }
+  {
+    const char* argv[2] = {"GET", UVC_REDIS_PREFIX "schema"};
+    setup_cmd(s, ST_GET, 2, argv);
   }
   for (i = 0; i < N_SCRIPTS; i++) {
     const char* argv[3] = {"SCRIPT", "LOAD", kScripts[i]};
-    redisAsyncCommandArgv(ac, on_setup, s, 3, argv, NULL);
+    setup_cmd(s, ST_SCRIPT + i, 3, argv);
   }
   update_ref(s);
 }
@@ -561,8 +709,11 @@ static void connect_async(redis_store_t* s) {
 static void drop(redis_store_t* s, const char* why) {
   redisAsyncContext* ac = s->ac;
   if (ac == NULL) return;
-  UVC_WARN("store: dropping the Redis connection to %s: %s; reconnecting", s->label, why);
-  s->connected = 0; /* logged here, not again by lost() */
+  if (s->ready)
+    UVC_WARN("store: dropping the Redis connection to %s: %s; reconnecting", s->label, why);
+  else
+    say(s, 0, why);
+  s->ready = 0; /* logged here, not again by lost() */
   lost(s, ac);
   redisAsyncFree(ac);
 }
@@ -570,10 +721,10 @@ static void drop(redis_store_t* s, const char* why) {
 static void on_tick(uv_timer_t* t) {
   redis_store_t* s = t->data;
   uint64_t now = uv_now(s->loop);
-  if (s->ac == NULL && !s->closing && now >= s->retry_at) {
+  if (s->ac == NULL && !s->closing && !s->resolving && now >= s->retry_at) {
     connect_async(s);
-  } else if (s->ac != NULL && !s->connected && now >= s->connect_deadline) {
-    drop(s, "connecting timed out");
+  } else if (s->ac != NULL && !s->ready && now >= s->connect_deadline) {
+    drop(s, s->connected ? "no answer to the connection's setup in time" : "connecting timed out");
   } else if (s->ac != NULL && s->pending > 0 && now - s->last_progress >= UVC_REDIS_TIMEOUT_MS) {
     drop(s, "no reply in time");
   }
@@ -593,12 +744,14 @@ static void on_tick_closed(uv_handle_t* h) {
 }
 
 /* Nothing is in flight and the store is closing: frees the connection (its poll handle is
- * closed at once, by the adapter), then the timers, then the store. */
+ * closed at once, by the adapter), then the timers, then the store. A name lookup in flight
+ * is waited for (on_resolved calls again). */
 static void teardown(redis_store_t* s) {
   redisAsyncContext* ac = s->ac;
-  if (s->torn_down) return;
+  if (s->torn_down || s->resolving) return;
   s->ac = NULL;
   s->connected = 0;
+  s->ready = 0;
   if (ac != NULL) redisAsyncFree(ac); /* deferred by hiredis when inside its callback */
   uv_timer_stop(&s->tick);
   s->torn_down = 1;
@@ -818,7 +971,9 @@ static int send_req(redis_store_t* s, rreq_t* proto, int argc, const char** argv
                     const size_t* lens) {
   rreq_t* q;
   if (s->closing) return UVC_STORE_CLOSING;
-  if (s->ac == NULL) return UVC_STORE_DB;
+  /* down, or no connection has loaded the scripts yet (Redis has not answered since the
+   * start): unavailable. Else a request on a connection coming up waits behind its setup. */
+  if (s->ac == NULL || !s->have_sha) return UVC_STORE_DB;
   if ((q = malloc(sizeof(*q))) == NULL) return UVC_STORE_NOMEM;
   *q = *proto;
   q->s = s;
@@ -1220,17 +1375,20 @@ static redisReply* sync_cmd(redisContext* c, int argc, const char** argv, const 
 }
 
 /* A blocking connection to the store's server, authenticated and on its database; NULL
- * with the reason in err. */
-static redisContext* connect_sync(const redis_store_t* s, const char* host, char* err,
-                                  size_t errlen) {
+ * with the reason in err, and *unreachable set when the server did not answer (no
+ * connection, or no reply in time) rather than refused. */
+static redisContext* connect_sync(const redis_store_t* s, const char* host, int* unreachable,
+                                  char* err, size_t errlen) {
   struct timeval tv;
   redisContext* c;
   redisReply* r;
   char dbs[16];
   tv.tv_sec = UVC_REDIS_CONNECT_MS / 1000;
   tv.tv_usec = (UVC_REDIS_CONNECT_MS % 1000) * 1000;
+  *unreachable = 0;
   c = redisConnectWithTimeout(host, s->port, tv);
   if (c == NULL || c->err != 0) {
+    *unreachable = c != NULL;
     uvc_errf(err, errlen, "%s: cannot connect: %s", s->label, c != NULL ? c->errstr : "no memory");
     if (c != NULL) redisFree(c);
     return NULL;
@@ -1239,6 +1397,7 @@ static redisContext* connect_sync(const redis_store_t* s, const char* host, char
   if (s->password != NULL) {
     const char* argv[2] = {"AUTH", s->password};
     if ((r = sync_cmd(c, 2, argv, "AUTH", s->label, err, errlen)) == NULL) {
+      *unreachable = c->err != 0;
       redisFree(c);
       return NULL;
     }
@@ -1248,6 +1407,7 @@ static redisContext* connect_sync(const redis_store_t* s, const char* host, char
     const char* argv[2] = {"SELECT", dbs};
     snprintf(dbs, sizeof dbs, "%d", s->db);
     if ((r = sync_cmd(c, 2, argv, "SELECT", s->label, err, errlen)) == NULL) {
+      *unreachable = c->err != 0;
       redisFree(c);
       return NULL;
     }
@@ -1312,16 +1472,30 @@ static int check_server(redis_store_t* s, redisContext* c, char* err, size_t err
         inet_ntop(AF_INET, &((struct sockaddr_in*)&ss)->sin_addr, s->ip, sizeof s->ip);
       else if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6*)&ss)->sin6_addr, s->ip, sizeof s->ip);
+      s->have_ip = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
     }
   }
+  s->have_sha = 1;
   return 0;
+}
+
+/* What opening checks, on a blocking connection. Returns 0, or a negative code with the
+ * reason in err and *unreachable set when Redis did not answer (rather than refused). */
+static int probe(redis_store_t* s, const char* host, int* unreachable, char* err, size_t errlen) {
+  redisContext* c = connect_sync(s, host, unreachable, err, errlen);
+  int rc;
+  if (c == NULL) return UVC_STORE_DB;
+  rc = check_server(s, c, err, errlen);
+  if (rc != 0 && c->err != 0) *unreachable = 1; /* the connection broke, or timed out */
+  redisFree(c);
+  return rc;
 }
 
 int uvc_store_open_redis(uvc_store_t** out, uv_loop_t* loop, const char* host, int port,
                          const char* password, int db, char* err, size_t errlen) {
   redis_store_t* s;
-  redisContext* c;
-  int rc;
+  struct in6_addr a6;
+  int rc, unreachable = 0;
   *out = NULL;
   uvc_errf(err, errlen, "%s", "");
   if (loop == NULL || host == NULL || host[0] == '\0' || strlen(host) > 255 || port <= 0 ||
@@ -1341,18 +1515,22 @@ int uvc_store_open_redis(uvc_store_t** out, uv_loop_t* loop, const char* host, i
   s->db = db;
   s->backoff_ms = UVC_REDIS_BACKOFF_MIN_MS;
   snprintf(s->label, sizeof s->label, "redis://%s:%d/%d", host, port, db);
+  snprintf(s->host, sizeof s->host, "%s", host);
   snprintf(s->ip, sizeof s->ip, "%s", host);
-  if ((c = connect_sync(s, host, err, errlen)) == NULL) {
-    free(s->password);
-    free(s);
-    return UVC_STORE_DB;
-  }
-  rc = check_server(s, c, err, errlen);
-  redisFree(c);
-  if (rc != 0) {
+  s->have_ip = inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+  rc = probe(s, host, &unreachable, err, errlen);
+  if (rc != 0 && !unreachable) { /* Redis answered, and refused: a misconfiguration */
     free(s->password);
     free(s);
     return rc;
+  }
+  if (rc != 0) { /* not there yet: the store comes up when it answers */
+    UVC_WARN(
+        "store: %s; starting without it: what needs the accounts and history is "
+        "unavailable until Redis answers",
+        err);
+    snprintf(s->said, sizeof s->said, "%s", "cannot connect");
+    uvc_errf(err, errlen, "%s", "");
   }
   uv_timer_init(loop, &s->tick); /* cannot fail (libuv) */
   uv_timer_init(loop, &s->fin);
@@ -1379,17 +1557,19 @@ int uvc_store_open_redis_url(uvc_store_t** out, uv_loop_t* loop, const char* url
 }
 
 int uvc_store_redis_connected(const uvc_store_t* s) {
-  return s != NULL && ((const uvc_store_head_t*)(const void*)s)->ops == &redis_ops &&
-         crs(s)->connected;
+  return s != NULL && ((const uvc_store_head_t*)(const void*)s)->ops == &redis_ops && crs(s)->ready;
 }
 
 static int redis_each_name(uvc_store_t* store, uvc_store_name_fn fn, void* ud, char* err,
                            size_t errlen) {
   redis_store_t* s = rs(store);
-  redisContext* c = connect_sync(s, s->ip, err, errlen);
+  redisContext* c;
   char cursor[32] = "0";
-  int stop = 0;
-  if (c == NULL) return UVC_STORE_DB;
+  int stop = 0, unreachable;
+  /* Redis has not answered since the store opened: no names yet (the first watch that
+   * reaches it reports them all) */
+  if (!s->have_sha) return 0;
+  if ((c = connect_sync(s, s->ip, &unreachable, err, errlen)) == NULL) return UVC_STORE_DB;
   do {
     const char* argv[5] = {"SSCAN", UVC_REDIS_PREFIX "names", cursor, "COUNT", "1000"};
     redisReply* r = sync_cmd(c, 5, argv, "SSCAN names", s->label, err, errlen);
@@ -1422,6 +1602,7 @@ static void redis_close(uvc_store_t* store) {
   redis_store_t* s = rs(store);
   if (s->closing) return;
   s->closing = 1;
+  if (s->resolving) uv_cancel((uv_req_t*)&s->gai); /* on_resolved tears down */
   if (s->pending == 0 && !s->dispatching) teardown(s);
 }
 

@@ -180,7 +180,8 @@ void irc_cmd_chathistory(uvc_core_t* core, uvc_session_t* s, irc_state_t* st,
     memcpy(q.label, st->capture->label, strlen(st->capture->label) + 1);
   err = uvc_core_history(core, s, &q);
   if (err == 0 && st->capture != NULL) st->capture->later = 1;
-  if (err == UVC_EHISTORY_UNAVAILABLE || err == UVC_EHISTORY_OFF || err == UVC_ENOMEM) {
+  if (err == UVC_EHISTORY_UNAVAILABLE || err == UVC_EHISTORY_OFF || err == UVC_ENOMEM ||
+      err == UVC_EAUTH_ERROR) { /* the last: the store failed (Redis down, say) */
     irc_sendf(core, s, ":%s FAIL CHATHISTORY MESSAGE_ERROR %s %s :%s", uvc_core_server_name(core),
               sub, q.how == UVC_HQ_TARGETS ? "*" : q.target, uvc_strerror(err));
   } else if (err != 0) { /* not a member, banned, not logged in: the same words for all */
