@@ -20,7 +20,8 @@
 # mesh10, lat100 (a steady 2,000 messages/s: latency without queueing), mesh10r (mesh10 at
 # 1,000 messages/s per sender), fanout1000.
 # Everything goes to DIR (default bench/results/cluster): results.md and raw.txt.
-# UVCHAT=path and BENCH=path in the environment measure another build.
+# UVCHAT=path and BENCH=path in the environment measure another build; UVCHAT_FLAGS adds flags
+# to every uvchat server (UVCHAT_FLAGS="--history-size 0": without the history store).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --modes) MODES="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -102,7 +103,7 @@ try_start_uvchat() { # name [extra flags]
   local out="$WORK/$name.out" data
   data=$(mktemp -d "$WORK/data.XXXXXX")
   "$UVCHAT" --host 127.0.0.1 --port 0 --irc-port off --web-port off --data-dir "$data" \
-    --config /dev/null --quiet --flood-rate 0 --max-per-addr 0 --max-clients 0 "$@" \
+    --config /dev/null --quiet --flood-rate 0 --max-per-addr 0 --max-clients 0 ${UVCHAT_FLAGS:-} "$@" \
     >"$out" 2>"$WORK/$name.err" &
   UV_PID=$!
   PIDS+=("$UV_PID")
