@@ -119,7 +119,7 @@ struct uvc_cluster {
   uint64_t lease_ms;
   redisAsyncContext* cmd;
   redisAsyncContext* sub;
-  uint8_t cmd_up, sub_up; /* connected, AUTH and SELECT sent */
+  uint8_t cmd_up, sub_up; /* connected, and AUTH and SELECT answered */
   uint8_t state;          /* state_t */
   uint8_t told_down;      /* local users were told the cluster is unreachable */
   uint8_t stopping;
@@ -158,6 +158,7 @@ struct uvc_cluster {
   size_t subs_most;         /* the largest of their output buffers at the last look */
   uint64_t pulse_published; /* published at the last look */
   uint64_t holds, publish_dropped;
+  char said[160]; /* the last reason logged for being cut off (each is logged once in a row) */
   /* Batching: a server's consecutive messages to one channel within a loop iteration go out
    * as one PUBLISH (uvc_wire_batch_add), sent at the end of the iteration (check), or from
    * the next one's idle phase for those made after the checks ran (so that the loop does not
@@ -1270,8 +1271,32 @@ static void on_auth(redisAsyncContext* ac, void* r, void* priv) {
   uvc_cluster_t* c = ac->data;
   (void)priv;
   if (c != NULL && reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-    UVC_ERROR("cluster: Redis refused us: %s", reply->str);
+    char why[sizeof(c->said)];
+    snprintf(why, sizeof(why), "refused: %s", reply->str);
+    if (strcmp(why, c->said) != 0) {
+      UVC_ERROR("cluster: Redis refused us: %s; retrying", reply->str);
+      memcpy(c->said, why, sizeof(why));
+    }
     redisAsyncDisconnect(ac);
+  }
+}
+
+/* The answer to the PING that follows AUTH and SELECT: the connection is usable (not before:
+ * a refused password would make a server that comes and goes). */
+static void on_ready(redisAsyncContext* ac, void* r, void* priv) {
+  redisReply* reply = r;
+  uvc_cluster_t* c = ac->data;
+  (void)priv;
+  if (c == NULL || reply == NULL || reply->type == REDIS_REPLY_ERROR || c->stopping) return;
+  if (ac == c->cmd) {
+    c->cmd_up = 1;
+    keep_alive(c);
+  } else if (ac == c->sub) {
+    c->sub_up = 1;
+  }
+  if (c->cmd_up && c->sub_up && c->state != UP) {
+    c->said[0] = '\0';
+    became_up(c);
   }
 }
 
@@ -1288,14 +1313,9 @@ static void on_connected(const redisAsyncContext* cac, int status) {
   }
   if (c->url.password[0] != '\0') redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", c->url.password);
   if (c->url.db != 0) redisAsyncCommand(ac, on_auth, NULL, "SELECT %d", c->url.db);
-  if (ac == c->cmd) {
-    c->cmd_up = 1;
-    keep_alive(c);
-  } else { /* named, for the others' flow control (CLIENT LIST) */
+  if (ac == c->sub) /* named, for the others' flow control (CLIENT LIST) */
     redisAsyncCommand(ac, on_ignored, NULL, "CLIENT SETNAME %ssub:%s", c->prefix, c->id);
-    c->sub_up = 1;
-  }
-  if (c->cmd_up && c->sub_up && !c->stopping) became_up(c);
+  redisAsyncCommand(ac, on_ready, NULL, "PING");
 }
 
 static void close_timers(uvc_cluster_t* c);
@@ -1335,9 +1355,17 @@ static void go_down(uvc_cluster_t* c, const char* why) {
   c->ping_sent = 0;
   c->cmd_up = c->sub_up = 0;
   if (c->state != DOWN) {
+    char said[sizeof(c->said)];
     c->state = DOWN;
     c->down_since = uv_now(c->loop);
-    if (!c->stopping) UVC_WARN("cluster: Redis unreachable (%s)", why != NULL ? why : "?");
+    snprintf(said, sizeof(said), "%s", why != NULL ? why : "?");
+    if (c->stopping) {
+    } else if (!was_up && (strncmp(c->said, "refused: ", 9) == 0 || strcmp(said, c->said) == 0)) {
+      UVC_DEBUG("cluster: Redis still unreachable (%s)", said); /* said once already */
+    } else {
+      UVC_WARN("cluster: Redis unreachable (%s)", said);
+      memcpy(c->said, said, sizeof(said));
+    }
   }
   if (was_up && !c->stopping && !c->told_down) {
     tell_all(c,
