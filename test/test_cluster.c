@@ -592,6 +592,81 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   th_close(b);
 }
 
+/* Who may join a room travels in the snapshot too: a server that starts after a room got a
+ * ban, a key, a member limit, invite-only with an invite exception, turns away whom server
+ * one would (the live changes happened before it was there). */
+static void a_late_server_learns_bans_keys_limits_and_invite_exceptions(void** state) {
+  th_client_t *a, *d, *t, *k, *x, *f, *late;
+  const char* args[] = {"--cluster", url, "--cluster-name", "three", "--cluster-lease",
+                        lease,       NULL};
+  (void)state;
+  NEED_REDIS();
+  /* On one: amy opens #vault (its operator) with a ban, a key and room for two. */
+  a = text_user(&one, "amy", NULL);
+  th_sendf(a, "/join #vault\n");
+  assert_non_null(skip_containing(a, "in #vault. /who lists them."));
+  th_sendf(a, "/ban troll\n/key s3cret\n/limit 2\n/ban\n");
+  assert_non_null(skip_containing(a, "troll!*@* (set by amy)"));
+  /* ... and dave, over IRC, makes #club invite-only but for friend. */
+  d = th_irc_connect(one.irc_port, "dave");
+  th_irc_join(d, "dave", "#club");
+  th_sendf(d, "MODE #club +i\r\nMODE #club +I friend!*@*\r\n");
+  assert_non_null(skip_containing(d, "MODE #club +I friend!*@*"));
+
+  /* A server that starts now: everyone is loaded (the rooms' rules come before that line). */
+  th_server_start(&extra[0], args);
+  assert_true(th_server_wait_log(&extra[0], "cluster: connected to Redis", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[0], "cluster: server one: 2 users", th_ms(TH_WAIT_MS)));
+
+  t = user_of(&extra[0], "troll", NULL, NULL);
+  th_sendf(t, "/join #vault s3cret\n");
+  assert_non_null(skip_containing(t, "! cannot join #vault: you are banned from it"));
+  k = user_of(&extra[0], "keyless", NULL, NULL);
+  th_sendf(k, "/join #vault\n");
+  assert_non_null(skip_containing(k, "! cannot join #vault: it needs a key"));
+  th_sendf(k, "/join #vault wrong\n");
+  assert_non_null(skip_containing(k, "! cannot join #vault: it needs a key"));
+  th_sendf(k, "/join #vault s3cret\n"); /* the second of two */
+  assert_non_null(skip_containing(k, "*** 2 people are in #vault. /who lists them."));
+  assert_non_null(skip_containing(a, "keyless joined #vault"));
+  x = user_of(&extra[0], "extra", NULL, NULL);
+  th_sendf(x, "/join #vault s3cret\n");
+  assert_non_null(skip_containing(x, "! cannot join #vault: it is full (2 people at most)"));
+  /* The ban list as three knows it: the mask and who set it. */
+  th_sendf(k, "/ban\n");
+  assert_non_null(skip_containing(k, "***   troll!*@* (set by amy)"));
+
+  th_sendf(x, "/join #club\n");
+  assert_non_null(skip_containing(x, "! cannot join #club: it is invite-only"));
+  f = user_of(&extra[0], "friend", NULL, NULL);
+  th_sendf(f, "/join #club\n");
+  assert_non_null(skip_containing(f, "*** 2 people are in #club. /who lists them."));
+  assert_non_null(skip_containing(d, "JOIN #club"));
+
+  /* Changed live, the rules still reach three: the limit lifted, extra gets in. */
+  th_sendf(a, "/limit\n");
+  late = NULL;
+  {
+    uint64_t deadline = uv_now(th_loop()) + th_ms(TH_WAIT_MS);
+    while (late == NULL && uv_now(th_loop()) < deadline) {
+      const char* l;
+      th_sendf(x, "/join #vault s3cret\n"); /* until the change has reached three */
+      l = skip_containing(x, "#vault");
+      if (l != NULL && strstr(l, "people are in #vault") != NULL) late = x;
+    }
+  }
+  assert_non_null(late);
+  th_close(a);
+  th_close(d);
+  th_close(t);
+  th_close(k);
+  th_close(x);
+  th_close(f);
+  assert_true(stop_member(&extra[0]));
+  th_server_free(&extra[0]);
+  memset(&extra[0], 0, sizeof(extra[0]));
+}
+
 #ifdef UVCHAT_TEST_ACCOUNTS
 /* A server operator's KILL of a user of another server: that server closes the user, and
  * everyone sees it leave with the reason. */
@@ -794,6 +869,8 @@ int main(void) {
                                       stop_all),
       cmocka_unit_test_setup_teardown(a_late_server_loads_everyone_and_metrics_say_so, start_two,
                                       stop_all),
+      cmocka_unit_test_setup_teardown(a_late_server_learns_bans_keys_limits_and_invite_exceptions,
+                                      start_two, stop_all),
 #ifdef UVCHAT_TEST_ACCOUNTS
       cmocka_unit_test_setup_teardown(kill_reaches_the_users_server, start_two, stop_all),
 #endif
