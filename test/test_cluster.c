@@ -854,6 +854,50 @@ static void accounts_and_history_on_another_server(void** state) {
   th_close(b);
   th_close(c);
 }
+/* The replay on joining a room (--history-join) reads the cluster's history: a text user who
+ * joins a room on one server gets what was said there on another. The harness turns that
+ * replay off unless a test names --history-join, so these servers do. The line is waited for
+ * in Redis first (its speaker's /history is answered once the batch is written): a line said
+ * less than a history batch (UVC_HISTORY_FLUSH_MS, 100 ms) before the join is not there yet,
+ * and the joiner's server, not listening to the room before its first member there, does
+ * not get it live either (docs/CLUSTER.md). */
+static void the_join_replay_comes_from_another_server(void** state) {
+  th_client_t *a, *b;
+  const char* args1[] = {
+      "--cluster", url, "--cluster-name", "h1", "--cluster-lease", lease, "--history-join",
+      "20",        NULL};
+  const char* args2[] = {
+      "--cluster", url, "--cluster-name", "h2", "--cluster-lease", lease, "--history-join",
+      "20",        NULL};
+  const char* l;
+  (void)state;
+  NEED_REDIS();
+  th_server_start(&extra[0], args1);
+  th_server_start(&extra[1], args2);
+  assert_true(th_server_wait_log(&extra[0], "cluster: server h2 seen", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[1], "cluster: server h1 seen", th_ms(TH_WAIT_MS)));
+  a = user_of(&extra[0], "hana", NULL, NULL);
+  th_sendf(a, "/join #past\n");
+  assert_non_null(skip_containing(a, "in #past. /who lists them."));
+  th_sendf(a, "said before you came\n/history\n"); /* answered once the line is in Redis */
+  assert_non_null(skip_containing(a, "] <hana> said before you came"));
+
+  b = user_of(&extra[1], "hugo", NULL, NULL);
+  th_sendf(b, "/join #past\n");
+  assert_non_null(skip_containing(b, "*** 2 people are in #past. /who lists them."));
+  th_expect(b, "*** --- the last 1 message of #past (/history N shows more) ---");
+  l = th_line(b, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  assert_non_null(strstr(l, "] <hana> said before you came"));
+  th_expect(b, "*** --- end of the history of #past ---");
+  th_close(a);
+  th_close(b);
+  assert_true(stop_member(&extra[0]) & stop_member(&extra[1]));
+  th_server_free(&extra[0]);
+  th_server_free(&extra[1]);
+  memset(extra, 0, 2 * sizeof(extra[0]));
+}
+
 #endif
 
 int main(void) {
@@ -878,6 +922,8 @@ int main(void) {
       cmocka_unit_test_teardown(password_and_database, stop_all),
 #ifdef UVCHAT_WITH_REDIS
       cmocka_unit_test_setup_teardown(accounts_and_history_on_another_server, start_two, stop_all),
+      cmocka_unit_test_setup_teardown(the_join_replay_comes_from_another_server, start_two,
+                                      stop_all),
 #endif
 #endif
   };
