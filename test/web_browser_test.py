@@ -207,23 +207,25 @@ class Redis:
             log("starting: " + " ".join(shlex.quote(a) for a in argv))
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            ready = threading.Event()
+            done = threading.Event()
             out = []
+            up = []
 
-            def read(proc=self.proc, ready=ready, out=out):
+            def read(proc=self.proc, done=done, out=out, up=up):
                 for raw in proc.stdout:
                     out.append(raw.decode("utf-8", "replace"))
-                    if b"Ready to accept connections" in raw:
-                        ready.set()
-                ready.set()  # it exited (the port was taken, say): the caller sees poll()
+                    if b"Ready to accept connections" in raw and not up:
+                        up.append(True)
+                        done.set()
+                done.set()  # it exited (the port was taken, say)
             threading.Thread(target=read, daemon=True).start()
-            if not ready.wait(10 * SLOW):
+            if not done.wait(10 * SLOW):
                 self.stop()
                 raise AssertionError("redis-server did not become ready:\n" + "".join(out))
-            if self.proc.poll() is None:
+            if up:
                 log("redis-server %d on port %d" % (self.proc.pid, self.port))
                 return
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=10 * SLOW)
             log("redis-server exited at once on port %d: trying another" % self.port)
         self.proc = None
         raise AssertionError("redis-server would not start (5 ports tried)")
