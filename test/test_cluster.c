@@ -832,6 +832,81 @@ static void a_server_behind_holds_the_senders_while_it_drains(void** state) {
 }
 #endif
 
+/* Who may join a room travels in the snapshot too: a server that starts after a room got a
+ * ban, a key, a member limit, invite-only with an invite exception, turns away whom server
+ * one would (the live changes happened before it was there). */
+static void a_late_server_learns_bans_keys_limits_and_invite_exceptions(void** state) {
+  th_client_t *a, *d, *t, *k, *x, *f, *late;
+  const char* args[] = {"--cluster", url, "--cluster-name", "three", "--cluster-lease",
+                        lease,       NULL};
+  (void)state;
+  NEED_REDIS();
+  /* On one: amy opens #vault (its operator) with a ban, a key and room for two. */
+  a = text_user(&one, "amy", NULL);
+  th_sendf(a, "/join #vault\n");
+  assert_non_null(skip_containing(a, "in #vault. /who lists them."));
+  th_sendf(a, "/ban troll\n/key s3cret\n/limit 2\n/ban\n");
+  assert_non_null(skip_containing(a, "troll!*@* (set by amy)"));
+  /* ... and dave, over IRC, makes #club invite-only but for friend. */
+  d = th_irc_connect(one.irc_port, "dave");
+  th_irc_join(d, "dave", "#club");
+  th_sendf(d, "MODE #club +i\r\nMODE #club +I friend!*@*\r\n");
+  assert_non_null(skip_containing(d, "MODE #club +I friend!*@*"));
+
+  /* A server that starts now: everyone is loaded (the rooms' rules come before that line). */
+  th_server_start(&extra[0], args);
+  assert_true(th_server_wait_log(&extra[0], "cluster: connected to Redis", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[0], "cluster: server one: 2 users", th_ms(TH_WAIT_MS)));
+
+  t = user_of(&extra[0], "troll", NULL, NULL);
+  th_sendf(t, "/join #vault s3cret\n");
+  assert_non_null(skip_containing(t, "! cannot join #vault: you are banned from it"));
+  k = user_of(&extra[0], "keyless", NULL, NULL);
+  th_sendf(k, "/join #vault\n");
+  assert_non_null(skip_containing(k, "! cannot join #vault: it needs a key"));
+  th_sendf(k, "/join #vault wrong\n");
+  assert_non_null(skip_containing(k, "! cannot join #vault: it needs a key"));
+  th_sendf(k, "/join #vault s3cret\n"); /* the second of two */
+  assert_non_null(skip_containing(k, "*** 2 people are in #vault. /who lists them."));
+  assert_non_null(skip_containing(a, "keyless joined #vault"));
+  x = user_of(&extra[0], "extra", NULL, NULL);
+  th_sendf(x, "/join #vault s3cret\n");
+  assert_non_null(skip_containing(x, "! cannot join #vault: it is full (2 people at most)"));
+  /* The ban list as three knows it: the mask and who set it. */
+  th_sendf(k, "/ban\n");
+  assert_non_null(skip_containing(k, "***   troll!*@* (set by amy)"));
+
+  th_sendf(x, "/join #club\n");
+  assert_non_null(skip_containing(x, "! cannot join #club: it is invite-only"));
+  f = user_of(&extra[0], "friend", NULL, NULL);
+  th_sendf(f, "/join #club\n");
+  assert_non_null(skip_containing(f, "*** 2 people are in #club. /who lists them."));
+  assert_non_null(skip_containing(d, "JOIN #club"));
+
+  /* Changed live, the rules still reach three: the limit lifted, extra gets in. */
+  th_sendf(a, "/limit\n");
+  late = NULL;
+  {
+    uint64_t deadline = uv_now(th_loop()) + th_ms(TH_WAIT_MS);
+    while (late == NULL && uv_now(th_loop()) < deadline) {
+      const char* l;
+      th_sendf(x, "/join #vault s3cret\n"); /* until the change has reached three */
+      l = skip_containing(x, "#vault");
+      if (l != NULL && strstr(l, "people are in #vault") != NULL) late = x;
+    }
+  }
+  assert_non_null(late);
+  th_close(a);
+  th_close(d);
+  th_close(t);
+  th_close(k);
+  th_close(x);
+  th_close(f);
+  assert_true(stop_member(&extra[0]));
+  th_server_free(&extra[0]);
+  memset(&extra[0], 0, sizeof(extra[0]));
+}
+
 #ifdef UVCHAT_TEST_ACCOUNTS
 /* A server operator's KILL of a user of another server: that server closes the user, and
  * everyone sees it leave with the reason. */
@@ -1019,6 +1094,50 @@ static void accounts_and_history_on_another_server(void** state) {
   th_close(b);
   th_close(c);
 }
+/* The replay on joining a room (--history-join) reads the cluster's history: a text user who
+ * joins a room on one server gets what was said there on another. The harness turns that
+ * replay off unless a test names --history-join, so these servers do. The line is waited for
+ * in Redis first (its speaker's /history is answered once the batch is written): a line said
+ * less than a history batch (UVC_HISTORY_FLUSH_MS, 100 ms) before the join is not there yet,
+ * and the joiner's server, not listening to the room before its first member there, does
+ * not get it live either (docs/CLUSTER.md). */
+static void the_join_replay_comes_from_another_server(void** state) {
+  th_client_t *a, *b;
+  const char* args1[] = {
+      "--cluster", url, "--cluster-name", "h1", "--cluster-lease", lease, "--history-join",
+      "20",        NULL};
+  const char* args2[] = {
+      "--cluster", url, "--cluster-name", "h2", "--cluster-lease", lease, "--history-join",
+      "20",        NULL};
+  const char* l;
+  (void)state;
+  NEED_REDIS();
+  th_server_start(&extra[0], args1);
+  th_server_start(&extra[1], args2);
+  assert_true(th_server_wait_log(&extra[0], "cluster: server h2 seen", th_ms(TH_WAIT_MS)));
+  assert_true(th_server_wait_log(&extra[1], "cluster: server h1 seen", th_ms(TH_WAIT_MS)));
+  a = user_of(&extra[0], "hana", NULL, NULL);
+  th_sendf(a, "/join #past\n");
+  assert_non_null(skip_containing(a, "in #past. /who lists them."));
+  th_sendf(a, "said before you came\n/history\n"); /* answered once the line is in Redis */
+  assert_non_null(skip_containing(a, "] <hana> said before you came"));
+
+  b = user_of(&extra[1], "hugo", NULL, NULL);
+  th_sendf(b, "/join #past\n");
+  assert_non_null(skip_containing(b, "*** 2 people are in #past. /who lists them."));
+  th_expect(b, "*** --- the last 1 message of #past (/history N shows more) ---");
+  l = th_line(b, th_ms(TH_WAIT_MS));
+  assert_non_null(l);
+  assert_non_null(strstr(l, "] <hana> said before you came"));
+  th_expect(b, "*** --- end of the history of #past ---");
+  th_close(a);
+  th_close(b);
+  assert_true(stop_member(&extra[0]) & stop_member(&extra[1]));
+  th_server_free(&extra[0]);
+  th_server_free(&extra[1]);
+  memset(extra, 0, 2 * sizeof(extra[0]));
+}
+
 #endif
 
 int main(void) {
@@ -1042,6 +1161,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_server_behind_holds_the_senders_while_it_drains,
                                       start_two_flooding, stop_all),
 #endif
+
+      cmocka_unit_test_setup_teardown(a_late_server_learns_bans_keys_limits_and_invite_exceptions,
+                                      start_two, stop_all),
 #ifdef UVCHAT_TEST_ACCOUNTS
       cmocka_unit_test_setup_teardown(kill_reaches_the_users_server, start_two, stop_all),
 #endif
@@ -1049,6 +1171,8 @@ int main(void) {
       cmocka_unit_test_teardown(password_and_database, stop_all),
 #ifdef UVCHAT_WITH_REDIS
       cmocka_unit_test_setup_teardown(accounts_and_history_on_another_server, start_two, stop_all),
+      cmocka_unit_test_setup_teardown(the_join_replay_comes_from_another_server, start_two,
+                                      stop_all),
 #endif
 #endif
   };

@@ -852,6 +852,35 @@ static void invite_only_rooms(void** state) {
   assert_ptr_equal(uvc_session_room(&users[2].s), uvc_core_room(&core, "#dev", 4));
 }
 
+/* What a server of a cluster learns of a room from another (uvc_core_room_learn_access,
+ * uvc_core_room_learn_mask): the key, the limit and the lists apply to the next to join, and
+ * nobody is told. */
+static void learned_keys_limits_and_lists_apply_silently(void** state) {
+  uvc_room_t* dev;
+  (void)state;
+  two_in_dev();
+  dev = uvc_core_room(&core, "#dev", 4);
+  uvc_core_room_learn_access(&core, dev, "s3cret", 6, 3);
+  assert_int_equal(uvc_core_room_learn_mask(&core, dev, UVC_LIST_BAN, "GUEST3", 6, "amy", 7), 0);
+  assert_int_equal(uvc_core_room_learn_mask(&core, dev, UVC_LIST_BAN, "guest3", 6, "bo", 8), 0);
+  assert_int_equal(uvc_room_list(dev, UVC_LIST_BAN)->n, 1); /* once, as first learned */
+  assert_string_equal(uvc_room_list(dev, UVC_LIST_BAN)->v[0].mask, "GUEST3!*@*");
+  assert_string_equal(uvc_room_list(dev, UVC_LIST_BAN)->v[0].by, "amy");
+  assert_true(uvc_room_list(dev, UVC_LIST_BAN)->v[0].at == 7);
+  assert_string_equal(users[0].inbox, "");
+  assert_string_equal(users[1].inbox, "");
+  assert_true((dev->modes & (UVC_ROOM_KEY | UVC_ROOM_LIMIT)) == (UVC_ROOM_KEY | UVC_ROOM_LIMIT));
+  assert_int_equal(uvc_core_may_join(&core, &users[2].s, dev, "s3cret", 6), UVC_EBANNED);
+  uvc_core_room_learn_access(&core, dev, "s3cret", 6, 2); /* the lists start again empty */
+  assert_int_equal(uvc_room_list(dev, UVC_LIST_BAN)->n, 0);
+  assert_int_equal(uvc_core_may_join(&core, &users[2].s, dev, NULL, 0), UVC_EBAD_KEY);
+  assert_int_equal(uvc_core_may_join(&core, &users[2].s, dev, "s3cret", 6), UVC_EROOM_FULL);
+  uvc_core_room_learn_access(&core, dev, "bad key", 7, 0); /* not a key: none */
+  assert_null(dev->key);
+  assert_int_equal(dev->modes & (UVC_ROOM_KEY | UVC_ROOM_LIMIT), 0);
+  assert_int_equal(uvc_core_may_join(&core, &users[2].s, dev, NULL, 0), 0);
+}
+
 static void server_operators(void** state) {
   (void)state;
   type(0, "/oper admin pw");
@@ -1048,6 +1077,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(departed_nicks_are_remembered, setup, teardown),
       cmocka_unit_test(masks_match_with_wildcards),
       cmocka_unit_test_setup_teardown(moderated_room_and_voice, setup, teardown),
+      cmocka_unit_test_setup_teardown(learned_keys_limits_and_lists_apply_silently, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(bans_keep_out_and_silence, setup, teardown),
       cmocka_unit_test_setup_teardown(keys_and_limits, setup, teardown),
       cmocka_unit_test_setup_teardown(invite_only_rooms, setup, teardown),

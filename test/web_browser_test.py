@@ -8,7 +8,11 @@ and the page shows it as text; older history loaded by scrolling up; private mes
 window; the server is stopped and started again on the same web port, and the page
 reconnects by itself and rejoins its rooms. Screenshots go to --out.
 
-Exit status: 0 passed, 1 failed, 77 skipped (no chromium, chromedriver or selenium).
+--case cluster: a browser user on one server and a raw-socket text user on another, the two
+servers joined through a throwaway redis-server (--cluster), chat both ways in one room.
+
+Exit status: 0 passed, 1 failed, 77 skipped (no chromium, chromedriver or selenium; for
+--case cluster, no redis-server).
 Every wait has a deadline (stretched by UVCHAT_TEST_SLOW); every process is stopped by PID.
 UVCHAT_TEST_WRAPPER (valgrind ...) runs the server under a tool, like the C harness does.
 """
@@ -98,7 +102,9 @@ class Server:
 
     LISTEN_RE = re.compile(r"listening on (\S+):(\d+) \(([^)]*)\)")
 
-    def __init__(self, binary, workdir, web_listen):
+    def __init__(self, binary, workdir, web_listen, extra=(), ready=None):
+        """extra: more arguments; ready: a log line to wait for too (a cluster member's
+        "cluster: connected to Redis")."""
         self.ports = {}
         self.lines = []
         self.eof = False
@@ -112,7 +118,7 @@ class Server:
             binary, "--config", conf, "--data-dir", data, "--port", "0", "--irc-port", "0",
             "--tls-port", "off", "--irc-tls-port", "off", "--listen", "web:" + web_listen,
             "--log-level", "info", "--flood-burst", "200",  # the history step's 120 lines at once
-        ]
+        ] + list(extra)
         log("starting: " + " ".join(shlex.quote(a) for a in self.argv))
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -120,7 +126,8 @@ class Server:
         self.reader.start()
         end = deadline(20)
         with self.cond:
-            while not all(k in self.ports for k in ("text", "irc", "web")):
+            while not (all(k in self.ports for k in ("text", "irc", "web")) and
+                       (ready is None or any(ready in l for l in self.lines))):
                 left = end - time.monotonic()
                 if left <= 0 or self.eof:
                     raise AssertionError("the server did not report its listeners:\n" +
@@ -144,6 +151,17 @@ class Server:
             self.eof = True
             self.cond.notify_all()
 
+    def wait_log(self, text, seconds=10):
+        """Waits until the server logged a line holding text."""
+        end = deadline(seconds)
+        with self.cond:
+            while not any(text in l for l in self.lines):
+                left = end - time.monotonic()
+                if left <= 0 or self.eof:
+                    raise AssertionError("server %d did not log %r:\n%s" % (
+                        self.proc.pid, text, "".join(self.lines[-20:])))
+                self.cond.wait(left)
+
     def stop(self, seconds=15):
         """SIGTERM (the graceful stop) and wait; returns the exit status."""
         if self.proc.poll() is None:
@@ -156,6 +174,79 @@ class Server:
                 raise AssertionError("the server did not stop within %gs" % (seconds * SLOW))
         self.reader.join(timeout=5)
         return self.proc.returncode
+
+
+# ---- a redis-server, for the cluster case ------------------------------------------------
+
+
+def free_port():
+    """A loopback port nobody listens on right now (the kernel's pick for port 0). Redis
+    cannot listen on port 0 and say which port it got, so it is given one of these, and a
+    start that fails because someone took it meanwhile is tried again on another."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+class Redis:
+    """A throwaway redis-server on a free loopback port, no persistence, in its own directory
+    (what test/redis_server.c does for the C tests); stopped by PID."""
+
+    def __init__(self, binary, workdir):
+        self.proc = None
+        self.dir = os.path.join(workdir, "redis")
+        os.makedirs(self.dir, exist_ok=True)
+        for _ in range(5):
+            self.port = free_port()
+            argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
+                    "--loglevel", "notice"]
+            log("starting: " + " ".join(shlex.quote(a) for a in argv))
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            done = threading.Event()
+            out = []
+            up = []
+
+            def read(proc=self.proc, done=done, out=out, up=up):
+                for raw in proc.stdout:
+                    out.append(raw.decode("utf-8", "replace"))
+                    if b"Ready to accept connections" in raw and not up:
+                        up.append(True)
+                        done.set()
+                done.set()  # it exited (the port was taken, say)
+            threading.Thread(target=read, daemon=True).start()
+            if not done.wait(10 * SLOW):
+                self.stop()
+                raise AssertionError("redis-server did not become ready:\n" + "".join(out))
+            if up:
+                log("redis-server %d on port %d" % (self.proc.pid, self.port))
+                return
+            self.proc.wait(timeout=10 * SLOW)
+            log("redis-server exited at once on port %d: trying another" % self.port)
+        self.proc = None
+        raise AssertionError("redis-server would not start (5 ports tried)")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10 * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def find_redis():
+    """$UVCHAT_REDIS_SERVER, else redis-server on PATH; None when there is none."""
+    env = os.environ.get("UVCHAT_REDIS_SERVER")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    return shutil.which("redis-server")
 
 
 # ---- a raw socket user (what nc does) --------------------------------------------------
@@ -667,16 +758,141 @@ def run(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_cluster(args):
+    """The browser across servers: a redis-server, two uvchat servers joined through it
+    (--cluster), a browser user on server one's web port and a raw-socket text user on server
+    two, talking both ways in #lobby (and /me); the page's people list and the text user's
+    /who see each other, and a room joined on both sides carries talk and its topic."""
+    redis_bin = find_redis()
+    if redis_bin is None:
+        skip("no redis-server (Debian/Ubuntu: redis-server)")
+    work = tempfile.mkdtemp(prefix="uvchat-webcluster-")
+    profile = os.path.join(work, "profile")
+    redis = driver = service = None
+    servers = []
+    users = []
+    try:
+        redis = Redis(redis_bin, work)
+        url = "redis://127.0.0.1:%d" % redis.port
+        for name in ("one", "two"):
+            d = os.path.join(work, name)  # each its own data dir and empty config
+            os.makedirs(d)
+            servers.append(Server(args.uvchat, d, "127.0.0.1:0",
+                                  extra=["--cluster", url, "--cluster-name", name],
+                                  ready="cluster: connected to Redis"))
+        one, two = servers
+        one.wait_log("cluster: server two seen")
+        two.wait_log("cluster: server one seen")
+
+        # tom: a text user of server two, in #lobby (where text users start).
+        tom = RawUser(two.ports["text"], "tom")
+        users.append(tom)
+        tom.expect("Welcome to uvchat")
+        tom.send("/nick tom")
+        tom.expect("is now known as tom")
+
+        # ann: a browser user of server one. Her page sees tom, on the other server, in the
+        # people list; tom, there, sees her arrive.
+        driver, service = start_browser(profile)
+        page = Page(driver)
+        driver.get("http://127.0.0.1:%d/" % one.ports["web"])
+        assert driver.title == "uvchat", driver.title
+        # tom's nick is held on server two: server one refuses it too.
+        nick = driver.find_element(By.ID, "nick")
+        submit = driver.find_element(By.CSS_SELECTOR, "#nick-form button[type=submit]")
+        nick.send_keys("tom")
+        submit.click()
+        wait_until(lambda: "is taken" in driver.find_element(By.ID, "login-error").text,
+                   "the page to say tom's name (held on server two) is taken")
+        nick.clear()
+        nick.send_keys("ann")
+        submit.click()
+        wait_until(lambda: page.status() == "Connected as ann", "the page to connect", 15)
+        wait_until(lambda: page.title() == "#lobby", "the page to show #lobby")
+        wait_until(lambda: "tom" in page.members() and "ann" in page.members(),
+                   "tom (on server two) and ann in the people list (%r)" % (page.members(),))
+        tom.expect("*** ann joined #lobby")
+
+        # Both ways in the same room, across the servers.
+        page.type("hello from the browser on one")
+        tom.expect("<ann> hello from the browser on one")
+        tom.send("hi ann, this is nc on two")
+        page.wait_line("hi ann, this is nc on two")
+        assert any(l.endswith("tom hi ann, this is nc on two") for l in page.lines()), page.lines()
+        page.type("/me waves across")
+        tom.expect("* ann waves across")
+        tom.send("/who")
+        tom.expect("ann tom")
+
+        # A room both join, its topic set from the page; a private message each way.
+        page.type("/join #dev")
+        wait_until(lambda: page.title() == "#dev", "the page to show #dev")
+        tom.send("/join #dev")
+        tom.expect("in #dev")
+        wait_until(lambda: "tom" in page.members(), "tom in #dev's people list")
+        page.type("/topic Builders on two servers")
+        tom.expect("Builders on two servers")
+        tom.send("builds are green on two")
+        page.wait_line("builds are green on two")
+        tom.send("/msg ann psst from two")
+        wait_until(lambda: ["tom", "1", False, False] in page.buffers(),
+                   "a conversation with tom, 1 unread (%r)" % (page.buffers(),))
+        page.open_buffer("tom")
+        page.wait_line("psst from two")
+        page.type("psst back from one")
+        tom.expect("[private] <ann> psst back from one")
+        log("cluster: the browser on one and the text user on two chat both ways")
+
+        problems = [e for e in driver.get_log("browser")
+                    if "Content Security Policy" in e.get("message", "") or
+                    (e.get("level") == "SEVERE" and e.get("source") == "javascript")]
+        assert not problems, "the browser reported: %r" % problems
+        for u in users:
+            u.close()
+        users.clear()
+        while servers:
+            srv = servers.pop()
+            status = srv.stop()
+            assert status == 0, "server %d exited %r:\n%s" % (
+                srv.proc.pid, status, "".join(srv.lines[-20:]))
+        log("passed")
+        return 0
+    finally:
+        for u in users:
+            u.close()
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception as e:  # the driver is gone; its process is stopped below
+                log("driver.quit: %s" % e)
+        if service is not None and getattr(service, "process", None) is not None:
+            if service.process.poll() is None:
+                service.process.kill()
+                service.process.wait(timeout=10)
+        stop_leftovers(profile)
+        for srv in servers:
+            try:
+                srv.stop()
+            except AssertionError as e:
+                log(str(e))
+        if redis is not None:
+            redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--uvchat", required=True, help="the uvchat binary")
     ap.add_argument("--out", required=True, help="where the screenshots go")
+    ap.add_argument("--case", choices=("single", "cluster"), default="single",
+                    help="single: one server (the default); cluster: a browser user and a "
+                    "text user on two servers joined through a redis-server")
     args = ap.parse_args()
     for path, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             skip("%s is missing (Debian/Ubuntu: %s)" % (path, pkg))
     try:
-        return run(args)
+        return run_cluster(args) if args.case == "cluster" else run(args)
     except AssertionError as e:
         print("FAILED: %s" % e, flush=True)
         return 1

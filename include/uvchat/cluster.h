@@ -53,6 +53,11 @@ typedef enum {
   UVC_WIRE_ROOM = 'R',  /* in a snapshot: a room with local members there (ev.room; topic in
                            ev.text, set by ev.from.nick at ev.time_ms seconds; modes in
                            ev.mode_on) */
+  UVC_WIRE_ENTRY = 'J', /* in a snapshot, after its ROOM: who may join the room (ev.room): its
+                           key in ev.text (none: empty), its member limit in ev.limit (none:
+                           0), its ban and invite-exception lists in lists (writing) or masks
+                           (read with uvc_wire_mask_next). A server that does not know this
+                           kind drops it alone: it still reads the ROOM. */
   UVC_WIRE_SYNC = 'S',  /* ... and ends: its ghosts the snapshot did not name leave */
   UVC_WIRE_BEAT = 'P',  /* a server to itself, on its own channel: its subscriber still hears */
   UVC_WIRE_KILL = 'K'   /* to a server: close its session uid (ev.text: why, "Killed (...)") */
@@ -64,6 +69,14 @@ typedef struct uvc_wire_room {
   char name[UVC_ROOM_MAX + 1];
   uint32_t flags; /* UVC_MEMBER_* */
 } uvc_wire_room_t;
+
+/* A mask list as it came over the wire (UVC_WIRE_ENTRY): n entries, checked when decoded,
+ * in the bytes [p, end) of the buffer decoded. */
+typedef struct uvc_wire_masks {
+  const char* p;
+  const char* end;
+  uint16_t n;
+} uvc_wire_masks_t;
 
 typedef struct uvc_wire {
   uint8_t kind;                         /* uvc_wire_kind_t */
@@ -81,6 +94,10 @@ typedef struct uvc_wire {
   uint8_t umodes;
   uint8_t n_rooms;
   uvc_wire_room_t rooms[UVC_ROOMS_PER_USER];
+  /* UVC_WIRE_ENTRY: the ban list ([0]) and the invite exceptions ([1]); lists to write
+   * (NULL: empty), masks as read. */
+  const uvc_mask_list_t* lists[2];
+  uvc_wire_masks_t masks[2];
 } uvc_wire_t;
 
 /* Appends w as bytes to *buf (grown with realloc; *len bytes used, *cap allocated). Returns
@@ -89,6 +106,10 @@ int uvc_wire_encode(const uvc_wire_t* w, char** buf, size_t* len, size_t* cap);
 /* Decodes data[0..len) into w (text, tags and away point into data). Returns 0, or -1 when
  * it is not a well-formed message (anything past a field's limit too). */
 int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* w);
+/* The next entry of a decoded mask list: its mask (NUL-terminated, at most UVC_MASK_MAX
+ * bytes), who set it and when (wall-clock seconds). Returns 1, or 0 past the last one. */
+int uvc_wire_mask_next(uvc_wire_masks_t* it, char mask[UVC_MASK_MAX + 1], char by[UVC_NICK_MAX + 1],
+                       int64_t* at);
 
 /* A batch: several messages published as one (a server's consecutive messages to one
  * channel within a loop iteration): "1:*," then each message as a netstring. */

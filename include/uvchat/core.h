@@ -669,6 +669,17 @@ void uvc_core_set_id_node(uvc_core_t* core, unsigned node);
  * that has a topic keeps it. */
 void uvc_core_room_learn(uvc_core_t* core, uvc_room_t* room, const char* text, size_t len,
                          const char* by, int64_t at, unsigned modes, int modes_too);
+/* Gives room the key (key[0..klen), none when klen is 0 or it is not a valid key) and the
+ * member limit (0: none) another server of a cluster has for it, and empties its ban and
+ * invite-exception lists for uvc_core_room_learn_mask to fill, telling nobody: what a
+ * server that just joined the cluster learns of who may join rooms already there. */
+void uvc_core_room_learn_access(uvc_core_t* core, uvc_room_t* room, const char* key, size_t klen,
+                                uint32_t limit);
+/* Adds mask[0..len) (normalised; set by `by` at `at` wall-clock seconds) to one of room's
+ * lists, telling nobody; a mask already there is left as it is. Returns 0, UVC_ELIST_FULL or
+ * UVC_ENOMEM. */
+int uvc_core_room_learn_mask(uvc_core_t* core, uvc_room_t* room, uvc_room_list_kind_t list,
+                             const char* mask, size_t len, const char* by, int64_t at);
 
 /* Copies what an event shows of s (nick, user, host, account, format) into who. */
 void uvc_event_who_of(const uvc_core_t* core, const uvc_session_t* s, uvc_event_who_t* who);

@@ -1299,6 +1299,70 @@ void uvc_core_room_learn(uvc_core_t* core, uvc_room_t* room, const char* text, s
   room->topic_at = at;
 }
 
+/* Whether key[0..len) may be a room key: 1 to UVC_KEY_MAX printable ASCII bytes, no space
+ * or comma, not starting with ':'. */
+static int key_valid(const char* key, size_t len) {
+  size_t i;
+  if (len == 0 || len > UVC_KEY_MAX) return 0;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f || key[i] == ',' ||
+        (i == 0 && key[i] == ':'))
+      return 0;
+  return 1;
+}
+
+/* Appends mask[0..n) (normalised, not on l yet), set by `by` at `at`, to l. Returns 0,
+ * UVC_ELIST_FULL or UVC_ENOMEM. */
+static int list_add(uvc_mask_list_t* l, const char* mask, size_t n, const char* by, int64_t at) {
+  uvc_mask_t* e;
+  if (l->n >= UVC_LIST_MAX) return UVC_ELIST_FULL;
+  if (l->n == l->cap) {
+    uint16_t cap = l->cap ? (uint16_t)(l->cap * 2) : 4;
+    uvc_mask_t* v = realloc(l->v, cap * sizeof(*v));
+    if (v == NULL) return UVC_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  e = &l->v[l->n];
+  if ((e->mask = malloc(n + 1)) == NULL) return UVC_ENOMEM;
+  memcpy(e->mask, mask, n);
+  e->mask[n] = '\0';
+  copy_str(e->by, sizeof(e->by), by);
+  e->at = at;
+  l->n++;
+  return 0;
+}
+
+void uvc_core_room_learn_access(uvc_core_t* core, uvc_room_t* room, const char* key, size_t klen,
+                                uint32_t limit) {
+  char* k = NULL;
+  (void)core;
+  if (key_valid(key, klen) && (k = malloc(klen + 1)) != NULL) {
+    memcpy(k, key, klen);
+    k[klen] = '\0';
+  }
+  free(room->key);
+  room->key = k;
+  room->modes = (uint8_t)(k != NULL ? room->modes | UVC_ROOM_KEY : room->modes & ~UVC_ROOM_KEY);
+  room->limit = limit;
+  room->modes = (uint8_t)(limit > 0 ? room->modes | UVC_ROOM_LIMIT : room->modes & ~UVC_ROOM_LIMIT);
+  list_free(&room->bans);
+  list_free(&room->invex);
+}
+
+int uvc_core_room_learn_mask(uvc_core_t* core, uvc_room_t* room, uvc_room_list_kind_t list,
+                             const char* mask, size_t len, const char* by, int64_t at) {
+  uvc_mask_list_t* l = list == UVC_LIST_BAN ? &room->bans : &room->invex;
+  char norm[UVC_MASK_MAX + 1];
+  size_t n;
+  uint16_t i;
+  (void)core;
+  if ((n = uvc_mask_normalize(mask, len, norm)) == 0) return 0;
+  for (i = 0; i < l->n; i++)
+    if (uvc_name_eq(l->v[i].mask, strlen(l->v[i].mask), norm, n)) return 0;
+  return list_add(l, norm, n, by, at);
+}
+
 /* The operator check shared by kick and mode changes. */
 static int check_op(const uvc_session_t* s, const uvc_room_t* room) {
   const uvc_membership_t* m = uvc_session_in(s, room);
@@ -1392,7 +1456,6 @@ static void tell_value_mode(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room
 int uvc_core_set_key(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const char* key,
                      size_t len) {
   int err = check_op(s, room);
-  size_t i;
   char* k;
   if (err != 0) return err;
   if (len == 0) {
@@ -1403,11 +1466,7 @@ int uvc_core_set_key(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room, const
     tell_value_mode(core, s, room, UVC_ROOM_KEY, 0);
     return 0;
   }
-  if (len > UVC_KEY_MAX) return UVC_EKEY_INVALID;
-  for (i = 0; i < len; i++)
-    if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f || key[i] == ',' ||
-        (i == 0 && key[i] == ':'))
-      return UVC_EKEY_INVALID;
+  if (!key_valid(key, len)) return UVC_EKEY_INVALID;
   if (room->key != NULL && strlen(room->key) == len && memcmp(room->key, key, len) == 0) return 0;
   if ((k = malloc(len + 1)) == NULL) return UVC_ENOMEM;
   memcpy(k, key, len);
@@ -1452,22 +1511,8 @@ int uvc_core_list_change(uvc_core_t* core, uvc_session_t* s, uvc_room_t* room,
   uvc_event_set_room(&ev, room);
   ev.list = (uint8_t)list;
   if (on) {
-    uvc_mask_t* e;
     if (i < l->n) return 0;
-    if (l->n >= UVC_LIST_MAX) return UVC_ELIST_FULL;
-    if (l->n == l->cap) {
-      uint16_t cap = l->cap ? (uint16_t)(l->cap * 2) : 4;
-      uvc_mask_t* v = realloc(l->v, cap * sizeof(*v));
-      if (v == NULL) return UVC_ENOMEM;
-      l->v = v;
-      l->cap = cap;
-    }
-    e = &l->v[l->n];
-    if ((e->mask = malloc(n + 1)) == NULL) return UVC_ENOMEM;
-    memcpy(e->mask, norm, n + 1);
-    memcpy(e->by, s->nick, (size_t)s->nick_len + 1);
-    e->at = uvc_core_now(core);
-    l->n++;
+    if ((err = list_add(l, norm, n, s->nick, uvc_core_now(core))) != 0) return err;
     ev.mode_on = 1;
   } else {
     if (i == l->n) return 0;

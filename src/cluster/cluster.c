@@ -1046,7 +1046,7 @@ static void send_snapshot(uvc_cluster_t* c, const char* to) {
     user_wire(c, l, &w);
     if (encode(c, &w) == 0) publish_buf(c, channel);
   }
-  { /* the rooms with local members: their topics and modes */
+  { /* the rooms with local members: their topics and modes, then who may join them */
     uvc_room_t* room;
     for (room = uvc_core_room_next(c->core, NULL); room != NULL;
          room = uvc_core_room_next(c->core, room)) {
@@ -1065,6 +1065,16 @@ static void send_snapshot(uvc_cluster_t* c, const char* to) {
         w.ev.time_ms = room->topic_at;
       }
       w.ev.mode_on = room->modes & UVC_ROOM_FLAG_MODES;
+      if (encode(c, &w) == 0) publish_buf(c, channel);
+      wire_init(c, &w, UVC_WIRE_ENTRY, 0);
+      uvc_event_set_room(&w.ev, room);
+      if (room->key != NULL) {
+        w.ev.text = room->key;
+        w.ev.len = strlen(room->key);
+      }
+      w.ev.limit = (room->modes & UVC_ROOM_LIMIT) ? room->limit : 0;
+      w.lists[0] = uvc_room_list(room, UVC_LIST_BAN);
+      w.lists[1] = uvc_room_list(room, UVC_LIST_INVITE);
       if (encode(c, &w) == 0) publish_buf(c, channel);
     }
   }
@@ -1127,6 +1137,24 @@ static void on_message(uvc_cluster_t* c, const char* data, size_t len) {
       /* Its modes too where nobody here could have set them. */
       uvc_core_room_learn(c->core, room, w.ev.text, w.ev.len, w.ev.from.nick, w.ev.time_ms,
                           w.ev.mode_on, !local);
+      break;
+    }
+    case UVC_WIRE_ENTRY: { /* the key, limit, bans and invite exceptions, like its modes */
+      uvc_room_t* room = uvc_core_room(c->core, w.ev.room, w.ev.room_len);
+      char mask[UVC_MASK_MAX + 1], by[UVC_NICK_MAX + 1];
+      int64_t at;
+      uint32_t i;
+      unsigned k;
+      int local = 0;
+      if (room == NULL) break;
+      for (i = 0; i < room->n_members && !local; i++)
+        local = !room->members[i]->adapter->remote;
+      if (local) break; /* someone here could have changed them: this server's stand */
+      uvc_core_room_learn_access(c->core, room, w.ev.text, w.ev.len, w.ev.limit);
+      for (k = 0; k < 2; k++)
+        while (uvc_wire_mask_next(&w.masks[k], mask, by, &at))
+          (void)uvc_core_room_learn_mask(c->core, room, k == 0 ? UVC_LIST_BAN : UVC_LIST_INVITE,
+                                         mask, strlen(mask), by, at);
       break;
     }
     case UVC_WIRE_SYNC:

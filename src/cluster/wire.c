@@ -141,6 +141,24 @@ int uvc_wire_encode(const uvc_wire_t* m, char** buf, size_t* len, size_t* cap) {
       put_num(&w, ev->mode_on);
       break;
     }
+    case UVC_WIRE_ENTRY: {
+      const uvc_event_t* ev = &m->ev;
+      unsigned k;
+      put(&w, ev->room, ev->room_len);
+      put(&w, ev->text != NULL ? ev->text : "", ev->text != NULL ? ev->len : 0);
+      put_u64(&w, ev->limit);
+      for (k = 0; k < 2; k++) {
+        const uvc_mask_list_t* l = m->lists[k];
+        uint16_t i, n = l != NULL ? l->n : 0;
+        put_num(&w, n);
+        for (i = 0; i < n; i++) {
+          put_str(&w, l->v[i].mask);
+          put_str(&w, l->v[i].by);
+          put_num(&w, l->v[i].at);
+        }
+      }
+      break;
+    }
     case UVC_WIRE_KILL:
       put(&w, m->ev.text != NULL ? m->ev.text : "", m->ev.text != NULL ? m->ev.len : 0);
       break;
@@ -227,6 +245,31 @@ static uint64_t get_u64(reader_t* r) {
   return (uint64_t)v;
 }
 
+/* One entry of a mask list (UVC_WIRE_ENTRY): the mask (1 to UVC_MASK_MAX bytes), who set
+ * it, when. */
+static void get_mask(reader_t* r, char* mask, char* by, int64_t* at) {
+  if (get_str(r, mask, UVC_MASK_MAX + 1) == 0) r->failed = 1;
+  get_str(r, by, UVC_NICK_MAX + 1);
+  *at = (int64_t)get_num(r, 0, INT64_MAX);
+}
+
+int uvc_wire_mask_next(uvc_wire_masks_t* it, char mask[UVC_MASK_MAX + 1], char by[UVC_NICK_MAX + 1],
+                       int64_t* at) {
+  reader_t r;
+  if (it->n == 0 || it->p >= it->end) return 0;
+  r.p = it->p;
+  r.end = it->end;
+  r.failed = 0;
+  get_mask(&r, mask, by, at);
+  if (r.failed) { /* not after a successful decode */
+    it->n = 0;
+    return 0;
+  }
+  it->p = r.p;
+  it->n--;
+  return 1;
+}
+
 int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
   reader_t r;
   size_t n;
@@ -311,6 +354,31 @@ int uvc_wire_decode(const char* data, size_t len, uvc_wire_t* m) {
       ev->from.nick_len = (uint8_t)get_str(&r, ev->from.nick, sizeof(ev->from.nick));
       ev->time_ms = (int64_t)get_num(&r, 0, INT64_MAX);
       ev->mode_on = (uint8_t)get_num(&r, 0, 255);
+      if (ev->room_len == 0) r.failed = 1;
+      break;
+    }
+    case UVC_WIRE_ENTRY: {
+      uvc_event_t* ev = &m->ev;
+      const char* p;
+      unsigned k;
+      ev->room_len = (uint8_t)get_str(&r, ev->room, sizeof(ev->room));
+      p = get(&r, &n);
+      if (p != NULL && n > UVC_KEY_MAX) r.failed = 1;
+      ev->text = p != NULL && n > 0 ? p : NULL;
+      ev->len = p != NULL ? n : 0;
+      ev->limit = (uint32_t)get_num(&r, 0, UINT32_MAX);
+      for (k = 0; k < 2 && !r.failed; k++) {
+        uvc_wire_masks_t* l = &m->masks[k];
+        uint16_t i;
+        l->n = (uint16_t)get_num(&r, 0, UVC_LIST_MAX);
+        l->p = r.p;
+        for (i = 0; i < l->n && !r.failed; i++) { /* checked now, read again by the caller */
+          char mask[UVC_MASK_MAX + 1], by[UVC_NICK_MAX + 1];
+          int64_t at;
+          get_mask(&r, mask, by, &at);
+        }
+        l->end = r.p;
+      }
       if (ev->room_len == 0) r.failed = 1;
       break;
     }
