@@ -1122,14 +1122,16 @@ static void the_join_replay_comes_from_another_server(void** state) {
   th_sendf(a, "said before you came\n/history\n"); /* answered once the line is in Redis */
   assert_non_null(skip_containing(a, "] <hana> said before you came"));
 
+  /* (hana's arrival in #past may reach h2 before or after hugo's join: not counted on) */
   b = user_of(&extra[1], "hugo", NULL, NULL);
   th_sendf(b, "/join #past\n");
-  assert_non_null(skip_containing(b, "*** 2 people are in #past. /who lists them."));
-  th_expect(b, "*** --- the last 1 message of #past (/history N shows more) ---");
-  l = th_line(b, th_ms(TH_WAIT_MS));
+  assert_non_null(skip_containing(b, "in #past. /who lists them."));
+  assert_non_null(
+      skip_containing(b, "*** --- the last 1 message of #past (/history N shows more)"));
+  l = skip_containing(b, "] <");
   assert_non_null(l);
   assert_non_null(strstr(l, "] <hana> said before you came"));
-  th_expect(b, "*** --- end of the history of #past ---");
+  assert_non_null(skip_containing(b, "*** --- end of the history of #past ---"));
   th_close(a);
   th_close(b);
   assert_true(stop_member(&extra[0]) & stop_member(&extra[1]));
