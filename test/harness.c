@@ -352,17 +352,23 @@ int th_server_wait(th_server_t* s, uint64_t ms) {
   return s->term_signal ? 128 + s->term_signal : (int)s->status;
 }
 
-void th_server_stop(th_server_t* s) {
+int th_server_stop_checked(th_server_t* s) {
   int status;
-  if (!s->running) return;
+  if (!s->running) return 1;
   th_server_kill(s, SIGTERM);
-  status = th_server_wait(s, 30000);
+  status = th_server_wait(s, th_ms(30000));
   if (status != 0 || !th_server_logged(s, "stopped cleanly")) {
     const char* log = s->err_buf.p ? s->err_buf.p : "";
     size_t len = strlen(log);
-    fail_msg("the server did not stop cleanly (status %d); the end of its log:\n%s", status,
-             len > 3000 ? log + len - 3000 : log);
+    fprintf(stderr, "the server did not stop cleanly (status %d); the end of its log:\n%s\n",
+            status, len > 3000 ? log + len - 3000 : log);
+    return 0;
   }
+  return 1;
+}
+
+void th_server_stop(th_server_t* s) {
+  if (!th_server_stop_checked(s)) fail_msg("the server did not stop cleanly (its log is above)");
 }
 
 static int no_handles(void* arg) {
@@ -563,7 +569,8 @@ void th_expect(th_client_t* c, const char* expected) {
   if (strcmp(got, expected) != 0) fail_msg("expected \"%s\"\n       got \"%s\"", expected, got);
 }
 
-const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms) {
+/* Skips lines of c until one starts with s (or holds it, anywhere), for at most ms. */
+static const char* skip_lines(th_client_t* c, const char* s, uint64_t ms, int anywhere) {
   uint64_t end = uv_now(th_loop()) + th_ms(ms);
   for (;;) {
     uint64_t now;
@@ -573,8 +580,16 @@ const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms) {
     if (now >= end) return NULL;
     l = th_line(c, end - now);
     if (l == NULL) return NULL;
-    if (strncmp(l, prefix, strlen(prefix)) == 0) return l;
+    if (anywhere ? strstr(l, s) != NULL : strncmp(l, s, strlen(s)) == 0) return l;
   }
+}
+
+const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms) {
+  return skip_lines(c, prefix, ms, 0);
+}
+
+const char* th_skip_containing(th_client_t* c, const char* needle) {
+  return skip_lines(c, needle, TH_WAIT_MS, 1);
 }
 
 void th_expect_eventually(th_client_t* c, const char* expected) {

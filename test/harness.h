@@ -82,6 +82,9 @@ int th_server_wait(th_server_t* s, uint64_t ms);
  * unless it exits 0 with a clean log: under sanitizers or valgrind that also means no leak
  * and no memory error. */
 void th_server_stop(th_server_t* s);
+/* The same without failing the test (for a teardown that must stop everything it started):
+ * 1 when it exited 0 with a clean log, else 0 with the end of its log printed. */
+int th_server_stop_checked(th_server_t* s);
 /* Kills the server if running and frees its handles. */
 void th_server_free(th_server_t* s);
 /* 1 when the server's stderr (log) contains text. */
@@ -121,6 +124,8 @@ void th_expect_eventually(th_client_t* c, const char* expected);
 void th_expect_prefix(th_client_t* c, const char* prefix);
 /* Reads (and discards) lines until one starts with prefix; returns it or NULL. */
 const char* th_skip_to(th_client_t* c, const char* prefix, uint64_t ms);
+/* Skips lines of c until one holds needle anywhere; returns it, or NULL after TH_WAIT_MS. */
+const char* th_skip_containing(th_client_t* c, const char* needle);
 /* Waits until the server ended the connection (EOF or error); returns 1 if it did. */
 int th_wait_closed(th_client_t* c, uint64_t ms);
 /* Asserts that no complete line arrives within ms. */

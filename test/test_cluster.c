@@ -64,38 +64,20 @@ static int start_two(void** state) {
   return 0;
 }
 
-/* Stops srv with SIGTERM; 1 when it exited 0 with "stopped cleanly" (under valgrind or the
- * sanitizers that also means no leak), else 0 with its log's end printed. Never fails the
- * test itself, so that a teardown stops everything it started. */
-static int stop_member(th_server_t* srv) {
-  int status, ok;
-  if (!srv->running) return 1;
-  th_server_kill(srv, SIGTERM);
-  status = th_server_wait(srv, th_ms(30000));
-  ok = status == 0 && th_server_logged(srv, "stopped cleanly");
-  if (!ok) {
-    const char* log = srv->err_buf.p ? srv->err_buf.p : "";
-    size_t len = strlen(log);
-    fprintf(stderr, "a server did not stop cleanly (status %d); the end of its log:\n%s\n", status,
-            len > 3000 ? log + len - 3000 : log);
-  }
-  return ok;
-}
-
 static int stop_all(void** state) {
   int ok = 1, i;
   (void)state;
   member_extra[0] = NULL;
   lease_want = 2000;
   for (i = 0; i < 3; i++) { /* what a failed test left running */
-    (void)stop_member(&extra[i]);
+    (void)th_server_stop_checked(&extra[i]);
     th_server_free(&extra[i]);
     memset(&extra[i], 0, sizeof(extra[i]));
   }
   if (redis.pid == 0 && redis.port == 0) return 0;
-  ok &= stop_member(&one);
+  ok &= th_server_stop_checked(&one);
   th_server_free(&one);
-  ok &= stop_member(&two);
+  ok &= th_server_stop_checked(&two);
   th_server_free(&two);
   tr_redis_stop(&redis);
   memset(&one, 0, sizeof(one));
@@ -111,17 +93,6 @@ static int stop_all(void** state) {
       skip();                                        \
     }                                                \
   } while (0)
-
-/* Skips lines of c until one holds needle; returns it, or NULL at the deadline. */
-static const char* skip_containing(th_client_t* c, const char* needle) {
-  uint64_t deadline = uv_now(th_loop()) + th_ms(TH_WAIT_MS);
-  while (uv_now(th_loop()) < deadline) {
-    const char* l = th_line(c, th_ms(TH_WAIT_MS));
-    if (l == NULL) return NULL;
-    if (strstr(l, needle) != NULL) return l;
-  }
-  return NULL;
-}
 
 /* A text user on srv named nick: it takes the nick with its first line. Every server of
  * peers (NULL-terminated) has it as a ghost under that nick when this returns, and every
@@ -143,7 +114,7 @@ static th_client_t* user_of(th_server_t* srv, const char* nick, th_client_t* con
     assert_true(th_server_wait_log(*peers, log, th_ms(TH_WAIT_MS)));
   }
   for (; others != NULL && *others != NULL; others++)
-    assert_non_null(skip_containing(*others, nick));
+    assert_non_null(th_skip_containing(*others, nick));
   return c;
 }
 
@@ -208,7 +179,7 @@ static void text_and_irc_users_chat_across_servers(void** state) {
   th_sendf(a, "/register secretpass1\n");
   th_expect_eventually(a, "*** Account alice registered; you are logged in.");
   th_sendf(a, "now registered\n"); /* published after the login: it comes after it */
-  assert_non_null(skip_containing(d, " PRIVMSG #lobby :now registered"));
+  assert_non_null(th_skip_containing(d, " PRIVMSG #lobby :now registered"));
   th_sendf(d, "WHOIS alice\r\n");
   assert_non_null(
       th_skip_to(d, ":uvchat 330 dave alice alice :is logged in as", th_ms(TH_WAIT_MS)));
@@ -222,7 +193,7 @@ static void text_and_irc_users_chat_across_servers(void** state) {
   th_sendf(d, "JOIN #dev\r\n");
   th_expect_eventually(d, ":uvchat 366 dave #dev :End of /NAMES list");
   th_sendf(a, "/join #dev\n");
-  assert_non_null(skip_containing(d, " JOIN #dev"));
+  assert_non_null(th_skip_containing(d, " JOIN #dev"));
   assert_non_null(strstr(d->line, ":alice!"));
   th_sendf(d, "PRIVMSG #dev :dev talk\r\n");
   th_expect_eventually(a, "<dave> dev talk");
@@ -237,18 +208,18 @@ static void text_and_irc_users_chat_across_servers(void** state) {
   th_sendf(d, "JOIN #secret\r\n");
   th_expect_eventually(d, ":uvchat 366 dave #secret :End of /NAMES list");
   th_sendf(d, "MODE #secret +i\r\n");
-  assert_non_null(skip_containing(d, " MODE #secret +i"));
+  assert_non_null(th_skip_containing(d, " MODE #secret +i"));
   th_sendf(d, "INVITE bob #secret\r\n"); /* bob is on one too: the other way is below */
-  assert_non_null(skip_containing(b, "invites you to #secret"));
+  assert_non_null(th_skip_containing(b, "invites you to #secret"));
   th_sendf(d, "INVITE alice #secret\r\n");
-  assert_non_null(skip_containing(a, "*** dave invites you to #secret: type /join #secret"));
+  assert_non_null(th_skip_containing(a, "*** dave invites you to #secret: type /join #secret"));
   th_sendf(a, "/join #secret\n");
-  assert_non_null(skip_containing(d, " JOIN #secret"));
+  assert_non_null(th_skip_containing(d, " JOIN #secret"));
   assert_non_null(strstr(d->line, ":alice!"));
 
   /* Quitting is seen on the other server (alice, in #dev now, shares no room with bob). */
   th_sendf(a, "/quit bye now\n");
-  assert_non_null(skip_containing(d, " QUIT "));
+  assert_non_null(th_skip_containing(d, " QUIT "));
   assert_string_equal(strchr(d->line, ' '), " QUIT :Quit: bye now");
   assert_non_null(strstr(d->line, ":alice!"));
   th_close(b);
@@ -277,38 +248,38 @@ static void one_message_has_one_msgid_on_every_server(void** state) {
   NEED_REDIS();
   d = th_irc_connect_lobby(one.irc_port, "dora");
   e = th_irc_connect_lobby(two.irc_port, "emil");
-  assert_non_null(skip_containing(d, "emil")); /* emil's arrival reached one */
+  assert_non_null(th_skip_containing(d, "emil")); /* emil's arrival reached one */
   th_sendf(d, "CAP REQ :message-tags\r\n");
   th_sendf(e, "CAP REQ :message-tags\r\n");
-  assert_non_null(skip_containing(d, " ACK :message-tags"));
-  assert_non_null(skip_containing(e, " ACK :message-tags"));
+  assert_non_null(th_skip_containing(d, " ACK :message-tags"));
+  assert_non_null(th_skip_containing(e, " ACK :message-tags"));
   seen[0] = d;
   seen[1] = e;
   seen[2] = NULL;
   a = text_user(&one, "tagger", seen);
   th_sendf(a, "tagged\n");
-  l = skip_containing(d, " PRIVMSG #lobby :tagged");
+  l = th_skip_containing(d, " PRIVMSG #lobby :tagged");
   assert_non_null(l);
   msgid_of(l, id_d, sizeof(id_d));
-  l = skip_containing(e, " PRIVMSG #lobby :tagged");
+  l = th_skip_containing(e, " PRIVMSG #lobby :tagged");
   assert_non_null(l);
   msgid_of(l, id_e, sizeof(id_e));
   assert_string_equal(id_d, id_e);
   /* And from the other side. */
   th_sendf(e, "PRIVMSG #lobby :back\r\n");
   th_expect_eventually(a, "<emil> back");
-  l = skip_containing(d, " PRIVMSG #lobby :back");
+  l = th_skip_containing(d, " PRIVMSG #lobby :back");
   assert_non_null(l);
   msgid_of(l, id_d, sizeof(id_d));
   assert_true(strcmp(id_d, id_e) != 0); /* another message, another id */
   /* Tags alone (IRCv3 TAGMSG) cross too, to the room and to one person. */
   th_sendf(d, "@+typing=active TAGMSG #lobby\r\n");
-  l = skip_containing(e, " TAGMSG #lobby");
+  l = th_skip_containing(e, " TAGMSG #lobby");
   assert_non_null(l);
   assert_non_null(strstr(l, "+typing=active"));
   assert_non_null(strstr(l, ":dora!"));
   th_sendf(d, "@+typing=paused TAGMSG emil\r\n");
-  l = skip_containing(e, " TAGMSG emil");
+  l = th_skip_containing(e, " TAGMSG emil");
   assert_non_null(l);
   assert_non_null(strstr(l, "+typing=paused"));
   th_close(a);
@@ -416,19 +387,24 @@ static int count_until(th_client_t* c, const char* needle, const char* last) {
   return -1;
 }
 
+/* ann and ann2 on server one, remy on server two, each known to the others. */
+static void two_here_one_there(th_client_t** a, th_client_t** a2, th_client_t** b) {
+  th_client_t* seen[3];
+  *a = text_user(&one, "ann", NULL);
+  seen[0] = *a;
+  seen[1] = NULL;
+  *a2 = text_user(&one, "ann2", seen);
+  seen[1] = *a2;
+  seen[2] = NULL;
+  *b = text_user(&two, "remy", seen);
+}
+
 static void redis_outage_local_chat_goes_on_and_state_returns(void** state) {
   th_client_t *a, *a2, *b;
-  th_client_t* seen[3];
   const char* l;
   (void)state;
   NEED_REDIS();
-  a = text_user(&one, "ann", NULL);
-  seen[0] = a;
-  seen[1] = NULL;
-  a2 = text_user(&one, "ann2", seen);
-  seen[1] = a2;
-  seen[2] = NULL;
-  b = text_user(&two, "remy", seen);
+  two_here_one_there(&a, &a2, &b);
 
   tr_redis_kill(&redis);
   th_expect(a,
@@ -566,17 +542,10 @@ static void a_flood_across_servers_arrives_whole(void** state) {
  * cluster comes back. */
 static void a_stalled_redis_holds_no_one_and_is_given_up(void** state) {
   th_client_t *a, *a2, *b;
-  th_client_t* seen[3];
   int told;
   (void)state;
   NEED_REDIS();
-  a = text_user(&one, "ann", NULL);
-  seen[0] = a;
-  seen[1] = NULL;
-  a2 = text_user(&one, "ann2", seen);
-  seen[1] = a2;
-  seen[2] = NULL;
-  b = text_user(&two, "remy", seen);
+  two_here_one_there(&a, &a2, &b);
   assert_int_equal(kill((pid_t)redis.pid, SIGSTOP), 0);
   send_flood(a, 50000); /* about 22 MiB to publish */
   told = expect_flood(a2, 50000, "ann", "the cluster is unreachable");
@@ -589,7 +558,7 @@ static void a_stalled_redis_holds_no_one_and_is_given_up(void** state) {
   assert_int_equal(kill((pid_t)redis.pid, SIGCONT), 0);
   assert_non_null(th_skip_to(a, "*** the cluster is reachable again", th_ms(TH_WAIT_MS)));
   th_sendf(a, "after the stall\n");
-  assert_non_null(skip_containing(b, "<ann> after the stall"));
+  assert_non_null(th_skip_containing(b, "<ann> after the stall"));
   th_close(a);
   th_close(a2);
   th_close(b);
@@ -698,7 +667,7 @@ static void a_late_server_loads_everyone_and_metrics_say_so(void** state) {
   assert_true(metrics_have(port, "uvchat_cluster_remote_users 2"));
   metrics_pass_promtool(&extra[0], port);
   th_close(c);
-  stopped = stop_member(&extra[0]);
+  stopped = th_server_stop_checked(&extra[0]);
   th_server_free(&extra[0]);
   memset(&extra[0], 0, sizeof(extra[0]));
   assert_true(stopped);
@@ -844,14 +813,14 @@ static void a_late_server_learns_bans_keys_limits_and_invite_exceptions(void** s
   /* On one: amy opens #vault (its operator) with a ban, a key and room for two. */
   a = text_user(&one, "amy", NULL);
   th_sendf(a, "/join #vault\n");
-  assert_non_null(skip_containing(a, "in #vault. /who lists them."));
+  assert_non_null(th_skip_containing(a, "in #vault. /who lists them."));
   th_sendf(a, "/ban troll\n/key s3cret\n/limit 2\n/ban\n");
-  assert_non_null(skip_containing(a, "troll!*@* (set by amy)"));
+  assert_non_null(th_skip_containing(a, "troll!*@* (set by amy)"));
   /* ... and dave, over IRC, makes #club invite-only but for friend. */
   d = th_irc_connect(one.irc_port, "dave");
   th_irc_join(d, "dave", "#club");
   th_sendf(d, "MODE #club +i\r\nMODE #club +I friend!*@*\r\n");
-  assert_non_null(skip_containing(d, "MODE #club +I friend!*@*"));
+  assert_non_null(th_skip_containing(d, "MODE #club +I friend!*@*"));
 
   /* A server that starts now: everyone is loaded (the rooms' rules come before that line). */
   th_server_start(&extra[0], args);
@@ -860,28 +829,28 @@ static void a_late_server_learns_bans_keys_limits_and_invite_exceptions(void** s
 
   t = user_of(&extra[0], "troll", NULL, NULL);
   th_sendf(t, "/join #vault s3cret\n");
-  assert_non_null(skip_containing(t, "! cannot join #vault: you are banned from it"));
+  assert_non_null(th_skip_containing(t, "! cannot join #vault: you are banned from it"));
   k = user_of(&extra[0], "keyless", NULL, NULL);
   th_sendf(k, "/join #vault\n");
-  assert_non_null(skip_containing(k, "! cannot join #vault: it needs a key"));
+  assert_non_null(th_skip_containing(k, "! cannot join #vault: it needs a key"));
   th_sendf(k, "/join #vault wrong\n");
-  assert_non_null(skip_containing(k, "! cannot join #vault: it needs a key"));
+  assert_non_null(th_skip_containing(k, "! cannot join #vault: it needs a key"));
   th_sendf(k, "/join #vault s3cret\n"); /* the second of two */
-  assert_non_null(skip_containing(k, "*** 2 people are in #vault. /who lists them."));
-  assert_non_null(skip_containing(a, "keyless joined #vault"));
+  assert_non_null(th_skip_containing(k, "*** 2 people are in #vault. /who lists them."));
+  assert_non_null(th_skip_containing(a, "keyless joined #vault"));
   x = user_of(&extra[0], "extra", NULL, NULL);
   th_sendf(x, "/join #vault s3cret\n");
-  assert_non_null(skip_containing(x, "! cannot join #vault: it is full (2 people at most)"));
+  assert_non_null(th_skip_containing(x, "! cannot join #vault: it is full (2 people at most)"));
   /* The ban list as three knows it: the mask and who set it. */
   th_sendf(k, "/ban\n");
-  assert_non_null(skip_containing(k, "***   troll!*@* (set by amy)"));
+  assert_non_null(th_skip_containing(k, "***   troll!*@* (set by amy)"));
 
   th_sendf(x, "/join #club\n");
-  assert_non_null(skip_containing(x, "! cannot join #club: it is invite-only"));
+  assert_non_null(th_skip_containing(x, "! cannot join #club: it is invite-only"));
   f = user_of(&extra[0], "friend", NULL, NULL);
   th_sendf(f, "/join #club\n");
-  assert_non_null(skip_containing(f, "*** 2 people are in #club. /who lists them."));
-  assert_non_null(skip_containing(d, "JOIN #club"));
+  assert_non_null(th_skip_containing(f, "*** 2 people are in #club. /who lists them."));
+  assert_non_null(th_skip_containing(d, "JOIN #club"));
 
   /* Changed live, the rules still reach three: the limit lifted, extra gets in. */
   th_sendf(a, "/limit\n");
@@ -891,7 +860,7 @@ static void a_late_server_learns_bans_keys_limits_and_invite_exceptions(void** s
     while (late == NULL && uv_now(th_loop()) < deadline) {
       const char* l;
       th_sendf(x, "/join #vault s3cret\n"); /* until the change has reached three */
-      l = skip_containing(x, "#vault");
+      l = th_skip_containing(x, "#vault");
       if (l != NULL && strstr(l, "people are in #vault") != NULL) late = x;
     }
   }
@@ -902,7 +871,7 @@ static void a_late_server_learns_bans_keys_limits_and_invite_exceptions(void** s
   th_close(k);
   th_close(x);
   th_close(f);
-  assert_true(stop_member(&extra[0]));
+  assert_true(th_server_stop_checked(&extra[0]));
   th_server_free(&extra[0]);
   memset(&extra[0], 0, sizeof(extra[0]));
 }
@@ -943,13 +912,13 @@ static void kill_reaches_the_users_server(void** state) {
   th_expect_eventually(a, "*** You are now a server operator (admin); /help lists your commands.");
   th_sendf(a, "/kill victim enough\n");
   assert_true(th_wait_closed(v, th_ms(TH_WAIT_MS)));
-  assert_non_null(skip_containing(w, "*** victim was disconnected ("));
+  assert_non_null(th_skip_containing(w, "*** victim was disconnected ("));
   assert_int_equal(strncmp(w->line, "*** victim was disconnected (Killed (guest", 42), 0);
   assert_non_null(strstr(w->line, " (enough)))"));
   th_close(a);
   th_close(v);
   th_close(w);
-  stopped = stop_member(&extra[0]);
+  stopped = th_server_stop_checked(&extra[0]);
   th_server_free(&extra[0]);
   memset(&extra[0], 0, sizeof(extra[0]));
   assert_true(stopped);
@@ -1022,12 +991,12 @@ static void password_and_database(void** state) {
   a = th_connect(extra[0].port, 0, 1);
   th_welcome_quiet(a);
   th_sendf(a, "/nick pia\n");
-  assert_non_null(skip_containing(a, "is now known as pia"));
+  assert_non_null(th_skip_containing(a, "is now known as pia"));
   assert_true(th_server_wait_log(&extra[1], "cluster: ghost pia of server p1", th_ms(TH_WAIT_MS)));
   b = th_connect(extra[1].port, 0, 1);
   th_welcome_quiet(b);
   th_sendf(b, "/msg pia over db 3\n");
-  assert_non_null(skip_containing(a, "[private] <"));
+  assert_non_null(th_skip_containing(a, "[private] <"));
   assert_non_null(strstr(a->line, "> over db 3"));
   /* The keys are in database 3. */
   assert_int_equal(redis_ask("AUTH s3cr%t\r\nEXISTS uvchat:3:server:p1\r\nSELECT 3\r\n"
@@ -1049,7 +1018,8 @@ static void password_and_database(void** state) {
 #endif
   th_close(a);
   th_close(b);
-  ok = stop_member(&extra[0]) & stop_member(&extra[1]) & stop_member(&extra[2]);
+  ok = th_server_stop_checked(&extra[0]) & th_server_stop_checked(&extra[1]) &
+       th_server_stop_checked(&extra[2]);
   th_server_free(&extra[0]);
   th_server_free(&extra[1]);
   th_server_free(&extra[2]);
@@ -1073,7 +1043,7 @@ static void accounts_and_history_on_another_server(void** state) {
   th_sendf(a, "/register correct horse\n");
   th_expect_eventually(a, "*** Account carla registered; you are logged in.");
   th_sendf(a, "kept for later\n/history\n"); /* answered once the batch is in Redis */
-  assert_non_null(skip_containing(a, "] <carla> kept for later"));
+  assert_non_null(th_skip_containing(a, "] <carla> kept for later"));
   seen[0] = a;
   seen[1] = NULL;
 
@@ -1082,14 +1052,14 @@ static void accounts_and_history_on_another_server(void** state) {
   th_welcome(b);
   th_sendf(b, "/history\n");
   th_expect_eventually(b, "*** --- the last 1 message of #lobby ---");
-  assert_non_null(skip_containing(b, "] <carla> kept for later"));
+  assert_non_null(th_skip_containing(b, "] <carla> kept for later"));
 
   /* carla logs in on two, from a second connection: the account is found there. */
   c = user_of(&two, "cee", seen, NULL);
   th_sendf(c, "/login carla wrong horse\n");
-  assert_non_null(skip_containing(c, "wrong password"));
+  assert_non_null(th_skip_containing(c, "wrong password"));
   th_sendf(c, "/login carla correct horse\n");
-  assert_non_null(skip_containing(c, "*** You are logged in as carla."));
+  assert_non_null(th_skip_containing(c, "*** You are logged in as carla."));
   th_close(a);
   th_close(b);
   th_close(c);
@@ -1118,23 +1088,23 @@ static void the_join_replay_comes_from_another_server(void** state) {
   assert_true(th_server_wait_log(&extra[1], "cluster: server h1 seen", th_ms(TH_WAIT_MS)));
   a = user_of(&extra[0], "hana", NULL, NULL);
   th_sendf(a, "/join #past\n");
-  assert_non_null(skip_containing(a, "in #past. /who lists them."));
+  assert_non_null(th_skip_containing(a, "in #past. /who lists them."));
   th_sendf(a, "said before you came\n/history\n"); /* answered once the line is in Redis */
-  assert_non_null(skip_containing(a, "] <hana> said before you came"));
+  assert_non_null(th_skip_containing(a, "] <hana> said before you came"));
 
   /* (hana's arrival in #past may reach h2 before or after hugo's join: not counted on) */
   b = user_of(&extra[1], "hugo", NULL, NULL);
   th_sendf(b, "/join #past\n");
-  assert_non_null(skip_containing(b, "in #past. /who lists them."));
+  assert_non_null(th_skip_containing(b, "in #past. /who lists them."));
   assert_non_null(
-      skip_containing(b, "*** --- the last 1 message of #past (/history N shows more)"));
-  l = skip_containing(b, "] <");
+      th_skip_containing(b, "*** --- the last 1 message of #past (/history N shows more)"));
+  l = th_skip_containing(b, "] <");
   assert_non_null(l);
   assert_non_null(strstr(l, "] <hana> said before you came"));
-  assert_non_null(skip_containing(b, "*** --- end of the history of #past ---"));
+  assert_non_null(th_skip_containing(b, "*** --- end of the history of #past ---"));
   th_close(a);
   th_close(b);
-  assert_true(stop_member(&extra[0]) & stop_member(&extra[1]));
+  assert_true(th_server_stop_checked(&extra[0]) & th_server_stop_checked(&extra[1]));
   th_server_free(&extra[0]);
   th_server_free(&extra[1]);
   memset(extra, 0, 2 * sizeof(extra[0]));

@@ -19,23 +19,6 @@ static th_server_t one, two;
 static char url[96];
 static char lease[16]; /* --cluster-lease: 2 s, stretched like every deadline */
 
-/* Stops srv with SIGTERM; 1 when it exited 0 with "stopped cleanly" (under valgrind or the
- * sanitizers that also means no leak), else 0 with its log's end printed. */
-static int stop_member(th_server_t* srv) {
-  int status, ok;
-  if (!srv->running) return 1;
-  th_server_kill(srv, SIGTERM);
-  status = th_server_wait(srv, th_ms(30000));
-  ok = status == 0 && th_server_logged(srv, "stopped cleanly");
-  if (!ok) {
-    const char* log = srv->err_buf.p ? srv->err_buf.p : "";
-    size_t len = strlen(log);
-    fprintf(stderr, "a server did not stop cleanly (status %d); the end of its log:\n%s\n", status,
-            len > 3000 ? log + len - 3000 : log);
-  }
-  return ok;
-}
-
 /* A free port for Redis, not listened on yet, and the URL of it. */
 static int reserve(void** state) {
   (void)state;
@@ -51,9 +34,9 @@ static int reserve(void** state) {
 static int stop_all(void** state) {
   int ok = 1;
   (void)state;
-  ok &= stop_member(&one);
+  ok &= th_server_stop_checked(&one);
   th_server_free(&one);
-  ok &= stop_member(&two);
+  ok &= th_server_stop_checked(&two);
   th_server_free(&two);
   memset(&one, 0, sizeof(one));
   memset(&two, 0, sizeof(two));
@@ -69,17 +52,6 @@ static int stop_all(void** state) {
       skip();                                        \
     }                                                \
   } while (0)
-
-/* Skips lines of c until one holds needle; returns it, or NULL at the deadline. */
-static const char* skip_containing(th_client_t* c, const char* needle) {
-  uint64_t deadline = uv_now(th_loop()) + th_ms(TH_WAIT_MS);
-  while (uv_now(th_loop()) < deadline) {
-    const char* l = th_line(c, th_ms(TH_WAIT_MS));
-    if (l == NULL) return NULL;
-    if (strstr(l, needle) != NULL) return l;
-  }
-  return NULL;
-}
 
 /* Starts srv as the cluster member name, on url. */
 static void start_member(th_server_t* srv, const char* name) {
@@ -102,7 +74,7 @@ static void starts_before_redis_and_catches_up(void** state) {
   a = th_text_connect(one.port);
   b = th_text_connect(one.port);
   th_sendf(a, "hello before redis\n");
-  assert_non_null(skip_containing(b, "> hello before redis"));
+  assert_non_null(th_skip_containing(b, "> hello before redis"));
 
   /* What needs the accounts says so, in words. */
   th_sendf(a, "/login nobody correct horse\n");
@@ -118,7 +90,7 @@ static void starts_before_redis_and_catches_up(void** state) {
   /* A user takes a nick, registers, and logs in from a second connection (which takes the
    * account's nick: the first one becomes a guest). */
   th_sendf(a, "/nick carla\n");
-  assert_non_null(skip_containing(a, "is now known as carla"));
+  assert_non_null(th_skip_containing(a, "is now known as carla"));
   th_sendf(a, "/register correct horse\n");
   th_expect_eventually(a, "*** Account carla registered; you are logged in.");
   c = th_text_connect(one.port);
@@ -133,12 +105,12 @@ static void starts_before_redis_and_catches_up(void** state) {
   assert_true(th_server_wait_log(&two, "cluster: ghost carla of server early", th_ms(TH_WAIT_MS)));
   d = th_text_connect(two.port);
   th_sendf(d, "/who\n");
-  assert_non_null(skip_containing(d, "people in #lobby:"));
+  assert_non_null(th_skip_containing(d, "people in #lobby:"));
   l = th_line(d, th_ms(TH_WAIT_MS));
   assert_non_null(l);
   assert_non_null(strstr(l, "carla"));
   th_sendf(d, "/msg carla hello from the late one\n");
-  assert_non_null(skip_containing(c, "> hello from the late one"));
+  assert_non_null(th_skip_containing(c, "> hello from the late one"));
   assert_non_null(strstr(c->line, "[private] <"));
   th_close(a);
   th_close(b);
@@ -157,7 +129,7 @@ static void stops_at_once_while_redis_never_came(void** state) {
   start_member(&one, "alone");
   a = th_text_connect(one.port);
   th_sendf(a, "/history\n"); /* a read the store refuses */
-  assert_non_null(skip_containing(a, "the account database failed"));
+  assert_non_null(th_skip_containing(a, "the account database failed"));
   th_close(a);
   t0 = uv_now(th_loop());
   th_server_kill(&one, SIGTERM);
@@ -185,11 +157,11 @@ static void a_late_redis_that_refuses_is_an_error_in_the_log(void** state) {
   assert_true(th_server_wait_log(&one, "AUTH", th_ms(TH_WAIT_MS)));
   /* the cluster's notices come and go meanwhile: every wait skips what it does not want */
   b = th_connect(one.port, 0, 1);
-  assert_non_null(skip_containing(b, "Welcome to uvchat"));
+  assert_non_null(th_skip_containing(b, "Welcome to uvchat"));
   a = th_connect(one.port, 0, 1);
-  assert_non_null(skip_containing(a, "Welcome to uvchat"));
+  assert_non_null(th_skip_containing(a, "Welcome to uvchat"));
   th_sendf(a, "still here\n");
-  assert_non_null(skip_containing(b, "> still here"));
+  assert_non_null(th_skip_containing(b, "> still here"));
   th_close(a);
   th_close(b);
 }
